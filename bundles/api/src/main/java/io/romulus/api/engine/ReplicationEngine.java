@@ -1,0 +1,42 @@
+package io.romulus.api.engine;
+
+import java.util.List;
+
+import io.romulus.api.hypervisor.DomainId;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * The replication engine as the shell, the MBeans and tests use it. Every method returns quickly; long work
+ * (the initial copy) goes on in the background and shows in {@link #status()}.
+ */
+@ProviderType
+public interface ReplicationEngine {
+
+    /**
+     * Starts protecting a domain: opens it, connects to the backup and starts the epoch loop.
+     *
+     * @throws IllegalArgumentException if the request is wrong (unknown binding, bad option), with the reason
+     * @throws IllegalStateException    if the domain is already protected
+     * @throws Exception                if the binding or the transport cannot start it
+     */
+    ProtectionStatus protect(ProtectRequest request) throws Exception;
+
+    /** Stops protecting a domain: the last output is released after the last ACK, and the stream is closed. */
+    void unprotect(DomainId domain) throws Exception;
+
+    /** Activates this node's replica of a domain (manual failover). */
+    ProtectionStatus failover(DomainId domain) throws Exception;
+
+    /** Changes a protected domain's epoch interval. */
+    void setInterval(DomainId domain, int intervalMs);
+
+    /** All domains this node is primary or backup for. */
+    List<ProtectionStatus> status();
+
+    /** The most recent epochs of a domain this node is primary for, newest last. */
+    List<EpochStats> epochs(DomainId domain, int limit);
+
+    /** Domain names this node knows, for completers. */
+    List<String> domainNames();
+}

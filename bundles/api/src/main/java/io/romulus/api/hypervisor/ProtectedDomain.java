@@ -1,0 +1,57 @@
+package io.romulus.api.hypervisor;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * The primary side of one protected domain. The engine calls these methods from one thread, the epoch loop.
+ * Between {@link #pause()} and {@link #resume()} only local copies happen (never the network).
+ */
+@ConsumerType
+public interface ProtectedDomain extends AutoCloseable {
+
+    DomainInfo info();
+
+    /** Stops the guest's vCPUs (and its synthetic workload); returns when the guest no longer changes memory. */
+    void pause() throws HypervisorException;
+
+    /** Lets the guest run again. */
+    void resume() throws HypervisorException;
+
+    /** Starts tracking written pages. Everything written after this call shows up in {@link #harvestDirty()}. */
+    void startDirtyLog() throws HypervisorException;
+
+    /**
+     * Returns the page frame numbers written since the last harvest (or since {@link #startDirtyLog()}), in
+     * ascending order, and re-arms tracking. Called while paused.
+     */
+    long[] harvestDirty() throws HypervisorException;
+
+    /** Stops tracking written pages. */
+    void stopDirtyLog() throws HypervisorException;
+
+    /**
+     * Copies {@code count} pages, {@code pfns[from]} to {@code pfns[from + count - 1]}, into {@code staging} at its
+     * position, which advances by {@code count * pageSize}. Called while paused for a checkpoint, or while running
+     * for the initial copy.
+     */
+    void copyPages(long[] pfns, int from, int count, ByteBuffer staging) throws HypervisorException;
+
+    /** Opaque vCPU and device state; called while paused. */
+    byte[] captureDeviceState() throws HypervisorException;
+
+    /** What output commit attaches to. */
+    List<GuestInterface> networkInterfaces();
+
+    /** What disk replication attaches to. */
+    List<GuestDisk> disks();
+
+    /**
+     * Releases the binding's hold on the domain (dirty log, mappings). Whether the domain itself keeps running is
+     * the binding's choice and documented by it; the synthetic domain stops.
+     */
+    @Override
+    void close();
+}

@@ -1,0 +1,45 @@
+package io.romulus.api.hypervisor;
+
+import java.nio.ByteBuffer;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * The backup side of one protected domain: an image that always equals one committed epoch (invariant I2) once the
+ * first checkpoint has been applied.
+ */
+@ConsumerType
+public interface Replica extends AutoCloseable {
+
+    ReplicaSpec spec();
+
+    /**
+     * Writes pages of the initial full copy (epoch 0). The replica is not consistent until the first
+     * {@link #applyCommitted(CommittedEpoch)}; it cannot be activated before that.
+     */
+    void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException;
+
+    /**
+     * Applies one complete and verified epoch. Either the whole epoch is applied or, if this throws, the replica is
+     * marked unusable; an activation never observes half of an epoch.
+     */
+    void applyCommitted(CommittedEpoch epoch) throws HypervisorException;
+
+    /** The last epoch applied, or {@code -1} while none is. */
+    long committedEpoch();
+
+    /** Reads one page of the replica into {@code dst} at its position (for verification and diagnostics). */
+    void readPage(long pfn, ByteBuffer dst) throws HypervisorException;
+
+    /**
+     * Brings the replica to life from its last committed epoch (failover). Waits for an apply in progress.
+     *
+     * @return the now running domain, which can be protected in turn
+     * @throws HypervisorException if no epoch was ever committed, or the binding cannot start it
+     */
+    ProtectedDomain activate() throws HypervisorException;
+
+    /** Drops the replica and frees what it holds. */
+    @Override
+    void close();
+}

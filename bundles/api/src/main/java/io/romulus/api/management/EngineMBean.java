@@ -1,0 +1,31 @@
+package io.romulus.api.management;
+
+import javax.management.MBeanException;
+import javax.management.openmbean.TabularData;
+
+/**
+ * {@code io.romulus:type=Engine,name=engine}: the replication engine.
+ */
+public interface EngineMBean {
+
+    /** One row per domain: domain, role, state, epoch, interval, last pause, dirty pages, lag, peer, detail. */
+    TabularData getStatus() throws MBeanException;
+
+    /** Number of domains this node is primary for. */
+    int getProtectedDomains();
+
+    /** Default epoch interval in milliseconds. */
+    int getDefaultIntervalMs();
+
+    /** Recent epoch statistics of one domain. */
+    TabularData epochs(String domain, int limit) throws MBeanException;
+
+    /** Protects a domain; {@code options} is {@code key=value,key=value} (binding options). */
+    String protect(String domain, String peer, int intervalMs, String options) throws MBeanException;
+
+    void unprotect(String domain) throws MBeanException;
+
+    String failover(String domain) throws MBeanException;
+
+    void setInterval(String domain, int intervalMs) throws MBeanException;
+}

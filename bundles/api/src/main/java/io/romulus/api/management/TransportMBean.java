@@ -1,0 +1,32 @@
+package io.romulus.api.management;
+
+import javax.management.openmbean.TabularData;
+
+/**
+ * {@code io.romulus:type=Transport,name=mina}: the checkpoint stream.
+ */
+public interface TransportMBean {
+
+    String getListenAddress();
+
+    boolean isTlsEnabled();
+
+    boolean isAuthenticationRequired();
+
+    long getBytesSent();
+
+    long getBytesReceived();
+
+    long getRecordsSent();
+
+    long getRecordsReceived();
+
+    /** Connections dropped because of malformed, truncated or unauthenticated input. */
+    long getRejectedConnections();
+
+    /** Raw page bytes over encoded page bytes, since start. */
+    double getCompressionRatio();
+
+    /** One row per open connection. */
+    TabularData getConnections();
+}

@@ -1,0 +1,41 @@
+package io.romulus.api.netbuf;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Output commit for one guest interface (invariant I1): everything the guest sends is held until the backup has
+ * acknowledged the checkpoint that produced it. Buffering starts when the buffer is attached.
+ *
+ * <p>Per epoch N the engine calls {@link #seal(long) seal(N)} before it pauses the domain (everything held so far
+ * belongs to N) and, when the backup acknowledges N, {@link #release(long) release(N)}.
+ */
+@ProviderType
+public interface OutputBuffer extends AutoCloseable {
+
+    /** The interface this buffer holds. */
+    String interfaceName();
+
+    /** Everything held and not yet sealed belongs to {@code epoch}. Epochs are sealed in increasing order. */
+    void seal(long epoch);
+
+    /** Releases, in order, everything sealed into epochs up to and including {@code epoch}. */
+    void release(long epoch);
+
+    /** Drops everything held (the checkpoints that produced it will never be acknowledged). */
+    void discard();
+
+    /**
+     * Stops holding output: everything held is released and later output passes straight through. Used when the
+     * domain runs unprotected (backup lost, invariant I4). {@link #resumeBuffering()} starts holding again.
+     */
+    void passThrough();
+
+    /** Starts holding output again after {@link #passThrough()}. */
+    void resumeBuffering();
+
+    OutputBufferStats stats();
+
+    /** Releases nothing more, removes what was installed, and leaves the interface as it was found. */
+    @Override
+    void close();
+}

@@ -1,0 +1,19 @@
+package io.romulus.api.netbuf;
+
+import io.romulus.api.hypervisor.GuestInterface;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/** A way to hold a guest interface's output: registered as a service, chosen by the engine per interface. */
+@ConsumerType
+public interface OutputBufferProvider {
+
+    /** {@code plug}, {@code nfqueue}, {@code sim}. */
+    String name();
+
+    /** Whether this provider can hold the output of {@code nic} on this host. */
+    boolean supports(GuestInterface nic);
+
+    /** Starts holding {@code nic}'s output. */
+    OutputBuffer attach(GuestInterface nic) throws OutputBufferException;
+}

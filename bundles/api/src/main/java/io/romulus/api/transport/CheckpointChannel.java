@@ -1,0 +1,42 @@
+package io.romulus.api.transport;
+
+import java.nio.ByteBuffer;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Primary side of one checkpoint stream to one backup, for one domain. One thread sends; sends block while the
+ * connection's outgoing queue is over its limit (backpressure), so a slow backup cannot grow the primary's memory
+ * without bound.
+ */
+@ProviderType
+public interface CheckpointChannel extends AutoCloseable {
+
+    /** The backup's answer to the HELLO. */
+    HelloReply peer();
+
+    /**
+     * Sends pages {@code pfns[from..from+count)} whose data is in {@code pages} from its position, {@code pageSize}
+     * bytes each. Returns once the data has been encoded and queued; {@code pages} may then be reused.
+     */
+    void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer pages)
+            throws CheckpointException, InterruptedException;
+
+    /** Sends the device state of {@code epoch}. */
+    void sendDeviceState(long epoch, byte[] state) throws CheckpointException, InterruptedException;
+
+    /**
+     * Ends {@code epoch}: the transport sends EPOCH_END with the counts and the checksum of what was sent for it.
+     *
+     * @param initial whether this ends the initial full copy
+     * @return what the epoch cost on the wire
+     */
+    EpochTransfer endEpoch(long epoch, boolean initial) throws CheckpointException, InterruptedException;
+
+    /** Whether the connection is still up. */
+    boolean isOpen();
+
+    /** Sends GOODBYE and closes. */
+    @Override
+    void close();
+}

@@ -1,0 +1,45 @@
+package io.romulus.api.transport;
+
+/**
+ * Record types of the checkpoint stream (ARCHITECTURE.md section 4). Every record on the wire is framed as
+ * {@code type:u16, flags:u16, length:u32, epoch:u64, body[length], crc32c:u32}, big-endian, the CRC32C covering the
+ * header and the body.
+ */
+public enum RecordType {
+    /** Both directions, first record: protocol version, node, domain identity, sizes, binding, authentication. */
+    HELLO(1),
+    /** Primary to backup: page frame numbers and page data, each page with its {@link PageEncoding}. */
+    PAGE_BATCH(2),
+    /** Primary to backup: opaque vCPU and device state of the epoch. */
+    DEVICE_STATE(3),
+    /** Primary to backup: disk writes of the epoch. */
+    DISK_WRITES(4),
+    /** Primary to backup: end of the epoch with counts and a checksum over its decoded content. */
+    EPOCH_END(5),
+    /** Backup to primary: the epoch was applied to the replica. */
+    ACK(6),
+    /** Either direction: a fatal error, with a message, before the connection is closed. */
+    ERROR(7),
+    /** Either direction: orderly end of the stream. */
+    GOODBYE(8);
+
+    private final int code;
+
+    RecordType(int code) {
+        this.code = code;
+    }
+
+    public int code() {
+        return code;
+    }
+
+    /** The type for a wire code, or {@code null} if the code is unknown. */
+    public static RecordType of(int code) {
+        for (RecordType t : values()) {
+            if (t.code == code) {
+                return t;
+            }
+        }
+        return null;
+    }
+}

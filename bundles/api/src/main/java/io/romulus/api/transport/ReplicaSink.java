@@ -1,0 +1,32 @@
+package io.romulus.api.transport;
+
+import java.nio.ByteBuffer;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * Backup side of one checkpoint stream: where the transport delivers decoded records, in stream order, from one
+ * thread. The transport sends ACK(epoch) after {@link #epochEnd(EpochEnd)} returns normally and never otherwise.
+ */
+@ConsumerType
+public interface ReplicaSink {
+
+    /** Decoded pages of {@code epoch}: {@code count} pages from {@code pages}' position, in {@code pfns} order. */
+    void pages(long epoch, long[] pfns, int count, ByteBuffer pages) throws CheckpointException;
+
+    /** The device state of {@code epoch}. */
+    void deviceState(long epoch, byte[] state) throws CheckpointException;
+
+    /**
+     * The epoch is complete and its checksum was verified by the transport: apply it atomically, then return.
+     * Throwing refuses the epoch: no ACK is sent and the connection is closed.
+     */
+    void epochEnd(EpochEnd end) throws CheckpointException;
+
+    /**
+     * The stream ended; anything staged for an epoch without a verified end must be discarded.
+     *
+     * @param cause {@code null} after an orderly GOODBYE, otherwise why it ended
+     */
+    void closed(Throwable cause);
+}
