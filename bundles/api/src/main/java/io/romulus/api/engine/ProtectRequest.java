@@ -13,8 +13,18 @@ import io.romulus.api.hypervisor.DomainId;
  * @param peer       the backup's checkpoint address
  * @param intervalMs the epoch interval in milliseconds, or 0 for the configured default
  * @param options    binding options (for the synthetic domain: {@code memory}, {@code dirty-rate}, ...)
+ * @param verify     end-to-end verification: every checkpoint carries a digest of the primary's whole memory taken in
+ *                   the pause, and the backup checks its replica against it after each apply, refusing the epoch on a
+ *                   mismatch. It reads all guest memory twice per epoch: a diagnostic and acceptance mode, not for
+ *                   production load.
  */
-public record ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options) {
+public record ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options,
+        boolean verify) {
+
+    /** A request without verification. */
+    public ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options) {
+        this(domain, peer, intervalMs, options, false);
+    }
 
     public ProtectRequest {
         Objects.requireNonNull(domain, "domain");

@@ -14,9 +14,6 @@ public interface EngineMBean {
     /** Number of domains this node is primary for. */
     int getProtectedDomains();
 
-    /** Default epoch interval in milliseconds. */
-    int getDefaultIntervalMs();
-
     /** Recent epoch statistics of one domain. */
     TabularData epochs(String domain, int limit) throws MBeanException;
 

@@ -1,0 +1,342 @@
+package io.romulus.engine.internal;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.ReplicaSink;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup side of one domain: the committer. It receives one stream at a time. The first epoch of a stream is
+ * the initial full copy, written straight into a fresh replica; every later epoch is staged whole and applied to the
+ * replica only on a verified EPOCH_END, then acknowledged (the transport sends the ACK when
+ * {@link #epochEnd(EpochEnd)} returns).
+ *
+ * <p>A new stream (after a link failure, or a new primary) builds a new replica; the replica of the previous stream
+ * stays the one failover uses until the new one has committed its first checkpoint (invariant I2 across resyncs).
+ */
+final class BackupReplica {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BackupReplica.class);
+
+    private final DomainId id;
+    private final Consumer<BackupReplica> onOrderlyEnd;
+    private final Object applyLock = new Object();
+
+    private Replica committed;          // the replica failover uses; null until a first commit
+    private volatile long committedEpoch = -1;
+    private volatile int committedPages;
+    private volatile long verifiedEpochs;
+    private volatile ProtectionState state = ProtectionState.SYNCING;
+    private volatile String detail = "";
+    private volatile String primaryNode = "";
+    private volatile StreamSink current;
+    private volatile boolean activated;
+    private volatile boolean verifyFailed;
+
+    /**
+     * @param onOrderlyEnd called when the primary ends the stream with GOODBYE (protection stopped there), so the
+     *                     engine can drop this replica
+     */
+    BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd) {
+        this.id = id;
+        this.onOrderlyEnd = onOrderlyEnd;
+    }
+
+    DomainId id() {
+        return id;
+    }
+
+    long committedEpoch() {
+        return committedEpoch;
+    }
+
+    /** A new stream from {@code primaryNodeId} into a new replica. Any previous stream is cut off. */
+    ReplicaSink newStream(String primaryNodeId, Replica replica) throws CheckpointException {
+        synchronized (applyLock) {
+            if (activated) {
+                replica.close();
+                throw new CheckpointException("the replica of " + id + " was activated on this node; it no longer "
+                        + "accepts checkpoints");
+            }
+            StreamSink previous = current;
+            if (previous != null) {
+                previous.superseded = true;
+            }
+            StreamSink sink = new StreamSink(replica);
+            current = sink;
+            primaryNode = primaryNodeId;
+            state = ProtectionState.SYNCING;
+            detail = "receiving the initial copy";
+            return sink;
+        }
+    }
+
+    ProtectionStatus status() {
+        String d = detail;
+        long verified = verifiedEpochs;
+        if (verified > 0) {
+            d = (d.isEmpty() ? "" : d + "; ") + "verified " + verified + " checkpoints against the primary's memory";
+        }
+        return new ProtectionStatus(id.toString(), Role.BACKUP, state, Math.max(0, committedEpoch), 0, 0,
+                committedPages, 0, primaryNode, d);
+    }
+
+    /**
+     * Failover: cuts off the stream and brings the last committed epoch to life on this node. Waits for an apply in
+     * progress; never activates half an epoch.
+     */
+    ProtectedDomain activate() throws HypervisorException {
+        synchronized (applyLock) {
+            if (activated) {
+                throw new IllegalStateException("the replica of " + id + " is already activated");
+            }
+            if (committed == null) {
+                throw new HypervisorException("the replica of " + id + " has no committed checkpoint yet; "
+                        + "there is nothing consistent to activate");
+            }
+            if (verifyFailed) {
+                throw new HypervisorException("the replica of " + id + " failed verification; it is not activated");
+            }
+            activated = true;
+            StreamSink s = current;
+            if (s != null) {
+                s.superseded = true;
+            }
+            ProtectedDomain running = committed.activate();
+            state = ProtectionState.ACTIVATED;
+            detail = "activated from checkpoint " + committedEpoch;
+            LOG.info("FAILOVER: {} activated on this node from checkpoint {}", id, committedEpoch);
+            return running;
+        }
+    }
+
+    /** Drops everything (the primary ended protection, or the engine stops). */
+    void close() {
+        synchronized (applyLock) {
+            StreamSink s = current;
+            if (s != null) {
+                s.superseded = true;
+                if (s.replica != committed) {
+                    s.replica.close();
+                }
+            }
+            if (committed != null && !activated) {
+                committed.close();
+            }
+            committed = null;
+            state = ProtectionState.STOPPED;
+        }
+    }
+
+    boolean isActivated() {
+        return activated;
+    }
+
+    /** One stream's sink. Calls arrive in stream order from one transport thread. */
+    private final class StreamSink implements ReplicaSink {
+
+        final Replica replica;
+        final int pageSize;
+        volatile boolean superseded;
+        private boolean initialDone;
+        private long stagedEpoch = -1;
+        private long[] pfns = new long[256];
+        private int count;
+        private ByteBuffer pages;
+        private byte[] deviceState = new byte[0];
+
+        StreamSink(Replica replica) {
+            this.replica = replica;
+            this.pageSize = replica.spec().pageSize();
+            this.pages = ByteBuffer.allocateDirect(256 * pageSize);
+        }
+
+        private void checkLive() throws CheckpointException {
+            if (superseded) {
+                throw new CheckpointException(activated
+                        ? "the replica of " + id + " was activated on this node; checkpoints are refused"
+                        : "a newer stream for " + id + " replaced this one");
+            }
+        }
+
+        private void checkEpoch(long epoch) throws CheckpointException {
+            if (stagedEpoch == -1) {
+                stagedEpoch = epoch;
+            } else if (epoch != stagedEpoch) {
+                throw new CheckpointException("records of epoch " + epoch + " arrived while epoch " + stagedEpoch
+                        + " of " + id + " is not complete");
+            }
+        }
+
+        @Override
+        public void pages(long epoch, long[] batchPfns, int n, ByteBuffer data) throws CheckpointException {
+            checkLive();
+            checkEpoch(epoch);
+            long pageCount = replica.spec().pageCount();
+            for (int i = 0; i < n; i++) {
+                if (batchPfns[i] < 0 || batchPfns[i] >= pageCount) {
+                    throw new CheckpointException("page " + batchPfns[i] + " is outside the " + pageCount
+                            + " pages of " + id);
+                }
+            }
+            if (!initialDone) {
+                try {
+                    replica.writeInitial(batchPfns, 0, n, data);
+                } catch (HypervisorException e) {
+                    throw new CheckpointException("writing the initial copy of " + id + " failed: " + e.getMessage(), e);
+                }
+                count += n;
+                return;
+            }
+            ensure(count + n);
+            System.arraycopy(batchPfns, 0, pfns, count, n);
+            ByteBuffer src = data.duplicate();
+            src.limit(src.position() + n * pageSize);
+            pages.position(count * pageSize);
+            pages.put(src);
+            count += n;
+        }
+
+        private void ensure(int pagesNeeded) {
+            if (pagesNeeded > pfns.length) {
+                pfns = Arrays.copyOf(pfns, Math.max(pagesNeeded, pfns.length * 2));
+            }
+            long bytes = (long) pagesNeeded * pageSize;
+            if (bytes > pages.capacity()) {
+                long grown = Math.min(Integer.MAX_VALUE - pageSize, Math.max(bytes, 2L * pages.capacity()));
+                ByteBuffer bigger = ByteBuffer.allocateDirect((int) (grown - grown % pageSize));
+                ByteBuffer old = pages.duplicate();
+                old.position(0).limit(count * pageSize);
+                bigger.put(old);
+                pages = bigger;
+            }
+        }
+
+        @Override
+        public void deviceState(long epoch, byte[] state) throws CheckpointException {
+            checkLive();
+            checkEpoch(epoch);
+            deviceState = state.clone();
+        }
+
+        @Override
+        public void epochEnd(EpochEnd end) throws CheckpointException {
+            checkLive();
+            if (stagedEpoch != -1 && stagedEpoch != end.epoch()) {
+                throw new CheckpointException("EPOCH_END " + end.epoch() + " ends epoch " + stagedEpoch);
+            }
+            if (end.pageCount() != count) {
+                throw new CheckpointException("EPOCH_END " + end.epoch() + " announces " + end.pageCount()
+                        + " pages, " + count + " arrived");
+            }
+            if (end.initial() == initialDone) {
+                throw new CheckpointException(initialDone
+                        ? "a second initial copy arrived on one stream"
+                        : "the first epoch of a stream must be the initial copy");
+            }
+            if (end.initial()) {
+                initialDone = true;
+                detail = "initial copy received; waiting for the first checkpoint";
+                LOG.info("Initial copy of {} received from {} ({} pages)", id, primaryNode, count);
+            } else {
+                commit(end);
+            }
+            stagedEpoch = -1;
+            count = 0;
+            deviceState = new byte[0];
+        }
+
+        private void commit(EpochEnd end) throws CheckpointException {
+            ByteBuffer staged = pages.duplicate();
+            staged.position(0).limit(count * pageSize);
+            DeviceStateEnvelope envelope = DeviceStateEnvelope.decode(deviceState);
+            synchronized (applyLock) {
+                checkLive();
+                try {
+                    replica.applyCommitted(new CommittedEpoch(end.epoch(), pfns, count, staged,
+                            envelope.bindingState()));
+                    if (envelope.verify()) {
+                        int mine = MemoryDigest.of(replica);
+                        if (mine != envelope.memoryDigest()) {
+                            LOG.error("VERIFY FAILED: the replica of {} after checkpoint {} differs from the primary's"
+                                    + " memory (CRC32C {} here, {} there); refusing the checkpoint", id, end.epoch(),
+                                    Integer.toHexString(mine), Integer.toHexString(envelope.memoryDigest()));
+                            verifyFailed = true;
+                            state = ProtectionState.FAILED;
+                            detail = "verification failed at checkpoint " + end.epoch();
+                            throw new CheckpointException("replica of " + id + " differs from the primary after "
+                                    + "checkpoint " + end.epoch());
+                        }
+                        verifiedEpochs++;
+                    }
+                } catch (HypervisorException e) {
+                    throw new CheckpointException("applying epoch " + end.epoch() + " of " + id + " failed: "
+                            + e.getMessage(), e);
+                }
+                if (committed != replica) {
+                    Replica old = committed;
+                    committed = replica;
+                    if (old != null) {
+                        old.close();
+                    }
+                    state = ProtectionState.PROTECTED;
+                    detail = "";
+                    LOG.info("{} is protected here: first checkpoint {} committed", id, end.epoch());
+                }
+                committedEpoch = end.epoch();
+                committedPages = count;
+            }
+        }
+
+        @Override
+        public void closed(Throwable cause) {
+            synchronized (applyLock) {
+                count = 0;
+                stagedEpoch = -1;
+                if (current != this) {
+                    if (replica != committed) {
+                        replica.close();
+                    }
+                    return;
+                }
+                current = null;
+                if (replica != committed) {
+                    replica.close();
+                }
+                if (activated) {
+                    return;
+                }
+                if (committed != null) {
+                    state = ProtectionState.STANDBY;
+                    detail = cause == null ? "the primary ended the stream" : "stream lost: " + cause.getMessage();
+                } else {
+                    state = ProtectionState.CONNECTING;
+                    detail = "stream lost before the first checkpoint"
+                            + (cause == null ? "" : ": " + cause.getMessage());
+                }
+                if (cause == null) {
+                    LOG.info("The primary of {} ended protection; dropping the replica (checkpoint {})", id,
+                            committedEpoch);
+                    onOrderlyEnd.accept(BackupReplica.this);
+                } else {
+                    LOG.warn("Stream of {} lost: {}; replica kept at checkpoint {}", id, cause.getMessage(),
+                            committedEpoch);
+                }
+            }
+        }
+    }
+}

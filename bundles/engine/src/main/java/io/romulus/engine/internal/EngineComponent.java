@@ -1,0 +1,136 @@
+package io.romulus.engine.internal;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Map;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.ReplicationEngine;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.Hypervisor;
+import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.transport.CheckpointTransport;
+
+import org.osgi.framework.Constants;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * The engine as an OSGi component. Its helpers are dynamic, greedy references: a bundle update of a binding, the
+ * transport or an output buffer rebinds them without stopping the engine.
+ */
+@Component(service = ReplicationEngine.class, configurationPid = "io.romulus.engine", immediate = true)
+@Designate(ocd = EngineConfig.class)
+public class EngineComponent implements ReplicationEngine {
+
+    private final Engine engine;
+
+    @Activate
+    public EngineComponent(EngineConfig config) {
+        this.engine = new Engine(settings(config));
+    }
+
+    static EngineSettings settings(EngineConfig c) {
+        String node = c.node_id().isBlank() ? hostName() : c.node_id().trim();
+        return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
+                c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch());
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "romulus";
+        }
+    }
+
+    @Modified
+    void modified(EngineConfig config) {
+        engine.update(settings(config));
+    }
+
+    @Deactivate
+    void deactivate() {
+        engine.shutdown();
+    }
+
+    Engine engine() {
+        return engine;
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addHypervisor(Hypervisor h) {
+        engine.addHypervisor(h);
+    }
+
+    void removeHypervisor(Hypervisor h) {
+        engine.removeHypervisor(h);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addOutputBufferProvider(OutputBufferProvider p, Map<String, Object> properties) {
+        Object ranking = properties.get(Constants.SERVICE_RANKING);
+        engine.addOutputBufferProvider(p, ranking instanceof Integer i ? i : 0);
+    }
+
+    void removeOutputBufferProvider(OutputBufferProvider p) {
+        engine.removeOutputBufferProvider(p);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void setTransport(CheckpointTransport t) {
+        engine.setTransport(t);
+    }
+
+    void unsetTransport(CheckpointTransport t) {
+        engine.unsetTransport(t);
+    }
+
+    @Override
+    public ProtectionStatus protect(ProtectRequest request) throws Exception {
+        return engine.protect(request);
+    }
+
+    @Override
+    public void unprotect(DomainId domain) throws Exception {
+        engine.unprotect(domain);
+    }
+
+    @Override
+    public ProtectionStatus failover(DomainId domain) throws Exception {
+        return engine.failover(domain);
+    }
+
+    @Override
+    public void setInterval(DomainId domain, int intervalMs) {
+        engine.setInterval(domain, intervalMs);
+    }
+
+    @Override
+    public List<ProtectionStatus> status() {
+        return engine.status();
+    }
+
+    @Override
+    public List<EpochStats> epochs(DomainId domain, int limit) {
+        return engine.epochs(domain, limit);
+    }
+
+    @Override
+    public List<String> domainNames() {
+        return engine.domainNames();
+    }
+}

@@ -1,0 +1,41 @@
+package io.romulus.engine.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** Configuration PID {@code io.romulus.engine}. */
+@ObjectClassDefinition(name = "Romulus replication engine", description = "Epoch loop and committer")
+public @interface EngineConfig {
+
+    @AttributeDefinition(name = "Node id", description = "This node's name in HELLO records and status lines; "
+            + "empty means the host name")
+    String node_id() default "";
+
+    @AttributeDefinition(name = "Epoch interval (ms)", description = "Default time a protected domain runs between "
+            + "checkpoints; 25 ms is 40 checkpoints a second", min = "1")
+    int interval_ms() default 25;
+
+    @AttributeDefinition(name = "Smallest interval (ms)", min = "1")
+    int interval_min_ms() default 1;
+
+    @AttributeDefinition(name = "Largest interval (ms)", min = "1")
+    int interval_max_ms() default 10_000;
+
+    @AttributeDefinition(name = "Epoch history", description = "Epochs of statistics kept per domain", min = "1")
+    int history_size() default 1024;
+
+    @AttributeDefinition(name = "Link timeout (ms)", description = "How long a primary holds output after losing its "
+            + "backup before it releases it and runs unprotected", min = "0")
+    long link_timeout_ms() default 3000;
+
+    @AttributeDefinition(name = "Reconnect delay (ms)", min = "1")
+    long reconnect_delay_ms() default 250;
+
+    @AttributeDefinition(name = "Checkpoints in flight", description = "Checkpoints sent and not yet acknowledged "
+            + "before the epoch loop waits (the domain keeps running)", min = "1")
+    int max_inflight_epochs() default 4;
+
+    @AttributeDefinition(name = "Initial copy batch", description = "Pages per batch of the initial full copy",
+            min = "1")
+    int initial_copy_batch() default 256;
+}

@@ -1,0 +1,71 @@
+package io.romulus.engine.internal;
+
+/**
+ * The engine's tunables, as plain values, so that the engine runs with or without OSGi configuration.
+ *
+ * @param nodeId              this node's identity in HELLO records and status lines
+ * @param intervalMs          default epoch interval
+ * @param minIntervalMs       lower bound of an interval the operator may set
+ * @param maxIntervalMs       upper bound of an interval the operator may set
+ * @param historySize         epochs kept per domain for {@code romulus:epochs}
+ * @param linkTimeoutMs       how long output stays held after the backup or the link is lost, before the primary
+ *                            releases it and runs unprotected (invariant I4)
+ * @param reconnectDelayMs    pause between reconnection attempts to a lost backup
+ * @param maxInflightEpochs   checkpoints sent and not yet acknowledged before the epoch loop waits (the VM keeps
+ *                            running; the epoch gets longer)
+ * @param initialCopyBatch    pages per batch of the initial full copy
+ */
+public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
+        long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch) {
+
+    public EngineSettings {
+        if (nodeId == null || nodeId.isBlank()) {
+            throw new IllegalArgumentException("node.id must not be empty");
+        }
+        if (minIntervalMs < 1 || maxIntervalMs < minIntervalMs) {
+            throw new IllegalArgumentException("interval bounds must satisfy 1 <= interval.min.ms <= interval.max.ms");
+        }
+        checkInterval(intervalMs, minIntervalMs, maxIntervalMs);
+        if (historySize < 1) {
+            throw new IllegalArgumentException("history.size must be at least 1, not " + historySize);
+        }
+        if (linkTimeoutMs < 0 || reconnectDelayMs < 1) {
+            throw new IllegalArgumentException("link.timeout.ms must be >= 0 and reconnect.delay.ms >= 1");
+        }
+        if (maxInflightEpochs < 1) {
+            throw new IllegalArgumentException("max.inflight.epochs must be at least 1, not " + maxInflightEpochs);
+        }
+        if (initialCopyBatch < 1) {
+            throw new IllegalArgumentException("initial.copy.batch must be at least 1, not " + initialCopyBatch);
+        }
+    }
+
+    /** Defaults: 25 ms epochs (40 Hz), 1024 epochs of history, 3 s link timeout. */
+    public static EngineSettings defaults(String nodeId) {
+        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256);
+    }
+
+    /** A copy with another default interval. */
+    public EngineSettings withInterval(int ms) {
+        return new EngineSettings(nodeId, ms, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch);
+    }
+
+    /** A copy with another link timeout. */
+    public EngineSettings withLinkTimeout(long ms) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, ms,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch);
+    }
+
+    int checkInterval(int ms) {
+        return checkInterval(ms, minIntervalMs, maxIntervalMs);
+    }
+
+    private static int checkInterval(int ms, int min, int max) {
+        if (ms < min || ms > max) {
+            throw new IllegalArgumentException("the epoch interval must be between " + min + " and " + max
+                    + " ms, not " + ms);
+        }
+        return ms;
+    }
+}

@@ -1,0 +1,560 @@
+package io.romulus.engine.internal;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.api.transport.AckListener;
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.EpochTransfer;
+import io.romulus.api.transport.Hello;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary side of one protected domain: the epoch loop (ARCHITECTURE.md section 3).
+ *
+ * <p>Per epoch N: run for the interval; seal output N; pause, harvest the dirty pages, copy them and the device state
+ * to a staging buffer, resume (the pause covers local copies only); hand N to the sender, which streams it while the
+ * domain already runs N+1; on ACK(N) release output N. Two staging buffers alternate, so epoch N+2 waits for the
+ * sending of N to finish, and at most {@code maxInflightEpochs} checkpoints wait for their ACK: a slow link or backup
+ * lengthens the epoch, it never grows memory.
+ *
+ * <p>Epoch numbers only grow for the life of the protection, across reconnections: each stream starts with an
+ * initial full copy numbered like an epoch, whose ACK releases nothing (the copy is not a consistent state); the
+ * first checkpoint after it releases everything held before it.
+ */
+final class PrimaryProtection {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PrimaryProtection.class);
+
+    private final DomainId id;
+    private final InetSocketAddress peer;
+    private final Map<String, String> options;
+    private final boolean verify;
+    private final EngineSettings settings;
+    private final ProtectedDomain domain;
+    private final List<OutputBuffer> outputs;
+    private final Supplier<CheckpointTransport> transport;
+    private final EpochHistory history;
+    private final Thread loop;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition progress = lock.newCondition();
+    private final Map<Long, Long> pauseEnds = new ConcurrentHashMap<>();
+
+    private volatile boolean stopping;
+    private volatile ProtectionState state = ProtectionState.CONNECTING;
+    private volatile String detail = "connecting to the backup";
+    private volatile int intervalMs;
+    private volatile long lastCheckpointed = -1;
+    private volatile long lastAcked = -1;
+    private volatile long lastPauseNanos;
+    private volatile int lastDirty;
+    private volatile Session session;
+    private long nextEpoch;
+
+    PrimaryProtection(DomainId id, InetSocketAddress peer, int intervalMs, Map<String, String> options,
+            boolean verify, EngineSettings settings, ProtectedDomain domain, List<OutputBuffer> outputs,
+            Supplier<CheckpointTransport> transport) {
+        this.id = id;
+        this.verify = verify;
+        this.peer = peer;
+        this.intervalMs = intervalMs;
+        this.options = Map.copyOf(options);
+        this.settings = settings;
+        this.domain = domain;
+        this.outputs = List.copyOf(outputs);
+        this.transport = transport;
+        this.history = new EpochHistory(settings.historySize());
+        this.loop = new Thread(this::run, "romulus-epoch-" + id);
+        this.loop.setDaemon(true);
+    }
+
+    DomainId id() {
+        return id;
+    }
+
+    void start() {
+        loop.start();
+    }
+
+    void setInterval(int ms) {
+        intervalMs = ms;
+        signal();
+    }
+
+    List<EpochStats> epochs(int limit) {
+        return history.recent(limit);
+    }
+
+    ProtectionStatus status() {
+        long acked = lastAcked;
+        Session s = session;
+        long base = s == null ? acked : Math.max(acked, s.initialEpoch);
+        long lag = lastCheckpointed < 0 ? 0 : Math.max(0, lastCheckpointed - base);
+        String d = detail;
+        if (verify) {
+            d = d.isEmpty() ? "verify on" : d + "; verify on";
+        }
+        return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed), intervalMs,
+                lastPauseNanos, lastDirty, lag, hostPort(peer), d);
+    }
+
+    /**
+     * Stops the loop at an epoch boundary, waits briefly for the last ACKs, then lets output pass, closes the
+     * stream and releases the domain.
+     */
+    void stop() throws InterruptedException {
+        stopping = true;
+        signal();
+        loop.join(TimeUnit.SECONDS.toMillis(30));
+        if (loop.isAlive()) {
+            LOG.warn("Epoch loop of {} did not stop within 30 s; closing the stream under it", id);
+            Session s = session;
+            if (s != null) {
+                s.close();
+            }
+            loop.join(TimeUnit.SECONDS.toMillis(5));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ the loop
+
+    private void run() {
+        long lostSince = System.nanoTime();
+        boolean everConnected = false;
+        try {
+            domain.startDirtyLog();
+            while (!stopping) {
+                Session s = connect(lostSince, everConnected);
+                if (s == null) {
+                    break;
+                }
+                everConnected = true;
+                session = s;
+                try {
+                    initialCopy(s);
+                    checkpoints(s);
+                } catch (LinkLostException e) {
+                    lostSince = System.nanoTime();
+                    s.close();
+                    if (!stopping) {
+                        state = ProtectionState.DEGRADED;
+                        detail = "backup lost (" + e.getMessage() + "); output held, reconnecting";
+                        LOG.warn("Protection of {} degraded: {}; output is held while reconnecting to {} for up to {} ms",
+                                id, e.getMessage(), hostPort(peer), settings.linkTimeoutMs());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (HypervisorException | RuntimeException e) {
+            state = ProtectionState.FAILED;
+            detail = "checkpointing failed: " + e.getMessage();
+            LOG.error("Protection of {} failed; the domain continues UNPROTECTED and its output is released", id, e);
+        } finally {
+            shutdown();
+        }
+    }
+
+    /** Connects, or reconnects, holding output until the link timeout and then running unprotected (I4). */
+    private Session connect(long lostSince, boolean reconnecting) throws InterruptedException {
+        boolean warnedUnprotected = false;
+        while (!stopping) {
+            CheckpointTransport t = transport.get();
+            if (t == null) {
+                detail = "waiting for a checkpoint transport service";
+            } else {
+                AckHandler acks = new AckHandler();
+                try {
+                    Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), domain.info().memoryBytes(),
+                            domain.info().pageSize(), options);
+                    CheckpointChannel channel = t.connect(peer, hello, acks);
+                    Session s = new Session(channel, domain.info().pageSize());
+                    acks.session = s;
+                    if (state == ProtectionState.UNPROTECTED) {
+                        outputs.forEach(OutputBuffer::resumeBuffering);
+                    }
+                    LOG.info("{} stream of {} to backup {} ({}) is up", reconnecting ? "Reconnected:" : "Connected:",
+                            id, channel.peer().nodeId(), hostPort(peer));
+                    return s;
+                } catch (CheckpointException e) {
+                    detail = (reconnecting ? "backup lost; " : "") + "cannot reach the backup: " + e.getMessage();
+                    LOG.debug("Connecting {} to {} failed", id, hostPort(peer), e);
+                }
+            }
+            long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostSince);
+            if (!warnedUnprotected && waited >= settings.linkTimeoutMs()) {
+                warnedUnprotected = true;
+                if (state != ProtectionState.UNPROTECTED) {
+                    outputs.forEach(OutputBuffer::passThrough);
+                    state = ProtectionState.UNPROTECTED;
+                    LOG.warn("ALARM: {} runs UNPROTECTED: no backup at {} for {} ms; held output released. "
+                            + "Protection resumes with a full copy when the backup returns.", id, hostPort(peer), waited);
+                }
+                detail = "UNPROTECTED: " + detail;
+            } else if (state != ProtectionState.UNPROTECTED) {
+                state = reconnecting ? ProtectionState.DEGRADED : ProtectionState.CONNECTING;
+            }
+            awaitNanos(TimeUnit.MILLISECONDS.toNanos(settings.reconnectDelayMs()));
+        }
+        return null;
+    }
+
+    /** Epoch "initial": every page, copied while the domain runs; pages written meanwhile go into the first checkpoint. */
+    private void initialCopy(Session s) throws InterruptedException, HypervisorException, LinkLostException {
+        DomainInfo info = domain.info();
+        long initialEpoch = nextEpoch++;
+        s.initialEpoch = initialEpoch;
+        state = ProtectionState.SYNCING;
+        long started = System.nanoTime();
+
+        // everything written from here on is in the dirty log of the first checkpoint
+        domain.pause();
+        try {
+            domain.harvestDirty();
+        } finally {
+            domain.resume();
+        }
+
+        long pages = info.pageCount();
+        int batch = settings.initialCopyBatch();
+        long[] pfns = new long[batch];
+        ByteBuffer buffer = ByteBuffer.allocateDirect(batch * info.pageSize());
+        int lastPercent = -1;
+        long raw = 0;
+        for (long first = 0; first < pages; first += batch) {
+            s.check();
+            if (stopping) {
+                throw new LinkLostException("protection stopped during the initial copy");
+            }
+            int n = (int) Math.min(batch, pages - first);
+            for (int i = 0; i < n; i++) {
+                pfns[i] = first + i;
+            }
+            buffer.clear();
+            domain.copyPages(pfns, 0, n, buffer);
+            buffer.flip();
+            s.send(() -> {
+                s.channel.sendPages(initialEpoch, pfns, 0, n, buffer);
+                return null;
+            });
+            raw += (long) n * info.pageSize();
+            int percent = (int) ((first + n) * 100 / pages);
+            if (percent != lastPercent) {
+                lastPercent = percent;
+                detail = String.format("initial copy %d%% (%d of %d MiB)", percent, raw >> 20,
+                        info.memoryBytes() >> 20);
+                if (percent % 25 == 0) {
+                    LOG.info("Initial copy of {}: {}%", id, percent);
+                }
+            }
+        }
+        EpochTransfer t = s.send(() -> s.channel.endEpoch(initialEpoch, true));
+        LOG.info("Initial copy of {} sent: {} MiB in {} ms, {} bytes on the wire (ratio {})", id,
+                info.memoryBytes() >> 20, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+                t.wireBytes(), String.format("%.2f", t.compressionRatio()));
+        detail = "initial copy sent; waiting for the first checkpoint's ACK";
+    }
+
+    private void checkpoints(Session s) throws InterruptedException, HypervisorException, LinkLostException {
+        long epochStart = System.nanoTime();
+        long epochStartMillis = System.currentTimeMillis();
+        while (true) {
+            s.check();
+            if (stopping) {
+                drain(s);
+                return;
+            }
+            long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(intervalMs);
+            long now;
+            while (!stopping && (now = System.nanoTime()) < deadline) {
+                awaitNanos(deadline - now);
+                s.check();
+            }
+            if (stopping) {
+                continue;
+            }
+            long epoch = nextEpoch;
+            waitForRoom(s, epoch);
+            if (stopping) {
+                continue;
+            }
+            StagingBuffer staging = s.staging[(int) (epoch & 1)];
+
+            outputs.forEach(o -> o.seal(epoch));
+            long pauseStart = System.nanoTime();
+            long copyNanos;
+            byte[] deviceState;
+            domain.pause();
+            try {
+                long[] dirty = domain.harvestDirty();
+                ByteBuffer buffer = staging.prepare(dirty);
+                long copyStart = System.nanoTime();
+                domain.copyPages(dirty, 0, dirty.length, buffer);
+                copyNanos = System.nanoTime() - copyStart;
+                byte[] bindingState = domain.captureDeviceState();
+                int digest = verify ? MemoryDigest.of(domain) : 0;
+                deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+            } finally {
+                domain.resume();
+            }
+            long pauseEnd = System.nanoTime();
+            long pauseNanos = pauseEnd - pauseStart;
+
+            history.add(new EpochStats(epoch, epochStartMillis, pauseStart - epochStart, staging.pageCount(),
+                    pauseNanos, copyNanos, 0, 0, -1));
+            pauseEnds.put(epoch, pauseEnd);
+            lastPauseNanos = pauseNanos;
+            lastDirty = staging.pageCount();
+            lastCheckpointed = epoch;
+            nextEpoch = epoch + 1;
+            epochStart = pauseEnd;
+            epochStartMillis = System.currentTimeMillis();
+            if (LOG.isTraceEnabled()) {
+                LOG.trace("{} epoch {}: {} dirty pages, pause {} us", id, epoch, staging.pageCount(), pauseNanos / 1000);
+            }
+            s.sendAsync(epoch, staging, deviceState);
+        }
+    }
+
+    /** Waits until the staging buffer of {@code epoch} is free and the ACK window has room. The domain keeps running. */
+    private void waitForRoom(Session s, long epoch) throws InterruptedException, LinkLostException {
+        lock.lock();
+        try {
+            while (!stopping) {
+                s.check();
+                boolean stagingFree = s.sentThrough >= epoch - 2 || epoch - 2 <= s.initialEpoch;
+                long acked = Math.max(lastAcked, s.initialEpoch);
+                boolean windowOpen = epoch - 1 - acked < settings.maxInflightEpochs();
+                if (stagingFree && windowOpen) {
+                    return;
+                }
+                progress.await(5, TimeUnit.MILLISECONDS);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** On unprotect: give the last checkpoints a moment to be acknowledged so their output goes out committed. */
+    private void drain(Session s) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        lock.lock();
+        try {
+            while (lastAcked < lastCheckpointed && s.failure == null && System.nanoTime() < deadline) {
+                progress.await(5, TimeUnit.MILLISECONDS);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void shutdown() {
+        Session s = session;
+        if (s != null) {
+            s.close();
+        }
+        for (OutputBuffer o : outputs) {
+            try {
+                o.passThrough();
+                o.close();
+            } catch (RuntimeException e) {
+                LOG.warn("Closing the output buffer of {} on {} failed", id, o.interfaceName(), e);
+            }
+        }
+        try {
+            domain.stopDirtyLog();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("Stopping the dirty log of {} failed", id, e);
+        }
+        domain.close();
+        if (state != ProtectionState.FAILED) {
+            state = ProtectionState.STOPPED;
+            detail = "protection stopped";
+        }
+        LOG.info("Protection of {} ended ({})", id, state);
+    }
+
+    private void awaitNanos(long nanos) throws InterruptedException {
+        lock.lock();
+        try {
+            if (!stopping) {
+                progress.awaitNanos(Math.min(nanos, TimeUnit.MILLISECONDS.toNanos(50)));
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void signal() {
+        lock.lock();
+        try {
+            progress.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    static String hostPort(InetSocketAddress a) {
+        return a.getHostString() + ":" + a.getPort();
+    }
+
+    // ------------------------------------------------------------------------------------------------ one stream
+
+    /** One connection to the backup: the channel, its sender thread, its staging buffers. */
+    private final class Session {
+
+        final CheckpointChannel channel;
+        final StagingBuffer[] staging;
+        final ExecutorService sender;
+        volatile long initialEpoch = Long.MAX_VALUE;
+        volatile long sentThrough = -1;
+        volatile Throwable failure;
+        volatile boolean closing;
+
+        Session(CheckpointChannel channel, int pageSize) {
+            this.channel = channel;
+            this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64), new StagingBuffer(pageSize, 64)};
+            this.sender = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "romulus-sender-" + id);
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        void check() throws LinkLostException {
+            Throwable f = failure;
+            if (f != null) {
+                throw new LinkLostException(f.getMessage() == null ? f.toString() : f.getMessage());
+            }
+        }
+
+        <T> T send(Send<T> op) throws InterruptedException, LinkLostException {
+            try {
+                return op.run();
+            } catch (CheckpointException e) {
+                fail(e);
+                throw new LinkLostException(e.getMessage());
+            }
+        }
+
+        void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState) {
+            sender.execute(() -> {
+                try {
+                    channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
+                    channel.sendDeviceState(epoch, deviceState);
+                    EpochTransfer t = channel.endEpoch(epoch, false);
+                    history.transferred(epoch, t.rawBytes(), t.wireBytes());
+                    sentThrough = epoch;
+                    signal();
+                } catch (CheckpointException e) {
+                    fail(e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    fail(new CheckpointException("sending interrupted"));
+                } catch (RuntimeException e) {
+                    LOG.error("Sending epoch {} of {} failed", epoch, id, e);
+                    fail(e);
+                }
+            });
+        }
+
+        void fail(Throwable cause) {
+            if (failure == null && !closing) {
+                failure = cause;
+            }
+            signal();
+        }
+
+        void close() {
+            closing = true;
+            sender.shutdownNow();
+            channel.close();
+            try {
+                sender.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @FunctionalInterface
+    private interface Send<T> {
+        T run() throws CheckpointException, InterruptedException;
+    }
+
+    /** ACKs and the end of the stream, on a transport thread. */
+    private final class AckHandler implements AckListener {
+
+        volatile Session session;
+
+        @Override
+        public void acknowledged(long epoch) {
+            Session s = session;
+            if (s == null || epoch == s.initialEpoch) {
+                // the initial copy is not a consistent state: its ACK releases nothing
+                signal();
+                return;
+            }
+            if (epoch <= lastAcked) {
+                return;
+            }
+            lastAcked = epoch;
+            for (OutputBuffer o : outputs) {
+                o.release(epoch);
+            }
+            Long end = pauseEnds.remove(epoch);
+            if (end != null) {
+                history.acknowledged(epoch, System.nanoTime() - end);
+            }
+            pauseEnds.keySet().removeIf(e -> e < epoch);
+            if (state == ProtectionState.SYNCING || state == ProtectionState.DEGRADED
+                    || state == ProtectionState.UNPROTECTED) {
+                state = ProtectionState.PROTECTED;
+                detail = "";
+                LOG.info("{} is PROTECTED: checkpoint {} acknowledged by the backup at {}", id, epoch, hostPort(peer));
+            }
+            signal();
+        }
+
+        @Override
+        public void closed(Throwable cause) {
+            Session s = session;
+            if (s != null) {
+                s.fail(cause != null ? cause : new CheckpointException("the backup ended the stream"));
+            }
+        }
+    }
+
+    /** The stream to the backup broke; the loop reconnects. */
+    private static final class LinkLostException extends Exception {
+
+        private static final long serialVersionUID = 1L;
+
+        LinkLostException(String message) {
+            super(message);
+        }
+    }
+}

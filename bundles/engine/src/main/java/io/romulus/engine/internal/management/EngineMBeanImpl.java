@@ -1,0 +1,153 @@
+package io.romulus.engine.internal.management;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import javax.management.MBeanException;
+import javax.management.NotCompliantMBeanException;
+import javax.management.StandardMBean;
+import javax.management.openmbean.CompositeDataSupport;
+import javax.management.openmbean.CompositeType;
+import javax.management.openmbean.OpenDataException;
+import javax.management.openmbean.OpenType;
+import javax.management.openmbean.SimpleType;
+import javax.management.openmbean.TabularData;
+import javax.management.openmbean.TabularDataSupport;
+import javax.management.openmbean.TabularType;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.ReplicationEngine;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.management.EngineMBean;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/** {@code io.romulus:type=Engine,name=engine}: a thin adapter over {@link ReplicationEngine}. */
+@Component(service = {EngineMBean.class, javax.management.DynamicMBean.class},
+        property = "jmx.objectname=io.romulus:type=Engine,name=engine")
+public class EngineMBeanImpl extends StandardMBean implements EngineMBean {
+
+    private static final String[] STATUS_ITEMS = {"domain", "role", "state", "epoch", "intervalMs", "lastPauseMicros",
+        "dirtyPages", "lagEpochs", "peer", "detail"};
+    private static final OpenType<?>[] STATUS_TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
+        SimpleType.LONG, SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.STRING,
+        SimpleType.STRING};
+    private static final String[] EPOCH_ITEMS = {"epoch", "startedMillis", "runMicros", "dirtyPages", "pauseMicros",
+        "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros"};
+    private static final OpenType<?>[] EPOCH_TYPES = {SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
+        SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.DOUBLE,
+        SimpleType.LONG};
+
+    private final ReplicationEngine engine;
+    private final TabularType statusType;
+    private final TabularType epochType;
+
+    @Activate
+    public EngineMBeanImpl(@Reference ReplicationEngine engine) throws NotCompliantMBeanException, OpenDataException {
+        super(EngineMBean.class);
+        this.engine = engine;
+        CompositeType row = new CompositeType("ProtectionStatus", "One protected domain on this node", STATUS_ITEMS,
+                STATUS_ITEMS, STATUS_TYPES);
+        this.statusType = new TabularType("ProtectionStatusTable", "Domains on this node", row,
+                new String[] {"domain", "role"});
+        CompositeType epoch = new CompositeType("EpochStats", "One checkpoint", EPOCH_ITEMS, EPOCH_ITEMS, EPOCH_TYPES);
+        this.epochType = new TabularType("EpochStatsTable", "Recent checkpoints", epoch, new String[] {"epoch"});
+    }
+
+    @Override
+    public TabularData getStatus() throws MBeanException {
+        try {
+            TabularDataSupport table = new TabularDataSupport(statusType);
+            for (ProtectionStatus s : engine.status()) {
+                Object[] values = {s.domain(), s.role().name(), s.state().name(), s.epoch(), s.intervalMs(),
+                    s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(), s.peer(), s.detail()};
+                table.put(new CompositeDataSupport(statusType.getRowType(), STATUS_ITEMS, values));
+            }
+            return table;
+        } catch (OpenDataException | RuntimeException e) {
+            throw new MBeanException(e, "status: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public int getProtectedDomains() {
+        return (int) engine.status().stream().filter(s -> s.role() == Role.PRIMARY).count();
+    }
+
+    @Override
+    public TabularData epochs(String domain, int limit) throws MBeanException {
+        try {
+            TabularDataSupport table = new TabularDataSupport(epochType);
+            List<EpochStats> epochs = engine.epochs(DomainId.parse(domain), limit <= 0 ? 20 : limit);
+            for (EpochStats e : epochs) {
+                Object[] values = {e.epoch(), e.startedMillis(), e.runNanos() / 1000, e.dirtyPages(),
+                    e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes(), e.wireBytes(), e.compressionRatio(),
+                    e.ackNanos() < 0 ? -1L : e.ackNanos() / 1000};
+                table.put(new CompositeDataSupport(epochType.getRowType(), EPOCH_ITEMS, values));
+            }
+            return table;
+        } catch (OpenDataException | RuntimeException e) {
+            throw new MBeanException(e, "epochs " + domain + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String protect(String domain, String peer, int intervalMs, String options) throws MBeanException {
+        try {
+            ProtectRequest request = new ProtectRequest(DomainId.parse(domain), ProtectRequest.parsePeer(peer),
+                    intervalMs, parseOptions(options));
+            return engine.protect(request).toString();
+        } catch (Exception e) {
+            throw new MBeanException(e, "protect " + domain + ": " + e.getMessage());
+        }
+    }
+
+    static Map<String, String> parseOptions(String options) {
+        Map<String, String> map = new LinkedHashMap<>();
+        if (options == null || options.isBlank()) {
+            return map;
+        }
+        for (String pair : Arrays.asList(options.split(","))) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("option '" + pair.trim() + "' is not key=value");
+            }
+            map.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+        }
+        return map;
+    }
+
+    @Override
+    public void unprotect(String domain) throws MBeanException {
+        try {
+            engine.unprotect(DomainId.parse(domain));
+        } catch (Exception e) {
+            throw new MBeanException(e, "unprotect " + domain + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String failover(String domain) throws MBeanException {
+        try {
+            return engine.failover(DomainId.parse(domain)).toString();
+        } catch (Exception e) {
+            throw new MBeanException(e, "failover " + domain + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void setInterval(String domain, int intervalMs) throws MBeanException {
+        try {
+            engine.setInterval(DomainId.parse(domain), intervalMs);
+        } catch (RuntimeException e) {
+            throw new MBeanException(e, "interval " + domain + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** The replication engine: the epoch loop on the primary and the committer on the backup. */
+package io.romulus.engine.internal;

@@ -1,0 +1,234 @@
+package io.romulus.engine.internal;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+import java.util.zip.CRC32C;
+
+import io.romulus.api.transport.AckListener;
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.EpochTransfer;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
+import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.api.transport.ReplicaSink;
+
+/**
+ * An in-process transport for engine tests: records travel through a bounded queue to a delivery thread that plays
+ * the backup's side, so sends overlap the next epoch as they do over a socket. The link can be cut at a chosen
+ * record, mid-epoch, and refused for a while; ACK arrival times are recorded for the I1 checks.
+ */
+final class LoopbackTransport implements CheckpointTransport {
+
+    /** One record as the delivery thread sees it. */
+    record Rec(String type, long epoch, long[] pfns, int count, ByteBuffer pages, byte[] state, EpochEnd end) {
+    }
+
+    private final AtomicReference<ReplicaAcceptor> acceptor = new AtomicReference<>();
+    final Map<Long, Long> ackNanos = new ConcurrentHashMap<>();
+    final AtomicInteger connects = new AtomicInteger();
+    volatile Predicate<Rec> cutBefore = r -> false;
+    volatile boolean refuse;
+    volatile Link current;
+
+    @Override
+    public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
+            throws CheckpointException {
+        if (refuse) {
+            throw new CheckpointException("connection refused (test)");
+        }
+        ReplicaAcceptor a = acceptor.get();
+        if (a == null) {
+            throw new CheckpointException("no replication engine is running on the peer");
+        }
+        ReplicaAcceptor.Accepted accepted = a.accept(hello);
+        connects.incrementAndGet();
+        Link link = new Link(accepted.sink(), accepted.reply(), listener, hello.pageSize());
+        current = link;
+        link.start();
+        return link;
+    }
+
+    /** Cuts the current link now, as a dropped TCP connection would. */
+    void cut() {
+        Link l = current;
+        if (l != null) {
+            l.fail(new CheckpointException("link cut (test)"));
+        }
+    }
+
+    @Override
+    public void setAcceptor(ReplicaAcceptor a) {
+        acceptor.set(a);
+    }
+
+    @Override
+    public InetSocketAddress listenAddress() {
+        return new InetSocketAddress("127.0.0.1", 0);
+    }
+
+    @Override
+    public List<ConnectionInfo> connections() {
+        return List.of();
+    }
+
+    final class Link implements CheckpointChannel {
+
+        private final ReplicaSink sink;
+        private final HelloReply reply;
+        private final AckListener listener;
+        private final int pageSize;
+        private final BlockingQueue<Rec> queue = new ArrayBlockingQueue<>(8);
+        private final Thread delivery;
+        private final CRC32C crc = new CRC32C();
+        private int pages;
+        private int stateBytes;
+        private long raw;
+        private volatile Throwable failure;
+        private volatile boolean open = true;
+
+        Link(ReplicaSink sink, HelloReply reply, AckListener listener, int pageSize) {
+            this.sink = sink;
+            this.reply = reply;
+            this.listener = listener;
+            this.pageSize = pageSize;
+            this.delivery = new Thread(this::deliver, "loopback-backup");
+            this.delivery.setDaemon(true);
+        }
+
+        void start() {
+            delivery.start();
+        }
+
+        private void deliver() {
+            try {
+                while (open) {
+                    Rec r = queue.poll(10, TimeUnit.MILLISECONDS);
+                    if (r == null) {
+                        continue;
+                    }
+                    if (cutBefore.test(r)) {
+                        fail(new CheckpointException("link cut before " + r.type() + " of epoch " + r.epoch()));
+                        return;
+                    }
+                    switch (r.type()) {
+                        case "pages" -> sink.pages(r.epoch(), r.pfns(), r.count(), r.pages());
+                        case "state" -> sink.deviceState(r.epoch(), r.state());
+                        case "end" -> {
+                            sink.epochEnd(r.end());
+                            ackNanos.put(r.epoch(), System.nanoTime());
+                            listener.acknowledged(r.epoch());
+                        }
+                        case "bye" -> {
+                            open = false;
+                            sink.closed(null);
+                            listener.closed(null);
+                            return;
+                        }
+                        default -> throw new IllegalStateException(r.type());
+                    }
+                }
+            } catch (CheckpointException e) {
+                fail(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        void fail(Throwable cause) {
+            if (failure != null) {
+                return;
+            }
+            failure = cause;
+            open = false;
+            queue.clear();
+            sink.closed(cause);
+            listener.closed(cause);
+        }
+
+        private void put(Rec r) throws CheckpointException, InterruptedException {
+            while (true) {
+                if (failure != null || !open) {
+                    throw new CheckpointException("link closed: " + (failure == null ? "closed" : failure.getMessage()));
+                }
+                if (queue.offer(r, 5, TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+            }
+        }
+
+        @Override
+        public HelloReply peer() {
+            return reply;
+        }
+
+        @Override
+        public void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer data)
+                throws CheckpointException, InterruptedException {
+            ByteBuffer copy = ByteBuffer.allocate(count * pageSize);
+            ByteBuffer src = data.duplicate();
+            src.limit(src.position() + count * pageSize);
+            copy.put(src).flip();
+            long[] p = new long[count];
+            System.arraycopy(pfns, from, p, 0, count);
+            byte[] page = new byte[pageSize];
+            for (int i = 0; i < count; i++) {
+                crc.update(ByteBuffer.allocate(8).putLong(0, p[i]));
+                copy.get(i * pageSize, page);
+                crc.update(page);
+            }
+            pages += count;
+            raw += (long) count * pageSize;
+            put(new Rec("pages", epoch, p, count, copy, null, null));
+        }
+
+        @Override
+        public void sendDeviceState(long epoch, byte[] state) throws CheckpointException, InterruptedException {
+            crc.update(state);
+            stateBytes += state.length;
+            raw += state.length;
+            put(new Rec("state", epoch, null, 0, null, state.clone(), null));
+        }
+
+        @Override
+        public EpochTransfer endEpoch(long epoch, boolean initial) throws CheckpointException, InterruptedException {
+            EpochEnd end = new EpochEnd(epoch, pages, stateBytes, 0, (int) crc.getValue(), initial);
+            put(new Rec("end", epoch, null, 0, null, null, end));
+            EpochTransfer t = new EpochTransfer(raw, raw);
+            crc.reset();
+            pages = 0;
+            stateBytes = 0;
+            raw = 0;
+            return t;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public void close() {
+            if (open && failure == null) {
+                try {
+                    put(new Rec("bye", -1, null, 0, null, null, null));
+                } catch (CheckpointException e) {
+                    // already closed
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+}
