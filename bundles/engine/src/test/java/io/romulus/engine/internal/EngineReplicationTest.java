@@ -1,0 +1,223 @@
+package io.romulus.engine.internal;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.sim.internal.SimDomain;
+import io.romulus.sim.internal.SimHypervisor;
+import io.romulus.sim.internal.SimWire;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A primary engine and a backup engine, each with its own sim binding, joined by the in-process transport. Every
+ * committed epoch is checked against the primary's memory at the pause that produced it (I2), and every released
+ * packet against the ACKs (I1).
+ */
+class EngineReplicationTest {
+
+    private static final DomainId DEMO = DomainId.parse("sim:demo");
+    private static final InetSocketAddress PEER = InetSocketAddress.createUnresolved("127.0.0.1", 7480);
+    private static final Map<String, String> WORKLOAD = Map.of("memory", "4M", "dirty-rate", "20000",
+            "packet-rate", "2000", "locality", "0.7");
+
+    private final SimHypervisor primarySim = new SimHypervisor();
+    private final SimHypervisor backupSim = new SimHypervisor();
+    private final LoopbackTransport link = new LoopbackTransport();
+    private final Oracle oracle = new Oracle();
+    private Engine primary;
+    private Engine backup;
+
+    @BeforeEach
+    void nodes() {
+        primary = node("node-a", 3000);
+        primary.addHypervisor(oracle.primary(primarySim));
+        primary.addOutputBufferProvider(primarySim, 0);
+        backup = node("node-b", 3000);
+        backup.addHypervisor(oracle.backup(backupSim));
+        primary.setTransport(link);
+        backup.setTransport(link); // the backup's engine receives what arrives on the link
+    }
+
+    private static Engine node(String name, long linkTimeoutMs) {
+        return new Engine(new EngineSettings(name, 25, 1, 10_000, 512, linkTimeoutMs, 20, 4, 64));
+    }
+
+    @AfterEach
+    void stop() {
+        primary.shutdown();
+        backup.shutdown();
+        primarySim.deactivate();
+        backupSim.deactivate();
+    }
+
+    private ProtectionStatus row(Engine engine, Role role) {
+        return engine.status().stream().filter(s -> s.role() == role && s.domain().equals(DEMO.toString()))
+                .findFirst().orElse(null);
+    }
+
+    private long committedOnBackup() {
+        ProtectionStatus s = row(backup, Role.BACKUP);
+        return s == null ? -1 : s.epoch();
+    }
+
+    @Test
+    void everyCommittedEpochEqualsThePrimaryAtItsPauseAndNoOutputLeavesEarly() throws Exception {
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 200);
+        ProtectionStatus p = row(primary, Role.PRIMARY);
+        assertEquals(ProtectionState.PROTECTED, p.state());
+        assertEquals(5, p.intervalMs());
+        long before = System.nanoTime();
+        List<EpochStats> epochs = primary.epochs(DEMO, 100);
+        primary.unprotect(DEMO);
+
+        assertTrue(oracle.checked.get() >= 200, "checked " + oracle.checked.get());
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+        List<SimWire.Packet> wire = primarySim.wire().packets();
+        assertTrue(wire.stream().filter(x -> x.releasedNanos() <= before).count() > 100, "output flowed");
+        Oracle.assertOutputCommit(wire, link.ackNanos, before);
+        Oracle.assertInOrder(wire);
+
+        assertEquals(100, epochs.size());
+        assertTrue(epochs.stream().allMatch(e -> e.pauseNanos() > 0 && e.runNanos() > 0));
+        assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 0), "the workload dirtied pages");
+        assertTrue(epochs.stream().filter(e -> e.ackNanos() >= 0).count() >= 90, "ACK times recorded");
+        assertTrue(epochs.stream().allMatch(e -> e.copyNanos() <= e.pauseNanos()));
+    }
+
+    @Test
+    void aLinkCutMidEpochNeverAppliesThatEpochAndProtectionResumesWithAFullCopy() throws Exception {
+        AtomicBoolean cut = new AtomicBoolean();
+        link.cutBefore = r -> r.epoch() == 60 && r.type().equals("state") && cut.compareAndSet(false, true);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> cut.get() && committedOnBackup() > 80);
+        long before = System.nanoTime();
+        primary.unprotect(DEMO);
+
+        assertFalse(oracle.committed.contains(60L), "epoch 60 was cut mid-way and must never be applied");
+        assertTrue(oracle.committed.contains(59L));
+        assertEquals(2, link.connects.get(), "one reconnection");
+        assertEquals(List.of(), oracle.mismatches, "I2 holds across the cut");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, before);
+        Oracle.assertInOrder(primarySim.wire().packets());
+    }
+
+    @Test
+    void withoutABackupThePrimaryHoldsOutputUntilTheLinkTimeoutThenRunsUnprotectedAndResyncsLater()
+            throws Exception {
+        primary.shutdown();
+        primary = node("node-a", 300);
+        primary.addHypervisor(oracle.primary(primarySim));
+        primary.addOutputBufferProvider(primarySim, 0);
+        primary.setTransport(link);
+        backup.setTransport(link);
+        link.refuse = true;
+
+        primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(primary, Role.PRIMARY).state()
+                == ProtectionState.UNPROTECTED);
+        assertTrue(row(primary, Role.PRIMARY).detail().contains("UNPROTECTED"));
+        long unbuffered = primarySim.wire().packets().size();
+        await().atMost(Duration.ofSeconds(5)).until(() -> primarySim.wire().packets().size() > unbuffered + 50);
+        assertTrue(primarySim.wire().packets().stream().allMatch(x -> x.sealedEpoch() < 0),
+                "unprotected output passes straight through");
+
+        link.refuse = false;
+        await().atMost(Duration.ofSeconds(30)).until(() -> row(primary, Role.PRIMARY).state()
+                == ProtectionState.PROTECTED && committedOnBackup() > 20);
+        assertEquals(List.of(), oracle.mismatches);
+    }
+
+    @Test
+    void failoverActivatesTheLastCommittedCheckpointAndKeepsEveryReleasedWrite() throws Exception {
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 50);
+        link.refuse = true;
+        link.cut();
+        await().atMost(Duration.ofSeconds(5)).until(() -> row(backup, Role.BACKUP).state()
+                == ProtectionState.STANDBY);
+        long cutAt = System.nanoTime();
+        long committed = committedOnBackup();
+        long releasedWrites = primarySim.wire().packets().stream()
+                .filter(p -> p.releasedNanos() < cutAt && p.sealedEpoch() >= 0)
+                .mapToLong(SimWire.Packet::writeCount).max().orElseThrow();
+
+        ProtectionStatus activated = backup.failover(DEMO);
+        assertEquals(ProtectionState.ACTIVATED, activated.state());
+        SimDomain resumed = backupSim.domain("demo");
+        assertTrue(resumed.writeCount() >= releasedWrites,
+                "I3: the resumed domain has every write a released packet reported");
+        assertEquals(committed, committedOnBackup());
+        assertThrows(IllegalStateException.class, () -> backup.failover(DEMO));
+    }
+
+    @Test
+    void badRequestsAreRefusedWithReasons() throws Exception {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> primary.protect(new ProtectRequest(DomainId.parse("xen:db"), PEER, 0, Map.of())));
+        assertTrue(e.getMessage().contains("no hypervisor binding 'xen'") && e.getMessage().contains("sim"));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> primary.protect(new ProtectRequest(DEMO, PEER, 0, Map.of("memroy", "4M"))));
+        assertTrue(e.getMessage().contains("memroy"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> primary.protect(new ProtectRequest(DEMO, PEER, 0, Map.of("memory", "lots"))));
+        assertTrue(e.getMessage().contains("lots"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> primary.protect(new ProtectRequest(DEMO, PEER, 50_000, WORKLOAD)));
+        assertTrue(e.getMessage().contains("between 1 and 10000 ms"), e.getMessage());
+
+        primary.protect(new ProtectRequest(DEMO, PEER, 0, WORKLOAD));
+        assertEquals(25, row(primary, Role.PRIMARY).intervalMs(), "the configured default interval");
+        var again = assertThrows(IllegalStateException.class,
+                () -> primary.protect(new ProtectRequest(DEMO, PEER, 0, WORKLOAD)));
+        assertTrue(again.getMessage().contains("already protected"));
+        primary.setInterval(DEMO, 40);
+        assertEquals(40, row(primary, Role.PRIMARY).intervalMs());
+        assertThrows(IllegalArgumentException.class, () -> primary.unprotect(DomainId.parse("sim:other")));
+
+        Engine lonely = node("node-c", 1000);
+        lonely.addHypervisor(primarySim);
+        var noTransport = assertThrows(IllegalStateException.class,
+                () -> lonely.protect(new ProtectRequest(DomainId.parse("sim:x"), PEER, 0, WORKLOAD)));
+        assertTrue(noTransport.getMessage().contains("transport"));
+    }
+
+    @Test
+    void protectionRefusesToStartWhenNothingCanHoldTheOutput() {
+        Engine noBuffer = node("node-d", 1000);
+        noBuffer.addHypervisor(primarySim);
+        noBuffer.setTransport(link);
+        var e = assertThrows(Exception.class,
+                () -> noBuffer.protect(new ProtectRequest(DomainId.parse("sim:nobuf"), PEER, 0, WORKLOAD)));
+        assertTrue(e.getMessage().contains("no output buffer can hold interface net0"), e.getMessage());
+        assertEquals(null, primarySim.domain("nobuf"), "the domain opened for it was closed again");
+    }
+
+    @Test
+    void verifyModeChecksEveryCheckpointAgainstThePrimarysMemory() throws Exception {
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD, true));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 50);
+        String detail = row(backup, Role.BACKUP).detail();
+        assertTrue(detail.matches(".*verified \\d+ checkpoints.*"), detail);
+        assertTrue(row(primary, Role.PRIMARY).detail().contains("verify on"));
+        assertEquals(List.of(), oracle.mismatches);
+    }
+}

@@ -1,0 +1,253 @@
+package io.romulus.engine.internal;
+
+import java.nio.ByteBuffer;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.api.hypervisor.Hypervisor;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.sim.internal.SimDomain;
+import io.romulus.sim.internal.SimHypervisor;
+import io.romulus.sim.internal.SimReplica;
+import io.romulus.sim.internal.SimWire;
+
+/**
+ * The tests' independent witness of I1 and I2, built only from the SPIs around the engine. On the primary it records,
+ * in every pause, the CRC32C of the whole synthetic memory keyed by the device state captured in the same pause
+ * (which holds the workload's write counter, so it names the state). On the backup, after every apply, it computes
+ * the replica's CRC32C and compares it with the one recorded for the applied device state.
+ */
+final class Oracle {
+
+    final Map<String, Integer> primaryDigests = new ConcurrentHashMap<>();
+    final List<Long> committed = new CopyOnWriteArrayList<>();
+    final List<String> mismatches = new CopyOnWriteArrayList<>();
+    final AtomicInteger checked = new AtomicInteger();
+
+    Hypervisor primary(SimHypervisor sim) {
+        return new Hypervisor() {
+            @Override
+            public String binding() {
+                return sim.binding();
+            }
+
+            @Override
+            public Availability availability() {
+                return sim.availability();
+            }
+
+            @Override
+            public List<DomainInfo> domains() {
+                return sim.domains();
+            }
+
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                return new Recording((SimDomain) sim.open(id, options));
+            }
+
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return sim.createReplica(spec);
+            }
+        };
+    }
+
+    Hypervisor backup(SimHypervisor sim) {
+        return new Hypervisor() {
+            @Override
+            public String binding() {
+                return sim.binding();
+            }
+
+            @Override
+            public Availability availability() {
+                return sim.availability();
+            }
+
+            @Override
+            public List<DomainInfo> domains() {
+                return sim.domains();
+            }
+
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                return sim.open(id, options);
+            }
+
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return new Checking((SimReplica) sim.createReplica(spec));
+            }
+        };
+    }
+
+    /** I1: every packet held for epoch e left after the backup acknowledged some epoch >= e. */
+    static void assertOutputCommit(List<SimWire.Packet> packets, Map<Long, Long> ackNanos, long before) {
+        NavigableMap<Long, Long> earliestAckAtOrAfter = new TreeMap<>();
+        long min = Long.MAX_VALUE;
+        for (Map.Entry<Long, Long> e : new TreeMap<>(ackNanos).descendingMap().entrySet()) {
+            min = Math.min(min, e.getValue());
+            earliestAckAtOrAfter.put(e.getKey(), min);
+        }
+        for (SimWire.Packet p : packets) {
+            if (p.releasedNanos() > before) {
+                continue;
+            }
+            if (p.sealedEpoch() < 0) {
+                throw new AssertionError("packet " + p.seq() + " left unbuffered while protected");
+            }
+            Map.Entry<Long, Long> ack = earliestAckAtOrAfter.ceilingEntry(p.sealedEpoch());
+            if (ack == null || ack.getValue() > p.releasedNanos()) {
+                throw new AssertionError("packet " + p.seq() + " of epoch " + p.sealedEpoch()
+                        + " left before any ACK of that epoch or a later one");
+            }
+        }
+    }
+
+    /** Output order: sequence numbers leave in increasing order. */
+    static void assertInOrder(List<SimWire.Packet> packets) {
+        long last = -1;
+        for (SimWire.Packet p : packets) {
+            if (p.seq() <= last) {
+                throw new AssertionError("packet " + p.seq() + " left after packet " + last);
+            }
+            last = p.seq();
+        }
+    }
+
+    private final class Recording implements ProtectedDomain {
+
+        final SimDomain d;
+
+        Recording(SimDomain d) {
+            this.d = d;
+        }
+
+        @Override
+        public DomainInfo info() {
+            return d.info();
+        }
+
+        @Override
+        public void pause() {
+            d.pause();
+        }
+
+        @Override
+        public void resume() {
+            d.resume();
+        }
+
+        @Override
+        public void startDirtyLog() {
+            d.startDirtyLog();
+        }
+
+        @Override
+        public long[] harvestDirty() throws HypervisorException {
+            return d.harvestDirty();
+        }
+
+        @Override
+        public void stopDirtyLog() {
+            d.stopDirtyLog();
+        }
+
+        @Override
+        public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) {
+            d.copyPages(pfns, from, count, staging);
+        }
+
+        @Override
+        public byte[] captureDeviceState() {
+            if (!d.isPaused()) {
+                throw new AssertionError("device state captured while the domain runs");
+            }
+            byte[] state = d.captureDeviceState();
+            primaryDigests.put(HexFormat.of().formatHex(state), d.memory().digest());
+            return state;
+        }
+
+        @Override
+        public List<GuestInterface> networkInterfaces() {
+            return d.networkInterfaces();
+        }
+
+        @Override
+        public List<GuestDisk> disks() {
+            return d.disks();
+        }
+
+        @Override
+        public void close() {
+            d.close();
+        }
+    }
+
+    private final class Checking implements Replica {
+
+        final SimReplica r;
+
+        Checking(SimReplica r) {
+            this.r = r;
+        }
+
+        @Override
+        public ReplicaSpec spec() {
+            return r.spec();
+        }
+
+        @Override
+        public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
+            r.writeInitial(pfns, from, count, pages);
+        }
+
+        @Override
+        public void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
+            r.applyCommitted(epoch);
+            Integer expected = primaryDigests.get(HexFormat.of().formatHex(epoch.deviceState()));
+            int actual = r.memory().digest();
+            checked.incrementAndGet();
+            committed.add(epoch.epoch());
+            if ((expected == null || expected != actual) && mismatches.size() < 5) {
+                mismatches.add("epoch " + epoch.epoch() + ": replica " + Integer.toHexString(actual) + ", primary "
+                        + (expected == null ? "never paused in this state" : Integer.toHexString(expected)));
+            }
+        }
+
+        @Override
+        public long committedEpoch() {
+            return r.committedEpoch();
+        }
+
+        @Override
+        public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+            r.readPage(pfn, dst);
+        }
+
+        @Override
+        public ProtectedDomain activate() throws HypervisorException {
+            return r.activate();
+        }
+
+        @Override
+        public void close() {
+            r.close();
+        }
+    }
+}
