@@ -181,6 +181,7 @@ final class PrimaryProtection {
     /** Connects, or reconnects, holding output until the link timeout and then running unprotected (I4). */
     private Session connect(long lostSince, boolean reconnecting) throws InterruptedException {
         boolean warnedUnprotected = false;
+        String lastFailure = null;
         while (!stopping) {
             CheckpointTransport t = transport.get();
             if (t == null) {
@@ -190,7 +191,12 @@ final class PrimaryProtection {
                 try {
                     Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), domain.info().memoryBytes(),
                             domain.info().pageSize(), options);
-                    CheckpointChannel channel = t.connect(peer, hello, acks);
+                    // resolved on every attempt, so a backup's name may move to another address
+                    InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
+                    if (target.isUnresolved()) {
+                        throw new CheckpointException("cannot resolve " + peer.getHostString());
+                    }
+                    CheckpointChannel channel = t.connect(target, hello, acks);
                     Session s = new Session(channel, domain.info().pageSize());
                     acks.session = s;
                     if (state == ProtectionState.UNPROTECTED) {
@@ -200,20 +206,27 @@ final class PrimaryProtection {
                             id, channel.peer().nodeId(), hostPort(peer));
                     return s;
                 } catch (CheckpointException e) {
-                    detail = (reconnecting ? "backup lost; " : "") + "cannot reach the backup: " + e.getMessage();
+                    String prefix = state == ProtectionState.UNPROTECTED ? "UNPROTECTED: "
+                            : reconnecting ? "backup lost; " : "";
+                    detail = prefix + "cannot reach the backup: " + e.getMessage();
+                    if (!e.getMessage().equals(lastFailure)) {
+                        lastFailure = e.getMessage();
+                        LOG.warn("Connecting {} to its backup at {} failed: {}; retrying every {} ms", id,
+                                hostPort(peer), e.getMessage(), settings.reconnectDelayMs());
+                    }
                     LOG.debug("Connecting {} to {} failed", id, hostPort(peer), e);
                 }
             }
             long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostSince);
             if (!warnedUnprotected && waited >= settings.linkTimeoutMs()) {
                 warnedUnprotected = true;
+                detail = "UNPROTECTED: " + detail;
                 if (state != ProtectionState.UNPROTECTED) {
                     outputs.forEach(OutputBuffer::passThrough);
                     state = ProtectionState.UNPROTECTED;
                     LOG.warn("ALARM: {} runs UNPROTECTED: no backup at {} for {} ms; held output released. "
                             + "Protection resumes with a full copy when the backup returns.", id, hostPort(peer), waited);
                 }
-                detail = "UNPROTECTED: " + detail;
             } else if (state != ProtectionState.UNPROTECTED) {
                 state = reconnecting ? ProtectionState.DEGRADED : ProtectionState.CONNECTING;
             }

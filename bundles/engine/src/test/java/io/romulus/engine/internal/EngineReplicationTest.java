@@ -81,6 +81,7 @@ class EngineReplicationTest {
     @Test
     void everyCommittedEpochEqualsThePrimaryAtItsPauseAndNoOutputLeavesEarly() throws Exception {
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime(); // output before this was never held
         await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 200);
         ProtectionStatus p = row(primary, Role.PRIMARY);
         assertEquals(ProtectionState.PROTECTED, p.state());
@@ -93,7 +94,7 @@ class EngineReplicationTest {
         assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
         List<SimWire.Packet> wire = primarySim.wire().packets();
         assertTrue(wire.stream().filter(x -> x.releasedNanos() <= before).count() > 100, "output flowed");
-        Oracle.assertOutputCommit(wire, link.ackNanos, before);
+        Oracle.assertOutputCommit(wire, link.ackNanos, from, before);
         Oracle.assertInOrder(wire);
 
         assertEquals(100, epochs.size());
@@ -108,6 +109,7 @@ class EngineReplicationTest {
         AtomicBoolean cut = new AtomicBoolean();
         link.cutBefore = r -> r.epoch() == 60 && r.type().equals("state") && cut.compareAndSet(false, true);
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime(); // output before this was never held
         await().atMost(Duration.ofSeconds(60)).until(() -> cut.get() && committedOnBackup() > 80);
         long before = System.nanoTime();
         primary.unprotect(DEMO);
@@ -116,7 +118,7 @@ class EngineReplicationTest {
         assertTrue(oracle.committed.contains(59L));
         assertEquals(2, link.connects.get(), "one reconnection");
         assertEquals(List.of(), oracle.mismatches, "I2 holds across the cut");
-        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, before);
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
         Oracle.assertInOrder(primarySim.wire().packets());
     }
 

@@ -96,8 +96,11 @@ final class Oracle {
         };
     }
 
-    /** I1: every packet held for epoch e left after the backup acknowledged some epoch >= e. */
-    static void assertOutputCommit(List<SimWire.Packet> packets, Map<Long, Long> ackNanos, long before) {
+    /**
+     * I1: every packet that left between {@code from} (protection started) and {@code before} (protection stopped)
+     * was held for some epoch e and left after the backup acknowledged an epoch >= e.
+     */
+    static void assertOutputCommit(List<SimWire.Packet> packets, Map<Long, Long> ackNanos, long from, long before) {
         NavigableMap<Long, Long> earliestAckAtOrAfter = new TreeMap<>();
         long min = Long.MAX_VALUE;
         for (Map.Entry<Long, Long> e : new TreeMap<>(ackNanos).descendingMap().entrySet()) {
@@ -105,7 +108,7 @@ final class Oracle {
             earliestAckAtOrAfter.put(e.getKey(), min);
         }
         for (SimWire.Packet p : packets) {
-            if (p.releasedNanos() > before) {
+            if (p.releasedNanos() > before || p.releasedNanos() < from) {
                 continue;
             }
             if (p.sealedEpoch() < 0) {
