@@ -1,0 +1,267 @@
+package io.romulus.transport.mina.internal;
+
+import java.util.zip.CRC32C;
+
+import org.apache.mina.core.session.IoSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.api.transport.RecordType;
+import io.romulus.api.transport.ReplicaSink;
+
+/**
+ * Receiving end of one stream. Runs entirely on the session's I/O thread, so records reach the sink in order and a
+ * slow sink stops reading from the socket (TCP then pushes back to the primary, whose sends block on its high
+ * watermark): at most one record per connection is held in memory.
+ */
+final class BackupConnection extends Connection {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BackupConnection.class);
+    private static final long NONE = Long.MIN_VALUE;
+
+    private enum State { HELLO, PROOF, STREAMING, DONE }
+
+    private State state = State.HELLO;
+    private Messages.ClientHello clientHello;
+    private byte[] clientHelloBody;
+    private byte[] nonce;
+    private ReplicaSink sink;
+    private PageBatchCodec.Decoder decoder;
+    private int pageSize;
+    private boolean sinkClosed;
+
+    private long lastEnded = -1;
+    private long openEpoch = NONE;
+    private int pageCount;
+    private int deviceStateBytes;
+    private CRC32C checksum = new CRC32C();
+
+    BackupConnection(MinaCheckpointTransport transport, IoSession session) {
+        super(transport, session);
+    }
+
+    @Override
+    String role() {
+        return "backup";
+    }
+
+    @Override
+    void received(Record record) throws MalformedRecordException {
+        if (record.type() == RecordType.ERROR && state != State.STREAMING
+                && state != State.DONE) {
+            LOG.warn("Primary {} gave up the HELLO of {}: {}", remote(), domain, Messages.parseError(record.body()));
+            state = State.DONE;
+            session.closeNow();
+            return;
+        }
+        switch (state) {
+            case HELLO -> hello(record);
+            case PROOF -> proof(record);
+            case STREAMING -> streaming(record);
+            case DONE -> LOG.debug("Ignoring {} from {} after the stream ended", record, remote());
+            default -> throw new IllegalStateException(state.name());
+        }
+    }
+
+    private void hello(Record record) throws MalformedRecordException {
+        if (record.type() != RecordType.HELLO || record.flags() != Messages.HELLO_CLIENT) {
+            fail("expected HELLO as the first record, got " + record);
+            return;
+        }
+        int version = Messages.peekVersion(record.body());
+        if (version != Messages.PROTOCOL_VERSION) {
+            fail("protocol version " + version + " is not supported; this node speaks version "
+                    + Messages.PROTOCOL_VERSION);
+            return;
+        }
+        clientHello = Messages.parseClientHello(record.body());
+        Hello hello = clientHello.hello();
+        domain = hello.domain();
+        int ps = hello.pageSize();
+        if (ps < 512 || ps > (1 << 21) || Integer.bitCount(ps) != 1) {
+            fail("page size " + ps + " is not a power of two between 512 and 2 MiB");
+            return;
+        }
+        if (PageBatchCodec.pagesPerBatch(ps, transport.settings().maxRecordBytes()) < 1
+                || ps + 64 > transport.settings().maxRecordBytes()) {
+            fail("page size " + ps + " does not fit into max.record.bytes=" + transport.settings().maxRecordBytes());
+            return;
+        }
+        pageSize = ps;
+        clientHelloBody = record.body();
+        nonce = SharedSecret.nonce();
+        SharedSecret secret = transport.secret();
+        byte[] proof = secret == null ? new byte[0] : secret.backupProof(clientHelloBody, nonce);
+        session.write(Messages.challenge(new Messages.Challenge(Messages.PROTOCOL_VERSION,
+                transport.settings().nodeId(), nonce, proof)));
+        state = State.PROOF;
+    }
+
+    private void proof(Record record) throws MalformedRecordException {
+        if (record.type() != RecordType.HELLO || record.flags() != Messages.HELLO_PROOF) {
+            fail("expected the HELLO proof, got " + record);
+            return;
+        }
+        byte[] proof = Messages.parseProof(record.body());
+        SharedSecret secret = transport.secret();
+        if (secret != null) {
+            if (proof.length == 0) {
+                fail("authentication failed: the primary sent no pre-shared secret proof");
+                return;
+            }
+            if (!SharedSecret.matches(secret.primaryProof(nonce, clientHelloBody), proof)) {
+                fail("authentication failed: the primary does not know the pre-shared secret");
+                return;
+            }
+        }
+        ReplicaAcceptor acceptor = transport.acceptor();
+        if (acceptor == null) {
+            state = State.DONE;
+            refuse("no replication engine is running on this node");
+            return;
+        }
+        ReplicaAcceptor.Accepted accepted;
+        try {
+            accepted = acceptor.accept(clientHello.hello());
+        } catch (CheckpointException | RuntimeException e) {
+            state = State.DONE;
+            refuse("domain " + domain + " refused: " + e.getMessage());
+            return;
+        }
+        sink = accepted.sink();
+        long cacheBytes = Math.min(clientHello.deltaCacheBytes(), transport.settings().deltaCacheBytes());
+        decoder = new PageBatchCodec.Decoder(pageSize, new DeltaCache(cacheBytes, pageSize));
+        lastEpoch = accepted.reply().committedEpoch();
+        session.write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
+        state = State.STREAMING;
+        LOG.info("Receiving checkpoint stream of {} from {} (node {})", domain, remote(), clientHello.hello().nodeId());
+    }
+
+    private void streaming(Record record) throws MalformedRecordException {
+        switch (record.type()) {
+            case PAGE_BATCH -> {
+                if (!enterEpoch(record)) {
+                    return;
+                }
+                PageBatchCodec.Decoded batch = decoder.decode(record.body(), checksum);
+                pageCount += batch.pfns().length;
+                try {
+                    sink.pages(record.epoch(), batch.pfns(), batch.pfns().length, batch.pages());
+                } catch (CheckpointException | RuntimeException e) {
+                    sinkFailed(e);
+                }
+            }
+            case DEVICE_STATE -> {
+                if (!enterEpoch(record)) {
+                    return;
+                }
+                checksum.update(record.body());
+                deviceStateBytes += record.body().length;
+                try {
+                    sink.deviceState(record.epoch(), record.body());
+                } catch (CheckpointException | RuntimeException e) {
+                    sinkFailed(e);
+                }
+            }
+            case EPOCH_END -> {
+                if (!enterEpoch(record)) {
+                    return;
+                }
+                EpochEnd end = Messages.parseEpochEnd(record.epoch(), record.body());
+                int computed = (int) checksum.getValue();
+                if (end.pageCount() != pageCount || end.deviceStateBytes() != deviceStateBytes
+                        || end.diskWriteCount() != 0 || end.checksum() != computed) {
+                    fail(String.format("EPOCH_END of epoch %d does not match what arrived: it says %d pages, "
+                            + "%d device state bytes, %d disk writes, checksum %08x; received %d pages, %d device "
+                            + "state bytes, 0 disk writes, checksum %08x", end.epoch(), end.pageCount(),
+                            end.deviceStateBytes(), end.diskWriteCount(), end.checksum(), pageCount,
+                            deviceStateBytes, computed));
+                    return;
+                }
+                try {
+                    sink.epochEnd(end);
+                } catch (CheckpointException | RuntimeException e) {
+                    sinkFailed(e);
+                    return;
+                }
+                lastEnded = end.epoch();
+                lastEpoch = end.epoch();
+                openEpoch = NONE;
+                pageCount = 0;
+                deviceStateBytes = 0;
+                checksum = new CRC32C();
+                session.write(Messages.ack(end.epoch()));
+            }
+            case GOODBYE -> {
+                state = State.DONE;
+                closeSink(null);
+                session.closeOnFlush();
+            }
+            case ERROR -> {
+                String message = Messages.parseError(record.body());
+                LOG.warn("Primary {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
+                state = State.DONE;
+                closeSink(new CheckpointException("the primary reported: " + message));
+                session.closeNow();
+            }
+            default -> fail("unexpected " + record + " on an established stream");
+        }
+    }
+
+    private boolean enterEpoch(Record record) {
+        long epoch = record.epoch();
+        if (epoch <= lastEnded) {
+            fail(record.type() + " for epoch " + epoch + " arrived after that epoch ended (last ended: " + lastEnded
+                    + ")");
+            return false;
+        }
+        if (openEpoch != NONE && openEpoch != epoch) {
+            fail(record.type() + " for epoch " + epoch + " while epoch " + openEpoch + " has not ended");
+            return false;
+        }
+        openEpoch = epoch;
+        return true;
+    }
+
+    /** A protocol violation: drop the connection and tell the sink. */
+    void fail(String reason) {
+        state = State.DONE;
+        reject(reason);
+        closeSink(new CheckpointException("stream from " + remote() + " dropped: " + reason));
+    }
+
+    /** The sink refused something: no ACK, close. */
+    void sinkFailed(Exception e) {
+        state = State.DONE;
+        LOG.warn("Replica of {} refused the stream from {}: {}", domain, remote(), e.getMessage());
+        session.write(Messages.error("the backup refused the stream: " + e.getMessage()));
+        session.closeOnFlush();
+        closeSink(e);
+    }
+
+    private void closeSink(Throwable cause) {
+        if (sink != null && !sinkClosed) {
+            sinkClosed = true;
+            try {
+                sink.closed(cause);
+            } catch (RuntimeException e) {
+                LOG.warn("Replica sink of {} failed while closing", domain, e);
+            }
+        }
+    }
+
+    @Override
+    void ended(Throwable failure) {
+        if (state != State.DONE) {
+            state = State.DONE;
+            closeSink(failure != null ? failure
+                    : new CheckpointException("connection from " + remote() + " closed without GOODBYE"));
+        } else {
+            closeSink(failure);
+        }
+    }
+}

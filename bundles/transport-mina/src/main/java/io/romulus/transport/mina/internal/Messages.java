@@ -1,0 +1,253 @@
+package io.romulus.transport.mina.internal;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
+import io.romulus.api.transport.RecordType;
+
+/**
+ * Bodies of the records other than {@code PAGE_BATCH}, independent of MINA.
+ *
+ * <p>The HELLO exchange has four steps, told apart by the record's flags:
+ * <ol>
+ * <li>{@link #HELLO_CLIENT} primary to backup: protocol version, the {@link Hello}, the primary's delta cache size
+ * and a fresh 32-byte nonce</li>
+ * <li>{@link #HELLO_CHALLENGE} backup to primary: protocol version, backup node id, its fresh nonce and its proof
+ * {@code HMAC-SHA256(secret, "romulus-backup" | step-1 body | backup nonce)} (empty without a secret)</li>
+ * <li>{@link #HELLO_PROOF} primary to backup: {@code HMAC-SHA256(secret, "romulus-primary" | backup nonce | step-1
+ * body)}</li>
+ * <li>{@link #HELLO_WELCOME} backup to primary, after the acceptor took the stream: the {@link HelloReply} and the
+ * delta cache size both ends use</li>
+ * </ol>
+ */
+public final class Messages {
+
+    public static final int PROTOCOL_VERSION = 1;
+    public static final int HELLO_CLIENT = 1;
+    public static final int HELLO_CHALLENGE = 2;
+    public static final int HELLO_PROOF = 3;
+    public static final int HELLO_WELCOME = 4;
+    public static final int NONCE_BYTES = 32;
+
+    private Messages() {
+    }
+
+    /** Step 1. */
+    public record ClientHello(int version, Hello hello, long deltaCacheBytes, byte[] nonce) {
+    }
+
+    /** Step 2. */
+    public record Challenge(int version, String nodeId, byte[] nonce, byte[] proof) {
+    }
+
+    /** Step 4. */
+    public record Welcome(HelloReply reply, long deltaCacheBytes) {
+    }
+
+    public static Record clientHello(ClientHello m) {
+        Writer w = new Writer();
+        w.u16(m.version());
+        Hello h = m.hello();
+        w.str(h.nodeId()).str(h.domain()).str(h.binding()).u64(h.memoryBytes()).u32(h.pageSize());
+        w.u16(h.options().size());
+        h.options().forEach((k, v) -> w.str(k).str(v));
+        w.u64(m.deltaCacheBytes());
+        w.bytes(m.nonce());
+        return new Record(RecordType.HELLO, HELLO_CLIENT, 0, w.toByteArray());
+    }
+
+    /** Reads the protocol version, the first field of every step-1 body, without parsing the rest. */
+    public static int peekVersion(byte[] body) throws MalformedRecordException {
+        if (body.length < 2) {
+            throw new MalformedRecordException("HELLO without a protocol version");
+        }
+        return ((body[0] & 0xff) << 8) | (body[1] & 0xff);
+    }
+
+    public static ClientHello parseClientHello(byte[] body) throws MalformedRecordException {
+        Reader r = new Reader(body, "HELLO");
+        int version = r.u16();
+        String nodeId = r.str();
+        String domain = r.str();
+        String binding = r.str();
+        long memory = r.u64();
+        int pageSize = r.u32();
+        int n = r.u16();
+        Map<String, String> options = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            options.put(r.str(), r.str());
+        }
+        long cache = r.u64();
+        byte[] nonce = r.bytes(NONCE_BYTES);
+        r.end();
+        return new ClientHello(version, new Hello(nodeId, domain, binding, memory, pageSize, options), cache, nonce);
+    }
+
+    public static Record challenge(Challenge m) {
+        Writer w = new Writer().u16(m.version()).str(m.nodeId()).bytes(m.nonce());
+        w.u16(m.proof().length).bytes(m.proof());
+        return new Record(RecordType.HELLO, HELLO_CHALLENGE, 0, w.toByteArray());
+    }
+
+    public static Challenge parseChallenge(byte[] body) throws MalformedRecordException {
+        Reader r = new Reader(body, "HELLO challenge");
+        int version = r.u16();
+        String nodeId = r.str();
+        byte[] nonce = r.bytes(NONCE_BYTES);
+        byte[] proof = r.bytes(r.u16());
+        r.end();
+        return new Challenge(version, nodeId, nonce, proof);
+    }
+
+    public static Record proof(byte[] proof) {
+        return new Record(RecordType.HELLO, HELLO_PROOF, 0, new Writer().u16(proof.length).bytes(proof).toByteArray());
+    }
+
+    public static byte[] parseProof(byte[] body) throws MalformedRecordException {
+        Reader r = new Reader(body, "HELLO proof");
+        byte[] proof = r.bytes(r.u16());
+        r.end();
+        return proof;
+    }
+
+    public static Record welcome(Welcome m) {
+        Writer w = new Writer().str(m.reply().nodeId()).u64(m.reply().committedEpoch()).u64(m.deltaCacheBytes());
+        return new Record(RecordType.HELLO, HELLO_WELCOME, 0, w.toByteArray());
+    }
+
+    public static Welcome parseWelcome(byte[] body) throws MalformedRecordException {
+        Reader r = new Reader(body, "HELLO reply");
+        String nodeId = r.str();
+        long committed = r.u64();
+        long cache = r.u64();
+        r.end();
+        return new Welcome(new HelloReply(nodeId, committed), cache);
+    }
+
+    public static Record epochEnd(EpochEnd end) {
+        Writer w = new Writer().u32(end.pageCount()).u32(end.deviceStateBytes()).u32(end.diskWriteCount())
+                .u32(end.checksum()).u8(end.initial() ? 1 : 0);
+        return new Record(RecordType.EPOCH_END, 0, end.epoch(), w.toByteArray());
+    }
+
+    public static EpochEnd parseEpochEnd(long epoch, byte[] body) throws MalformedRecordException {
+        Reader r = new Reader(body, "EPOCH_END");
+        EpochEnd end = new EpochEnd(epoch, r.u32(), r.u32(), r.u32(), r.u32(), r.u8() != 0);
+        r.end();
+        return end;
+    }
+
+    public static Record error(String message) {
+        return new Record(RecordType.ERROR, 0, 0, message.getBytes(StandardCharsets.UTF_8));
+    }
+
+    public static String parseError(byte[] body) {
+        return new String(body, StandardCharsets.UTF_8);
+    }
+
+    public static Record ack(long epoch) {
+        return new Record(RecordType.ACK, 0, epoch, new byte[0]);
+    }
+
+    public static Record goodbye() {
+        return new Record(RecordType.GOODBYE, 0, 0, new byte[0]);
+    }
+
+    /** Big-endian body builder. */
+    static final class Writer {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream(128);
+
+        Writer u8(int v) {
+            out.write(v);
+            return this;
+        }
+
+        Writer u16(int v) {
+            out.write(v >>> 8);
+            out.write(v);
+            return this;
+        }
+
+        Writer u32(int v) {
+            return u16(v >>> 16).u16(v & 0xffff);
+        }
+
+        Writer u64(long v) {
+            return u32((int) (v >>> 32)).u32((int) v);
+        }
+
+        Writer bytes(byte[] b) {
+            out.write(b, 0, b.length);
+            return this;
+        }
+
+        Writer str(String s) {
+            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            if (b.length > 0xffff) {
+                throw new IllegalArgumentException("string of " + b.length + " bytes is too long for the stream");
+            }
+            return u16(b.length).bytes(b);
+        }
+
+        byte[] toByteArray() {
+            return out.toByteArray();
+        }
+    }
+
+    /** Big-endian body parser that turns any inconsistency into a {@link MalformedRecordException}. */
+    static final class Reader {
+        private final ByteBuffer in;
+        private final String what;
+
+        Reader(byte[] body, String what) {
+            this.in = ByteBuffer.wrap(body);
+            this.what = what;
+        }
+
+        int u8() throws MalformedRecordException {
+            return Byte.toUnsignedInt(need(1).get());
+        }
+
+        int u16() throws MalformedRecordException {
+            return Short.toUnsignedInt(need(2).getShort());
+        }
+
+        int u32() throws MalformedRecordException {
+            return need(4).getInt();
+        }
+
+        long u64() throws MalformedRecordException {
+            return need(8).getLong();
+        }
+
+        byte[] bytes(int n) throws MalformedRecordException {
+            byte[] b = new byte[n];
+            need(n).get(b);
+            return b;
+        }
+
+        String str() throws MalformedRecordException {
+            return new String(bytes(u16()), StandardCharsets.UTF_8);
+        }
+
+        void end() throws MalformedRecordException {
+            if (in.hasRemaining()) {
+                throw new MalformedRecordException(what + " body has " + in.remaining() + " unexpected trailing bytes");
+            }
+        }
+
+        private ByteBuffer need(int n) throws MalformedRecordException {
+            if (in.remaining() < n) {
+                throw new MalformedRecordException(what + " body is truncated");
+            }
+            return in;
+        }
+
+    }
+}

@@ -1,0 +1,276 @@
+package io.romulus.transport.mina.internal;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import javax.management.NotCompliantMBeanException;
+import javax.net.ssl.SSLContext;
+
+import org.apache.mina.core.future.ConnectFuture;
+import org.apache.mina.core.session.IoSession;
+import org.apache.mina.filter.codec.ProtocolCodecFilter;
+import org.apache.mina.filter.ssl.SslFilter;
+import org.apache.mina.transport.socket.nio.NioSocketAcceptor;
+import org.apache.mina.transport.socket.nio.NioSocketConnector;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.romulus.api.management.TransportMBean;
+import io.romulus.api.transport.AckListener;
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
+import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.transport.mina.internal.management.TransportMBeanImpl;
+
+/**
+ * The checkpoint stream over Apache MINA. As a DS component it listens as configured by PID
+ * {@value #PID}; without OSGi, {@link #create(TransportSettings)} builds one and {@link #close()} stops it.
+ */
+@Component(service = CheckpointTransport.class, configurationPid = MinaCheckpointTransport.PID,
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true)
+@Designate(ocd = TransportConfig.class)
+public final class MinaCheckpointTransport implements CheckpointTransport, AutoCloseable {
+
+    public static final String PID = "io.romulus.transport.mina";
+    public static final String SECRET_FILE_NAME = "romulus-stream.secret";
+    private static final Logger LOG = LoggerFactory.getLogger(MinaCheckpointTransport.class);
+    private static final String[] TLS_PROTOCOLS = {"TLSv1.2"};
+
+    private final TransportSettings settings;
+    private final TransportStats stats = new TransportStats();
+    private final SharedSecret secret;
+    private final NioSocketConnector connector;
+    private final NioSocketAcceptor acceptor;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private volatile ReplicaAcceptor replicaAcceptor;
+    private volatile InetSocketAddress listenAddress;
+    private ServiceRegistration<TransportMBean> mbeanRegistration;
+
+    /** DS entry point. */
+    @Activate
+    public MinaCheckpointTransport(BundleContext context, TransportConfig config) throws IOException {
+        this(settingsOf(config));
+        try {
+            Dictionary<String, Object> props = new Hashtable<>();
+            props.put("jmx.objectname", "io.romulus:type=Transport,name=mina");
+            mbeanRegistration = context.registerService(TransportMBean.class, new TransportMBeanImpl(this), props);
+        } catch (NotCompliantMBeanException e) {
+            close();
+            throw new IllegalStateException("TransportMBean is not compliant", e);
+        }
+    }
+
+    /** Creates and starts a transport without OSGi; {@link #close()} stops it. */
+    public static MinaCheckpointTransport create(TransportSettings settings) throws IOException {
+        return new MinaCheckpointTransport(settings);
+    }
+
+    MinaCheckpointTransport(TransportSettings settings) throws IOException {
+        this.settings = settings;
+        this.secret = settings.pskEnabled() ? SharedSecret.loadOrCreate(settings.secretFile()) : null;
+        SSLContext tls = settings.tlsEnabled() ? TlsContexts.create(settings) : null;
+        MinaRecordCodecFactory codec = new MinaRecordCodecFactory(new RecordCodec(settings.maxRecordBytes()), stats);
+        StreamHandler handler = new StreamHandler(this);
+
+        connector = new NioSocketConnector();
+        connector.setConnectTimeoutMillis(settings.connectTimeoutMs());
+        connector.getSessionConfig().setTcpNoDelay(true);
+        if (tls != null) {
+            SslFilter ssl = new SslFilter(tls);
+            ssl.setEnabledProtocols(TLS_PROTOCOLS);
+            connector.getFilterChain().addLast("ssl", ssl);
+        }
+        connector.getFilterChain().addLast("codec", new ProtocolCodecFilter(codec));
+        connector.setHandler(handler);
+
+        if (settings.listenHost() != null) {
+            acceptor = new NioSocketAcceptor();
+            acceptor.setReuseAddress(true);
+            // close() closes the sessions itself: unbind must not wait for a sink that is stuck
+            acceptor.setCloseOnDeactivation(false);
+            acceptor.getSessionConfig().setTcpNoDelay(true);
+            if (tls != null) {
+                SslFilter ssl = new SslFilter(tls);
+                ssl.setNeedClientAuth(true);
+                ssl.setEnabledProtocols(TLS_PROTOCOLS);
+                acceptor.getFilterChain().addLast("ssl", ssl);
+            }
+            acceptor.getFilterChain().addLast("codec", new ProtocolCodecFilter(codec));
+            acceptor.setHandler(handler);
+            try {
+                acceptor.bind(new InetSocketAddress(settings.listenHost(), settings.listenPort()));
+            } catch (IOException e) {
+                connector.dispose();
+                acceptor.dispose();
+                throw new IOException("cannot listen for checkpoint streams on " + settings.listenHost() + ":"
+                        + settings.listenPort() + ": " + e.getMessage(), e);
+            }
+            listenAddress = acceptor.getLocalAddress();
+        } else {
+            acceptor = null;
+        }
+        LOG.info("Checkpoint transport started: node {}, listening on {}, TLS {}, pre-shared secret {}",
+                settings.nodeId(), listenAddress == null ? "nothing" : listenAddress,
+                settings.tlsEnabled() ? "on" : "off", secret != null ? "on (" + settings.secretFile() + ")" : "off");
+    }
+
+    static TransportSettings settingsOf(TransportConfig c) throws IOException {
+        String nodeId = c.node_id() == null || c.node_id().isBlank() ? hostname() : c.node_id().trim();
+        TransportSettings s = new TransportSettings(c.listen_host(), c.listen_port(), nodeId, c.auth_psk_enabled(),
+                c.auth_psk_enabled() ? resolveSecretFile(c.auth_secret_file()) : null, c.tls_enabled(),
+                path(c.tls_keystore()), c._tls_keystore_password(), path(c.tls_truststore()),
+                c._tls_truststore_password(), c.high_watermark_bytes(), c.max_record_bytes(),
+                (long) c.delta_cache_mb() * 1024 * 1024, c.connect_timeout_ms());
+        return s;
+    }
+
+    /** Resolves {@code ${karaf.etc}} in the configured secret file; a blank value means the default name there. */
+    static Path resolveSecretFile(String configured) throws IOException {
+        String value = configured == null || configured.isBlank() ? "${karaf.etc}/" + SECRET_FILE_NAME
+                : configured.trim();
+        if (value.contains("${karaf.etc}")) {
+            String etc = System.getProperty("karaf.etc");
+            if (etc == null) {
+                throw new IOException("auth.secret.file is " + value + " but the system property karaf.etc is not "
+                        + "set; configure an absolute path");
+            }
+            value = value.replace("${karaf.etc}", etc);
+        }
+        return Path.of(value);
+    }
+
+    private static Path path(String value) {
+        return value == null || value.isBlank() ? null : Path.of(value.trim());
+    }
+
+    private static String hostname() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    @Override
+    public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
+            throws CheckpointException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.connectTimeoutMs());
+        PrimaryConnection[] holder = new PrimaryConnection[1];
+        ConnectFuture future = connector.connect(peer, (IoSession session, ConnectFuture f) -> {
+            holder[0] = new PrimaryConnection(this, session, hello, listener);
+            session.setAttribute(Connection.KEY, holder[0]);
+        });
+        if (!future.await(settings.connectTimeoutMs())) {
+            future.cancel();
+            throw new CheckpointException("connecting to backup " + peer + " timed out after "
+                    + settings.connectTimeoutMs() + " ms");
+        }
+        if (!future.isConnected()) {
+            Throwable e = future.getException();
+            throw new CheckpointException("cannot connect to backup " + peer + ": "
+                    + (e == null ? "cancelled" : e.getMessage()), e);
+        }
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+        PrimaryConnection channel = holder[0];
+        HelloReply reply = channel.handshake(Math.max(left, settings.connectTimeoutMs() / 2));
+        LOG.info("Streaming checkpoints of {} to {} (node {}, committed epoch {})", hello.domain(), peer,
+                reply.nodeId(), reply.committedEpoch());
+        return channel;
+    }
+
+    @Override
+    public void setAcceptor(ReplicaAcceptor acceptor) {
+        this.replicaAcceptor = acceptor;
+    }
+
+    @Override
+    public InetSocketAddress listenAddress() {
+        return listenAddress;
+    }
+
+    @Override
+    public List<ConnectionInfo> connections() {
+        return connections.stream().map(Connection::info).toList();
+    }
+
+    public TransportSettings settings() {
+        return settings;
+    }
+
+    public TransportStats stats() {
+        return stats;
+    }
+
+    SharedSecret secret() {
+        return secret;
+    }
+
+    ReplicaAcceptor acceptor() {
+        return replicaAcceptor;
+    }
+
+    void opened(Connection c) {
+        connections.add(c);
+    }
+
+    void closed(Connection c) {
+        connections.remove(c);
+    }
+
+    /** Stops listening, says GOODBYE on every open stream and releases the I/O threads. */
+    @Deactivate
+    @Override
+    public void close() {
+        if (mbeanRegistration != null) {
+            try {
+                mbeanRegistration.unregister();
+            } catch (IllegalStateException e) {
+                LOG.debug("TransportMBean already unregistered");
+            }
+            mbeanRegistration = null;
+        }
+        if (acceptor != null) {
+            acceptor.unbind();
+        }
+        for (Connection c : List.copyOf(connections)) {
+            if (c instanceof PrimaryConnection p) {
+                p.close();
+            } else if (c.session.isConnected()) {
+                c.session.write(Messages.goodbye());
+                if (!c.session.closeOnFlush().awaitUninterruptibly(1000)) {
+                    c.session.closeNow();
+                }
+            }
+        }
+        boolean stuck = !connections.isEmpty();
+        if (stuck) {
+            LOG.warn("Checkpoint transport stopping with {} connection(s) whose replica sink does not return; "
+                    + "their I/O threads end when it does", connections.size());
+        }
+        if (acceptor != null) {
+            acceptor.dispose(!stuck);
+        }
+        connector.dispose(!stuck);
+        listenAddress = null;
+        LOG.info("Checkpoint transport stopped");
+    }
+}

@@ -1,0 +1,119 @@
+package io.romulus.transport.mina.internal;
+
+import java.nio.file.Path;
+
+/**
+ * Everything a {@link MinaCheckpointTransport} needs, without OSGi. Build one with {@link #defaults()} and the
+ * {@code with...} methods.
+ *
+ * @param listenHost         address to listen on, or {@code null} not to listen (connect only)
+ * @param listenPort         port to listen on, {@code 0} for an ephemeral one
+ * @param nodeId             this node's identity in HELLO
+ * @param pskEnabled         whether peers must prove the pre-shared secret (HMAC-SHA256 challenge-response)
+ * @param secretFile         the pre-shared secret (base64); created with 32 random bytes if missing
+ * @param tlsEnabled         whether the stream runs over TLS with mutual authentication
+ * @param keystore           PKCS12 keystore with this node's key and certificate
+ * @param keystorePassword   its password
+ * @param truststore         PKCS12 truststore with the certificates of trusted peers
+ * @param truststorePassword its password
+ * @param highWatermarkBytes sends block while more than this many bytes wait in a connection's outgoing queue
+ * @param maxRecordBytes     longest record body accepted
+ * @param deltaCacheBytes    size of the per-connection XOR delta cache ({@code 0} disables delta encoding)
+ * @param connectTimeoutMs   connect and HELLO timeout
+ */
+public record TransportSettings(String listenHost, int listenPort, String nodeId, boolean pskEnabled, Path secretFile,
+        boolean tlsEnabled, Path keystore, String keystorePassword, Path truststore, String truststorePassword,
+        long highWatermarkBytes, int maxRecordBytes, long deltaCacheBytes, long connectTimeoutMs) {
+
+    public static final int DEFAULT_PORT = 7480;
+    public static final long DEFAULT_HIGH_WATERMARK = 16L * 1024 * 1024;
+    public static final long DEFAULT_DELTA_CACHE = 64L * 1024 * 1024;
+    public static final long DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+    public TransportSettings {
+        if (listenPort < 0 || listenPort > 65535) {
+            throw new IllegalArgumentException("listen.port must be 0..65535, not " + listenPort);
+        }
+        if (pskEnabled && secretFile == null) {
+            throw new IllegalArgumentException("auth.secret.file is required when the pre-shared secret is enabled");
+        }
+        if (tlsEnabled && (keystore == null || truststore == null)) {
+            throw new IllegalArgumentException("tls.enabled=true needs tls.keystore and tls.truststore");
+        }
+        if (highWatermarkBytes < 1) {
+            throw new IllegalArgumentException("high.watermark.bytes must be positive, not " + highWatermarkBytes);
+        }
+        if (deltaCacheBytes < 0) {
+            throw new IllegalArgumentException("delta.cache.mb must not be negative");
+        }
+        if (connectTimeoutMs < 1) {
+            throw new IllegalArgumentException("connect.timeout.ms must be positive, not " + connectTimeoutMs);
+        }
+        new RecordCodec(maxRecordBytes); // validates
+    }
+
+    /** Listens on 0.0.0.0:7480, no authentication, no TLS, the documented defaults otherwise. */
+    public static TransportSettings defaults() {
+        return new TransportSettings("0.0.0.0", DEFAULT_PORT, "node", false, null, false, null, null, null, null,
+                DEFAULT_HIGH_WATERMARK, RecordCodec.DEFAULT_MAX_RECORD_BYTES, DEFAULT_DELTA_CACHE,
+                DEFAULT_CONNECT_TIMEOUT_MS);
+    }
+
+    public TransportSettings withListen(String host, int port) {
+        return new TransportSettings(host, port, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withNodeId(String id) {
+        return new TransportSettings(listenHost, listenPort, id, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withSecretFile(Path file) {
+        return new TransportSettings(listenHost, listenPort, nodeId, file != null, file, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withTls(Path keystore, String keystorePassword, Path truststore,
+            String truststorePassword) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, true, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withHighWatermark(long bytes) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, bytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withMaxRecordBytes(int bytes) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, bytes, deltaCacheBytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withDeltaCacheBytes(long bytes) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, bytes,
+                connectTimeoutMs);
+    }
+
+    public TransportSettings withConnectTimeoutMs(long ms) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                ms);
+    }
+
+    @Override
+    public String toString() {
+        return "TransportSettings[listen=" + listenHost + ":" + listenPort + ", nodeId=" + nodeId + ", psk="
+                + pskEnabled + ", secretFile=" + secretFile + ", tls=" + tlsEnabled + ", keystore=" + keystore
+                + ", truststore=" + truststore + ", highWatermarkBytes=" + highWatermarkBytes + ", maxRecordBytes="
+                + maxRecordBytes + ", deltaCacheBytes=" + deltaCacheBytes + ", connectTimeoutMs=" + connectTimeoutMs
+                + "]";
+    }
+}

@@ -1,0 +1,105 @@
+package io.romulus.transport.mina.internal.management;
+
+import javax.management.NotCompliantMBeanException;
+import javax.management.StandardMBean;
+import javax.management.openmbean.CompositeDataSupport;
+import javax.management.openmbean.CompositeType;
+import javax.management.openmbean.OpenDataException;
+import javax.management.openmbean.OpenType;
+import javax.management.openmbean.SimpleType;
+import javax.management.openmbean.TabularData;
+import javax.management.openmbean.TabularDataSupport;
+import javax.management.openmbean.TabularType;
+
+import io.romulus.api.management.TransportMBean;
+import io.romulus.api.transport.CheckpointTransport.ConnectionInfo;
+import io.romulus.transport.mina.internal.MinaCheckpointTransport;
+
+/** {@code io.romulus:type=Transport,name=mina}: a thin adapter over {@link MinaCheckpointTransport}. */
+public final class TransportMBeanImpl extends StandardMBean implements TransportMBean {
+
+    private static final String[] ITEMS = {"role", "domain", "remote", "bytesOut", "bytesIn", "queuedBytes",
+        "lastEpoch"};
+    private static final CompositeType ROW;
+    private static final TabularType TABLE;
+
+    static {
+        try {
+            ROW = new CompositeType("Connection", "An open checkpoint stream", ITEMS,
+                    new String[] {"primary (this node sends) or backup (this node receives)", "protected domain",
+                        "peer address", "bytes written", "bytes read", "bytes waiting in the outgoing queue",
+                        "last epoch sent (primary) or acknowledged (backup)"},
+                    new OpenType<?>[] {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING, SimpleType.LONG,
+                        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG});
+            TABLE = new TabularType("Connections", "Open checkpoint streams", ROW, new String[] {"role", "remote"});
+        } catch (OpenDataException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final MinaCheckpointTransport transport;
+
+    public TransportMBeanImpl(MinaCheckpointTransport transport) throws NotCompliantMBeanException {
+        super(TransportMBean.class);
+        this.transport = transport;
+    }
+
+    @Override
+    public String getListenAddress() {
+        return String.valueOf(transport.listenAddress());
+    }
+
+    @Override
+    public boolean isTlsEnabled() {
+        return transport.settings().tlsEnabled();
+    }
+
+    @Override
+    public boolean isAuthenticationRequired() {
+        return transport.settings().pskEnabled() || transport.settings().tlsEnabled();
+    }
+
+    @Override
+    public long getBytesSent() {
+        return transport.stats().bytesSent();
+    }
+
+    @Override
+    public long getBytesReceived() {
+        return transport.stats().bytesReceived();
+    }
+
+    @Override
+    public long getRecordsSent() {
+        return transport.stats().recordsSent();
+    }
+
+    @Override
+    public long getRecordsReceived() {
+        return transport.stats().recordsReceived();
+    }
+
+    @Override
+    public long getRejectedConnections() {
+        return transport.stats().rejectedConnections();
+    }
+
+    @Override
+    public double getCompressionRatio() {
+        return transport.stats().compressionRatio();
+    }
+
+    @Override
+    public TabularData getConnections() {
+        TabularDataSupport table = new TabularDataSupport(TABLE);
+        for (ConnectionInfo c : transport.connections()) {
+            try {
+                table.put(new CompositeDataSupport(ROW, ITEMS, new Object[] {c.role(), c.domain(), c.remote(),
+                    c.bytesOut(), c.bytesIn(), c.queuedBytes(), c.lastEpoch()}));
+            } catch (OpenDataException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return table;
+    }
+}

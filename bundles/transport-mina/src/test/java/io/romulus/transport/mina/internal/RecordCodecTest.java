@@ -1,0 +1,122 @@
+package io.romulus.transport.mina.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+import org.junit.jupiter.api.Test;
+
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
+import io.romulus.api.transport.RecordType;
+
+class RecordCodecTest {
+
+    private final RecordCodec codec = new RecordCodec(64 * 1024);
+
+    @Test
+    void everyRecordTypeRoundTrips() throws Exception {
+        for (RecordType type : RecordType.values()) {
+            Record r = new Record(type, 3, 1234567890123L, ("body of " + type).getBytes());
+            byte[] frame = codec.encode(r);
+            assertEquals(r.frameLength(), frame.length);
+            ByteBuffer in = ByteBuffer.wrap(frame);
+            Record back = codec.decode(in);
+            assertEquals(type, back.type());
+            assertEquals(3, back.flags());
+            assertEquals(1234567890123L, back.epoch());
+            assertArrayEquals(r.body(), back.body());
+            assertEquals(0, in.remaining());
+        }
+    }
+
+    @Test
+    void frameLayoutIsBigEndianWithCrcOverHeaderAndBody() {
+        byte[] frame = codec.encode(new Record(RecordType.ACK, 0x0102, 0x0A0B0C0D0E0F1011L, new byte[] {42}));
+        ByteBuffer b = ByteBuffer.wrap(frame);
+        assertEquals(6, b.getShort());
+        assertEquals(0x0102, b.getShort());
+        assertEquals(1, b.getInt());
+        assertEquals(0x0A0B0C0D0E0F1011L, b.getLong());
+        assertEquals(42, b.get());
+        CRC32C crc = new CRC32C();
+        crc.update(frame, 0, frame.length - 4);
+        assertEquals((int) crc.getValue(), b.getInt());
+    }
+
+    @Test
+    void incompleteInputWaitsForMore() throws Exception {
+        byte[] frame = codec.encode(new Record(RecordType.GOODBYE, 0, 0, new byte[100]));
+        for (int n : new int[] {0, 5, 16, frame.length - 1}) {
+            ByteBuffer in = ByteBuffer.wrap(frame, 0, n);
+            assertNull(codec.decode(in));
+            assertEquals(0, in.position());
+        }
+    }
+
+    @Test
+    void badCrcIsRefused() {
+        byte[] frame = codec.encode(new Record(RecordType.DEVICE_STATE, 0, 7, new byte[] {1, 2, 3}));
+        frame[17] ^= 1;
+        MalformedRecordException e = assertThrows(MalformedRecordException.class,
+                () -> codec.decode(ByteBuffer.wrap(frame)));
+        assertTrue(e.getMessage().contains("CRC32C mismatch"), e.getMessage());
+    }
+
+    @Test
+    void unknownTypeIsRefused() {
+        byte[] frame = codec.encode(new Record(RecordType.ACK, 0, 1, new byte[0]));
+        frame[1] = 99;
+        MalformedRecordException e = assertThrows(MalformedRecordException.class,
+                () -> codec.decode(ByteBuffer.wrap(frame)));
+        assertTrue(e.getMessage().contains("unknown record type 99"), e.getMessage());
+    }
+
+    @Test
+    void lengthOverMaximumIsRefusedFromTheHeaderAlone() {
+        ByteBuffer header = ByteBuffer.allocate(16).putShort((short) 2).putShort((short) 0).putInt(-1).putLong(1);
+        header.flip();
+        MalformedRecordException e = assertThrows(MalformedRecordException.class, () -> codec.decode(header));
+        assertTrue(e.getMessage().contains("exceeds max.record.bytes=65536"), e.getMessage());
+    }
+
+    @Test
+    void helloExchangeBodiesRoundTrip() throws Exception {
+        Hello hello = new Hello("node-a", "qemu:web", "qemu", 1L << 30, 4096, Map.of("accel", "tcg"));
+        byte[] nonce = SharedSecret.nonce();
+        Record r = Messages.clientHello(new Messages.ClientHello(1, hello, 5L << 20, nonce));
+        Messages.ClientHello back = Messages.parseClientHello(r.body());
+        assertEquals(hello, back.hello());
+        assertEquals(5L << 20, back.deltaCacheBytes());
+        assertArrayEquals(nonce, back.nonce());
+        assertEquals(1, Messages.peekVersion(r.body()));
+
+        Messages.Challenge c = Messages.parseChallenge(Messages.challenge(
+                new Messages.Challenge(1, "node-b", nonce, new byte[] {9, 9})).body());
+        assertEquals("node-b", c.nodeId());
+        assertArrayEquals(new byte[] {9, 9}, c.proof());
+
+        Messages.Welcome w = Messages.parseWelcome(Messages.welcome(
+                new Messages.Welcome(new HelloReply("node-b", 41), 4096)).body());
+        assertEquals(new HelloReply("node-b", 41), w.reply());
+
+        EpochEnd end = new EpochEnd(12, 300, 4000, 0, 0xCAFEBABE, true);
+        assertEquals(end, Messages.parseEpochEnd(12, Messages.epochEnd(end).body()));
+        assertEquals("boom", Messages.parseError(Messages.error("boom").body()));
+    }
+
+    @Test
+    void truncatedBodiesAreRefused() {
+        Record r = Messages.epochEnd(new EpochEnd(1, 1, 1, 0, 1, false));
+        byte[] cut = java.util.Arrays.copyOf(r.body(), r.body().length - 2);
+        assertThrows(MalformedRecordException.class, () -> Messages.parseEpochEnd(1, cut));
+        assertThrows(MalformedRecordException.class, () -> Messages.parseClientHello(new byte[] {0, 1, 0}));
+    }
+}
