@@ -1,0 +1,50 @@
+package io.romulus.shell.command;
+
+import java.util.List;
+
+import io.romulus.api.engine.EpochStats;
+
+import org.apache.karaf.shell.api.action.Argument;
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.Completion;
+import org.apache.karaf.shell.api.action.Option;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+/** {@code romulus:epochs sim:demo -n 20}. */
+@Service
+@Command(scope = "romulus", name = "epochs", description = "Shows the statistics of a protected domain's recent "
+        + "checkpoints, newest last.")
+public class EpochsCommand extends RomulusCommand {
+
+    @Argument(index = 0, name = "domain", description = "binding:name", required = true)
+    @Completion(DomainCompleter.class)
+    String domain;
+
+    @Option(name = "-n", description = "how many epochs (default 20)")
+    int count = 20;
+
+    @Override
+    void run() {
+        if (count < 1) {
+            throw new IllegalArgumentException("-n must be at least 1, not " + count);
+        }
+        List<EpochStats> epochs = engine.epochs(domain(domain), count);
+        if (epochs.isEmpty()) {
+            System.out.println("No checkpoint of " + domain + " yet.");
+            return;
+        }
+        ShellTable table = new ShellTable();
+        for (String c : new String[] {"Epoch", "Run (ms)", "Dirty", "Pause (µs)", "Copy (µs)", "Raw KiB", "Wire KiB",
+            "Ratio", "ACK (ms)"}) {
+            table.column(c).alignRight();
+        }
+        for (EpochStats e : epochs) {
+            table.addRow().addContent(e.epoch(), String.format("%.1f", e.runNanos() / 1e6), e.dirtyPages(),
+                    e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes() / 1024, e.wireBytes() / 1024,
+                    e.wireBytes() == 0 ? "-" : String.format("%.1f", e.compressionRatio()),
+                    e.ackNanos() < 0 ? "-" : String.format("%.1f", e.ackNanos() / 1e6));
+        }
+        table.print(System.out);
+    }
+}

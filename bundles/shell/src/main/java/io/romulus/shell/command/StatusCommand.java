@@ -1,0 +1,44 @@
+package io.romulus.shell.command;
+
+import java.util.List;
+
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+/** {@code romulus:status}. */
+@Service
+@Command(scope = "romulus", name = "status", description = "Shows every domain this node is primary or backup for.")
+public class StatusCommand extends RomulusCommand {
+
+    @Override
+    void run() {
+        List<ProtectionStatus> rows = engine.status();
+        if (rows.isEmpty()) {
+            System.out.println("No domain is protected on this node.");
+            return;
+        }
+        ShellTable table = new ShellTable();
+        table.column("Domain");
+        table.column("Role");
+        table.column("State");
+        table.column("Epoch").alignRight();
+        table.column("Interval").alignRight();
+        table.column("Last pause").alignRight();
+        table.column("Dirty").alignRight();
+        table.column("Lag").alignRight();
+        table.column("Peer");
+        table.column("Detail");
+        for (ProtectionStatus s : rows) {
+            boolean primary = s.role() == Role.PRIMARY;
+            table.addRow().addContent(s.domain(), s.role(), s.state(), s.epoch(),
+                    primary ? s.intervalMs() + " ms" : "-",
+                    primary ? Format.micros(s.lastPauseNanos()) : "-",
+                    s.dirtyPages(), primary ? Long.toString(s.lagEpochs()) : "-", s.peer(), s.detail());
+        }
+        table.print(System.out);
+    }
+}

@@ -1,0 +1,266 @@
+package io.romulus.shell.command;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.ReplicationEngine;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class CommandsTest {
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+    private final FakeEngine engine = new FakeEngine();
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    private String out() {
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private String err() {
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    private ProtectCommand protect(String domain, String peer) {
+        ProtectCommand c = new ProtectCommand();
+        c.engine = engine;
+        c.domain = domain;
+        c.peer = peer;
+        return c;
+    }
+
+    @Test
+    void protectTurnsEveryOptionIntoTheRequest() throws Exception {
+        ProtectCommand c = protect("sim:demo", "127.0.0.1:7481");
+        c.memory = "256M";
+        c.dirtyRate = "5000";
+        c.locality = "0.9";
+        c.interval = 40;
+        c.verify = true;
+        c.options = List.of("seed=3", "hot-set = 0.1");
+        assertNull(c.execute());
+        ProtectRequest r = engine.requests.get(0);
+        assertEquals(DomainId.parse("sim:demo"), r.domain());
+        assertEquals("127.0.0.1", r.peer().getHostString());
+        assertEquals(7481, r.peer().getPort());
+        assertEquals(40, r.intervalMs());
+        assertTrue(r.verify());
+        assertEquals(Map.of("memory", "256M", "dirty-rate", "5000", "locality", "0.9", "seed", "3", "hot-set", "0.1"),
+                r.options());
+        assertTrue(out().contains("Protecting sim:demo with backup 127.0.0.1:7481 every 40 ms"), out());
+    }
+
+    @Test
+    void wrongInputIsOneLineAndNeverReachesTheEngine() throws Exception {
+        protect("demo", "127.0.0.1:7481").execute();
+        protect("sim:demo", "nowhere").execute();
+        protect("sim:demo", "127.0.0.1:99999").execute();
+        ProtectCommand c = protect("sim:demo", "127.0.0.1:7481");
+        c.options = List.of("novalue");
+        c.execute();
+        ProtectCommand negative = protect("sim:demo", "127.0.0.1:7481");
+        negative.interval = -5;
+        negative.execute();
+        assertEquals(List.of(), engine.requests);
+        String[] lines = err().strip().split("\n");
+        assertEquals(5, lines.length, err());
+        assertTrue(lines[0].startsWith("Error: 'demo' is not binding:name"), lines[0]);
+        assertTrue(lines[1].contains("'nowhere' is not host:port"), lines[1]);
+        assertTrue(lines[2].contains("port 99999"), lines[2]);
+        assertTrue(lines[3].contains("'novalue' is not key=value"), lines[3]);
+        assertTrue(lines[4].contains("--interval"), lines[4]);
+    }
+
+    @Test
+    void engineRefusalsArePrintedNotThrown() throws Exception {
+        engine.refusal = new IllegalStateException("sim:demo is already protected (PROTECTED)");
+        protect("sim:demo", "127.0.0.1:7481").execute();
+        assertEquals("Error: sim:demo is already protected (PROTECTED)", err().strip());
+    }
+
+    @Test
+    void statusPrintsATableOfBothRoles() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        c.execute();
+        assertEquals("No domain is protected on this node.", out().strip());
+        out.reset();
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 1, "127.0.0.1:7481", ""));
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.BACKUP, ProtectionState.PROTECTED, 1233, 0, 0, 117, 0,
+                "node-a", "verified 12 checkpoints"));
+        c.execute();
+        String[] lines = out().split("\n");
+        for (String column : new String[] {"Domain", "Role", "State", "Epoch", "Interval", "Last pause", "Dirty",
+            "Lag", "Peer", "Detail"}) {
+            assertTrue(lines[0].contains(column), column);
+        }
+        assertTrue(lines[2].contains("PRIMARY") && lines[2].contains("1234") && lines[2].contains("25 ms")
+                && lines[2].contains("812 µs"), lines[2]);
+        assertTrue(lines[3].contains("BACKUP") && lines[3].contains("verified 12"), lines[3]);
+    }
+
+    @Test
+    void epochsPrintsRecentCheckpoints() throws Exception {
+        engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000));
+        engine.epochs.add(new EpochStats(42, 0, 25_000_000, 130, 650_000, 310_000, 0, 0, -1));
+        EpochsCommand c = new EpochsCommand();
+        c.engine = engine;
+        c.domain = "sim:demo";
+        c.count = 5;
+        c.execute();
+        String[] lines = out().split("\n");
+        assertTrue(lines[0].contains("Pause (µs)") && lines[0].contains("ACK (ms)"));
+        assertTrue(lines[2].contains("41") && lines[2].contains("640") && lines[2].contains("12.0")
+                && lines[2].contains("3.2"), lines[2]);
+        assertTrue(lines[3].trim().endsWith("-"), "not acknowledged yet: " + lines[3]);
+        assertEquals(5, engine.lastLimit);
+    }
+
+    @Test
+    void otherCommandsCallTheEngine() throws Exception {
+        IntervalCommand i = new IntervalCommand();
+        i.engine = engine;
+        i.domain = "sim:demo";
+        i.ms = 40;
+        i.execute();
+        UnprotectCommand u = new UnprotectCommand();
+        u.engine = engine;
+        u.domain = "sim:demo";
+        u.execute();
+        FailoverCommand f = new FailoverCommand();
+        f.engine = engine;
+        f.domain = "sim:demo";
+        f.execute();
+        assertEquals(List.of("interval sim:demo 40", "unprotect sim:demo", "failover sim:demo"), engine.calls);
+    }
+
+    @Test
+    void theCompleterOffersTheEnginesDomains() {
+        DomainCompleter completer = new DomainCompleter();
+        completer.engine = engine;
+        List<String> candidates = new ArrayList<>();
+        completer.complete(null, new Typed("romulus:status sim:d"), candidates);
+        assertEquals(List.of("sim:demo "), candidates);
+    }
+
+    /** A command line whose cursor is at the end of the last word. */
+    private record Typed(String buffer) implements org.apache.karaf.shell.api.console.CommandLine {
+
+        @Override
+        public int getCursorArgumentIndex() {
+            return getArguments().length - 1;
+        }
+
+        @Override
+        public String getCursorArgument() {
+            return getArguments()[getCursorArgumentIndex()];
+        }
+
+        @Override
+        public int getArgumentPosition() {
+            return getCursorArgument().length();
+        }
+
+        @Override
+        public String[] getArguments() {
+            return buffer.split(" ");
+        }
+
+        @Override
+        public int getBufferPosition() {
+            return buffer.length();
+        }
+
+        @Override
+        public String getBuffer() {
+            return buffer;
+        }
+    }
+
+    private static final class FakeEngine implements ReplicationEngine {
+
+        final List<ProtectRequest> requests = new ArrayList<>();
+        final List<ProtectionStatus> rows = new ArrayList<>();
+        final List<EpochStats> epochs = new ArrayList<>();
+        final List<String> calls = new ArrayList<>();
+        RuntimeException refusal;
+        int lastLimit;
+
+        @Override
+        public ProtectionStatus protect(ProtectRequest request) {
+            if (refusal != null) {
+                throw refusal;
+            }
+            requests.add(request);
+            return new ProtectionStatus(request.domain().toString(), Role.PRIMARY, ProtectionState.CONNECTING, 0,
+                    request.intervalMs(), 0, 0, 0, request.peer().getHostString() + ":" + request.peer().getPort(),
+                    "");
+        }
+
+        @Override
+        public void unprotect(DomainId domain) {
+            calls.add("unprotect " + domain);
+        }
+
+        @Override
+        public ProtectionStatus failover(DomainId domain) {
+            calls.add("failover " + domain);
+            return new ProtectionStatus(domain.toString(), Role.BACKUP, ProtectionState.ACTIVATED, 7, 0, 0, 0, 0,
+                    "node-a", "activated from checkpoint 7");
+        }
+
+        @Override
+        public void setInterval(DomainId domain, int intervalMs) {
+            calls.add("interval " + domain + " " + intervalMs);
+        }
+
+        @Override
+        public List<ProtectionStatus> status() {
+            return rows;
+        }
+
+        @Override
+        public List<EpochStats> epochs(DomainId domain, int limit) {
+            lastLimit = limit;
+            return epochs;
+        }
+
+        @Override
+        public List<String> domainNames() {
+            return List.of("sim:demo", "sim:other");
+        }
+    }
+}
