@@ -17,15 +17,27 @@ import org.apache.karaf.shell.support.table.ShellTable;
         + "checkpoints, newest last.")
 public class EpochsCommand extends RomulusCommand {
 
-    @Argument(index = 0, name = "domain", description = "binding:name", required = true)
+    @Argument(index = 0, name = "domain", description = "binding:name (-n may also follow it)", required = true,
+            multiValued = true)
     @Completion(DomainCompleter.class)
-    String domain;
+    List<String> words;
 
     @Option(name = "-n", description = "how many epochs (default 20)")
     int count = 20;
 
     @Override
     void run() {
+        String domain = words.get(0);
+        List<String> rest = words.subList(1, words.size());
+        if (rest.size() == 2 && rest.get(0).equals("-n")) {
+            try {
+                count = Integer.parseInt(rest.get(1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("-n '" + rest.get(1) + "' is not a whole number");
+            }
+        } else if (!rest.isEmpty()) {
+            throw new IllegalArgumentException("unexpected " + String.join(" ", rest) + ": romulus:epochs DOMAIN [-n N]");
+        }
         if (count < 1) {
             throw new IllegalArgumentException("-n must be at least 1, not " + count);
         }

@@ -1,5 +1,6 @@
 package io.romulus.shell.command;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,11 +20,12 @@ import org.apache.karaf.shell.api.action.lifecycle.Service;
         + "epoch to the backup node at --peer, and its output is held until the backup acknowledges it.")
 public class ProtectCommand extends RomulusCommand {
 
-    @Argument(index = 0, name = "domain", description = "binding:name, for example sim:demo", required = true)
+    @Argument(index = 0, name = "domain", description = "binding:name, for example sim:demo; the options may also "
+            + "follow it", required = true, multiValued = true)
     @Completion(DomainCompleter.class)
-    String domain;
+    List<String> words;
 
-    @Option(name = "--peer", description = "the backup node's checkpoint stream address, host:port", required = true)
+    @Option(name = "--peer", description = "the backup node's checkpoint stream address, host:port (required)")
     String peer;
 
     @Option(name = "--interval", description = "epoch interval in milliseconds (default: the engine's interval.ms)")
@@ -51,6 +53,11 @@ public class ProtectCommand extends RomulusCommand {
 
     @Override
     void run() throws Exception {
+        String domain = words.get(0);
+        trailingOptions(words.subList(1, words.size()));
+        if (peer == null) {
+            throw new IllegalArgumentException("--peer host:port is required: where the backup node listens");
+        }
         Map<String, String> opts = new LinkedHashMap<>();
         put(opts, "memory", memory);
         put(opts, "dirty-rate", dirtyRate);
@@ -73,6 +80,47 @@ public class ProtectCommand extends RomulusCommand {
         ProtectionStatus s = engine.protect(request);
         System.out.println("Protecting " + s.domain() + " with backup " + s.peer() + " every " + s.intervalMs()
                 + " ms (" + s.state() + "); follow it with romulus:status");
+    }
+
+    /**
+     * Karaf stops reading options at the first argument; {@code romulus:protect sim:demo --peer ...} is the natural
+     * way to write it, so the options after the domain are read here, with the same names.
+     */
+    private void trailingOptions(List<String> rest) {
+        for (int i = 0; i < rest.size(); i++) {
+            String name = rest.get(i);
+            if (name.equals("--verify")) {
+                verify = true;
+                continue;
+            }
+            if (i + 1 >= rest.size()) {
+                throw new IllegalArgumentException(name.startsWith("-") ? name + " needs a value"
+                        : "unexpected argument '" + name + "': only one domain is protected at a time");
+            }
+            String value = rest.get(++i);
+            switch (name) {
+                case "--peer" -> peer = value;
+                case "--interval" -> interval = parseInt("--interval", value);
+                case "--memory" -> memory = value;
+                case "--dirty-rate" -> dirtyRate = value;
+                case "--locality" -> locality = value;
+                case "--packet-rate" -> packetRate = value;
+                case "-o", "--option" -> {
+                    options = options == null ? new ArrayList<>() : new ArrayList<>(options);
+                    options.add(value);
+                }
+                default -> throw new IllegalArgumentException(name.startsWith("-") ? "unknown option " + name
+                        : "unexpected argument '" + name + "': only one domain is protected at a time");
+            }
+        }
+    }
+
+    private static int parseInt(String option, String value) {
+        try {
+            return Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + " '" + value + "' is not a whole number");
+        }
     }
 
     private static void put(Map<String, String> map, String key, String value) {

@@ -8,7 +8,7 @@ import org.apache.karaf.shell.api.action.lifecycle.Reference;
 
 /**
  * Base of the {@code romulus:*} commands: they parse and print, the engine does the work. Wrong input and refusals
- * print one line, {@code Error: ...}, never a stack trace.
+ * surface as exceptions whose message Karaf prints on one line ({@code Error executing command ...: message}).
  */
 abstract class RomulusCommand implements Action {
 
@@ -17,11 +17,7 @@ abstract class RomulusCommand implements Action {
 
     @Override
     public final Object execute() throws Exception {
-        try {
-            run();
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("Error: " + e.getMessage());
-        }
+        run();
         return null;
     }
 

@@ -56,9 +56,13 @@ class CommandsTest {
     private ProtectCommand protect(String domain, String peer) {
         ProtectCommand c = new ProtectCommand();
         c.engine = engine;
-        c.domain = domain;
+        c.words = List.of(domain);
         c.peer = peer;
         return c;
+    }
+
+    private static String refusal(org.junit.jupiter.api.function.Executable e) {
+        return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e).getMessage();
     }
 
     @Test
@@ -83,31 +87,46 @@ class CommandsTest {
     }
 
     @Test
-    void wrongInputIsOneLineAndNeverReachesTheEngine() throws Exception {
-        protect("demo", "127.0.0.1:7481").execute();
-        protect("sim:demo", "nowhere").execute();
-        protect("sim:demo", "127.0.0.1:99999").execute();
-        ProtectCommand c = protect("sim:demo", "127.0.0.1:7481");
-        c.options = List.of("novalue");
+    void optionsMayFollowTheDomainAsTheyDoInTheDocs() throws Exception {
+        ProtectCommand c = new ProtectCommand();
+        c.engine = engine;
+        c.words = List.of("sim:demo", "--memory", "256M", "--dirty-rate", "5000", "--peer", "127.0.0.1:7481",
+                "--interval", "30", "--verify", "-o", "seed=9");
         c.execute();
-        ProtectCommand negative = protect("sim:demo", "127.0.0.1:7481");
-        negative.interval = -5;
-        negative.execute();
-        assertEquals(List.of(), engine.requests);
-        String[] lines = err().strip().split("\n");
-        assertEquals(5, lines.length, err());
-        assertTrue(lines[0].startsWith("Error: 'demo' is not binding:name"), lines[0]);
-        assertTrue(lines[1].contains("'nowhere' is not host:port"), lines[1]);
-        assertTrue(lines[2].contains("port 99999"), lines[2]);
-        assertTrue(lines[3].contains("'novalue' is not key=value"), lines[3]);
-        assertTrue(lines[4].contains("--interval"), lines[4]);
+        ProtectRequest r = engine.requests.get(0);
+        assertEquals(Map.of("memory", "256M", "dirty-rate", "5000", "seed", "9"), r.options());
+        assertEquals(7481, r.peer().getPort());
+        assertEquals(30, r.intervalMs());
+        assertTrue(r.verify());
     }
 
     @Test
-    void engineRefusalsArePrintedNotThrown() throws Exception {
+    void wrongInputIsRefusedWithItsReasonAndNeverReachesTheEngine() {
+        assertTrue(refusal(() -> protect("demo", "127.0.0.1:7481").execute()).contains("'demo' is not binding:name"));
+        assertTrue(refusal(() -> protect("sim:demo", "nowhere").execute()).contains("'nowhere' is not host:port"));
+        assertTrue(refusal(() -> protect("sim:demo", "127.0.0.1:99999").execute()).contains("port 99999"));
+        assertTrue(refusal(() -> protect("sim:demo", null).execute()).contains("--peer host:port is required"));
+        ProtectCommand c = protect("sim:demo", "127.0.0.1:7481");
+        c.options = List.of("novalue");
+        assertTrue(refusal(c::execute).contains("'novalue' is not key=value"));
+        ProtectCommand negative = protect("sim:demo", "127.0.0.1:7481");
+        negative.interval = -5;
+        assertTrue(refusal(negative::execute).contains("--interval"));
+        ProtectCommand unknown = protect("sim:demo", "127.0.0.1:7481");
+        unknown.words = List.of("sim:demo", "--colour", "red");
+        assertTrue(refusal(unknown::execute).contains("unknown option --colour"));
+        ProtectCommand two = protect("sim:demo", "127.0.0.1:7481");
+        two.words = List.of("sim:demo", "sim:other", "x");
+        assertTrue(refusal(two::execute).contains("only one domain"));
+        assertEquals(List.of(), engine.requests);
+    }
+
+    @Test
+    void engineRefusalsReachTheShellWithTheirMessage() {
         engine.refusal = new IllegalStateException("sim:demo is already protected (PROTECTED)");
-        protect("sim:demo", "127.0.0.1:7481").execute();
-        assertEquals("Error: sim:demo is already protected (PROTECTED)", err().strip());
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> protect("sim:demo", "127.0.0.1:7481").execute());
+        assertEquals("sim:demo is already protected (PROTECTED)", e.getMessage());
     }
 
     @Test
@@ -138,8 +157,7 @@ class CommandsTest {
         engine.epochs.add(new EpochStats(42, 0, 25_000_000, 130, 650_000, 310_000, 0, 0, -1));
         EpochsCommand c = new EpochsCommand();
         c.engine = engine;
-        c.domain = "sim:demo";
-        c.count = 5;
+        c.words = List.of("sim:demo", "-n", "5");
         c.execute();
         String[] lines = out().split("\n");
         assertTrue(lines[0].contains("Pause (µs)") && lines[0].contains("ACK (ms)"));
