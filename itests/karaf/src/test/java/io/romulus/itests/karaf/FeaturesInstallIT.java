@@ -1,0 +1,58 @@
+package io.romulus.itests.karaf;
+
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.util.EnumSet;
+
+import javax.inject.Inject;
+
+import org.apache.karaf.features.FeaturesService;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+
+/** Each Romulus feature installs on its own into a node that booted without them. */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class FeaturesInstallIT extends RomulusTestSupport {
+
+    @Inject
+    private FeaturesService features;
+
+    @Configuration
+    public Option[] config() {
+        return node("featuresBoot", "standard, framework");
+    }
+
+    @Test
+    public void eachFeatureInstallsInAFreshContainer() throws Exception {
+        assertFalse("booted without romulus", features.isInstalled(features.getFeature("romulus-core")));
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-hawtio"}) {
+            features.installFeature(f, EnumSet.noneOf(FeaturesService.Option.class));
+            assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
+        }
+        for (String bsn : new String[] {"io.romulus.api", "io.romulus.engine", "io.romulus.transport.mina",
+            "io.romulus.shell", "io.romulus.sim"}) {
+            Bundle b = find(bsn);
+            assertTrue(bsn + " present", b != null);
+            await(bsn + " ACTIVE", 30, () -> b.getState() == Bundle.ACTIVE);
+        }
+        String out = execute("romulus:status");
+        assertTrue(out, out.contains("No domain is protected on this node."));
+    }
+
+    private Bundle find(String bsn) {
+        for (Bundle b : bundleContext.getBundles()) {
+            if (bsn.equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,256 @@
+package io.romulus.itests.karaf;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collection;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+import javax.inject.Inject;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.ReplicationEngine;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.netbuf.OutputBufferStats;
+
+import org.apache.karaf.features.FeaturesService;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.ServiceRegistration;
+
+/** The assembly as it boots: every feature, bundle, MBean, the shell, Hawtio, and protection over loopback. */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class RomulusNodeIT extends RomulusTestSupport {
+
+    @Inject
+    private ReplicationEngine engine;
+
+    @Inject
+    private FeaturesService features;
+
+    @Configuration
+    public Option[] config() {
+        return node();
+    }
+
+    @Test
+    public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-hawtio", "romulus"}) {
+            assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
+        }
+        List<String> romulus = new ArrayList<>();
+        for (Bundle b : bundleContext.getBundles()) {
+            if (b.getSymbolicName().startsWith("io.romulus")) {
+                assertEquals(b.getSymbolicName() + " is ACTIVE", Bundle.ACTIVE, b.getState());
+                romulus.add(b.getSymbolicName());
+            }
+        }
+        assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
+                "io.romulus.transport.mina", "io.romulus.shell", "io.romulus.sim")));
+    }
+
+    @Test
+    public void theMBeansAreRegistered() throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
+            "io.romulus:type=Hypervisor,name=sim"}) {
+            ObjectName on = new ObjectName(name);
+            await(name + " registered", 30, () -> server.isRegistered(on));
+        }
+        assertEquals("sim", server.getAttribute(new ObjectName("io.romulus:type=Hypervisor,name=sim"), "Binding"));
+        String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
+                "ListenAddress");
+        assertTrue(listen, listen.endsWith(":" + STREAM_PORT));
+    }
+
+    @Test
+    public void theStatusCommandRuns() throws Exception {
+        String out = execute("romulus:status");
+        assertTrue(out, out.contains("No domain is protected on this node.") || out.contains("Domain"));
+    }
+
+    @Test
+    public void hawtioAnswersBehindTheKarafLogin() throws Exception {
+        await("Hawtio deployed", 90, () -> status("/hawtio/", null) == 200 || status("/hawtio/", null) == 302);
+        int page = status("/hawtio/", null);
+        assertTrue("Hawtio page: " + page, page == 200 || page == 302);
+        String jolokia = "/hawtio/jolokia/read/java.lang:type=Runtime/VmName";
+        int anonymous = status(jolokia, null);
+        assertTrue("Jolokia refuses anonymous reads: " + anonymous, anonymous == 401 || anonymous == 403);
+        assertEquals(200, status(jolokia, USER + ":" + PASSWORD));
+        assertEquals(200, status("/hawtio/jolokia/read/io.romulus:type=Engine,name=engine/ProtectedDomains",
+                USER + ":" + PASSWORD));
+    }
+
+    private static int status(String path, String credentials) {
+        try {
+            HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + HTTP_PORT + path).openConnection();
+            c.setInstanceFollowRedirects(false);
+            if (credentials != null) {
+                c.setRequestProperty("Authorization", "Basic "
+                        + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)));
+            }
+            int code = c.getResponseCode();
+            c.disconnect();
+            return code;
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * The node replicates a synthetic domain to itself for 200 epochs. I2: with verify on, the backup checks every
+     * committed checkpoint against a CRC32C of the primary's whole memory taken in its pause and refuses any that
+     * differs. I1: a higher-ranked output buffer wraps the sim binding's and checks, at every release of epoch N,
+     * that the backup has committed N.
+     */
+    @Test
+    public void protectsASyntheticDomainOverLoopback() throws Exception {
+        Collection<ServiceReference<OutputBufferProvider>> sims = bundleContext.getServiceReferences(
+                OutputBufferProvider.class, "(romulus.binding=sim)");
+        assertEquals(1, sims.size());
+        OutputBufferProvider sim = bundleContext.getService(sims.iterator().next());
+        CommitChecking checking = new CommitChecking(sim);
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(Constants.SERVICE_RANKING, 100);
+        ServiceRegistration<OutputBufferProvider> reg = bundleContext.registerService(OutputBufferProvider.class,
+                checking, props);
+        DomainId demo = DomainId.parse("sim:itest");
+        try {
+            engine.protect(new ProtectRequest(demo, InetSocketAddress.createUnresolved("127.0.0.1", STREAM_PORT), 25,
+                    Map.of("memory", "16M", "dirty-rate", "2000", "packet-rate", "500"), true));
+            await("200 committed epochs", 120, () -> row(Role.BACKUP).epoch() >= 200
+                    && row(Role.PRIMARY).epoch() >= 200);
+            ProtectionStatus primary = row(Role.PRIMARY);
+            ProtectionStatus backup = row(Role.BACKUP);
+            assertEquals(ProtectionState.PROTECTED, primary.state());
+            assertEquals(ProtectionState.PROTECTED, backup.state());
+            assertTrue(backup.detail(), backup.detail().matches(".*verified \\d{3,} checkpoints.*"));
+            String shown = execute("romulus:status");
+            assertTrue(shown, shown.contains("sim:itest") && shown.contains("PRIMARY") && shown.contains("BACKUP"));
+            String epochs = execute("romulus:epochs sim:itest -n 5");
+            assertTrue(epochs, epochs.contains("Pause (µs)"));
+        } finally {
+            engine.unprotect(demo);
+            reg.unregister();
+        }
+        assertEquals(List.of(), checking.violations);
+        assertTrue("releases checked: " + checking.releases.get(), checking.releases.get() >= 150);
+        assertTrue("packets released", checking.released.get() > 0);
+    }
+
+    private ProtectionStatus row(Role role) {
+        return engine.status().stream().filter(s -> s.role() == role && s.domain().equals("sim:itest")).findFirst()
+                .orElse(new ProtectionStatus("sim:itest", role, ProtectionState.CONNECTING, -1, 0, 0, 0, 0, "", ""));
+    }
+
+    /** Wraps the sim binding's output buffer and checks I1 against the backup's committed epoch. */
+    private final class CommitChecking implements OutputBufferProvider {
+
+        final OutputBufferProvider delegate;
+        final List<String> violations = new CopyOnWriteArrayList<>();
+        final AtomicLong releases = new AtomicLong();
+        final AtomicLong released = new AtomicLong();
+
+        CommitChecking(OutputBufferProvider delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public String name() {
+            return "itest-commit-check";
+        }
+
+        @Override
+        public boolean supports(GuestInterface nic) {
+            return delegate.supports(nic);
+        }
+
+        @Override
+        public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
+            OutputBuffer inner = delegate.attach(nic);
+            return new OutputBuffer() {
+                private boolean passing;
+
+                @Override
+                public String interfaceName() {
+                    return inner.interfaceName();
+                }
+
+                @Override
+                public void seal(long epoch) {
+                    inner.seal(epoch);
+                }
+
+                @Override
+                public void release(long epoch) {
+                    long committed = row(Role.BACKUP).epoch();
+                    if (!passing && committed < epoch && violations.size() < 10) {
+                        violations.add("output of epoch " + epoch + " released while the backup had committed "
+                                + committed);
+                    }
+                    releases.incrementAndGet();
+                    inner.release(epoch);
+                    released.set(inner.stats().packetsReleased());
+                }
+
+                @Override
+                public void discard() {
+                    inner.discard();
+                }
+
+                @Override
+                public void passThrough() {
+                    passing = true;
+                    inner.passThrough();
+                }
+
+                @Override
+                public void resumeBuffering() {
+                    passing = false;
+                    inner.resumeBuffering();
+                }
+
+                @Override
+                public OutputBufferStats stats() {
+                    return inner.stats();
+                }
+
+                @Override
+                public void close() {
+                    inner.close();
+                }
+            };
+        }
+    }
+}
