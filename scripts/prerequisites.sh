@@ -3,21 +3,37 @@
 # Sourced by scripts/test and scripts/demo.
 set -euo pipefail
 
+# Debian packages, each for a reason:
+#   openjdk-17-jdk-headless, maven   the build
+#   curl, iproute2, tar              the demo and the Karaf tests (ports, unpacking the assembly)
+#   qemu-system-x86                  the QEMU binding and its tests (QMP, TCG guests)
+#   gcc, libc6-dev                   native/: the userfaultfd preload library, the demo guest's programs
+#   busybox-static, cpio, kmod, xz-utils, zstd   native/: the demo guest's initramfs and kernel modules
+#   python3                          tests: a child process that writes shared memory for the dirty tracker
+#   iptables, socat                  network namespaces of the host tests
+ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
+    cpio kmod xz-utils zstd python3 iptables socat)
+
 romulus_need_packages() {
-    local missing=()
-    command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q 'version "17' || missing+=(openjdk-17-jdk-headless)
-    command -v mvn >/dev/null 2>&1 || missing+=(maven)
-    command -v curl >/dev/null 2>&1 || missing+=(curl)
-    command -v ss >/dev/null 2>&1 || missing+=(iproute2)
-    command -v tar >/dev/null 2>&1 || missing+=(tar)
-    if [ "${#missing[@]}" -gt 0 ]; then
+    local missing=() p
+    for p in "${ROMULUS_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    # a JDK 17 from elsewhere (and a Maven on the PATH) serve as well as Debian's
+    if command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q 'version "17'; then
+        missing=("${missing[@]/openjdk-17-jdk-headless}")
+    fi
+    command -v mvn >/dev/null 2>&1 && missing=("${missing[@]/maven}")
+    local wanted=()
+    for p in "${missing[@]}"; do [ -n "$p" ] && wanted+=("$p"); done
+    if [ "${#wanted[@]}" -gt 0 ]; then
         if [ "$(id -u)" -ne 0 ]; then
-            echo "Romulus needs these Debian packages: ${missing[*]}; run as root or install them first." >&2
+            echo "Romulus needs these Debian packages: ${wanted[*]}; run as root or install them first." >&2
             exit 1
         fi
-        echo "Installing ${missing[*]} ..."
+        echo "Installing ${wanted[*]} ..."
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
     fi
 }
 
