@@ -1,6 +1,5 @@
 package io.romulus.itests.karaf;
 
-import static org.ops4j.pax.exam.CoreOptions.maven;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 import static org.ops4j.pax.exam.CoreOptions.vmOption;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.configureConsole;
@@ -50,8 +49,8 @@ public abstract class RomulusTestSupport {
     protected static Option[] node(String... extra) {
         List<Option> options = new ArrayList<>(Arrays.asList(
                 karafDistributionConfiguration()
-                        .frameworkUrl(maven().groupId("io.romulus").artifactId("io.romulus.assembly").type("tar.gz")
-                                .version(System.getProperty("romulus.version")))
+                        // the reactor's own tar.gz, by path: `mvn verify` on a clean machine installs nothing
+                        .frameworkUrl(assembly())
                         .unpackDirectory(new File("target/exam"))
                         .useDeployFolder(false),
                 configureConsole().ignoreLocalConsole(),
@@ -73,6 +72,15 @@ public abstract class RomulusTestSupport {
             options.add(editConfigurationFilePut("etc/org.apache.karaf.features.cfg", extra[i], extra[i + 1]));
         }
         return options.toArray(new Option[0]);
+    }
+
+    private static String assembly() {
+        String path = System.getProperty("romulus.assembly");
+        if (path == null || !new File(path).isFile()) {
+            throw new IllegalStateException("the Romulus assembly was not built: expected it at " + path
+                    + " (run the itests through the reactor: mvn verify)");
+        }
+        return new File(path).toURI().toString();
     }
 
     /** Runs a shell command as the console would and returns what it printed. */
