@@ -36,7 +36,15 @@ public interface CheckpointChannel extends AutoCloseable {
     /** Whether the connection is still up. */
     boolean isOpen();
 
-    /** Sends GOODBYE and closes. */
+    /**
+     * Sends GOODBYE and closes: protection ended in order, and the backup may drop its replica.
+     */
     @Override
     void close();
+
+    /**
+     * Sends ERROR with {@code reason} and closes: protection broke down on this side (for example the domain is gone),
+     * so the backup keeps its last committed replica for a failover.
+     */
+    void abort(String reason);
 }

@@ -387,7 +387,8 @@ final class PrimaryProtection {
     private void shutdown() {
         Session s = session;
         if (s != null) {
-            s.close();
+            // an orderly GOODBYE lets the backup drop its replica; after a failure here it must keep it for failover
+            s.close(state == ProtectionState.FAILED ? detail : null);
         }
         for (OutputBuffer o : outputs) {
             try {
@@ -502,9 +503,18 @@ final class PrimaryProtection {
         }
 
         void close() {
+            close(null);
+        }
+
+        /** Closes with GOODBYE, or with an ERROR carrying {@code abortReason} when that is not null. */
+        void close(String abortReason) {
             closing = true;
             sender.shutdownNow();
-            channel.close();
+            if (abortReason == null) {
+                channel.close();
+            } else {
+                channel.abort(abortReason);
+            }
             try {
                 sender.awaitTermination(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {

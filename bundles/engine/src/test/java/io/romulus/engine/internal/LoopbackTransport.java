@@ -219,6 +219,11 @@ final class LoopbackTransport implements CheckpointTransport {
         }
 
         @Override
+        public void abort(String reason) {
+            fail(new CheckpointException("the primary reported: " + reason));
+        }
+
+        @Override
         public void close() {
             if (open && failure == null) {
                 try {

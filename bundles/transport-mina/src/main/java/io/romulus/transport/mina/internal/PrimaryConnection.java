@@ -366,6 +366,18 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     }
 
     @Override
+    public void abort(String reason) {
+        closedByUs = true;
+        if (isOpen()) {
+            state = State.DONE;
+            session.write(Messages.error(reason));
+            session.closeOnFlush().awaitUninterruptibly(1000);
+        } else {
+            session.closeNow();
+        }
+    }
+
+    @Override
     public String toString() {
         return "CheckpointChannel[" + domain + " -> " + remote() + "]";
     }
