@@ -133,6 +133,8 @@ class SimDomainTest {
         for (int i = 1; i < out.size(); i++) {
             assertTrue(out.get(i).seq() > out.get(i - 1).seq(), "order");
         }
+        long queuedBefore3 = b.stats().packetsQueued();
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.stats().packetsQueued() > queuedBefore3);
         b.seal(3);
         b.discard();
         assertTrue(b.stats().packetsDropped() > 0);
