@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -76,9 +77,18 @@ public final class QmpClient implements AutoCloseable {
      * starts), reads the greeting and enters command mode.
      */
     public static QmpClient connect(Path socket, Duration timeout) throws IOException, InterruptedException {
+        return connect(socket, timeout, () -> true);
+    }
+
+    /** As {@link #connect(Path, Duration)}, but gives up as soon as {@code alive} says QEMU has exited. */
+    public static QmpClient connect(Path socket, Duration timeout, BooleanSupplier alive)
+            throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         IOException last = null;
         while (System.nanoTime() < deadline) {
+            if (!alive.getAsBoolean()) {
+                throw new QmpException("QEMU exited before its QMP socket " + socket + " answered");
+            }
             SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             try {
                 ch.connect(UnixDomainSocketAddress.of(socket));

@@ -1,0 +1,122 @@
+package io.romulus.qemu.internal;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What a QEMU guest is, as given to {@code romulus:protect qemu:NAME -o memory=256M -o nic=tap ...}: the guest side
+ * only. They travel to the backup in HELLO, so an activated replica is the same machine. Where the guest's tap goes
+ * on a host (network namespace, bridge) is that host's configuration ({@link QemuSettings}), not the guest's.
+ *
+ * @param memoryBytes guest RAM, a whole number of MiB, 32 MiB to 64 GiB
+ * @param cpus        virtual CPUs
+ * @param nic         {@code none} or {@code tap}
+ * @param mac         the guest NIC's MAC address
+ * @param ip          the guest's address, {@code A.B.C.D/NN}, passed to the demo guest on its kernel command line
+ * @param port        the demo guest's counter service port
+ * @param dirtyRate   pages per second written by the demo guest's dirtying workload (0: not started)
+ * @param dirtyMib    size of the area that workload writes, MiB
+ */
+public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
+        int dirtyMib) {
+
+    public static final Set<String> KEYS = new TreeSet<>(Set.of("memory", "cpus", "nic", "mac", "ip", "port",
+            "dirty-rate", "dirty-mib"));
+    private static final Pattern MIB = Pattern.compile("(\\d+)\\s*(m|mib|g|gib)?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
+    private static final Pattern CIDR = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}");
+
+    public GuestOptions {
+        if (memoryBytes < (32L << 20) || memoryBytes > (64L << 30)) {
+            throw new IllegalArgumentException("memory must be 32M to 64G, not " + (memoryBytes >> 20) + " MiB");
+        }
+        if (cpus < 1 || cpus > 64) {
+            throw new IllegalArgumentException("cpus must be 1 to 64, not " + cpus);
+        }
+        if (!nic.equals("none") && !nic.equals("tap")) {
+            throw new IllegalArgumentException("nic must be none or tap, not '" + nic + "'");
+        }
+        if (!MAC.matcher(mac).matches()) {
+            throw new IllegalArgumentException("mac must be written aa:bb:cc:dd:ee:ff in lower case, not '" + mac + "'");
+        }
+        if (!CIDR.matcher(ip).matches()) {
+            throw new IllegalArgumentException("ip must be written A.B.C.D/NN, not '" + ip + "'");
+        }
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1 to 65535, not " + port);
+        }
+        if (dirtyRate < 0 || dirtyRate > 1_000_000) {
+            throw new IllegalArgumentException("dirty-rate must be 0 to 1000000 pages/s, not " + dirtyRate);
+        }
+        if (dirtyMib < 1 || (long) dirtyMib << 20 >= memoryBytes) {
+            throw new IllegalArgumentException("dirty-mib must be at least 1 and below the guest's memory, not "
+                    + dirtyMib);
+        }
+    }
+
+    /** Parses the options map; unknown keys and bad values are refused with a message naming them. */
+    public static GuestOptions parse(Map<String, String> options) {
+        for (String key : options.keySet()) {
+            if (!KEYS.contains(key)) {
+                throw new IllegalArgumentException("the qemu binding has no option '" + key + "'; it accepts "
+                        + String.join(", ", KEYS));
+            }
+        }
+        return new GuestOptions(
+                mib(options.getOrDefault("memory", "128M")),
+                number(options, "cpus", 1),
+                options.getOrDefault("nic", "none").toLowerCase(Locale.ROOT),
+                options.getOrDefault("mac", "52:54:00:12:34:56").toLowerCase(Locale.ROOT),
+                options.getOrDefault("ip", "10.77.0.10/24"),
+                number(options, "port", 7000),
+                number(options, "dirty-rate", 0),
+                number(options, "dirty-mib", 16));
+    }
+
+    /** The options as a map again, complete, for HELLO. */
+    public Map<String, String> toMap() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("memory", (memoryBytes >> 20) + "M");
+        m.put("cpus", Integer.toString(cpus));
+        m.put("nic", nic);
+        m.put("mac", mac);
+        m.put("ip", ip);
+        m.put("port", Integer.toString(port));
+        m.put("dirty-rate", Integer.toString(dirtyRate));
+        m.put("dirty-mib", Integer.toString(dirtyMib));
+        return m;
+    }
+
+    /** The demo guest's kernel command line. */
+    public String kernelCommandLine() {
+        return "console=ttyS0 panic=-1 quiet romulus.ip=" + ip + " romulus.port=" + port + " romulus.dirty.rate="
+                + dirtyRate + " romulus.dirty.mib=" + dirtyMib;
+    }
+
+    private static long mib(String text) {
+        Matcher m = MIB.matcher(text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("memory '" + text + "' is not a size such as 256M or 1G");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "m" : m.group(2).toLowerCase(Locale.ROOT);
+        return unit.startsWith("g") ? n << 30 : n << 20;
+    }
+
+    private static int number(Map<String, String> options, String key, int dflt) {
+        String v = options.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " '" + v + "' is not a whole number");
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package io.romulus.qemu.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.qemu.internal.dirty.CompareDirtyTracker;
+import io.romulus.qemu.internal.dirty.DirtyTracker;
+import io.romulus.qemu.internal.dirty.RamMapping;
+import io.romulus.qemu.internal.dirty.UffdDirtyTracker;
+import io.romulus.qemu.internal.qmp.QmpClient;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary's hold on one running QEMU guest: pause and resume over QMP, dirty pages from the userfaultfd tracker
+ * (or the compare-scan fallback), page copies straight from the shared RAM file, device state from
+ * {@code xen-save-devices-state}. Closing it releases the hold; the guest runs on (stop it with
+ * {@link QemuHypervisor#destroy}).
+ */
+final class QemuDomain implements ProtectedDomain {
+
+    private static final Logger LOG = LoggerFactory.getLogger(QemuDomain.class);
+    static final int PAGE_SIZE = 4096;
+
+    private final QemuHypervisor owner;
+    private final DomainId id;
+    private final QemuGuest guest;
+    private final GuestRam ram;
+    private final Path deviceStateFile;
+    private DirtyTracker tracker;
+    private boolean paused;
+    private boolean closed;
+
+    QemuDomain(QemuHypervisor owner, DomainId id, QemuGuest guest) throws HypervisorException {
+        this.owner = owner;
+        this.id = id;
+        this.guest = guest;
+        this.deviceStateFile = guest.process().dir().resolve("device-state");
+        try {
+            this.ram = GuestRam.map(guest.process().dir().resolve("ram"), guest.options().memoryBytes(), PAGE_SIZE);
+        } catch (IOException e) {
+            throw new HypervisorException("cannot map the RAM of " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    QemuGuest guest() {
+        return guest;
+    }
+
+    @Override
+    public DomainInfo info() {
+        return new DomainInfo(id, ram.bytes(), PAGE_SIZE, guest.process().isAlive() && !paused,
+                "QEMU guest (" + guest.settings().accel() + ", pid " + guest.process().pid() + ", "
+                        + (ram.bytes() >> 20) + " MiB)");
+    }
+
+    private QmpClient qmp() throws HypervisorException {
+        if (closed) {
+            throw new HypervisorException(id + " is no longer open here");
+        }
+        if (!guest.process().isAlive()) {
+            throw new HypervisorException("the QEMU of " + id + " is gone" + QemuProcess.logTail(guest.process().dir()));
+        }
+        return guest.process().qmp();
+    }
+
+    @Override
+    public void pause() throws HypervisorException {
+        command("stop");
+        paused = true;
+    }
+
+    @Override
+    public void resume() throws HypervisorException {
+        command("cont");
+        paused = false;
+    }
+
+    private void command(String name) throws HypervisorException {
+        try {
+            qmp().execute(name, null);
+        } catch (IOException e) {
+            throw new HypervisorException(name + " of " + id + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException(name + " of " + id + " interrupted");
+        }
+    }
+
+    @Override
+    public void startDirtyLog() throws HypervisorException {
+        if (tracker != null) {
+            return;
+        }
+        try {
+            if (guest.settings().dirtyTracker().equals("uffd")) {
+                long pid = guest.process().pid();
+                RamMapping m = UffdDirtyTracker.findMapping(pid, ram.file().toString());
+                if (m.length() != ram.bytes()) {
+                    throw new HypervisorException("QEMU maps " + m.length() + " bytes of " + ram.file() + ", not "
+                            + ram.bytes());
+                }
+                tracker = UffdDirtyTracker.attach(pid, QemuSettings.UFFD_FD, m.start(), m.length(), PAGE_SIZE);
+            } else {
+                tracker = new CompareDirtyTracker(ram.view(), PAGE_SIZE);
+            }
+            LOG.info("Dirty log of {} started ({})", id, tracker.name());
+        } catch (IOException e) {
+            throw new HypervisorException("cannot track the written pages of " + id + ": " + e.getMessage()
+                    + (guest.settings().dirtyTracker().equals("uffd")
+                            ? " (dirty.tracker=compare works on any kernel, slower)" : ""), e);
+        }
+    }
+
+    @Override
+    public long[] harvestDirty() throws HypervisorException {
+        if (tracker == null) {
+            throw new HypervisorException("the dirty log of " + id + " is not started");
+        }
+        try {
+            return tracker.harvest();
+        } catch (IOException e) {
+            throw new HypervisorException("harvesting the written pages of " + id + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void stopDirtyLog() {
+        if (tracker != null) {
+            tracker.close();
+            tracker = null;
+        }
+    }
+
+    @Override
+    public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) {
+        ram.copyOut(pfns, from, count, staging);
+    }
+
+    @Override
+    public byte[] captureDeviceState() throws HypervisorException {
+        try {
+            qmp().execute("xen-save-devices-state", QmpClient.arguments()
+                    .put("filename", deviceStateFile.toString()).put("live", false));
+            return Files.readAllBytes(deviceStateFile);
+        } catch (IOException e) {
+            throw new HypervisorException("saving the device state of " + id + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("saving the device state of " + id + " interrupted");
+        }
+    }
+
+    @Override
+    public List<GuestInterface> networkInterfaces() {
+        GuestOptions o = guest.options();
+        if (!o.nic().equals("tap")) {
+            return List.of();
+        }
+        String ns = guest.settings().netns().isEmpty() ? null : guest.settings().netns();
+        return List.of(new GuestInterface("net0", o.mac(), "tap", guest.process().tap(), ns));
+    }
+
+    @Override
+    public List<GuestDisk> disks() {
+        return List.of();
+    }
+
+    /** Reads one page of the guest's RAM (tests compare it with the replica's). */
+    void readPage(long pfn, ByteBuffer dst) {
+        ram.readPage(pfn, dst);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        stopDirtyLog();
+        if (paused && guest.process().isAlive()) {
+            try {
+                resume();
+            } catch (HypervisorException e) {
+                LOG.warn("Resuming {} on close failed: {}", id, e.getMessage());
+            }
+        }
+        closed = true;
+        owner.released(this);
+    }
+}

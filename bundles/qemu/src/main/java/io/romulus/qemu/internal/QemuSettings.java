@@ -1,0 +1,53 @@
+package io.romulus.qemu.internal;
+
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * How this host runs QEMU guests: the typed, validated form of {@link QemuConfig}, built by tests without OSGi.
+ *
+ * @param qemuBinary     the system emulator
+ * @param accel          {@code tcg}, {@code kvm} or {@code auto}
+ * @param runDir         tmpfs directory for RAM files, sockets, logs
+ * @param kernel         the demo guest's kernel
+ * @param initrd         the demo guest's initramfs
+ * @param preloadLibrary the userfaultfd preload library
+ * @param dirtyTracker   {@code uffd} or {@code compare}
+ * @param netns          network namespace of the guests' taps, or empty
+ * @param bridge         bridge the guests' taps join, or empty
+ * @param qmpTimeoutMs   QMP command timeout
+ */
+public record QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd,
+        Path preloadLibrary, String dirtyTracker, String netns, String bridge, int qmpTimeoutMs) {
+
+    /** The descriptor number at which the preload library leaves its userfaultfd inside QEMU. */
+    public static final int UFFD_FD = 1000;
+
+    public QemuSettings {
+        accel = accel.toLowerCase(Locale.ROOT);
+        if (!accel.equals("tcg") && !accel.equals("kvm") && !accel.equals("auto")) {
+            throw new IllegalArgumentException("accel must be tcg, kvm or auto, not '" + accel + "'");
+        }
+        dirtyTracker = dirtyTracker.toLowerCase(Locale.ROOT);
+        if (!dirtyTracker.equals("uffd") && !dirtyTracker.equals("compare")) {
+            throw new IllegalArgumentException("dirty.tracker must be uffd or compare, not '" + dirtyTracker + "'");
+        }
+        if (qmpTimeoutMs < 100) {
+            throw new IllegalArgumentException("qmp.timeout.ms must be at least 100, not " + qmpTimeoutMs);
+        }
+        netns = netns.trim();
+        bridge = bridge.trim();
+    }
+
+    static QemuSettings of(QemuConfig c) {
+        Path home = Path.of(System.getProperty("karaf.home", "."));
+        return new QemuSettings(c.qemu_binary(), c.accel(), Path.of(c.run_dir()), home.resolve(c.guest_kernel()),
+                home.resolve(c.guest_initrd()), home.resolve(c.preload_library()), c.dirty_tracker(), c.netns(),
+                c.bridge(), c.qmp_timeout_ms());
+    }
+
+    QemuSettings withRunDir(Path dir) {
+        return new QemuSettings(qemuBinary, accel, dir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge,
+                qmpTimeoutMs);
+    }
+}
