@@ -40,7 +40,7 @@ final class Oracle {
 
     /** The primary's binding: domains it opens record their memory digest in every pause. */
     Hypervisor primary(SimHypervisor sim) {
-        return new Forwarding(sim) {
+        return new ForwardingHypervisor(sim) {
             @Override
             public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
                 return new Recording((SimDomain) sim.open(id, options));
@@ -50,47 +50,12 @@ final class Oracle {
 
     /** The backup's binding: replicas it builds check their memory after every apply. */
     Hypervisor backup(SimHypervisor sim) {
-        return new Forwarding(sim) {
+        return new ForwardingHypervisor(sim) {
             @Override
             public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
                 return new Checking((SimReplica) sim.createReplica(spec));
             }
         };
-    }
-
-    /** The sim binding as it is, for the decorators above to override one method each. */
-    private static class Forwarding implements Hypervisor {
-
-        final SimHypervisor sim;
-
-        Forwarding(SimHypervisor sim) {
-            this.sim = sim;
-        }
-
-        @Override
-        public String binding() {
-            return sim.binding();
-        }
-
-        @Override
-        public Availability availability() {
-            return sim.availability();
-        }
-
-        @Override
-        public List<DomainInfo> domains() {
-            return sim.domains();
-        }
-
-        @Override
-        public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
-            return sim.open(id, options);
-        }
-
-        @Override
-        public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
-            return sim.createReplica(spec);
-        }
     }
 
     /**
