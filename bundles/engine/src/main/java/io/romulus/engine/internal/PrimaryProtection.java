@@ -172,7 +172,8 @@ final class PrimaryProtection {
         } catch (HypervisorException | RuntimeException e) {
             state = ProtectionState.FAILED;
             detail = "checkpointing failed: " + e.getMessage();
-            LOG.error("Protection of {} failed; the domain continues UNPROTECTED and its output is released", id, e);
+            LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain (if it "
+                    + "still runs) continues UNPROTECTED", id, e);
         } finally {
             shutdown();
         }
@@ -390,9 +391,16 @@ final class PrimaryProtection {
             // an orderly GOODBYE lets the backup drop its replica; after a failure here it must keep it for failover
             s.close(state == ProtectionState.FAILED ? detail : null);
         }
+        boolean failed = state == ProtectionState.FAILED;
         for (OutputBuffer o : outputs) {
             try {
-                o.passThrough();
+                if (failed) {
+                    // the backup keeps its replica and may be activated from it: output it never acknowledged must
+                    // not leave (I3); later output flows once the buffer is gone
+                    o.discard();
+                } else {
+                    o.passThrough();
+                }
                 o.close();
             } catch (RuntimeException e) {
                 LOG.warn("Closing the output buffer of {} on {} failed", id, o.interfaceName(), e);
