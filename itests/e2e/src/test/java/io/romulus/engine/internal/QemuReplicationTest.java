@@ -91,8 +91,7 @@ class QemuReplicationTest {
                 == ProtectionState.STANDBY || nodes.row(primary, Role.PRIMARY).state() == ProtectionState.FAILED);
         ProtectionStatus activated = backup.failover(GUEST);
         assertEquals(ProtectionState.ACTIVATED, activated.state());
-        Path backupConsole = Files.list(run.resolve("b")).filter(p -> p.getFileName().toString().startsWith("e2e."))
-                .findFirst().orElseThnodes.row().resolve("console.log");
+        Path backupConsole = nodes.activatedDir("e2e").resolve("console.log");
         await().atMost(Duration.ofSeconds(30)).until(() -> lastTick(backupConsole) > 0);
         String resumed = Files.readString(backupConsole, StandardCharsets.ISO_8859_1);
         assertTrue(!resumed.contains("ROMULUS-GUEST-READY"), "the guest resumed; it did not boot again:\n" + resumed);
