@@ -5,7 +5,10 @@
  * picked at random over the whole area (each write changes 8 bytes of the page, so
  * the page content really changes). Paced in 10 ms slices.
  *
- * Usage: romulus-dirtier MIB RATE    (RATE 0: touch the area once, then idle)
+ * Usage: romulus-dirtier MIB RATE    (RATE 0: touch the area once, then idle;
+ *                                    RATE -1: write as fast as the CPU allows and print
+ *                                    "romulus-dirtier: rate N pages/s" every second, a
+ *                                    CPU-and-memory workload whose progress can be compared)
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -35,7 +38,7 @@ int main(int argc, char **argv) {
     long mib = argc > 1 ? atol(argv[1]) : 16;
     long rate = argc > 2 ? atol(argv[2]) : 0;
     if (mib <= 0) mib = 16;
-    if (rate < 0) rate = 0;
+    if (rate < -1) rate = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     long page = sysconf(_SC_PAGESIZE);
@@ -49,6 +52,24 @@ int main(int argc, char **argv) {
     printf("romulus-dirtier: started mib=%ld rate=%ld pages/s (%zu pages of %ld bytes)\n",
            mib, rate, pages, page);
     if (rate == 0) for (;;) pause();
+    if (rate == -1) {
+        uint64_t seq = 0, last = 0;
+        double second = now_s() + 1.0;
+        for (;;) {
+            for (int i = 0; i < 4096; i++) {
+                size_t p = (size_t)(next_rand() % pages);
+                size_t off = (size_t)(next_rand() % (uint64_t)(page / 8)) * 8;
+                seq++;
+                memcpy(area + p * (size_t)page + off, &seq, sizeof seq);
+            }
+            double t = now_s();
+            if (t >= second) {
+                printf("romulus-dirtier: rate %llu pages/s\n", (unsigned long long)(seq - last));
+                last = seq;
+                second += 1.0;
+            }
+        }
+    }
 
     const double slice = 0.01;
     double start = now_s(), next = start, report = start + 60.0;

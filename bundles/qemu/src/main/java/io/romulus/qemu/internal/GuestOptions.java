@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  * @param mac         the guest NIC's MAC address
  * @param ip          the guest's address, {@code A.B.C.D/NN}, passed to the demo guest on its kernel command line
  * @param port        the demo guest's counter service port
- * @param dirtyRate   pages per second written by the demo guest's dirtying workload (0: not started)
+ * @param dirtyRate   pages per second written by the demo guest's dirtying workload (0: not started; -1: as fast
+ *                    as it can, reporting its rate on the console every second)
  * @param dirtyMib    size of the area that workload writes, MiB
  */
 public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
@@ -50,8 +51,9 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port must be 1 to 65535, not " + port);
         }
-        if (dirtyRate < 0 || dirtyRate > 1_000_000) {
-            throw new IllegalArgumentException("dirty-rate must be 0 to 1000000 pages/s, not " + dirtyRate);
+        if (dirtyRate < -1 || dirtyRate > 1_000_000) {
+            throw new IllegalArgumentException("dirty-rate must be 0 to 1000000 pages/s, or -1 for as fast as it can, "
+                    + "not " + dirtyRate);
         }
         if (dirtyMib < 1 || (long) dirtyMib << 20 >= memoryBytes) {
             throw new IllegalArgumentException("dirty-mib must be at least 1 and below the guest's memory, not "

@@ -46,8 +46,4 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
                 c.bridge(), c.qmp_timeout_ms());
     }
 
-    QemuSettings withRunDir(Path dir) {
-        return new QemuSettings(qemuBinary, accel, dir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge,
-                qmpTimeoutMs);
-    }
 }

@@ -1,0 +1,59 @@
+package io.romulus.qemu.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+class GuestOptionsTest {
+
+    @Test
+    void defaultsAndRoundTripThroughHello() {
+        GuestOptions d = GuestOptions.parse(Map.of());
+        assertEquals(128L << 20, d.memoryBytes());
+        assertEquals("none", d.nic());
+        GuestOptions o = GuestOptions.parse(Map.of("memory", "1G", "nic", "tap", "dirty-rate", "-1", "cpus", "2"));
+        assertEquals(1L << 30, o.memoryBytes());
+        assertEquals(o, GuestOptions.parse(o.toMap()), "what travels in HELLO builds the same guest on the backup");
+        assertTrue(o.kernelCommandLine().contains("romulus.dirty.rate=-1"));
+    }
+
+    @Test
+    void badOptionsAreRefusedWithTheirName() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("colour", "red")))
+                .getMessage().contains("no option 'colour'"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("memory", "lots")))
+                .getMessage().contains("memory"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("memory", "16M")))
+                .getMessage().contains("32M"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("nic", "wifi")))
+                .getMessage().contains("nic"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("mac", "1:2:3")))
+                .getMessage().contains("mac"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("ip", "10.0.0.1")))
+                .getMessage().contains("A.B.C.D/NN"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("cpus", "two")))
+                .getMessage().contains("whole number"));
+    }
+
+    @Test
+    void theCommandLineKeepsRamInTheSharedFileAndWaitsForIncomingState() {
+        QemuSettings s = new QemuSettings("qemu-system-x86_64", "tcg", Path.of("/dev/shm/r"), Path.of("/g/vmlinuz"),
+                Path.of("/g/initrd"), Path.of("/l/p.so"), "uffd", "ns", "br0", 1000);
+        GuestOptions o = GuestOptions.parse(Map.of("nic", "tap"));
+        List<String> boot = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, false, "rt1");
+        assertTrue(String.join(" ", boot).contains("mem-path=/dev/shm/r/web/ram,share=on"), boot.toString());
+        assertTrue(boot.contains("migration.send-configuration=off"));
+        assertTrue(boot.contains("tap,id=net0,ifname=rt1,script=no,downscript=no"));
+        assertTrue(!boot.contains("-incoming"));
+        List<String> incoming = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, true, "rt1");
+        assertEquals(List.of("-S", "-incoming", "defer"), incoming.subList(incoming.size() - 3, incoming.size()));
+        assertThrows(IllegalArgumentException.class, () -> new QemuSettings("q", "hvf", Path.of("/"), Path.of("/"),
+                Path.of("/"), Path.of("/"), "uffd", "", "", 1000));
+    }
+}
