@@ -284,8 +284,8 @@ public final class QemuHypervisor implements Hypervisor {
         if (g == null) {
             throw new HypervisorException("no QEMU guest '" + name + "' runs on this node");
         }
+        g.process().close(); // killed first, so that releasing the hold on it cannot let it run again
         forget(g);
-        g.process().close();
         deleteTree(g.process().dir());
         LOG.info("Stopped {}", g.id());
     }

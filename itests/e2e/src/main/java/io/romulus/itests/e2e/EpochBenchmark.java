@@ -1,5 +1,9 @@
 package io.romulus.itests.e2e;
 
+import static io.romulus.itests.e2e.BenchSupport.await;
+import static io.romulus.itests.e2e.BenchSupport.committed;
+import static io.romulus.itests.e2e.BenchSupport.state;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -9,18 +13,14 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
-import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.engine.internal.Engine;
@@ -47,7 +47,7 @@ public final class EpochBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> a = parse(args);
+        Map<String, String> a = BenchSupport.parse(args, List.of("memory", "interval", "epochs", "rates"));
         String memory = a.getOrDefault("memory", "256M");
         int interval = Integer.parseInt(a.getOrDefault("interval", "25"));
         int epochs = Integer.parseInt(a.getOrDefault("epochs", "300"));
@@ -83,7 +83,7 @@ public final class EpochBenchmark {
             long t0 = System.nanoTime();
             primary.protect(new ProtectRequest(first, peer, interval, Map.of("memory", memory, "dirty-rate", "0",
                     "packet-rate", "0")));
-            await(() -> state(backup, first) == ProtectionState.PROTECTED, 600);
+            await(() -> state(backup, first, Role.BACKUP) == ProtectionState.PROTECTED, 600);
             long copyNanos = System.nanoTime() - t0;
             long wire = primaryStream.stats().bytesSent() - bytesBefore;
             primary.unprotect(first);
@@ -100,35 +100,15 @@ public final class EpochBenchmark {
             ByteBuffer dst = ByteBuffer.allocateDirect(src.capacity());
             System.out.println("Checkpoints (median over the last epochs; memcpy = the same number of scattered pages"
                     + " copied on this machine)");
-            System.out.printf("  %9s %8s %10s %11s %8s %9s %9s %8s %8s%n", "rate p/s", "dirty", "pause µs",
-                    "memcpy µs", "ratio", "p99 µs", "ACK ms", "compr", "ckpt/s");
+            BenchSupport.checkpointHeader("rate p/s");
             for (int rate : rates) {
                 DomainId id = DomainId.parse("sim:bench-" + rate);
                 primary.protect(new ProtectRequest(id, peer, interval, Map.of("memory", memory, "dirty-rate",
                         Integer.toString(rate), "packet-rate", "200")));
                 await(() -> committed(backup, id) >= epochs + 20, 600);
                 List<EpochStats> stats = primary.epochs(id, epochs);
-                double rateHz = (stats.size() - 1) * 1000.0
-                        / Math.max(1, stats.get(stats.size() - 1).startedMillis() - stats.get(0).startedMillis());
                 primary.unprotect(id);
-                long[] pause = stats.stream().mapToLong(EpochStats::pauseNanos).sorted().toArray();
-                long[] dirty = stats.stream().mapToLong(EpochStats::dirtyPages).sorted().toArray();
-                long[] ack = stats.stream().filter(e -> e.ackNanos() >= 0).mapToLong(EpochStats::ackNanos).sorted()
-                        .toArray();
-                long[] ratios = new long[stats.size()];
-                long[] memcpy = new long[stats.size()];
-                for (int i = 0; i < stats.size(); i++) {
-                    memcpy[i] = memcpyNanos(src, dst, stats.get(i).dirtyPages());
-                    ratios[i] = memcpy[i] == 0 ? 0 : stats.get(i).pauseNanos() * 100 / Math.max(1, memcpy[i]);
-                }
-                Arrays.sort(memcpy);
-                Arrays.sort(ratios);
-                double compr = stats.stream().mapToLong(EpochStats::rawBytes).sum()
-                        / (double) Math.max(1, stats.stream().mapToLong(EpochStats::wireBytes).sum());
-                System.out.printf("  %9d %8d %10.0f %11.0f %8.1f %9.0f %9.1f %8.1f %8.1f%n", rate, median(dirty),
-                        median(pause) / 1e3, median(memcpy) / 1e3, median(ratios) / 100.0,
-                        pause[(int) (pause.length * 0.99)] / 1e3, median(ack) / 1e6, compr,
-                        rateHz);
+                BenchSupport.checkpointRow(Integer.toString(rate), stats, src, dst);
             }
             System.out.println();
             System.out.println("ratio = pause / memcpy of the same pages, per epoch, median; the pause also covers"
@@ -138,34 +118,6 @@ public final class EpochBenchmark {
             primarySim.deactivate();
             backupSim.deactivate();
         }
-    }
-
-    private static long median(long[] sorted) {
-        return sorted.length == 0 ? 0 : sorted[sorted.length / 2];
-    }
-
-    private static final Random RANDOM = new Random(7);
-
-    /** Copies {@code pages} pages at random page offsets from {@code src} to {@code dst}, as the pause does. */
-    private static long memcpyNanos(ByteBuffer src, ByteBuffer dst, int pages) {
-        int count = src.capacity() / PAGE;
-        long[] pfns = new long[pages];
-        for (int i = 0; i < pages; i++) {
-            pfns[i] = RANDOM.nextInt(count);
-        }
-        Arrays.sort(pfns);
-        ByteBuffer staging = dst.duplicate().clear();
-        long t = System.nanoTime();
-        for (int i = 0; i < pages; i++) {
-            ByteBuffer page = src.duplicate();
-            int off = (int) pfns[i] * PAGE;
-            page.limit(off + PAGE).position(off);
-            if (staging.remaining() < PAGE) {
-                staging.clear();
-            }
-            staging.put(page);
-        }
-        return System.nanoTime() - t;
     }
 
     /** Streams {@code bytes} through a plain loopback socket in 1 MiB writes. */
@@ -194,41 +146,5 @@ public final class EpochBenchmark {
             reader.join();
             return bytes / 1e6 / ((System.nanoTime() - t) / 1e9);
         }
-    }
-
-    private static ProtectionState state(Engine e, DomainId id) {
-        return e.status().stream().filter(s -> s.role() == Role.BACKUP && s.domain().equals(id.toString()))
-                .map(ProtectionStatus::state).findFirst().orElse(null);
-    }
-
-    private static long committed(Engine e, DomainId id) {
-        return e.status().stream().filter(s -> s.role() == Role.BACKUP && s.domain().equals(id.toString()))
-                .mapToLong(ProtectionStatus::epoch).findFirst().orElse(-1);
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("benchmark condition not reached in " + seconds + " s");
-            }
-            Thread.sleep(1);
-        }
-    }
-
-    private static Map<String, String> parse(String[] args) {
-        Map<String, String> map = new java.util.HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            if (!args[i].startsWith("--")) {
-                throw new IllegalArgumentException("expected --name value, got " + args[i]);
-            }
-            map.put(args[i].substring(2), args[i + 1]);
-        }
-        new ArrayList<>(map.keySet()).forEach(k -> {
-            if (!List.of("memory", "interval", "epochs", "rates").contains(k)) {
-                throw new IllegalArgumentException("unknown option --" + k + " (memory, interval, epochs, rates)");
-            }
-        });
-        return map;
     }
 }

@@ -13,6 +13,7 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.qemu.internal.QemuHypervisor;
 import io.romulus.qemu.internal.QemuSettings;
 import io.romulus.transport.mina.internal.MinaCheckpointTransport;
@@ -38,9 +39,11 @@ final class QemuPair implements AutoCloseable {
      * @param wrapPrimary  decorates the primary's binding (a witness), or identity
      * @param wrapBackup   decorates the backup's binding, or identity
      * @param output       the primary's output buffer provider, or null
+     * @param wrapStream   decorates the primary's checkpoint transport (a fault injector), or identity
      */
     QemuPair(Path secretDir, String primaryNetns, String backupNetns, UnaryOperator<Hypervisor> wrapPrimary,
-            UnaryOperator<Hypervisor> wrapBackup, OutputBufferProvider output) throws Exception {
+            UnaryOperator<Hypervisor> wrapBackup, OutputBufferProvider output,
+            UnaryOperator<CheckpointTransport> wrapStream) throws Exception {
         primaryQemu = new QemuHypervisor(settings(run.resolve("a"), primaryNetns));
         backupQemu = new QemuHypervisor(settings(run.resolve("b"), backupNetns));
         if (!primaryQemu.availability().available()) {
@@ -54,7 +57,7 @@ final class QemuPair implements AutoCloseable {
         if (output != null) {
             primary.addOutputBufferProvider(output, 0);
         }
-        primary.setTransport(primaryStream);
+        primary.setTransport(wrapStream.apply(primaryStream));
         backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 2048, 5000, 50, 4, 256));
         backup.addHypervisor(wrapBackup.apply(backupQemu));
         backup.setTransport(backupStream);

@@ -45,7 +45,7 @@ class QemuReplicationTest {
 
     @BeforeEach
     void nodes() throws Exception {
-        nodes = new QemuPair(dir, "", "", witness::primary, witness::backup, null);
+        nodes = new QemuPair(dir, "", "", witness::primary, witness::backup, null, t -> t);
     }
 
     @AfterEach

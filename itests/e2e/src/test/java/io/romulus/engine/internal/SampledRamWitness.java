@@ -11,8 +11,6 @@ import java.util.zip.CRC32C;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
-import io.romulus.api.hypervisor.GuestDisk;
-import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
@@ -78,13 +76,12 @@ final class SampledRamWitness {
         void read(long[] pfns, int count, ByteBuffer dst) throws HypervisorException;
     }
 
-    private final class Sampling implements ProtectedDomain {
+    private final class Sampling extends ForwardingDomain {
 
-        private final ProtectedDomain d;
         private long captures;
 
         Sampling(ProtectedDomain d) {
-            this.d = d;
+            super(d);
         }
 
         @Override
@@ -96,56 +93,6 @@ final class SampledRamWitness {
             DomainInfo info = d.info();
             int crc = digest(info.pageCount(), info.pageSize(), (pfns, n, dst) -> d.copyPages(pfns, 0, n, dst));
             return ByteBuffer.allocate(8 + inner.length).putInt(MAGIC).putInt(crc).put(inner).array();
-        }
-
-        @Override
-        public DomainInfo info() {
-            return d.info();
-        }
-
-        @Override
-        public void pause() throws HypervisorException {
-            d.pause();
-        }
-
-        @Override
-        public void resume() throws HypervisorException {
-            d.resume();
-        }
-
-        @Override
-        public void startDirtyLog() throws HypervisorException {
-            d.startDirtyLog();
-        }
-
-        @Override
-        public long[] harvestDirty() throws HypervisorException {
-            return d.harvestDirty();
-        }
-
-        @Override
-        public void stopDirtyLog() throws HypervisorException {
-            d.stopDirtyLog();
-        }
-
-        @Override
-        public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) throws HypervisorException {
-            d.copyPages(pfns, from, count, staging);
-        }
-
-        @Override
-        public List<GuestInterface> networkInterfaces() {
-            return d.networkInterfaces();
-        }
-
-        @Override
-        public List<GuestDisk> disks() {
-            return d.disks();
-        }
-
-        @Override
-        public void close() {
-            d.close();
         }
     }
 

@@ -1,0 +1,126 @@
+package io.romulus.itests.e2e;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.engine.internal.Engine;
+
+/** What the end-to-end benchmarks share: the checkpoint table (pause beside memcpy of the same pages), waits, args. */
+final class BenchSupport {
+
+    private static final int PAGE = 4096;
+    private static final Random RANDOM = new Random(7);
+
+    private BenchSupport() {
+    }
+
+    static void checkpointHeader(String first) {
+        System.out.printf("  %9s %8s %10s %11s %8s %9s %9s %8s %8s%n", first, "dirty", "pause µs", "memcpy µs",
+                "ratio", "p99 µs", "ACK ms", "compr", "ckpt/s");
+    }
+
+    /**
+     * One row of the checkpoint table from a run's epochs: medians of dirty pages, pause, memcpy of the same number of
+     * scattered pages copied here from {@code src} to {@code dst} right now, their ratio per epoch, the p99 pause, the
+     * time to ACK, the compression ratio and the sustained checkpoint rate.
+     */
+    static void checkpointRow(String label, List<EpochStats> stats, ByteBuffer src, ByteBuffer dst) {
+        double rateHz = (stats.size() - 1) * 1000.0
+                / Math.max(1, stats.get(stats.size() - 1).startedMillis() - stats.get(0).startedMillis());
+        long[] pause = stats.stream().mapToLong(EpochStats::pauseNanos).sorted().toArray();
+        long[] dirty = stats.stream().mapToLong(EpochStats::dirtyPages).sorted().toArray();
+        long[] ack = stats.stream().filter(e -> e.ackNanos() >= 0).mapToLong(EpochStats::ackNanos).sorted().toArray();
+        long[] ratios = new long[stats.size()];
+        long[] memcpy = new long[stats.size()];
+        for (int i = 0; i < stats.size(); i++) {
+            memcpy[i] = memcpyNanos(src, dst, stats.get(i).dirtyPages());
+            ratios[i] = memcpy[i] == 0 ? 0 : stats.get(i).pauseNanos() * 100 / Math.max(1, memcpy[i]);
+        }
+        Arrays.sort(memcpy);
+        Arrays.sort(ratios);
+        double compr = stats.stream().mapToLong(EpochStats::rawBytes).sum()
+                / (double) Math.max(1, stats.stream().mapToLong(EpochStats::wireBytes).sum());
+        System.out.printf("  %9s %8d %10.0f %11.0f %8.1f %9.0f %9.1f %8.1f %8.1f%n", label, median(dirty),
+                median(pause) / 1e3, median(memcpy) / 1e3, median(ratios) / 100.0,
+                pause[(int) (pause.length * 0.99)] / 1e3, median(ack) / 1e6, compr, rateHz);
+    }
+
+    static long median(long[] sorted) {
+        return sorted.length == 0 ? 0 : sorted[sorted.length / 2];
+    }
+
+    /** Copies {@code pages} pages at random page offsets from {@code src} to {@code dst}, as the pause does. */
+    static long memcpyNanos(ByteBuffer src, ByteBuffer dst, int pages) {
+        int count = src.capacity() / PAGE;
+        long[] pfns = new long[pages];
+        for (int i = 0; i < pages; i++) {
+            pfns[i] = RANDOM.nextInt(count);
+        }
+        Arrays.sort(pfns);
+        ByteBuffer staging = dst.duplicate().clear();
+        long t = System.nanoTime();
+        for (int i = 0; i < pages; i++) {
+            ByteBuffer page = src.duplicate();
+            int off = (int) pfns[i] * PAGE;
+            page.limit(off + PAGE).position(off);
+            if (staging.remaining() < PAGE) {
+                staging.clear();
+            }
+            staging.put(page);
+        }
+        return System.nanoTime() - t;
+    }
+
+    static ProtectionStatus row(Engine e, DomainId id, Role role) {
+        return e.status().stream().filter(s -> s.role() == role && s.domain().equals(id.toString())).findFirst()
+                .orElse(null);
+    }
+
+    /** The state of a domain's row, or {@code null} while there is none. */
+    static ProtectionState state(Engine e, DomainId id, Role role) {
+        ProtectionStatus s = row(e, id, role);
+        return s == null ? null : s.state();
+    }
+
+    static long committed(Engine e, DomainId id) {
+        ProtectionStatus s = row(e, id, Role.BACKUP);
+        return s == null ? -1 : s.epoch();
+    }
+
+    static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("benchmark condition not reached in " + seconds + " s");
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** {@code --name value} pairs, refusing names not in {@code known}. */
+    static Map<String, String> parse(String[] args, List<String> known) {
+        Map<String, String> map = new HashMap<>();
+        for (int i = 0; i < args.length; i += 2) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length) {
+                throw new IllegalArgumentException("expected --name value, got " + args[i]);
+            }
+            String k = args[i].substring(2);
+            if (!known.contains(k)) {
+                throw new IllegalArgumentException("unknown option --" + k + " (" + String.join(", ", known) + ")");
+            }
+            map.put(k, args[i + 1]);
+        }
+        return map;
+    }
+}

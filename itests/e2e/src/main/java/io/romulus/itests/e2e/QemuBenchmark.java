@@ -1,0 +1,191 @@
+package io.romulus.itests.e2e;
+
+import static io.romulus.itests.e2e.BenchSupport.await;
+import static io.romulus.itests.e2e.BenchSupport.committed;
+import static io.romulus.itests.e2e.BenchSupport.state;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.engine.internal.Engine;
+import io.romulus.engine.internal.EngineSettings;
+import io.romulus.qemu.internal.QemuHypervisor;
+import io.romulus.qemu.internal.QemuSettings;
+import io.romulus.transport.mina.internal.MinaCheckpointTransport;
+import io.romulus.transport.mina.internal.TransportSettings;
+
+/**
+ * The QEMU benchmark: the demo guest under TCG, a primary and a backup engine in one JVM joined by the MINA stream on
+ * loopback. It prints, side by side from one run:
+ * <ul>
+ * <li>the speed of a CPU-and-memory workload in the guest (its dirtier writing flat out) unprotected, protected at the
+ * epoch interval, and unprotected again;</li>
+ * <li>per guest dirty rate: pause time per checkpoint beside the memcpy time of the same number of pages, the p99
+ * pause, the time to ACK and the sustained checkpoint rate;</li>
+ * <li>the time to resume the guest on the backup from its replica (failover restore).</li>
+ * </ul>
+ * Run it with {@code scripts/bench-qemu [--interval 25] [--seconds 15] [--rates 500,2000,8000]}.
+ */
+public final class QemuBenchmark {
+
+    private static final Pattern RATE = Pattern.compile("romulus-dirtier: rate (\\d+) pages/s");
+
+    private QemuBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> a = BenchSupport.parse(args, List.of("interval", "seconds", "rates", "guest", "preload"));
+        int interval = Integer.parseInt(a.getOrDefault("interval", "25"));
+        int seconds = Integer.parseInt(a.getOrDefault("seconds", "15"));
+        int[] rates = Arrays.stream(a.getOrDefault("rates", "500,2000,8000").split(",")).mapToInt(Integer::parseInt)
+                .toArray();
+        Path guest = Path.of(a.getOrDefault("guest", "native/target/guest"));
+        Path preload = Path.of(a.getOrDefault("preload", "native/target/lib/libromulus-uffd.so"));
+        Path run = Path.of("/dev/shm", "romulus-bench-" + ProcessHandle.current().pid());
+        Path dir = Files.createTempDirectory("romulus-bench");
+        TransportSettings base = TransportSettings.defaults().withSecretFile(dir.resolve("stream.secret"));
+        QemuHypervisor primaryQemu = new QemuHypervisor(settings(run.resolve("a"), guest, preload));
+        QemuHypervisor backupQemu = new QemuHypervisor(settings(run.resolve("b"), guest, preload));
+        if (!primaryQemu.availability().available()) {
+            throw new IllegalStateException(primaryQemu.availability().reason());
+        }
+        try (MinaCheckpointTransport backupStream = MinaCheckpointTransport.create(
+                base.withListen("127.0.0.1", 0).withNodeId("bench-b"));
+                MinaCheckpointTransport primaryStream = MinaCheckpointTransport.create(
+                        base.withListen("127.0.0.1", 0).withNodeId("bench-a"))) {
+            Engine primary = new Engine(EngineSettings.defaults("bench-a").withInterval(interval));
+            primary.addHypervisor(primaryQemu);
+            primary.setTransport(primaryStream);
+            Engine backup = new Engine(EngineSettings.defaults("bench-b"));
+            backup.addHypervisor(backupQemu);
+            backup.setTransport(backupStream);
+            InetSocketAddress peer = InetSocketAddress.createUnresolved("127.0.0.1",
+                    backupStream.listenAddress().getPort());
+            System.out.printf("Romulus QEMU benchmark: the demo guest (128 MiB, TCG), %d ms epochs, %d s per phase, MINA"
+                    + " stream on loopback%n%n", interval, seconds);
+
+            // 1. a CPU-and-memory workload: unprotected, protected, unprotected again, in one guest
+            DomainId work = DomainId.parse("qemu:bench-work");
+            ProtectedDomain booted = primaryQemu.open(work, Map.of("memory", "128M", "dirty-rate", "-1",
+                    "dirty-mib", "32"));
+            booted.close(); // the guest runs on, unprotected
+            Path console = run.resolve("a").resolve(work.name()).resolve("console.log");
+            await(() -> printed(console) >= 3, 180);
+            double before = mean(console, seconds);
+            primary.protect(new ProtectRequest(work, peer, interval, Map.of()));
+            await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
+            double during = mean(console, seconds);
+            List<EpochStats> workEpochs = primary.epochs(work, 1000);
+            primary.unprotect(work);
+            double after = mean(console, seconds);
+            System.out.println("Guest workload (dirtier writing flat out into 32 MiB, pages written per second)");
+            System.out.printf("  %-36s %12.0f%n", "unprotected:", before);
+            System.out.printf("  %-36s %12.0f   (%.2f of unprotected)%n", "protected at " + (1000 / interval) + " Hz:",
+                    during, during / before);
+            System.out.printf("  %-36s %12.0f%n%n", "unprotected again:", after);
+            primaryQemu.destroy(work.name());
+
+            ByteBuffer src = ByteBuffer.allocateDirect(128 << 20);
+            ByteBuffer dst = ByteBuffer.allocateDirect(128 << 20);
+            System.out.println("Checkpoints of the guest (median over the phase; memcpy = the same number of scattered"
+                    + " pages copied on this machine)");
+            BenchSupport.checkpointHeader("rate p/s");
+            BenchSupport.checkpointRow("flat out", workEpochs, src, dst);
+            long restoreMs = -1;
+            for (int rate : rates) {
+                DomainId id = DomainId.parse("qemu:bench-" + rate);
+                primary.protect(new ProtectRequest(id, peer, interval, Map.of("memory", "128M", "dirty-rate",
+                        Integer.toString(rate))));
+                Path rateConsole = run.resolve("a").resolve(id.name()).resolve("console.log");
+                await(() -> contains(rateConsole, "ROMULUS-GUEST-READY") && committed(backup, id) >= 1, 300);
+                long from = committed(backup, id);
+                Thread.sleep(seconds * 1000L);
+                List<EpochStats> stats = primary.epochs(id, (int) (committed(backup, id) - from));
+                BenchSupport.checkpointRow(Integer.toString(rate), stats, src, dst);
+                if (restoreMs < 0) {
+                    // the primary host dies; the backup resumes the guest from its replica
+                    primaryQemu.destroy(id.name());
+                    await(() -> state(backup, id, Role.BACKUP) == ProtectionState.STANDBY, 60);
+                    long t = System.nanoTime();
+                    backup.failover(id);
+                    restoreMs = (System.nanoTime() - t) / 1_000_000;
+                    backup.unprotect(id);
+                } else {
+                    primary.unprotect(id);
+                }
+            }
+            System.out.println();
+            System.out.println("ratio = pause / memcpy of the same pages, per epoch, median; the pause also covers"
+                    + " QMP stop and cont, the PAGEMAP_SCAN harvest and xen-save-devices-state.");
+            System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
+                    + " announce-self): %d ms%n", restoreMs);
+            primary.shutdown();
+            backup.shutdown();
+        } finally {
+            primaryQemu.destroyAll();
+            backupQemu.destroyAll();
+            try (var paths = Files.walk(run)) {
+                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static QemuSettings settings(Path runDir, Path guest, Path preload) {
+        return new QemuSettings("qemu-system-x86_64", "tcg", runDir, guest.resolve("vmlinuz"),
+                guest.resolve("initramfs.cpio.gz"), preload, "uffd", "", "", 10_000);
+    }
+
+    /** The dirtier's per-second rates printed on the console after the first {@code skip} characters. */
+    private static long[] rates(Path console, long skip) throws IOException {
+        if (!Files.exists(console)) {
+            return new long[0];
+        }
+        String text = Files.readString(console, StandardCharsets.ISO_8859_1);
+        Matcher m = RATE.matcher(text.substring((int) Math.min(skip, text.length())));
+        return m.results().mapToLong(r -> Long.parseLong(r.group(1))).toArray();
+    }
+
+    private static boolean contains(Path console, String text) {
+        try {
+            return Files.exists(console) && Files.readString(console, StandardCharsets.ISO_8859_1).contains(text);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static int printed(Path console) {
+        try {
+            return rates(console, 0).length;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The mean of the rates the guest prints over the next {@code seconds}. */
+    private static double mean(Path console, int seconds) throws IOException, InterruptedException {
+        long skip = Files.size(console);
+        Thread.sleep(seconds * 1000L);
+        long[] r = rates(console, skip);
+        if (r.length == 0) {
+            throw new IllegalStateException("the guest printed no rate in " + seconds + " s");
+        }
+        return Arrays.stream(r).average().orElse(0);
+    }
+}
