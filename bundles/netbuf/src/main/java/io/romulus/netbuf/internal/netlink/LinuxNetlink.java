@@ -1,0 +1,190 @@
+package io.romulus.netbuf.internal.netlink;
+
+import com.sun.jna.Library;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+
+/**
+ * The libc calls behind netlink sockets and network namespaces, in the domain's words; every failure is a
+ * {@link NetlinkException} with the errno. Underneath is a private 1:1 JNA mapping of libc that keeps the C names.
+ * Get the instance with {@link #load()}, which fails with a clear message where JNA or libc cannot be loaded.
+ */
+public final class LinuxNetlink {
+
+    /** 1:1 libc mapping; C names and C argument order ({@code size_t}/{@code ssize_t} as {@code long}: 64-bit only). */
+    private interface LibC extends Library {
+        int socket(int domain, int type, int protocol);
+
+        int bind(int sockfd, Pointer addr, int addrlen);
+
+        int getsockname(int sockfd, Pointer addr, Pointer addrlen);
+
+        int setsockopt(int sockfd, int level, int optname, Pointer optval, int optlen);
+
+        long send(int sockfd, Pointer buf, long len, int flags);
+
+        long recv(int sockfd, Pointer buf, long len, int flags);
+
+        int open(String pathname, int flags, Object... mode);
+
+        int close(int fd);
+
+        int setns(int fd, int nstype);
+    }
+
+    // include/uapi/asm-generic/fcntl.h (x86-64, arm64)
+    static final int O_RDONLY = 0;
+    static final int O_CLOEXEC = 02000000;
+    // include/uapi/linux/sched.h
+    static final int CLONE_NEWNET = 0x40000000;
+
+    private static volatile LinuxNetlink instance;
+
+    private final LibC libc;
+
+    private LinuxNetlink(LibC libc) {
+        this.libc = libc;
+    }
+
+    /** Loads libc through JNA (once). */
+    public static LinuxNetlink load() throws NetlinkException {
+        LinuxNetlink result = instance;
+        if (result != null) {
+            return result;
+        }
+        synchronized (LinuxNetlink.class) {
+            if (instance == null) {
+                if (!Platform.isLinux()) {
+                    throw new NetlinkException("dlopen(libc)", 0,
+                            "netlink output buffering needs Linux; this is " + System.getProperty("os.name"));
+                }
+                if (!Platform.is64Bit()) {
+                    throw new NetlinkException("dlopen(libc)", 0,
+                            "netlink output buffering supports 64-bit Linux, not " + Platform.ARCH);
+                }
+                try {
+                    instance = new LinuxNetlink(Native.load(Platform.C_LIBRARY_NAME, LibC.class));
+                } catch (LinkageError e) {
+                    throw new NetlinkException("dlopen(libc)", 0,
+                            "could not load libc through JNA (is the JNA bundle installed?): " + e.getMessage(), e);
+                }
+            }
+            return instance;
+        }
+    }
+
+    private static int lastError() {
+        return Native.getLastError();
+    }
+
+    /** {@code socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)} in the calling thread's network namespace. */
+    int netlinkSocket(int protocol) throws NetlinkException {
+        int fd = libc.socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Netlink.SOCK_CLOEXEC, protocol);
+        if (fd < 0) {
+            int errno = lastError();
+            throw new NetlinkException("socket(AF_NETLINK)", errno, errno == Errno.EPROTONOSUPPORT
+                    ? "netlink protocol " + protocol + " is not available in this kernel"
+                            + (protocol == Netlink.NETLINK_NETFILTER ? " (CONFIG_NETFILTER_NETLINK)" : "")
+                    : "cannot create a netlink socket for protocol " + protocol);
+        }
+        return fd;
+    }
+
+    /** {@code bind} to {@code sockaddr_nl{AF_NETLINK, 0, pid 0 (kernel assigns), groups 0}}; returns the port id. */
+    int bindNetlink(int fd) throws NetlinkException {
+        try (Memory addr = new Memory(Netlink.SOCKADDR_NL_SIZE); Memory len = new Memory(4)) {
+            addr.clear();
+            addr.setShort(0, (short) Netlink.AF_NETLINK);
+            if (libc.bind(fd, addr, Netlink.SOCKADDR_NL_SIZE) != 0) {
+                throw new NetlinkException("bind", lastError(), "cannot bind netlink socket " + fd);
+            }
+            len.setInt(0, Netlink.SOCKADDR_NL_SIZE);
+            if (libc.getsockname(fd, addr, len) != 0) {
+                throw new NetlinkException("getsockname", lastError(), "cannot read netlink socket " + fd + "'s port");
+            }
+            return addr.getInt(4);
+        }
+    }
+
+    void setIntOption(int fd, int level, int name, int value, String what) throws NetlinkException {
+        try (Memory v = new Memory(4)) {
+            v.setInt(0, value);
+            if (libc.setsockopt(fd, level, name, v, 4) != 0) {
+                throw new NetlinkException("setsockopt", lastError(), "cannot set " + what + " on socket " + fd);
+            }
+        }
+    }
+
+    /** {@code SO_RCVTIMEO} with a {@code struct timeval} (two longs on 64-bit). */
+    void setReceiveTimeout(int fd, long millis) throws NetlinkException {
+        try (Memory tv = new Memory(16)) {
+            tv.setLong(0, millis / 1000);
+            tv.setLong(8, (millis % 1000) * 1000);
+            if (libc.setsockopt(fd, Netlink.SOL_SOCKET, Netlink.SO_RCVTIMEO, tv, 16) != 0) {
+                throw new NetlinkException("setsockopt", lastError(), "cannot set SO_RCVTIMEO on socket " + fd);
+            }
+        }
+    }
+
+    /** {@code send(fd, buf, len, 0)}; a short send is an error (netlink sends are all or nothing). */
+    void send(int fd, Pointer buf, int len) throws NetlinkException {
+        long n;
+        do {
+            n = libc.send(fd, buf, len, 0);
+        } while (n < 0 && lastError() == Errno.EINTR);
+        if (n < 0) {
+            throw new NetlinkException("send", lastError(), "cannot send " + len + " bytes on netlink socket " + fd);
+        }
+        if (n != len) {
+            throw new NetlinkException("send", 0, "netlink socket " + fd + " took " + n + " of " + len + " bytes");
+        }
+    }
+
+    /**
+     * {@code recv(fd, buf, capacity, 0)}: bytes received, 0 on {@code SO_RCVTIMEO} expiry or a signal; an
+     * {@code ENOBUFS} (the kernel could not deliver some messages) is thrown with that errno.
+     */
+    int recv(int fd, Pointer buf, int capacity) throws NetlinkException {
+        long n = libc.recv(fd, buf, capacity, 0);
+        if (n < 0) {
+            int errno = lastError();
+            if (errno == Errno.EAGAIN || errno == Errno.EINTR) {
+                return 0;
+            }
+            throw new NetlinkException("recv", errno, errno == Errno.ENOBUFS
+                    ? "netlink socket " + fd + " overran its receive buffer; the kernel dropped messages"
+                    : "cannot receive on netlink socket " + fd);
+        }
+        return (int) n;
+    }
+
+    void close(int fd) throws NetlinkException {
+        if (libc.close(fd) != 0) {
+            throw new NetlinkException("close", lastError(), "cannot close descriptor " + fd);
+        }
+    }
+
+    /** Opens a namespace file ({@code /var/run/netns/NAME}, {@code /proc/thread-self/ns/net}). */
+    int openNamespace(String path, String what) throws NetlinkException {
+        int fd = libc.open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int errno = lastError();
+            throw new NetlinkException("open", errno, errno == Errno.ENOENT
+                    ? what + " does not exist (no " + path + ")"
+                    : "cannot open " + what + " " + path);
+        }
+        return fd;
+    }
+
+    /** {@code setns(fd, CLONE_NEWNET)}: moves the calling thread (only) into the network namespace of {@code fd}. */
+    void setNetworkNamespace(int fd, String what) throws NetlinkException {
+        if (libc.setns(fd, CLONE_NEWNET) != 0) {
+            int errno = lastError();
+            throw new NetlinkException("setns(CLONE_NEWNET)", errno, errno == Errno.EPERM
+                    ? "not allowed to enter " + what + " (needs CAP_SYS_ADMIN)"
+                    : "cannot enter " + what);
+        }
+    }
+}

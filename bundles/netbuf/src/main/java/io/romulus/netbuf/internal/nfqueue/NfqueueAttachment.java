@@ -1,0 +1,157 @@
+package io.romulus.netbuf.internal.nfqueue;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.netbuf.internal.netlink.Errno;
+import io.romulus.netbuf.internal.netlink.NetlinkAttributes;
+import io.romulus.netbuf.internal.netlink.NetlinkException;
+import io.romulus.netbuf.internal.netlink.NetlinkMessageReader;
+import io.romulus.netbuf.internal.netlink.NetlinkSocket;
+import io.romulus.netbuf.internal.netlink.Nfqueue;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What one attached interface holds in the kernel: the NETLINK_NETFILTER socket bound to its queue, the thread that
+ * receives queued packets, and the iptables rules that feed the queue. Sends the verdicts of its
+ * {@link NfqueueOutputBuffer}.
+ */
+final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOutputBuffer.Attachment {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NfqueueAttachment.class);
+    private static final long REQUEST_TIMEOUT_MS = 2000;
+    private static final long JOIN_TIMEOUT_MS = 2000;
+
+    private final NetlinkSocket socket;
+    private final int queue;
+    private final String description;
+    private final List<List<String>> ruleRemovals = new ArrayList<>();
+    private final Runnable onShutdown;
+    private volatile boolean running;
+    private Thread reader;
+
+    NfqueueAttachment(NetlinkSocket socket, int queue, String description, Runnable onShutdown) {
+        this.socket = socket;
+        this.queue = queue;
+        this.description = description;
+        this.onShutdown = onShutdown;
+    }
+
+    @Override
+    public void batch(int verdict, int upToId) throws NetlinkException {
+        socket.send((w, seq) -> Nfqueue.verdictBatch(w, seq, queue, verdict, upToId));
+    }
+
+    /** Starts the thread that receives queued packets into {@code buffer}. */
+    void startReceiving(NfqueueOutputBuffer buffer) {
+        running = true;
+        reader = new Thread(() -> receive(buffer), "romulus-nfqueue-" + queue);
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Installs a rule (an iptables command) and remembers the command that removes it. */
+    void installRule(List<String> insert, List<String> remove, String what) throws OutputBufferException {
+        HostCommands.check(insert, what);
+        ruleRemovals.add(remove);
+        LOG.debug("NFQUEUE {}: installed {}", queue, String.join(" ", insert));
+    }
+
+    private void receive(NfqueueOutputBuffer buffer) {
+        NetlinkMessageReader message = new NetlinkMessageReader();
+        NetlinkAttributes attributes = new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN);
+        long overruns = 0;
+        while (running) {
+            int n;
+            try {
+                n = socket.receive();
+            } catch (NetlinkException e) {
+                if (e.errno() == Errno.ENOBUFS) {
+                    if (overruns++ % 1000 == 0) {
+                        LOG.warn("NFQUEUE {} of {}: receive buffer overrun; the kernel dropped guest packets it could "
+                                + "not deliver (output is lost, never released early)", queue, description);
+                    }
+                    continue;
+                }
+                if (running) {
+                    LOG.error("NFQUEUE {} of {}: receiving failed; queued output stays held: {}", queue, description,
+                            e.getMessage());
+                    sleepQuietly();
+                }
+                continue;
+            }
+            if (n == 0) {
+                continue;
+            }
+            try {
+                message.reset(socket.received(), n);
+                while (message.next()) {
+                    if (Nfqueue.isPacket(message)) {
+                        Nfqueue.attributes(message, attributes);
+                        buffer.received(Nfqueue.packetId(attributes), Nfqueue.packetLength(attributes));
+                    } else if (message.isError() && message.errorCode() != 0) {
+                        LOG.warn("NFQUEUE {} of {}: the kernel refused a verdict: {}", queue, description,
+                                Errno.name(message.errorCode()));
+                    }
+                }
+            } catch (NetlinkException e) {
+                LOG.error("NFQUEUE {} of {}: {}", queue, description, e.getMessage());
+            }
+            buffer.receivedAll();
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void stopIntake() {
+        for (List<String> removal : ruleRemovals) {
+            try {
+                HostCommands.check(removal, "remove the NFQUEUE rule");
+            } catch (OutputBufferException e) {
+                // fail-closed: a rule left behind queues to a queue nobody reads, so the kernel drops that traffic
+                LOG.error("NFQUEUE {} of {}: {} (traffic it matches is dropped until it is removed by hand)", queue,
+                        description, e.getMessage());
+            }
+        }
+        ruleRemovals.clear();
+        running = false;
+        if (reader != null) {
+            try {
+                reader.join(JOIN_TIMEOUT_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (reader.isAlive()) {
+                LOG.warn("NFQUEUE {} of {}: receiving thread did not stop", queue, description);
+            }
+        }
+    }
+
+    @Override
+    public void shutdown() {
+        try {
+            if (reader == null || !reader.isAlive()) {
+                socket.request("NFQNL_CFG_CMD_UNBIND of queue " + queue,
+                        (w, seq) -> Nfqueue.configCommand(w, seq, queue, Nfqueue.NFQNL_CFG_CMD_UNBIND),
+                        REQUEST_TIMEOUT_MS, null);
+            }
+        } catch (NetlinkException e) {
+            LOG.warn("NFQUEUE {} of {}: {} (closing the socket unbinds it too)", queue, description, e.getMessage());
+        } finally {
+            if (reader == null || !reader.isAlive()) {
+                socket.close();
+            }
+            onShutdown.run();
+        }
+    }
+}
