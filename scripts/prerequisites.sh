@@ -10,9 +10,9 @@ set -euo pipefail
 #   gcc, libc6-dev                   native/: the userfaultfd preload library, the demo guest's programs
 #   busybox-static, cpio, kmod, xz-utils, zstd   native/: the demo guest's initramfs and kernel modules
 #   python3                          tests: a child process that writes shared memory for the dirty tracker
-#   iptables, socat                  network namespaces of the host tests
+#   iptables, procps, socat          output commit (NFQUEUE rules, br_netfilter sysctls) and the host tests
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables socat)
+    cpio kmod xz-utils zstd python3 iptables procps socat)
 
 romulus_need_packages() {
     local missing=() p

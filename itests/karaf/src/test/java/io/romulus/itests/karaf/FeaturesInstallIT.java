@@ -33,12 +33,13 @@ public class FeaturesInstallIT extends RomulusTestSupport {
     @Test
     public void eachFeatureInstallsInAFreshContainer() throws Exception {
         assertFalse("booted without romulus", features.isInstalled(features.getFeature("romulus-core")));
-        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-hawtio"}) {
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-netbuf",
+            "romulus-hawtio"}) {
             features.installFeature(f, EnumSet.noneOf(FeaturesService.Option.class));
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
         for (String bsn : new String[] {"io.romulus.api", "io.romulus.engine", "io.romulus.transport.mina",
-            "io.romulus.shell", "io.romulus.sim"}) {
+            "io.romulus.shell", "io.romulus.sim", "io.romulus.qemu", "io.romulus.netbuf"}) {
             Bundle b = find(bsn);
             assertTrue(bsn + " present", b != null);
             await(bsn + " ACTIVE", 30, () -> b.getState() == Bundle.ACTIVE);

@@ -65,7 +65,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
 
     @Test
     public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
-        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-hawtio", "romulus"}) {
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-netbuf",
+            "romulus-hawtio", "romulus"}) {
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
         List<String> romulus = new ArrayList<>();
@@ -76,7 +77,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
             }
         }
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
-                "io.romulus.transport.mina", "io.romulus.shell", "io.romulus.sim")));
+                "io.romulus.transport.mina", "io.romulus.shell", "io.romulus.sim", "io.romulus.qemu",
+                "io.romulus.netbuf")));
     }
 
     @Test
