@@ -1,6 +1,5 @@
 package io.romulus.engine.internal;
 
-import java.nio.ByteBuffer;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -12,9 +11,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
-import io.romulus.api.hypervisor.DomainInfo;
-import io.romulus.api.hypervisor.GuestDisk;
-import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
@@ -95,124 +91,46 @@ final class Oracle {
         }
     }
 
-    private final class Recording implements ProtectedDomain {
+    private final class Recording extends ForwardingDomain {
 
-        final SimDomain d;
+        final SimDomain sim;
 
         Recording(SimDomain d) {
-            this.d = d;
+            super(d);
+            this.sim = d;
         }
 
         @Override
-        public DomainInfo info() {
-            return d.info();
-        }
-
-        @Override
-        public void pause() {
-            d.pause();
-        }
-
-        @Override
-        public void resume() {
-            d.resume();
-        }
-
-        @Override
-        public void startDirtyLog() {
-            d.startDirtyLog();
-        }
-
-        @Override
-        public long[] harvestDirty() throws HypervisorException {
-            return d.harvestDirty();
-        }
-
-        @Override
-        public void stopDirtyLog() {
-            d.stopDirtyLog();
-        }
-
-        @Override
-        public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) {
-            d.copyPages(pfns, from, count, staging);
-        }
-
-        @Override
-        public byte[] captureDeviceState() {
-            if (!d.isPaused()) {
+        public byte[] captureDeviceState() throws HypervisorException {
+            if (!sim.isPaused()) {
                 throw new AssertionError("device state captured while the domain runs");
             }
-            byte[] state = d.captureDeviceState();
-            primaryDigests.put(HexFormat.of().formatHex(state), d.memory().digest());
+            byte[] state = sim.captureDeviceState();
+            primaryDigests.put(HexFormat.of().formatHex(state), sim.memory().digest());
             return state;
-        }
-
-        @Override
-        public List<GuestInterface> networkInterfaces() {
-            return d.networkInterfaces();
-        }
-
-        @Override
-        public List<GuestDisk> disks() {
-            return d.disks();
-        }
-
-        @Override
-        public void close() {
-            d.close();
         }
     }
 
-    private final class Checking implements Replica {
+    private final class Checking extends ForwardingReplica {
 
-        final SimReplica r;
+        final SimReplica sim;
 
         Checking(SimReplica r) {
-            this.r = r;
-        }
-
-        @Override
-        public ReplicaSpec spec() {
-            return r.spec();
-        }
-
-        @Override
-        public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
-            r.writeInitial(pfns, from, count, pages);
+            super(r);
+            this.sim = r;
         }
 
         @Override
         public void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
-            r.applyCommitted(epoch);
+            sim.applyCommitted(epoch);
             Integer expected = primaryDigests.get(HexFormat.of().formatHex(epoch.deviceState()));
-            int actual = r.memory().digest();
+            int actual = sim.memory().digest();
             checked.incrementAndGet();
             committed.add(epoch.epoch());
             if ((expected == null || expected != actual) && mismatches.size() < 5) {
                 mismatches.add("epoch " + epoch.epoch() + ": replica " + Integer.toHexString(actual) + ", primary "
                         + (expected == null ? "never paused in this state" : Integer.toHexString(expected)));
             }
-        }
-
-        @Override
-        public long committedEpoch() {
-            return r.committedEpoch();
-        }
-
-        @Override
-        public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
-            r.readPage(pfn, dst);
-        }
-
-        @Override
-        public ProtectedDomain activate() throws HypervisorException {
-            return r.activate();
-        }
-
-        @Override
-        public void close() {
-            r.close();
         }
     }
 }

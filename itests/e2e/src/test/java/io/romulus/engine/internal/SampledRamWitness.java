@@ -96,12 +96,10 @@ final class SampledRamWitness {
         }
     }
 
-    private final class Checking implements Replica {
-
-        private final Replica r;
+    private final class Checking extends ForwardingReplica {
 
         Checking(Replica r) {
-            this.r = r;
+            super(r);
         }
 
         @Override
@@ -124,36 +122,6 @@ final class SampledRamWitness {
                             + Integer.toHexString(b.getInt(4)));
                 }
             }
-        }
-
-        @Override
-        public ReplicaSpec spec() {
-            return r.spec();
-        }
-
-        @Override
-        public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
-            r.writeInitial(pfns, from, count, pages);
-        }
-
-        @Override
-        public long committedEpoch() {
-            return r.committedEpoch();
-        }
-
-        @Override
-        public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
-            r.readPage(pfn, dst);
-        }
-
-        @Override
-        public ProtectedDomain activate() throws HypervisorException {
-            return r.activate();
-        }
-
-        @Override
-        public void close() {
-            r.close();
         }
     }
 }

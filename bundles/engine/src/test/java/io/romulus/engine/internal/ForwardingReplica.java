@@ -1,0 +1,54 @@
+package io.romulus.engine.internal;
+
+import java.nio.ByteBuffer;
+
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
+
+/** A replica as it is, for the tests' witnesses to override one method each. */
+class ForwardingReplica implements Replica {
+
+    final Replica r;
+
+    ForwardingReplica(Replica r) {
+        this.r = r;
+    }
+
+    @Override
+    public ReplicaSpec spec() {
+        return r.spec();
+    }
+
+    @Override
+    public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
+        r.writeInitial(pfns, from, count, pages);
+    }
+
+    @Override
+    public void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
+        r.applyCommitted(epoch);
+    }
+
+    @Override
+    public long committedEpoch() {
+        return r.committedEpoch();
+    }
+
+    @Override
+    public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+        r.readPage(pfn, dst);
+    }
+
+    @Override
+    public ProtectedDomain activate() throws HypervisorException {
+        return r.activate();
+    }
+
+    @Override
+    public void close() {
+        r.close();
+    }
+}
