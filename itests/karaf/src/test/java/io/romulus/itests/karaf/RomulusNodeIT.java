@@ -85,11 +85,15 @@ public class RomulusNodeIT extends RomulusTestSupport {
     public void theMBeansAreRegistered() throws Exception {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
-            "io.romulus:type=Hypervisor,name=sim"}) {
+            "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
         assertEquals("sim", server.getAttribute(new ObjectName("io.romulus:type=Hypervisor,name=sim"), "Binding"));
+        // the node ships the demo guest and the preload library, and scripts/test installs QEMU
+        ObjectName qemu = new ObjectName("io.romulus:type=Hypervisor,name=qemu");
+        assertEquals(server.getAttribute(qemu, "Availability").toString(), Boolean.TRUE,
+                server.getAttribute(qemu, "Available"));
         String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
                 "ListenAddress");
         assertTrue(listen, listen.endsWith(":" + STREAM_PORT));

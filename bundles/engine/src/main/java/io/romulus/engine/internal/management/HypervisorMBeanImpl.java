@@ -1,6 +1,5 @@
-package io.romulus.sim.internal.management;
+package io.romulus.engine.internal.management;
 
-import javax.management.DynamicMBean;
 import javax.management.NotCompliantMBeanException;
 import javax.management.StandardMBean;
 
@@ -8,20 +7,12 @@ import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.management.HypervisorMBean;
 
-import org.osgi.service.component.annotations.Activate;
-import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Reference;
-
-/** {@code io.romulus:type=Hypervisor,name=sim}. */
-@Component(service = {HypervisorMBean.class, DynamicMBean.class},
-        property = "jmx.objectname=io.romulus:type=Hypervisor,name=sim")
-public class SimHypervisorMBean extends StandardMBean implements HypervisorMBean {
+/** {@code io.romulus:type=Hypervisor,name=<binding>}: one binding, registered by {@link HypervisorMBeans}. */
+public class HypervisorMBeanImpl extends StandardMBean implements HypervisorMBean {
 
     private final Hypervisor hypervisor;
 
-    @Activate
-    public SimHypervisorMBean(@Reference(target = "(" + Hypervisor.BINDING + "=sim)") Hypervisor hypervisor)
-            throws NotCompliantMBeanException {
+    public HypervisorMBeanImpl(Hypervisor hypervisor) throws NotCompliantMBeanException {
         super(HypervisorMBean.class);
         this.hypervisor = hypervisor;
     }
@@ -51,8 +42,9 @@ public class SimHypervisorMBean extends StandardMBean implements HypervisorMBean
         }
     }
 
+    /** A binding whose host prerequisites are missing (no QEMU, no Xen, no guest image) is degraded. */
     @Override
     public boolean isDegraded() {
-        return false;
+        return !hypervisor.availability().available();
     }
 }
