@@ -37,6 +37,9 @@ public interface ReplicationEngine {
     /** The most recent epochs of a domain this node is primary for, newest last. */
     List<EpochStats> epochs(DomainId domain, int limit);
 
+    /** The output buffers of the domains this node is primary for (output commit, invariant I1). */
+    List<OutputStatus> outputs();
+
     /** Domain names this node knows, for completers. */
     List<String> domainNames();
 }

@@ -10,6 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
@@ -263,6 +264,14 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         primaries.values().forEach(p -> out.add(p.status()));
         backups.values().forEach(b -> out.add(b.status()));
         out.sort(Comparator.comparing(ProtectionStatus::domain).thenComparing(ProtectionStatus::role));
+        return out;
+    }
+
+    @Override
+    public List<OutputStatus> outputs() {
+        List<OutputStatus> out = new ArrayList<>();
+        primaries.values().forEach(p -> out.addAll(p.outputs()));
+        out.sort(Comparator.comparing(OutputStatus::domain).thenComparing(OutputStatus::interfaceName));
         return out;
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
@@ -127,6 +128,11 @@ public class EngineComponent implements ReplicationEngine {
     @Override
     public List<EpochStats> epochs(DomainId domain, int limit) {
         return engine.epochs(domain, limit);
+    }
+
+    @Override
+    public List<OutputStatus> outputs() {
+        return engine.outputs();
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
@@ -102,6 +103,14 @@ final class PrimaryProtection {
     void setInterval(int ms) {
         intervalMs = ms;
         signal();
+    }
+
+    /** The output buffers this protection holds, while it runs. */
+    List<OutputStatus> outputs() {
+        if (state == ProtectionState.STOPPED || state == ProtectionState.FAILED) {
+            return List.of();
+        }
+        return outputs.stream().map(o -> new OutputStatus(id.toString(), o.interfaceName(), o.stats())).toList();
     }
 
     List<EpochStats> epochs(int limit) {

@@ -12,12 +12,14 @@ import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.netbuf.OutputBufferStats;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,6 +65,21 @@ class CommandsTest {
 
     private static String refusal(org.junit.jupiter.api.function.Executable e) {
         return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e).getMessage();
+    }
+
+    @Test
+    void netbufShowsEveryHeldInterface() throws Exception {
+        NetbufCommand c = new NetbufCommand();
+        c.engine = engine;
+        c.execute();
+        assertTrue(out().contains("No guest output is held"), out());
+        engine.outputs.add(new OutputStatus("qemu:web", "rt1a2b3c4d", new OutputBufferStats("nfqueue", 1200,
+                3 << 20, 1100, 2 << 20, 7, 2)));
+        c.execute();
+        String table = out();
+        assertTrue(table.contains("Held by"), table);
+        assertTrue(table.matches("(?s).*qemu:web\\s+\\|\\s+rt1a2b3c4d\\s+\\|\\s+nfqueue\\s+\\|\\s+1200\\s+\\|\\s+3072\\s+"
+                + "\\|\\s+1100\\s+\\|\\s+2048\\s+\\|\\s+7\\s+\\|\\s+2.*"), table);
     }
 
     @Test
@@ -233,6 +250,7 @@ class CommandsTest {
         final List<ProtectRequest> requests = new ArrayList<>();
         final List<ProtectionStatus> rows = new ArrayList<>();
         final List<EpochStats> epochs = new ArrayList<>();
+        final List<OutputStatus> outputs = new ArrayList<>();
         final List<String> calls = new ArrayList<>();
         RuntimeException refusal;
         int lastLimit;
@@ -274,6 +292,11 @@ class CommandsTest {
         public List<EpochStats> epochs(DomainId domain, int limit) {
             lastLimit = limit;
             return epochs;
+        }
+
+        @Override
+        public List<OutputStatus> outputs() {
+            return outputs;
         }
 
         @Override

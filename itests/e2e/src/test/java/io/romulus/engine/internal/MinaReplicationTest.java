@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
@@ -95,6 +96,10 @@ class MinaReplicationTest {
         long from = System.nanoTime(); // output before this was never held
         await().atMost(Duration.ofSeconds(90)).until(() -> committed() >= 300);
         assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+        List<OutputStatus> outputs = primary.outputs();
+        assertEquals(1, outputs.size(), "romulus:netbuf shows the synthetic NIC: " + outputs);
+        assertEquals("sim", outputs.get(0).stats().implementation());
+        assertTrue(outputs.get(0).stats().packetsReleased() > 0, "output released on ACKs: " + outputs);
         List<EpochStats> epochs = primary.epochs(DEMO, 200);
         long before = System.nanoTime();
         primary.unprotect(DEMO);

@@ -85,7 +85,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
     public void theMBeansAreRegistered() throws Exception {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
-            "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu"}) {
+            "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu",
+            "io.romulus:type=NetBuffer,name=outputs"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
@@ -166,6 +167,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
             assertTrue(shown, shown.contains("sim:itest") && shown.contains("PRIMARY") && shown.contains("BACKUP"));
             String epochs = execute("romulus:epochs sim:itest -n 5");
             assertTrue(epochs, epochs.contains("Pause (µs)"));
+            String netbuf = execute("romulus:netbuf");
+            assertTrue(netbuf, netbuf.contains("sim:itest") && netbuf.contains("Epochs held"));
         } finally {
             engine.unprotect(demo);
             reg.unregister();
