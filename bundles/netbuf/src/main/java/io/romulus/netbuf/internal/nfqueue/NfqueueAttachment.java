@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.NetlinkAttributes;
 import io.romulus.netbuf.internal.netlink.NetlinkException;

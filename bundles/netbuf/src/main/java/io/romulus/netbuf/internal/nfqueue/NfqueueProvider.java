@@ -17,6 +17,7 @@ import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.Netlink;

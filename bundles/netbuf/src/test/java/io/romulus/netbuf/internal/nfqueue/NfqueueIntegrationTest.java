@@ -29,6 +29,7 @@ import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferStats;
+import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
 

@@ -1,4 +1,4 @@
-package io.romulus.netbuf.internal.nfqueue;
+package io.romulus.netbuf.internal;
 
 import java.io.File;
 import java.io.IOException;
@@ -16,19 +16,20 @@ import java.util.concurrent.TimeUnit;
 import io.romulus.api.netbuf.OutputBufferException;
 
 /**
- * The host tools output commit forks at attach and close (never per epoch or packet): {@code ip}, {@code iptables},
- * {@code ip6tables}, {@code sysctl}, {@code modprobe}, found on PATH or in the sbin directories a service's PATH
- * often lacks, and run inside a network namespace with {@code ip netns exec}.
+ * The host tools output commit forks at attach, close and in capability probes (never per epoch or packet):
+ * {@code ip}, {@code tc}, {@code iptables}, {@code ip6tables}, {@code sysctl}, {@code modprobe}, found on PATH or in
+ * the sbin directories a service's PATH often lacks, and run inside a network namespace with {@code ip netns exec}
+ * or, for iproute2's own tools, {@code -n NETNS}.
  */
-final class HostCommands {
+public final class HostCommands {
 
     /** What a command printed and how it ended. */
-    record Result(List<String> argv, int exit, String out, String err) {
-        boolean ok() {
+    public record Result(List<String> argv, int exit, String out, String err) {
+        public boolean ok() {
             return exit == 0;
         }
 
-        String describe() {
+        public String describe() {
             String why = err.isBlank() ? out.strip() : err.strip();
             return String.join(" ", argv) + " exited with " + exit + (why.isEmpty() ? "" : ": " + why);
         }
@@ -40,7 +41,7 @@ final class HostCommands {
     }
 
     /** The executable {@code name}, or null when it is not installed. */
-    static Path find(String name) {
+    public static Path find(String name) {
         Set<String> dirs = new LinkedHashSet<>();
         String path = System.getenv("PATH");
         if (path != null) {
@@ -61,17 +62,17 @@ final class HostCommands {
     }
 
     /** The executable {@code name}, or an error that says it is missing and why it is needed. */
-    static Path require(String name, String neededFor) throws OutputBufferException {
+    public static Path require(String name, String neededFor) throws OutputBufferException {
         Path p = find(name);
         if (p == null) {
-            throw new OutputBufferException(name + " is not installed; output commit through NFQUEUE needs it to "
+            throw new OutputBufferException(name + " is not installed; output commit needs it to "
                     + neededFor + " (scripts/prerequisites.sh installs it)");
         }
         return p;
     }
 
     /** {@code argv}, prefixed with {@code ip netns exec NETNS} when {@code netns} is set. */
-    static List<String> inNetns(Path ip, String netns, Object... argv) {
+    public static List<String> inNetns(Path ip, String netns, Object... argv) {
         List<String> cmd = new ArrayList<>();
         if (netns != null && !netns.isEmpty()) {
             cmd.add(ip.toString());
@@ -85,8 +86,22 @@ final class HostCommands {
         return cmd;
     }
 
+    /** {@code tool [-n NETNS] args...}. */
+    public static List<String> argv(Path tool, String netns, Object... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(tool.toString());
+        if (netns != null && !netns.isEmpty()) {
+            cmd.add("-n");
+            cmd.add(netns);
+        }
+        for (Object a : args) {
+            cmd.add(a.toString());
+        }
+        return cmd;
+    }
+
     /** Runs a command to its end (or a timeout, which is an error). */
-    static Result run(List<String> argv) throws OutputBufferException {
+    public static Result run(List<String> argv) throws OutputBufferException {
         Process p;
         try {
             p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
@@ -110,7 +125,7 @@ final class HostCommands {
     }
 
     /** Runs a command that must succeed. */
-    static Result check(List<String> argv, String what) throws OutputBufferException {
+    public static Result check(List<String> argv, String what) throws OutputBufferException {
         Result r = run(argv);
         if (!r.ok()) {
             throw new OutputBufferException("cannot " + what + ": " + r.describe());
