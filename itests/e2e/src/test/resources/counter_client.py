@@ -1,5 +1,6 @@
 """A client of the demo guest's counter service that holds one TCP connection: sends "inc" every INTERVAL seconds
-and prints each answer as "value <n> <monotonic ns>" (flushed). On any failure it prints "error <what>" and exits 1.
+and prints each answer as "value <n> <sent ns> <received ns>" (CLOCK_MONOTONIC, the clock of Java's
+System.nanoTime on Linux; flushed). On any failure it prints "error <what>" and exits 1.
 Usage: counter_client.py HOST PORT INTERVAL [COUNT]  (COUNT 0: until killed)."""
 import socket
 import sys
@@ -13,12 +14,13 @@ try:
     print("connected", flush=True)
     sent = 0
     while count == 0 or sent < count:
+        sent_ns = time.monotonic_ns()
         f.write(b"inc\n")
         line = f.readline()
         if not line:
             print("error the server closed the connection", flush=True)
             sys.exit(1)
-        print("value %d %d" % (int(line), time.monotonic_ns()), flush=True)
+        print("value %d %d %d" % (int(line), sent_ns, time.monotonic_ns()), flush=True)
         sent += 1
         time.sleep(interval)
 except Exception as e:  # noqa: BLE001 - the test reads the reason

@@ -1,8 +1,6 @@
 package io.romulus.engine.internal;
 
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -10,14 +8,10 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
-import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.transport.EpochTransfer;
-import io.romulus.api.transport.Hello;
-import io.romulus.api.transport.HelloReply;
-import io.romulus.api.transport.ReplicaAcceptor;
 
 /**
  * Kills the primary host at a chosen phase of an epoch: its QEMU gets SIGKILL and its link to the backup is reset, so
@@ -87,77 +81,28 @@ final class PrimaryCrash {
     }
 
     CheckpointTransport transport(CheckpointTransport t) {
-        return new CheckpointTransport() {
+        return new ForwardingTransport(t) {
             @Override
-            public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
-                    throws CheckpointException, InterruptedException {
-                return new Channel(t.connect(peer, hello, listener));
-            }
+            CheckpointChannel channel(CheckpointChannel c) {
+                return new ForwardingTransport.Channel(c) {
+                    @Override
+                    public void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer pages)
+                            throws CheckpointException, InterruptedException {
+                        at(Phase.TRANSFER, epoch);
+                        super.sendPages(epoch, pfns, from, count, pages);
+                    }
 
-            @Override
-            public void setAcceptor(ReplicaAcceptor acceptor) {
-                t.setAcceptor(acceptor);
-            }
-
-            @Override
-            public InetSocketAddress listenAddress() {
-                return t.listenAddress();
-            }
-
-            @Override
-            public List<ConnectionInfo> connections() {
-                return t.connections();
+                    @Override
+                    public EpochTransfer endEpoch(long epoch, boolean initial)
+                            throws CheckpointException, InterruptedException {
+                        EpochTransfer transfer = super.endEpoch(epoch, initial);
+                        if (!initial) {
+                            at(Phase.BEFORE_ACK, epoch);
+                        }
+                        return transfer;
+                    }
+                };
             }
         };
-    }
-
-    private final class Channel implements CheckpointChannel {
-
-        private final CheckpointChannel c;
-
-        Channel(CheckpointChannel c) {
-            this.c = c;
-        }
-
-        @Override
-        public HelloReply peer() {
-            return c.peer();
-        }
-
-        @Override
-        public void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer pages)
-                throws CheckpointException, InterruptedException {
-            at(Phase.TRANSFER, epoch);
-            c.sendPages(epoch, pfns, from, count, pages);
-        }
-
-        @Override
-        public void sendDeviceState(long epoch, byte[] state) throws CheckpointException, InterruptedException {
-            c.sendDeviceState(epoch, state);
-        }
-
-        @Override
-        public EpochTransfer endEpoch(long epoch, boolean initial) throws CheckpointException, InterruptedException {
-            EpochTransfer t = c.endEpoch(epoch, initial);
-            if (!initial) {
-                at(Phase.BEFORE_ACK, epoch);
-            }
-            return t;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return c.isOpen();
-        }
-
-        @Override
-        public void abort(String reason) {
-            c.abort(reason);
-        }
-
-        @Override
-        public void close() {
-            c.close();
-        }
     }
 }

@@ -52,12 +52,13 @@ class QemuFailoverTest {
     private OutputBufferProvider output;
     private CuttableLink link;
     private Process client;
+    private final OutputCommitWitness i1 = new OutputCommitWitness();
 
     private void hosts(PrimaryCrash crash) throws Exception {
         lab = NetLab.up();
         output = new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load());
-        nodes = new QemuPair(dir, lab.primaryHost(), lab.backupHost(), crash::binding, h -> h, output,
-                crash::transport);
+        nodes = new QemuPair(dir, lab.primaryHost(), lab.backupHost(), h -> crash.binding(i1.binding(h)), h -> h,
+                output, t -> crash.transport(i1.transport(t)));
         link = new CuttableLink(new InetSocketAddress("127.0.0.1", nodes.backupStream.listenAddress().getPort()));
     }
 
@@ -82,14 +83,16 @@ class QemuFailoverTest {
     }
 
     /** Reads the client's lines into {@code values} (answers) and {@code errors}. */
-    private Thread reader(Process p, List<Long> values, List<String> errors) {
+    private Thread reader(Process p, List<OutputCommitWitness.Reply> values, List<String> errors) {
         Thread t = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
                     StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = in.readLine()) != null) {
                     if (line.startsWith("value ")) {
-                        values.add(Long.parseLong(line.split(" ")[1]));
+                        String[] f = line.split(" ");
+                        values.add(new OutputCommitWitness.Reply(Long.parseLong(f[1]), Long.parseLong(f[2]),
+                                Long.parseLong(f[3])));
                     } else if (line.startsWith("error")) {
                         errors.add(line);
                     }
@@ -131,7 +134,7 @@ class QemuFailoverTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> nodes.row(nodes.primary, Role.PRIMARY).state()
                 == ProtectionState.PROTECTED);
 
-        List<Long> values = new CopyOnWriteArrayList<>();
+        List<OutputCommitWitness.Reply> values = new CopyOnWriteArrayList<>();
         List<String> errors = new CopyOnWriteArrayList<>();
         client = lab.inClient(List.of("python3", "-u", counterClient(), NetLab.GUEST_IP, "7000", "0.05"));
         reader(client, values, errors);
@@ -147,7 +150,13 @@ class QemuFailoverTest {
         await().atMost(Duration.ofSeconds(10)).until(crash::fired);
         long killed = System.nanoTime();
         int before = values.size();
-        long maxBefore = values.isEmpty() ? -1 : values.get(values.size() - 1);
+        long maxBefore = values.isEmpty() ? -1 : values.get(values.size() - 1).value();
+        // I1 on the wire: every reply the client had before the primary died came after the ACK of a checkpoint
+        // taken after its request (afterwards the activated guest runs unprotected, waiting for a new backup)
+        List<OutputCommitWitness.Reply> protectedReplies = values.stream().filter(r -> r.receivedNanos() < killed)
+                .toList();
+        assertTrue(protectedReplies.size() >= 30, "replies checked: " + protectedReplies.size());
+        assertEquals(List.of(), i1.violations(protectedReplies), "I1");
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes.row(nodes.backup, Role.BACKUP).state()
                 == ProtectionState.STANDBY);
         long detected = System.nanoTime();
@@ -159,9 +168,10 @@ class QemuFailoverTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> values.size() >= before + 20 || !errors.isEmpty());
         assertEquals(List.of(), errors, "the client's connection survived");
         for (int i = 1; i < values.size(); i++) {
-            assertEquals(values.get(i - 1) + 1, values.get(i), "one connection, one increment per answer: "
-                    + values);
+            assertEquals(values.get(i - 1).value() + 1, values.get(i).value(), "one connection, one increment per "
+                    + "answer: " + values.stream().map(OutputCommitWitness.Reply::value).toList());
         }
+
         long after = get();
         assertTrue(after >= maxBefore, "I3: the client saw " + maxBefore + " before the failover; the counter is "
                 + after + " after it");
