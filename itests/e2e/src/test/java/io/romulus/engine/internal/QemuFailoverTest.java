@@ -79,7 +79,8 @@ class QemuFailoverTest {
     }
 
     private static String counterClient() {
-        return Path.of("src/test/resources/counter_client.py").toAbsolutePath().toString();
+        return Path.of(System.getProperty("romulus.scripts", "../../scripts")).resolve("counter-client.py")
+                .toAbsolutePath().normalize().toString();
     }
 
     /** Reads the client's lines into {@code values} (answers) and {@code errors}. */

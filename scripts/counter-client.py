@@ -1,7 +1,7 @@
 """A client of the demo guest's counter service that holds one TCP connection: sends "inc" every INTERVAL seconds
 and prints each answer as "value <n> <sent ns> <received ns>" (CLOCK_MONOTONIC, the clock of Java's
 System.nanoTime on Linux; flushed). On any failure it prints "error <what>" and exits 1.
-Usage: counter_client.py HOST PORT INTERVAL [COUNT]  (COUNT 0: until killed)."""
+Usage: counter-client.py HOST PORT INTERVAL [COUNT]  (COUNT 0: until killed)."""
 import socket
 import sys
 import time
