@@ -1,0 +1,66 @@
+package io.romulus.detector.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.Proxy;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+class DetectorSettingsTest {
+
+    /** The configuration as ConfigAdmin would give it: the defaults, overridden by {@code values}. */
+    private static DetectorConfig config(Map<String, Object> values) {
+        return (DetectorConfig) Proxy.newProxyInstance(DetectorConfig.class.getClassLoader(),
+                new Class<?>[] {DetectorConfig.class},
+                (proxy, method, args) -> values.containsKey(method.getName()) ? values.get(method.getName())
+                        : method.getDefaultValue());
+    }
+
+    @Test
+    void defaultsFromTheConfiguration() {
+        DetectorSettings s = DetectorSettings.of(config(Map.of("node_id", "node-a")));
+        assertEquals(DetectorSettings.defaults("node-a"), s);
+        assertEquals(7490, s.listen().getPort());
+        assertEquals(100, s.intervalMs());
+        assertEquals(8.0, s.threshold());
+        assertEquals(100, s.minStdDevMs());
+        assertEquals(200, s.acceptablePauseMs());
+        assertEquals(200, s.window());
+    }
+
+    @Test
+    void anEmptyNodeIdIsTheHostName() {
+        String node = DetectorSettings.of(config(Map.of())).nodeId();
+        assertFalse(node.isBlank());
+    }
+
+    @Test
+    void rebindingOnlyForAnotherAddressOrPort() {
+        DetectorSettings s = DetectorSettings.defaults("a");
+        assertFalse(s.rebinds(new DetectorSettings("0.0.0.0", 7490, "b", 50, 12, 10, 0, 10)));
+        assertTrue(s.rebinds(s.withListen("127.0.0.1", 7490)));
+        assertTrue(s.rebinds(s.withListen("0.0.0.0", 7491)));
+    }
+
+    @Test
+    void rejectsNonsense() {
+        assertThrows(IllegalArgumentException.class, () -> DetectorSettings.defaults(" "));
+        assertThrows(IllegalArgumentException.class, () -> DetectorSettings.defaults("n".repeat(256)));
+        DetectorSettings s = DetectorSettings.defaults("a");
+        assertThrows(IllegalArgumentException.class, () -> s.withListen("0.0.0.0", 65536));
+        assertThrows(IllegalArgumentException.class, () -> s.withListen("", 7490));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "threshold", 0.0))));
+        assertTrue(e.getMessage().contains("threshold"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "min_std_dev_ms", 0L))));
+        assertTrue(e.getMessage().contains("min.std.dev.ms"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "window", 1))));
+        assertTrue(e.getMessage().contains("window"), e.getMessage());
+    }
+}

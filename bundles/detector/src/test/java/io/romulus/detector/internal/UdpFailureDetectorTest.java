@@ -1,0 +1,249 @@
+package io.romulus.detector.internal;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import io.romulus.api.detector.FailureDetector;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Two or more detectors on loopback UDP, at the default settings (interval 100 ms, threshold 8). */
+@Timeout(120)
+class UdpFailureDetectorTest {
+
+    private static final Logger LOG = LoggerFactory.getLogger(UdpFailureDetectorTest.class);
+    private static final Duration DETECTION_LIMIT = Duration.ofSeconds(5);
+
+    /** What a listener was told, in order. */
+    private static final class Events implements FailureDetector.Listener {
+        final List<String> events = new CopyOnWriteArrayList<>();
+        volatile long suspectedAt;
+        volatile double suspectedPhi;
+
+        @Override
+        public void suspected(String peerId, double phi) {
+            suspectedAt = System.nanoTime();
+            suspectedPhi = phi;
+            events.add("suspected " + peerId);
+        }
+
+        @Override
+        public void recovered(String peerId) {
+            events.add("recovered " + peerId);
+        }
+    }
+
+    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        while (!resources.isEmpty()) {
+            resources.pop().close();
+        }
+    }
+
+    private <T extends AutoCloseable> T using(T resource) {
+        resources.push(resource);
+        return resource;
+    }
+
+    private UdpFailureDetector detector(String node, int port) throws IOException {
+        return using(new UdpFailureDetector(DetectorSettings.defaults(node).withListen("127.0.0.1", port)));
+    }
+
+    private static long heartbeatsFrom(UdpFailureDetector d, String peer) {
+        return d.peers().stream().filter(p -> p.peerId().equals(peer))
+                .mapToLong(UdpFailureDetector.PeerStatus::heartbeats).sum();
+    }
+
+    @Test
+    void peersThatHeartbeatStayBelowTheThreshold() throws IOException {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        Events atA = new Events();
+        Events atB = new Events();
+        FailureDetector.Monitor bSeenByA = a.monitor("b", b.localAddress(), atA);
+        FailureDetector.Monitor aSeenByB = b.monitor("a", a.localAddress(), atB);
+
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 5 && heartbeatsFrom(b, "a") >= 5);
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
+                .until(() -> bSeenByA.phi() < 8 && aSeenByB.phi() < 8);
+        assertEquals(List.of(), atA.events);
+        assertEquals(List.of(), atB.events);
+        assertTrue(heartbeatsFrom(a, "b") >= 15, "heartbeats from b: " + heartbeatsFrom(a, "b"));
+        LOG.info("after 2 s: {}, {}", a.peers(), b.peers());
+    }
+
+    @Test
+    void aStoppedPeerIsSuspectedAndARestartedOneRecovers() throws IOException {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        int bPort = b.localAddress().getPort();
+        Events atA = new Events();
+        FailureDetector.Monitor bSeenByA = a.monitor("b", b.localAddress(), atA);
+        b.monitor("a", a.localAddress(), new Events());
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 10);
+        assertEquals(List.of(), atA.events);
+
+        long stopped = System.nanoTime();
+        b.close();
+        await().atMost(DETECTION_LIMIT).until(() -> !atA.events.isEmpty());
+        long detectionMs = TimeUnit.NANOSECONDS.toMillis(atA.suspectedAt - stopped);
+        LOG.info("b suspected {} ms after it stopped, phi {}", detectionMs, atA.suspectedPhi);
+        assertEquals(List.of("suspected b"), atA.events);
+        assertTrue(atA.suspectedPhi >= 8, "phi at suspicion " + atA.suspectedPhi);
+        assertTrue(detectionMs >= 300, "suspected too early, after " + detectionMs + " ms");
+        double atSuspicion = atA.suspectedPhi;
+        await().atMost(DETECTION_LIMIT).until(() -> bSeenByA.phi() > atSuspicion + 2);
+
+        UdpFailureDetector b2 = detector("b", bPort);
+        b2.monitor("a", a.localAddress(), new Events());
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.size() >= 2);
+        assertEquals(List.of("suspected b", "recovered b"), atA.events);
+        assertTrue(bSeenByA.phi() < 8, "phi after recovery " + bSeenByA.phi());
+    }
+
+    @Test
+    void otherEvidenceKeepsAPeerAliveWithoutHeartbeats() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        DatagramChannel silent = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        Events atA = new Events();
+        FailureDetector.Monitor c = a.monitor("c", (InetSocketAddress) silent.getLocalAddress(), atA);
+        ScheduledExecutorService acks = Executors.newSingleThreadScheduledExecutor();
+        resources.push(acks::shutdownNow);
+        acks.scheduleAtFixedRate(c::alive, 0, 50, TimeUnit.MILLISECONDS);
+
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4)).until(() -> c.phi() < 8);
+        assertEquals(List.of(), atA.events);
+        assertEquals(0, heartbeatsFrom(a, "c"));
+
+        acks.shutdownNow();
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c")));
+        c.alive();
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c", "recovered c")));
+    }
+
+    @Test
+    void garbageOnTheHeartbeatPortIsIgnored() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        Events atA = new Events();
+        FailureDetector.Monitor bSeenByA = a.monitor("b", b.localAddress(), atA);
+        b.monitor("a", a.localAddress(), new Events());
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 3);
+
+        DatagramChannel noise = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        Random random = new Random(42);
+        byte[] oldVersion = new Heartbeat("b", 1, 2).toBytes();
+        oldVersion[4] = 9;
+        byte[] lying = new Heartbeat("b", 1, 2).toBytes();
+        lying[5] = (byte) 200;
+        List<byte[]> garbage = new ArrayList<>(List.of(new byte[0], "hello".getBytes(StandardCharsets.US_ASCII),
+                oldVersion, lying, new byte[1400]));
+        for (int i = 0; i < 15; i++) {
+            byte[] g = new byte[1 + random.nextInt(300)];
+            random.nextBytes(g);
+            garbage.add(g);
+        }
+        for (byte[] g : garbage) {
+            noise.send(ByteBuffer.wrap(g), a.localAddress());
+        }
+        await().atMost(DETECTION_LIMIT).until(() -> a.malformedHeartbeats() == garbage.size());
+
+        long before = heartbeatsFrom(a, "b");
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= before + 5);
+        assertTrue(bSeenByA.phi() < 8);
+        assertEquals(List.of(), atA.events);
+        assertEquals(garbage.size(), a.malformedHeartbeats());
+    }
+
+    @Test
+    void heartbeatsFromTheMonitoredAddressCountWhateverTheirNodeId() throws IOException {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector renamed = detector("b-renamed", 0);
+        Events atA = new Events();
+        a.monitor("b", renamed.localAddress(), atA);
+        renamed.monitor("a", a.localAddress(), new Events());
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 5);
+        assertEquals(List.of(), atA.events);
+    }
+
+    @Test
+    void retuningTakesEffectWithoutARestart() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        DatagramChannel silent = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        Events atA = new Events();
+        FailureDetector.Monitor c = a.monitor("c", (InetSocketAddress) silent.getLocalAddress(), atA);
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c")));
+
+        DetectorSettings s = a.settings();
+        a.update(new DetectorSettings(s.listenAddress(), s.listenPort(), s.nodeId(), 50, 1e6, s.minStdDevMs(),
+                s.acceptablePauseMs(), s.window()));
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c", "recovered c")));
+        assertEquals(50, a.settings().intervalMs());
+        assertTrue(c.phi() < 1e6);
+
+        // the heartbeat schedule now runs every 50 ms: about 20 heartbeats a second reach the silent peer
+        ByteBuffer in = ByteBuffer.allocate(Heartbeat.MAX_BYTES);
+        silent.configureBlocking(false);
+        while (silent.receive(in) != null) {
+            in.clear(); // what was sent at the old interval
+        }
+        silent.configureBlocking(true);
+        Heartbeat first = receive(silent, in);
+        long start = System.nanoTime();
+        Heartbeat last = first;
+        while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1)) {
+            last = receive(silent, in);
+        }
+        assertEquals("a", last.nodeId());
+        long sent = last.sequence() - first.sequence();
+        assertTrue(sent >= 14, "heartbeats in 1 s: " + sent);
+    }
+
+    @Test
+    void anotherListenAddressRebindsTheSocket() throws IOException {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        Events atB = new Events();
+        a.monitor("b", b.localAddress(), new Events());
+        b.monitor("a", a.localAddress(), atB);
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(b, "a") >= 3);
+
+        int port = a.localAddress().getPort();
+        a.update(a.settings().withListen("127.0.0.2", port));
+        assertEquals(new InetSocketAddress("127.0.0.2", port), a.localAddress());
+        // b still sends to the old address, but knows a's heartbeats from the new one by their node id
+        long before = heartbeatsFrom(b, "a");
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(b, "a") >= before + 10);
+        assertEquals(List.of(), atB.events);
+    }
+
+    private static Heartbeat receive(DatagramChannel channel, ByteBuffer buffer) throws Exception {
+        buffer.clear();
+        channel.receive(buffer);
+        buffer.flip();
+        return Heartbeat.decode(buffer);
+    }
+}
