@@ -13,7 +13,7 @@ import java.nio.file.StandardOpenOption;
  * primary copies dirty pages from, and what the backup's replica writes committed pages into. Page {@code n} is the
  * {@code n}-th page of the file, which is how QEMU lays out the backend.
  */
-final class GuestRam implements AutoCloseable {
+final class GuestRam {
 
     /** Chunk size of the mapping: MappedByteBuffers are int-indexed. */
     private static final long CHUNK = 1L << 30;
@@ -129,10 +129,5 @@ final class GuestRam implements AutoCloseable {
             throw new UnsupportedOperationException("a single view of " + bytes + " bytes of RAM");
         }
         return chunks[0].duplicate();
-    }
-
-    @Override
-    public void close() {
-        // the mapping goes with the last reference to its buffers
     }
 }

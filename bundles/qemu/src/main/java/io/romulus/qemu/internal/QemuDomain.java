@@ -176,11 +176,6 @@ final class QemuDomain implements ProtectedDomain {
         return List.of();
     }
 
-    /** Reads one page of the guest's RAM (tests compare it with the replica's). */
-    void readPage(long pfn, ByteBuffer dst) {
-        ram.readPage(pfn, dst);
-    }
-
     @Override
     public void close() {
         if (closed) {

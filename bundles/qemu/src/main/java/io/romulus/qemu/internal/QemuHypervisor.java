@@ -301,11 +301,6 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
-    /** The guest this node runs under {@code name}, or {@code null}. */
-    QemuGuest guest(String name) {
-        return guests.get(name);
-    }
-
     static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {
             return;

@@ -49,10 +49,6 @@ final class QemuReplica implements Replica {
         return spec;
     }
 
-    Path dir() {
-        return dir;
-    }
-
     private GuestRam usable() throws HypervisorException {
         if (ram == null) {
             throw new HypervisorException("the replica of " + spec.id() + " is " + (activated ? "activated" : "closed"));
