@@ -8,7 +8,18 @@ import org.osgi.annotation.versioning.ProviderType;
 @ProviderType
 public interface FailureDetector {
 
-    /** Starts exchanging heartbeats with a peer and watching it. */
+    /** The node id this detector puts in its heartbeats (peers recognise this node by it). */
+    String nodeId();
+
+    /**
+     * Starts exchanging heartbeats with a peer and watching it.
+     *
+     * @param peerId           the peer's node id, as its heartbeats carry it
+     * @param heartbeatAddress where to send heartbeats, or {@code null} to learn it from the peer's own heartbeats
+     *                         (their source address); until then none are sent to the peer, and it can still be
+     *                         suspected
+     * @param listener         told of suspicion and recovery
+     */
     Monitor monitor(String peerId, InetSocketAddress heartbeatAddress, Listener listener);
 
     /** Watches one peer. */
@@ -16,6 +27,9 @@ public interface FailureDetector {
 
         /** The current suspicion level. */
         double phi();
+
+        /** Whether the peer is suspected now (phi reached the threshold and it was not heard from since). */
+        boolean suspected();
 
         /** Other traffic from the peer (checkpoint ACKs, stream records) also proves it alive. */
         void alive();

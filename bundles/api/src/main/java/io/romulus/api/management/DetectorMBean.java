@@ -1,0 +1,29 @@
+package io.romulus.api.management;
+
+import javax.management.MBeanException;
+import javax.management.openmbean.TabularData;
+
+/**
+ * {@code io.romulus:type=Detector,name=detector}: the heartbeat failure detector of this node.
+ */
+public interface DetectorMBean {
+
+    /** This node's id in the heartbeats it sends. */
+    String getNodeId();
+
+    /** Where the heartbeat socket is bound, {@code host:port}, or empty when it is not. */
+    String getListenAddress();
+
+    /** phi at which a peer is suspected. */
+    double getThreshold();
+
+    /** Milliseconds between two heartbeats. */
+    long getIntervalMs();
+
+    /**
+     * One row per monitored peer: peer, address, phi, suspected, heartbeats received, milliseconds since it was last
+     * heard from, mean and standard deviation of the heartbeat inter-arrival time in milliseconds, and the number of
+     * times it was suspected.
+     */
+    TabularData getPeers() throws MBeanException;
+}
