@@ -17,13 +17,21 @@ import io.romulus.api.hypervisor.DomainId;
  *                   the pause, and the backup checks its replica against it after each apply, refusing the epoch on a
  *                   mismatch. It reads all guest memory twice per epoch: a diagnostic and acceptance mode, not for
  *                   production load.
+ * @param heartbeat  the backup's failure detector (UDP heartbeats), or {@code null} for the peer's host and the
+ *                   configured default port
  */
 public record ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options,
-        boolean verify) {
+        boolean verify, InetSocketAddress heartbeat) {
 
     /** A request without verification. */
     public ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options) {
-        this(domain, peer, intervalMs, options, false);
+        this(domain, peer, intervalMs, options, false, null);
+    }
+
+    /** A request whose backup's heartbeats use the configured default port on the peer's host. */
+    public ProtectRequest(DomainId domain, InetSocketAddress peer, int intervalMs, Map<String, String> options,
+            boolean verify) {
+        this(domain, peer, intervalMs, options, verify, null);
     }
 
     public ProtectRequest {

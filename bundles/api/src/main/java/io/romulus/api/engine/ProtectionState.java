@@ -16,6 +16,11 @@ public enum ProtectionState {
     STANDBY,
     /** Backup: the replica was activated and the domain runs here. */
     ACTIVATED,
+    /**
+     * Primary: another node took this domain over (its backup activated the replica); this node's copy was stopped
+     * without releasing the output it held (invariant I5).
+     */
+    FENCED,
     /** Protection stopped on an error; the status line says which. */
     FAILED,
     /** Protection was stopped by the operator. */

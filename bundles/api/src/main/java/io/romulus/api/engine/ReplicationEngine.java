@@ -1,6 +1,7 @@
 package io.romulus.api.engine;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 import io.romulus.api.hypervisor.DomainId;
 
@@ -42,4 +43,12 @@ public interface ReplicationEngine {
 
     /** Domain names this node knows, for completers. */
     List<String> domainNames();
+
+    /** The most recent alarms, newest last. */
+    List<Alarm> alarms(int limit);
+
+    /** Calls {@code listener} with every alarm raised from now on (on the thread that raises it; must not block). */
+    void addAlarmListener(Consumer<Alarm> listener);
+
+    void removeAlarmListener(Consumer<Alarm> listener);
 }

@@ -49,6 +49,19 @@ public interface ProtectedDomain extends AutoCloseable {
     List<GuestDisk> disks();
 
     /**
+     * Stops the domain for good: this node lost it to its backup, which runs it now (fencing, invariant I5). Called
+     * instead of {@link #close()}. The default pauses the guest and releases the hold, so that it can change nothing
+     * and send nothing; a binding that can end the domain does.
+     */
+    default void destroy() throws HypervisorException {
+        try {
+            pause();
+        } finally {
+            close();
+        }
+    }
+
+    /**
      * Releases the binding's hold on the domain (dirty log, mappings). Whether the domain itself keeps running is
      * the binding's choice and documented by it; the synthetic domain stops.
      */

@@ -4,12 +4,17 @@ import javax.management.MBeanException;
 import javax.management.openmbean.TabularData;
 
 /**
- * {@code io.romulus:type=Engine,name=engine}: the replication engine.
+ * {@code io.romulus:type=Engine,name=engine}: the replication engine. It emits a JMX notification for every alarm
+ * (types {@code io.romulus.alarm.unprotected}, {@code .protected}, {@code .fenced}, {@code .failed},
+ * {@code .primary-suspected}, {@code .failover}, {@code .witness}; the domain is the user data).
  */
 public interface EngineMBean {
 
     /** One row per domain: domain, role, state, epoch, interval, last pause, dirty pages, lag, peer, detail. */
     TabularData getStatus() throws MBeanException;
+
+    /** The most recent alarms, newest last, one line each: time, kind, domain, message. */
+    String[] getAlarms();
 
     /** Number of domains this node is primary for. */
     int getProtectedDomains();

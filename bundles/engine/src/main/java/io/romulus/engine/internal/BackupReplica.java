@@ -13,6 +13,7 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.ReplicaSink;
 
@@ -34,6 +35,7 @@ final class BackupReplica {
 
     private final DomainId id;
     private final Consumer<BackupReplica> onOrderlyEnd;
+    private final Runnable onCommit;
     private final Object applyLock = new Object();
 
     private Replica committed;          // the replica failover uses; null until a first commit
@@ -52,8 +54,14 @@ final class BackupReplica {
      *                     engine can drop this replica
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd) {
+        this(id, onOrderlyEnd, () -> { });
+    }
+
+    /** @param onCommit called after each committed checkpoint: the primary is alive (failure detection) */
+    BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit) {
         this.id = id;
         this.onOrderlyEnd = onOrderlyEnd;
+        this.onCommit = onCommit;
     }
 
     DomainId id() {
@@ -69,8 +77,8 @@ final class BackupReplica {
         synchronized (applyLock) {
             if (activated) {
                 replica.close();
-                throw new CheckpointException("the replica of " + id + " was activated on this node; it no longer "
-                        + "accepts checkpoints");
+                throw new DomainTakenOverException("the replica of " + id + " was activated on this node; it no "
+                        + "longer accepts checkpoints");
             }
             StreamSink previous = current;
             if (previous != null) {
@@ -167,9 +175,11 @@ final class BackupReplica {
 
         private void checkLive() throws CheckpointException {
             if (superseded) {
-                throw new CheckpointException(activated
-                        ? "the replica of " + id + " was activated on this node; checkpoints are refused"
-                        : "a newer stream for " + id + " replaced this one");
+                if (activated) {
+                    throw new DomainTakenOverException("the replica of " + id + " was activated on this node; "
+                            + "checkpoints are refused");
+                }
+                throw new CheckpointException("a newer stream for " + id + " replaced this one");
             }
         }
 
@@ -300,6 +310,7 @@ final class BackupReplica {
                 committedEpoch = end.epoch();
                 committedPages = count;
             }
+            onCommit.run();
         }
 
         @Override

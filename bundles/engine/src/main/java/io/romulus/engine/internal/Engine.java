@@ -1,14 +1,19 @@
 package io.romulus.engine.internal;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
+import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
@@ -27,9 +32,12 @@ import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.api.witness.Witness;
+import io.romulus.api.witness.WitnessException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * (committers). Its helpers (hypervisor bindings, the transport, output buffers) come and go at run time, as bundles
  * are updated; while one is missing, protections keep their state and wait (output stays held, invariant I1).
  */
-public final class Engine implements ReplicationEngine, ReplicaAcceptor {
+public final class Engine implements ReplicationEngine, ReplicaAcceptor, PrimaryProtection.Node,
+        FailoverCoordinator.Engine {
 
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
 
@@ -49,12 +58,28 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
     private final AtomicReference<CheckpointTransport> transport = new AtomicReference<>();
     private final Map<DomainId, PrimaryProtection> primaries = new ConcurrentHashMap<>();
     private final Map<DomainId, BackupReplica> backups = new ConcurrentHashMap<>();
-    private final Map<DomainId, ProtectedDomain> activated = new ConcurrentHashMap<>();
+    private final Map<DomainId, Activated> activated = new ConcurrentHashMap<>();
+    private final AtomicReference<FailureDetector> detector = new AtomicReference<>();
+    private final AtomicReference<Witness> witness = new AtomicReference<>();
+    private final Alarms alarms = new Alarms();
+    private final FailoverCoordinator failovers = new FailoverCoordinator(this);
+
+    /** A replica this node activated: the running domain, and the witness's lease that came with it. */
+    private record Activated(ProtectedDomain domain, Witness.Lease lease) {
+
+        void close() {
+            domain.close();
+            if (lease != null) {
+                lease.close();
+            }
+        }
+    }
 
     public Engine(EngineSettings settings) {
         this.settings = settings;
     }
 
+    @Override
     public EngineSettings settings() {
         return settings;
     }
@@ -107,6 +132,57 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         transport.compareAndSet(t, null);
     }
 
+    /** The failure detector: backups watch their primaries with it, primaries send their backups heartbeats. */
+    public void setDetector(FailureDetector d) {
+        detector.set(d);
+        LOG.info("Failure detector available (node {})", d.nodeId());
+        if (!d.nodeId().equals(settings.nodeId())) {
+            LOG.warn("The failure detector calls this node '{}' but the engine calls it '{}': peers match heartbeats "
+                    + "to streams by node id, so set the same node.id in io.romulus.detector and io.romulus.engine",
+                    d.nodeId(), settings.nodeId());
+        }
+        failovers.detectorChanged();
+    }
+
+    public void unsetDetector(FailureDetector d) {
+        if (detector.compareAndSet(d, null)) {
+            failovers.detectorChanged();
+        }
+    }
+
+    /** The witness that decides which node may run a domain (split-brain protection); none is a valid setup. */
+    public void setWitness(Witness w) {
+        witness.set(w);
+        LOG.info("Witness available: {}", w.describe());
+    }
+
+    public void unsetWitness(Witness w) {
+        if (witness.compareAndSet(w, null)) {
+            LOG.warn("The witness went away ({}); primaries hold output rather than run unprotected until it returns",
+                    w.describe());
+        }
+    }
+
+    @Override
+    public CheckpointTransport transport() {
+        return transport.get();
+    }
+
+    @Override
+    public FailureDetector detector() {
+        return detector.get();
+    }
+
+    @Override
+    public Witness witness() {
+        return witness.get();
+    }
+
+    @Override
+    public Alarms alarms() {
+        return alarms;
+    }
+
     // ------------------------------------------------------------------------------------------------ primary
 
     @Override
@@ -130,9 +206,32 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         synchronized (primaries) {
             PrimaryProtection existing = primaries.get(id);
             if (existing != null) {
-                throw new IllegalStateException(id + " is already protected (" + existing.status().state() + ")");
+                ProtectionState was = existing.status().state();
+                if (was != ProtectionState.FENCED && was != ProtectionState.FAILED) {
+                    throw new IllegalStateException(id + " is already protected (" + was + ")");
+                }
+                primaries.remove(id, existing);
             }
-            ProtectedDomain domain = hypervisor.open(id, request.options());
+            BackupReplica replica = backups.get(id);
+            if (replica != null && !replica.isActivated()) {
+                throw new IllegalStateException("this node is the backup of " + id + " (" + replica.status().state()
+                        + "); fail over first (romulus:failover) or drop the replica (romulus:unprotect)");
+            }
+            // a replica activated here is the domain now: protecting it again gives it a new backup
+            Activated taken = activated.remove(id);
+            Witness.Lease lease = taken != null ? taken.lease() : acquireLease(id);
+            ProtectedDomain domain;
+            try {
+                domain = taken != null ? taken.domain() : hypervisor.open(id, request.options());
+            } catch (HypervisorException | RuntimeException e) {
+                if (lease != null) {
+                    lease.close();
+                }
+                throw e;
+            }
+            if (taken != null) {
+                backups.remove(id);
+            }
             List<OutputBuffer> outputs = new ArrayList<>();
             try {
                 for (GuestInterface nic : domain.networkInterfaces()) {
@@ -140,17 +239,49 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
                 }
             } catch (OutputBufferException | RuntimeException e) {
                 outputs.forEach(OutputBuffer::close);
-                domain.close();
+                if (taken != null) {
+                    activated.put(id, taken);
+                } else {
+                    domain.close();
+                    if (lease != null) {
+                        lease.close();
+                    }
+                }
                 throw e;
             }
-            PrimaryProtection p = new PrimaryProtection(id, request.peer(), interval, request.options(),
-                    request.verify(), s, domain, outputs, transport::get);
+            InetSocketAddress heartbeat = request.heartbeat() != null ? request.heartbeat()
+                    : InetSocketAddress.createUnresolved(request.peer().getHostString(), s.peerHeartbeatPort());
+            PrimaryProtection p = new PrimaryProtection(id, request.peer(), resolved(heartbeat), interval,
+                    request.options(), request.verify(), s, domain, outputs, this, lease);
             primaries.put(id, p);
             LOG.info("Protecting {} with backup {} every {} ms", id, PrimaryProtection.hostPort(request.peer()),
                     interval);
             p.start();
             return p.status();
         }
+    }
+
+    private static InetSocketAddress resolved(InetSocketAddress a) {
+        InetSocketAddress r = new InetSocketAddress(a.getHostString(), a.getPort());
+        return r.isUnresolved() ? a : r;
+    }
+
+    /**
+     * With a witness, the primary must hold the domain's lease before it runs it protected: otherwise another node
+     * may run it (it was taken over), and protecting a second copy would be split brain.
+     */
+    private Witness.Lease acquireLease(DomainId id) throws WitnessException {
+        Witness w = witness.get();
+        if (w == null) {
+            return null;
+        }
+        Optional<Witness.Lease> lease = w.tryAcquire(id.toString(), settings.nodeId());
+        if (lease.isEmpty()) {
+            throw new IllegalStateException("the witness (" + w.describe() + ") says "
+                    + w.holder(id.toString()).orElse("another node") + " holds the lease of " + id
+                    + ": it runs there, so it is not protected from here");
+        }
+        return lease.get();
     }
 
     private OutputBuffer attachOutput(GuestInterface nic) throws OutputBufferException {
@@ -172,7 +303,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         PrimaryProtection p = primaries.get(domain);
         if (p == null) {
             BackupReplica b = backups.remove(domain);
-            ProtectedDomain running = activated.remove(domain);
+            failovers.forget(domain);
+            Activated running = activated.remove(domain);
             if (running != null) {
                 running.close();
                 LOG.info("Stopped the activated {}", domain);
@@ -218,8 +350,17 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         } catch (IllegalArgumentException e) {
             throw new CheckpointException("bad domain in HELLO: " + e.getMessage());
         }
-        if (primaries.containsKey(id) && !hello.nodeId().equals(settings.nodeId())) {
-            throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
+        if (activated.containsKey(id)) {
+            throw new DomainTakenOverException(id + " was activated on " + settings.nodeId() + " and runs there now");
+        }
+        PrimaryProtection here = primaries.get(id);
+        if (here != null && !hello.nodeId().equals(settings.nodeId())) {
+            ProtectionState st = here.status().state();
+            if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED) {
+                throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
+            }
+            // this node lost the domain earlier; the node that runs it now makes this one its backup
+            primaries.remove(id, here);
         }
         Hypervisor hypervisor = hypervisors.get(hello.binding());
         if (hypervisor == null) {
@@ -232,28 +373,86 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         } catch (HypervisorException | IllegalArgumentException e) {
             throw new CheckpointException("cannot build a replica of " + id + ": " + e.getMessage(), e);
         }
-        BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup));
+        BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup,
+                () -> failovers.heard(k)));
         long previous = backup.committedEpoch();
         var sink = backup.newStream(hello.nodeId(), replica);
+        failovers.watch(id, hello.nodeId());
         LOG.info("Receiving checkpoints of {} from {} ({} MiB)", id, hello.nodeId(), hello.memoryBytes() >> 20);
         return new Accepted(sink, new HelloReply(settings.nodeId(), previous));
     }
 
     private void dropBackup(BackupReplica b) {
         if (backups.remove(b.id(), b)) {
+            failovers.forget(b.id());
             b.close();
         }
     }
 
+    /**
+     * The operator's failover. With a witness it takes the domain's lease first and refuses while another node holds
+     * it: that node is alive as far as the witness knows, and activating here would run two copies.
+     */
     @Override
     public ProtectionStatus failover(DomainId domain) throws Exception {
         BackupReplica b = backups.get(domain);
         if (b == null) {
             throw new IllegalArgumentException("this node holds no replica of " + domain);
         }
-        ProtectedDomain running = b.activate();
-        activated.put(domain, running);
+        Witness w = witness.get();
+        Witness.Lease lease = null;
+        if (w != null) {
+            Optional<Witness.Lease> taken = w.tryAcquire(domain.toString(), settings.nodeId());
+            if (taken.isEmpty()) {
+                throw new IllegalStateException("the witness (" + w.describe() + ") says "
+                        + w.holder(domain.toString()).orElse("another node") + " holds the lease of " + domain
+                        + ": its primary is alive; stop it there (romulus:unprotect) before failing over");
+            }
+            lease = taken.get();
+        }
+        try {
+            activate(domain, lease);
+        } catch (Exception e) {
+            if (lease != null) {
+                lease.close();
+            }
+            throw e;
+        }
+        failovers.forget(domain);
+        alarms.raise(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain runs on this "
+                + "node without a backup until romulus:protect gives it one");
         return b.status();
+    }
+
+    @Override
+    public boolean canActivate(DomainId id) {
+        BackupReplica b = backups.get(id);
+        return b != null && !b.isActivated() && b.committedEpoch() >= 0;
+    }
+
+    @Override
+    public void activate(DomainId id, Witness.Lease lease) throws Exception {
+        BackupReplica b = backups.get(id);
+        if (b == null) {
+            throw new IllegalArgumentException("this node holds no replica of " + id);
+        }
+        ProtectedDomain running = b.activate();
+        activated.put(id, new Activated(running, lease));
+    }
+
+    @Override
+    public List<Alarm> alarms(int limit) {
+        return alarms.recent(limit);
+    }
+
+    @Override
+    public void addAlarmListener(Consumer<Alarm> listener) {
+        alarms.add(listener);
+    }
+
+    @Override
+    public void removeAlarmListener(Consumer<Alarm> listener) {
+        alarms.remove(listener);
     }
 
     // ------------------------------------------------------------------------------------------------ status
@@ -308,7 +507,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor {
         primaries.clear();
         backups.values().forEach(BackupReplica::close);
         backups.clear();
-        activated.values().forEach(ProtectedDomain::close);
+        activated.values().forEach(Activated::close);
         activated.clear();
+        failovers.close();
     }
 }

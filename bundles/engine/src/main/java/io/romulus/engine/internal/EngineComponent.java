@@ -4,7 +4,10 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
+import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
@@ -14,6 +17,7 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.witness.Witness;
 
 import org.osgi.framework.Constants;
 import org.osgi.service.component.annotations.Activate;
@@ -44,7 +48,8 @@ public class EngineComponent implements ReplicationEngine {
     static EngineSettings settings(EngineConfig c) {
         String node = c.node_id().isBlank() ? hostName() : c.node_id().trim();
         return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
-                c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch());
+                c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch(),
+                EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port());
     }
 
     private static String hostName() {
@@ -98,6 +103,41 @@ public class EngineComponent implements ReplicationEngine {
 
     void unsetTransport(CheckpointTransport t) {
         engine.unsetTransport(t);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void setDetector(FailureDetector d) {
+        engine.setDetector(d);
+    }
+
+    void unsetDetector(FailureDetector d) {
+        engine.unsetDetector(d);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void setWitness(Witness w) {
+        engine.setWitness(w);
+    }
+
+    void unsetWitness(Witness w) {
+        engine.unsetWitness(w);
+    }
+
+    @Override
+    public List<Alarm> alarms(int limit) {
+        return engine.alarms(limit);
+    }
+
+    @Override
+    public void addAlarmListener(Consumer<Alarm> listener) {
+        engine.addAlarmListener(listener);
+    }
+
+    @Override
+    public void removeAlarmListener(Consumer<Alarm> listener) {
+        engine.removeAlarmListener(listener);
     }
 
     @Override

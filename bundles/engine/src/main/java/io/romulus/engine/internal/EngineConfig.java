@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
 
 /** Configuration PID {@code io.romulus.engine}. */
 @ObjectClassDefinition(name = "Romulus replication engine", description = "Epoch loop and committer")
@@ -38,4 +39,15 @@ public @interface EngineConfig {
     @AttributeDefinition(name = "Initial copy batch", description = "Pages per batch of the initial full copy",
             min = "1")
     int initial_copy_batch() default 256;
+
+    @AttributeDefinition(name = "Failover mode", description = "What a backup does when the failure detector "
+            + "convicts its primary: automatic activates the replica (with a witness only once it holds the domain's "
+            + "lease; without one at once, which risks split brain if the primary is only cut off); manual raises an "
+            + "alarm and waits for romulus:failover", options = {
+                @Option(label = "automatic", value = "automatic"), @Option(label = "manual", value = "manual")})
+    String failover_mode() default "automatic";
+
+    @AttributeDefinition(name = "Backup heartbeat port", description = "UDP port of a backup's failure detector "
+            + "when romulus:protect names none", min = "1", max = "65535")
+    int peer_heartbeat_port() default 7490;
 }

@@ -14,9 +14,32 @@ package io.romulus.engine.internal;
  * @param maxInflightEpochs   checkpoints sent and not yet acknowledged before the epoch loop waits (the VM keeps
  *                            running; the epoch gets longer)
  * @param initialCopyBatch    pages per batch of the initial full copy
+ * @param failoverMode        what a backup does when the failure detector convicts its primary
+ * @param peerHeartbeatPort   the UDP heartbeat port of a backup when {@code romulus:protect} names none
  */
 public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
-        long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch) {
+        long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
+        FailoverMode failoverMode, int peerHeartbeatPort) {
+
+    /** What a backup does when its primary is convicted (ARCHITECTURE.md section 6). */
+    public enum FailoverMode {
+        /**
+         * Activate the replica. With a witness, only once the backup holds the domain's lease; without one, at once,
+         * which risks two running copies if the primary is alive but cut off (split brain).
+         */
+        AUTOMATIC,
+        /** Raise an alarm and wait for the operator's {@code romulus:failover}. */
+        MANUAL;
+
+        /** Parses {@code automatic} or {@code manual}, with a message naming both. */
+        public static FailoverMode parse(String text) {
+            try {
+                return valueOf(text.strip().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException | NullPointerException e) {
+                throw new IllegalArgumentException("failover.mode is automatic or manual, not '" + text + "'");
+            }
+        }
+    }
 
     public EngineSettings {
         if (nodeId == null || nodeId.isBlank()) {
@@ -38,23 +61,39 @@ public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, i
         if (initialCopyBatch < 1) {
             throw new IllegalArgumentException("initial.copy.batch must be at least 1, not " + initialCopyBatch);
         }
+        java.util.Objects.requireNonNull(failoverMode, "failoverMode");
+        if (peerHeartbeatPort < 1 || peerHeartbeatPort > 65535) {
+            throw new IllegalArgumentException("peer.heartbeat.port must be in 1-65535, not " + peerHeartbeatPort);
+        }
     }
 
-    /** Defaults: 25 ms epochs (40 Hz), 1024 epochs of history, 3 s link timeout. */
+    /** Defaults: 25 ms epochs (40 Hz), 1024 epochs of history, 3 s link timeout, automatic failover. */
     public static EngineSettings defaults(String nodeId) {
-        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256);
+        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256, FailoverMode.AUTOMATIC, 7490);
     }
 
     /** A copy with another default interval. */
     public EngineSettings withInterval(int ms) {
         return new EngineSettings(nodeId, ms, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort);
     }
 
     /** A copy with another link timeout. */
     public EngineSettings withLinkTimeout(long ms) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, ms,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort);
+    }
+
+    /** A copy with another failover mode. */
+    public EngineSettings withFailoverMode(FailoverMode mode) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort);
+    }
+
+    /** A copy with another default heartbeat port of backups. */
+    public EngineSettings withPeerHeartbeatPort(int port) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port);
     }
 
     int checkInterval(int ms) {

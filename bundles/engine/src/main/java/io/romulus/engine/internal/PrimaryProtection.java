@@ -10,8 +10,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Supplier;
+import java.util.Optional;
 
+import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectionState;
@@ -26,8 +28,11 @@ import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochTransfer;
 import io.romulus.api.transport.Hello;
+import io.romulus.api.witness.Witness;
+import io.romulus.api.witness.WitnessException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +61,8 @@ final class PrimaryProtection {
     private final EngineSettings settings;
     private final ProtectedDomain domain;
     private final List<OutputBuffer> outputs;
-    private final Supplier<CheckpointTransport> transport;
+    private final Node node;
+    private final InetSocketAddress heartbeat;
     private final EpochHistory history;
     private final Thread loop;
 
@@ -73,11 +79,31 @@ final class PrimaryProtection {
     private volatile long lastPauseNanos;
     private volatile int lastDirty;
     private volatile Session session;
+    private volatile Witness.Lease lease;
+    private volatile FailureDetector.Monitor backupMonitor;
+    private volatile String lastWitnessProblem;
+    private volatile boolean raisedUnprotected;
     private long nextEpoch;
 
-    PrimaryProtection(DomainId id, InetSocketAddress peer, int intervalMs, Map<String, String> options,
-            boolean verify, EngineSettings settings, ProtectedDomain domain, List<OutputBuffer> outputs,
-            Supplier<CheckpointTransport> transport) {
+    /** What a protection needs from its engine; each may change while it runs (bundle updates). */
+    interface Node {
+
+        CheckpointTransport transport();
+
+        FailureDetector detector();
+
+        Witness witness();
+
+        Alarms alarms();
+    }
+
+    /**
+     * @param heartbeat where the backup's failure detector listens
+     * @param lease     this node's lease of the domain from the witness, or null without a witness
+     */
+    PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
+            Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
+            List<OutputBuffer> outputs, Node node, Witness.Lease lease) {
         this.id = id;
         this.verify = verify;
         this.peer = peer;
@@ -86,7 +112,9 @@ final class PrimaryProtection {
         this.settings = settings;
         this.domain = domain;
         this.outputs = List.copyOf(outputs);
-        this.transport = transport;
+        this.node = node;
+        this.heartbeat = heartbeat;
+        this.lease = lease;
         this.history = new EpochHistory(settings.historySize());
         this.loop = new Thread(this::run, "romulus-epoch-" + id);
         this.loop.setDaemon(true);
@@ -107,7 +135,7 @@ final class PrimaryProtection {
 
     /** The output buffers this protection holds, while it runs. */
     List<OutputStatus> outputs() {
-        if (state == ProtectionState.STOPPED || state == ProtectionState.FAILED) {
+        if (state == ProtectionState.STOPPED || state == ProtectionState.FAILED || state == ProtectionState.FENCED) {
             return List.of();
         }
         return outputs.stream().map(o -> new OutputStatus(id.toString(), o.interfaceName(), o.stats())).toList();
@@ -166,6 +194,9 @@ final class PrimaryProtection {
                     initialCopy(s);
                     checkpoints(s);
                 } catch (LinkLostException e) {
+                    if (e.getCause() instanceof DomainTakenOverException taken) {
+                        throw new FencedException(taken.getMessage());
+                    }
                     lostSince = System.nanoTime();
                     s.close();
                     if (!stopping) {
@@ -178,22 +209,35 @@ final class PrimaryProtection {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (FencedException e) {
+            state = ProtectionState.FENCED;
+            detail = e.getMessage();
+            node.alarms().raise(Alarm.Kind.FENCED, id, e.getMessage() + "; this node's copy is stopped and the output"
+                    + " it held is dropped (I5)");
         } catch (HypervisorException | RuntimeException e) {
             state = ProtectionState.FAILED;
             detail = "checkpointing failed: " + e.getMessage();
             LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain (if it "
                     + "still runs) continues UNPROTECTED", id, e);
+            node.alarms().raise(Alarm.Kind.FAILED, id, detail);
         } finally {
             shutdown();
         }
     }
 
     /** Connects, or reconnects, holding output until the link timeout and then running unprotected (I4). */
-    private Session connect(long lostSince, boolean reconnecting) throws InterruptedException {
+    private Session connect(long lostSince, boolean reconnecting) throws InterruptedException, FencedException {
         boolean warnedUnprotected = false;
         String lastFailure = null;
         while (!stopping) {
-            CheckpointTransport t = transport.get();
+            if (state == ProtectionState.UNPROTECTED && !witnessAllowsRelease()) {
+                // the lease could not be confirmed: the backup may be taking over, so nothing more leaves (I5)
+                outputs.forEach(OutputBuffer::resumeBuffering);
+                state = ProtectionState.DEGRADED;
+                detail = "the witness did not confirm this node's lease; output held: " + lastWitnessProblem;
+                warnedUnprotected = false;
+            }
+            CheckpointTransport t = node.transport();
             if (t == null) {
                 detail = "waiting for a checkpoint transport service";
             } else {
@@ -209,12 +253,15 @@ final class PrimaryProtection {
                     CheckpointChannel channel = t.connect(target, hello, acks);
                     Session s = new Session(channel, domain.info().pageSize());
                     acks.session = s;
+                    watchBackup(channel.peer().nodeId());
                     if (state == ProtectionState.UNPROTECTED) {
                         outputs.forEach(OutputBuffer::resumeBuffering);
                     }
                     LOG.info("{} stream of {} to backup {} ({}) is up", reconnecting ? "Reconnected:" : "Connected:",
                             id, channel.peer().nodeId(), hostPort(peer));
                     return s;
+                } catch (DomainTakenOverException e) {
+                    throw new FencedException(e.getMessage());
                 } catch (CheckpointException e) {
                     String prefix = state == ProtectionState.UNPROTECTED ? "UNPROTECTED: "
                             : reconnecting ? "backup lost; " : "";
@@ -229,13 +276,21 @@ final class PrimaryProtection {
             }
             long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostSince);
             if (!warnedUnprotected && waited >= settings.linkTimeoutMs()) {
-                warnedUnprotected = true;
-                detail = "UNPROTECTED: " + detail;
-                if (state != ProtectionState.UNPROTECTED) {
-                    outputs.forEach(OutputBuffer::passThrough);
-                    state = ProtectionState.UNPROTECTED;
-                    LOG.warn("ALARM: {} runs UNPROTECTED: no backup at {} for {} ms; held output released. "
-                            + "Protection resumes with a full copy when the backup returns.", id, hostPort(peer), waited);
+                if (!witnessAllowsRelease()) {
+                    detail = "backup lost and the witness did not confirm this node's lease; output held: "
+                            + lastWitnessProblem;
+                    state = ProtectionState.DEGRADED;
+                } else {
+                    warnedUnprotected = true;
+                    detail = "UNPROTECTED: " + detail;
+                    if (state != ProtectionState.UNPROTECTED) {
+                        outputs.forEach(OutputBuffer::passThrough);
+                        state = ProtectionState.UNPROTECTED;
+                        raisedUnprotected = true;
+                        node.alarms().raise(Alarm.Kind.UNPROTECTED, id, "no backup at " + hostPort(peer) + " for "
+                                + waited + " ms; held output released and the domain runs unprotected. Protection "
+                                + "resumes with a full copy when the backup returns.");
+                    }
                 }
             } else if (state != ProtectionState.UNPROTECTED) {
                 state = reconnecting ? ProtectionState.DEGRADED : ProtectionState.CONNECTING;
@@ -395,10 +450,24 @@ final class PrimaryProtection {
     }
 
     private void shutdown() {
+        FailureDetector.Monitor m = backupMonitor;
+        backupMonitor = null;
+        if (m != null) {
+            m.close();
+        }
         Session s = session;
+        boolean fenced = state == ProtectionState.FENCED;
         if (s != null) {
             // an orderly GOODBYE lets the backup drop its replica; after a failure here it must keep it for failover
-            s.close(state == ProtectionState.FAILED ? detail : null);
+            s.close(state == ProtectionState.FAILED || fenced ? detail : null);
+        }
+        if (fenced) {
+            fence();
+            return;
+        }
+        Witness.Lease l = lease;
+        if (l != null && state != ProtectionState.FAILED) {
+            l.close();
         }
         boolean failed = state == ProtectionState.FAILED;
         for (OutputBuffer o : outputs) {
@@ -426,6 +495,101 @@ final class PrimaryProtection {
             detail = "protection stopped";
         }
         LOG.info("Protection of {} ended ({})", id, state);
+    }
+
+    /** Another node runs the domain: drop what is held, stop this copy, keep nothing running. */
+    private void fence() {
+        for (OutputBuffer o : outputs) {
+            try {
+                o.discard();
+                o.close();
+            } catch (RuntimeException e) {
+                LOG.warn("Dropping the held output of {} on {} failed", id, o.interfaceName(), e);
+            }
+        }
+        try {
+            domain.destroy();
+            LOG.warn("FENCED: {} was stopped on this node; its output since the last acknowledged checkpoint was "
+                    + "dropped", id);
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("FENCED: stopping {} on this node failed; stop it by hand, it must not run here", id, e);
+        }
+    }
+
+    /**
+     * Whether output may leave without a backup. Without a witness it may (invariant I4, with the split-brain risk
+     * documented for that configuration). With one, only while the witness confirms that this node holds the
+     * domain's lease; when another node holds it the domain was taken over, and this node is fenced.
+     */
+    private boolean witnessAllowsRelease() throws FencedException {
+        Witness w = node.witness();
+        Witness.Lease l = lease;
+        if (l == null && w == null) {
+            return true;
+        }
+        try {
+            if (l != null) {
+                if (l.confirm()) {
+                    lastWitnessProblem = null;
+                    return true;
+                }
+                lease = null;
+                l.close();
+            }
+            if (w == null) {
+                return witnessProblem("the witness service went away");
+            }
+            Optional<Witness.Lease> taken = w.tryAcquire(id.toString(), settings.nodeId());
+            if (taken.isPresent()) {
+                lease = taken.get();
+                lastWitnessProblem = null;
+                LOG.info("{}: took the lease of the domain from the witness ({})", id, w.describe());
+                return true;
+            }
+            String holder = w.holder(id.toString()).orElse("another node");
+            throw new FencedException("the witness (" + w.describe() + ") says " + holder + " holds the lease of "
+                    + id + ": it was taken over");
+        } catch (WitnessException e) {
+            return witnessProblem("the witness cannot be asked: " + e.getMessage());
+        }
+    }
+
+    private boolean witnessProblem(String problem) {
+        if (!problem.equals(lastWitnessProblem)) {
+            node.alarms().raise(Alarm.Kind.WITNESS, id, problem + "; output stays held until it answers");
+        }
+        lastWitnessProblem = problem;
+        return false;
+    }
+
+    /** Heartbeats to the backup's failure detector, so that it can watch this node; ACKs count as liveness. */
+    private void watchBackup(String backupNode) {
+        if (backupMonitor != null) {
+            return;
+        }
+        FailureDetector d = node.detector();
+        if (d == null) {
+            LOG.warn("No failure detector on this node: the backup of {} gets no heartbeats, so it cannot fail over "
+                    + "on its own", id);
+            return;
+        }
+        backupMonitor = d.monitor(backupNode, heartbeat, new FailureDetector.Listener() {
+            @Override
+            public void suspected(String peerId, double phi) {
+                LOG.warn("Backup {} of {} is suspected (phi {})", peerId, id, String.format("%.1f", phi));
+            }
+
+            @Override
+            public void recovered(String peerId) {
+                LOG.info("Backup {} of {} is heard from again", peerId, id);
+            }
+        });
+    }
+
+    /** Whether the witness's lease is held (for the status line), or null without one. */
+    Boolean leaseHeld() {
+        Witness.Lease l = lease;
+        return l == null ? null : l.held();
     }
 
     private void awaitNanos(long nanos) throws InterruptedException {
@@ -478,7 +642,7 @@ final class PrimaryProtection {
         void check() throws LinkLostException {
             Throwable f = failure;
             if (f != null) {
-                throw new LinkLostException(f.getMessage() == null ? f.toString() : f.getMessage());
+                throw new LinkLostException(f.getMessage() == null ? f.toString() : f.getMessage(), f);
             }
         }
 
@@ -487,7 +651,7 @@ final class PrimaryProtection {
                 return op.run();
             } catch (CheckpointException e) {
                 fail(e);
-                throw new LinkLostException(e.getMessage());
+                throw new LinkLostException(e.getMessage(), e);
             }
         }
 
@@ -570,11 +734,21 @@ final class PrimaryProtection {
                 history.acknowledged(epoch, System.nanoTime() - end);
             }
             pauseEnds.keySet().removeIf(e -> e < epoch);
-            if (state == ProtectionState.SYNCING || state == ProtectionState.DEGRADED
-                    || state == ProtectionState.UNPROTECTED) {
+            FailureDetector.Monitor m = backupMonitor;
+            if (m != null) {
+                m.alive();
+            }
+            ProtectionState was = state;
+            if (was == ProtectionState.SYNCING || was == ProtectionState.DEGRADED
+                    || was == ProtectionState.UNPROTECTED) {
                 state = ProtectionState.PROTECTED;
                 detail = "";
                 LOG.info("{} is PROTECTED: checkpoint {} acknowledged by the backup at {}", id, epoch, hostPort(peer));
+                if (raisedUnprotected) {
+                    raisedUnprotected = false;
+                    node.alarms().raise(Alarm.Kind.PROTECTED, id, "protected again: checkpoint " + epoch
+                            + " acknowledged by the backup at " + hostPort(peer));
+                }
             }
             signal();
         }
@@ -594,6 +768,20 @@ final class PrimaryProtection {
         private static final long serialVersionUID = 1L;
 
         LinkLostException(String message) {
+            super(message);
+        }
+
+        LinkLostException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** Another node runs the domain now: this node must stop its copy without releasing output. */
+    private static final class FencedException extends Exception {
+
+        private static final long serialVersionUID = 1L;
+
+        FencedException(String message) {
             super(message);
         }
     }

@@ -176,6 +176,14 @@ final class QemuDomain implements ProtectedDomain {
         return List.of();
     }
 
+    /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */
+    @Override
+    public void destroy() throws HypervisorException {
+        guest.process().close();
+        close();
+        owner.destroyIfKnown(id.name());
+    }
+
     @Override
     public void close() {
         if (closed) {

@@ -290,6 +290,13 @@ public final class QemuHypervisor implements Hypervisor {
         LOG.info("Stopped {}", g.id());
     }
 
+    /** Like {@link #destroy} for a guest that may already be gone. */
+    synchronized void destroyIfKnown(String name) throws HypervisorException {
+        if (guests.containsKey(name)) {
+            destroy(name);
+        }
+    }
+
     /** Stops every guest this node runs (tests, and the demo's stop). */
     public void destroyAll() {
         for (String name : new ArrayList<>(guests.keySet())) {

@@ -28,6 +28,10 @@ public class ProtectCommand extends RomulusCommand {
     @Option(name = "--peer", description = "the backup node's checkpoint stream address, host:port (required)")
     String peer;
 
+    @Option(name = "--heartbeat", description = "the backup node's failure detector, host:port (default: the peer's "
+            + "host and the engine's peer.heartbeat.port)")
+    String heartbeat;
+
     @Option(name = "--interval", description = "epoch interval in milliseconds (default: the engine's interval.ms)")
     int interval;
 
@@ -76,7 +80,7 @@ public class ProtectCommand extends RomulusCommand {
             throw new IllegalArgumentException("--interval must be positive, not " + interval);
         }
         ProtectRequest request = new ProtectRequest(domain(domain), ProtectRequest.parsePeer(peer), interval, opts,
-                verify);
+                verify, heartbeat == null ? null : ProtectRequest.parsePeer(heartbeat));
         ProtectionStatus s = engine.protect(request);
         System.out.println("Protecting " + s.domain() + " with backup " + s.peer() + " every " + s.intervalMs()
                 + " ms (" + s.state() + "); follow it with romulus:status");
@@ -100,6 +104,7 @@ public class ProtectCommand extends RomulusCommand {
             String value = rest.get(++i);
             switch (name) {
                 case "--peer" -> peer = value;
+                case "--heartbeat" -> heartbeat = value;
                 case "--interval" -> interval = parseInt("--interval", value);
                 case "--memory" -> memory = value;
                 case "--dirty-rate" -> dirtyRate = value;

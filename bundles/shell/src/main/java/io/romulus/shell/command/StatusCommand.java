@@ -1,21 +1,42 @@
 package io.romulus.shell.command;
 
+import java.time.Instant;
 import java.util.List;
 
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 
 import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.Option;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
 import org.apache.karaf.shell.support.table.ShellTable;
-
 /** {@code romulus:status}. */
 @Service
 @Command(scope = "romulus", name = "status", description = "Shows every domain this node is primary or backup for.")
 public class StatusCommand extends RomulusCommand {
 
+    @Option(name = "--alarms", description = "Also list the most recent alarms (unprotected, fenced, failover...)")
+    boolean alarms;
+
     @Override
     void run() {
+        if (alarms) {
+            List<Alarm> recent = engine.alarms(20);
+            if (recent.isEmpty()) {
+                System.out.println("No alarm was raised on this node.");
+            } else {
+                ShellTable t = new ShellTable();
+                t.column("Time");
+                t.column("Alarm");
+                t.column("Domain");
+                t.column("Message");
+                for (Alarm a : recent) {
+                    t.addRow().addContent(Instant.ofEpochMilli(a.timeMillis()), a.kind(), a.domain(), a.message());
+                }
+                t.print(System.out);
+            }
+        }
         List<ProtectionStatus> rows = engine.status();
         if (rows.isEmpty()) {
             System.out.println("No domain is protected on this node.");

@@ -169,6 +169,36 @@ class CommandsTest {
     }
 
     @Test
+    void statusListsAlarmsWhenAsked() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        c.alarms = true;
+        c.execute();
+        assertTrue(out().contains("No alarm was raised on this node."), out());
+        out.reset();
+        engine.alarms.add(new io.romulus.api.engine.Alarm(0, io.romulus.api.engine.Alarm.Kind.UNPROTECTED, "qemu:demo",
+                "no backup at 10.0.0.2:7480 for 3000 ms"));
+        c.execute();
+        assertTrue(out().contains("UNPROTECTED") && out().contains("qemu:demo") && out().contains("no backup at"),
+                out());
+    }
+
+    @Test
+    void protectPassesTheBackupsHeartbeatAddress() throws Exception {
+        ProtectCommand c = protect("sim:demo", "10.0.0.2:7480");
+        c.words = List.of("sim:demo", "--heartbeat", "10.0.0.2:7491");
+        c.execute();
+        assertEquals("10.0.0.2", engine.requests.get(0).heartbeat().getHostString());
+        assertEquals(7491, engine.requests.get(0).heartbeat().getPort());
+        assertEquals(null, protectedWithoutHeartbeat().heartbeat());
+    }
+
+    private ProtectRequest protectedWithoutHeartbeat() throws Exception {
+        protect("sim:other", "10.0.0.2:7480").execute();
+        return engine.requests.get(engine.requests.size() - 1);
+    }
+
+    @Test
     void epochsPrintsRecentCheckpoints() throws Exception {
         engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000));
         engine.epochs.add(new EpochStats(42, 0, 25_000_000, 130, 650_000, 310_000, 0, 0, -1));
@@ -252,6 +282,7 @@ class CommandsTest {
         final List<EpochStats> epochs = new ArrayList<>();
         final List<OutputStatus> outputs = new ArrayList<>();
         final List<String> calls = new ArrayList<>();
+        final List<io.romulus.api.engine.Alarm> alarms = new ArrayList<>();
         RuntimeException refusal;
         int lastLimit;
 
@@ -302,6 +333,19 @@ class CommandsTest {
         @Override
         public List<String> domainNames() {
             return List.of("sim:demo", "sim:other");
+        }
+
+        @Override
+        public List<io.romulus.api.engine.Alarm> alarms(int limit) {
+            return alarms;
+        }
+
+        @Override
+        public void addAlarmListener(java.util.function.Consumer<io.romulus.api.engine.Alarm> listener) {
+        }
+
+        @Override
+        public void removeAlarmListener(java.util.function.Consumer<io.romulus.api.engine.Alarm> listener) {
         }
     }
 }

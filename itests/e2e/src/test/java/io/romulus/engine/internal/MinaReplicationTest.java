@@ -58,11 +58,13 @@ class MinaReplicationTest {
         backupStream = MinaCheckpointTransport.create(settings("node-b", "127.0.0.1", 0));
         primaryStream = MinaCheckpointTransport.create(settings("node-a", "127.0.0.1", 0));
         acks = new AckRecordingTransport(primaryStream);
-        primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 1024, 5000, 50, 4, 256));
+        primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 1024, 5000, 50, 4, 256,
+                EngineSettings.FailoverMode.MANUAL, 7490));
         primary.addHypervisor(oracle.primary(primarySim));
         primary.addOutputBufferProvider(primarySim, 0);
         primary.setTransport(acks);
-        backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 1024, 5000, 50, 4, 256));
+        backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 1024, 5000, 50, 4, 256,
+                EngineSettings.FailoverMode.MANUAL, 7490));
         backup.addHypervisor(oracle.backup(backupSim));
         backup.setTransport(backupStream);
     }

@@ -52,13 +52,15 @@ final class QemuPair implements AutoCloseable {
         TransportSettings t = TransportSettings.defaults().withSecretFile(secretDir.resolve("stream.secret"));
         backupStream = MinaCheckpointTransport.create(t.withListen("127.0.0.1", 0).withNodeId("node-b"));
         primaryStream = MinaCheckpointTransport.create(t.withListen("127.0.0.1", 0).withNodeId("node-a"));
-        primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 2048, 5000, 50, 4, 256));
+        primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 2048, 5000, 50, 4, 256,
+                EngineSettings.FailoverMode.MANUAL, 7490));
         primary.addHypervisor(wrapPrimary.apply(primaryQemu));
         if (output != null) {
             primary.addOutputBufferProvider(output, 0);
         }
         primary.setTransport(wrapStream.apply(primaryStream));
-        backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 2048, 5000, 50, 4, 256));
+        backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 2048, 5000, 50, 4, 256,
+                EngineSettings.FailoverMode.MANUAL, 7490));
         backup.addHypervisor(wrapBackup.apply(backupQemu));
         backup.setTransport(backupStream);
     }

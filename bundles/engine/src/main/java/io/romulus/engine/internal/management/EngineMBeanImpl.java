@@ -1,13 +1,19 @@
 package io.romulus.engine.internal.management;
 
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 import javax.management.MBeanException;
 import javax.management.NotCompliantMBeanException;
-import javax.management.StandardMBean;
+import javax.management.MBeanNotificationInfo;
+import javax.management.Notification;
+import javax.management.NotificationBroadcasterSupport;
+import javax.management.StandardEmitterMBean;
 import javax.management.openmbean.CompositeDataSupport;
 import javax.management.openmbean.CompositeType;
 import javax.management.openmbean.OpenDataException;
@@ -17,6 +23,7 @@ import javax.management.openmbean.TabularData;
 import javax.management.openmbean.TabularDataSupport;
 import javax.management.openmbean.TabularType;
 
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
@@ -27,12 +34,13 @@ import io.romulus.api.management.EngineMBean;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 
 /** {@code io.romulus:type=Engine,name=engine}: a thin adapter over {@link ReplicationEngine}. */
 @Component(service = {EngineMBean.class, javax.management.DynamicMBean.class},
         property = "jmx.objectname=io.romulus:type=Engine,name=engine")
-public class EngineMBeanImpl extends StandardMBean implements EngineMBean {
+public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean {
 
     private static final String[] STATUS_ITEMS = {"domain", "role", "state", "epoch", "intervalMs", "lastPauseMicros",
         "dirtyPages", "lagEpochs", "peer", "detail"};
@@ -49,10 +57,24 @@ public class EngineMBeanImpl extends StandardMBean implements EngineMBean {
     private final TabularType statusType;
     private final TabularType epochType;
 
+    private final AtomicLong sequence = new AtomicLong();
+    private final Consumer<Alarm> alarmListener = this::notify;
+
+    /**
+     * Alarms go out as notifications of type {@code io.romulus.alarm.<kind>} (for example
+     * {@code io.romulus.alarm.unprotected}), with the domain as user data.
+     */
+    private static MBeanNotificationInfo[] notificationInfo() {
+        String[] types = Arrays.stream(Alarm.Kind.values()).map(Alarm.Kind::notificationType).toArray(String[]::new);
+        return new MBeanNotificationInfo[] {new MBeanNotificationInfo(types, Notification.class.getName(),
+                "Romulus alarms: unprotected, protected again, fenced, failed, primary suspected, failover, witness")};
+    }
+
     @Activate
     public EngineMBeanImpl(@Reference ReplicationEngine engine) throws NotCompliantMBeanException, OpenDataException {
-        super(EngineMBean.class);
+        super(EngineMBean.class, new NotificationBroadcasterSupport(notificationInfo()));
         this.engine = engine;
+        engine.addAlarmListener(alarmListener);
         CompositeType row = new CompositeType("ProtectionStatus", "One protected domain on this node", STATUS_ITEMS,
                 STATUS_ITEMS, STATUS_TYPES);
         this.statusType = new TabularType("ProtectionStatusTable", "Domains on this node", row,
@@ -122,6 +144,24 @@ public class EngineMBeanImpl extends StandardMBean implements EngineMBean {
             map.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
         }
         return map;
+    }
+
+    @Deactivate
+    void deactivate() {
+        engine.removeAlarmListener(alarmListener);
+    }
+
+    private void notify(Alarm alarm) {
+        Notification n = new Notification(alarm.kind().notificationType(), this, sequence.incrementAndGet(),
+                alarm.timeMillis(), alarm.domain() + ": " + alarm.message());
+        n.setUserData(alarm.domain());
+        sendNotification(n);
+    }
+
+    @Override
+    public String[] getAlarms() {
+        return engine.alarms(50).stream().map(a -> Instant.ofEpochMilli(a.timeMillis()) + " " + a.kind() + " "
+                + a.domain() + ": " + a.message()).toArray(String[]::new);
     }
 
     @Override

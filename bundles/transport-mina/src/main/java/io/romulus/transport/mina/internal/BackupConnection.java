@@ -7,6 +7,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.ReplicaAcceptor;
@@ -129,7 +130,7 @@ final class BackupConnection extends Connection {
             accepted = acceptor.accept(clientHello.hello());
         } catch (CheckpointException | RuntimeException e) {
             state = State.DONE;
-            refuse("domain " + domain + " refused: " + e.getMessage());
+            refuse("domain " + domain + " refused: " + e.getMessage(), e instanceof DomainTakenOverException);
             return;
         }
         sink = accepted.sink();
@@ -238,7 +239,8 @@ final class BackupConnection extends Connection {
     void sinkFailed(Exception e) {
         state = State.DONE;
         LOG.warn("Replica of {} refused the stream from {}: {}", domain, remote(), e.getMessage());
-        session.write(Messages.error("the backup refused the stream: " + e.getMessage()));
+        session.write(Messages.error("the backup refused the stream: " + e.getMessage(),
+                e instanceof DomainTakenOverException));
         session.closeOnFlush();
         closeSink(e);
     }

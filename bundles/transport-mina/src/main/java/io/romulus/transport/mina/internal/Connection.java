@@ -65,11 +65,16 @@ abstract class Connection {
 
     /** Refuses the stream without counting it as a bad peer (e.g. no engine here). */
     void refuse(String reason) {
+        refuse(reason, false);
+    }
+
+    /** Refuses the stream; {@code takenOver}: because this node runs the domain now. */
+    void refuse(String reason, boolean takenOver) {
         if (!rejected.compareAndSet(false, true)) {
             return;
         }
         LOG.warn("Refusing checkpoint stream from {} (domain {}): {}", remote(), domain, reason);
-        session.write(Messages.error(reason));
+        session.write(Messages.error(reason, takenOver));
         session.closeOnFlush();
     }
 

@@ -34,6 +34,8 @@ public final class Messages {
     public static final int HELLO_PROOF = 3;
     public static final int HELLO_WELCOME = 4;
     public static final int NONCE_BYTES = 32;
+    /** Flag of an ERROR record: the sender activated its replica of the domain and runs it. */
+    public static final int ERROR_TAKEN_OVER = 1;
 
     private Messages() {
     }
@@ -144,7 +146,16 @@ public final class Messages {
     }
 
     public static Record error(String message) {
-        return new Record(RecordType.ERROR, 0, 0, message.getBytes(StandardCharsets.UTF_8));
+        return error(message, false);
+    }
+
+    /**
+     * An ERROR record; {@code takenOver} sets {@link #ERROR_TAKEN_OVER}: the backup runs the domain now, so the
+     * primary has lost it (it then sees a {@link io.romulus.api.transport.DomainTakenOverException}).
+     */
+    public static Record error(String message, boolean takenOver) {
+        return new Record(RecordType.ERROR, takenOver ? ERROR_TAKEN_OVER : 0, 0,
+                message.getBytes(StandardCharsets.UTF_8));
     }
 
     public static String parseError(byte[] body) {

@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.EpochTransfer;
 import io.romulus.api.transport.Hello;
@@ -96,6 +97,9 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         } catch (ExecutionException e) {
             session.closeNow();
             Throwable cause = e.getCause();
+            if (cause instanceof DomainTakenOverException taken) {
+                throw new DomainTakenOverException(taken.getMessage());
+            }
             throw cause instanceof CheckpointException ce ? new CheckpointException(ce.getMessage(), ce)
                     : new CheckpointException("HELLO with " + remote() + " failed: " + cause, cause);
         } catch (InterruptedException e) {
@@ -109,7 +113,9 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         if (record.type() == RecordType.ERROR) {
             String message = Messages.parseError(record.body());
             LOG.warn("Backup {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
-            failure = new CheckpointException("backup " + remote() + " refused: " + message);
+            failure = (record.flags() & Messages.ERROR_TAKEN_OVER) != 0
+                    ? new DomainTakenOverException("backup " + remote() + " took " + domain + " over: " + message)
+                    : new CheckpointException("backup " + remote() + " refused: " + message);
             handshake.completeExceptionally(failure);
             state = State.DONE;
             session.closeNow();

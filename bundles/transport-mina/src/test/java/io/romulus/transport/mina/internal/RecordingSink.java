@@ -37,6 +37,9 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
 
     @Override
     public Accepted accept(Hello hello) throws CheckpointException {
+        if (hello.domain().startsWith("taken")) {
+            throw new io.romulus.api.transport.DomainTakenOverException(hello.domain() + " runs here now");
+        }
         if (hello.domain().startsWith("refused")) {
             throw new CheckpointException("domain " + hello.domain() + " is not configured here");
         }

@@ -269,6 +269,11 @@ class TransportTest {
         CheckpointException refused = assertThrows(CheckpointException.class,
                 () -> primary.connect(backup.listenAddress(), hello("refused:vm"), new Acks()));
         assertTrue(refused.getMessage().contains("refused:vm is not configured here"), refused.getMessage());
+        assertFalse(refused instanceof io.romulus.api.transport.DomainTakenOverException);
+        // a backup that activated its replica says so in the ERROR record's flags: the primary has lost the domain
+        CheckpointException taken = assertThrows(io.romulus.api.transport.DomainTakenOverException.class,
+                () -> primary.connect(backup.listenAddress(), hello("taken:vm"), new Acks()));
+        assertTrue(taken.getMessage().contains("taken:vm runs here now"), taken.getMessage());
 
         InetSocketAddress nobody = backup.listenAddress();
         backup.close();

@@ -1,0 +1,249 @@
+package io.romulus.engine.internal;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.engine.Alarm;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.witness.Witness;
+import io.romulus.api.witness.WitnessException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup's side of failure detection (ARCHITECTURE.md section 6): watches the primary of every replica this node
+ * holds, and when the failure detector convicts one, decides whether to activate the replica.
+ *
+ * <ul>
+ * <li>{@code failover.mode = manual}: an alarm, and nothing else until the operator runs {@code romulus:failover}.</li>
+ * <li>{@code automatic} with a witness: the backup takes the domain's lease first. While the primary holds it (alive
+ * but cut off from this node) the backup does not activate; it asks again every reconnect delay for as long as the
+ * primary stays suspected.</li>
+ * <li>{@code automatic} without a witness: activate at once (split brain is possible if the primary is only cut
+ * off; the documented risk of that configuration).</li>
+ * </ul>
+ *
+ * <p>Decisions run on one thread of their own, never on the detector's.
+ */
+final class FailoverCoordinator implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FailoverCoordinator.class);
+
+    /** What the coordinator needs from the engine. */
+    interface Engine {
+
+        EngineSettings settings();
+
+        FailureDetector detector();
+
+        Witness witness();
+
+        Alarms alarms();
+
+        /** Whether this node holds a replica of {@code id} with a committed checkpoint, not yet activated. */
+        boolean canActivate(DomainId id);
+
+        /** Activates the replica; the lease (if any) goes with the domain. */
+        void activate(DomainId id, Witness.Lease lease) throws Exception;
+    }
+
+    private final Engine engine;
+    private final Map<DomainId, Watch> watches = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService decisions = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "romulus-failover");
+        t.setDaemon(true);
+        return t;
+    });
+
+    FailoverCoordinator(Engine engine) {
+        this.engine = engine;
+    }
+
+    /** A stream of {@code id} from {@code primaryNode} was accepted: watch that node (again). */
+    void watch(DomainId id, String primaryNode) {
+        watches.compute(id, (k, old) -> {
+            if (old != null && old.primaryNode.equals(primaryNode) && old.monitor != null) {
+                return old;
+            }
+            if (old != null) {
+                old.close();
+            }
+            Watch w = new Watch(id, primaryNode);
+            w.open();
+            return w;
+        });
+    }
+
+    /** Traffic from the primary of {@code id} (a committed checkpoint) proves it alive. */
+    void heard(DomainId id) {
+        Watch w = watches.get(id);
+        if (w != null) {
+            FailureDetector.Monitor m = w.monitor;
+            if (m != null) {
+                m.alive();
+            }
+        }
+    }
+
+    /** Stops watching (the replica was dropped or activated). */
+    void forget(DomainId id) {
+        Watch w = watches.remove(id);
+        if (w != null) {
+            w.close();
+        }
+    }
+
+    /** The failure detector came or went: monitors are opened again with the current one. */
+    void detectorChanged() {
+        for (Watch w : watches.values()) {
+            w.close();
+            w.open();
+        }
+    }
+
+    /** phi of the primary of {@code id}, or NaN when it is not watched. */
+    double phi(DomainId id) {
+        Watch w = watches.get(id);
+        FailureDetector.Monitor m = w == null ? null : w.monitor;
+        return m == null ? Double.NaN : m.phi();
+    }
+
+    @Override
+    public void close() {
+        decisions.shutdownNow();
+        watches.values().forEach(Watch::close);
+        watches.clear();
+    }
+
+    /** One watched primary. */
+    private final class Watch implements FailureDetector.Listener {
+
+        final DomainId id;
+        final String primaryNode;
+        volatile FailureDetector.Monitor monitor;
+        volatile boolean suspected;
+        volatile long suspectedAtNanos;
+        private String lastRefusal;
+
+        Watch(DomainId id, String primaryNode) {
+            this.id = id;
+            this.primaryNode = primaryNode;
+        }
+
+        void open() {
+            FailureDetector d = engine.detector();
+            if (d == null) {
+                LOG.warn("No failure detector on this node: the primary {} of {} is not watched, and only "
+                        + "romulus:failover activates the replica", primaryNode, id);
+                return;
+            }
+            // the primary sends heartbeats here; their source address is where this node answers
+            monitor = d.monitor(primaryNode, null, this);
+        }
+
+        void close() {
+            FailureDetector.Monitor m = monitor;
+            monitor = null;
+            if (m != null) {
+                m.close();
+            }
+        }
+
+        @Override
+        public void suspected(String peerId, double phi) {
+            suspected = true;
+            suspectedAtNanos = System.nanoTime();
+            lastRefusal = null;
+            try {
+                decisions.execute(() -> decide(phi));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                LOG.debug("Failover decisions have stopped", e);
+            }
+        }
+
+        @Override
+        public void recovered(String peerId) {
+            if (suspected) {
+                suspected = false;
+                LOG.info("Primary {} of {} is heard from again; no failover", primaryNode, id);
+            }
+        }
+
+        private void decide(double phi) {
+            if (!suspected || watches.get(id) != this) {
+                return;
+            }
+            if (!engine.canActivate(id)) {
+                engine.alarms().raise(Alarm.Kind.PRIMARY_SUSPECTED, id, "primary " + primaryNode + " is suspected "
+                        + "(phi " + String.format("%.1f", phi) + "), but this node has no committed checkpoint of it "
+                        + "to activate");
+                return;
+            }
+            EngineSettings s = engine.settings();
+            if (s.failoverMode() == EngineSettings.FailoverMode.MANUAL) {
+                engine.alarms().raise(Alarm.Kind.PRIMARY_SUSPECTED, id, "primary " + primaryNode + " is suspected "
+                        + "(phi " + String.format("%.1f", phi) + "); failover.mode is manual: run romulus:failover "
+                        + id + " on this node once the primary is known to be down");
+                return;
+            }
+            Witness witness = engine.witness();
+            Witness.Lease lease = null;
+            if (witness != null) {
+                try {
+                    Optional<Witness.Lease> taken = witness.tryAcquire(id.toString(), s.nodeId());
+                    if (taken.isEmpty()) {
+                        String holder = witness.holder(id.toString()).orElse("another node");
+                        refused("the witness (" + witness.describe() + ") says " + holder + " holds the lease of "
+                                + id + ": the primary is alive but cut off from this node, so the replica is not "
+                                + "activated");
+                        return;
+                    }
+                    lease = taken.get();
+                } catch (WitnessException e) {
+                    refused("the witness (" + witness.describe() + ") cannot be asked (" + e.getMessage()
+                            + "); the replica of " + id + " is not activated without it");
+                    return;
+                }
+            }
+            long convictedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - suspectedAtNanos);
+            try {
+                long start = System.nanoTime();
+                engine.activate(id, lease);
+                engine.alarms().raise(Alarm.Kind.FAILOVER, id, "primary " + primaryNode + " convicted (phi "
+                        + String.format("%.1f", phi) + "); replica activated here in "
+                        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms"
+                        + (witness == null ? "" : " after taking the lease (" + convictedMs + " ms after suspicion)")
+                        + "; the domain runs on this node without a backup until romulus:protect gives it one");
+                forget(id);
+            } catch (Exception e) {
+                if (lease != null) {
+                    lease.close();
+                }
+                engine.alarms().raise(Alarm.Kind.FAILED, id, "automatic failover of " + id + " failed: "
+                        + e.getMessage());
+            }
+        }
+
+        /** The witness said no (or nothing): try again while the primary stays suspected. */
+        private void refused(String why) {
+            if (!why.equals(lastRefusal)) {
+                lastRefusal = why;
+                engine.alarms().raise(Alarm.Kind.WITNESS, id, why);
+            }
+            long delay = engine.settings().reconnectDelayMs();
+            try {
+                decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), delay,
+                        TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                LOG.debug("Failover decisions have stopped", e);
+            }
+        }
+    }
+}
