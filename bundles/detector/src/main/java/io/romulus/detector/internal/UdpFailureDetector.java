@@ -29,31 +29,43 @@ import org.slf4j.LoggerFactory;
  * {@link Heartbeat} to each monitored peer from its own heartbeat port, then evaluates each peer's phi
  * ({@link PhiAccrual}): a peer is suspected once when phi reaches {@code threshold}, and recovered once when it falls
  * below again because the peer was heard from. A heartbeat is matched to peers by the node id it carries, or, if no
- * peer has that id, by the address it came from. {@link Monitor#alive()} (checkpoint ACKs) counts as being heard from.
+ * peer has that id, by the address it came from (configured addresses only). {@link Monitor#alive()} (checkpoint ACKs)
+ * counts as being heard from.
+ *
+ * <p>A peer monitored without an address is sent heartbeats at the source address of its own heartbeats (matched by
+ * node id) once one arrived, and follows it when it changes (the peer restarted on another port or host). Until then
+ * it is sent none; it is watched all the same, from the moment it is monitored, so a peer that is never heard from is
+ * suspected like one that stopped.
  *
  * <p>Listeners are called on the detector's single scheduling thread, so one peer's calls never overlap.
  *
  * <p>Usable without OSGi: {@code new UdpFailureDetector(DetectorSettings.defaults("node-a"))}, closed with
  * {@link #close()}.
  */
-@Component(service = FailureDetector.class, configurationPid = "io.romulus.detector")
+@Component(service = {FailureDetector.class, UdpFailureDetector.class}, configurationPid = "io.romulus.detector")
 @Designate(ocd = DetectorConfig.class)
 public final class UdpFailureDetector implements FailureDetector, AutoCloseable {
 
     /**
      * One monitored peer as the shell and MBeans show it.
      *
-     * @param peerId             the peer's node id
-     * @param address            where heartbeats are sent to
-     * @param phi                the suspicion level now
-     * @param suspected          whether the peer is suspected
-     * @param heartbeats         heartbeats received from it
-     * @param silenceMillis      time since it was last heard from
-     * @param meanIntervalMillis the mean heartbeat inter-arrival time
-     * @param stdDevMillis       the standard deviation of the inter-arrival time
+     * @param monitor             the monitor's number on this node, from 1 (a peer watched twice has two)
+     * @param peerId              the peer's node id
+     * @param address             where heartbeats are sent to, {@code host:port}; empty while a learned address is
+     *                            not known yet
+     * @param learned             whether the address is learned from the peer's heartbeats rather than configured
+     * @param phi                 the suspicion level now
+     * @param suspected           whether the peer is suspected
+     * @param heartbeats          heartbeats received from it
+     * @param silenceMillis       time since it was last heard from (heartbeat or other evidence)
+     * @param meanIntervalMillis  the mean heartbeat inter-arrival time
+     * @param stdDevMillis        the standard deviation of the inter-arrival time
+     * @param suspicions          how many times it became suspected
+     * @param lastHeartbeatMillis wall-clock time of its last heartbeat, epoch milliseconds, 0 if none arrived
      */
-    public record PeerStatus(String peerId, String address, double phi, boolean suspected, long heartbeats,
-            double silenceMillis, double meanIntervalMillis, double stdDevMillis) {
+    public record PeerStatus(long monitor, String peerId, String address, boolean learned, double phi,
+            boolean suspected, long heartbeats, double silenceMillis, double meanIntervalMillis, double stdDevMillis,
+            long suspicions, long lastHeartbeatMillis) {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(UdpFailureDetector.class);
@@ -62,6 +74,7 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     private final ScheduledExecutorService scheduler;
     private final List<PeerMonitor> monitors = new CopyOnWriteArrayList<>();
     private final AtomicLong sequence = new AtomicLong();
+    private final AtomicLong monitorNumbers = new AtomicLong();
     private volatile DetectorSettings settings;
     private volatile UdpHeartbeats socket;
     private volatile boolean closed;
@@ -175,13 +188,17 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     }
 
     @Override
+    public String nodeId() {
+        return settings.nodeId();
+    }
+
+    @Override
     public Monitor monitor(String peerId, InetSocketAddress heartbeatAddress, Listener listener) {
-        Objects.requireNonNull(heartbeatAddress, "heartbeatAddress");
         Objects.requireNonNull(listener, "listener");
         if (peerId == null || peerId.isBlank()) {
             throw new IllegalArgumentException("a monitored peer needs a node id");
         }
-        PeerMonitor m = new PeerMonitor(peerId.strip(), heartbeatAddress, listener,
+        PeerMonitor m = new PeerMonitor(monitorNumbers.incrementAndGet(), peerId.strip(), heartbeatAddress, listener,
                 new PhiAccrual(PhiAccrual.Parameters.of(settings), System::nanoTime));
         synchronized (lock) {
             if (closed) {
@@ -189,7 +206,11 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             }
             monitors.add(m);
         }
-        LOG.info("monitoring peer {} at {}", m.peerId, heartbeatAddress);
+        if (heartbeatAddress == null) {
+            LOG.info("monitoring peer {}, its address to be learned from its heartbeats", m.peerId);
+        } else {
+            LOG.info("monitoring peer {} at {}", m.peerId, heartbeatAddress);
+        }
         return m;
     }
 
@@ -247,14 +268,15 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
         boolean matched = false;
         for (PeerMonitor m : monitors) {
             if (m.peerId.equals(heartbeat.nodeId())) {
-                m.heartbeat(heartbeat);
+                m.heartbeat(heartbeat, from);
                 matched = true;
             }
         }
         if (!matched) {
+            // a peer whose node id is not the one it was monitored under, known by its configured address
             for (PeerMonitor m : monitors) {
-                if (from.equals(m.target())) {
-                    m.heartbeat(heartbeat);
+                if (m.configured != null && from.equals(m.target())) {
+                    m.heartbeat(heartbeat, from);
                     matched = true;
                 }
             }
@@ -267,27 +289,36 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     /** One monitored peer. */
     private final class PeerMonitor implements Monitor {
 
+        final long number;
         final String peerId;
+        /** Where heartbeats go as the caller said, or null: learned from the peer's heartbeats. */
         final InetSocketAddress configured;
         final Listener listener;
         final PhiAccrual accrual;
+        /** The configured address resolved, or the learned one; null while neither is known. */
         private volatile InetSocketAddress resolved;
         private volatile boolean suspected;
         private volatile boolean closed;
         private volatile long lastSequence = -1;
+        private volatile long lastHeartbeatMillis;
+        private final AtomicLong suspicions = new AtomicLong();
 
-        PeerMonitor(String peerId, InetSocketAddress address, Listener listener, PhiAccrual accrual) {
+        PeerMonitor(long number, String peerId, InetSocketAddress address, Listener listener, PhiAccrual accrual) {
+            this.number = number;
             this.peerId = peerId;
             this.configured = address;
             this.listener = listener;
             this.accrual = accrual;
-            this.resolved = address.isUnresolved() ? null : address;
+            this.resolved = address == null || address.isUnresolved() ? null : address;
         }
 
-        /** Where heartbeats go; an unresolved host name is looked up again until it resolves. */
+        /**
+         * Where heartbeats go: a configured unresolved host name is looked up again until it resolves; a learned
+         * address is null until the peer's first heartbeat.
+         */
         InetSocketAddress target() {
             InetSocketAddress r = resolved;
-            if (r == null) {
+            if (r == null && configured != null) {
                 InetSocketAddress again = new InetSocketAddress(configured.getHostString(), configured.getPort());
                 if (again.isUnresolved()) {
                     LOG.debug("peer {}: host {} does not resolve yet", peerId, configured.getHostString());
@@ -299,9 +330,21 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             return r;
         }
 
-        void heartbeat(Heartbeat heartbeat) {
+        /** Runs on the receiving thread only. */
+        void heartbeat(Heartbeat heartbeat, InetSocketAddress from) {
             accrual.heartbeat();
             lastSequence = heartbeat.sequence();
+            lastHeartbeatMillis = System.currentTimeMillis();
+            if (configured == null && !from.equals(resolved)) {
+                InetSocketAddress before = resolved;
+                resolved = from;
+                if (before == null) {
+                    LOG.info("peer {}: heartbeat address learned, {}", peerId, address(from));
+                } else {
+                    LOG.info("peer {}: heartbeats now come from {} instead of {}, following", peerId, address(from),
+                            address(before));
+                }
+            }
         }
 
         /** Runs on the scheduling thread only. */
@@ -312,8 +355,9 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             double phi = accrual.phi();
             if (!suspected && phi >= threshold) {
                 suspected = true;
+                suspicions.incrementAndGet();
                 LOG.warn("peer {} at {} suspected: phi {} after {} ms without a heartbeat or ACK", peerId,
-                        configured, String.format("%.1f", phi), String.format("%.0f", accrual.silenceMillis()));
+                        where(), String.format("%.1f", phi), String.format("%.0f", accrual.silenceMillis()));
                 try {
                     listener.suspected(peerId, phi);
                 } catch (RuntimeException e) {
@@ -321,7 +365,7 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
                 }
             } else if (suspected && phi < threshold) {
                 suspected = false;
-                LOG.info("peer {} at {} recovered: phi {}", peerId, configured, String.format("%.1f", phi));
+                LOG.info("peer {} at {} recovered: phi {}", peerId, where(), String.format("%.1f", phi));
                 try {
                     listener.recovered(peerId);
                 } catch (RuntimeException e) {
@@ -330,15 +374,32 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             }
         }
 
+        /** The address for people: configured as given, learned, or not known yet. */
+        private String where() {
+            if (configured != null) {
+                return address(configured);
+            }
+            InetSocketAddress r = resolved;
+            return r == null ? "(address not learned yet)" : address(r) + " (learned)";
+        }
+
         PeerStatus status() {
-            return new PeerStatus(peerId, configured.getHostString() + ":" + configured.getPort(), accrual.phi(),
-                    suspected, accrual.heartbeats(), accrual.silenceMillis(), accrual.meanIntervalMillis(),
-                    accrual.stdDevMillis());
+            InetSocketAddress learned = resolved;
+            String address = configured != null ? address(configured) : learned == null ? "" : address(learned);
+            return new PeerStatus(number, peerId, address, configured == null, accrual.phi(), suspected(),
+                    accrual.heartbeats(), accrual.silenceMillis(), accrual.meanIntervalMillis(),
+                    accrual.stdDevMillis(), suspicions.get(), lastHeartbeatMillis);
         }
 
         @Override
         public double phi() {
             return accrual.phi();
+        }
+
+        /** Suspected at the last evaluation and not heard from since (phi is still at or above the threshold). */
+        @Override
+        public boolean suspected() {
+            return suspected && accrual.phi() >= settings.threshold();
         }
 
         @Override
@@ -351,14 +412,20 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             if (!closed) {
                 closed = true;
                 monitors.remove(this);
-                LOG.info("no longer monitoring peer {} at {}", peerId, configured);
+                LOG.info("no longer monitoring peer {} at {}", peerId, where());
             }
         }
 
         @Override
         public String toString() {
-            return "peer " + peerId + " at " + configured + " (phi " + String.format("%.2f", accrual.phi())
+            return "peer " + peerId + " at " + where() + " (phi " + String.format("%.2f", accrual.phi())
                     + ", last heartbeat #" + lastSequence + ")";
         }
+    }
+
+    /** {@code host:port} as given (a host name stays a name), {@code [v6]:port} for an IPv6 literal. */
+    private static String address(InetSocketAddress a) {
+        String host = a.getHostString();
+        return host.indexOf(':') >= 0 ? "[" + host + "]:" + a.getPort() : host + ":" + a.getPort();
     }
 }

@@ -2,6 +2,8 @@ package io.romulus.detector.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -75,6 +77,14 @@ class UdpFailureDetectorTest {
     private static long heartbeatsFrom(UdpFailureDetector d, String peer) {
         return d.peers().stream().filter(p -> p.peerId().equals(peer))
                 .mapToLong(UdpFailureDetector.PeerStatus::heartbeats).sum();
+    }
+
+    private static UdpFailureDetector.PeerStatus status(UdpFailureDetector d, String peer) {
+        return d.peers().stream().filter(p -> p.peerId().equals(peer)).findFirst().orElseThrow();
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        return a.getHostString() + ":" + a.getPort();
     }
 
     @Test
@@ -238,6 +248,115 @@ class UdpFailureDetectorTest {
         long before = heartbeatsFrom(b, "a");
         await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(b, "a") >= before + 10);
         assertEquals(List.of(), atB.events);
+    }
+
+    @Test
+    void theNodeIdIsTheOneInTheSettings() throws IOException {
+        UdpFailureDetector a = detector(" node-a ", 0);
+        assertEquals("node-a", a.nodeId());
+        a.update(new DetectorSettings("127.0.0.1", a.localAddress().getPort(), "node-a2", 100, 8.0, 100, 200, 200));
+        assertEquals("node-a2", a.nodeId());
+    }
+
+    @Test
+    void aPeerMonitoredWithoutAnAddressIsLearnedFromItsHeartbeatsAndFollowedToAnotherPort() throws IOException {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        Events atA = new Events();
+        Events atB = new Events();
+        FailureDetector.Monitor bSeenByA = a.monitor("b", null, atA);
+        FailureDetector.Monitor aSeenByB = b.monitor("a", a.localAddress(), atB);
+
+        // b's heartbeats teach a where b is, and a's heartbeats then reach b
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 5 && heartbeatsFrom(b, "a") >= 5);
+        UdpFailureDetector.PeerStatus learned = status(a, "b");
+        assertEquals(hostPort(b.localAddress()), learned.address());
+        assertTrue(learned.learned());
+        assertFalse(status(b, "a").learned());
+        assertTrue(learned.lastHeartbeatMillis() > System.currentTimeMillis() - 5000, learned.toString());
+        assertFalse(bSeenByA.suspected());
+        assertFalse(aSeenByB.suspected());
+
+        // b stops: a learned monitor is suspected like any other
+        b.close();
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected b")));
+        assertTrue(bSeenByA.suspected());
+        assertEquals(1, status(a, "b").suspicions());
+
+        // b comes back on another port: a follows the new source address and b recovers
+        UdpFailureDetector b2 = detector("b", 0);
+        Events atB2 = new Events();
+        FailureDetector.Monitor aSeenByB2 = b2.monitor("a", a.localAddress(), atB2);
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.size() >= 2);
+        assertEquals(List.of("suspected b", "recovered b"), atA.events);
+        assertFalse(bSeenByA.suspected());
+        assertEquals(hostPort(b2.localAddress()), status(a, "b").address());
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(b2, "a") >= 5);
+        assertEquals(1, status(a, "b").suspicions());
+
+        // and a stop of a is seen by b2, which knows a's address from its configuration
+        a.close();
+        await().atMost(DETECTION_LIMIT).until(() -> atB2.events.equals(List.of("suspected a")));
+        assertTrue(aSeenByB2.suspected());
+        assertEquals(List.of(), atB.events);
+    }
+
+    @Test
+    void aPeerNeverHeardFromIsSentNothingAndSuspectedAfterTheUsualSilence() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        DatagramChannel c = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        c.configureBlocking(false);
+        Events atA = new Events();
+        long monitored = System.nanoTime();
+        FailureDetector.Monitor cSeenByA = a.monitor("c", null, atA);
+
+        // not convicted at monitor() time: its silence counts from now, judged by the expected interval
+        assertTrue(cSeenByA.phi() < 1, "phi right after monitor(): " + cSeenByA.phi());
+        assertFalse(cSeenByA.suspected());
+        UdpFailureDetector.PeerStatus unknown = status(a, "c");
+        assertEquals("", unknown.address());
+        assertTrue(unknown.learned());
+        assertEquals(0, unknown.lastHeartbeatMillis());
+
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c")));
+        long detectionMs = TimeUnit.NANOSECONDS.toMillis(atA.suspectedAt - monitored);
+        LOG.info("a peer never heard from was suspected {} ms after monitor()", detectionMs);
+        assertTrue(detectionMs >= 600, "suspected too early, after " + detectionMs + " ms");
+        assertTrue(cSeenByA.suspected());
+        assertEquals(1, status(a, "c").suspicions());
+        ByteBuffer in = ByteBuffer.allocate(Heartbeat.MAX_BYTES);
+        assertNull(c.receive(in), "a sent heartbeats to an address it could not know");
+
+        // a heartbeat from another node id at c's address does not count for c: only configured addresses match so
+        c.send(ByteBuffer.wrap(new Heartbeat("z", 0, 0).toBytes()), a.localAddress());
+        Thread.sleep(300);
+        assertEquals(0, heartbeatsFrom(a, "c"));
+        assertTrue(cSeenByA.suspected());
+
+        // c's first heartbeat: a learns where c is, c recovers, and a's heartbeats reach c from then on
+        c.send(ByteBuffer.wrap(new Heartbeat("c", 0, System.currentTimeMillis()).toBytes()), a.localAddress());
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c", "recovered c")));
+        assertEquals(hostPort((InetSocketAddress) c.getLocalAddress()), status(a, "c").address());
+        c.configureBlocking(true);
+        assertEquals("a", receive(c, in).nodeId());
+
+        // then silent again: suspected a second time
+        await().atMost(DETECTION_LIMIT)
+                .until(() -> atA.events.equals(List.of("suspected c", "recovered c", "suspected c")));
+        assertEquals(2, status(a, "c").suspicions());
+        assertEquals(1, status(a, "c").heartbeats());
+    }
+
+    @Test
+    void suspectedEndsAsSoonAsThePeerIsHeardFrom() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        DatagramChannel silent = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        Events atA = new Events();
+        FailureDetector.Monitor c = a.monitor("c", (InetSocketAddress) silent.getLocalAddress(), atA);
+        await().atMost(DETECTION_LIMIT).until(c::suspected);
+        c.alive();
+        assertFalse(c.suspected(), "heard from after the suspicion");
+        await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c", "recovered c")));
     }
 
     private static Heartbeat receive(DatagramChannel channel, ByteBuffer buffer) throws Exception {

@@ -2,6 +2,7 @@ package io.romulus.shell.command;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -11,6 +12,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import javax.management.openmbean.CompositeDataSupport;
+import javax.management.openmbean.CompositeType;
+import javax.management.openmbean.OpenDataException;
+import javax.management.openmbean.OpenType;
+import javax.management.openmbean.SimpleType;
+import javax.management.openmbean.TabularData;
+import javax.management.openmbean.TabularDataSupport;
+import javax.management.openmbean.TabularType;
+
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
@@ -19,6 +29,7 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.management.DetectorMBean;
 import io.romulus.api.netbuf.OutputBufferStats;
 
 import org.junit.jupiter.api.AfterEach;
@@ -233,6 +244,39 @@ class CommandsTest {
     }
 
     @Test
+    void detectorShowsTheNodeAndEveryMonitoredPeer() throws Exception {
+        FakeDetector fake = new FakeDetector();
+        DetectorCommand c = new DetectorCommand();
+        c.detector = fake;
+        c.execute();
+        assertTrue(out().contains("No peer is monitored by this node."), out());
+        out.reset();
+        fake.row(2, "node-c", "", true, 8.61, true, 0, 912.4, 100, 0, 1);
+        fake.row(1, "node-b", "10.0.0.2:7490", false, 0.04, false, 1234, 41.7, 100.2, 3.26, 2);
+        c.execute();
+        String[] lines = out().split("\n");
+        assertEquals("Node id         node-a", lines[0]);
+        assertEquals("Listen address  UDP 0.0.0.0:7490", lines[1]);
+        assertEquals("Threshold       phi 8.0", lines[2]);
+        assertEquals("Interval        100 ms", lines[3]);
+        for (String column : new String[] {"Peer", "Address", "Phi", "Suspected", "Heartbeats", "Silence ms",
+            "Mean ms", "StdDev ms", "Suspicions"}) {
+            assertTrue(lines[5].contains(column), column);
+        }
+        assertTrue(lines[7].matches("node-b\\s+\\|\\s+10\\.0\\.0\\.2:7490\\s+\\|\\s+0\\.0\\s+\\|\\s+no\\s+\\|\\s+1234"
+                + "\\s+\\|\\s+42\\s+\\|\\s+100\\.2\\s+\\|\\s+3\\.3\\s+\\|\\s+2\\s*"), lines[7]);
+        assertTrue(lines[8].matches("node-c\\s+\\|\\s+\\(not heard from yet\\)\\s+\\|\\s+8\\.6\\s+\\|\\s+yes\\s+\\|"
+                + "\\s+0\\s+\\|\\s+912\\s+\\|.*\\|\\s+1\\s*"), lines[8]);
+    }
+
+    @Test
+    void detectorSaysSoWhenNoDetectorRuns() {
+        DetectorCommand c = new DetectorCommand();
+        var e = assertThrows(IllegalStateException.class, c::execute);
+        assertEquals("no failure detector is running on this node (install feature romulus-core?)", e.getMessage());
+    }
+
+    @Test
     void theCompleterOffersTheEnginesDomains() {
         DomainCompleter completer = new DomainCompleter();
         completer.engine = engine;
@@ -272,6 +316,56 @@ class CommandsTest {
         @Override
         public String getBuffer() {
             return buffer;
+        }
+    }
+
+    /** The detector's MBean as the detector bundle fills it. */
+    private static final class FakeDetector implements DetectorMBean {
+
+        private static final String[] ITEMS = {"monitor", "peer", "address", "learned", "phi", "suspected",
+            "heartbeats", "silenceMs", "meanIntervalMs", "stdDevMs", "suspicions", "lastHeartbeatMillis"};
+        private static final OpenType<?>[] TYPES = {SimpleType.LONG, SimpleType.STRING, SimpleType.STRING,
+            SimpleType.BOOLEAN, SimpleType.DOUBLE, SimpleType.BOOLEAN, SimpleType.LONG, SimpleType.DOUBLE,
+            SimpleType.DOUBLE, SimpleType.DOUBLE, SimpleType.LONG, SimpleType.LONG};
+
+        private final TabularDataSupport peers;
+
+        FakeDetector() throws OpenDataException {
+            CompositeType row = new CompositeType("MonitoredPeer", "peer", ITEMS, ITEMS, TYPES);
+            peers = new TabularDataSupport(new TabularType("MonitoredPeers", "peers", row,
+                    new String[] {"peer", "monitor"}));
+        }
+
+        void row(long monitor, String peer, String address, boolean learned, double phi, boolean suspected,
+                long heartbeats, double silenceMs, double meanMs, double stdDevMs, long suspicions)
+                throws OpenDataException {
+            peers.put(new CompositeDataSupport(peers.getTabularType().getRowType(), ITEMS, new Object[] {monitor, peer,
+                address, learned, phi, suspected, heartbeats, silenceMs, meanMs, stdDevMs, suspicions, 0L}));
+        }
+
+        @Override
+        public String getNodeId() {
+            return "node-a";
+        }
+
+        @Override
+        public String getListenAddress() {
+            return "0.0.0.0:7490";
+        }
+
+        @Override
+        public double getThreshold() {
+            return 8.0;
+        }
+
+        @Override
+        public long getIntervalMs() {
+            return 100;
+        }
+
+        @Override
+        public TabularData getPeers() {
+            return peers;
         }
     }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import javax.inject.Inject;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
+import javax.management.openmbean.TabularData;
 
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
@@ -77,8 +78,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
             }
         }
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
-                "io.romulus.transport.mina", "io.romulus.shell", "io.romulus.sim", "io.romulus.qemu",
-                "io.romulus.netbuf")));
+                "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
+                "io.romulus.qemu", "io.romulus.netbuf")));
     }
 
     @Test
@@ -86,7 +87,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
             "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu",
-            "io.romulus:type=NetBuffer,name=outputs"}) {
+            "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
@@ -98,12 +99,19 @@ public class RomulusNodeIT extends RomulusTestSupport {
         String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
                 "ListenAddress");
         assertTrue(listen, listen.endsWith(":" + STREAM_PORT));
+        ObjectName detector = new ObjectName("io.romulus:type=Detector,name=detector");
+        assertEquals(NODE_ID, server.getAttribute(detector, "NodeId"));
+        assertEquals("127.0.0.1:" + HEARTBEAT_PORT, server.getAttribute(detector, "ListenAddress"));
+        assertEquals(8.0, server.getAttribute(detector, "Threshold"));
+        assertEquals(0, ((TabularData) server.getAttribute(detector, "Peers")).size());
     }
 
     @Test
     public void theStatusCommandRuns() throws Exception {
         String out = execute("romulus:status");
         assertTrue(out, out.contains("No domain is protected on this node.") || out.contains("Domain"));
+        out = execute("romulus:detector");
+        assertTrue(out, out.contains("Node id         " + NODE_ID) && out.contains("UDP 127.0.0.1:" + HEARTBEAT_PORT));
     }
 
     @Test
@@ -117,6 +125,21 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertEquals(200, status(jolokia, USER + ":" + PASSWORD));
         assertEquals(200, status("/hawtio/jolokia/read/io.romulus:type=Engine,name=engine/ProtectedDomains",
                 USER + ":" + PASSWORD));
+        // Jolokia answers 200 also for an MBean it does not know: the status in the body is what tells
+        String nodeId = body("/hawtio/jolokia/read/io.romulus:type=Detector,name=detector/NodeId",
+                USER + ":" + PASSWORD);
+        assertTrue(nodeId, nodeId.contains("\"value\":\"" + NODE_ID + "\"") && nodeId.contains("\"status\":200"));
+    }
+
+    private static String body(String path, String credentials) throws java.io.IOException {
+        HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + HTTP_PORT + path).openConnection();
+        c.setRequestProperty("Authorization", "Basic "
+                + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)));
+        try (java.io.InputStream in = c.getInputStream()) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } finally {
+            c.disconnect();
+        }
     }
 
     private static int status(String path, String credentials) {

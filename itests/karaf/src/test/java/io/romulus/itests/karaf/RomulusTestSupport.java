@@ -35,6 +35,8 @@ public abstract class RomulusTestSupport {
     static final int SSH_PORT = 18101;
     static final int HTTP_PORT = 18181;
     static final int STREAM_PORT = 17480;
+    static final int HEARTBEAT_PORT = 17490;
+    static final String NODE_ID = "itest-node";
     static final String USER = "itest";
     /** Made up per run in the test JVM and handed to the container's JVM, where the probe reads it back. */
     static final String PASSWORD = System.getProperty("romulus.itest.password",
@@ -64,7 +66,11 @@ public abstract class RomulusTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", "44445"),
                 editConfigurationFilePut("etc/io.romulus.transport.mina.cfg", "listen.port",
                         Integer.toString(STREAM_PORT)),
-                editConfigurationFilePut("etc/io.romulus.engine.cfg", "node.id", "itest-node"),
+                editConfigurationFilePut("etc/io.romulus.engine.cfg", "node.id", NODE_ID),
+                editConfigurationFilePut("etc/io.romulus.detector.cfg", "listen.address", "127.0.0.1"),
+                editConfigurationFilePut("etc/io.romulus.detector.cfg", "listen.port",
+                        Integer.toString(HEARTBEAT_PORT)),
+                editConfigurationFilePut("etc/io.romulus.detector.cfg", "node.id", NODE_ID),
                 editConfigurationFilePut("etc/users.properties", USER, PASSWORD + ",_g_:admingroup"),
                 editConfigurationFilePut("etc/users.properties", "_g_:admingroup",
                         "group,admin,manager,viewer,systembundles,ssh")));
