@@ -172,7 +172,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         byte[] data = nodeId.getBytes(UTF_8);
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             notReleasing(path, what);
-            CuratorEvent created = await(create(path, data), deadline, what);
+            CuratorEvent created = await(create(domain, nodeId, path, data), deadline, what);
             KeeperException.Code rc = code(created);
             if (rc == KeeperException.Code.OK) {
                 long owner = created.getStat() != null ? created.getStat().getEphemeralOwner() : sessionId();
@@ -334,13 +334,13 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     }
 
     /** Creates the lease znode; if the caller has given up by the time it exists, deletes it again. */
-    private CompletableFuture<CuratorEvent> create(String path, byte[] data) {
+    private CompletableFuture<CuratorEvent> create(String domain, String nodeId, String path, byte[] data) {
         CompletableFuture<CuratorEvent> answer = new CompletableFuture<>();
         try {
             client.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
                     .inBackground((c, event) -> {
                         if (!answer.complete(event) && code(event) == KeeperException.Code.OK) {
-                            orphaned(path, event.getStat());
+                            orphaned(domain, nodeId, path, event.getStat());
                         }
                     }).forPath(path, data);
         } catch (Exception e) {
@@ -380,7 +380,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     }
 
     /** A lease znode whose creation the caller gave up on: nobody knows of it, so it is deleted. */
-    private void orphaned(String path, Stat stat) {
+    private void orphaned(String domain, String nodeId, String path, Stat stat) {
         long owner = stat != null ? stat.getEphemeralOwner() : sessionId();
         synchronized (lock) {
             if (leases.containsKey(path) || closed) {
@@ -388,7 +388,8 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
             }
             releasing.add(path);
         }
-        LOG.info("deleting lease znode {} created after its caller had given up", path);
+        LOG.info("lease of domain {} for node {} taken after the caller had given up: giving it back", domain,
+                nodeId);
         deleteOwn(path, owner, null);
     }
 
