@@ -208,9 +208,13 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
 
     @Override
     public Optional<String> holder(String domain) throws WitnessException {
-        String path = LeaseNames.path(domain);
+        return readNow(LeaseNames.path(domain), "look up the holder of domain " + domain)
+                .map(read -> new String(read.getData(), UTF_8));
+    }
+
+    /** The lease znode {@code path} as the leader has it now (read after a sync), or empty if there is none. */
+    private Optional<CuratorEvent> readNow(String path, String what) throws WitnessException {
         long deadline = deadline();
-        String what = "look up the holder of domain " + domain;
         awaitConnected(deadline, what);
         CuratorEvent read = await(getData(path, true), deadline, what);
         KeeperException.Code rc = code(read);
@@ -220,7 +224,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         if (rc != KeeperException.Code.OK) {
             throw failed(what, rc);
         }
-        return Optional.of(new String(read.getData(), UTF_8));
+        return Optional.of(read);
     }
 
     /**
@@ -475,18 +479,12 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
             if (!held()) {
                 return false;
             }
-            long deadline = deadline();
-            String what = "confirm the lease of domain " + domain;
-            awaitConnected(deadline, what);
-            CuratorEvent read = await(getData(path, true), deadline, what);
-            KeeperException.Code rc = code(read);
-            if (rc == KeeperException.Code.NONODE) {
+            Optional<CuratorEvent> now = readNow(path, "confirm the lease of domain " + domain);
+            if (now.isEmpty()) {
                 ended("its znode is gone");
                 return false;
             }
-            if (rc != KeeperException.Code.OK) {
-                throw failed(what, rc);
-            }
+            CuratorEvent read = now.get();
             String holder = new String(read.getData(), UTF_8);
             long owner = read.getStat().getEphemeralOwner();
             if (owner == session && holder.equals(nodeId) && session == sessionId()) {
