@@ -67,7 +67,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
     @Test
     public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
         for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-netbuf",
-            "romulus-hawtio", "romulus"}) {
+            "romulus-witness-zookeeper", "romulus-hawtio", "romulus"}) {
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
         List<String> romulus = new ArrayList<>();
@@ -79,7 +79,9 @@ public class RomulusNodeIT extends RomulusTestSupport {
         }
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
                 "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
-                "io.romulus.qemu", "io.romulus.netbuf")));
+                "io.romulus.qemu", "io.romulus.netbuf", "io.romulus.witness.zookeeper")));
+        // no etc/io.romulus.witness.zookeeper.cfg here: the witness bundle runs, but there is no witness
+        assertEquals(null, bundleContext.getServiceReference("io.romulus.api.witness.Witness"));
     }
 
     @Test
