@@ -198,7 +198,8 @@ final class PrimaryProtection {
                         throw new FencedException(taken.getMessage());
                     }
                     lostSince = System.nanoTime();
-                    s.close();
+                    // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
+                    s.close("link lost: " + e.getMessage());
                     if (!stopping) {
                         state = ProtectionState.DEGRADED;
                         detail = "backup lost (" + e.getMessage() + "); output held, reconnecting";
@@ -354,6 +355,7 @@ final class PrimaryProtection {
                 info.memoryBytes() >> 20, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
                 t.wireBytes(), String.format("%.2f", t.compressionRatio()));
         detail = "initial copy sent; waiting for the first checkpoint's ACK";
+        s.progressNanos = System.nanoTime();
     }
 
     private void checkpoints(Session s) throws InterruptedException, HypervisorException, LinkLostException {
@@ -429,11 +431,25 @@ final class PrimaryProtection {
                 if (stagingFree && windowOpen) {
                     return;
                 }
+                // a link that drops packets silently breaks no connection: no ACK for too long is a lost link
+                long silent = System.nanoTime() - s.progressNanos;
+                if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
+                    throw new LinkLostException("no ACK from the backup for "
+                            + TimeUnit.NANOSECONDS.toMillis(silent) + " ms");
+                }
                 progress.await(5, TimeUnit.MILLISECONDS);
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * How long checkpoints may wait for an ACK before the backup counts as lost: a third of the link timeout, at
+     * least a second. Output stays held meanwhile; the link timeout then runs from the loss.
+     */
+    private long ackTimeoutMs() {
+        return Math.max(1000, settings.linkTimeoutMs() / 3);
     }
 
     /** On unprotect: give the last checkpoints a moment to be acknowledged so their output goes out committed. */
@@ -624,6 +640,8 @@ final class PrimaryProtection {
         final CheckpointChannel channel;
         final StagingBuffer[] staging;
         final ExecutorService sender;
+        /** The last sign of the backup's progress: the stream's start, the initial copy's end, an ACK. */
+        volatile long progressNanos = System.nanoTime();
         volatile long initialEpoch = Long.MAX_VALUE;
         volatile long sentThrough = -1;
         volatile Throwable failure;
@@ -717,6 +735,9 @@ final class PrimaryProtection {
         @Override
         public void acknowledged(long epoch) {
             Session s = session;
+            if (s != null) {
+                s.progressNanos = System.nanoTime();
+            }
             if (s == null || epoch == s.initialEpoch) {
                 // the initial copy is not a consistent state: its ACK releases nothing
                 signal();

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
  * {@code PREFIX-b} (backup host), {@code PREFIX-c} (client, 10.77.0.100) and {@code PREFIX-sw} (switch). They have no
  * route out of the machine; {@link #close()} removes them.
  */
+@SuppressWarnings("try") // close() may be interrupted; these are test fixtures
 final class NetLab implements AutoCloseable {
 
     static final String GUEST_IP = "10.77.0.10";

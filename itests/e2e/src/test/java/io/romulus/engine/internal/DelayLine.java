@@ -1,0 +1,79 @@
+package io.romulus.engine.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.netbuf.internal.netlink.LinuxNetlink;
+import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
+import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
+
+/**
+ * Delay and loss on the links of the netlab switch, where this kernel has no netem: every IP packet that enters the
+ * switch from a host's port is held in an NFQUEUE (Romulus's own output buffer, attached to the switch port) and let
+ * go {@code delayMs} later, in order; {@code loss} of them are dropped first by an iptables {@code statistic} rule.
+ */
+@SuppressWarnings("try") // close() may be interrupted; these are test fixtures
+final class DelayLine implements AutoCloseable {
+
+    private static final int TICK_MS = 2;
+
+    private final NfqueueProvider queues = new NfqueueProvider(NfqueueSettings.defaults().withQueueBase(4600),
+            LinuxNetlink.load());
+    private final List<OutputBuffer> held = new ArrayList<>();
+    private final ScheduledExecutorService clock = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "delay-line");
+        t.setDaemon(true);
+        return t;
+    });
+    private final NetLab lab;
+    private final List<List<String>> lossRules = new ArrayList<>();
+    private long tick;
+
+    /** Delays by {@code delayMs} and drops {@code loss} (0..1) of what enters the switch on {@code ports}. */
+    DelayLine(NetLab lab, int delayMs, double loss, String... ports) throws Exception {
+        this.lab = lab;
+        for (String port : ports) {
+            held.add(queues.attach(new GuestInterface(port, "00:00:00:00:00:00", "tap", port, lab.prefix + "-sw")));
+        }
+        for (String port : ports) {
+            List<String> rule = List.of("FORWARD", "-m", "physdev", "--physdev-in", port, "-m", "statistic",
+                    "--mode", "random", "--probability", Double.toString(loss), "-j", "DROP");
+            List<String> insert = new ArrayList<>(List.of("ip", "netns", "exec", lab.prefix + "-sw", "iptables",
+                    "-I"));
+            insert.addAll(rule);
+            lab.run(insert);
+            lossRules.add(rule);
+        }
+        long lag = delayMs / TICK_MS;
+        clock.scheduleAtFixedRate(() -> {
+            long t = ++tick;
+            for (OutputBuffer b : held) {
+                b.seal(t);
+                if (t > lag) {
+                    b.release(t - lag);
+                }
+            }
+        }, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() throws Exception {
+        clock.shutdownNow();
+        clock.awaitTermination(5, TimeUnit.SECONDS);
+        for (OutputBuffer b : held) {
+            b.passThrough();
+            b.close();
+        }
+        for (List<String> rule : lossRules) {
+            List<String> delete = new ArrayList<>(List.of("ip", "netns", "exec", lab.prefix + "-sw", "iptables",
+                    "-D"));
+            delete.addAll(rule);
+            lab.run(delete);
+        }
+    }
+}

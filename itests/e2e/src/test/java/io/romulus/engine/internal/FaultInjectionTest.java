@@ -1,0 +1,219 @@
+package io.romulus.engine.internal;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fault injection (issue 5): two Romulus nodes as processes in the primary and backup hosts' network namespaces
+ * (scripts/netlab; host A 10.77.0.1, host B 10.77.0.2), the demo guest protected at 40 Hz on A with its output in
+ * an NFQUEUE, a client holding one TCP connection and incrementing the guest's counter every 50 ms, and - where the
+ * case says so - a real ZooKeeper server (in the client's namespace) as the witness. Each case injects one fault
+ * and checks where the VM runs afterwards, how long the client waited, and the invariants:
+ * <ul>
+ * <li>I3 and I5 on the client's one connection: its values go up by exactly one, with no gap and no repeat (a
+ * second running copy, or a lost acknowledged state, would break the sequence or the connection), and a fresh
+ * {@code get} afterwards is at least the last value seen;</li>
+ * <li>I5 on the hosts: exactly one node runs the domain afterwards, and a fenced node has no QEMU left;</li>
+ * <li>I4: when the backup or the link fails, the primary goes on serving (UNPROTECTED) and re-protects with a full
+ * copy when the backup returns;</li>
+ * <li>I1 and I2 are checked on the wire and on memory by QemuFailoverTest and QemuReplicationTest; here they show
+ * through the client (an early release followed by failover would make it see a value twice).</li>
+ * </ul>
+ * One line per case goes to {@code target/fault-injection.txt}.
+ */
+class FaultInjectionTest {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FaultInjectionTest.class);
+
+    @TempDir
+    Path dir;
+
+    private final FaultRig rig = new FaultRig();
+    private NodeProcess a;
+    private NodeProcess b;
+
+    @AfterEach
+    void stop() throws Exception {
+        rig.close();
+    }
+
+    private void start(boolean witness) throws Exception {
+        rig.start(dir, witness, "dirty-rate=500");
+        a = rig.a;
+        b = rig.b;
+    }
+
+    // ------------------------------------------------------------------------------------------------ the cases
+
+    @Test
+    void killThePrimaryWithAWitness() throws Exception {
+        start(true);
+        long fault = System.nanoTime();
+        a.killHost();
+        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
+        long reply = rig.awaitReplyAfter(fault);
+        rig.checkClient();
+        assertTrue(b.runsQemu(), "the VM runs on B");
+        report("kill -9 primary (witness)", "B", activated - fault, reply - fault,
+                "suspected after " + ms(b.raisedAt("WITNESS") > 0 ? rig.firstAlarm(b) - fault : -1)
+                        + " ms; activated once A's ZooKeeper session expired");
+    }
+
+    @Test
+    void killThePrimaryWithoutAWitness() throws Exception {
+        start(false);
+        long fault = System.nanoTime();
+        a.killHost();
+        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
+        long reply = rig.awaitReplyAfter(fault);
+        rig.checkClient();
+        assertTrue(b.runsQemu(), "the VM runs on B");
+        report("kill -9 primary (no witness)", "B", activated - fault, reply - fault,
+                "detection " + ms(b.raisedAt("FAILOVER") - fault) + " ms to the FAILOVER alarm");
+    }
+
+    @Test
+    void freezeThePrimaryThenThawIt() throws Exception {
+        start(true);
+        long fault = System.nanoTime();
+        a.freezeHost(true);
+        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
+        long reply = rig.awaitReplyAfter(fault);
+        Thread.sleep(2000);
+        a.freezeHost(false);
+        long thawed = System.nanoTime();
+        long fenced = rig.awaitState(a, "PRIMARY", "FENCED", 60);
+        await().atMost(Duration.ofSeconds(30)).until(() -> !a.runsQemu());
+        Thread.sleep(2000); // anything the old copy could have sent would have reached the client by now
+        rig.checkClient();
+        assertTrue(b.runsQemu(), "the VM runs on B");
+        assertTrue(a.raised("FENCED"));
+        report("SIGSTOP primary, SIGCONT after the takeover (witness)", "B", activated - fault, reply - fault,
+                "old primary fenced " + ms(fenced - thawed) + " ms after it thawed; its QEMU is gone");
+    }
+
+    @Test
+    void cutOnlyTheReplicationLink() throws Exception {
+        start(true);
+        List<List<String>> rules = List.of(
+                List.of("OUTPUT", "-d", FaultRig.B_IP, "-p", "tcp", "--dport", "7480", "-j", "DROP"),
+                List.of("INPUT", "-s", FaultRig.B_IP, "-p", "tcp", "--sport", "7480", "-j", "DROP"));
+        long fault = System.nanoTime();
+        rig.iptables(rig.lab.primaryHost(), "-I", rules);
+        long unprotected = rig.awaitState(a, "PRIMARY", "UNPROTECTED", 30);
+        int during = rig.values.size();
+        await().atMost(Duration.ofSeconds(30)).until(() -> rig.values.size() > during + 20);
+        assertFalse(b.raised("FAILOVER"), "heartbeats still flow: the backup must not take over");
+        // the backup keeps its replica; whether it already says STANDBY depends on whether its side of the
+        // silently cut TCP connection has ended yet
+        assertTrue(List.of("STANDBY", "PROTECTED").contains(b.state("BACKUP")), b.state("BACKUP"));
+        long healed = System.nanoTime();
+        rig.iptables(rig.lab.primaryHost(), "-D", rules);
+        long reprotected = rig.awaitState(a, "PRIMARY", "PROTECTED", 120);
+        rig.checkClient();
+        assertTrue(a.runsQemu() && !b.runsQemu(), "the VM stays on A");
+        report("replication link cut", "A", unprotected - fault, rig.maxGapMs(fault, healed) * 1_000_000L,
+                "primary UNPROTECTED after " + ms(unprotected - fault) + " ms, PROTECTED again (full copy) "
+                        + ms(reprotected - healed) + " ms after the link healed; no failover");
+    }
+
+    @Test
+    void cutEverythingBetweenTheHostsWithAWitness() throws Exception {
+        start(true);
+        List<List<String>> rules = List.of(List.of("OUTPUT", "-d", FaultRig.B_IP, "-j", "DROP"),
+                List.of("INPUT", "-s", FaultRig.B_IP, "-j", "DROP"));
+        long fault = System.nanoTime();
+        rig.iptables(rig.lab.primaryHost(), "-I", rules);
+        long unprotected = rig.awaitState(a, "PRIMARY", "UNPROTECTED", 30);
+        await().atMost(Duration.ofSeconds(30)).until(() -> b.raised("WITNESS"));
+        Thread.sleep(5000); // longer than A's ZooKeeper session: A is alive and keeps its lease
+        assertFalse(b.raised("FAILOVER"), "the witness keeps the cut-off backup from activating");
+        // the backup keeps its replica; whether it already says STANDBY depends on whether its side of the
+        // silently cut TCP connection has ended yet
+        assertTrue(List.of("STANDBY", "PROTECTED").contains(b.state("BACKUP")), b.state("BACKUP"));
+        long healed = System.nanoTime();
+        rig.iptables(rig.lab.primaryHost(), "-D", rules);
+        long reprotected = rig.awaitState(a, "PRIMARY", "PROTECTED", 120);
+        rig.checkClient();
+        assertTrue(a.runsQemu() && !b.runsQemu(), "the VM stays on A");
+        report("all traffic between the hosts cut (witness)", "A", unprotected - fault,
+                rig.maxGapMs(fault, healed) * 1_000_000L, "backup suspected A and was refused the lease: "
+                        + FaultRig.alarmText(b, "WITNESS") + "; PROTECTED again " + ms(reprotected - healed)
+                        + " ms after the link healed");
+    }
+
+    @Test
+    void killTheBackup() throws Exception {
+        start(true);
+        long fault = System.nanoTime();
+        b.killHost();
+        long unprotected = rig.awaitState(a, "PRIMARY", "UNPROTECTED", 30);
+        int during = rig.values.size();
+        await().atMost(Duration.ofSeconds(30)).until(() -> rig.values.size() > during + 20);
+        long restarted = System.nanoTime();
+        b = NodeProcess.start(rig.lab.backupHost(), "node-b", FaultRig.B_IP, rig.run.resolve("b2"), rig.secret(), FaultRig.ZOOKEEPER,
+                FaultRig.log("node-b2"));
+        rig.b = b;
+        long reprotected = rig.awaitState(a, "PRIMARY", "PROTECTED", 120);
+        rig.checkClient();
+        assertTrue(a.raised("UNPROTECTED") && a.raised("PROTECTED"), "alarm raised and cleared: " + a.alarms);
+        report("backup killed, then restarted", "A", unprotected - fault, rig.maxGapMs(fault, restarted) * 1_000_000L,
+                "UNPROTECTED after " + ms(unprotected - fault) + " ms; PROTECTED again (full copy) "
+                        + ms(reprotected - restarted) + " ms after the new backup started");
+    }
+
+    @Test
+    @SuppressWarnings("try") // the delay line is only closed
+    void fiftyMillisecondsOfDelayAndFivePercentLossOnTheLinks() throws Exception {
+        start(true);
+        long fault = System.nanoTime();
+        long slowEpochsBefore = rig.committed();
+        long end;
+        try (DelayLine slow = new DelayLine(rig.lab, 50, 0.05, "a", "b")) {
+            Thread.sleep(20_000);
+            end = System.nanoTime();
+        }
+        long committedDuring = rig.committed() - slowEpochsBefore;
+        assertFalse(b.raised("FAILOVER") || b.raised("PRIMARY_SUSPECTED"), "no false failover: " + b.alarms);
+        assertFalse(a.raised("FENCED"), a.alarms.toString());
+        rig.awaitState(a, "PRIMARY", "PROTECTED", 60);
+        rig.checkClient();
+        report("50 ms delay + 5% loss on both hosts' links, 20 s", "A", 0, rig.maxGapMs(fault, end) * 1_000_000L,
+                committedDuring + " checkpoints committed in 20 s; alarms on A: " + a.alarms.stream()
+                        .map(NodeProcess.AlarmLine::kind).toList());
+    }
+
+    private void report(String fault, String vmOn, long switchNanos, long clientNanos, String notes)
+            throws IOException {
+        String line = String.format("FAULT %s | VM on %s | state change after %d ms | client waited %d ms | %s",
+                fault, vmOn, ms(switchNanos), ms(clientNanos), notes);
+        LOG.info(line);
+        Files.writeString(Path.of("target", "fault-injection.txt"), line + System.lineSeparator(),
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    private static long ms(long nanos) {
+        return FaultRig.ms(nanos);
+    }
+}

@@ -1,0 +1,205 @@
+package io.romulus.engine.internal;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The set-up of {@link FaultInjectionTest} and {@link SoakTest}: netlab hosts, an optional ZooKeeper witness in the
+ * client's namespace, node A (10.77.0.1) and node B (10.77.0.2) as {@link NodeProcess}es, the demo guest protected
+ * on A at 40 Hz with its output in an NFQUEUE, and a client holding one TCP connection that increments the guest's
+ * counter every 50 ms.
+ */
+@SuppressWarnings("try") // close() may be interrupted; these are test fixtures
+final class FaultRig implements AutoCloseable {
+
+    static final String DOMAIN = "qemu:ha";
+    static final String A_IP = "10.77.0.1";
+    static final String B_IP = "10.77.0.2";
+    static final String ZOOKEEPER = "10.77.0.100:2181";
+
+    final Path run = Path.of("/dev/shm", "romulus-faults-" + ProcessHandle.current().pid());
+    Path dir;
+    NetLab lab;
+    Process zookeeper;
+    NodeProcess a;
+    NodeProcess b;
+    Process client;
+    final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos
+    final List<String> errors = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void close() throws Exception {
+        if (client != null) {
+            client.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+        for (NodeProcess n : new NodeProcess[] {a, b}) {
+            if (n != null) {
+                n.close();
+            }
+        }
+        if (zookeeper != null) {
+            zookeeper.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        if (lab != null) {
+            lab.close();
+        }
+        new ProcessBuilder("rm", "-rf", run.toString()).start().waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** Where a process's log goes: target/fault-logs/, kept after the test. */
+    static Path log(String name) throws IOException {
+        Path logs = Files.createDirectories(Path.of("target", "fault-logs"));
+        return logs.resolve(name + "-" + System.currentTimeMillis() + ".log");
+    }
+
+    /** The stream's shared secret: the first node to start creates it, the others read it. */
+    Path secret() {
+        return dir.resolve("stream.secret");
+    }
+
+    /** Hosts, witness, two nodes, the guest protected on A, the client connected and counting. */
+    void start(Path tempDir, boolean witness, String load) throws Exception {
+        dir = tempDir;
+        lab = NetLab.up();
+        String zk = "";
+        if (witness) {
+            zookeeper = startZooKeeper();
+            zk = ZOOKEEPER;
+        }
+        a = NodeProcess.start(lab.primaryHost(), "node-a", A_IP, run.resolve("a"), secret(), zk, log("node-a"));
+        b = NodeProcess.start(lab.backupHost(), "node-b", B_IP, run.resolve("b"), secret(), zk, log("node-b"));
+        a.must("protect " + DOMAIN + " " + B_IP + ":7480 25 memory=128M,nic=tap," + load);
+        Path console = run.resolve("a").resolve("ha").resolve("console.log");
+        await().atMost(Duration.ofSeconds(120)).until(() -> Files.exists(console)
+                && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
+        awaitState(a, "PRIMARY", "PROTECTED", 120);
+        client = lab.inClient(List.of("python3", "-u", counterClient(), NetLab.GUEST_IP, "7000", "0.05"));
+        Thread t = new Thread(this::readClient, "counter-client");
+        t.setDaemon(true);
+        t.start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> values.size() >= 40 || !errors.isEmpty());
+        assertEquals(List.of(), errors);
+    }
+
+    Process startZooKeeper() throws Exception {
+        Path data = dir.resolve("zookeeper");
+        Files.createDirectories(data);
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process zk = new ProcessBuilder("ip", "netns", "exec", lab.client(), java, "-Xmx256m",
+                "-Dzookeeper.admin.enableServer=false", "-cp", System.getProperty("java.class.path"),
+                "org.apache.zookeeper.server.ZooKeeperServerMain", "2181", data.toString(), "500")
+                .redirectErrorStream(true).redirectOutput(log("zookeeper").toFile()).start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> {
+            Process probe = lab.inClient(List.of("bash", "-c", "exec 3<>/dev/tcp/10.77.0.100/2181"));
+            return probe.waitFor(5, TimeUnit.SECONDS) && probe.exitValue() == 0;
+        });
+        return zk;
+    }
+
+    static String counterClient() {
+        return Path.of(System.getProperty("romulus.scripts", "../../scripts")).resolve("counter-client.py")
+                .toAbsolutePath().normalize().toString();
+    }
+
+    void readClient() {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.startsWith("value ")) {
+                    values.add(new long[] {Long.parseLong(line.split(" ")[1]), System.nanoTime()});
+                } else if (line.startsWith("error")) {
+                    errors.add(line);
+                }
+            }
+        } catch (IOException e) {
+            errors.add("reading the client: " + e);
+        }
+    }
+
+    void iptables(String netns, String op, List<List<String>> rules) throws Exception {
+        for (List<String> rule : rules) {
+            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns, "iptables", op));
+            cmd.addAll(rule);
+            lab.run(cmd);
+        }
+    }
+
+    long awaitState(NodeProcess n, String role, String state, int seconds) {
+        await().atMost(Duration.ofSeconds(seconds)).pollInterval(Duration.ofMillis(100))
+                .until(() -> n.state(role).equals(state));
+        return System.nanoTime();
+    }
+
+    long awaitReplyAfter(long nanos) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> !errors.isEmpty()
+                || values.stream().anyMatch(v -> v[1] > nanos));
+        assertEquals(List.of(), errors, "the client's connection survived");
+        return values.stream().filter(v -> v[1] > nanos).mapToLong(v -> v[1]).min().orElseThrow();
+    }
+
+    long committed() throws IOException, InterruptedException {
+        return b.status().stream().filter(r -> r.role().equals("BACKUP")).mapToLong(NodeProcess.Row::epoch)
+                .findFirst().orElse(-1);
+    }
+
+    /** I3/I5 on the client's connection, then a fresh get: at least the last value seen. */
+    void checkClient() throws Exception {
+        int n = values.size();
+        await().atMost(Duration.ofSeconds(60)).until(() -> values.size() >= n + 20 || !errors.isEmpty());
+        assertEquals(List.of(), errors, "the client's connection survived");
+        for (int i = 1; i < values.size(); i++) {
+            assertEquals(values.get(i - 1)[0] + 1, values.get(i)[0], "one connection, one increment per answer");
+        }
+        long last = values.get(values.size() - 1)[0];
+        Process p = lab.inClient(List.of("python3", counterClient(), NetLab.GUEST_IP, "7000", "0", "1"));
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        long after = out.lines().filter(l -> l.startsWith("value ")).mapToLong(l -> Long.parseLong(l.split(" ")[1]))
+                .findFirst().orElseThrow(() -> new AssertionError("no answer: " + out));
+        assertTrue(after > last, "I3: the counter is " + after + " after the client saw " + last);
+    }
+
+    /** The longest wait between two answers the client got from {@code from} to a little after {@code to}. */
+    long maxGapMs(long from, long to) {
+        long gap = 0;
+        long previous = from;
+        for (long[] v : values) {
+            if (v[1] < from) {
+                continue;
+            }
+            gap = Math.max(gap, v[1] - previous);
+            previous = v[1];
+            if (v[1] > to) {
+                break;
+            }
+        }
+        return ms(gap);
+    }
+
+    long firstAlarm(NodeProcess n) {
+        return n.alarms.isEmpty() ? -1 : n.alarms.get(0).nanos();
+    }
+
+    static String alarmText(NodeProcess n, String kind) {
+        return n.alarms.stream().filter(x -> x.kind().equals(kind)).map(NodeProcess.AlarmLine::message).findFirst()
+                .orElse("-");
+    }
+
+    static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+}

@@ -1,0 +1,130 @@
+package io.romulus.engine.internal;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.detector.internal.DetectorSettings;
+import io.romulus.detector.internal.UdpFailureDetector;
+import io.romulus.netbuf.internal.netlink.LinuxNetlink;
+import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
+import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
+import io.romulus.qemu.internal.QemuHypervisor;
+import io.romulus.qemu.internal.QemuSettings;
+import io.romulus.transport.mina.internal.MinaCheckpointTransport;
+import io.romulus.transport.mina.internal.TransportSettings;
+import io.romulus.witness.zookeeper.internal.ZooKeeperWitness;
+import io.romulus.witness.zookeeper.internal.ZooKeeperWitnessSettings;
+
+/**
+ * One Romulus node as a process of its own, for fault injection: a test starts it inside a host's network namespace
+ * ({@code ip netns exec}), so that it can be killed, frozen and cut off like a machine. It runs what a Karaf node runs
+ * (engine with the default settings, MINA stream, QEMU binding, NFQUEUE output commit, UDP failure detector and, if
+ * given, the ZooKeeper witness) without OSGi, and takes commands on stdin, one per line:
+ *
+ * <pre>
+ * protect DOMAIN PEER_HOST:PORT INTERVAL_MS key=value,...   -&gt; "ok STATE" or "error MESSAGE"
+ * status                                                   -&gt; "status DOMAIN ROLE STATE EPOCH | DETAIL"... "end"
+ * failover DOMAIN                                          -&gt; "ok STATE" or "error MESSAGE"
+ * detector                                                 -&gt; "peer ID heartbeats=N suspicions=N ..."... "end"
+ * </pre>
+ *
+ * Alarms are printed as they are raised: {@code alarm KIND DOMAIN MESSAGE}. Logs go to stderr.
+ *
+ * <p>Arguments: {@code NODE_ID HOST_IP RUN_DIR SECRET_FILE [ZOOKEEPER_CONNECT]}.
+ */
+public final class NodeMain {
+
+    private NodeMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String node = args[0];
+        String ip = args[1];
+        Path run = Path.of(args[2]);
+        Path secret = Path.of(args[3]);
+        String zookeeper = args.length > 4 ? args[4] : "";
+
+        QemuSettings q = QemuPair.settings(run, "");
+        // the node runs inside its host's namespace: QEMU starts there too, and the guest's tap joins br0
+        QemuHypervisor qemu = new QemuHypervisor(new QemuSettings(q.qemuBinary(), q.accel(), q.runDir(), q.kernel(),
+                q.initrd(), q.preloadLibrary(), q.dirtyTracker(), "", "br0", q.qmpTimeoutMs()));
+        MinaCheckpointTransport stream = MinaCheckpointTransport.create(TransportSettings.defaults()
+                .withSecretFile(secret).withListen(ip, 7480).withNodeId(node));
+        UdpFailureDetector detector = new UdpFailureDetector(DetectorSettings.defaults(node).withListen(ip, 7490));
+        ZooKeeperWitness witness = zookeeper.isEmpty() ? null
+                : new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults(zookeeper));
+        Engine engine = new Engine(EngineSettings.defaults(node));
+        engine.addHypervisor(qemu);
+        engine.addOutputBufferProvider(new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load()), 0);
+        engine.setTransport(stream);
+        engine.setDetector(detector);
+        if (witness != null) {
+            engine.setWitness(witness);
+        }
+        engine.addAlarmListener(a -> say("alarm " + a.kind() + " " + a.domain() + " " + a.message()));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            engine.shutdown();
+            detector.close();
+            stream.close();
+            if (witness != null) {
+                witness.close();
+            }
+            qemu.destroyAll();
+        }));
+        say("ready " + node);
+
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] w = line.strip().split(" ");
+            try {
+                switch (w[0]) {
+                    case "protect" -> {
+                        Map<String, String> options = new LinkedHashMap<>();
+                        for (String kv : w[4].split(",")) {
+                            options.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+                        }
+                        ProtectionStatus s = engine.protect(new ProtectRequest(DomainId.parse(w[1]),
+                                ProtectRequest.parsePeer(w[2]), Integer.parseInt(w[3]), options));
+                        say("ok " + s.state());
+                    }
+                    case "failover" -> say("ok " + engine.failover(DomainId.parse(w[1])).state());
+                    case "status" -> {
+                        StringBuilder b = new StringBuilder();
+                        for (ProtectionStatus s : engine.status()) {
+                            b.append("status ").append(s.domain()).append(' ').append(s.role()).append(' ')
+                                    .append(s.state()).append(' ').append(s.epoch()).append(" | ").append(s.detail())
+                                    .append('\n');
+                        }
+                        say(b + "end");
+                    }
+                    case "detector" -> {
+                        StringBuilder b = new StringBuilder();
+                        for (UdpFailureDetector.PeerStatus p : detector.peers()) {
+                            b.append(String.format("peer %s heartbeats=%d suspicions=%d mean=%.1f std=%.1f phi=%.2f%n",
+                                    p.peerId(), p.heartbeats(), p.suspicions(), p.meanIntervalMillis(),
+                                    p.stdDevMillis(), p.phi()));
+                        }
+                        say(b + "end");
+                    }
+                    default -> say("error unknown command " + w[0]);
+                }
+            } catch (Exception e) {
+                say("error " + e.getMessage());
+            }
+        }
+        System.exit(0);
+    }
+
+    private static synchronized void say(String text) {
+        System.out.println(text);
+        System.out.flush();
+    }
+}
