@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.function.Consumer;
 
 import io.romulus.api.engine.ProtectionState;
@@ -45,6 +46,8 @@ final class BackupReplica {
     private volatile ProtectionState state = ProtectionState.SYNCING;
     private volatile String detail = "";
     private volatile String primaryNode = "";
+    private volatile Map<String, String> options = Map.of();
+    private volatile String returnAddress;
     private volatile StreamSink current;
     private volatile boolean activated;
     private volatile boolean verifyFailed;
@@ -72,8 +75,29 @@ final class BackupReplica {
         return committedEpoch;
     }
 
+    /** The binding options of the domain, as its primary opened it. */
+    Map<String, String> options() {
+        return options;
+    }
+
+    /** Where the primary's stream listens, {@code host:port}, or null if it did not say. */
+    String returnAddress() {
+        return returnAddress;
+    }
+
     /** A new stream from {@code primaryNodeId} into a new replica. Any previous stream is cut off. */
     ReplicaSink newStream(String primaryNodeId, Replica replica) throws CheckpointException {
+        return newStream(primaryNodeId, replica, Map.of(), null);
+    }
+
+    /**
+     * @param bindingOptions the options the primary opened the domain with
+     * @param returnAddress  where the primary's own stream listens ({@code host:port}), or null
+     */
+    ReplicaSink newStream(String primaryNodeId, Replica replica, Map<String, String> bindingOptions,
+            String returnAddress) throws CheckpointException {
+        this.options = Map.copyOf(bindingOptions);
+        this.returnAddress = returnAddress;
         synchronized (applyLock) {
             if (activated) {
                 replica.close();

@@ -356,7 +356,12 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         PrimaryProtection here = primaries.get(id);
         if (here != null && !hello.nodeId().equals(settings.nodeId())) {
             ProtectionState st = here.status().state();
-            if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED) {
+            if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
+                if (here.takenOver()) {
+                    // this node took the domain over: the node asking is an old primary that must stop its copy
+                    throw new DomainTakenOverException(id + " was taken over by " + settings.nodeId()
+                            + " and runs there now");
+                }
                 throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
             }
             // this node lost the domain earlier; the node that runs it now makes this one its backup
@@ -366,17 +371,27 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         if (hypervisor == null) {
             throw new CheckpointException("this node has no '" + hello.binding() + "' hypervisor binding");
         }
+        // options starting with romulus. are the engine's (where the primary's stream listens); the rest the binding's
+        Map<String, String> bindingOptions = new java.util.LinkedHashMap<>();
+        String returnAddress = null;
+        for (Map.Entry<String, String> o : hello.options().entrySet()) {
+            if (o.getKey().equals(PrimaryProtection.RETURN_OPTION)) {
+                returnAddress = o.getValue();
+            } else if (!o.getKey().startsWith("romulus.")) {
+                bindingOptions.put(o.getKey(), o.getValue());
+            }
+        }
         Replica replica;
         try {
             replica = hypervisor.createReplica(new ReplicaSpec(id, hello.memoryBytes(), hello.pageSize(),
-                    hello.options()));
+                    bindingOptions));
         } catch (HypervisorException | IllegalArgumentException e) {
             throw new CheckpointException("cannot build a replica of " + id + ": " + e.getMessage(), e);
         }
         BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup,
                 () -> failovers.heard(k)));
         long previous = backup.committedEpoch();
-        var sink = backup.newStream(hello.nodeId(), replica);
+        var sink = backup.newStream(hello.nodeId(), replica, bindingOptions, returnAddress);
         failovers.watch(id, hello.nodeId());
         LOG.info("Receiving checkpoints of {} from {} ({} MiB)", id, hello.nodeId(), hello.memoryBytes() >> 20);
         return new Accepted(sink, new HelloReply(settings.nodeId(), previous));
@@ -420,7 +435,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         }
         failovers.forget(domain);
         alarms.raise(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain runs on this "
-                + "node without a backup until romulus:protect gives it one");
+                + "node now (romulus:status shows whether it is protected back towards the node it came from)");
         return b.status();
     }
 
@@ -437,7 +452,47 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             throw new IllegalArgumentException("this node holds no replica of " + id);
         }
         ProtectedDomain running = b.activate();
-        activated.put(id, new Activated(running, lease));
+        String back = b.returnAddress();
+        if (!settings.reprotect() || back == null) {
+            activated.put(id, new Activated(running, lease));
+            return;
+        }
+        try {
+            protectBack(id, running, lease, b, ProtectRequest.parsePeer(back));
+        } catch (OutputBufferException | RuntimeException e) {
+            LOG.error("{} runs here, but protecting it back towards {} failed: {}; it runs without a backup until "
+                    + "romulus:protect gives it one", id, back, e.getMessage());
+            activated.put(id, new Activated(running, lease));
+        }
+    }
+
+    /**
+     * The replica runs here now: it becomes a primary that waits for its new backup, the node it came from. It runs
+     * unprotected (output passes) until that node answers; then a full copy, and it is PROTECTED again.
+     */
+    private void protectBack(DomainId id, ProtectedDomain running, Witness.Lease lease, BackupReplica b,
+            InetSocketAddress peer) throws OutputBufferException {
+        EngineSettings s = settings;
+        List<OutputBuffer> outputs = new ArrayList<>();
+        try {
+            for (GuestInterface nic : running.networkInterfaces()) {
+                outputs.add(attachOutput(nic));
+            }
+        } catch (OutputBufferException | RuntimeException e) {
+            outputs.forEach(OutputBuffer::close);
+            throw e;
+        }
+        InetSocketAddress heartbeat = resolved(InetSocketAddress.createUnresolved(peer.getHostString(),
+                s.peerHeartbeatPort()));
+        PrimaryProtection p = new PrimaryProtection(id, peer, heartbeat, s.intervalMs(), b.options(), false, s,
+                running, outputs, this, lease, true);
+        synchronized (primaries) {
+            primaries.put(id, p);
+            backups.remove(id, b);
+        }
+        LOG.info("{} runs here after the failover; protecting it back towards {} (the node it came from) as soon as "
+                + "that node answers", id, PrimaryProtection.hostPort(peer));
+        p.start();
     }
 
     @Override

@@ -49,7 +49,8 @@ public class EngineComponent implements ReplicationEngine {
         String node = c.node_id().isBlank() ? hostName() : c.node_id().trim();
         return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
                 c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch(),
-                EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port());
+                EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port(),
+                c.failover_reprotect());
     }
 
     private static String hostName() {

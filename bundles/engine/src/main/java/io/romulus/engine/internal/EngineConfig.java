@@ -50,4 +50,9 @@ public @interface EngineConfig {
     @AttributeDefinition(name = "Backup heartbeat port", description = "UDP port of a backup's failure detector "
             + "when romulus:protect names none", min = "1", max = "65535")
     int peer_heartbeat_port() default 7490;
+
+    @AttributeDefinition(name = "Protect back after failover", description = "After activating a replica, protect "
+            + "the domain back towards the old primary's node: it runs unprotected until that node answers as its "
+            + "new backup, then a full copy makes it PROTECTED")
+    boolean failover_reprotect() default true;
 }

@@ -16,10 +16,12 @@ package io.romulus.engine.internal;
  * @param initialCopyBatch    pages per batch of the initial full copy
  * @param failoverMode        what a backup does when the failure detector convicts its primary
  * @param peerHeartbeatPort   the UDP heartbeat port of a backup when {@code romulus:protect} names none
+ * @param reprotect           after activating a replica, protect the domain back towards the old primary's node
+ *                            (it runs unprotected until that node answers as the new backup)
  */
 public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
         long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
-        FailoverMode failoverMode, int peerHeartbeatPort) {
+        FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect) {
 
     /** What a backup does when its primary is convicted (ARCHITECTURE.md section 6). */
     public enum FailoverMode {
@@ -69,31 +71,37 @@ public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, i
 
     /** Defaults: 25 ms epochs (40 Hz), 1024 epochs of history, 3 s link timeout, automatic failover. */
     public static EngineSettings defaults(String nodeId) {
-        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256, FailoverMode.AUTOMATIC, 7490);
+        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256, FailoverMode.AUTOMATIC, 7490, true);
     }
 
     /** A copy with another default interval. */
     public EngineSettings withInterval(int ms) {
         return new EngineSettings(nodeId, ms, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect);
     }
 
     /** A copy with another link timeout. */
     public EngineSettings withLinkTimeout(long ms) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, ms,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect);
     }
 
     /** A copy with another failover mode. */
     public EngineSettings withFailoverMode(FailoverMode mode) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort, reprotect);
+    }
+
+    /** A copy that does, or does not, protect an activated domain back towards the old primary. */
+    public EngineSettings withReprotect(boolean on) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, on);
     }
 
     /** A copy with another default heartbeat port of backups. */
     public EngineSettings withPeerHeartbeatPort(int port) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port, reprotect);
     }
 
     int checkInterval(int ms) {

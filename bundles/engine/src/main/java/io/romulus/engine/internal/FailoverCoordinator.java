@@ -220,7 +220,8 @@ final class FailoverCoordinator implements AutoCloseable {
                         + String.format("%.1f", phi) + "); replica activated here in "
                         + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms"
                         + (witness == null ? "" : " after taking the lease (" + convictedMs + " ms after suspicion)")
-                        + "; the domain runs on this node without a backup until romulus:protect gives it one");
+                        + "; the domain runs on this node now (romulus:status shows whether it is protected back "
+                        + "towards the node it came from)");
                 forget(id);
             } catch (Exception e) {
                 if (lease != null) {

@@ -63,6 +63,7 @@ final class PrimaryProtection {
     private final List<OutputBuffer> outputs;
     private final Node node;
     private final InetSocketAddress heartbeat;
+    private final boolean takenOver;
     private final EpochHistory history;
     private final Thread loop;
 
@@ -85,6 +86,36 @@ final class PrimaryProtection {
     private volatile boolean raisedUnprotected;
     private long nextEpoch;
 
+    /**
+     * The HELLO option that tells the backup where this node's checkpoint stream listens, {@code host:port}: after a
+     * failover the backup protects the domain back towards it. Options starting with {@code romulus.} are the
+     * engine's; they never reach the binding.
+     */
+    static final String RETURN_OPTION = "romulus.return";
+
+    /**
+     * This node's stream address as the backup can reach it: the source address the kernel picks for the backup,
+     * and the port this node's transport listens on; null when it cannot be told.
+     */
+    private static String returnAddress(InetSocketAddress backup, CheckpointTransport t) {
+        InetSocketAddress listen = t.listenAddress();
+        if (listen == null || listen.getPort() <= 0) {
+            return null;
+        }
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket()) {
+            probe.connect(backup); // no packet is sent: this only asks for the route
+            java.net.InetAddress local = probe.getLocalAddress();
+            if (local == null || local.isAnyLocalAddress()) {
+                return null;
+            }
+            String host = local.getHostAddress();
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + listen.getPort();
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.debug("No return address towards {}", backup, e);
+            return null;
+        }
+    }
+
     /** What a protection needs from its engine; each may change while it runs (bundle updates). */
     interface Node {
 
@@ -104,6 +135,16 @@ final class PrimaryProtection {
     PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
             Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
             List<OutputBuffer> outputs, Node node, Witness.Lease lease) {
+        this(id, peer, heartbeat, intervalMs, options, verify, settings, domain, outputs, node, lease, false);
+    }
+
+    /**
+     * @param takenOver this node activated the domain as a backup: it starts UNPROTECTED (output passes) and waits
+     *                  for its new backup, and a node that still thinks it is the primary is told it was taken over
+     */
+    PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
+            Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
+            List<OutputBuffer> outputs, Node node, Witness.Lease lease, boolean takenOver) {
         this.id = id;
         this.verify = verify;
         this.peer = peer;
@@ -115,6 +156,12 @@ final class PrimaryProtection {
         this.node = node;
         this.heartbeat = heartbeat;
         this.lease = lease;
+        this.takenOver = takenOver;
+        if (takenOver) {
+            this.outputs.forEach(OutputBuffer::passThrough);
+            this.state = ProtectionState.UNPROTECTED;
+            this.detail = "UNPROTECTED: activated here after a failover; waiting for a backup at " + hostPort(peer);
+        }
         this.history = new EpochHistory(settings.historySize());
         this.loop = new Thread(this::run, "romulus-epoch-" + id);
         this.loop.setDaemon(true);
@@ -122,6 +169,11 @@ final class PrimaryProtection {
 
     DomainId id() {
         return id;
+    }
+
+    /** Whether this node took the domain over from another (failover), rather than being given it. */
+    boolean takenOver() {
+        return takenOver;
     }
 
     void start() {
@@ -244,13 +296,18 @@ final class PrimaryProtection {
             } else {
                 AckHandler acks = new AckHandler();
                 try {
-                    Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), domain.info().memoryBytes(),
-                            domain.info().pageSize(), options);
                     // resolved on every attempt, so a backup's name may move to another address
                     InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
                     if (target.isUnresolved()) {
                         throw new CheckpointException("cannot resolve " + peer.getHostString());
                     }
+                    Map<String, String> helloOptions = new java.util.LinkedHashMap<>(options);
+                    String back = returnAddress(target, t);
+                    if (back != null) {
+                        helloOptions.put(RETURN_OPTION, back);
+                    }
+                    Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), domain.info().memoryBytes(),
+                            domain.info().pageSize(), helloOptions);
                     CheckpointChannel channel = t.connect(target, hello, acks);
                     Session s = new Session(channel, domain.info().pageSize());
                     acks.session = s;
@@ -266,7 +323,7 @@ final class PrimaryProtection {
                 } catch (CheckpointException e) {
                     String prefix = state == ProtectionState.UNPROTECTED ? "UNPROTECTED: "
                             : reconnecting ? "backup lost; " : "";
-                    detail = prefix + "cannot reach the backup: " + e.getMessage();
+                    detail = prefix + "cannot reach the backup at " + hostPort(peer) + ": " + e.getMessage();
                     if (!e.getMessage().equals(lastFailure)) {
                         lastFailure = e.getMessage();
                         LOG.warn("Connecting {} to its backup at {} failed: {}; retrying every {} ms", id,
@@ -513,8 +570,21 @@ final class PrimaryProtection {
         LOG.info("Protection of {} ended ({})", id, state);
     }
 
-    /** Another node runs the domain: drop what is held, stop this copy, keep nothing running. */
+    /**
+     * Another node runs the domain: stop this copy first, then drop what is held. In that order: once the output
+     * buffer is closed nothing holds the guest's packets any more, so the guest must be gone by then (I5).
+     */
     private void fence() {
+        try {
+            domain.destroy();
+            LOG.warn("FENCED: {} was stopped on this node; its output since the last acknowledged checkpoint is "
+                    + "dropped", id);
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("FENCED: stopping {} on this node failed; its output stays held - stop it by hand, it must not "
+                    + "run here", id, e);
+            outputs.forEach(OutputBuffer::discard);
+            return; // the buffers stay attached: whatever the copy still sends is held, never released
+        }
         for (OutputBuffer o : outputs) {
             try {
                 o.discard();
@@ -522,13 +592,6 @@ final class PrimaryProtection {
             } catch (RuntimeException e) {
                 LOG.warn("Dropping the held output of {} on {} failed", id, o.interfaceName(), e);
             }
-        }
-        try {
-            domain.destroy();
-            LOG.warn("FENCED: {} was stopped on this node; its output since the last acknowledged checkpoint was "
-                    + "dropped", id);
-        } catch (HypervisorException | RuntimeException e) {
-            LOG.error("FENCED: stopping {} on this node failed; stop it by hand, it must not run here", id, e);
         }
     }
 

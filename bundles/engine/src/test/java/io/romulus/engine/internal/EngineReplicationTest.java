@@ -58,7 +58,7 @@ class EngineReplicationTest {
 
     private static Engine node(String name, long linkTimeoutMs) {
         return new Engine(new EngineSettings(name, 25, 1, 10_000, 512, linkTimeoutMs, 20, 4, 64,
-                EngineSettings.FailoverMode.MANUAL, 7490));
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
     }
 
     @AfterEach

@@ -50,11 +50,15 @@ class FailoverOrchestrationTest {
     private Engine backup;
 
     private void nodes(EngineSettings.FailoverMode mode, boolean withWitness) {
-        primary = node("node-a", mode);
+        nodes(mode, withWitness, false);
+    }
+
+    private void nodes(EngineSettings.FailoverMode mode, boolean withWitness, boolean reprotect) {
+        primary = node("node-a", mode, reprotect);
         primary.addHypervisor(primarySim);
         primary.addOutputBufferProvider(primarySim, 0);
         primary.setDetector(primaryDetector);
-        backup = node("node-b", mode);
+        backup = node("node-b", mode, reprotect);
         backup.addHypervisor(backupSim);
         backup.addOutputBufferProvider(backupSim, 0);
         backup.setDetector(backupDetector);
@@ -66,9 +70,9 @@ class FailoverOrchestrationTest {
         backup.setTransport(link);
     }
 
-    private static Engine node(String name, EngineSettings.FailoverMode mode) {
+    private static Engine node(String name, EngineSettings.FailoverMode mode, boolean reprotect) {
         return new Engine(EngineSettings.defaults(name).withLinkTimeout(300).withFailoverMode(mode)
-                .withPeerHeartbeatPort(7491));
+                .withPeerHeartbeatPort(7491).withReprotect(reprotect));
     }
 
     @AfterEach
@@ -148,6 +152,30 @@ class FailoverOrchestrationTest {
                 && row(primary, Role.BACKUP) != null && row(primary, Role.BACKUP).epoch() > 20);
         assertNull(row(primary, Role.PRIMARY), "the fenced entry gave way to the replica");
         assertNull(row(backup, Role.BACKUP), "node-b is the primary now");
+        assertTrue(primaryDetector.watches("node-b"), "node-a watches its new primary");
+    }
+
+    @Test
+    void afterAFailoverTheNewPrimaryRunsUnprotectedUntilTheOldPrimarysNodeReturnsAsItsBackup() throws Exception {
+        nodes(EngineSettings.FailoverMode.AUTOMATIC, false, true);
+        protectAndWaitForCommits();
+        link.refuse = true; // the old primary's node is away for now
+        backupDetector.suspect("node-a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> state(backup, Role.PRIMARY)
+                == ProtectionState.UNPROTECTED);
+        assertNull(row(backup, Role.BACKUP), "node-b is the domain's primary now");
+        assertTrue(row(backup, Role.PRIMARY).detail().contains("127.0.0.1:7480"), row(backup, Role.PRIMARY).detail());
+        long before = backupSim.wire().total();
+        await().atMost(Duration.ofSeconds(5)).until(() -> backupSim.wire().total() > before + 50);
+        assertTrue(backupSim.wire().packets().stream().filter(p -> p.releasedNanos() > 0)
+                .anyMatch(p -> p.sealedEpoch() < 0), "unprotected: its output passes");
+        await().atMost(Duration.ofSeconds(10)).until(() -> state(primary, Role.PRIMARY) == ProtectionState.FENCED);
+
+        primary.setTransport(link); // node-a's engine answers on the link again
+        link.refuse = false;
+        await().atMost(Duration.ofSeconds(60)).until(() -> state(backup, Role.PRIMARY) == ProtectionState.PROTECTED
+                && row(primary, Role.BACKUP) != null && row(primary, Role.BACKUP).epoch() > 20);
+        assertNull(row(primary, Role.PRIMARY), "the fenced entry gave way to the replica");
         assertTrue(primaryDetector.watches("node-b"), "node-a watches its new primary");
     }
 

@@ -75,7 +75,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public InetSocketAddress listenAddress() {
-        return new InetSocketAddress("127.0.0.1", 0);
+        return new InetSocketAddress("127.0.0.1", 7480);
     }
 
     @Override

@@ -66,18 +66,25 @@ class FaultInjectionTest {
 
     // ------------------------------------------------------------------------------------------------ the cases
 
+    /** B activates the replica and runs the domain as a primary waiting for a backup; returns when it does. */
+    private long awaitTakeover() {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> List.of("UNPROTECTED", "SYNCING", "PROTECTED").contains(b.state("PRIMARY")));
+        return System.nanoTime();
+    }
+
     @Test
     void killThePrimaryWithAWitness() throws Exception {
         start(true);
         long fault = System.nanoTime();
         a.killHost();
-        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
-        long reply = rig.awaitReplyAfter(fault);
+        long activated = awaitTakeover();
+        long reply = rig.awaitReplyAfter(activated);
         rig.checkClient();
         assertTrue(b.runsQemu(), "the VM runs on B");
-        report("kill -9 primary (witness)", "B", activated - fault, reply - fault,
-                "suspected after " + ms(b.raisedAt("WITNESS") > 0 ? rig.firstAlarm(b) - fault : -1)
-                        + " ms; activated once A's ZooKeeper session expired");
+        report("kill -9 primary (witness)", "B", activated - fault, rig.maxGapMs(fault, reply) * 1_000_000L,
+                "suspected after " + ms(rig.firstAlarm(b) - fault) + " ms (" + b.alarms.get(0).kind()
+                        + "); activated once A's ZooKeeper session expired");
     }
 
     @Test
@@ -85,12 +92,21 @@ class FaultInjectionTest {
         start(false);
         long fault = System.nanoTime();
         a.killHost();
-        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
-        long reply = rig.awaitReplyAfter(fault);
+        long activated = awaitTakeover();
+        long reply = rig.awaitReplyAfter(activated);
+        assertEquals("UNPROTECTED", b.state("PRIMARY"), "B runs the domain and waits for node A as its backup");
+        // node A's host comes back: B protects the domain back towards it, with a full copy
+        long restarted = System.nanoTime();
+        a = NodeProcess.start(rig.lab.primaryHost(), "node-a", FaultRig.A_IP, rig.run.resolve("a2"), rig.secret(),
+                "", FaultRig.log("node-a2"));
+        rig.a = a;
+        long reprotected = rig.awaitState(b, "PRIMARY", "PROTECTED", 120);
+        assertTrue(a.state("BACKUP").equals("PROTECTED") || a.state("BACKUP").equals("SYNCING"), a.state("BACKUP"));
         rig.checkClient();
         assertTrue(b.runsQemu(), "the VM runs on B");
-        report("kill -9 primary (no witness)", "B", activated - fault, reply - fault,
-                "detection " + ms(b.raisedAt("FAILOVER") - fault) + " ms to the FAILOVER alarm");
+        report("kill -9 primary (no witness)", "B", activated - fault, rig.maxGapMs(fault, reply) * 1_000_000L,
+                "detection " + ms(b.raisedAt("FAILOVER") - fault) + " ms to the FAILOVER alarm; node A restarted: "
+                        + "B PROTECTED again (full copy to A) " + ms(reprotected - restarted) + " ms later");
     }
 
     @Test
@@ -98,19 +114,27 @@ class FaultInjectionTest {
         start(true);
         long fault = System.nanoTime();
         a.freezeHost(true);
-        long activated = rig.awaitState(b, "BACKUP", "ACTIVATED", 60);
-        long reply = rig.awaitReplyAfter(fault);
+        long activated = awaitTakeover();
+        long reply = rig.awaitReplyAfter(activated);
         Thread.sleep(2000);
         a.freezeHost(false);
         long thawed = System.nanoTime();
-        long fenced = rig.awaitState(a, "PRIMARY", "FENCED", 60);
+        // FENCED, then (soon after) B's backup: the alarm stays when the state has moved on
+        await().atMost(Duration.ofSeconds(60)).until(() -> a.raised("FENCED"));
+        long fenced = a.raisedAt("FENCED");
         await().atMost(Duration.ofSeconds(30)).until(() -> !a.runsQemu());
+        LOG.info("freeze: fault {} ms, activated {} ms, first reply {} ms, thawed {} ms, fenced {} ms (test clock)",
+                fault / 1_000_000, activated / 1_000_000, reply / 1_000_000, thawed / 1_000_000, fenced / 1_000_000);
         Thread.sleep(2000); // anything the old copy could have sent would have reached the client by now
         rig.checkClient();
         assertTrue(b.runsQemu(), "the VM runs on B");
         assertTrue(a.raised("FENCED"));
-        report("SIGSTOP primary, SIGCONT after the takeover (witness)", "B", activated - fault, reply - fault,
-                "old primary fenced " + ms(fenced - thawed) + " ms after it thawed; its QEMU is gone");
+        // the fenced node is the new backup: B protects the domain back towards it
+        long reprotected = rig.awaitState(b, "PRIMARY", "PROTECTED", 120);
+        rig.checkClient();
+        report("SIGSTOP primary, SIGCONT after the takeover (witness)", "B", activated - fault, rig.maxGapMs(fault, reply) * 1_000_000L,
+                "old primary fenced " + ms(fenced - thawed) + " ms after it thawed (its QEMU is gone) and became "
+                        + "B's backup: B PROTECTED " + ms(reprotected - fenced) + " ms after the fencing");
     }
 
     @Test

@@ -59,12 +59,12 @@ class MinaReplicationTest {
         primaryStream = MinaCheckpointTransport.create(settings("node-a", "127.0.0.1", 0));
         acks = new AckRecordingTransport(primaryStream);
         primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 1024, 5000, 50, 4, 256,
-                EngineSettings.FailoverMode.MANUAL, 7490));
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
         primary.addHypervisor(oracle.primary(primarySim));
         primary.addOutputBufferProvider(primarySim, 0);
         primary.setTransport(acks);
         backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 1024, 5000, 50, 4, 256,
-                EngineSettings.FailoverMode.MANUAL, 7490));
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
         backup.addHypervisor(oracle.backup(backupSim));
         backup.setTransport(backupStream);
     }

@@ -53,14 +53,14 @@ final class QemuPair implements AutoCloseable {
         backupStream = MinaCheckpointTransport.create(t.withListen("127.0.0.1", 0).withNodeId("node-b"));
         primaryStream = MinaCheckpointTransport.create(t.withListen("127.0.0.1", 0).withNodeId("node-a"));
         primary = new Engine(new EngineSettings("node-a", 25, 1, 10_000, 2048, 5000, 50, 4, 256,
-                EngineSettings.FailoverMode.MANUAL, 7490));
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
         primary.addHypervisor(wrapPrimary.apply(primaryQemu));
         if (output != null) {
             primary.addOutputBufferProvider(output, 0);
         }
         primary.setTransport(wrapStream.apply(primaryStream));
         backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 2048, 5000, 50, 4, 256,
-                EngineSettings.FailoverMode.MANUAL, 7490));
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
         backup.addHypervisor(wrapBackup.apply(backupQemu));
         backup.setTransport(backupStream);
     }
