@@ -55,12 +55,8 @@ final class BackupReplica {
     /**
      * @param onOrderlyEnd called when the primary ends the stream with GOODBYE (protection stopped there), so the
      *                     engine can drop this replica
+     * @param onCommit     called after each committed checkpoint: the primary is alive (failure detection)
      */
-    BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd) {
-        this(id, onOrderlyEnd, () -> { });
-    }
-
-    /** @param onCommit called after each committed checkpoint: the primary is alive (failure detection) */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit) {
         this.id = id;
         this.onOrderlyEnd = onOrderlyEnd;
@@ -85,12 +81,9 @@ final class BackupReplica {
         return returnAddress;
     }
 
-    /** A new stream from {@code primaryNodeId} into a new replica. Any previous stream is cut off. */
-    ReplicaSink newStream(String primaryNodeId, Replica replica) throws CheckpointException {
-        return newStream(primaryNodeId, replica, Map.of(), null);
-    }
-
     /**
+     * A new stream from {@code primaryNodeId} into a new replica. Any previous stream is cut off.
+     *
      * @param bindingOptions the options the primary opened the domain with
      * @param returnAddress  where the primary's own stream listens ({@code host:port}), or null
      */

@@ -108,13 +108,6 @@ final class FailoverCoordinator implements AutoCloseable {
         }
     }
 
-    /** phi of the primary of {@code id}, or NaN when it is not watched. */
-    double phi(DomainId id) {
-        Watch w = watches.get(id);
-        FailureDetector.Monitor m = w == null ? null : w.monitor;
-        return m == null ? Double.NaN : m.phi();
-    }
-
     @Override
     public void close() {
         decisions.shutdownNow();

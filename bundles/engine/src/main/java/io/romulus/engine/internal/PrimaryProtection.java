@@ -665,12 +665,6 @@ final class PrimaryProtection {
         });
     }
 
-    /** Whether the witness's lease is held (for the status line), or null without one. */
-    Boolean leaseHeld() {
-        Witness.Lease l = lease;
-        return l == null ? null : l.held();
-    }
-
     private void awaitNanos(long nanos) throws InterruptedException {
         lock.lock();
         try {
