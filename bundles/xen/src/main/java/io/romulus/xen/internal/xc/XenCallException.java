@@ -2,7 +2,10 @@ package io.romulus.xen.internal.xc;
 
 import io.romulus.api.hypervisor.HypervisorException;
 
-/** A libxenctrl or libxenforeignmemory call that failed: names the call and carries its errno. */
+/**
+ * A libxenctrl, libxenguest, libxenforeignmemory or libxenstore call that failed: names the call and carries its
+ * errno.
+ */
 public final class XenCallException extends HypervisorException {
 
     private static final long serialVersionUID = 1L;

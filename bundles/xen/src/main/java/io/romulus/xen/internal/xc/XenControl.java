@@ -4,10 +4,10 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * What the Xen binding asks of the hypervisor, one method per libxenctrl or libxenforeignmemory call (or a short
- * sequence of them). {@link NativeXenControl} makes the calls through JNA; tests drive the binding through a
- * simulated domain instead. Every method throws {@link XenCallException} with the call's name and errno when Xen
- * refuses.
+ * What the Xen binding asks of the hypervisor, one method per libxenctrl, libxenguest, libxenforeignmemory or
+ * libxenstore call (or a short sequence of them). {@link NativeXenControl} makes the calls through JNA; tests drive
+ * the binding through a simulated domain instead. Every method throws {@link XenCallException} with the call's name
+ * and errno when Xen refuses.
  */
 public interface XenControl extends AutoCloseable {
 
@@ -69,6 +69,15 @@ public interface XenControl extends AutoCloseable {
      * {@code xen_cpuid_leaf_t}) and {@code X86_MSR_POLICY} (an array of {@code xen_msr_entry_t}) records.
      */
     CpuPolicy cpuPolicy(int domid) throws XenCallException;
+
+    /**
+     * The names under a xenstore directory ({@code xs_directory}), in xenstore's order; empty when the path does
+     * not exist.
+     */
+    List<String> xenstoreDirectory(String path) throws XenCallException;
+
+    /** The value of a xenstore node ({@code xs_read}), or {@code null} when it does not exist. */
+    String xenstoreRead(String path) throws XenCallException;
 
     @Override
     void close();

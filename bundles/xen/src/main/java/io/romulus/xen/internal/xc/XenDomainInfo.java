@@ -21,6 +21,8 @@ public record XenDomainInfo(int domid, int flags, long totPages, long maxPages, 
     public static final int PAUSED = 1 << 3;
     public static final int BLOCKED = 1 << 4;
     public static final int RUNNING = 1 << 5;
+    public static final int DEBUGGED = 1 << 6;
+    public static final int XS_DOMAIN = 1 << 7;
     public static final int HAP = 1 << 8;
 
     public boolean hvm() {
@@ -41,6 +43,6 @@ public record XenDomainInfo(int domid, int flags, long totPages, long maxPages, 
 
     /** The guest's shutdown code ({@code SHUTDOWN_*}), valid when {@link #shutdown()}. */
     public int shutdownCode() {
-        return (flags >>> 16) & 0xff;
+        return (flags >>> XenAbi.XEN_DOMINF_SHUTDOWNSHIFT) & XenAbi.XEN_DOMINF_SHUTDOWNMASK;
     }
 }
