@@ -11,8 +11,11 @@ set -euo pipefail
 #   busybox-static, cpio, kmod, xz-utils, zstd   native/: the demo guest's initramfs and kernel modules
 #   python3                          tests: a child process that writes shared memory for the dirty tracker
 #   iptables, procps, socat          output commit (NFQUEUE rules, br_netfilter sysctls) and the host tests
+#   libvirt0                         the Xen binding: libvirt's library (its tests use the test:///default driver)
+#   libxen-dev                       the Xen binding: libxenctrl & co. (the binding loads them and reports no Xen
+#                                    here) and the Xen 4.17 headers its golden-bytes ABI test compiles against
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev)
 
 romulus_need_packages() {
     local missing=() p

@@ -83,21 +83,12 @@ class MinaReplicationTest {
         return InetSocketAddress.createUnresolved("127.0.0.1", backupStream.listenAddress().getPort());
     }
 
-    private ProtectionStatus row(Engine engine, Role role) {
-        return engine.status().stream().filter(s -> s.role() == role).findFirst().orElse(null);
-    }
-
-    private long committed() {
-        ProtectionStatus s = row(backup, Role.BACKUP);
-        return s == null ? -1 : s.epoch();
-    }
-
     @Test
     void threeHundredEpochsOverTheRealStreamKeepI1AndI2() throws Exception {
         primary.protect(new ProtectRequest(DEMO, backupAddress(), 10, WORKLOAD, true));
         long from = System.nanoTime(); // output before this was never held
-        await().atMost(Duration.ofSeconds(90)).until(() -> committed() >= 300);
-        assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+        await().atMost(Duration.ofSeconds(90)).until(() -> Rows.committed(backup) >= 300);
+        assertEquals(ProtectionState.PROTECTED, Rows.row(primary, Role.PRIMARY).state());
         List<OutputStatus> outputs = primary.outputs();
         assertEquals(1, outputs.size(), "romulus:netbuf shows the synthetic NIC: " + outputs);
         assertEquals("sim", outputs.get(0).stats().implementation());
@@ -121,18 +112,18 @@ class MinaReplicationTest {
     void aBackupWhoseStreamRestartsGetsAFullCopyAndStaysConsistent() throws Exception {
         primary.protect(new ProtectRequest(DEMO, backupAddress(), 10, WORKLOAD));
         long from = System.nanoTime(); // output before this was never held
-        await().atMost(Duration.ofSeconds(60)).until(() -> committed() >= 50);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Rows.committed(backup) >= 50);
         int port = backupStream.listenAddress().getPort();
         backupStream.close(); // drops the connection wherever the epoch stands
-        await().atMost(Duration.ofSeconds(10)).until(() -> row(primary, Role.PRIMARY).state()
+        await().atMost(Duration.ofSeconds(10)).until(() -> Rows.row(primary, Role.PRIMARY).state()
                 == ProtectionState.DEGRADED);
-        long kept = committed();
-        assertEquals(ProtectionState.STANDBY, row(backup, Role.BACKUP).state());
+        long kept = Rows.committed(backup);
+        assertEquals(ProtectionState.STANDBY, Rows.row(backup, Role.BACKUP).state());
 
         backupStream = MinaCheckpointTransport.create(settings("node-b", "127.0.0.1", port));
         backup.setTransport(backupStream);
-        await().atMost(Duration.ofSeconds(60)).until(() -> committed() >= kept + 50
-                && row(primary, Role.PRIMARY).state() == ProtectionState.PROTECTED);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Rows.committed(backup) >= kept + 50
+                && Rows.row(primary, Role.PRIMARY).state() == ProtectionState.PROTECTED);
         long before = System.nanoTime();
         primary.unprotect(DEMO);
         assertEquals(List.of(), oracle.mismatches, "I2 across the restart");

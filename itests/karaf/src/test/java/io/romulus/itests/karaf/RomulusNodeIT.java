@@ -66,7 +66,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
 
     @Test
     public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
-        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-netbuf",
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-netbuf",
             "romulus-witness-zookeeper", "romulus-hawtio", "romulus"}) {
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
@@ -79,7 +79,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         }
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
                 "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
-                "io.romulus.qemu", "io.romulus.netbuf", "io.romulus.witness.zookeeper")));
+                "io.romulus.qemu", "io.romulus.xen", "io.romulus.netbuf", "io.romulus.witness.zookeeper")));
         // no etc/io.romulus.witness.zookeeper.cfg here: the witness bundle runs, but there is no witness
         assertEquals(null, bundleContext.getServiceReference("io.romulus.api.witness.Witness"));
     }
@@ -89,7 +89,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
             "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu",
-            "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
+            "io.romulus:type=Hypervisor,name=xen", "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
@@ -98,6 +98,12 @@ public class RomulusNodeIT extends RomulusTestSupport {
         ObjectName qemu = new ObjectName("io.romulus:type=Hypervisor,name=qemu");
         assertEquals(server.getAttribute(qemu, "Availability").toString(), Boolean.TRUE,
                 server.getAttribute(qemu, "Available"));
+        // this machine is no Xen dom0: the Xen binding runs (libvirt-java, JNA and libxenctrl load) and says why it
+        // cannot protect anything here
+        ObjectName xen = new ObjectName("io.romulus:type=Hypervisor,name=xen");
+        assertEquals(Boolean.FALSE, server.getAttribute(xen, "Available"));
+        String why = server.getAttribute(xen, "Availability").toString();
+        assertTrue(why, why.contains("not running on Xen") && why.contains("libvirt xen:///system"));
         String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
                 "ListenAddress");
         assertTrue(listen, listen.endsWith(":" + STREAM_PORT));

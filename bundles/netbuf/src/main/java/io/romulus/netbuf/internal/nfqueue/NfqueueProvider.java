@@ -18,6 +18,7 @@ import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.netbuf.internal.HostCommands;
+import io.romulus.netbuf.internal.HostDevices;
 import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.Netlink;
@@ -110,7 +111,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
 
     @Override
     public boolean supports(GuestInterface nic) {
-        return "tap".equals(nic.kind()) && nic.hostDevice() != null && IFNAME.matcher(nic.hostDevice()).matches();
+        return HostDevices.holdable(nic) && nic.hostDevice() != null && IFNAME.matcher(nic.hostDevice()).matches();
     }
 
     /** Interfaces attached and not yet closed. */
@@ -120,8 +121,8 @@ public final class NfqueueProvider implements OutputBufferProvider {
 
     @Override
     public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
-        if (!"tap".equals(nic.kind())) {
-            throw new OutputBufferException("the nfqueue output buffer holds tap interfaces, not " + nic.kind()
+        if (!HostDevices.holdable(nic)) {
+            throw new OutputBufferException("the nfqueue output buffer holds tap and vif interfaces, not " + nic.kind()
                     + " (" + nic.name() + ")");
         }
         String dev = nic.hostDevice();

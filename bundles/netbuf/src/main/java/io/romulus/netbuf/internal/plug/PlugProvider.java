@@ -12,6 +12,7 @@ import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.netbuf.internal.HostCommands;
+import io.romulus.netbuf.internal.HostDevices;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
@@ -104,7 +105,7 @@ public final class PlugProvider implements OutputBufferProvider {
 
     @Override
     public boolean supports(GuestInterface nic) {
-        if (!"tap".equals(nic.kind()) || nic.hostDevice() == null || !IFNAME.matcher(nic.hostDevice()).matches()) {
+        if (!HostDevices.holdable(nic) || nic.hostDevice() == null || !IFNAME.matcher(nic.hostDevice()).matches()) {
             return false;
         }
         switch (settings.mode()) {
@@ -154,8 +155,8 @@ public final class PlugProvider implements OutputBufferProvider {
 
     /** {@link #attach(GuestInterface)}; {@code redirected} runs once the redirect to the IFB is in place. */
     OutputBuffer attach(GuestInterface nic, Runnable redirected) throws OutputBufferException {
-        if (!"tap".equals(nic.kind())) {
-            throw new OutputBufferException("the plug output buffer holds tap interfaces, not " + nic.kind() + " ("
+        if (!HostDevices.holdable(nic)) {
+            throw new OutputBufferException("the plug output buffer holds tap and vif interfaces, not " + nic.kind() + " ("
                     + nic.name() + ")");
         }
         String tap = nic.hostDevice();

@@ -303,23 +303,24 @@ public final class NativeXenControl implements XenControl {
     }
 
     @Override
-    public long[] cleanLogDirty(int domid, long pages) throws XenCallException {
-        return harvest(domid, pages, XenAbi.XEN_DOMCTL_SHADOW_OP_CLEAN, "CLEAN");
+    public long[] cleanLogDirty(int domid, long pages, boolean finalRound) throws XenCallException {
+        return harvest(domid, pages, XenAbi.XEN_DOMCTL_SHADOW_OP_CLEAN,
+                finalRound ? XenAbi.XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0, finalRound ? "CLEAN, final" : "CLEAN");
     }
 
     @Override
     public long[] peekLogDirty(int domid, long pages) throws XenCallException {
-        return harvest(domid, pages, XenAbi.XEN_DOMCTL_SHADOW_OP_PEEK, "PEEK");
+        return harvest(domid, pages, XenAbi.XEN_DOMCTL_SHADOW_OP_PEEK, 0, "PEEK");
     }
 
-    private long[] harvest(int domid, long pages, int op, String opName) throws XenCallException {
+    private long[] harvest(int domid, long pages, int op, int mode, String opName) throws XenCallException {
         if (pages <= 0) {
             throw new IllegalArgumentException("a dirty bitmap needs at least one page, not " + pages);
         }
         DomainState state = state(domid);
         synchronized (state) {
             ensureBitmap(state, pages);
-            long covered = libs.ctrl().xc_logdirty_control(xch(), domid, op, state.bitmapBuffer, pages, 0,
+            long covered = libs.ctrl().xc_logdirty_control(xch(), domid, op, state.bitmapBuffer, pages, mode,
                     state.stats);
             if (covered < 0) {
                 throw fail("xc_logdirty_control(" + opName + ")", "cannot read the dirty bitmap of domain " + domid);

@@ -32,6 +32,8 @@ final class XenAbi {
     static final int XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY = 2;
     static final int XEN_DOMCTL_SHADOW_OP_CLEAN = 11;
     static final int XEN_DOMCTL_SHADOW_OP_PEEK = 12;
+    /** Mode of CLEAN/PEEK: the final, paused round; also report pages Xen itself maps writable. */
+    static final int XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL = 1;
 
     static final int XEN_DOMINF_SHUTDOWNMASK = 255;
     static final int XEN_DOMINF_SHUTDOWNSHIFT = 16;

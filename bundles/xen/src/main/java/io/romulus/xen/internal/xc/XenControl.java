@@ -38,9 +38,12 @@ public interface XenControl extends AutoCloseable {
     /**
      * Reads and clears the dirty bitmap ({@code XEN_DOMCTL_SHADOW_OP_CLEAN}) for pfns {@code 0 .. pages-1}.
      *
+     * @param finalRound the domain is paused for a checkpoint ({@code XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL}): Xen also
+     *                   reports the pages it maps writable itself, which it may have written without a fault. Every
+     *                   Remus checkpoint is such a round, as libxc's save makes its last, paused one.
      * @return the dirty pfns in ascending order
      */
-    long[] cleanLogDirty(int domid, long pages) throws XenCallException;
+    long[] cleanLogDirty(int domid, long pages, boolean finalRound) throws XenCallException;
 
     /** Reads the dirty bitmap without clearing it ({@code XEN_DOMCTL_SHADOW_OP_PEEK}). */
     long[] peekLogDirty(int domid, long pages) throws XenCallException;

@@ -75,12 +75,15 @@ class LibvirtHostTest {
     @Test
     void deliversLifecycleEvents() throws Exception {
         List<String> events = new CopyOnWriteArrayList<>();
-        try (AutoCloseable subscription = host.onLifecycle((name, event) -> events.add(name + " " + event))) {
+        AutoCloseable subscription = host.onLifecycle((name, event) -> events.add(name + " " + event));
+        try {
             host.destroy("pvh-guest");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (events.isEmpty() && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
+        } finally {
+            subscription.close();
         }
         assertEquals(List.of("pvh-guest STOPPED/DESTROYED"), events);
         assertFalse(host.running("pvh-guest"));

@@ -108,14 +108,14 @@ class NativeXenControlOnXenTest {
         long pages = xc.maximumGpfn(domid) + 1;
         xc.enableLogDirty(domid);
         try {
-            long[] first = xc.cleanLogDirty(domid, pages);
+            long[] first = xc.cleanLogDirty(domid, pages, false);
             assertTrue(first.length > 0, "the first CLEAN after enabling reports the guest's pages");
             for (int i = 1; i < first.length; i++) {
                 assertTrue(first[i - 1] < first[i], "pfns not ascending at " + i);
             }
             assertTrue(first[first.length - 1] < pages);
             long[] peeked = xc.peekLogDirty(domid, pages);
-            long[] cleaned = xc.cleanLogDirty(domid, pages);
+            long[] cleaned = xc.cleanLogDirty(domid, pages, false);
             assertTrue(cleaned.length >= peeked.length, "PEEK does not clear: CLEAN sees at least as much");
 
             int count = Math.min(first.length, 2 * NativeXenControl.MAP_BATCH + 3); // crosses a batch boundary

@@ -128,6 +128,7 @@ class XenAbiGoldenTest {
         f.put("const XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY", (long) XenAbi.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY);
         f.put("const XEN_DOMCTL_SHADOW_OP_CLEAN", (long) XenAbi.XEN_DOMCTL_SHADOW_OP_CLEAN);
         f.put("const XEN_DOMCTL_SHADOW_OP_PEEK", (long) XenAbi.XEN_DOMCTL_SHADOW_OP_PEEK);
+        f.put("const XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL", (long) XenAbi.XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL);
         f.put("const XEN_DOMINF_dying", (long) XenDomainInfo.DYING);
         f.put("const XEN_DOMINF_hvm_guest", (long) XenDomainInfo.HVM_GUEST);
         f.put("const XEN_DOMINF_shutdown", (long) XenDomainInfo.SHUTDOWN);

@@ -1,0 +1,25 @@
+package io.romulus.xen.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** Configuration PID {@code io.romulus.xen}: how this node reaches Xen. */
+@ObjectClassDefinition(name = "Romulus Xen binding", description = "How this node reaches Xen (libvirt's libxl driver, "
+        + "libxenctrl) and where it keeps replica images")
+public @interface XenConfig {
+
+    @AttributeDefinition(description = "libvirt connection URI of this Xen host (libvirt's libxl driver)")
+    String libvirt_uri() default "xen:///system";
+
+    @AttributeDefinition(description = "Directory for replica images on the backup: one image per protected domain, "
+            + "as large as the domain's populated memory")
+    String image_dir() default "/var/lib/romulus/xen";
+
+    @AttributeDefinition(description = "QMP socket of an HVM domain's device model; %d is the domid (libxl's own "
+            + "socket, held only during a checkpoint's pause)")
+    String device_model_qmp() default "/var/run/xen/qmp-libxl-%d";
+
+    @AttributeDefinition(description = "Where the device model saves its state at each checkpoint; %d is the domid "
+            + "(QEMU runs in dom0 and writes it, the binding reads it back; tmpfs is best)")
+    String device_model_state() default "/dev/shm/romulus-xen-dm-%d";
+}

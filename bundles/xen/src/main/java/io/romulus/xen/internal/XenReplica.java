@@ -1,0 +1,158 @@
+package io.romulus.xen.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.xen.internal.image.ReplicaImage;
+import io.romulus.xen.internal.image.XenDeviceState;
+
+/**
+ * The backup side of a protected Xen domain: a Xen domain image file (libvirt's libxl header and XML, a libxl
+ * stream v2 around a libxc migration stream v3) that after every committed epoch is a complete image of exactly that
+ * epoch. Pages are written in place, the device state's records are rewritten at commit, and failover is Xen's own
+ * restore: {@code virDomainRestore} of the file.
+ *
+ * <p>Invariant I2: an epoch's pages and its device state are applied under one lock, and {@link #activate()} takes
+ * the same lock, so a restore never reads half an epoch. A failed apply marks the replica unusable.
+ */
+final class XenReplica implements Replica {
+
+    private static final Logger LOG = LoggerFactory.getLogger(XenReplica.class);
+
+    /** Restores the image and takes hold of the domain it produced. */
+    interface Activator {
+        ProtectedDomain restore(ReplicaSpec spec, Path image, XenDeviceState state) throws HypervisorException;
+    }
+
+    private final ReplicaSpec spec;
+    private final ReplicaImage image;
+    private final Activator activator;
+    private long committed = -1;
+    private XenDeviceState state;
+    private String broken;
+    private boolean activated;
+
+    XenReplica(ReplicaSpec spec, Path file, Activator activator) throws HypervisorException {
+        if (spec.pageSize() != GuestMemory.PAGE_SIZE) {
+            throw new HypervisorException("a Xen replica has 4096-byte pages, the primary announced " + spec.pageSize());
+        }
+        this.spec = spec;
+        this.activator = activator;
+        try {
+            Files.createDirectories(file.getParent());
+            this.image = ReplicaImage.create(file, spec.pageCount());
+        } catch (IOException e) {
+            throw new HypervisorException("cannot create the replica image " + file + ": " + e.getMessage(), e);
+        }
+        LOG.info("Replica of {} kept as a Xen domain image at {} ({} pages)", spec.id(), file, spec.pageCount());
+    }
+
+    Path file() {
+        return image.file();
+    }
+
+    @Override
+    public ReplicaSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public synchronized void writeInitial(long[] pfns, int from, int count, ByteBuffer pages)
+            throws HypervisorException {
+        usable();
+        try {
+            image.writePages(pfns, from, count, pages);
+        } catch (IOException | IllegalArgumentException e) {
+            broken = "initial copy failed: " + e.getMessage();
+            throw new HypervisorException("replica of " + spec.id() + ": " + broken, e);
+        }
+    }
+
+    @Override
+    public synchronized void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
+        usable();
+        XenDeviceState next = XenDeviceState.decode(epoch.deviceState());
+        if (next.slotCount() != spec.pageCount()) {
+            broken = "epoch " + epoch.epoch() + " describes " + next.slotCount() + " populated pages, the replica has "
+                    + spec.pageCount();
+            throw new HypervisorException("replica of " + spec.id() + ": " + broken);
+        }
+        try {
+            ByteBuffer pages = epoch.pages().duplicate();
+            pages.position(0);
+            image.writePages(epoch.pfns(), 0, epoch.pageCount(), pages);
+            image.apply(next);
+        } catch (IOException | IllegalArgumentException e) {
+            broken = "applying epoch " + epoch.epoch() + " failed: " + e.getMessage();
+            throw new HypervisorException("replica of " + spec.id() + ": " + broken, e);
+        }
+        state = next;
+        committed = epoch.epoch();
+    }
+
+    @Override
+    public synchronized long committedEpoch() {
+        return committed;
+    }
+
+    @Override
+    public synchronized void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+        try {
+            image.readPage(pfn, dst);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new HypervisorException("replica of " + spec.id() + ": cannot read page " + pfn + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public synchronized ProtectedDomain activate() throws HypervisorException {
+        usable();
+        if (committed < 0) {
+            throw new HypervisorException("replica of " + spec.id() + " has no committed epoch yet: nothing to resume");
+        }
+        if (activated) {
+            throw new HypervisorException("replica of " + spec.id() + " was activated already");
+        }
+        activated = true;
+        LOG.info("Activating {} from epoch {}: restoring {}", spec.id(), committed, image.file());
+        closeImage();
+        return activator.restore(spec, image.file(), state);
+    }
+
+    private void closeImage() {
+        try {
+            image.close();
+        } catch (IOException e) {
+            LOG.warn("closing the replica image {}: {}", image.file(), e.getMessage());
+        }
+    }
+
+    private void usable() throws HypervisorException {
+        if (broken != null) {
+            throw new HypervisorException("replica of " + spec.id() + " is unusable: " + broken);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        closeImage();
+        if (!activated) {
+            try {
+                Files.deleteIfExists(image.file());
+            } catch (IOException e) {
+                LOG.warn("cannot delete the replica image {}: {}", image.file(), e.getMessage());
+            }
+        }
+    }
+}
