@@ -372,6 +372,7 @@ class NfqueueIntegrationTest {
         assertTrue(noDevice.getMessage().contains("does not exist"), noDevice.getMessage());
 
         assertFalse(provider.supports(new GuestInterface("net0", null, "sim", "x", null)));
+        assertTrue(provider.supports(new GuestInterface("net0", null, "vif", "vif3.0", null)), "a Xen vif");
         assertTrue(provider.supports(nic()));
     }
 }

@@ -193,8 +193,10 @@ class PlugIntegrationTest {
         assertFalse(new PlugProvider(defaults, lib).supports(nic()), "auto: this kernel has no sch_plug");
         assertTrue(new PlugProvider(defaults.withMode(PlugSettings.Mode.ON), lib).supports(nic()), "on");
         assertFalse(new PlugProvider(defaults.withMode(PlugSettings.Mode.OFF), lib).supports(nic()), "off");
+        assertTrue(new PlugProvider(defaults.withMode(PlugSettings.Mode.ON), lib)
+                .supports(new GuestInterface("net0", null, "vif", "vif1.0", null)), "a Xen vif, like a tap");
         assertFalse(new PlugProvider(defaults.withMode(PlugSettings.Mode.ON), lib)
-                .supports(new GuestInterface("net0", null, "vif", "vif1.0", null)), "only taps");
+                .supports(new GuestInterface("net0", null, "sim", "sim-nic", null)), "only host devices");
     }
 
     @Test
