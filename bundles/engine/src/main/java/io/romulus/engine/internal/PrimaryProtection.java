@@ -488,9 +488,17 @@ final class PrimaryProtection {
                 if (stagingFree && windowOpen) {
                     return;
                 }
-                // a link that drops packets silently breaks no connection: no ACK for too long is a lost link
+                // a link that drops packets silently breaks no connection: no ACK for too long is a lost link,
+                // unless the stream is still moving (a large initial copy reaches a slow backup over seconds; a
+                // silent link stops taking bytes as soon as the socket's buffer is full)
                 long silent = System.nanoTime() - s.progressNanos;
                 if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
+                    long out = bytesOut();
+                    if (out > s.bytesOut) {
+                        s.bytesOut = out;
+                        s.progressNanos = System.nanoTime();
+                        continue;
+                    }
                     throw new LinkLostException("no ACK from the backup for "
                             + TimeUnit.NANOSECONDS.toMillis(silent) + " ms");
                 }
@@ -499,6 +507,17 @@ final class PrimaryProtection {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Bytes this node's stream for the domain has written to its socket so far (0 when the transport cannot say). */
+    private long bytesOut() {
+        CheckpointTransport t = node.transport();
+        if (t == null) {
+            return 0;
+        }
+        String domainName = id.toString();
+        return t.connections().stream().filter(c -> "primary".equals(c.role()) && domainName.equals(c.domain()))
+                .mapToLong(CheckpointTransport.ConnectionInfo::bytesOut).sum();
     }
 
     /**
@@ -699,6 +718,8 @@ final class PrimaryProtection {
         final ExecutorService sender;
         /** The last sign of the backup's progress: the stream's start, the initial copy's end, an ACK. */
         volatile long progressNanos = System.nanoTime();
+        /** What the stream had written when progress was last judged by bytes. */
+        long bytesOut;
         volatile long initialEpoch = Long.MAX_VALUE;
         volatile long sentThrough = -1;
         volatile Throwable failure;

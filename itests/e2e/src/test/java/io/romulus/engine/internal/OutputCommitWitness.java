@@ -49,8 +49,10 @@ final class OutputCommitWitness {
 
                     @Override
                     public byte[] captureDeviceState() throws HypervisorException {
-                        pauseStarts.add(pauseStarted); // checkpoints only; their device states go out in order
-                        return super.captureDeviceState();
+                        byte[] state = super.captureDeviceState();
+                        // checkpoints only, and only captured ones: their device states go out in order
+                        pauseStarts.add(pauseStarted);
+                        return state;
                     }
                 };
             }
@@ -61,6 +63,9 @@ final class OutputCommitWitness {
         return new ForwardingTransport(t) {
             @Override
             CheckpointChannel channel(CheckpointChannel c) {
+                // a new stream (after a lost link) starts with a full copy: checkpoints captured for the old one and
+                // never sent must not be taken for this one's
+                pauseStarts.clear();
                 return new ForwardingTransport.Channel(c) {
                     @Override
                     public void sendDeviceState(long epoch, byte[] state)
