@@ -1,52 +1,97 @@
 package io.romulus.api.disk;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 
+import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
- * Keeps a protected domain's disk consistent with its checkpoints (ARCHITECTURE.md section 7): the backup never
- * applies writes of an epoch that has not committed.
+ * Keeps a protected domain's disk consistent with its checkpoints (ARCHITECTURE.md section 7): at every committed
+ * epoch the backup's disk matches the backup's memory, and the backup never applies writes of an epoch that has not
+ * committed. Registered as an OSGi service with the service property {@value #KIND} naming the {@link GuestDisk#kind()}
+ * it replicates ({@code nbd}, {@code drbd}).
+ *
+ * <p>Two ways to replicate: in-stream (the primary's writes of epoch N travel with checkpoint N as DISK_WRITES records
+ * and the backup applies them when N commits: {@code nbd}), or beside the stream (the replicator moves the data itself
+ * and only coordinates epochs: {@code drbd}, whose {@link Primary#barrier} returns no writes).
  */
 @ConsumerType
 public interface DiskReplicator {
 
-    /** {@code drbd} or {@code nbd}. */
+    /** Service property: the disk kind this replicator serves. */
+    String KIND = "romulus.disk.kind";
+
+    /** {@code nbd} or {@code drbd}. */
     String name();
 
+    /** Whether this replicator can replicate {@code disk} on this host, with the reason when it cannot. */
     boolean supports(GuestDisk disk);
 
-    /** Primary side for one disk. */
-    Primary primary(GuestDisk disk) throws Exception;
+    /** The primary side of one disk of a protected domain. */
+    Primary primary(DomainId domain, GuestDisk disk) throws Exception;
 
-    /** Backup side for one disk. */
-    Backup backup(GuestDisk disk) throws Exception;
+    /** The backup side of one disk, as announced by the primary. */
+    Backup backup(DomainId domain, GuestDisk disk) throws Exception;
 
-    /** Primary side. */
+    /** A part of the disk's content for the initial copy. */
+    @FunctionalInterface
+    interface ChunkSink {
+        /** {@code data} from its position to its limit belongs at byte {@code offset} of the disk. */
+        void chunk(long offset, ByteBuffer data) throws Exception;
+    }
+
+    /** Primary side. Called from the domain's epoch thread. */
     interface Primary extends AutoCloseable {
 
-        /** Barrier N: writes so far belong to {@code epoch}. Returns them if this replicator ships them in-stream. */
+        /**
+         * Starts logging writes, then streams the disk's whole content to {@code sink} while the guest runs (epoch 0).
+         * Writes made during the copy are logged and returned by the first {@link #barrier}, so that the copy plus
+         * the first checkpoint's writes give the disk as it was at that checkpoint.
+         */
+        void initialCopy(ChunkSink sink) throws Exception;
+
+        /**
+         * Barrier of epoch N, called while the domain is paused: every write completed so far and not yet returned
+         * belongs to {@code epoch}. Returns them in the order they completed when this replicator ships writes
+         * in-stream, otherwise an empty list. Writes still in flight (not yet completed to the guest) belong to
+         * the next epoch.
+         */
         List<DiskWrite> barrier(long epoch) throws Exception;
 
         /** The backup acknowledged {@code epoch}. */
         void committed(long epoch) throws Exception;
 
+        /** Stops logging; the disk stays as it is and keeps serving the domain. */
         @Override
         void close();
     }
 
-    /** Backup side. */
+    /** Backup side. Called from the transport's thread for one stream, and from failover. */
     interface Backup extends AutoCloseable {
 
+        /** Writes a chunk of the initial copy (epoch 0) straight to the backup's disk. */
+        void writeInitial(long offset, ByteBuffer data) throws Exception;
+
+        /** Holds the writes of {@code epoch}; nothing reaches the backup's disk before {@link #commit}. */
         void stage(long epoch, List<DiskWrite> writes) throws Exception;
 
+        /** {@code epoch} committed: applies its staged writes to the backup's disk, in order, before returning. */
         void commit(long epoch) throws Exception;
 
-        /** Failover: make the disk usable by the activated domain. */
-        void activate() throws Exception;
+        /** The stream ended: drops every staged write of an epoch that did not commit. */
+        void discardUncommitted();
 
+        /**
+         * Failover: makes the disk usable by the activated domain, as of the last committed epoch.
+         *
+         * @return the disk as the activated domain is to see it (its kind and source on this host)
+         */
+        GuestDisk activate() throws Exception;
+
+        /** Drops the replica's hold (not the disk's data). */
         @Override
         void close();
     }

@@ -1,6 +1,7 @@
 package io.romulus.api.hypervisor;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -38,6 +39,25 @@ public interface Replica extends AutoCloseable {
      * @throws HypervisorException if no epoch was ever committed, or the binding cannot start it
      */
     ProtectedDomain activate() throws HypervisorException;
+
+    /**
+     * Brings the replica to life with its replicated disks attached (failover of a domain with disks): each disk as
+     * its {@link io.romulus.api.disk.DiskReplicator.Backup#activate()} returned it, already at the last committed
+     * epoch, in the order of the primary's {@link ProtectedDomain#disks()}. The default takes no disks: it refuses a
+     * non-empty list, so that a binding that cannot attach them never starts a domain without its disks, and
+     * otherwise calls {@link #activate()}.
+     *
+     * @throws HypervisorException if the binding cannot attach the disks, or as {@link #activate()}
+     * @since 1.2
+     */
+    default ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
+        if (!disks.isEmpty()) {
+            throw new HypervisorException("the replica of " + spec().id() + " cannot be activated with its "
+                    + "replicated disks (" + String.join(", ", disks.stream().map(GuestDisk::name).toList())
+                    + "): this binding does not attach disks on failover");
+        }
+        return activate();
+    }
 
     /** Drops the replica and frees what it holds. */
     @Override

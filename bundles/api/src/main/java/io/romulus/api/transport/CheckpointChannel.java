@@ -1,6 +1,9 @@
 package io.romulus.api.transport;
 
 import java.nio.ByteBuffer;
+import java.util.List;
+
+import io.romulus.api.disk.DiskWrite;
 
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -20,6 +23,14 @@ public interface CheckpointChannel extends AutoCloseable {
      * bytes each. Returns once the data has been encoded and queued; {@code pages} may then be reused.
      */
     void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer pages)
+            throws CheckpointException, InterruptedException;
+
+    /**
+     * Sends writes to disk {@code disk} (its index in the domain's {@code disks()}) that belong to {@code epoch}: the
+     * chunks of the initial copy in epoch 0, the guest's writes of a checkpoint afterwards. They count in EPOCH_END's
+     * disk write count and checksum.
+     */
+    void sendDiskWrites(long epoch, int disk, List<DiskWrite> writes)
             throws CheckpointException, InterruptedException;
 
     /** Sends the device state of {@code epoch}. */

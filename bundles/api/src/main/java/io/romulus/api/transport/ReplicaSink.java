@@ -1,6 +1,9 @@
 package io.romulus.api.transport;
 
 import java.nio.ByteBuffer;
+import java.util.List;
+
+import io.romulus.api.disk.DiskWrite;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -13,6 +16,14 @@ public interface ReplicaSink {
 
     /** Decoded pages of {@code epoch}: {@code count} pages from {@code pages}' position, in {@code pfns} order. */
     void pages(long epoch, long[] pfns, int count, ByteBuffer pages) throws CheckpointException;
+
+    /**
+     * Decoded disk writes of {@code epoch} to disk {@code disk} (its index in the HELLO's disk list). The default
+     * refuses them: a sink that takes no disk writes ends the stream rather than lose them.
+     */
+    default void diskWrites(long epoch, int disk, List<DiskWrite> writes) throws CheckpointException {
+        throw new CheckpointException("this backup takes no disk writes (epoch " + epoch + ", disk " + disk + ")");
+    }
 
     /** The device state of {@code epoch}. */
     void deviceState(long epoch, byte[] state) throws CheckpointException;

@@ -1,15 +1,21 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+
+import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.disk.DiskWrite;
 
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -29,6 +35,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A new stream (after a link failure, or a new primary) builds a new replica; the replica of the previous stream
  * stays the one failover uses until the new one has committed its first checkpoint (invariant I2 across resyncs).
+ *
+ * <p>Disks go with the replica: each stream gets the backup side of every disk the primary announced. The initial
+ * copy's chunks are written straight to it; the writes of a checkpoint are staged and applied at its commit, after
+ * its memory and under the lock failover takes, so that an activation sees memory and disks of the same epoch; a
+ * stream that ends drops the staged writes of the epoch it did not complete.
  */
 final class BackupReplica {
 
@@ -40,6 +51,7 @@ final class BackupReplica {
     private final Object applyLock = new Object();
 
     private Replica committed;          // the replica failover uses; null until a first commit
+    private List<ReplicaDisk> committedDisks = List.of(); // its disks
     private volatile long committedEpoch = -1;
     private volatile int committedPages;
     private volatile long verifiedEpochs;
@@ -51,6 +63,11 @@ final class BackupReplica {
     private volatile StreamSink current;
     private volatile boolean activated;
     private volatile boolean verifyFailed;
+    private volatile String diskFailure;
+
+    /** One disk of a replica: as the primary announced it, and its backup side. */
+    record ReplicaDisk(GuestDisk disk, DiskReplicator.Backup backup) {
+    }
 
     /**
      * @param onOrderlyEnd called when the primary ends the stream with GOODBYE (protection stopped there), so the
@@ -84,16 +101,18 @@ final class BackupReplica {
     /**
      * A new stream from {@code primaryNodeId} into a new replica. Any previous stream is cut off.
      *
+     * @param disks          the backup side of each disk the primary announced, in index order
      * @param bindingOptions the options the primary opened the domain with
      * @param returnAddress  where the primary's own stream listens ({@code host:port}), or null
      */
-    ReplicaSink newStream(String primaryNodeId, Replica replica, Map<String, String> bindingOptions,
-            String returnAddress) throws CheckpointException {
+    ReplicaSink newStream(String primaryNodeId, Replica replica, List<ReplicaDisk> disks,
+            Map<String, String> bindingOptions, String returnAddress) throws CheckpointException {
         this.options = Map.copyOf(bindingOptions);
         this.returnAddress = returnAddress;
         synchronized (applyLock) {
             if (activated) {
                 replica.close();
+                closeDisks(disks);
                 throw new DomainTakenOverException("the replica of " + id + " was activated on this node; it no "
                         + "longer accepts checkpoints");
             }
@@ -101,7 +120,7 @@ final class BackupReplica {
             if (previous != null) {
                 previous.superseded = true;
             }
-            StreamSink sink = new StreamSink(replica);
+            StreamSink sink = new StreamSink(replica, disks);
             current = sink;
             primaryNode = primaryNodeId;
             state = ProtectionState.SYNCING;
@@ -136,15 +155,29 @@ final class BackupReplica {
             if (verifyFailed) {
                 throw new HypervisorException("the replica of " + id + " failed verification; it is not activated");
             }
+            if (diskFailure != null) {
+                throw new HypervisorException("the replica of " + id + " is not activated: " + diskFailure);
+            }
             activated = true;
             StreamSink s = current;
             if (s != null) {
                 s.superseded = true;
             }
-            ProtectedDomain running = committed.activate();
+            List<GuestDisk> disks = new ArrayList<>();
+            for (ReplicaDisk d : committedDisks) {
+                try {
+                    disks.add(d.backup().activate());
+                } catch (Exception e) {
+                    throw new HypervisorException("activating disk " + d.disk().name() + " of " + id + " failed: "
+                            + e.getMessage(), e);
+                }
+            }
+            ProtectedDomain running = committed.activate(disks);
             state = ProtectionState.ACTIVATED;
             detail = "activated from checkpoint " + committedEpoch;
-            LOG.info("FAILOVER: {} activated on this node from checkpoint {}", id, committedEpoch);
+            LOG.info("FAILOVER: {} activated on this node from checkpoint {}{}", id, committedEpoch,
+                    disks.isEmpty() ? "" : " with disks " + String.join(", ", disks.stream().map(GuestDisk::name)
+                            .toList()));
             return running;
         }
     }
@@ -157,12 +190,15 @@ final class BackupReplica {
                 s.superseded = true;
                 if (s.replica != committed) {
                     s.replica.close();
+                    closeDisks(s.disks);
                 }
             }
             if (committed != null && !activated) {
                 committed.close();
+                closeDisks(committedDisks);
             }
             committed = null;
+            committedDisks = List.of();
             state = ProtectionState.STOPPED;
         }
     }
@@ -171,12 +207,24 @@ final class BackupReplica {
         return activated;
     }
 
+    private void closeDisks(List<ReplicaDisk> disks) {
+        for (ReplicaDisk d : disks) {
+            try {
+                d.backup().close();
+            } catch (RuntimeException e) {
+                LOG.warn("Closing the replica of disk {} of {} failed", d.disk().name(), id, e);
+            }
+        }
+    }
+
     /** One stream's sink. Calls arrive in stream order from one transport thread. */
     private final class StreamSink implements ReplicaSink {
 
         final Replica replica;
+        final List<ReplicaDisk> disks;
         final int pageSize;
         volatile boolean superseded;
+        private int diskWriteCount;
         private boolean initialDone;
         private long stagedEpoch = -1;
         private long[] pfns = new long[256];
@@ -184,8 +232,9 @@ final class BackupReplica {
         private ByteBuffer pages;
         private byte[] deviceState = new byte[0];
 
-        StreamSink(Replica replica) {
+        StreamSink(Replica replica, List<ReplicaDisk> disks) {
             this.replica = replica;
+            this.disks = List.copyOf(disks);
             this.pageSize = replica.spec().pageSize();
             this.pages = ByteBuffer.allocateDirect(256 * pageSize);
         }
@@ -254,6 +303,42 @@ final class BackupReplica {
         }
 
         @Override
+        public void diskWrites(long epoch, int disk, List<DiskWrite> writes) throws CheckpointException {
+            checkLive();
+            checkEpoch(epoch);
+            if (disk < 0 || disk >= disks.size()) {
+                throw new CheckpointException("disk writes for disk " + disk + " of " + id + ", whose primary "
+                        + "announced " + disks.size() + " disks");
+            }
+            ReplicaDisk d = disks.get(disk);
+            long size = d.disk().sizeBytes();
+            for (DiskWrite w : writes) {
+                if (w.offset() < 0 || (size > 0 && w.offset() + w.data().length > size)) {
+                    throw new CheckpointException("a write of " + w.data().length + " bytes at " + w.offset()
+                            + " is outside disk " + d.disk().name() + " of " + id + " (" + size + " bytes)");
+                }
+            }
+            // under the lock failover takes: a disk being activated takes no more writes
+            synchronized (applyLock) {
+                checkLive();
+                try {
+                    if (!initialDone) {
+                        for (DiskWrite w : writes) {
+                            d.backup().writeInitial(w.offset(), ByteBuffer.wrap(w.data()));
+                        }
+                    } else {
+                        d.backup().stage(epoch, writes);
+                    }
+                } catch (Exception e) {
+                    throw new CheckpointException((initialDone ? "staging writes of epoch " + epoch
+                            : "writing the initial copy") + " to disk " + d.disk().name() + " of " + id + " failed: "
+                            + e.getMessage(), e);
+                }
+            }
+            diskWriteCount += writes.size();
+        }
+
+        @Override
         public void deviceState(long epoch, byte[] state) throws CheckpointException {
             checkLive();
             checkEpoch(epoch);
@@ -270,6 +355,10 @@ final class BackupReplica {
                 throw new CheckpointException("EPOCH_END " + end.epoch() + " announces " + end.pageCount()
                         + " pages, " + count + " arrived");
             }
+            if (end.diskWriteCount() != diskWriteCount) {
+                throw new CheckpointException("EPOCH_END " + end.epoch() + " announces " + end.diskWriteCount()
+                        + " disk writes, " + diskWriteCount + " arrived");
+            }
             if (end.initial() == initialDone) {
                 throw new CheckpointException(initialDone
                         ? "a second initial copy arrived on one stream"
@@ -284,6 +373,7 @@ final class BackupReplica {
             }
             stagedEpoch = -1;
             count = 0;
+            diskWriteCount = 0;
             deviceState = new byte[0];
         }
 
@@ -314,12 +404,34 @@ final class BackupReplica {
                     throw new CheckpointException("applying epoch " + end.epoch() + " of " + id + " failed: "
                             + e.getMessage(), e);
                 }
+                // the disks follow the memory before the ACK, and before failover can look (it takes this lock)
+                for (ReplicaDisk d : disks) {
+                    try {
+                        d.backup().commit(end.epoch());
+                    } catch (Exception e) {
+                        String why = "disk " + d.disk().name() + " failed to commit checkpoint " + end.epoch() + ": "
+                                + e.getMessage();
+                        if (committed == replica) {
+                            // memory is at this epoch and the disks are not all: nothing consistent is left here
+                            diskFailure = why;
+                            state = ProtectionState.FAILED;
+                            detail = why;
+                            LOG.error("The replica of {} is no longer consistent: {}; it will not be activated", id,
+                                    why, e);
+                        }
+                        throw new CheckpointException(why, e);
+                    }
+                }
                 if (committed != replica) {
                     Replica old = committed;
+                    List<ReplicaDisk> oldDisks = committedDisks;
                     committed = replica;
+                    committedDisks = disks;
+                    diskFailure = null; // what failed belonged to the replica this one replaces
                     if (old != null) {
                         old.close();
                     }
+                    closeDisks(oldDisks);
                     state = ProtectionState.PROTECTED;
                     detail = "";
                     LOG.info("{} is protected here: first checkpoint {} committed", id, end.epoch());
@@ -335,15 +447,33 @@ final class BackupReplica {
             synchronized (applyLock) {
                 count = 0;
                 stagedEpoch = -1;
+                diskWriteCount = 0;
+                boolean mine = disks != committedDisks;
+                if (mine || !activated) {
+                    for (ReplicaDisk d : disks) {
+                        try {
+                            d.backup().discardUncommitted();
+                        } catch (RuntimeException e) {
+                            LOG.warn("Dropping the uncommitted writes of disk {} of {} failed", d.disk().name(), id,
+                                    e);
+                        }
+                    }
+                }
                 if (current != this) {
                     if (replica != committed) {
                         replica.close();
+                    }
+                    if (mine) {
+                        closeDisks(disks);
                     }
                     return;
                 }
                 current = null;
                 if (replica != committed) {
                     replica.close();
+                }
+                if (mine) {
+                    closeDisks(disks);
                 }
                 if (activated) {
                     return;

@@ -20,7 +20,9 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
+import io.romulus.api.disk.DiskReplicator;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -55,6 +57,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     private volatile EngineSettings settings;
     private final Map<String, Hypervisor> hypervisors = new ConcurrentHashMap<>();
     private final List<Ranked<OutputBufferProvider>> outputProviders = new CopyOnWriteArrayList<>();
+    private final List<Ranked<DiskReplicator>> diskReplicators = new CopyOnWriteArrayList<>();
     private final AtomicReference<CheckpointTransport> transport = new AtomicReference<>();
     private final Map<DomainId, PrimaryProtection> primaries = new ConcurrentHashMap<>();
     private final Map<DomainId, BackupReplica> backups = new ConcurrentHashMap<>();
@@ -119,7 +122,81 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         outputProviders.removeIf(r -> r.service() == p);
     }
 
-    private record Ranked<T>(T service, int ranking) {
+    /**
+     * Adds a way to replicate disks of kind {@code kind} (the service property {@value DiskReplicator#KIND}). For
+     * each disk the primary takes the highest-ranked replicator of the disk's kind that supports it; the backup the
+     * highest-ranked of the announced kind. Protections already running keep theirs until their next stream.
+     */
+    public void addDiskReplicator(DiskReplicator r, String kind, int ranking) {
+        synchronized (diskReplicators) {
+            List<Ranked<DiskReplicator>> sorted = new ArrayList<>(diskReplicators);
+            sorted.add(new Ranked<>(r, ranking, kind));
+            sorted.sort(Comparator.comparingInt((Ranked<DiskReplicator> x) -> x.ranking()).reversed());
+            diskReplicators.clear();
+            diskReplicators.addAll(sorted);
+        }
+        LOG.info("Disk replicator '{}' available for disks of kind '{}'", r.name(), kind);
+    }
+
+    public void removeDiskReplicator(DiskReplicator r) {
+        if (diskReplicators.removeIf(x -> x.service() == r)) {
+            LOG.info("Disk replicator '{}' went away", r.name());
+        }
+    }
+
+    @Override
+    public DiskReplicator diskReplicator(GuestDisk disk) {
+        for (Ranked<DiskReplicator> r : diskReplicators) {
+            if (r.kind().equals(disk.kind())) {
+                try {
+                    if (r.service().supports(disk)) {
+                        return r.service();
+                    }
+                } catch (RuntimeException e) {
+                    LOG.warn("Disk replicator '{}' failed to say whether it supports disk {}", r.service().name(),
+                            disk.name(), e);
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Why no disk replicator takes {@code disk}, naming what is installed. */
+    @Override
+    public String noDiskReplicator(GuestDisk disk) {
+        List<String> installed = new ArrayList<>();
+        for (Ranked<DiskReplicator> r : diskReplicators) {
+            installed.add(r.service().name() + " (kind " + r.kind() + (r.kind().equals(disk.kind())
+                    ? ", does not support it)" : ")"));
+        }
+        return "no disk replicator can replicate disk " + disk.name() + " (kind " + disk.kind() + ", "
+                + disk.source() + "); installed: " + (installed.isEmpty() ? "none" : String.join(", ", installed))
+                + ". Without one the backup's disk would not match its memory after a failover, so protection "
+                + "refuses to start.";
+    }
+
+    private DiskReplicator diskReplicatorOfKind(String kind) {
+        for (Ranked<DiskReplicator> r : diskReplicators) {
+            if (r.kind().equals(kind)) {
+                return r.service();
+            }
+        }
+        return null;
+    }
+
+    private void checkDisks(ProtectedDomain domain) {
+        for (GuestDisk disk : domain.disks()) {
+            if (diskReplicator(disk) == null) {
+                throw new IllegalStateException(noDiskReplicator(disk));
+            }
+        }
+    }
+
+    private record Ranked<T>(T service, int ranking, String kind) {
+
+        Ranked(T service, int ranking) {
+            this(service, ranking, "");
+        }
     }
 
     public void setTransport(CheckpointTransport t) {
@@ -234,6 +311,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             }
             List<OutputBuffer> outputs = new ArrayList<>();
             try {
+                checkDisks(domain);
                 for (GuestInterface nic : domain.networkInterfaces()) {
                     outputs.add(attachOutput(nic));
                 }
@@ -371,7 +449,26 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         if (hypervisor == null) {
             throw new CheckpointException("this node has no '" + hello.binding() + "' hypervisor binding");
         }
-        // options starting with romulus. are the engine's (where the primary's stream listens); the rest the binding's
+        // the domain's disks (romulus.disk.<i>), each needs a replicator of its kind here
+        List<GuestDisk> disks;
+        try {
+            disks = DiskAnnouncement.parse(hello.options());
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("bad disk announcement in the HELLO of " + id + ": " + e.getMessage());
+        }
+        List<DiskReplicator> replicators = new ArrayList<>();
+        for (GuestDisk disk : disks) {
+            DiskReplicator r = diskReplicatorOfKind(disk.kind());
+            if (r == null) {
+                List<String> kinds = diskReplicators.stream().map(Ranked::kind).distinct().sorted().toList();
+                throw new CheckpointException("this node has no disk replicator for disk " + disk.name() + " (kind "
+                        + disk.kind() + ") of " + id + "; installed kinds: "
+                        + (kinds.isEmpty() ? "none" : String.join(", ", kinds)));
+            }
+            replicators.add(r);
+        }
+        // options starting with romulus. are the engine's (where the primary's stream listens, the disks); the rest
+        // the binding's
         Map<String, String> bindingOptions = new java.util.LinkedHashMap<>();
         String returnAddress = null;
         for (Map.Entry<String, String> o : hello.options().entrySet()) {
@@ -388,12 +485,25 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         } catch (HypervisorException | IllegalArgumentException e) {
             throw new CheckpointException("cannot build a replica of " + id + ": " + e.getMessage(), e);
         }
+        List<BackupReplica.ReplicaDisk> replicaDisks = new ArrayList<>();
+        for (int i = 0; i < disks.size(); i++) {
+            GuestDisk disk = disks.get(i);
+            try {
+                replicaDisks.add(new BackupReplica.ReplicaDisk(disk, replicators.get(i).backup(id, disk)));
+            } catch (Exception e) {
+                replicaDisks.forEach(d -> d.backup().close());
+                replica.close();
+                throw new CheckpointException("cannot build the replica of disk " + disk.name() + " of " + id
+                        + " with '" + replicators.get(i).name() + "': " + e.getMessage(), e);
+            }
+        }
         BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup,
                 () -> failovers.heard(k)));
         long previous = backup.committedEpoch();
-        var sink = backup.newStream(hello.nodeId(), replica, bindingOptions, returnAddress);
+        var sink = backup.newStream(hello.nodeId(), replica, replicaDisks, bindingOptions, returnAddress);
         failovers.watch(id, hello.nodeId());
-        LOG.info("Receiving checkpoints of {} from {} ({} MiB)", id, hello.nodeId(), hello.memoryBytes() >> 20);
+        LOG.info("Receiving checkpoints of {} from {} ({} MiB{})", id, hello.nodeId(), hello.memoryBytes() >> 20,
+                disks.isEmpty() ? "" : ", disks " + String.join(", ", disks.stream().map(GuestDisk::name).toList()));
         return new Accepted(sink, new HelloReply(settings.nodeId(), previous));
     }
 
@@ -473,6 +583,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     private void protectBack(DomainId id, ProtectedDomain running, Witness.Lease lease, BackupReplica b,
             InetSocketAddress peer) throws OutputBufferException {
         EngineSettings s = settings;
+        checkDisks(running);
         List<OutputBuffer> outputs = new ArrayList<>();
         try {
             for (GuestInterface nic : running.networkInterfaces()) {

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.disk.DiskReplicator;
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
@@ -94,6 +95,24 @@ public class EngineComponent implements ReplicationEngine {
 
     void removeOutputBufferProvider(OutputBufferProvider p) {
         engine.removeOutputBufferProvider(p);
+    }
+
+    /**
+     * Disk replicators, by the kind of disk they serve (service property {@value DiskReplicator#KIND}, the
+     * replicator's name when it is missing). While none serves a disk of a protected domain, its next stream waits
+     * with output held.
+     */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addDiskReplicator(DiskReplicator r, Map<String, Object> properties) {
+        Object kind = properties.get(DiskReplicator.KIND);
+        Object ranking = properties.get(Constants.SERVICE_RANKING);
+        engine.addDiskReplicator(r, kind instanceof String k && !k.isBlank() ? k : r.name(),
+                ranking instanceof Integer i ? i : 0);
+    }
+
+    void removeDiskReplicator(DiskReplicator r) {
+        engine.removeDiskReplicator(r);
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

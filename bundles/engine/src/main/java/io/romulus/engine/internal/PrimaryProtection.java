@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,6 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.Optional;
 
 import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
@@ -21,6 +24,7 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.netbuf.OutputBuffer;
@@ -49,6 +53,12 @@ import org.slf4j.LoggerFactory;
  * <p>Epoch numbers only grow for the life of the protection, across reconnections: each stream starts with an
  * initial full copy numbered like an epoch, whose ACK releases nothing (the copy is not a consistent state); the
  * first checkpoint after it releases everything held before it.
+ *
+ * <p>Disks: each stream opens the primary side of every disk with the replicator the engine picks for it, and its
+ * initial copy streams the disks' whole content after the memory's. In the pause of epoch N, after the device state,
+ * each disk's barrier N returns the writes that belong to N; they travel after N's device state, and the ACK of N
+ * commits them on the disks' side. A stream that breaks closes the disks' primary sides: the writes it did not
+ * deliver are in the next stream's initial copy, like the memory.
  */
 final class PrimaryProtection {
 
@@ -61,6 +71,7 @@ final class PrimaryProtection {
     private final EngineSettings settings;
     private final ProtectedDomain domain;
     private final List<OutputBuffer> outputs;
+    private final List<GuestDisk> disks;
     private final Node node;
     private final InetSocketAddress heartbeat;
     private final boolean takenOver;
@@ -85,6 +96,9 @@ final class PrimaryProtection {
     private volatile String lastWitnessProblem;
     private volatile boolean raisedUnprotected;
     private long nextEpoch;
+    // the epoch loop's own: the disks' primary sides for the current stream, and the last epoch they committed
+    private List<DiskReplicator.Primary> diskPrimaries = List.of();
+    private long disksCommitted;
 
     /**
      * The HELLO option that tells the backup where this node's checkpoint stream listens, {@code host:port}: after a
@@ -126,6 +140,12 @@ final class PrimaryProtection {
         Witness witness();
 
         Alarms alarms();
+
+        /** The replicator for {@code disk}, or null while none can take it. */
+        DiskReplicator diskReplicator(GuestDisk disk);
+
+        /** Why no replicator takes {@code disk}. */
+        String noDiskReplicator(GuestDisk disk);
     }
 
     /**
@@ -153,6 +173,7 @@ final class PrimaryProtection {
         this.settings = settings;
         this.domain = domain;
         this.outputs = List.copyOf(outputs);
+        this.disks = List.copyOf(domain.disks());
         this.node = node;
         this.heartbeat = heartbeat;
         this.lease = lease;
@@ -252,6 +273,8 @@ final class PrimaryProtection {
                     lostSince = System.nanoTime();
                     // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
                     s.close("link lost: " + e.getMessage());
+                    // the next stream copies the disks whole: no write log needs to grow meanwhile
+                    closeDisks();
                     if (!stopping) {
                         state = ProtectionState.DEGRADED;
                         detail = "backup lost (" + e.getMessage() + "); output held, reconnecting";
@@ -291,8 +314,11 @@ final class PrimaryProtection {
                 warnedUnprotected = false;
             }
             CheckpointTransport t = node.transport();
+            String noDisk = missingDiskReplicator();
             if (t == null) {
                 detail = "waiting for a checkpoint transport service";
+            } else if (noDisk != null) {
+                detail = "waiting for a disk replicator: " + noDisk;
             } else {
                 AckHandler acks = new AckHandler();
                 try {
@@ -302,6 +328,7 @@ final class PrimaryProtection {
                         throw new CheckpointException("cannot resolve " + peer.getHostString());
                     }
                     Map<String, String> helloOptions = new java.util.LinkedHashMap<>(options);
+                    DiskAnnouncement.announce(disks, helloOptions);
                     String back = returnAddress(target, t);
                     if (back != null) {
                         helloOptions.put(RETURN_OPTION, back);
@@ -407,6 +434,7 @@ final class PrimaryProtection {
                 }
             }
         }
+        copyDisks(s, initialEpoch);
         EpochTransfer t = s.send(() -> s.channel.endEpoch(initialEpoch, true));
         LOG.info("Initial copy of {} sent: {} MiB in {} ms, {} bytes on the wire (ratio {})", id,
                 info.memoryBytes() >> 20, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
@@ -415,13 +443,136 @@ final class PrimaryProtection {
         s.progressNanos = System.nanoTime();
     }
 
+    /** Which disk no replicator takes now, or null when each has one. */
+    private String missingDiskReplicator() {
+        for (GuestDisk d : disks) {
+            if (node.diskReplicator(d) == null) {
+                return node.noDiskReplicator(d);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The disks' part of the initial copy: opens each disk's primary side for this stream (which starts its write
+     * log) and streams its content as disk writes of the initial epoch, chunk by chunk as the replicator reads them.
+     */
+    private void copyDisks(Session s, long initialEpoch) throws InterruptedException, LinkLostException {
+        closeDisks();
+        List<DiskReplicator.Primary> opened = new ArrayList<>();
+        diskPrimaries = opened;
+        disksCommitted = initialEpoch;
+        for (int i = 0; i < disks.size(); i++) {
+            GuestDisk disk = disks.get(i);
+            DiskReplicator replicator = node.diskReplicator(disk);
+            if (replicator == null) {
+                throw new LinkLostException(node.noDiskReplicator(disk));
+            }
+            int index = i;
+            long started = System.nanoTime();
+            long[] copied = {0};
+            int[] lastPercent = {-1};
+            try {
+                DiskReplicator.Primary p = replicator.primary(id, disk);
+                opened.add(p);
+                p.initialCopy((offset, data) -> {
+                    s.check();
+                    if (stopping) {
+                        throw new LinkLostException("protection stopped during the initial copy");
+                    }
+                    byte[] bytes = new byte[data.remaining()];
+                    data.duplicate().get(bytes);
+                    s.send(() -> {
+                        s.channel.sendDiskWrites(initialEpoch, index, List.of(new DiskWrite(offset, bytes)));
+                        return null;
+                    });
+                    copied[0] += bytes.length;
+                    if (disk.sizeBytes() <= 0) {
+                        detail = String.format("initial copy of disk %s: %d MiB", disk.name(), copied[0] >> 20);
+                        return;
+                    }
+                    int percent = (int) Math.min(100, copied[0] * 100 / disk.sizeBytes());
+                    if (percent != lastPercent[0]) {
+                        lastPercent[0] = percent;
+                        detail = String.format("initial copy of disk %s: %d%% (%d of %d MiB)", disk.name(), percent,
+                                copied[0] >> 20, disk.sizeBytes() >> 20);
+                        if (percent % 25 == 0) {
+                            LOG.info("Initial copy of disk {} of {}: {}%", disk.name(), id, percent);
+                        }
+                    }
+                });
+            } catch (LinkLostException | InterruptedException e) {
+                throw e;
+            } catch (Exception e) {
+                throw diskFailed(disk, "initial copy", e);
+            }
+            LOG.info("Initial copy of disk {} of {} ({}, {} MiB) sent in {} ms", disk.name(), id,
+                    replicator.name(), copied[0] >> 20, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        }
+    }
+
+    /** Barrier {@code epoch} on every disk, in the pause: the writes of the epoch, per disk. */
+    private List<List<DiskWrite>> diskBarrier(long epoch) throws LinkLostException {
+        if (diskPrimaries.isEmpty()) {
+            return List.of();
+        }
+        List<List<DiskWrite>> writes = new ArrayList<>(diskPrimaries.size());
+        for (int i = 0; i < diskPrimaries.size(); i++) {
+            try {
+                writes.add(List.copyOf(diskPrimaries.get(i).barrier(epoch)));
+            } catch (Exception e) {
+                throw diskFailed(disks.get(i), "barrier " + epoch, e);
+            }
+        }
+        return writes;
+    }
+
+    /** Tells the disks about every checkpoint of this stream acknowledged since the last call, in order. */
+    private void commitDisks() throws LinkLostException {
+        long acked = lastAcked;
+        while (disksCommitted < acked && !diskPrimaries.isEmpty()) {
+            long epoch = disksCommitted + 1;
+            for (int i = 0; i < diskPrimaries.size(); i++) {
+                try {
+                    diskPrimaries.get(i).committed(epoch);
+                } catch (Exception e) {
+                    throw diskFailed(disks.get(i), "commit " + epoch, e);
+                }
+            }
+            disksCommitted = epoch;
+        }
+    }
+
+    /**
+     * A disk's replicator failed: the stream cannot carry a consistent disk any more, so it is restarted, with a
+     * full copy of memory and disks (the replicator is picked again, so an updated bundle takes over).
+     */
+    private LinkLostException diskFailed(GuestDisk disk, String what, Exception e) {
+        LOG.warn("Disk replication of {} on {} failed ({}): {}; restarting the stream with a full copy", disk.name(),
+                id, what, e.toString(), e);
+        return new LinkLostException("disk " + disk.name() + ": " + what + " failed: " + e.getMessage(), e);
+    }
+
+    private void closeDisks() {
+        for (DiskReplicator.Primary p : diskPrimaries) {
+            try {
+                p.close();
+            } catch (RuntimeException e) {
+                LOG.warn("Closing a disk replicator of {} failed", id, e);
+            }
+        }
+        diskPrimaries = List.of();
+    }
+
     private void checkpoints(Session s) throws InterruptedException, HypervisorException, LinkLostException {
         long epochStart = System.nanoTime();
         long epochStartMillis = System.currentTimeMillis();
         while (true) {
             s.check();
+            commitDisks();
             if (stopping) {
                 drain(s);
+                commitDisks();
                 return;
             }
             long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(intervalMs);
@@ -429,6 +580,7 @@ final class PrimaryProtection {
             while (!stopping && (now = System.nanoTime()) < deadline) {
                 awaitNanos(deadline - now);
                 s.check();
+                commitDisks();
             }
             if (stopping) {
                 continue;
@@ -444,6 +596,7 @@ final class PrimaryProtection {
             long pauseStart = System.nanoTime();
             long copyNanos;
             byte[] deviceState;
+            List<List<DiskWrite>> diskWrites;
             domain.pause();
             try {
                 long[] dirty = domain.harvestDirty();
@@ -454,6 +607,12 @@ final class PrimaryProtection {
                 byte[] bindingState = domain.captureDeviceState();
                 int digest = verify ? MemoryDigest.of(domain) : 0;
                 deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+                try {
+                    diskWrites = diskBarrier(epoch);
+                } catch (LinkLostException e) {
+                    nextEpoch = epoch + 1; // its output was sealed; the next stream's first checkpoint releases it
+                    throw e;
+                }
             } finally {
                 domain.resume();
             }
@@ -472,7 +631,7 @@ final class PrimaryProtection {
             if (LOG.isTraceEnabled()) {
                 LOG.trace("{} epoch {}: {} dirty pages, pause {} us", id, epoch, staging.pageCount(), pauseNanos / 1000);
             }
-            s.sendAsync(epoch, staging, deviceState);
+            s.sendAsync(epoch, staging, deviceState, diskWrites);
         }
     }
 
@@ -553,6 +712,7 @@ final class PrimaryProtection {
             // an orderly GOODBYE lets the backup drop its replica; after a failure here it must keep it for failover
             s.close(state == ProtectionState.FAILED || fenced ? detail : null);
         }
+        closeDisks();
         if (fenced) {
             fence();
             return;
@@ -751,11 +911,16 @@ final class PrimaryProtection {
             }
         }
 
-        void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState) {
+        void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
             sender.execute(() -> {
                 try {
                     channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
                     channel.sendDeviceState(epoch, deviceState);
+                    for (int i = 0; i < diskWrites.size(); i++) {
+                        if (!diskWrites.get(i).isEmpty()) {
+                            channel.sendDiskWrites(epoch, i, diskWrites.get(i));
+                        }
+                    }
                     EpochTransfer t = channel.endEpoch(epoch, false);
                     history.transferred(epoch, t.rawBytes(), t.wireBytes());
                     sentThrough = epoch;

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.zip.CRC32C;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -32,7 +33,12 @@ import io.romulus.api.transport.ReplicaSink;
 final class LoopbackTransport implements CheckpointTransport {
 
     /** One record as the delivery thread sees it. */
-    record Rec(String type, long epoch, long[] pfns, int count, ByteBuffer pages, byte[] state, EpochEnd end) {
+    record Rec(String type, long epoch, long[] pfns, int count, ByteBuffer pages, byte[] state, EpochEnd end,
+            int disk, List<DiskWrite> writes) {
+
+        Rec(String type, long epoch, long[] pfns, int count, ByteBuffer pages, byte[] state, EpochEnd end) {
+            this(type, epoch, pfns, count, pages, state, end, -1, List.of());
+        }
     }
 
     private final AtomicReference<ReplicaAcceptor> acceptor = new AtomicReference<>();
@@ -94,6 +100,7 @@ final class LoopbackTransport implements CheckpointTransport {
         private final CRC32C crc = new CRC32C();
         private int pages;
         private int stateBytes;
+        private int diskWrites;
         private long raw;
         private volatile Throwable failure;
         private volatile boolean open = true;
@@ -125,6 +132,7 @@ final class LoopbackTransport implements CheckpointTransport {
                     switch (r.type()) {
                         case "pages" -> sink.pages(r.epoch(), r.pfns(), r.count(), r.pages());
                         case "state" -> sink.deviceState(r.epoch(), r.state());
+                        case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
                         case "end" -> {
                             sink.epochEnd(r.end());
                             ackNanos.put(r.epoch(), System.nanoTime());
@@ -194,6 +202,20 @@ final class LoopbackTransport implements CheckpointTransport {
         }
 
         @Override
+        public void sendDiskWrites(long epoch, int disk, List<DiskWrite> writes)
+                throws CheckpointException, InterruptedException {
+            List<DiskWrite> copy = new java.util.ArrayList<>();
+            for (DiskWrite w : writes) {
+                crc.update(ByteBuffer.allocate(16).putInt(disk).putLong(w.offset()).putInt(w.data().length).flip());
+                crc.update(w.data());
+                raw += w.data().length;
+                copy.add(new DiskWrite(w.offset(), w.data().clone()));
+            }
+            diskWrites += copy.size();
+            put(new Rec("disk", epoch, null, 0, null, null, null, disk, copy));
+        }
+
+        @Override
         public void sendDeviceState(long epoch, byte[] state) throws CheckpointException, InterruptedException {
             crc.update(state);
             stateBytes += state.length;
@@ -203,12 +225,13 @@ final class LoopbackTransport implements CheckpointTransport {
 
         @Override
         public EpochTransfer endEpoch(long epoch, boolean initial) throws CheckpointException, InterruptedException {
-            EpochEnd end = new EpochEnd(epoch, pages, stateBytes, 0, (int) crc.getValue(), initial);
+            EpochEnd end = new EpochEnd(epoch, pages, stateBytes, diskWrites, (int) crc.getValue(), initial);
             put(new Rec("end", epoch, null, 0, null, null, end));
             EpochTransfer t = new EpochTransfer(raw, raw);
             crc.reset();
             pages = 0;
             stateBytes = 0;
+            diskWrites = 0;
             raw = 0;
             return t;
         }

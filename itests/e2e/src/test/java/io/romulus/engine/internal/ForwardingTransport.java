@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -74,6 +75,12 @@ class ForwardingTransport implements CheckpointTransport {
         public void sendPages(long epoch, long[] pfns, int from, int count, ByteBuffer pages)
                 throws CheckpointException, InterruptedException {
             c.sendPages(epoch, pfns, from, count, pages);
+        }
+
+        @Override
+        public void sendDiskWrites(long epoch, int disk, List<DiskWrite> writes)
+                throws CheckpointException, InterruptedException {
+            c.sendDiskWrites(epoch, disk, writes);
         }
 
         @Override

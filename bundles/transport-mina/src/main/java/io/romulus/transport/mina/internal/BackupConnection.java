@@ -32,6 +32,7 @@ final class BackupConnection extends Connection {
     private byte[] nonce;
     private ReplicaSink sink;
     private PageBatchCodec.Decoder decoder;
+    private final DiskWriteCodec.Decoder diskDecoder = new DiskWriteCodec.Decoder();
     private int pageSize;
     private boolean sinkClosed;
 
@@ -39,6 +40,7 @@ final class BackupConnection extends Connection {
     private long openEpoch = NONE;
     private int pageCount;
     private int deviceStateBytes;
+    private int diskWriteCount;
     private CRC32C checksum = new CRC32C();
 
     BackupConnection(MinaCheckpointTransport transport, IoSession session) {
@@ -168,6 +170,18 @@ final class BackupConnection extends Connection {
                     sinkFailed(e);
                 }
             }
+            case DISK_WRITES -> {
+                if (!enterEpoch(record)) {
+                    return;
+                }
+                DiskWriteCodec.Decoded writes = diskDecoder.decode(record.body(), checksum);
+                diskWriteCount += writes.writes().size();
+                try {
+                    sink.diskWrites(record.epoch(), writes.disk(), writes.writes());
+                } catch (CheckpointException | RuntimeException e) {
+                    sinkFailed(e);
+                }
+            }
             case EPOCH_END -> {
                 if (!enterEpoch(record)) {
                     return;
@@ -175,12 +189,12 @@ final class BackupConnection extends Connection {
                 EpochEnd end = Messages.parseEpochEnd(record.epoch(), record.body());
                 int computed = (int) checksum.getValue();
                 if (end.pageCount() != pageCount || end.deviceStateBytes() != deviceStateBytes
-                        || end.diskWriteCount() != 0 || end.checksum() != computed) {
+                        || end.diskWriteCount() != diskWriteCount || end.checksum() != computed) {
                     fail(String.format("EPOCH_END of epoch %d does not match what arrived: it says %d pages, "
                             + "%d device state bytes, %d disk writes, checksum %08x; received %d pages, %d device "
-                            + "state bytes, 0 disk writes, checksum %08x", end.epoch(), end.pageCount(),
+                            + "state bytes, %d disk writes, checksum %08x", end.epoch(), end.pageCount(),
                             end.deviceStateBytes(), end.diskWriteCount(), end.checksum(), pageCount,
-                            deviceStateBytes, computed));
+                            deviceStateBytes, diskWriteCount, computed));
                     return;
                 }
                 try {
@@ -194,6 +208,7 @@ final class BackupConnection extends Connection {
                 openEpoch = NONE;
                 pageCount = 0;
                 deviceStateBytes = 0;
+                diskWriteCount = 0;
                 checksum = new CRC32C();
                 session.write(Messages.ack(end.epoch()));
             }

@@ -1,6 +1,7 @@
 package io.romulus.transport.mina.internal;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -12,6 +13,7 @@ import org.apache.mina.core.session.IoSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -49,11 +51,13 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
 
     // sender-thread state, under sendLock
     private PageBatchCodec.Encoder encoder;
+    private DiskWriteCodec.Encoder diskEncoder;
     private int pagesPerBatch;
     private long lastEnded = -1;
     private long openEpoch = NONE;
     private int pageCount;
     private int deviceStateBytes;
+    private int diskWriteCount;
     private long rawBytes;
     private long wireBytes;
     private CRC32C checksum = new CRC32C();
@@ -173,6 +177,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             encoder = new PageBatchCodec.Encoder(hello.pageSize(), new DeltaCache(w.deltaCacheBytes(),
                     hello.pageSize()));
             pagesPerBatch = PageBatchCodec.pagesPerBatch(hello.pageSize(), transport.settings().maxRecordBytes());
+            diskEncoder = new DiskWriteCodec.Encoder(transport.settings().maxRecordBytes());
         }
         peer = w.reply();
         lastEpoch = -1;
@@ -291,6 +296,22 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     }
 
     @Override
+    public void sendDiskWrites(long epoch, int disk, List<DiskWrite> writes)
+            throws CheckpointException, InterruptedException {
+        if (disk < 0) {
+            throw new IllegalArgumentException("disk index " + disk);
+        }
+        synchronized (sendLock) {
+            enterEpoch(epoch);
+            diskEncoder.encode(disk, writes, checksum, (body, n, raw) -> {
+                send(new Record(RecordType.DISK_WRITES, 0, epoch, body));
+                diskWriteCount += n;
+                rawBytes += raw;
+            });
+        }
+    }
+
+    @Override
     public void sendDeviceState(long epoch, byte[] state) throws CheckpointException, InterruptedException {
         synchronized (sendLock) {
             enterEpoch(epoch);
@@ -306,7 +327,8 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     public EpochTransfer endEpoch(long epoch, boolean initial) throws CheckpointException, InterruptedException {
         synchronized (sendLock) {
             enterEpoch(epoch);
-            EpochEnd end = new EpochEnd(epoch, pageCount, deviceStateBytes, 0, (int) checksum.getValue(), initial);
+            EpochEnd end = new EpochEnd(epoch, pageCount, deviceStateBytes, diskWriteCount, (int) checksum.getValue(),
+                    initial);
             lastEndedVolatile = epoch;
             send(Messages.epochEnd(end));
             EpochTransfer transfer = new EpochTransfer(rawBytes, wireBytes);
@@ -315,6 +337,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             openEpoch = NONE;
             pageCount = 0;
             deviceStateBytes = 0;
+            diskWriteCount = 0;
             rawBytes = 0;
             wireBytes = 0;
             checksum = new CRC32C();

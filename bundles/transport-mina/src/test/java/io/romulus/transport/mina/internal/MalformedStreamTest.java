@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.RecordType;
 
@@ -36,6 +38,9 @@ class MalformedStreamTest {
         PFN_COUNT_INCONSISTENT_WITH_LENGTH("PAGE_BATCH says 3 pages"),
         EPOCH_END_CHECKSUM_MISMATCH("EPOCH_END of epoch 2 does not match"),
         EPOCH_END_COUNT_MISMATCH("it says 5 pages"),
+        DISK_WRITES_MALFORMED("DISK_WRITES says 3 writes"),
+        DISK_WRITES_CHECKSUM_MISMATCH("EPOCH_END of epoch 2 does not match"),
+        DISK_WRITE_COUNT_MISMATCH("it says 1 pages, 0 device state bytes, 0 disk writes"),
         PAGES_AFTER_THEIR_EPOCH_ENDED("PAGE_BATCH for epoch 1 arrived after that epoch ended"),
         ACK_FROM_PRIMARY("unexpected ACK"),
         RECORDS_BEFORE_HELLO("expected HELLO as the first record");
@@ -71,6 +76,15 @@ class MalformedStreamTest {
         return p;
     }
 
+    private static void sendDisk(RawPeer raw, DiskWriteCodec.Encoder encoder, long epoch, DiskWrite write,
+            CRC32C crc) throws Exception {
+        List<byte[]> bodies = new ArrayList<>();
+        encoder.encode(0, List.of(write), crc, (body, n, rawBytes) -> bodies.add(body));
+        for (byte[] body : bodies) {
+            raw.send(new Record(RecordType.DISK_WRITES, 0, epoch, body));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Corruption.class)
     void droppedWithReasonAndTheEpochIsNeverEnded(Corruption corruption) throws Exception {
@@ -88,12 +102,15 @@ class MalformedStreamTest {
             DeltaCache cache = new DeltaCache(welcome.deltaCacheBytes(), PAGE);
             PageBatchCodec.Encoder encoder = new PageBatchCodec.Encoder(PAGE, cache);
 
-            // epoch 1, valid
+            DiskWriteCodec.Encoder disks = new DiskWriteCodec.Encoder(1 << 20);
+
+            // epoch 1, valid: a page and a disk write
             byte[] epoch1 = page(1);
             CRC32C crc = new CRC32C();
             raw.send(new Record(RecordType.PAGE_BATCH, 0, 1,
                     encoder.encode(new long[] {0}, 0, 1, ByteBuffer.wrap(epoch1), crc).body()));
-            raw.send(Messages.epochEnd(new EpochEnd(1, 1, 0, 0, (int) crc.getValue(), false)));
+            sendDisk(raw, disks, 1, new DiskWrite(512, page(4)), crc);
+            raw.send(Messages.epochEnd(new EpochEnd(1, 1, 0, 1, (int) crc.getValue(), false)));
             Record ack = raw.read();
             assertEquals(RecordType.ACK, ack.type());
             assertEquals(1, ack.epoch());
@@ -134,6 +151,19 @@ class MalformedStreamTest {
                         new EpochEnd(2, 1, 0, 0, (int) crc.getValue() ^ 1, false)));
                 case EPOCH_END_COUNT_MISMATCH -> raw.send(Messages.epochEnd(
                         new EpochEnd(2, 5, 0, 0, (int) crc.getValue(), false)));
+                case DISK_WRITES_MALFORMED -> raw.send(new Record(RecordType.DISK_WRITES, 0, 2,
+                        ByteBuffer.allocate(8 + 17).putInt(0).putInt(3).putLong(0).putInt(1).put((byte) 1).putInt(0)
+                                .array()));
+                case DISK_WRITES_CHECKSUM_MISMATCH -> {
+                    // the checksum the primary announces leaves the disk write out
+                    int pagesOnly = (int) crc.getValue();
+                    sendDisk(raw, disks, 2, new DiskWrite(0, page(5)), crc);
+                    raw.send(Messages.epochEnd(new EpochEnd(2, 1, 0, 1, pagesOnly, false)));
+                }
+                case DISK_WRITE_COUNT_MISMATCH -> {
+                    sendDisk(raw, disks, 2, new DiskWrite(0, page(5)), crc);
+                    raw.send(Messages.epochEnd(new EpochEnd(2, 1, 0, 0, (int) crc.getValue(), false)));
+                }
                 case PAGES_AFTER_THEIR_EPOCH_ENDED -> raw.send(new Record(RecordType.PAGE_BATCH, 0, 1, batch));
                 case ACK_FROM_PRIMARY -> raw.send(Messages.ack(1));
                 default -> throw new IllegalStateException(corruption.name());
@@ -156,6 +186,7 @@ class MalformedStreamTest {
         assertNull(sink.page(1));
         assertArrayEquals(sink.page(0), sink.page(0));
         assertEquals(1, sink.page(0)[0], "the replica still holds epoch 1");
+        assertEquals(List.of("1:512:4096"), sink.diskLog(0), "no disk write of epoch 2 reached the disk");
         await().until(() -> backup.connections().isEmpty());
     }
 }

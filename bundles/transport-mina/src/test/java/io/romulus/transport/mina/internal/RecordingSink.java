@@ -1,6 +1,7 @@
 package io.romulus.transport.mina.internal;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +9,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
@@ -21,6 +23,11 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     final int pageSize;
     final Map<Long, byte[]> memory = new HashMap<>();
     private final Map<Long, byte[]> staged = new HashMap<>();
+    /** Per disk index, the writes of ended epochs in order, as {@code epoch:offset:length}. */
+    final Map<Integer, List<String>> diskLog = new HashMap<>();
+    /** Per disk index, a 1 MiB disk with the writes of ended epochs applied. */
+    final Map<Integer, byte[]> disks = new HashMap<>();
+    private final List<Object[]> stagedWrites = new ArrayList<>();
     final List<EpochEnd> ends = new CopyOnWriteArrayList<>();
     final List<Long> pageEpochs = new CopyOnWriteArrayList<>();
     final AtomicInteger accepted = new AtomicInteger();
@@ -67,6 +74,13 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     }
 
     @Override
+    public synchronized void diskWrites(long epoch, int disk, List<DiskWrite> writes) {
+        for (DiskWrite w : writes) {
+            stagedWrites.add(new Object[] {epoch, disk, w});
+        }
+    }
+
+    @Override
     public void deviceState(long epoch, byte[] state) {
         deviceState = state.clone();
     }
@@ -75,6 +89,15 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     public synchronized void epochEnd(EpochEnd end) {
         memory.putAll(staged);
         staged.clear();
+        for (Object[] s : stagedWrites) {
+            int disk = (Integer) s[1];
+            DiskWrite w = (DiskWrite) s[2];
+            diskLog.computeIfAbsent(disk, k -> new ArrayList<>()).add(s[0] + ":" + w.offset() + ":"
+                    + w.data().length);
+            System.arraycopy(w.data(), 0, disks.computeIfAbsent(disk, k -> new byte[1 << 20]), (int) w.offset(),
+                    w.data().length);
+        }
+        stagedWrites.clear();
         ends.add(end);
     }
 
@@ -83,6 +106,14 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
         closedCause = cause;
         closedOrderly = cause == null;
         closed.countDown();
+    }
+
+    synchronized byte[] disk(int index) {
+        return disks.get(index);
+    }
+
+    synchronized List<String> diskLog(int index) {
+        return List.copyOf(diskLog.getOrDefault(index, List.of()));
     }
 
     synchronized byte[] page(long pfn) {

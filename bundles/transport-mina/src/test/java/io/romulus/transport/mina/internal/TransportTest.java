@@ -182,6 +182,52 @@ class TransportTest {
         assertThrows(CheckpointException.class, () -> channel.endEpoch(7, false));
     }
 
+    @Test
+    void diskWritesTravelWithTheirEpochInBoundedRecordsAndCountInItsEnd() throws Exception {
+        MinaCheckpointTransport backup = start(base().withNodeId("backup-node").withMaxRecordBytes(64 * 1024));
+        MinaCheckpointTransport primary = start(base().withListen(null, 0).withMaxRecordBytes(64 * 1024));
+        RecordingSink sink = sink();
+        backup.setAcceptor(sink);
+        Acks acks = new Acks();
+        CheckpointChannel channel = primary.connect(backup.listenAddress(), hello("sim:disks"), acks);
+
+        byte[] disk0 = new byte[1 << 20];
+        byte[] disk1 = new byte[1 << 20];
+        random.nextBytes(disk1);
+        // the initial copy: disk 1 in chunks larger than a record, disk 0 all zeroes
+        channel.sendPages(0, new long[] {0}, 0, 1, ByteBuffer.allocate(PAGE));
+        channel.sendDiskWrites(0, 0, List.of(new io.romulus.api.disk.DiskWrite(0, disk0.clone())));
+        for (int off = 0; off < disk1.length; off += 256 * 1024) {
+            channel.sendDiskWrites(0, 1, List.of(new io.romulus.api.disk.DiskWrite(off,
+                    Arrays.copyOfRange(disk1, off, off + 256 * 1024))));
+        }
+        EpochTransfer initial = channel.endEpoch(0, true);
+        assertTrue(initial.rawBytes() >= 2L << 20, "disk bytes count as raw bytes: " + initial);
+        for (long epoch = 1; epoch <= 5; epoch++) {
+            List<io.romulus.api.disk.DiskWrite> writes = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                int off = random.nextInt(disk0.length - 9000);
+                byte[] data = i % 2 == 0 ? text(off).clone() : randomBytes(1 + random.nextInt(9000));
+                System.arraycopy(data, 0, disk0, off, data.length);
+                writes.add(new io.romulus.api.disk.DiskWrite(off, data));
+            }
+            channel.sendDeviceState(epoch, ("device-" + epoch).getBytes(StandardCharsets.UTF_8));
+            channel.sendDiskWrites(epoch, 0, writes);
+            channel.endEpoch(epoch, false);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> acks.acked.size() == 6);
+        // a write holds at most a record's room (65511 bytes here): 1 MiB of zeroes travels as 17 writes, each
+        // 256 KiB chunk as 5
+        assertEquals(17 + 4 * 5, sink.ends.get(0).diskWriteCount());
+        for (int e = 1; e <= 5; e++) {
+            assertEquals(20, sink.ends.get(e).diskWriteCount(), "epoch " + e);
+        }
+        assertArrayEquals(disk0, sink.disk(0), "disk 0 byte for byte");
+        assertArrayEquals(disk1, sink.disk(1), "disk 1 byte for byte");
+        assertTrue(sink.diskLog(0).get(17).startsWith("1:"), "checkpoint writes follow the initial copy in order");
+        channel.close();
+    }
+
     private EpochTransfer send(CheckpointChannel channel, long epoch, long[] pfns, byte[][] memory, boolean initial)
             throws Exception {
         ByteBuffer buf = ByteBuffer.allocate(pfns.length * PAGE);
