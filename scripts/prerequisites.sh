@@ -14,8 +14,9 @@ set -euo pipefail
 #   libvirt0                         the Xen binding: libvirt's library (its tests use the test:///default driver)
 #   libxen-dev                       the Xen binding: libxenctrl & co. (the binding loads them and reports no Xen
 #                                    here) and the Xen 4.17 headers its golden-bytes ABI test compiles against
+#   qemu-utils                       the NBD disk's tests: qemu-io, qemu-img and qemu-nbd as real NBD clients
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils)
 
 romulus_need_packages() {
     local missing=() p

@@ -1,0 +1,202 @@
+package io.romulus.nbd.internal;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+
+import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup side of one NBD disk: a sparse raw image {@code image.dir/DOMAIN-DISK.img} of the announced size. The
+ * initial copy is written straight to it; the writes of each later epoch are held in memory until that epoch commits,
+ * then applied in order (epoch by epoch, each epoch's writes in the order they completed on the primary, so that
+ * overlapping writes end as they ended there) and made durable. On failover the image, as of the last committed
+ * epoch, is served by this node's {@link NbdExports} as export {@code DOMAIN-DISK}.
+ */
+public final class NbdBackup implements DiskReplicator.Backup {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NbdBackup.class);
+
+    private final DomainId domain;
+    private final GuestDisk disk;
+    private final NbdExports exports;
+    private final Path image;
+    private final FileChannel file;
+    private final NavigableMap<Long, List<DiskWrite>> staged = new TreeMap<>();
+    private long committed = -1;
+    private boolean unsynced;
+    private GuestDisk activated;
+    private boolean closed;
+
+    private NbdBackup(DomainId domain, GuestDisk disk, NbdExports exports, Path image, FileChannel file) {
+        this.domain = domain;
+        this.disk = disk;
+        this.exports = exports;
+        this.image = image;
+        this.file = file;
+    }
+
+    static NbdBackup open(DomainId domain, GuestDisk disk, NbdExports exports) throws IOException {
+        if (disk.sizeBytes() < 0) {
+            throw new IllegalArgumentException("disk " + disk.name() + " announced with a negative size");
+        }
+        String name = exportName(domain, disk);
+        Path dir = exports.settings().imageDir();
+        Files.createDirectories(dir);
+        Path image = dir.resolve(name + ".img");
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            // sparse: a new file, or one kept from an earlier protection that the initial copy overwrites
+            raf.setLength(disk.sizeBytes());
+        }
+        FileChannel file = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        LOG.info("{} disk {}: backup image {} ({} bytes)", domain, disk.name(), image, disk.sizeBytes());
+        return new NbdBackup(domain, disk, exports, image, file);
+    }
+
+    /** The export name and image file name of a backup's disk: {@code DOMAIN-DISK}. */
+    static String exportName(DomainId domain, GuestDisk disk) {
+        String name = domain.name() + "-" + disk.name();
+        if (!NbdUri.validName(name)) {
+            throw new IllegalArgumentException("disk name '" + disk.name() + "' of " + domain
+                    + " cannot name a backup image: expected letters, digits, '.', '_' or '-'");
+        }
+        return name;
+    }
+
+    /** The backup's image file. */
+    public Path image() {
+        return image;
+    }
+
+    /** The last committed epoch, -1 before the first commit. */
+    public synchronized long committedEpoch() {
+        return committed;
+    }
+
+    /** Epochs staged and not committed yet. */
+    public synchronized int stagedEpochs() {
+        return staged.size();
+    }
+
+    @Override
+    public synchronized void writeInitial(long offset, ByteBuffer data) throws IOException {
+        requireOpen();
+        check(offset, data.remaining());
+        NbdExport.writeFully(file, offset, data);
+        unsynced = true;
+    }
+
+    /**
+     * Holds the writes of {@code epoch} (added to those already staged for it). A write outside the disk is refused
+     * before anything is staged.
+     */
+    @Override
+    public synchronized void stage(long epoch, List<DiskWrite> writes) {
+        requireOpen();
+        if (epoch <= committed) {
+            throw new IllegalStateException("epoch " + epoch + " of " + domain + " disk " + disk.name()
+                    + " is already committed (last committed " + committed + ")");
+        }
+        for (DiskWrite w : writes) {
+            check(w.offset(), w.data().length);
+        }
+        staged.computeIfAbsent(epoch, e -> new ArrayList<>()).addAll(writes);
+    }
+
+    /** Applies the staged writes of every epoch up to {@code epoch}, in order, then fdatasyncs the image. */
+    @Override
+    public synchronized void commit(long epoch) throws IOException {
+        requireOpen();
+        NavigableMap<Long, List<DiskWrite>> due = staged.headMap(epoch, true);
+        int count = 0;
+        for (Map.Entry<Long, List<DiskWrite>> e : due.entrySet()) {
+            for (DiskWrite w : e.getValue()) {
+                NbdExport.writeFully(file, w.offset(), ByteBuffer.wrap(w.data()));
+                count++;
+            }
+        }
+        due.clear();
+        if (count > 0 || unsynced) {
+            file.force(false);
+            unsynced = false;
+        }
+        committed = Math.max(committed, epoch);
+        if (LOG.isTraceEnabled()) {
+            LOG.trace("{} disk {}: epoch {} committed, {} writes applied", domain, disk.name(), epoch, count);
+        }
+    }
+
+    @Override
+    public synchronized void discardUncommitted() {
+        if (!staged.isEmpty()) {
+            LOG.info("{} disk {}: dropped the writes of {} uncommitted epochs (from {})", domain, disk.name(),
+                    staged.size(), staged.firstKey());
+        }
+        staged.clear();
+    }
+
+    /**
+     * Failover: drops what did not commit, and serves the image as export {@code DOMAIN-DISK} on this node. The
+     * activated domain attaches to the returned disk, whose writes can be replicated back from here.
+     */
+    @Override
+    public synchronized GuestDisk activate() throws IOException {
+        if (activated != null) {
+            return activated;
+        }
+        requireOpen();
+        discardUncommitted();
+        file.force(false);
+        activated = exports.export(exportName(domain, disk), disk.name(), image);
+        file.close();
+        LOG.info("{} disk {}: activated as of epoch {}, served as {}", domain, disk.name(), committed,
+                activated.source());
+        return activated;
+    }
+
+    /** Releases the image file; an activated disk stays served. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        staged.clear();
+        try {
+            file.close();
+        } catch (IOException e) {
+            LOG.debug("{} disk {}: closing {}: {}", domain, disk.name(), image, e.getMessage());
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("backup of " + domain + " disk " + disk.name() + " is closed");
+        }
+        if (activated != null) {
+            throw new IllegalStateException("backup of " + domain + " disk " + disk.name() + " is activated");
+        }
+    }
+
+    private void check(long offset, long length) {
+        if (offset < 0 || offset > disk.sizeBytes() || length > disk.sizeBytes() - offset) {
+            throw new IllegalArgumentException("write of " + length + " bytes at " + offset + " is outside " + domain
+                    + " disk " + disk.name() + " (" + disk.sizeBytes() + " bytes)");
+        }
+    }
+}
