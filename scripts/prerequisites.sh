@@ -14,8 +14,11 @@ set -euo pipefail
 #   libvirt0                         the Xen binding: libvirt's library (its tests use the test:///default driver)
 #   libxen-dev                       the Xen binding: libxenctrl & co. (the binding loads them and reports no Xen
 #                                    here) and the Xen 4.17 headers its golden-bytes ABI test compiles against
+#   drbd-utils                       the DRBD coordinator: drbdsetup/drbdadm (events2, show, primary/secondary);
+#                                    its tests run the real drbdsetup, which reports the missing kernel module here
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev
+    drbd-utils)
 
 romulus_need_packages() {
     local missing=() p
