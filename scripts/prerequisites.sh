@@ -15,8 +15,12 @@ set -euo pipefail
 #   libxen-dev                       the Xen binding: libxenctrl & co. (the binding loads them and reports no Xen
 #                                    here) and the Xen 4.17 headers its golden-bytes ABI test compiles against
 #   qemu-utils                       the NBD disk's tests: qemu-io, qemu-img and qemu-nbd as real NBD clients
+#   drbd-utils                       the DRBD coordinator: drbdsetup/drbdadm (events2, show, primary/secondary);
+#                                    its tests run the real drbdsetup, which reports the missing kernel module here
+#   e2fsprogs                        the replicated disk's tests: mkfs.ext4 for the demo guest's disk, e2fsck and
+#                                    debugfs to check the backup's copy
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs)
 
 romulus_need_packages() {
     local missing=() p
