@@ -163,11 +163,12 @@ while read -r applet; do
 done < <("$BUSYBOX" --list-full)
 
 # programs of the demo
-log "compiling counter and dirtier"
+log "compiling counter, dirtier and journal"
 CC=${CC:-gcc}
 "$CC" -static -O2 -Wall -o "$ROOT/bin/romulus-counter" "$SRC/counter.c"
 "$CC" -static -O2 -Wall -o "$ROOT/bin/romulus-dirtier" "$SRC/dirtier.c"
-strip "$ROOT/bin/romulus-counter" "$ROOT/bin/romulus-dirtier" 2>/dev/null || true
+"$CC" -static -O2 -Wall -o "$ROOT/bin/romulus-journal" "$SRC/journal.c"
+strip "$ROOT/bin/romulus-counter" "$ROOT/bin/romulus-dirtier" "$ROOT/bin/romulus-journal" 2>/dev/null || true
 
 install -m 0755 "$SRC/init" "$ROOT/init"
 echo romulus-guest > "$ROOT/etc/hostname"

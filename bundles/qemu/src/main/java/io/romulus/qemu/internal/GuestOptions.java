@@ -22,12 +22,17 @@ import java.util.regex.Pattern;
  * @param dirtyRate   pages per second written by the demo guest's dirtying workload (0: not started; -1: as fast
  *                    as it can, reporting its rate on the console every second)
  * @param dirtyMib    size of the area that workload writes, MiB
+ * @param diskMib     size of the guest's disk, MiB (0: no disk); an ext4 filesystem made by the host, served to the
+ *                    guest over NBD by this node's disk exports, mounted by the demo guest at /data with its journal
+ *                    service on {@code port + 1}
+ * @param diskBench   with a disk, blocks of 4 KiB the demo guest writes with fdatasync after each, every second,
+ *                    printing its write latency on the console (0: not started; for benchmarks)
  */
 public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
-        int dirtyMib) {
+        int dirtyMib, int diskMib, int diskBench) {
 
     public static final Set<String> KEYS = new TreeSet<>(Set.of("memory", "cpus", "nic", "mac", "ip", "port",
-            "dirty-rate", "dirty-mib"));
+            "dirty-rate", "dirty-mib", "disk", "disk-bench"));
     private static final Pattern MIB = Pattern.compile("(\\d+)\\s*(m|mib|g|gib)?", Pattern.CASE_INSENSITIVE);
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
     private static final Pattern CIDR = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}");
@@ -55,6 +60,16 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
             throw new IllegalArgumentException("dirty-rate must be 0 to 1000000 pages/s, or -1 for as fast as it can, "
                     + "not " + dirtyRate);
         }
+        if (diskMib != 0 && (diskMib < 16 || diskMib > 1 << 20)) {
+            throw new IllegalArgumentException("disk must be 16M to 1T (or 0 for none), not " + diskMib + " MiB");
+        }
+        if (port == 65535 && diskMib != 0) {
+            throw new IllegalArgumentException("with a disk the journal service uses port + 1: port must be below 65535");
+        }
+        if (diskBench < 0 || diskBench > 100_000 || (diskBench > 0 && diskMib == 0)) {
+            throw new IllegalArgumentException("disk-bench must be 0 to 100000 blocks, and needs a disk, not "
+                    + diskBench);
+        }
         if (dirtyMib < 1 || (long) dirtyMib << 20 >= memoryBytes) {
             throw new IllegalArgumentException("dirty-mib must be at least 1 and below the guest's memory, not "
                     + dirtyMib);
@@ -70,14 +85,16 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
             }
         }
         return new GuestOptions(
-                mib(options.getOrDefault("memory", "128M")),
+                mib("memory", options.getOrDefault("memory", "128M")),
                 number(options, "cpus", 1),
                 options.getOrDefault("nic", "none").toLowerCase(Locale.ROOT),
                 options.getOrDefault("mac", "52:54:00:12:34:56").toLowerCase(Locale.ROOT),
                 options.getOrDefault("ip", "10.77.0.10/24"),
                 number(options, "port", 7000),
                 number(options, "dirty-rate", 0),
-                number(options, "dirty-mib", 16));
+                number(options, "dirty-mib", 16),
+                (int) (options.containsKey("disk") ? mib("disk", options.get("disk")) >> 20 : 0),
+                number(options, "disk-bench", 0));
     }
 
     /** The options as a map again, complete, for HELLO. */
@@ -91,19 +108,22 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
         m.put("port", Integer.toString(port));
         m.put("dirty-rate", Integer.toString(dirtyRate));
         m.put("dirty-mib", Integer.toString(dirtyMib));
+        m.put("disk", diskMib + "M");
+        m.put("disk-bench", Integer.toString(diskBench));
         return m;
     }
 
     /** The demo guest's kernel command line. */
     public String kernelCommandLine() {
         return "console=ttyS0 panic=-1 quiet romulus.ip=" + ip + " romulus.port=" + port + " romulus.dirty.rate="
-                + dirtyRate + " romulus.dirty.mib=" + dirtyMib;
+                + dirtyRate + " romulus.dirty.mib=" + dirtyMib + (diskMib > 0 ? " romulus.journal.port=" + (port + 1) : "")
+                + (diskBench > 0 ? " romulus.disk.bench=" + diskBench : "");
     }
 
-    private static long mib(String text) {
+    private static long mib(String key, String text) {
         Matcher m = MIB.matcher(text.trim());
         if (!m.matches()) {
-            throw new IllegalArgumentException("memory '" + text + "' is not a size such as 256M or 1G");
+            throw new IllegalArgumentException(key + " '" + text + "' is not a size such as 256M or 1G");
         }
         long n = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "m" : m.group(2).toLowerCase(Locale.ROOT);

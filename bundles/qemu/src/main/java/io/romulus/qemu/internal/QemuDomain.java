@@ -173,7 +173,7 @@ final class QemuDomain implements ProtectedDomain {
 
     @Override
     public List<GuestDisk> disks() {
-        return List.of();
+        return guest.disk() == null ? List.of() : List.of(guest.disk());
     }
 
     /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */

@@ -15,7 +15,9 @@ import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.romulus.api.disk.DiskExports;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -28,6 +30,10 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,6 +56,7 @@ public final class QemuHypervisor implements Hypervisor {
     private static final AtomicLong REPLICAS = new AtomicLong();
 
     private volatile QemuSettings settings;
+    private volatile DiskExports exports;
     private final Map<String, QemuGuest> guests = new ConcurrentHashMap<>();
     private final Map<String, QemuDomain> open = new ConcurrentHashMap<>();
 
@@ -60,6 +67,19 @@ public final class QemuHypervisor implements Hypervisor {
 
     public QemuHypervisor(QemuSettings settings) {
         this.settings = settings;
+    }
+
+    /** The node's NBD exports, where guests with a disk get it (bundle nbd); optional. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    public void setDiskExports(DiskExports e) {
+        exports = e;
+    }
+
+    public void unsetDiskExports(DiskExports e) {
+        if (exports == e) {
+            exports = null;
+        }
     }
 
     @Modified
@@ -162,8 +182,15 @@ public final class QemuHypervisor implements Hypervisor {
             throw new HypervisorException("cannot create " + dir + ": " + e.getMessage(), e);
         }
         try {
-            QemuProcess p = QemuProcess.start(id.name(), dir, options, s, false, tapName(dir));
-            QemuGuest g = new QemuGuest(id, p, options, s);
+            GuestDisk disk = options.diskMib() > 0 ? createDisk(id, dir, options) : null;
+            QemuProcess p;
+            try {
+                p = QemuProcess.start(id.name(), dir, options, s, false, tapName(dir), disk);
+            } catch (HypervisorException | InterruptedException | RuntimeException e) {
+                unexport(disk);
+                throw e;
+            }
+            QemuGuest g = new QemuGuest(id, p, options, s, disk);
             guests.put(id.name(), g);
             LOG.info("Booted {}: {} MiB, {} vCPU, {}", id, options.memoryBytes() >> 20, options.cpus(),
                     options.nic().equals("tap") ? "tap " + p.tap() + " for " + options.ip() : "no NIC");
@@ -176,6 +203,48 @@ public final class QemuHypervisor implements Hypervisor {
             deleteTree(dir);
             throw e;
         }
+    }
+
+    /**
+     * Makes the guest's disk: a sparse raw image in its directory with an ext4 filesystem (e2fsprogs' mkfs.ext4,
+     * initialised eagerly so that the guest does not write the inode tables in the background), served by this node's
+     * NBD exports.
+     */
+    private GuestDisk createDisk(DomainId id, Path dir, GuestOptions options)
+            throws HypervisorException, InterruptedException {
+        DiskExports e = exports;
+        if (e == null) {
+            throw new HypervisorException(id + " has a disk (disk=" + options.diskMib() + "M), which is served to it over"
+                    + " NBD by this node's disk exports: install the romulus-nbd feature");
+        }
+        Path image = dir.resolve("disk.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength((long) options.diskMib() << 20);
+        } catch (IOException ex) {
+            throw new HypervisorException("cannot create the disk image " + image + ": " + ex.getMessage(), ex);
+        }
+        QemuProcess.run(List.of("mkfs.ext4", "-q", "-F", "-L", "romulus-data", "-E",
+                "lazy_itable_init=0,lazy_journal_init=0,nodiscard", image.toString()));
+        try {
+            return e.export(exportName(id), "vda", image);
+        } catch (IOException ex) {
+            throw new HypervisorException("cannot export the disk of " + id + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    static String exportName(DomainId id) {
+        return "qemu-" + id.name();
+    }
+
+    /** Stops serving a guest's disk, if it has one: the export's name is the path of its NBD URI. */
+    private void unexport(GuestDisk disk) {
+        DiskExports e = exports;
+        if (disk == null || e == null || !disk.source().startsWith("nbd+unix:///")) {
+            return;
+        }
+        String rest = disk.source().substring("nbd+unix:///".length());
+        int q = rest.indexOf('?');
+        e.unexport(q < 0 ? rest : rest.substring(0, q));
     }
 
     /** Tap device names are at most 15 characters; one per guest directory. */
@@ -203,8 +272,8 @@ public final class QemuHypervisor implements Hypervisor {
      * Failover: starts QEMU on a replica's RAM file waiting for its device state, loads the state, lets the guest run
      * and announces its MAC address, so the network learns where it is now.
      */
-    synchronized QemuDomain activate(DomainId id, GuestOptions options, Path dir, Path deviceState, long epoch)
-            throws HypervisorException {
+    synchronized QemuDomain activate(DomainId id, GuestOptions options, Path dir, Path deviceState, long epoch,
+            GuestDisk disk) throws HypervisorException {
         QemuGuest running = guests.get(id.name());
         if (running != null && running.process().isAlive()) {
             throw new HypervisorException(id + " already runs on this node (pid " + running.process().pid() + ")");
@@ -213,7 +282,7 @@ public final class QemuHypervisor implements Hypervisor {
         long started = System.nanoTime();
         QemuProcess p;
         try {
-            p = QemuProcess.start(id.name(), dir, options, s, true, tapName(dir));
+            p = QemuProcess.start(id.name(), dir, options, s, true, tapName(dir), disk);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HypervisorException("activating " + id + " interrupted");
@@ -228,7 +297,7 @@ public final class QemuHypervisor implements Hypervisor {
                 qmp.execute("announce-self", QmpClient.arguments().put("initial", 50).put("max", 550)
                         .put("rounds", 5).put("step", 100));
             }
-            QemuGuest g = new QemuGuest(id, p, options, s);
+            QemuGuest g = new QemuGuest(id, p, options, s, disk);
             guests.put(id.name(), g);
             QemuDomain d = new QemuDomain(this, id, g);
             open.put(id.name(), d);
@@ -286,6 +355,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
         g.process().close(); // killed first, so that releasing the hold on it cannot let it run again
         forget(g);
+        unexport(g.disk());
         deleteTree(g.process().dir());
         LOG.info("Stopped {}", g.id());
     }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.qemu.internal.qmp.QmpClient;
 
@@ -46,14 +47,15 @@ final class QemuProcess implements AutoCloseable {
      *
      * @param incoming whether to start it waiting for an incoming device state ({@code -S -incoming defer}) instead
      *                 of booting the kernel
+     * @param disk     the guest's disk (an NBD export of this node), or {@code null} for none
      */
     static QemuProcess start(String name, Path dir, GuestOptions guest, QemuSettings settings, boolean incoming,
-            String tap) throws HypervisorException, InterruptedException {
+            String tap, GuestDisk disk) throws HypervisorException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         if (!settings.netns().isEmpty()) {
             cmd.addAll(List.of("ip", "netns", "exec", settings.netns()));
         }
-        cmd.addAll(commandLine(name, dir, guest, settings, incoming, tap));
+        cmd.addAll(commandLine(name, dir, guest, settings, incoming, tap, disk));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("qemu.log").toFile()));
         if (settings.dirtyTracker().equals("uffd")) {
@@ -85,7 +87,7 @@ final class QemuProcess implements AutoCloseable {
     }
 
     static List<String> commandLine(String name, Path dir, GuestOptions guest, QemuSettings settings,
-            boolean incoming, String tap) {
+            boolean incoming, String tap, GuestDisk disk) {
         long mib = guest.memoryBytes() >> 20;
         List<String> cmd = new ArrayList<>(List.of(settings.qemuBinary(),
                 "-name", "romulus-" + name,
@@ -106,6 +108,11 @@ final class QemuProcess implements AutoCloseable {
         if (guest.nic().equals("tap")) {
             cmd.addAll(List.of("-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
                     "-device", "virtio-net-pci,netdev=net0,mac=" + guest.mac() + ",romfile="));
+        }
+        if (disk != null) {
+            // every write goes through the node's NBD export, whose log the disk replicator drains at each
+            // checkpoint; the guest's flushes reach it as NBD FLUSH
+            cmd.addAll(List.of("-drive", "file=" + disk.source() + ",format=raw,if=virtio,cache=writeback"));
         }
         if (incoming) {
             cmd.addAll(List.of("-S", "-incoming", "defer"));

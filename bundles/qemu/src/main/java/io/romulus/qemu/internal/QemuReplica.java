@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -99,6 +101,20 @@ final class QemuReplica implements Replica {
      */
     @Override
     public ProtectedDomain activate() throws HypervisorException {
+        return activate(List.of());
+    }
+
+    /**
+     * Starts QEMU on the replica's RAM file with {@code disks} (the backup's copy of the guest's disk, as of the same
+     * committed checkpoint, served by this node), loads the committed device state into it, lets it run and announces
+     * its MAC address.
+     */
+    @Override
+    public ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
+        if (disks.size() != (options.diskMib() > 0 ? 1 : 0)) {
+            throw new HypervisorException(spec.id() + " has " + (options.diskMib() > 0 ? "one disk" : "no disk")
+                    + ", and the replica was given " + disks.size() + " to resume with");
+        }
         lock.writeLock().lock();
         try {
             usable();
@@ -113,7 +129,8 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(),
                         e);
             }
-            QemuDomain d = owner.activate(spec.id(), options, dir, stateFile, committed);
+            QemuDomain d = owner.activate(spec.id(), options, dir, stateFile, committed,
+                    disks.isEmpty() ? null : disks.get(0));
             activated = true;
             ram = null;
             return d;

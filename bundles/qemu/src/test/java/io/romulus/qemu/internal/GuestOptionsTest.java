@@ -46,14 +46,34 @@ class GuestOptionsTest {
         QemuSettings s = new QemuSettings("qemu-system-x86_64", "tcg", Path.of("/dev/shm/r"), Path.of("/g/vmlinuz"),
                 Path.of("/g/initrd"), Path.of("/l/p.so"), "uffd", "ns", "br0", 1000);
         GuestOptions o = GuestOptions.parse(Map.of("nic", "tap"));
-        List<String> boot = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, false, "rt1");
+        List<String> boot = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, false, "rt1", null);
         assertTrue(String.join(" ", boot).contains("mem-path=/dev/shm/r/web/ram,share=on"), boot.toString());
         assertTrue(boot.contains("migration.send-configuration=off"));
         assertTrue(boot.contains("tap,id=net0,ifname=rt1,script=no,downscript=no"));
         assertTrue(!boot.contains("-incoming"));
-        List<String> incoming = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, true, "rt1");
+        List<String> incoming = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, true, "rt1", null);
         assertEquals(List.of("-S", "-incoming", "defer"), incoming.subList(incoming.size() - 3, incoming.size()));
         assertThrows(IllegalArgumentException.class, () -> new QemuSettings("q", "hvf", Path.of("/"), Path.of("/"),
                 Path.of("/"), Path.of("/"), "uffd", "", "", 1000));
+    }
+
+    @Test
+    void aDiskIsAnNbdDriveAndTheJournalServiceListensNextToTheCounter() {
+        QemuSettings s = new QemuSettings("qemu-system-x86_64", "tcg", Path.of("/dev/shm/r"), Path.of("/g/vmlinuz"),
+                Path.of("/g/initrd"), Path.of("/l/p.so"), "uffd", "", "", 1000);
+        GuestOptions o = GuestOptions.parse(Map.of("disk", "64M", "port", "7100"));
+        assertEquals(64, o.diskMib());
+        assertEquals("64M", o.toMap().get("disk"));
+        assertEquals(o, GuestOptions.parse(o.toMap()));
+        assertTrue(o.kernelCommandLine().contains("romulus.journal.port=7101"), o.kernelCommandLine());
+        assertEquals(0, GuestOptions.parse(Map.of()).diskMib(), "no disk unless asked");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GuestOptions.parse(Map.of("disk", "1M")))
+                .getMessage().contains("disk must be 16M to 1T"));
+        io.romulus.api.hypervisor.GuestDisk disk = new io.romulus.api.hypervisor.GuestDisk("vda", "nbd",
+                "nbd+unix:///qemu-web?socket=/run/romulus/nbd/nbd.sock", 64L << 20);
+        List<String> boot = QemuProcess.commandLine("web", Path.of("/dev/shm/r/web"), o, s, false, "rt1", disk);
+        int i = boot.indexOf("-drive");
+        assertEquals("file=nbd+unix:///qemu-web?socket=/run/romulus/nbd/nbd.sock,format=raw,if=virtio,cache=writeback",
+                boot.get(i + 1));
     }
 }

@@ -38,6 +38,8 @@ import io.romulus.xen.internal.xc.XenControl.CpuPolicy;
 final class XenProtectedDomain implements ProtectedDomain {
 
     private static final Logger LOG = LoggerFactory.getLogger(XenProtectedDomain.class);
+    private static final java.util.regex.Pattern DRBD_DEVICE = java.util.regex.Pattern.compile(
+            "/dev/drbd(\\d+|/by-res/[^/]+(/\\d+)?)");
 
     private final DomainId id;
     private final int domid;
@@ -261,7 +263,9 @@ final class XenProtectedDomain implements ProtectedDomain {
                     size = 0;
                 }
             }
-            out.add(new GuestDisk(d.target(), d.type(), d.source(), size));
+            // a DRBD device is replicated by DRBD (bundle drbd); anything else by whatever replicates its kind
+            String kind = DRBD_DEVICE.matcher(d.source()).matches() ? "drbd" : d.type();
+            out.add(new GuestDisk(d.target(), kind, d.source(), size));
         }
         return out;
     }

@@ -4,17 +4,22 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.xen.internal.image.ReplicaImage;
 import io.romulus.xen.internal.image.XenDeviceState;
+import io.romulus.xen.internal.libvirt.DomainXml;
 
 /**
  * The backup side of a protected Xen domain: a Xen domain image file (libvirt's libxl header and XML, a libxl
@@ -117,7 +122,34 @@ final class XenReplica implements Replica {
 
     @Override
     public synchronized ProtectedDomain activate() throws HypervisorException {
+        return activate(List.of());
+    }
+
+    /**
+     * Failover with the domain's disks as the disk replicators made them usable here: the image's XML is rewritten to
+     * attach them (a file, a block device, a promoted DRBD device) before libvirt restores it.
+     */
+    @Override
+    public synchronized ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
         usable();
+        if (committed >= 0 && !disks.isEmpty()) {
+            Map<String, GuestDisk> byTarget = new LinkedHashMap<>();
+            for (GuestDisk d : disks) {
+                byTarget.put(d.name(), d);
+            }
+            String xml = DomainXml.parse(state.domainXml()).withDiskSources(byTarget);
+            XenDeviceState attached = new XenDeviceState(state.xenMajor(), state.xenMinor(), state.domainType(), xml,
+                    state.gpfnRanges(), state.cpuidPolicy(), state.msrPolicy(), state.tsc(), state.hvmParams(),
+                    state.hvmContext(), state.emulatorXenstore(), state.emulatorContext());
+            try {
+                image.apply(attached);
+            } catch (IOException | IllegalArgumentException e) {
+                throw new HypervisorException("replica of " + spec.id() + ": cannot attach its disks to the image: "
+                        + e.getMessage(), e);
+            }
+            state = attached;
+            LOG.info("Replica of {} restores with its disks: {}", spec.id(), disks);
+        }
         if (committed < 0) {
             throw new HypervisorException("replica of " + spec.id() + " has no committed epoch yet: nothing to resume");
         }

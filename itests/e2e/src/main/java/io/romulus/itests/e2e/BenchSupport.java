@@ -123,4 +123,14 @@ final class BenchSupport {
         }
         return map;
     }
+
+    /** Stops every guest of both bindings and removes the benchmark's run directory. */
+    static void cleanUp(io.romulus.qemu.internal.QemuHypervisor a, io.romulus.qemu.internal.QemuHypervisor b,
+            java.nio.file.Path run) throws java.io.IOException {
+        a.destroyAll();
+        b.destroyAll();
+        try (var paths = java.nio.file.Files.walk(run)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
 }

@@ -139,11 +139,7 @@ public final class QemuBenchmark {
             primary.shutdown();
             backup.shutdown();
         } finally {
-            primaryQemu.destroyAll();
-            backupQemu.destroyAll();
-            try (var paths = Files.walk(run)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            BenchSupport.cleanUp(primaryQemu, backupQemu, run);
         }
     }
 

@@ -1,9 +1,11 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -29,7 +31,12 @@ final class PrimaryCrash {
         /** while the pages of a checkpoint are on their way */
         TRANSFER,
         /** after a checkpoint's EPOCH_END left, before its ACK came back */
-        BEFORE_ACK
+        BEFORE_ACK,
+        /**
+         * after some of a checkpoint's disk writes reached the backup (30 ms after they were queued), before its
+         * EPOCH_END: the backup holds writes of an epoch that will never commit
+         */
+        DISK_WRITES
     }
 
     final Phase phase;
@@ -90,6 +97,16 @@ final class PrimaryCrash {
                             throws CheckpointException, InterruptedException {
                         at(Phase.TRANSFER, epoch);
                         super.sendPages(epoch, pfns, from, count, pages);
+                    }
+
+                    @Override
+                    public void sendDiskWrites(long epoch, int disk, List<DiskWrite> writes)
+                            throws CheckpointException, InterruptedException {
+                        super.sendDiskWrites(epoch, disk, writes);
+                        if (phase == Phase.DISK_WRITES && armed.get() && !fired.get() && !writes.isEmpty()) {
+                            Thread.sleep(30);
+                            at(Phase.DISK_WRITES, epoch);
+                        }
                     }
 
                     @Override

@@ -98,6 +98,20 @@ final class QemuPair implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until the guest on the primary host has booted (ROMULUS-GUEST-READY on its console) and the primary
+     * protects it; returns its console.
+     */
+    Path awaitProtected(io.romulus.api.hypervisor.DomainId id) {
+        Path console = run.resolve("a").resolve(id.name()).resolve("console.log");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(120)).until(() -> Files.exists(console)
+                && Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1)
+                        .contains("ROMULUS-GUEST-READY"));
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90)).until(() -> row(primary,
+                Role.PRIMARY).state() == io.romulus.api.engine.ProtectionState.PROTECTED);
+        return console;
+    }
+
     @Override
     public void close() {
         primary.shutdown();

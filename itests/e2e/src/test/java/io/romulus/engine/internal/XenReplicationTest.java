@@ -26,6 +26,7 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
+import io.romulus.api.disk.DiskReplicator;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
@@ -96,7 +97,7 @@ class XenReplicationTest {
         backup = new Engine(new EngineSettings("node-b", 25, 1, 10_000, 1024, 5000, 50, 4, 256,
                 EngineSettings.FailoverMode.MANUAL, 7490, false));
         backup.addHypervisor(backupBinding);
-        backup.addDiskReplicator(disks, "file", 0);
+        backup.addDiskReplicator(new ActivatedAsFile(disks, dir.resolve("b/xvda-copy.img")), "file", 0);
         backup.setTransport(backupStream);
         guest = new Thread(() -> dirty(d), "simulated-guest");
         guest.setDaemon(true);
@@ -178,18 +179,21 @@ class XenReplicationTest {
             assertArrayEquals(primaryXen.hvmContext(1), parsed.hvmContext(), "the last captured vCPU state");
         }
 
-        // the primary host dies (its link is reset, nothing more leaves it); failover on this machine: the Xen
-        // binding does not attach replicated disks to a restored domain (Replica.activate(List<GuestDisk>)), so the
-        // replica refuses to come up without its disk rather than restore the image (which libvirt's test driver
-        // could not do either)
+        // the primary host dies (its link is reset, nothing more leaves it); failover: the image's XML is rewritten
+        // to attach the disk as the backup's replicator made it usable here, then libvirt restores the image (which
+        // libvirt's test driver cannot do: it says so, naming the file)
         link.cut();
         Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> backup.failover(DB));
         StringBuilder messages = new StringBuilder();
         for (Throwable t = e; t != null; t = t.getCause()) {
             messages.append(t.getMessage()).append(" / ");
         }
-        assertTrue(messages.indexOf("cannot be activated with its replicated disks (xvda)") >= 0,
+        assertTrue(messages.indexOf("cannot restore") >= 0 && messages.indexOf("legacy-db.xenimg") >= 0,
                 messages.toString());
+        try (ParsedImage parsed = XenImageParser.parse(image)) {
+            assertTrue(parsed.xml().contains("<source file=\"" + dir.resolve("b/xvda-copy.img") + "\"/>"),
+                    parsed.xml());
+        }
         assertEquals(List.of(), disks.mismatches);
         assertFalse(backupXen.closed());
     }
@@ -260,6 +264,69 @@ class XenReplicationTest {
 
                 @Override
                 public void close() {
+                }
+            };
+        }
+    }
+
+    /** The in-memory replicator, whose backup comes back on failover as a file disk of this host. */
+    private static final class ActivatedAsFile implements DiskReplicator {
+        private final DiskReplicator delegate;
+        private final Path file;
+
+        ActivatedAsFile(DiskReplicator delegate, Path file) {
+            this.delegate = delegate;
+            this.file = file;
+        }
+
+        @Override
+        public String name() {
+            return delegate.name();
+        }
+
+        @Override
+        public boolean supports(GuestDisk disk) {
+            return delegate.supports(disk);
+        }
+
+        @Override
+        public Primary primary(DomainId domain, GuestDisk disk) throws Exception {
+            return delegate.primary(domain, disk);
+        }
+
+        @Override
+        public Backup backup(DomainId domain, GuestDisk disk) throws Exception {
+            Backup b = delegate.backup(domain, disk);
+            return new Backup() {
+                @Override
+                public void writeInitial(long offset, java.nio.ByteBuffer data) throws Exception {
+                    b.writeInitial(offset, data);
+                }
+
+                @Override
+                public void stage(long epoch, List<io.romulus.api.disk.DiskWrite> writes) throws Exception {
+                    b.stage(epoch, writes);
+                }
+
+                @Override
+                public void commit(long epoch) throws Exception {
+                    b.commit(epoch);
+                }
+
+                @Override
+                public void discardUncommitted() {
+                    b.discardUncommitted();
+                }
+
+                @Override
+                public GuestDisk activate() throws Exception {
+                    GuestDisk d = b.activate();
+                    return new GuestDisk(d.name(), "file", file.toString(), d.sizeBytes());
+                }
+
+                @Override
+                public void close() {
+                    b.close();
                 }
             };
         }

@@ -129,6 +129,79 @@ public record DomainXml(String xml, String name, String uuid, String osType, lon
         return new DomainXml(xml, name, text(root, "uuid"), osType, memoryKiB(child(root, "memory")), nics, disks);
     }
 
+    /**
+     * This description with the sources of some disks replaced: {@code sources} maps a disk's target ({@code xvda})
+     * to its new source and kind. A {@code file} becomes {@code <disk type='file'><source file=.../>}; a
+     * {@code block} or {@code drbd} device becomes {@code <disk type='block'><source dev=.../>}.
+     *
+     * @throws HypervisorException for a kind libvirt's libxl driver cannot attach this way, or a target the domain
+     *                             does not have
+     */
+    public String withDiskSources(java.util.Map<String, io.romulus.api.hypervisor.GuestDisk> sources)
+            throws HypervisorException {
+        Document doc;
+        try {
+            DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
+            f.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
+            f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+            DocumentBuilder b = f.newDocumentBuilder();
+            b.setErrorHandler(null);
+            doc = b.parse(new InputSource(new StringReader(xml)));
+        } catch (ParserConfigurationException | SAXException | IOException e) {
+            throw new HypervisorException("cannot read the domain's XML: " + e.getMessage(), e);
+        }
+        java.util.Set<String> done = new java.util.HashSet<>();
+        Element devices = child(doc.getDocumentElement(), "devices");
+        for (Element disk : devices == null ? List.<Element>of() : children(devices, "disk")) {
+            String target = attr(child(disk, "target"), "dev");
+            io.romulus.api.hypervisor.GuestDisk replacement = sources.get(target);
+            if (replacement == null) {
+                continue;
+            }
+            String type;
+            String attribute;
+            switch (replacement.kind()) {
+                case "file" -> {
+                    type = "file";
+                    attribute = "file";
+                }
+                case "block", "drbd" -> {
+                    type = "block";
+                    attribute = "dev";
+                }
+                default -> throw new HypervisorException("disk " + target + " of " + name + " comes back as "
+                        + replacement.kind() + " (" + replacement.source() + "), which a Xen domain cannot attach"
+                        + " through libvirt's libxl driver; Xen disks are replicated as file, block or drbd");
+            }
+            disk.setAttribute("type", type);
+            Element source = child(disk, "source");
+            if (source == null) {
+                source = doc.createElement("source");
+                disk.insertBefore(source, disk.getFirstChild());
+            }
+            for (String a : new String[] {"file", "dev", "name", "volume", "protocol"}) {
+                source.removeAttribute(a);
+            }
+            source.setAttribute(attribute, replacement.source());
+            done.add(target);
+        }
+        for (String target : sources.keySet()) {
+            if (!done.contains(target)) {
+                throw new HypervisorException(name + " has no disk " + target + " to attach " + sources.get(target)
+                        .source() + " as");
+            }
+        }
+        try {
+            javax.xml.transform.Transformer t = javax.xml.transform.TransformerFactory.newInstance().newTransformer();
+            t.setOutputProperty(javax.xml.transform.OutputKeys.OMIT_XML_DECLARATION, "yes");
+            java.io.StringWriter out = new java.io.StringWriter();
+            t.transform(new javax.xml.transform.dom.DOMSource(doc), new javax.xml.transform.stream.StreamResult(out));
+            return out.toString();
+        } catch (javax.xml.transform.TransformerException e) {
+            throw new HypervisorException("cannot write the domain's XML: " + e.getMessage(), e);
+        }
+    }
+
     private static long memoryKiB(Element memory) throws HypervisorException {
         if (memory == null) {
             return 0;
