@@ -36,6 +36,15 @@ public interface DiskReplicator {
     /** The backup side of one disk, as announced by the primary. */
     Backup backup(DomainId domain, GuestDisk disk) throws Exception;
 
+    /**
+     * Fencing: this node lost {@code domain} to its backup, which runs it now (invariant I5), and the domain was
+     * stopped here. Makes sure this node's copy of {@code disk} can no longer be written by anyone here (DRBD: demote
+     * the resource, or outdate it). The default does nothing: an in-stream replicator's primary copy is this node's
+     * own file, which nothing writes once the domain is stopped.
+     */
+    default void fence(DomainId domain, GuestDisk disk) throws Exception {
+    }
+
     /** A part of the disk's content for the initial copy. */
     @FunctionalInterface
     interface ChunkSink {

@@ -431,6 +431,18 @@ public final class DrbdDiskReplicator implements DiskReplicator {
         }
     }
 
+    /**
+     * The engine fences this node's copy of a domain its backup now runs: the disk's resource is demoted here (or
+     * outdated), so that nothing on this host writes it any more.
+     */
+    @Override
+    public void fence(DomainId domain, GuestDisk disk) throws DrbdCommandException, DrbdRefusedException {
+        DrbdVolumeRef ref = DrbdVolumeRef.parse(disk.source());
+        String resource = ref.byMinor() ? locate(ref).resource().name() : ref.resource();
+        Demotion d = demote(resource);
+        LOG.warn("FENCED: disk {} of {} (DRBD resource {}) is {} on this host", disk.name(), domain, resource, d);
+    }
+
     /** The primary side: DRBD replicates; epochs need nothing from it. */
     private static final class DrbdPrimary implements Primary {
         private final String what;

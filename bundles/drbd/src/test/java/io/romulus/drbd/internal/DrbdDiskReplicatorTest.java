@@ -222,6 +222,15 @@ class DrbdDiskReplicatorTest {
     }
 
     @Test
+    void theEngineFencesADisksResourceByDemotingIt() throws Exception {
+        String primary = Samples.text("doc-events2-statistics-now-primary.txt");
+        ScriptedRunner ok = new ScriptedRunner().ok(EVENTS_ALL, primary).ok("drbdadm secondary r0", "");
+        replicator(ok, false).fence(io.romulus.api.hypervisor.DomainId.parse("qemu:db"),
+                new io.romulus.api.hypervisor.GuestDisk("vda", "drbd", "r0", 1L << 30));
+        assertEquals(List.of(EVENTS_ALL, "drbdadm secondary r0"), ok.calls());
+    }
+
+    @Test
     void commandLinesOfTheTools() throws Exception {
         ScriptedRunner runner = new ScriptedRunner().ok("drbdadm adjust r0", "").ok("drbdadm status r0",
                 "r0 role:Primary\n  disk:UpToDate\n");

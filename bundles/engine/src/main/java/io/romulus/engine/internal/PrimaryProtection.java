@@ -754,10 +754,22 @@ final class PrimaryProtection {
      * buffer is closed nothing holds the guest's packets any more, so the guest must be gone by then (I5).
      */
     private void fence() {
+        List<GuestDisk> disks = domain.disks();
         try {
             domain.destroy();
             LOG.warn("FENCED: {} was stopped on this node; its output since the last acknowledged checkpoint is "
                     + "dropped", id);
+            for (GuestDisk d : disks) {
+                DiskReplicator r = node.diskReplicator(d);
+                try {
+                    if (r != null) {
+                        r.fence(id, d);
+                    }
+                } catch (Exception e) {
+                    LOG.error("FENCED: disk {} of {} could not be fenced on this node ({}): make sure nothing here "
+                            + "writes it", d.name(), id, e.getMessage());
+                }
+            }
         } catch (HypervisorException | RuntimeException e) {
             LOG.error("FENCED: stopping {} on this node failed; its output stays held - stop it by hand, it must not "
                     + "run here", id, e);

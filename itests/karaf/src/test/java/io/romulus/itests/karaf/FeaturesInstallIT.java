@@ -37,7 +37,7 @@ public class FeaturesInstallIT extends RomulusTestSupport {
     @Test
     public void eachFeatureInstallsInAFreshContainer() throws Exception {
         assertFalse("booted without romulus", features.isInstalled(features.getFeature("romulus-core")));
-        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-netbuf",
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-nbd", "romulus-drbd", "romulus-netbuf",
             "romulus-witness-zookeeper", "romulus-hawtio"}) {
             // no refresh: a refresh rewires the test probe itself and invalidates its BundleContext
             features.installFeature(f, EnumSet.of(FeaturesService.Option.NoAutoRefreshBundles));
@@ -45,7 +45,7 @@ public class FeaturesInstallIT extends RomulusTestSupport {
         }
         for (String bsn : new String[] {"io.romulus.api", "io.romulus.engine", "io.romulus.transport.mina",
             "io.romulus.detector", "io.romulus.shell", "io.romulus.sim", "io.romulus.qemu", "io.romulus.xen",
-            "io.romulus.netbuf", "io.romulus.witness.zookeeper"}) {
+            "io.romulus.nbd", "io.romulus.drbd", "io.romulus.netbuf", "io.romulus.witness.zookeeper"}) {
             Bundle b = find(bsn);
             assertTrue(bsn + " present", b != null);
             await(bsn + " ACTIVE", 30, () -> b.getState() == Bundle.ACTIVE);

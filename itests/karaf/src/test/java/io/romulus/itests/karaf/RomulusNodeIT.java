@@ -66,7 +66,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
 
     @Test
     public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
-        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-netbuf",
+        for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-nbd", "romulus-drbd", "romulus-netbuf",
             "romulus-witness-zookeeper", "romulus-hawtio", "romulus"}) {
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
@@ -79,7 +79,11 @@ public class RomulusNodeIT extends RomulusTestSupport {
         }
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
                 "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
-                "io.romulus.qemu", "io.romulus.xen", "io.romulus.netbuf", "io.romulus.witness.zookeeper")));
+                "io.romulus.qemu", "io.romulus.xen", "io.romulus.nbd", "io.romulus.drbd", "io.romulus.netbuf",
+                "io.romulus.witness.zookeeper")));
+        // the replicated disk's NBD exports and both disk replicators are services of the node
+        await("DiskExports and two DiskReplicators", 30, () -> bundleContext.getServiceReference(
+                "io.romulus.api.disk.DiskExports") != null && serviceCount("io.romulus.api.disk.DiskReplicator") == 2);
         // no etc/io.romulus.witness.zookeeper.cfg here: the witness bundle runs, but there is no witness
         assertEquals(null, bundleContext.getServiceReference("io.romulus.api.witness.Witness"));
     }
@@ -291,6 +295,15 @@ public class RomulusNodeIT extends RomulusTestSupport {
                     inner.close();
                 }
             };
+        }
+    }
+
+    private int serviceCount(String clazz) {
+        try {
+            org.osgi.framework.ServiceReference<?>[] refs = bundleContext.getServiceReferences(clazz, null);
+            return refs == null ? 0 : refs.length;
+        } catch (org.osgi.framework.InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
         }
     }
 }
