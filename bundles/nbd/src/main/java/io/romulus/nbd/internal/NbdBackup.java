@@ -22,7 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The backup side of one NBD disk: a sparse raw image {@code image.dir/DOMAIN-DISK.img} of the announced size. The
+ * The backup side of one NBD disk, for one stream: a sparse raw image {@code image.dir/DOMAIN-DISK.STREAM.img} of the
+ * announced size. Each stream has its own image: while a new stream's initial copy runs, the engine keeps the previous
+ * stream's replica, disk included, for a failover, so the copy must not overwrite it. An image that was not
+ * activated is deleted when its backup is closed (superseded, or protection ended). The
  * initial copy is written straight to it; the writes of each later epoch are held in memory until that epoch commits,
  * then applied in order (epoch by epoch, each epoch's writes in the order they completed on the primary, so that
  * overlapping writes end as they ended there) and made durable. On failover the image, as of the last committed
@@ -35,6 +38,8 @@ public final class NbdBackup implements DiskReplicator.Backup {
     private final DomainId domain;
     private final GuestDisk disk;
     private final NbdExports exports;
+    private static final java.util.concurrent.atomic.AtomicLong STREAMS = new java.util.concurrent.atomic.AtomicLong();
+
     private final Path image;
     private final FileChannel file;
     private final NavigableMap<Long, List<DiskWrite>> staged = new TreeMap<>();
@@ -58,7 +63,7 @@ public final class NbdBackup implements DiskReplicator.Backup {
         String name = exportName(domain, disk);
         Path dir = exports.settings().imageDir();
         Files.createDirectories(dir);
-        Path image = dir.resolve(name + ".img");
+        Path image = dir.resolve(name + "." + System.currentTimeMillis() + "-" + STREAMS.incrementAndGet() + ".img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             // sparse: a new file, or one kept from an earlier protection that the initial copy overwrites
             raf.setLength(disk.sizeBytes());
@@ -169,7 +174,7 @@ public final class NbdBackup implements DiskReplicator.Backup {
         return activated;
     }
 
-    /** Releases the image file; an activated disk stays served. */
+    /** Releases the image file, and deletes it unless it was activated; an activated disk stays served. */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -179,6 +184,9 @@ public final class NbdBackup implements DiskReplicator.Backup {
         staged.clear();
         try {
             file.close();
+            if (activated == null) {
+                Files.deleteIfExists(image);
+            }
         } catch (IOException e) {
             LOG.debug("{} disk {}: closing {}: {}", domain, disk.name(), image, e.getMessage());
         }

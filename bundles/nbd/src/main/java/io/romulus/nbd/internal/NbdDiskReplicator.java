@@ -63,7 +63,7 @@ public final class NbdDiskReplicator implements DiskReplicator {
         return new NbdPrimary(domain, disk, export, exports.settings().initialChunkBytes());
     }
 
-    /** The backup side: a sparse image {@code image.dir/DOMAIN-DISK.img} of the announced size. */
+    /** The backup side: a sparse image {@code image.dir/DOMAIN-DISK.STREAM.img} of the announced size, per stream. */
     @Override
     public NbdBackup backup(DomainId domain, GuestDisk disk) throws IOException {
         return NbdBackup.open(domain, disk, exports);

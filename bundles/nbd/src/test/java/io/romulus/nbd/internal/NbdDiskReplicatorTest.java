@@ -99,7 +99,8 @@ class NbdDiskReplicatorTest {
     void theBackupMatchesThePrimaryAtEveryCommit() throws Exception {
         try (DiskReplicator.Primary primary = replicatorA.primary(DOMAIN, disk);
                 DiskReplicator.Backup backup = replicatorB.backup(DOMAIN, disk)) {
-            Path copy = dir.resolve("b/disks/web-vda.img");
+            Path copy = ((NbdBackup) backup).image();
+            assertTrue(copy.getFileName().toString().startsWith("web-vda."), copy.toString());
             assertEquals(SIZE, Files.size(copy));
             List<Long> chunks = new ArrayList<>();
             primary.initialCopy((offset, data) -> {
@@ -169,6 +170,21 @@ class NbdDiskReplicatorTest {
             backup.commit(2);
             assertArrayEquals(new byte[] {1, 1, 1, 1, 2, 2, 3, 3, 3, 3, 2, 2, 0}, read(backup.image(), 0, 13));
             assertEquals(1, backup.stagedEpochs());
+        }
+    }
+
+    @Test
+    void aNewStreamsInitialCopyLeavesThePreviousStreamsDiskAsItWas() throws Exception {
+        NbdBackup first = replicatorB.backup(DOMAIN, disk);
+        first.stage(1, List.of(new DiskWrite(0, filled(8, 7))));
+        first.commit(1);
+        try (NbdBackup second = replicatorB.backup(DOMAIN, disk)) {
+            assertTrue(!second.image().equals(first.image()), "one image per stream");
+            second.writeInitial(0, ByteBuffer.wrap(filled(8, 9)));
+            assertArrayEquals(filled(8, 7), read(first.image(), 0, 8), "the committed replica a failover would use");
+            first.close();
+            assertTrue(Files.notExists(first.image()), "a superseded image goes when its backup is closed");
+            assertArrayEquals(filled(8, 9), read(second.image(), 0, 8));
         }
     }
 

@@ -153,7 +153,7 @@ class QemuDiskFailoverTest {
                 == ProtectionState.STANDBY);
 
         // the backup's disk as failover will find it
-        Path backupDisk = nodes.run.resolve("b-disks").resolve("disk-vda.img");
+        Path backupDisk = backupImage();
         Path snapshot = dir.resolve("at-failover.img");
         Files.copy(backupDisk, snapshot, StandardCopyOption.REPLACE_EXISTING);
         assertEquals(ProtectionState.ACTIVATED, nodes.backup.failover(GUEST).state());
@@ -179,7 +179,7 @@ class QemuDiskFailoverTest {
         String answer = new String(unmount.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(unmount.waitFor(30, TimeUnit.SECONDS) && answer.contains("unmounted"), answer);
 
-        Path finalDisk = nodes.run.resolve("b-disks").resolve("disk-vda.img");
+        Path finalDisk = backupImage();
         run(List.of("e2fsck", "-fn", finalDisk.toString()), 0);
         Map<Long, Long> last = journal(finalDisk, "/journal");
         Map<Long, Long> streamLast = journal(finalDisk, "/stream");
@@ -210,6 +210,15 @@ class QemuDiskFailoverTest {
             assertEquals(e.getValue(), last.get(e.getKey()), "record " + e.getKey() + " of " + file + " on the backup's"
                     + " disk at the failover is the one the resumed guest kept: no write of an uncommitted epoch "
                     + "reached it");
+        }
+    }
+
+    /** The backup's copy of the guest's disk: one image per stream, the older ones deleted once superseded. */
+    private Path backupImage() throws IOException {
+        try (var images = Files.list(nodes.run.resolve("b-disks"))) {
+            List<Path> found = images.filter(p -> p.getFileName().toString().startsWith("disk-vda.")).toList();
+            assertEquals(1, found.size(), "one backup image of the disk: " + found);
+            return found.get(0);
         }
     }
 
