@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * with {@link #unsupportedReason} "DRBD kernel module not loaded (/proc/drbd missing): ...". Usable without OSGi:
  * {@code new DrbdDiskReplicator(settings, new ProcessCommandRunner())}.
  */
-@Component(service = DiskReplicator.class, configurationPid = DrbdDiskReplicator.PID,
+@Component(service = {DiskReplicator.class, DrbdDiskReplicator.class}, configurationPid = DrbdDiskReplicator.PID,
         property = DiskReplicator.KIND + "=" + DrbdDiskReplicator.NAME)
 @Designate(ocd = DrbdConfig.class)
 public final class DrbdDiskReplicator implements DiskReplicator {
@@ -147,6 +147,11 @@ public final class DrbdDiskReplicator implements DiskReplicator {
             monitor = new DrbdMonitor(tools);
             monitor.start();
         }
+    }
+
+    /** The settings in force. */
+    public DrbdSettings settings() {
+        return settings;
     }
 
     /** The state the events2 monitor folded, or empty when it does not run (no module, or not under OSGi). */

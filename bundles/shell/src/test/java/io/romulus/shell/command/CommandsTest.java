@@ -30,6 +30,7 @@ import io.romulus.api.engine.ReplicationEngine;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.management.DetectorMBean;
+import io.romulus.api.management.DrbdMBean;
 import io.romulus.api.netbuf.OutputBufferStats;
 
 import org.junit.jupiter.api.AfterEach;
@@ -277,6 +278,49 @@ class CommandsTest {
     }
 
     @Test
+    void drbdShowsAvailabilityAndEveryResource() throws Exception {
+        FakeDrbd fake = new FakeDrbd(true, "available");
+        DrbdCommand c = new DrbdCommand();
+        c.drbd = fake;
+        c.execute();
+        assertTrue(out().contains("No DRBD resource is known on this host."), out());
+        out.reset();
+        fake.row("r1", "Secondary", "a: Connected/Primary", "0: Inconsistent", "a/0: 42.50%");
+        fake.row("r0", "Primary", "b: Connected/Secondary, c: Connecting/Unknown", "0: UpToDate", "");
+        c.execute();
+        String[] lines = out().split("\n");
+        assertEquals("Available       yes", lines[0]);
+        assertEquals("Protocol C      refused (no checkpoint barriers)", lines[1]);
+        for (String column : new String[] {"Resource", "Role", "Connections", "Disks", "Resync"}) {
+            assertTrue(lines[3].contains(column), column);
+        }
+        assertTrue(lines[5].matches("r0\\s+\\|\\s+Primary\\s+\\|\\s+b: Connected/Secondary, c: Connecting/Unknown"
+                + "\\s+\\|\\s+0: UpToDate\\s+\\|\\s+-\\s*"), lines[5]);
+        assertTrue(lines[6].matches("r1\\s+\\|\\s+Secondary\\s+\\|\\s+a: Connected/Primary\\s+\\|"
+                + "\\s+0: Inconsistent\\s+\\|\\s+a/0: 42\\.50%\\s*"), lines[6]);
+    }
+
+    @Test
+    void drbdSaysWhyItIsUnavailable() throws Exception {
+        FakeDrbd fake = new FakeDrbd(false, "DRBD kernel module not loaded (/proc/drbd missing): modprobe: FATAL");
+        fake.allowC = true;
+        DrbdCommand c = new DrbdCommand();
+        c.drbd = fake;
+        c.execute();
+        String[] lines = out().split("\n");
+        assertEquals("Available       no: DRBD kernel module not loaded (/proc/drbd missing): modprobe: FATAL",
+                lines[0]);
+        assertEquals("Protocol C      accepted without checkpoint barriers (unsafe)", lines[1]);
+        assertEquals("DRBD is unavailable on this host: no resource can be listed or protected.", lines[3]);
+    }
+
+    @Test
+    void drbdSaysSoWhenTheCoordinatorIsNotInstalled() {
+        var e = assertThrows(IllegalStateException.class, new DrbdCommand()::execute);
+        assertEquals("the DRBD coordinator is not installed (feature romulus-drbd)", e.getMessage());
+    }
+
+    @Test
     void theCompleterOffersTheEnginesDomains() {
         DomainCompleter completer = new DomainCompleter();
         completer.engine = engine;
@@ -366,6 +410,53 @@ class CommandsTest {
         @Override
         public TabularData getPeers() {
             return peers;
+        }
+    }
+
+    /** The DRBD coordinator's MBean as the drbd bundle fills it. */
+    private static final class FakeDrbd implements DrbdMBean {
+
+        private static final String[] ITEMS = {"name", "role", "connections", "disks", "resync"};
+
+        private final boolean available;
+        private final String reason;
+        private final TabularDataSupport resources;
+        boolean allowC;
+
+        FakeDrbd(boolean available, String reason) throws OpenDataException {
+            this.available = available;
+            this.reason = reason;
+            OpenType<?>[] types = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
+                SimpleType.STRING};
+            CompositeType row = new CompositeType("DrbdResource", "resource", ITEMS, ITEMS, types);
+            resources = new TabularDataSupport(new TabularType("DrbdResources", "resources", row,
+                    new String[] {"name"}));
+        }
+
+        void row(String name, String role, String connections, String disks, String resync)
+                throws OpenDataException {
+            resources.put(new CompositeDataSupport(resources.getTabularType().getRowType(), ITEMS,
+                    new Object[] {name, role, connections, disks, resync}));
+        }
+
+        @Override
+        public boolean isAvailable() {
+            return available;
+        }
+
+        @Override
+        public String getReason() {
+            return reason;
+        }
+
+        @Override
+        public TabularData getResources() {
+            return resources;
+        }
+
+        @Override
+        public boolean isAllowProtocolCWithoutBarriers() {
+            return allowC;
         }
     }
 
