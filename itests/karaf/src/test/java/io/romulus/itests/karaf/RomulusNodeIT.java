@@ -93,7 +93,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
             "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu",
-            "io.romulus:type=Hypervisor,name=xen", "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
+            "io.romulus:type=Hypervisor,name=xen", "io.romulus:type=Drbd,name=drbd",
+            "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
@@ -108,6 +109,11 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertEquals(Boolean.FALSE, server.getAttribute(xen, "Available"));
         String why = server.getAttribute(xen, "Availability").toString();
         assertTrue(why, why.contains("not running on Xen") && why.contains("libvirt xen:///system"));
+        // nor has it the DRBD kernel module: the coordinator runs and says so
+        ObjectName drbd = new ObjectName("io.romulus:type=Drbd,name=drbd");
+        assertEquals(Boolean.FALSE, server.getAttribute(drbd, "Available"));
+        String drbdWhy = (String) server.getAttribute(drbd, "Reason");
+        assertTrue(drbdWhy, drbdWhy.contains("DRBD kernel module not loaded"));
         String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
                 "ListenAddress");
         assertTrue(listen, listen.endsWith(":" + STREAM_PORT));
@@ -122,6 +128,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
     public void theStatusCommandRuns() throws Exception {
         String out = execute("romulus:status");
         assertTrue(out, out.contains("No domain is protected on this node.") || out.contains("Domain"));
+        out = execute("romulus:drbd");
+        assertTrue(out, out.contains("DRBD is unavailable on this host"));
         out = execute("romulus:detector");
         assertTrue(out, out.contains("Node id         " + NODE_ID) && out.contains("UDP 127.0.0.1:" + HEARTBEAT_PORT));
     }
