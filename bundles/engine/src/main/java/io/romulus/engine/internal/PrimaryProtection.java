@@ -647,12 +647,14 @@ final class PrimaryProtection {
                 if (stagingFree && windowOpen) {
                     return;
                 }
-                // a link that drops packets silently breaks no connection: no ACK for too long is a lost link,
-                // unless the stream is still moving (a large initial copy reaches a slow backup over seconds; a
-                // silent link stops taking bytes as soon as the socket's buffer is full)
+                // a link that drops packets silently breaks no connection: no ACK for too long is a lost link.
+                // Before the stream's first ACK the initial copy may legitimately take longer to reach a slow
+                // backup: until then a stream still taking bytes is alive (a silent link stops taking them as soon
+                // as the socket's buffer is full). Afterwards only ACKs count, so a backup that goes on reading but
+                // no longer acknowledges (it took the domain over) is left, and the new stream learns why
                 long silent = System.nanoTime() - s.progressNanos;
                 if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
-                    long out = bytesOut();
+                    long out = s.acked ? s.bytesOut : bytesOut();
                     if (out > s.bytesOut) {
                         s.bytesOut = out;
                         s.progressNanos = System.nanoTime();
@@ -892,6 +894,8 @@ final class PrimaryProtection {
         volatile long progressNanos = System.nanoTime();
         /** What the stream had written when progress was last judged by bytes. */
         long bytesOut;
+        /** Whether the backup acknowledged anything on this stream (the initial copy included). */
+        volatile boolean acked;
         volatile long initialEpoch = Long.MAX_VALUE;
         volatile long sentThrough = -1;
         volatile Throwable failure;
@@ -992,6 +996,7 @@ final class PrimaryProtection {
             Session s = session;
             if (s != null) {
                 s.progressNanos = System.nanoTime();
+                s.acked = true;
             }
             if (s == null || epoch == s.initialEpoch) {
                 // the initial copy is not a consistent state: its ACK releases nothing
