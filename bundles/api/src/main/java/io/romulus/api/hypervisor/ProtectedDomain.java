@@ -20,7 +20,10 @@ public interface ProtectedDomain extends AutoCloseable {
     /** Lets the guest run again. */
     void resume() throws HypervisorException;
 
-    /** Starts tracking written pages. Everything written after this call shows up in {@link #harvestDirty()}. */
+    /**
+     * Starts tracking written pages. Everything written after this call shows up in {@link #harvestDirty()}. On an
+     * {@linkplain Hypervisor#adopt(DomainId) adopted} domain tracking already runs: it keeps what is logged.
+     */
     void startDirtyLog() throws HypervisorException;
 
     /**
@@ -59,6 +62,18 @@ public interface ProtectedDomain extends AutoCloseable {
         } finally {
             close();
         }
+    }
+
+    /**
+     * The engine lets go of the domain without ending its protection (the engine bundle is being updated): the
+     * domain keeps running and its dirty log keeps logging, so that {@link Hypervisor#adopt(DomainId)} hands it, with
+     * every page written since this handle's last harvest, to the next engine. The default {@linkplain #close()
+     * closes} the handle: a binding that cannot adopt makes the next engine copy the domain whole.
+     *
+     * @since 1.3
+     */
+    default void detach() {
+        close();
     }
 
     /**

@@ -59,6 +59,17 @@ public interface Replica extends AutoCloseable {
         return activate();
     }
 
+    /**
+     * The engine lets go of the replica without dropping it (the engine bundle is being updated): it stays at its
+     * committed epoch, so that {@link Hypervisor#adoptReplica(ReplicaSpec)} hands it to the next engine. The default
+     * {@linkplain #close() drops} it: a binding that cannot adopt makes the primary copy the domain whole again.
+     *
+     * @since 1.3
+     */
+    default void detach() {
+        close();
+    }
+
     /** Drops the replica and frees what it holds. */
     @Override
     void close();

@@ -35,6 +35,17 @@ public interface OutputBuffer extends AutoCloseable {
 
     OutputBufferStats stats();
 
+    /**
+     * The engine lets go of this buffer without deciding about its output (the engine bundle is being updated):
+     * everything held, sealed or not, stays held, and later output is held too. The next
+     * {@link OutputBufferProvider#attach(io.romulus.api.hypervisor.GuestInterface) attach} of the same interface to
+     * the same provider adopts the hold. The default keeps the buffer as it is.
+     *
+     * @since 1.1
+     */
+    default void detach() {
+    }
+
     /** Releases nothing more, removes what was installed, and leaves the interface as it was found. */
     @Override
     void close();
