@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 import io.romulus.api.disk.DiskReplicator;
@@ -19,6 +20,7 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
@@ -40,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * copy's chunks are written straight to it; the writes of a checkpoint are staged and applied at its commit, after
  * its memory and under the lock failover takes, so that an activation sees memory and disks of the same epoch; a
  * stream that ends drops the staged writes of the epoch it did not complete.
+ *
+ * <p>Resuming: a primary that lost its stream (a bundle update on either side, a short outage) may ask to resume.
+ * When the replica belongs to the same lineage and committed an epoch the primary can continue from, the new stream
+ * goes straight into the committed replica, without an initial copy. The replica also survives an update of its
+ * binding (the next version adopts it) and of the engine (handed over, see {@link #handOver()}).
  */
 final class BackupReplica {
 
@@ -64,6 +71,14 @@ final class BackupReplica {
     private volatile boolean activated;
     private volatile boolean verifyFailed;
     private volatile String diskFailure;
+    private volatile String lineage;
+    /** The binding of the committed replica went away (bundle update): no apply and no failover until adopted. */
+    private volatile boolean replicaAway;
+
+    /** What a replica hands to the next engine: plain data; the binding keeps the replica itself. */
+    record HandedOver(DomainId id, String lineage, long committedEpoch, String primaryNode, Map<String, String> options,
+            String returnAddress, long memoryBytes, int pageSize) {
+    }
 
     /** One disk of a replica: as the primary announced it, and its backup side. */
     record ReplicaDisk(GuestDisk disk, DiskReplicator.Backup backup) {
@@ -105,8 +120,9 @@ final class BackupReplica {
      * @param bindingOptions the options the primary opened the domain with
      * @param returnAddress  where the primary's own stream listens ({@code host:port}), or null
      */
-    ReplicaSink newStream(String primaryNodeId, Replica replica, List<ReplicaDisk> disks,
+    ReplicaSink newStream(String primaryNodeId, String streamLineage, Replica replica, List<ReplicaDisk> disks,
             Map<String, String> bindingOptions, String returnAddress) throws CheckpointException {
+        this.lineage = streamLineage;
         this.options = Map.copyOf(bindingOptions);
         this.returnAddress = returnAddress;
         synchronized (applyLock) {
@@ -127,6 +143,169 @@ final class BackupReplica {
             detail = "receiving the initial copy";
             return sink;
         }
+    }
+
+    /**
+     * Resumes the committed replica with a new stream of the same lineage, when it committed an epoch from
+     * {@code from} to {@code to}: the stream's first checkpoint goes straight into it. Returns null when it cannot be
+     * resumed (then the primary's stream starts with an initial copy).
+     */
+    ReplicaSink resumeStream(String primaryNodeId, String streamLineage, long from, long to, List<GuestDisk> disks,
+            Map<String, String> bindingOptions, String returnAddress) {
+        synchronized (applyLock) {
+            long c = committedEpoch;
+            if (activated || committed == null || replicaAway || verifyFailed || diskFailure != null
+                    || streamLineage == null || !streamLineage.equals(lineage) || c < from || c > to
+                    || !sameDisks(disks)) {
+                return null;
+            }
+            StreamSink previous = current;
+            if (previous != null) {
+                previous.superseded = true;
+            }
+            for (ReplicaDisk d : committedDisks) {
+                try {
+                    d.backup().discardUncommitted();
+                } catch (RuntimeException e) {
+                    LOG.warn("Dropping the uncommitted writes of disk {} of {} failed", d.disk().name(), id, e);
+                }
+            }
+            this.options = Map.copyOf(bindingOptions);
+            this.returnAddress = returnAddress;
+            StreamSink sink = new StreamSink(committed, committedDisks, true);
+            current = sink;
+            primaryNode = primaryNodeId;
+            state = ProtectionState.PROTECTED;
+            detail = "stream resumed at checkpoint " + c;
+            LOG.info("Stream of {} from {} resumed at checkpoint {} (no initial copy)", id, primaryNodeId, c);
+            return sink;
+        }
+    }
+
+    private boolean sameDisks(List<GuestDisk> disks) {
+        if (disks.size() != committedDisks.size()) {
+            return false;
+        }
+        for (int i = 0; i < disks.size(); i++) {
+            GuestDisk mine = committedDisks.get(i).disk();
+            GuestDisk theirs = disks.get(i);
+            if (!mine.name().equals(theirs.name()) || !mine.kind().equals(theirs.kind())
+                    || mine.sizeBytes() != theirs.sizeBytes()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The binding of the replica is going away: the stream is cut (the primary resumes it once adopted). */
+    void bindingGone() {
+        synchronized (applyLock) {
+            if (activated) {
+                return;
+            }
+            replicaAway = true;
+            StreamSink s = current;
+            if (s != null) {
+                s.superseded = true;
+            }
+            detail = "the binding went away (bundle update); waiting for its next version to adopt the replica";
+        }
+    }
+
+    /** The binding of this replica, whether it waits for a new version of it. */
+    String binding() {
+        return id.binding();
+    }
+
+    boolean awaitsBinding() {
+        return replicaAway;
+    }
+
+    /**
+     * The new version of the binding adopts the replica ({@code adopter} returns it, or empty): everything else
+     * stays; without it nothing consistent is left here and the replica is dropped.
+     */
+    boolean adoptReplica(java.util.function.Function<ReplicaSpec, Optional<Replica>> adopter) {
+        synchronized (applyLock) {
+            if (!replicaAway || committed == null) {
+                return true;
+            }
+            Optional<Replica> adopted;
+            try {
+                adopted = adopter.apply(committed.spec());
+            } catch (RuntimeException e) {
+                LOG.warn("Adopting the replica of {} failed", id, e);
+                adopted = Optional.empty();
+            }
+            if (adopted.isEmpty() || adopted.get().committedEpoch() != committedEpoch) {
+                LOG.error("The new '{}' binding did not adopt the replica of {} at checkpoint {}{}; it is dropped and "
+                        + "the primary's next stream copies the domain whole", id.binding(), id, committedEpoch,
+                        adopted.map(r -> " (it holds checkpoint " + r.committedEpoch() + ")").orElse(""));
+                adopted.ifPresent(Replica::close);
+                committed = null;
+                committedEpoch = -1;
+                replicaAway = false;
+                state = ProtectionState.CONNECTING;
+                detail = "replica lost in a bundle update of its binding; waiting for a full copy";
+                return false;
+            }
+            committed = adopted.get();
+            replicaAway = false;
+            detail = "replica adopted by the new binding at checkpoint " + committedEpoch;
+            LOG.info("The replica of {} at checkpoint {} was adopted by the new '{}' binding", id, committedEpoch,
+                    id.binding());
+            return true;
+        }
+    }
+
+    /**
+     * The engine is being updated: cuts the stream and lets go of the replica without dropping it. Returns what the
+     * next engine needs, or null when nothing can be handed over (no committed replica, activated, or disks, whose
+     * backup sides end with this engine), after dropping it.
+     */
+    HandedOver handOver() {
+        synchronized (applyLock) {
+            StreamSink s = current;
+            if (s != null) {
+                s.superseded = true;
+            }
+            if (activated || committed == null || replicaAway || verifyFailed || diskFailure != null
+                    || !committedDisks.isEmpty() || lineage == null) {
+                return null;
+            }
+            if (s != null && s.replica != committed) {
+                s.replica.close();
+                closeDisks(s.disks);
+            }
+            current = null;
+            ReplicaSpec spec = committed.spec();
+            committed.detach();
+            committed = null;
+            state = ProtectionState.STOPPED;
+            detail = "handed over to the next engine";
+            return new HandedOver(id, lineage, committedEpoch, primaryNode, options, returnAddress,
+                    spec.memoryBytes(), spec.pageSize());
+        }
+    }
+
+    /** A replica handed over by the previous engine, adopted by its binding. */
+    static BackupReplica restored(HandedOver h, Replica replica, Consumer<BackupReplica> onOrderlyEnd,
+            Runnable onCommit) {
+        BackupReplica b = new BackupReplica(h.id(), onOrderlyEnd, onCommit);
+        b.committed = replica;
+        b.committedEpoch = h.committedEpoch();
+        b.lineage = h.lineage();
+        b.primaryNode = h.primaryNode();
+        b.options = Map.copyOf(h.options());
+        b.returnAddress = h.returnAddress();
+        b.state = ProtectionState.STANDBY;
+        b.detail = "handed over by the previous engine at checkpoint " + h.committedEpoch()
+                + "; waiting for the primary to resume";
+        return b;
+    }
+
+    String primaryNode() {
+        return primaryNode;
     }
 
     ProtectionStatus status() {
@@ -154,6 +333,10 @@ final class BackupReplica {
             }
             if (verifyFailed) {
                 throw new HypervisorException("the replica of " + id + " failed verification; it is not activated");
+            }
+            if (replicaAway) {
+                throw new HypervisorException("the replica of " + id + " waits for the next version of its '"
+                        + id.binding() + "' binding (bundle update); activate it once that version is up");
             }
             if (diskFailure != null) {
                 throw new HypervisorException("the replica of " + id + " is not activated: " + diskFailure);
@@ -233,6 +416,12 @@ final class BackupReplica {
         private byte[] deviceState = new byte[0];
 
         StreamSink(Replica replica, List<ReplicaDisk> disks) {
+            this(replica, disks, false);
+        }
+
+        /** @param resumed the stream continues the committed replica: no initial copy */
+        StreamSink(Replica replica, List<ReplicaDisk> disks, boolean resumed) {
+            this.initialDone = resumed;
             this.replica = replica;
             this.disks = List.copyOf(disks);
             this.pageSize = replica.spec().pageSize();
@@ -449,7 +638,8 @@ final class BackupReplica {
                 stagedEpoch = -1;
                 diskWriteCount = 0;
                 boolean mine = disks != committedDisks;
-                if (mine || !activated) {
+                // the committed disks' staged writes are this stream's only while no newer stream (a resumed one) uses them
+                if (mine || (!activated && (current == this || current == null))) {
                     for (ReplicaDisk d : disks) {
                         try {
                             d.backup().discardUncommitted();

@@ -38,6 +38,7 @@ import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.api.transport.ReplicaSink;
 import io.romulus.api.witness.Witness;
 import io.romulus.api.witness.WitnessException;
 
@@ -97,11 +98,50 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     public void addHypervisor(Hypervisor h) {
         hypervisors.put(h.binding(), h);
         LOG.info("Hypervisor binding '{}' available ({})", h.binding(), h.availability().reason());
+        // a new version of a binding adopts what the previous one left running (ARCHITECTURE.md section 8)
+        for (PrimaryProtection p : primaries.values()) {
+            if (p.binding().equals(h.binding()) && p.awaitsBinding()) {
+                try {
+                    Optional<ProtectedDomain> adopted = h.adopt(p.id());
+                    if (adopted.isPresent()) {
+                        p.adopt(adopted.get());
+                    } else {
+                        p.adoptionFailed("it does not run here any more, or its dirty log did not survive");
+                    }
+                } catch (HypervisorException | RuntimeException e) {
+                    p.adoptionFailed(e.getMessage());
+                }
+            }
+        }
+        for (BackupReplica b : backups.values()) {
+            if (b.binding().equals(h.binding()) && b.awaitsBinding()) {
+                b.adoptReplica(spec -> {
+                    try {
+                        return h.adoptReplica(spec);
+                    } catch (HypervisorException e) {
+                        throw new IllegalStateException(e.getMessage(), e);
+                    }
+                });
+            }
+        }
+        restorePending();
     }
 
     public void removeHypervisor(Hypervisor h) {
-        hypervisors.remove(h.binding(), h);
+        if (!hypervisors.remove(h.binding(), h)) {
+            return;
+        }
         LOG.info("Hypervisor binding '{}' went away", h.binding());
+        for (PrimaryProtection p : primaries.values()) {
+            if (p.binding().equals(h.binding())) {
+                p.bindingGone();
+            }
+        }
+        for (BackupReplica b : backups.values()) {
+            if (b.binding().equals(h.binding())) {
+                b.bindingGone();
+            }
+        }
     }
 
     /**
@@ -116,10 +156,13 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             outputProviders.clear();
             outputProviders.addAll(sorted);
         }
+        primaries.values().forEach(PrimaryProtection::attachMissingOutputs);
+        restorePending();
     }
 
     public void removeOutputBufferProvider(OutputBufferProvider p) {
         outputProviders.removeIf(r -> r.service() == p);
+        primaries.values().forEach(x -> x.outputProviderGone(p));
     }
 
     /**
@@ -203,6 +246,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         transport.set(t);
         t.setAcceptor(this);
         LOG.info("Checkpoint transport available, listening at {}", t.listenAddress());
+        restorePending();
     }
 
     public void unsetTransport(CheckpointTransport t) {
@@ -219,11 +263,13 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
                     d.nodeId(), settings.nodeId());
         }
         failovers.detectorChanged();
+        primaries.values().forEach(PrimaryProtection::detectorChanged);
     }
 
     public void unsetDetector(FailureDetector d) {
         if (detector.compareAndSet(d, null)) {
             failovers.detectorChanged();
+            primaries.values().forEach(PrimaryProtection::detectorChanged);
         }
     }
 
@@ -309,14 +355,14 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             if (taken != null) {
                 backups.remove(id);
             }
-            List<OutputBuffer> outputs = new ArrayList<>();
+            List<PrimaryProtection.Output> outputs = new ArrayList<>();
             try {
                 checkDisks(domain);
                 for (GuestInterface nic : domain.networkInterfaces()) {
                     outputs.add(attachOutput(nic));
                 }
             } catch (OutputBufferException | RuntimeException e) {
-                outputs.forEach(OutputBuffer::close);
+                outputs.forEach(o -> o.each(OutputBuffer::close));
                 if (taken != null) {
                     activated.put(id, taken);
                 } else {
@@ -362,12 +408,13 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         return lease.get();
     }
 
-    private OutputBuffer attachOutput(GuestInterface nic) throws OutputBufferException {
+    @Override
+    public PrimaryProtection.Output attachOutput(GuestInterface nic) throws OutputBufferException {
         List<String> tried = new ArrayList<>();
         for (Ranked<OutputBufferProvider> r : outputProviders) {
             OutputBufferProvider p = r.service();
             if (p.supports(nic)) {
-                return p.attach(nic);
+                return new PrimaryProtection.Output(nic, p, p.attach(nic));
             }
             tried.add(p.name());
         }
@@ -478,6 +525,21 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
                 bindingOptions.put(o.getKey(), o.getValue());
             }
         }
+        String lineage = hello.options().get(PrimaryProtection.LINEAGE_OPTION);
+        String resume = hello.options().get(PrimaryProtection.RESUME_OPTION);
+        BackupReplica existing = backups.get(id);
+        if (resume != null && existing != null) {
+            long[] range = resumeRange(resume);
+            ReplicaSink sink = range == null ? null : existing.resumeStream(hello.nodeId(), lineage, range[0],
+                    range[1], disks, bindingOptions, returnAddress);
+            if (sink != null) {
+                failovers.watch(id, hello.nodeId());
+                long from = existing.committedEpoch();
+                return new Accepted(sink, new HelloReply(settings.nodeId(), from, from));
+            }
+            LOG.info("{} asks to resume its stream at {}; the replica here cannot continue it ({}), so it starts with "
+                    + "an initial copy", hello.nodeId(), resume, existing.status().detail());
+        }
         Replica replica;
         try {
             replica = hypervisor.createReplica(new ReplicaSpec(id, hello.memoryBytes(), hello.pageSize(),
@@ -500,11 +562,23 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup,
                 () -> failovers.heard(k)));
         long previous = backup.committedEpoch();
-        var sink = backup.newStream(hello.nodeId(), replica, replicaDisks, bindingOptions, returnAddress);
+        var sink = backup.newStream(hello.nodeId(), lineage, replica, replicaDisks, bindingOptions, returnAddress);
         failovers.watch(id, hello.nodeId());
         LOG.info("Receiving checkpoints of {} from {} ({} MiB{})", id, hello.nodeId(), hello.memoryBytes() >> 20,
                 disks.isEmpty() ? "" : ", disks " + String.join(", ", disks.stream().map(GuestDisk::name).toList()));
         return new Accepted(sink, new HelloReply(settings.nodeId(), previous));
+    }
+
+    /** {@code A-C} of the resume option, or null when it is malformed. */
+    private static long[] resumeRange(String value) {
+        int dash = value.indexOf('-');
+        try {
+            long from = Long.parseLong(value.substring(0, dash));
+            long to = Long.parseLong(value.substring(dash + 1));
+            return from >= 0 && to >= from ? new long[] {from, to} : null;
+        } catch (IndexOutOfBoundsException | NumberFormatException e) {
+            return null;
+        }
     }
 
     private void dropBackup(BackupReplica b) {
@@ -584,13 +658,13 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             InetSocketAddress peer) throws OutputBufferException {
         EngineSettings s = settings;
         checkDisks(running);
-        List<OutputBuffer> outputs = new ArrayList<>();
+        List<PrimaryProtection.Output> outputs = new ArrayList<>();
         try {
             for (GuestInterface nic : running.networkInterfaces()) {
                 outputs.add(attachOutput(nic));
             }
         } catch (OutputBufferException | RuntimeException e) {
-            outputs.forEach(OutputBuffer::close);
+            outputs.forEach(o -> o.each(OutputBuffer::close));
             throw e;
         }
         InetSocketAddress heartbeat = resolved(InetSocketAddress.createUnresolved(peer.getHostString(),
@@ -658,6 +732,183 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     /** Number of domains this node is primary for and that are not stopped. */
     public int protectedCount() {
         return (int) primaries.values().stream().filter(p -> p.status().state() != ProtectionState.STOPPED).count();
+    }
+
+    // ------------------------------------------------------------------------------------------------ hand-over
+
+    private final List<PrimaryProtection.HandedOver> pendingPrimaries = new CopyOnWriteArrayList<>();
+    private final List<BackupReplica.HandedOver> pendingBackups = new CopyOnWriteArrayList<>();
+
+    /**
+     * The engine bundle is being updated (ARCHITECTURE.md section 8): every protection stops at an epoch boundary
+     * and lets go of its domain, output buffers and stream without ending (output stays held, the domain runs on
+     * with its dirty log, the backup keeps its replica); every replica is let go of without being dropped. What the
+     * next engine needs is written to {@code state}; {@link #restore(java.nio.file.Path)} of the next engine takes
+     * it from there. Domains activated here and not protected are let go of and keep running.
+     */
+    public void handOver(java.nio.file.Path state) {
+        List<PrimaryProtection.HandedOver> handed = new ArrayList<>();
+        for (PrimaryProtection p : primaries.values()) {
+            try {
+                PrimaryProtection.HandedOver h = p.handOver();
+                if (h != null) {
+                    handed.add(h);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        handed.addAll(pendingPrimaries);
+        primaries.clear();
+        List<BackupReplica.HandedOver> replicas = new ArrayList<>();
+        for (BackupReplica b : backups.values()) {
+            BackupReplica.HandedOver h = b.handOver();
+            if (h != null) {
+                replicas.add(h);
+            } else {
+                b.close();
+            }
+        }
+        replicas.addAll(pendingBackups);
+        backups.clear();
+        activated.values().forEach(a -> a.domain().detach());
+        activated.clear();
+        failovers.close();
+        try {
+            HandoverState.write(state, handed, replicas);
+            LOG.info("Engine handed over {} protection(s) and {} replica(s) to its next version ({})", handed.size(),
+                    replicas.size(), state);
+        } catch (java.io.IOException e) {
+            LOG.error("Writing the hand-over state to {} failed: the next engine cannot resume the protections of {}; "
+                    + "their domains run on with output held until protected again", state,
+                    handed.stream().map(h -> h.id().toString()).toList(), e);
+        }
+    }
+
+    /**
+     * Takes over what the previous engine handed over in {@code state} (and deletes it): each protection once its
+     * binding adopts the domain and providers hold its interfaces again, each replica once its binding adopts it.
+     * What cannot be taken over yet waits for the helpers to appear.
+     */
+    public void restore(java.nio.file.Path state) {
+        HandoverState read;
+        try {
+            read = HandoverState.read(state);
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.error("The hand-over state at {} cannot be read ({}); the protections of the previous engine are not "
+                    + "resumed: protect them again", state, e.toString());
+            return;
+        } finally {
+            try {
+                java.nio.file.Files.deleteIfExists(state);
+            } catch (java.io.IOException e) {
+                LOG.warn("Cannot delete {}", state, e);
+            }
+        }
+        if (read == null) {
+            return;
+        }
+        pendingPrimaries.addAll(read.primaries());
+        pendingBackups.addAll(read.backups());
+        LOG.info("Taking over {} protection(s) and {} replica(s) from the previous engine", read.primaries().size(),
+                read.backups().size());
+        restorePending();
+    }
+
+    /** Tries to take over what is still pending; called whenever a helper appears. */
+    private void restorePending() {
+        synchronized (pendingPrimaries) {
+            for (PrimaryProtection.HandedOver h : List.copyOf(pendingPrimaries)) {
+                if (restorePrimary(h)) {
+                    pendingPrimaries.remove(h);
+                }
+            }
+            for (BackupReplica.HandedOver h : List.copyOf(pendingBackups)) {
+                if (restoreBackup(h)) {
+                    pendingBackups.remove(h);
+                }
+            }
+        }
+    }
+
+    /** Returns true when done with {@code h} (taken over, or given up), false to wait for a helper. */
+    private boolean restorePrimary(PrimaryProtection.HandedOver h) {
+        Hypervisor hypervisor = hypervisors.get(h.id().binding());
+        if (hypervisor == null || transport.get() == null) {
+            return false;
+        }
+        ProtectedDomain domain;
+        try {
+            Optional<ProtectedDomain> adopted = hypervisor.adopt(h.id());
+            if (adopted.isEmpty()) {
+                LOG.error("{} was protected by the previous engine, but the '{}' binding cannot adopt it (it no "
+                        + "longer runs here, or its dirty log did not survive); protect it again", h.id(),
+                        h.id().binding());
+                alarms.raise(Alarm.Kind.FAILED, h.id(), "not taken over from the previous engine: the binding "
+                        + "cannot adopt it; protect it again");
+                return true;
+            }
+            domain = adopted.get();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("Adopting {} from the previous engine failed: {}", h.id(), e.getMessage(), e);
+            return true;
+        }
+        List<PrimaryProtection.Output> outputs = new ArrayList<>();
+        try {
+            for (GuestInterface nic : domain.networkInterfaces()) {
+                outputs.add(attachOutput(nic));
+            }
+        } catch (OutputBufferException | RuntimeException e) {
+            // no provider holds an interface yet: let go again and wait for one (the kernel holds its output)
+            outputs.forEach(o -> o.each(OutputBuffer::detach));
+            domain.detach();
+            LOG.info("{}: waiting for an output buffer to take it over ({})", h.id(), e.getMessage());
+            return false;
+        }
+        Witness.Lease lease = null;
+        try {
+            lease = acquireLease(h.id());
+        } catch (WitnessException | RuntimeException e) {
+            LOG.warn("{}: the witness's lease could not be taken again after the engine update ({}); output is held "
+                    + "without a backup until it is", h.id(), e.getMessage());
+        }
+        PrimaryProtection p = new PrimaryProtection(h, settings, domain, outputs, this, lease);
+        synchronized (primaries) {
+            primaries.put(h.id(), p);
+        }
+        LOG.info("Took over the protection of {} from the previous engine at checkpoint {} (acknowledged {})",
+                h.id(), h.lastCheckpointed(), h.lastAcked());
+        p.start();
+        return true;
+    }
+
+    private boolean restoreBackup(BackupReplica.HandedOver h) {
+        Hypervisor hypervisor = hypervisors.get(h.id().binding());
+        if (hypervisor == null) {
+            return false;
+        }
+        Optional<Replica> adopted;
+        try {
+            adopted = hypervisor.adoptReplica(new ReplicaSpec(h.id(), h.memoryBytes(), h.pageSize(), h.options()));
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("Adopting the replica of {} from the previous engine failed: {}", h.id(), e.getMessage(), e);
+            return true;
+        }
+        if (adopted.isEmpty() || adopted.get().committedEpoch() != h.committedEpoch()) {
+            LOG.error("The '{}' binding did not adopt the replica of {} at checkpoint {}; its primary's next stream "
+                    + "copies the domain whole", h.id().binding(), h.id(), h.committedEpoch());
+            adopted.ifPresent(Replica::close);
+            return true;
+        }
+        BackupReplica b = BackupReplica.restored(h, adopted.get(), this::dropBackup, () -> failovers.heard(h.id()));
+        if (backups.putIfAbsent(h.id(), b) != null) {
+            adopted.get().close();
+            return true;
+        }
+        failovers.watch(h.id(), h.primaryNode());
+        LOG.info("Took over the replica of {} at checkpoint {} from the previous engine", h.id(), h.committedEpoch());
+        return true;
     }
 
     /** Stops every protection and drops every replica (the engine is going away). */

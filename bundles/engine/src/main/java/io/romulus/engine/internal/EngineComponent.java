@@ -20,6 +20,7 @@ import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.witness.Witness;
 
+import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -41,10 +42,19 @@ public class EngineComponent implements ReplicationEngine {
 
     private final Engine engine;
 
+    /** Where the engine hands its protections to its next version (the bundle's data area survives updates). */
+    private final java.nio.file.Path handoverFile;
+
     @Activate
-    public EngineComponent(EngineConfig config) {
+    public EngineComponent(EngineConfig config, BundleContext context) {
         this.engine = new Engine(settings(config));
+        java.io.File data = context.getDataFile(HANDOVER_FILE);
+        this.handoverFile = data != null ? data.toPath()
+                : java.nio.file.Path.of(System.getProperty("karaf.data", "."), "romulus", HANDOVER_FILE);
+        engine.restore(handoverFile);
     }
+
+    static final String HANDOVER_FILE = "engine-handover.properties";
 
     static EngineSettings settings(EngineConfig c) {
         String node = c.node_id().isBlank() ? hostName() : c.node_id().trim();
@@ -67,9 +77,14 @@ public class EngineComponent implements ReplicationEngine {
         engine.update(settings(config));
     }
 
+    /**
+     * The engine goes away: a bundle update, a refresh, the node's shutdown. None of them ends a protection, so the
+     * engine hands its protections and replicas over to its next version (ARCHITECTURE.md section 8) instead of
+     * stopping them: domains run on with output held, replicas are kept. {@code romulus:unprotect} ends a protection.
+     */
     @Deactivate
     void deactivate() {
-        engine.shutdown();
+        engine.handOver(handoverFile);
     }
 
     Engine engine() {

@@ -5,7 +5,10 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -25,9 +28,12 @@ import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -35,6 +41,7 @@ import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochTransfer;
 import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
 import io.romulus.api.witness.Witness;
 import io.romulus.api.witness.WitnessException;
 
@@ -59,6 +66,16 @@ import org.slf4j.LoggerFactory;
  * each disk's barrier N returns the writes that belong to N; they travel after N's device state, and the ACK of N
  * commits them on the disks' side. A stream that breaks closes the disks' primary sides: the writes it did not
  * deliver are in the next stream's initial copy, like the memory.
+ *
+ * <p>Resuming (ARCHITECTURE.md section 8): the loop keeps the pages harvested, and the disk writes taken, in every
+ * checkpoint the backup has not acknowledged. A new stream asks the backup to resume the replica it already holds
+ * ({@value #LINEAGE_OPTION}, {@value #RESUME_OPTION}); when the backup agrees, there is no initial copy: the first
+ * checkpoint carries every page written since the replica's epoch, and the disks' unacknowledged writes again. A
+ * stream broken by a bundle update (transport, binding, this engine) therefore costs a few checkpoints, not a copy.
+ *
+ * <p>Helpers come and go with their bundles: while the binding is gone the loop takes no checkpoint (output stays
+ * held) and the next binding adopts the domain; while an interface's output buffer is gone the kernel holds or drops
+ * its output, and the next provider adopts the hold.
  */
 final class PrimaryProtection {
 
@@ -69,9 +86,14 @@ final class PrimaryProtection {
     private final Map<String, String> options;
     private final boolean verify;
     private final EngineSettings settings;
-    private final ProtectedDomain domain;
-    private final List<OutputBuffer> outputs;
+    private final String binding;
+    private final String lineage;
+    /** The domain, or null while its binding is being updated. Used by the loop under {@link #domainLock}. */
+    private volatile ProtectedDomain domain;
+    private final ReentrantLock domainLock = new ReentrantLock();
+    private final List<Output> outputs;
     private final List<GuestDisk> disks;
+    private final DomainInfo info;
     private final Node node;
     private final InetSocketAddress heartbeat;
     private final boolean takenOver;
@@ -95,7 +117,18 @@ final class PrimaryProtection {
     private volatile FailureDetector.Monitor backupMonitor;
     private volatile String lastWitnessProblem;
     private volatile boolean raisedUnprotected;
+    private volatile boolean passing;
+    private volatile boolean handingOver;
+    private volatile String backupNode;
+    /** Whether the backup holds a replica of this lineage that a new stream can resume. */
+    private volatile boolean resumable;
+    /** Pages harvested in each checkpoint not yet acknowledged, by epoch. */
+    private final NavigableMap<Long, long[]> unackedPages = new ConcurrentSkipListMap<>();
+    /** Disk writes taken in each checkpoint not yet acknowledged, by epoch, per disk. */
+    private final NavigableMap<Long, List<List<DiskWrite>>> unackedWrites = new ConcurrentSkipListMap<>();
     private long nextEpoch;
+    /** The domain was adopted from a previous engine: its dirty log runs already. */
+    private boolean adopted;
     // the epoch loop's own: the disks' primary sides for the current stream, and the last epoch they committed
     private List<DiskReplicator.Primary> diskPrimaries = List.of();
     private long disksCommitted;
@@ -106,6 +139,18 @@ final class PrimaryProtection {
      * engine's; they never reach the binding.
      */
     static final String RETURN_OPTION = "romulus.return";
+
+    /**
+     * The HELLO option naming the protection's lineage: one identity for the life of a protection on its primary,
+     * across streams. A backup resumes only a replica of the same lineage.
+     */
+    static final String LINEAGE_OPTION = "romulus.lineage";
+
+    /**
+     * The HELLO option asking the backup to resume: {@code A-C}, the last checkpoint this node saw acknowledged and
+     * the last it took. The backup resumes when its replica of the lineage committed an epoch in that range.
+     */
+    static final String RESUME_OPTION = "romulus.resume";
 
     /**
      * This node's stream address as the backup can reach it: the source address the kernel picks for the backup,
@@ -146,6 +191,37 @@ final class PrimaryProtection {
 
         /** Why no replicator takes {@code disk}. */
         String noDiskReplicator(GuestDisk disk);
+
+        /** Attaches the best output buffer for {@code nic} (adopting a hold left by a previous one). */
+        Output attachOutput(GuestInterface nic) throws OutputBufferException;
+    }
+
+    /** One guest interface's output buffer and the provider it came from; the buffer is null while none holds it. */
+    static final class Output {
+
+        final GuestInterface nic;
+        volatile OutputBufferProvider provider;
+        volatile OutputBuffer buffer;
+
+        Output(GuestInterface nic, OutputBufferProvider provider, OutputBuffer buffer) {
+            this.nic = nic;
+            this.provider = provider;
+            this.buffer = buffer;
+        }
+
+        void each(java.util.function.Consumer<OutputBuffer> action) {
+            OutputBuffer b = buffer;
+            if (b != null) {
+                action.accept(b);
+            }
+        }
+    }
+
+    /** What a protection hands to the next engine, plain data only (ARCHITECTURE.md section 8). */
+    record HandedOver(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
+            Map<String, String> options, boolean verify, String lineage, long nextEpoch, long lastAcked,
+            long lastCheckpointed, boolean resumable, boolean passing, boolean takenOver,
+            NavigableMap<Long, long[]> unackedPages) {
     }
 
     /**
@@ -154,7 +230,7 @@ final class PrimaryProtection {
      */
     PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
             Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
-            List<OutputBuffer> outputs, Node node, Witness.Lease lease) {
+            List<Output> outputs, Node node, Witness.Lease lease) {
         this(id, peer, heartbeat, intervalMs, options, verify, settings, domain, outputs, node, lease, false);
     }
 
@@ -164,8 +240,45 @@ final class PrimaryProtection {
      */
     PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
             Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
-            List<OutputBuffer> outputs, Node node, Witness.Lease lease, boolean takenOver) {
+            List<Output> outputs, Node node, Witness.Lease lease, boolean takenOver) {
+        this(id, peer, heartbeat, intervalMs, options, verify, settings, domain, outputs, node, lease, takenOver,
+                UUID.randomUUID().toString());
+    }
+
+    /** A protection handed over by a previous engine: it goes on where that one stopped. */
+    PrimaryProtection(HandedOver h, EngineSettings settings, ProtectedDomain domain, List<Output> outputs, Node node,
+            Witness.Lease lease) {
+        this(h.id(), h.peer(), h.heartbeat(), h.intervalMs(), h.options(), h.verify(), settings, domain, outputs,
+                node, lease, h.takenOver(), h.lineage());
+        this.nextEpoch = h.nextEpoch();
+        this.lastAcked = h.lastAcked();
+        this.lastCheckpointed = h.lastCheckpointed();
+        this.resumable = h.resumable();
+        this.unackedPages.putAll(h.unackedPages());
+        this.adopted = true;
+        if (!h.passing() && passing) {
+            // taken over after a failover, and protected since: its output is held
+            this.outputs.forEach(o -> o.each(OutputBuffer::resumeBuffering));
+            this.passing = false;
+        }
+        if (h.passing()) {
+            this.outputs.forEach(o -> o.each(OutputBuffer::passThrough));
+            this.passing = true;
+            this.state = ProtectionState.UNPROTECTED;
+            this.detail = "UNPROTECTED: handed over by the previous engine without a backup; reconnecting to "
+                    + hostPort(peer);
+        } else {
+            this.state = ProtectionState.DEGRADED;
+            this.detail = "handed over by the previous engine; output held, resuming the stream to " + hostPort(peer);
+        }
+    }
+
+    private PrimaryProtection(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat, int intervalMs,
+            Map<String, String> options, boolean verify, EngineSettings settings, ProtectedDomain domain,
+            List<Output> outputs, Node node, Witness.Lease lease, boolean takenOver, String lineage) {
         this.id = id;
+        this.binding = id.binding();
+        this.lineage = lineage;
         this.verify = verify;
         this.peer = peer;
         this.intervalMs = intervalMs;
@@ -174,12 +287,14 @@ final class PrimaryProtection {
         this.domain = domain;
         this.outputs = List.copyOf(outputs);
         this.disks = List.copyOf(domain.disks());
+        this.info = domain.info();
         this.node = node;
         this.heartbeat = heartbeat;
         this.lease = lease;
         this.takenOver = takenOver;
         if (takenOver) {
-            this.outputs.forEach(OutputBuffer::passThrough);
+            this.outputs.forEach(o -> o.each(OutputBuffer::passThrough));
+            this.passing = true;
             this.state = ProtectionState.UNPROTECTED;
             this.detail = "UNPROTECTED: activated here after a failover; waiting for a backup at " + hostPort(peer);
         }
@@ -211,7 +326,14 @@ final class PrimaryProtection {
         if (state == ProtectionState.STOPPED || state == ProtectionState.FAILED || state == ProtectionState.FENCED) {
             return List.of();
         }
-        return outputs.stream().map(o -> new OutputStatus(id.toString(), o.interfaceName(), o.stats())).toList();
+        List<OutputStatus> out = new ArrayList<>();
+        for (Output o : outputs) {
+            OutputBuffer b = o.buffer;
+            if (b != null) {
+                out.add(new OutputStatus(id.toString(), b.interfaceName(), b.stats()));
+            }
+        }
+        return out;
     }
 
     List<EpochStats> epochs(int limit) {
@@ -255,7 +377,9 @@ final class PrimaryProtection {
         long lostSince = System.nanoTime();
         boolean everConnected = false;
         try {
-            domain.startDirtyLog();
+            if (!adopted) {
+                domain.startDirtyLog();
+            }
             while (!stopping) {
                 Session s = connect(lostSince, everConnected);
                 if (s == null) {
@@ -264,7 +388,11 @@ final class PrimaryProtection {
                 everConnected = true;
                 session = s;
                 try {
-                    initialCopy(s);
+                    if (s.resumedFrom >= 0) {
+                        resume(s);
+                    } else {
+                        initialCopy(s);
+                    }
                     checkpoints(s);
                 } catch (LinkLostException e) {
                     if (e.getCause() instanceof DomainTakenOverException taken) {
@@ -273,8 +401,10 @@ final class PrimaryProtection {
                     lostSince = System.nanoTime();
                     // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
                     s.close("link lost: " + e.getMessage());
-                    // the next stream copies the disks whole: no write log needs to grow meanwhile
-                    closeDisks();
+                    if (!resumable) {
+                        // the next stream copies the disks whole: no write log needs to grow meanwhile
+                        closeDisks();
+                    }
                     if (!stopping) {
                         state = ProtectionState.DEGRADED;
                         detail = "backup lost (" + e.getMessage() + "); output held, reconnecting";
@@ -308,7 +438,8 @@ final class PrimaryProtection {
         while (!stopping) {
             if (state == ProtectionState.UNPROTECTED && !witnessAllowsRelease()) {
                 // the lease could not be confirmed: the backup may be taking over, so nothing more leaves (I5)
-                outputs.forEach(OutputBuffer::resumeBuffering);
+                outputs.forEach(o -> o.each(OutputBuffer::resumeBuffering));
+                passing = false;
                 state = ProtectionState.DEGRADED;
                 detail = "the witness did not confirm this node's lease; output held: " + lastWitnessProblem;
                 warnedUnprotected = false;
@@ -329,18 +460,37 @@ final class PrimaryProtection {
                     }
                     Map<String, String> helloOptions = new java.util.LinkedHashMap<>(options);
                     DiskAnnouncement.announce(disks, helloOptions);
+                    helloOptions.put(LINEAGE_OPTION, lineage);
+                    long resumeFrom = resumable ? lastAcked : -1;
+                    if (resumeFrom >= 0) {
+                        helloOptions.put(RESUME_OPTION, resumeFrom + "-" + Math.max(resumeFrom, lastCheckpointed));
+                    }
                     String back = returnAddress(target, t);
                     if (back != null) {
                         helloOptions.put(RETURN_OPTION, back);
                     }
-                    Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), domain.info().memoryBytes(),
-                            domain.info().pageSize(), helloOptions);
+                    Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), info.memoryBytes(),
+                            info.pageSize(), helloOptions);
                     CheckpointChannel channel = t.connect(target, hello, acks);
-                    Session s = new Session(channel, domain.info().pageSize());
+                    Session s = new Session(channel, info.pageSize());
+                    HelloReply reply = channel.peer();
+                    if (resumeFrom >= 0 && reply.resumed()) {
+                        if (reply.resumedFrom() < resumeFrom || reply.resumedFrom() > Math.max(resumeFrom,
+                                lastCheckpointed)) {
+                            channel.abort("resumed from checkpoint " + reply.resumedFrom() + ", outside "
+                                    + resumeFrom + "-" + lastCheckpointed);
+                            throw new CheckpointException("the backup resumed from checkpoint " + reply.resumedFrom()
+                                    + ", which this node never asked for (" + resumeFrom + "-" + lastCheckpointed
+                                    + ")");
+                        }
+                        s.resumedFrom = reply.resumedFrom();
+                    }
                     acks.session = s;
-                    watchBackup(channel.peer().nodeId());
+                    backupNode = reply.nodeId();
+                    watchBackup(reply.nodeId());
                     if (state == ProtectionState.UNPROTECTED) {
-                        outputs.forEach(OutputBuffer::resumeBuffering);
+                        outputs.forEach(o -> o.each(OutputBuffer::resumeBuffering));
+                        passing = false;
                     }
                     LOG.info("{} stream of {} to backup {} ({}) is up", reconnecting ? "Reconnected:" : "Connected:",
                             id, channel.peer().nodeId(), hostPort(peer));
@@ -369,7 +519,8 @@ final class PrimaryProtection {
                     warnedUnprotected = true;
                     detail = "UNPROTECTED: " + detail;
                     if (state != ProtectionState.UNPROTECTED) {
-                        outputs.forEach(OutputBuffer::passThrough);
+                        outputs.forEach(o -> o.each(OutputBuffer::passThrough));
+                        passing = true;
                         state = ProtectionState.UNPROTECTED;
                         raisedUnprotected = true;
                         node.alarms().raise(Alarm.Kind.UNPROTECTED, id, "no backup at " + hostPort(peer) + " for "
@@ -387,18 +538,27 @@ final class PrimaryProtection {
 
     /** Epoch "initial": every page, copied while the domain runs; pages written meanwhile go into the first checkpoint. */
     private void initialCopy(Session s) throws InterruptedException, HypervisorException, LinkLostException {
-        DomainInfo info = domain.info();
         long initialEpoch = nextEpoch++;
         s.initialEpoch = initialEpoch;
         state = ProtectionState.SYNCING;
         long started = System.nanoTime();
+        // the copy replaces whatever the backup holds: nothing earlier needs to go again, and until its first
+        // checkpoint commits there is no replica to resume
+        resumable = false;
+        unackedPages.clear();
+        unackedWrites.clear();
 
         // everything written from here on is in the dirty log of the first checkpoint
-        domain.pause();
+        ProtectedDomain d = lockDomain("the initial copy");
         try {
-            domain.harvestDirty();
+            d.pause();
+            try {
+                d.harvestDirty();
+            } finally {
+                d.resume();
+            }
         } finally {
-            domain.resume();
+            domainLock.unlock();
         }
 
         long pages = info.pageCount();
@@ -417,7 +577,12 @@ final class PrimaryProtection {
                 pfns[i] = first + i;
             }
             buffer.clear();
-            domain.copyPages(pfns, 0, n, buffer);
+            ProtectedDomain running = lockDomain("the initial copy");
+            try {
+                running.copyPages(pfns, 0, n, buffer);
+            } finally {
+                domainLock.unlock();
+            }
             buffer.flip();
             s.send(() -> {
                 s.channel.sendPages(initialEpoch, pfns, 0, n, buffer);
@@ -441,6 +606,58 @@ final class PrimaryProtection {
                 t.wireBytes(), String.format("%.2f", t.compressionRatio()));
         detail = "initial copy sent; waiting for the first checkpoint's ACK";
         s.progressNanos = System.nanoTime();
+    }
+
+    /**
+     * Locks the domain for one use by the loop. A binding being updated must not be called meanwhile; while none is
+     * there, a stream cannot go on with an initial copy, so it ends (and the next one starts when the domain is back).
+     */
+    private ProtectedDomain lockDomain(String during) throws LinkLostException {
+        domainLock.lock();
+        ProtectedDomain d = domain;
+        if (d == null) {
+            domainLock.unlock();
+            throw new LinkLostException("the '" + binding + "' binding went away during " + during);
+        }
+        return d;
+    }
+
+    /**
+     * The backup resumed the replica it holds at {@code s.resumedFrom}: what it committed is acknowledged, and the
+     * first checkpoint of the stream carries again every page and disk write of the checkpoints after it.
+     */
+    private void resume(Session s) {
+        long from = s.resumedFrom;
+        s.initialEpoch = from;
+        if (from > lastAcked) {
+            // the backup committed it; its ACK was lost with the stream
+            lastAcked = from;
+            outputs.forEach(o -> o.each(b -> b.release(from)));
+        }
+        unackedPages.headMap(from, true).clear();
+        unackedWrites.headMap(from, true).clear();
+        java.util.TreeSet<Long> pages = new java.util.TreeSet<>();
+        for (long[] epochPages : unackedPages.values()) {
+            for (long pfn : epochPages) {
+                pages.add(pfn);
+            }
+        }
+        s.resendPages = pages.stream().mapToLong(Long::longValue).toArray();
+        List<List<DiskWrite>> writes = new ArrayList<>();
+        for (int i = 0; i < disks.size(); i++) {
+            writes.add(new ArrayList<>());
+        }
+        for (List<List<DiskWrite>> epochWrites : unackedWrites.values()) {
+            for (int i = 0; i < epochWrites.size() && i < writes.size(); i++) {
+                writes.get(i).addAll(epochWrites.get(i));
+            }
+        }
+        s.resendWrites = writes;
+        state = ProtectionState.SYNCING;
+        detail = "stream resumed at checkpoint " + from + "; waiting for the first checkpoint's ACK";
+        s.progressNanos = System.nanoTime();
+        LOG.info("Resumed the stream of {} at checkpoint {} (no initial copy): {} pages of {} unacknowledged "
+                + "checkpoints go again with the next one", id, from, s.resendPages.length, unackedPages.size());
     }
 
     /** Which disk no replicator takes now, or null when each has one. */
@@ -554,6 +771,11 @@ final class PrimaryProtection {
     }
 
     private void closeDisks() {
+        if (!diskPrimaries.isEmpty()) {
+            // their write logs end here: the backup's disks can only be brought up to date by a copy
+            resumable = false;
+            unackedWrites.clear();
+        }
         for (DiskReplicator.Primary p : diskPrimaries) {
             try {
                 p.close();
@@ -591,30 +813,58 @@ final class PrimaryProtection {
                 continue;
             }
             StagingBuffer staging = s.staging[(int) (epoch & 1)];
-
-            outputs.forEach(o -> o.seal(epoch));
-            long pauseStart = System.nanoTime();
+            ProtectedDomain d = awaitDomain(s);
+            if (d == null) {
+                continue;
+            }
+            long pauseStart;
             long copyNanos;
             byte[] deviceState;
             List<List<DiskWrite>> diskWrites;
-            domain.pause();
             try {
-                long[] dirty = domain.harvestDirty();
-                ByteBuffer buffer = staging.prepare(dirty);
-                long copyStart = System.nanoTime();
-                domain.copyPages(dirty, 0, dirty.length, buffer);
-                copyNanos = System.nanoTime() - copyStart;
-                byte[] bindingState = domain.captureDeviceState();
-                int digest = verify ? MemoryDigest.of(domain) : 0;
-                deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+                outputs.forEach(o -> o.each(b -> b.seal(epoch)));
+                pauseStart = System.nanoTime();
+                d.pause();
                 try {
-                    diskWrites = diskBarrier(epoch);
-                } catch (LinkLostException e) {
-                    nextEpoch = epoch + 1; // its output was sealed; the next stream's first checkpoint releases it
-                    throw e;
+                    long[] harvested = d.harvestDirty();
+                    long[] dirty = harvested;
+                    if (s.resendPages != null) {
+                        dirty = union(harvested, s.resendPages);
+                        s.resendPages = null;
+                    }
+                    ByteBuffer buffer = staging.prepare(dirty);
+                    long copyStart = System.nanoTime();
+                    d.copyPages(dirty, 0, dirty.length, buffer);
+                    copyNanos = System.nanoTime() - copyStart;
+                    unackedPages.put(epoch, harvested);
+                    byte[] bindingState = d.captureDeviceState();
+                    int digest = verify ? MemoryDigest.of(d) : 0;
+                    deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+                    try {
+                        diskWrites = diskBarrier(epoch);
+                    } catch (LinkLostException e) {
+                        nextEpoch = epoch + 1; // its output was sealed; the next stream's first checkpoint releases it
+                        throw e;
+                    }
+                } finally {
+                    d.resume();
                 }
             } finally {
-                domain.resume();
+                domainLock.unlock();
+            }
+            if (!diskWrites.isEmpty()) {
+                unackedWrites.put(epoch, diskWrites);
+                List<List<DiskWrite>> again = s.resendWrites;
+                if (again != null) {
+                    s.resendWrites = null;
+                    List<List<DiskWrite>> all = new ArrayList<>();
+                    for (int i = 0; i < diskWrites.size(); i++) {
+                        List<DiskWrite> w = new ArrayList<>(i < again.size() ? again.get(i) : List.of());
+                        w.addAll(diskWrites.get(i));
+                        all.add(w);
+                    }
+                    diskWrites = all;
+                }
             }
             long pauseEnd = System.nanoTime();
             long pauseNanos = pauseEnd - pauseStart;
@@ -633,6 +883,52 @@ final class PrimaryProtection {
             }
             s.sendAsync(epoch, staging, deviceState, diskWrites);
         }
+    }
+
+    /**
+     * The domain, locked for this checkpoint; while its binding is away (a bundle update) waits with output held,
+     * and returns null when the protection stops meanwhile.
+     */
+    private ProtectedDomain awaitDomain(Session s) throws InterruptedException, LinkLostException {
+        boolean waited = false;
+        while (!stopping) {
+            domainLock.lock();
+            ProtectedDomain d = domain;
+            if (d != null) {
+                if (waited) {
+                    LOG.info("{}: the '{}' binding is back; checkpoints go on", id, binding);
+                }
+                return d;
+            }
+            domainLock.unlock();
+            if (!waited) {
+                waited = true;
+                detail = "the '" + binding + "' binding is away (bundle update?); no checkpoint, output held";
+            }
+            s.check();
+            awaitNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+        return null;
+    }
+
+    /** The union of two ascending page lists, ascending. */
+    static long[] union(long[] a, long[] b) {
+        long[] out = new long[a.length + b.length];
+        int i = 0;
+        int j = 0;
+        int n = 0;
+        while (i < a.length || j < b.length) {
+            long next;
+            if (j >= b.length || (i < a.length && a[i] <= b[j])) {
+                next = a[i++];
+            } else {
+                next = b[j++];
+            }
+            if (n == 0 || out[n - 1] != next) {
+                out[n++] = next;
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     /** Waits until the staging buffer of {@code epoch} is free and the ACK window has room. The domain keeps running. */
@@ -710,6 +1006,10 @@ final class PrimaryProtection {
         }
         Session s = session;
         boolean fenced = state == ProtectionState.FENCED;
+        if (handingOver && !fenced && state != ProtectionState.FAILED) {
+            handOverShutdown(s);
+            return;
+        }
         if (s != null) {
             // an orderly GOODBYE lets the backup drop its replica; after a failure here it must keep it for failover
             s.close(state == ProtectionState.FAILED || fenced ? detail : null);
@@ -724,7 +1024,11 @@ final class PrimaryProtection {
             l.close();
         }
         boolean failed = state == ProtectionState.FAILED;
-        for (OutputBuffer o : outputs) {
+        for (Output slot : outputs) {
+            OutputBuffer o = slot.buffer;
+            if (o == null) {
+                continue;
+            }
             try {
                 if (failed) {
                     // the backup keeps its replica and may be activated from it: output it never acknowledged must
@@ -738,12 +1042,20 @@ final class PrimaryProtection {
                 LOG.warn("Closing the output buffer of {} on {} failed", id, o.interfaceName(), e);
             }
         }
+        domainLock.lock();
         try {
-            domain.stopDirtyLog();
-        } catch (HypervisorException | RuntimeException e) {
-            LOG.warn("Stopping the dirty log of {} failed", id, e);
+            ProtectedDomain d = domain;
+            if (d != null) {
+                try {
+                    d.stopDirtyLog();
+                } catch (HypervisorException | RuntimeException e) {
+                    LOG.warn("Stopping the dirty log of {} failed", id, e);
+                }
+                d.close();
+            }
+        } finally {
+            domainLock.unlock();
         }
-        domain.close();
         if (state != ProtectionState.FAILED) {
             state = ProtectionState.STOPPED;
             detail = "protection stopped";
@@ -756,8 +1068,11 @@ final class PrimaryProtection {
      * buffer is closed nothing holds the guest's packets any more, so the guest must be gone by then (I5).
      */
     private void fence() {
-        List<GuestDisk> disks = domain.disks();
+        ProtectedDomain domain = this.domain;
         try {
+            if (domain == null) {
+                throw new HypervisorException("its '" + binding + "' binding is away (bundle update)");
+            }
             domain.destroy();
             LOG.warn("FENCED: {} was stopped on this node; its output since the last acknowledged checkpoint is "
                     + "dropped", id);
@@ -775,10 +1090,14 @@ final class PrimaryProtection {
         } catch (HypervisorException | RuntimeException e) {
             LOG.error("FENCED: stopping {} on this node failed; its output stays held - stop it by hand, it must not "
                     + "run here", id, e);
-            outputs.forEach(OutputBuffer::discard);
+            outputs.forEach(o -> o.each(OutputBuffer::discard));
             return; // the buffers stay attached: whatever the copy still sends is held, never released
         }
-        for (OutputBuffer o : outputs) {
+        for (Output slot : outputs) {
+            OutputBuffer o = slot.buffer;
+            if (o == null) {
+                continue;
+            }
             try {
                 o.discard();
                 o.close();
@@ -882,6 +1201,157 @@ final class PrimaryProtection {
         return a.getHostString() + ":" + a.getPort();
     }
 
+    // ------------------------------------------------------------------------------------------------ hot swap
+
+    String binding() {
+        return binding;
+    }
+
+    /**
+     * The domain's binding is going away (its bundle is being updated): waits for the loop to leave the domain and
+     * lets go of the handle, which the binding keeps for its next version. No checkpoint until {@link #adopt}.
+     */
+    void bindingGone() {
+        domainLock.lock();
+        try {
+            if (domain != null) {
+                domain = null;
+                LOG.info("{}: the '{}' binding went away; checkpoints wait for its next version, output is held", id,
+                        binding);
+            }
+        } finally {
+            domainLock.unlock();
+        }
+    }
+
+    /** Whether the loop waits for a new binding to adopt the domain. */
+    boolean awaitsBinding() {
+        return domain == null && state != ProtectionState.STOPPED && state != ProtectionState.FAILED
+                && state != ProtectionState.FENCED;
+    }
+
+    /** A new version of the binding adopted the domain: checkpoints go on, the first with every page since the last. */
+    void adopt(ProtectedDomain adopted) {
+        domainLock.lock();
+        try {
+            domain = adopted;
+        } finally {
+            domainLock.unlock();
+        }
+        LOG.info("{}: adopted by the new '{}' binding; its dirty log ran on, so no page is lost", id, binding);
+        signal();
+    }
+
+    /** The new binding could not adopt the domain: without a dirty log nothing consistent can be sent any more. */
+    void adoptionFailed(String why) {
+        state = ProtectionState.FAILED;
+        detail = "the new '" + binding + "' binding did not adopt the domain: " + why;
+        LOG.error("Protection of {} failed: {}", id, detail);
+        node.alarms().raise(Alarm.Kind.FAILED, id, detail);
+        stopping = true;
+        signal();
+    }
+
+    /**
+     * An output buffer provider is going away: this protection's buffers from it are dropped, not closed (the
+     * provider leaves its hold in the kernel for its next version). Until {@link #attachMissingOutputs()} the
+     * kernel holds or drops the interface's output; nothing is released.
+     */
+    void outputProviderGone(OutputBufferProvider p) {
+        for (Output o : outputs) {
+            if (o.provider == p && o.buffer != null) {
+                o.buffer = null;
+                LOG.info("{}: the output buffer of {} ('{}') went away; its output is held by the kernel until a "
+                        + "provider adopts it", id, o.nic.name(), p.name());
+            }
+        }
+    }
+
+    /** Attaches every interface whose buffer went away to the best provider now (which adopts the hold). */
+    void attachMissingOutputs() {
+        for (Output o : outputs) {
+            if (o.buffer != null) {
+                continue;
+            }
+            try {
+                Output attached = node.attachOutput(o.nic);
+                if (passing) {
+                    attached.buffer.passThrough();
+                }
+                o.provider = attached.provider;
+                o.buffer = attached.buffer;
+                LOG.info("{}: output of {} held by '{}' again", id, o.nic.name(), attached.provider.name());
+            } catch (OutputBufferException | RuntimeException e) {
+                LOG.warn("{}: no output buffer for {} yet: {}", id, o.nic.name(), e.getMessage());
+            }
+        }
+    }
+
+    /** The failure detector changed: heartbeats to the backup go through the new one. */
+    void detectorChanged() {
+        FailureDetector.Monitor m = backupMonitor;
+        backupMonitor = null;
+        if (m != null) {
+            try {
+                m.close();
+            } catch (RuntimeException e) {
+                LOG.debug("Closing a monitor of the old failure detector failed", e);
+            }
+        }
+        String backup = backupNode;
+        if (backup != null && !stopping) {
+            watchBackup(backup);
+        }
+    }
+
+    /**
+     * The engine is being updated: stops the loop at an epoch boundary after giving the checkpoints in flight a
+     * moment to be acknowledged, and lets go of everything without ending the protection: the stream ends with an
+     * ERROR (the backup keeps its replica), output stays held (detached), the domain keeps running with its dirty log
+     * (detached). Returns what the next engine needs, or null when the protection had ended anyway.
+     */
+    HandedOver handOver() throws InterruptedException {
+        handingOver = true;
+        stop();
+        if (state == ProtectionState.FAILED || state == ProtectionState.FENCED || !handedOver) {
+            return null;
+        }
+        return new HandedOver(id, peer, heartbeat, intervalMs, options, verify, lineage, nextEpoch, lastAcked,
+                lastCheckpointed, resumable, passing, takenOver, new java.util.TreeMap<>(unackedPages));
+    }
+
+    private volatile boolean handedOver;
+
+    private void handOverShutdown(Session s) {
+        FailureDetector.Monitor m = backupMonitor;
+        backupMonitor = null;
+        if (m != null) {
+            m.close();
+        }
+        if (s != null) {
+            s.close("the primary's engine is being updated; the stream resumes with its next version");
+        }
+        // the disks' write logs end with their primary sides: the next engine copies the disks whole
+        closeDisks();
+        for (Output o : outputs) {
+            o.each(OutputBuffer::detach);
+        }
+        domainLock.lock();
+        try {
+            ProtectedDomain d = domain;
+            if (d != null) {
+                d.detach();
+            }
+        } finally {
+            domainLock.unlock();
+        }
+        handedOver = true;
+        state = ProtectionState.STOPPED;
+        detail = "handed over to the next engine";
+        LOG.info("Protection of {} handed over at checkpoint {} (acknowledged {}, {} checkpoints unacknowledged)", id,
+                lastCheckpointed, lastAcked, unackedPages.size());
+    }
+
     // ------------------------------------------------------------------------------------------------ one stream
 
     /** One connection to the backup: the channel, its sender thread, its staging buffers. */
@@ -897,6 +1367,11 @@ final class PrimaryProtection {
         /** Whether the backup acknowledged anything on this stream (the initial copy included). */
         volatile boolean acked;
         volatile long initialEpoch = Long.MAX_VALUE;
+        /** The committed epoch the backup resumed this stream from, or -1 when it starts with an initial copy. */
+        volatile long resumedFrom = -1;
+        /** Pages and disk writes of unacknowledged checkpoints that the first checkpoint of a resumed stream carries. */
+        volatile long[] resendPages;
+        volatile List<List<DiskWrite>> resendWrites;
         volatile long sentThrough = -1;
         volatile Throwable failure;
         volatile boolean closing;
@@ -1007,9 +1482,10 @@ final class PrimaryProtection {
                 return;
             }
             lastAcked = epoch;
-            for (OutputBuffer o : outputs) {
-                o.release(epoch);
-            }
+            outputs.forEach(o -> o.each(b -> b.release(epoch)));
+            unackedPages.headMap(epoch, true).clear();
+            unackedWrites.headMap(epoch, true).clear();
+            resumable = true;
             Long end = pauseEnds.remove(epoch);
             if (end != null) {
                 history.acknowledged(epoch, System.nanoTime() - end);

@@ -142,8 +142,13 @@ class DiskReplicationTest {
         assertEquals(WORKLOAD, replicaOptions.get(0), "the binding gets its options and none of the engine's");
     }
 
+    /**
+     * A stream cut after the backup staged an epoch's disk writes: the backup drops them, the primary's next stream
+     * resumes the replica (no initial copy of memory or disk) and its first checkpoint carries the cut epoch's writes
+     * again; at every commit the backup's disk equals the primary's at that checkpoint's pause.
+     */
     @Test
-    void aCutEpochsWritesNeverReachTheBackupDiskAndTheNewStreamCopiesTheDiskAgain() throws Exception {
+    void aCutEpochsWritesNeverReachTheBackupDiskAndTheResumedStreamSendsThemAgain() throws Exception {
         AtomicLong lastDiskRecord = new AtomicLong(-1);
         AtomicLong cutAt = new AtomicLong(-1);
         link.cutBefore = r -> {
@@ -155,26 +160,19 @@ class DiskReplicationTest {
                     && cutAt.compareAndSet(-1, r.epoch());
         };
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
-        await().atMost(Duration.ofSeconds(60)).until(() -> cutAt.get() > 0 && disks.backups.size() == 2
-                && disks.backups.get(1).committed.size() > 30);
+        await().atMost(Duration.ofSeconds(60)).until(() -> cutAt.get() > 0 && !disks.backups.isEmpty()
+                && disks.backups.get(0).committed.stream().filter(e -> e > cutAt.get()).count() > 30);
         primary.unprotect(DEMO);
         long cut = cutAt.get();
 
         assertEquals(2, link.connects.get(), "one reconnection");
-        assertEquals(2, disks.backups.size(), "each stream has its own disk replica");
-        MemoryDiskReplicator.BackupDisk first = disks.backups.get(0);
-        MemoryDiskReplicator.BackupDisk second = disks.backups.get(1);
-        assertTrue(first.committed.contains(cut - 1));
-        assertFalse(first.committed.contains(cut), "epoch " + cut + " was cut before its end");
-        assertTrue(first.discarded.contains(cut), "its staged writes were dropped: " + first.discarded);
-        assertEquals(disks.pauseDigests.get("vda").get(cut - 1), first.digest(),
-                "the first replica's disk stayed at the last committed checkpoint");
-        assertTrue(first.closed, "replaced once the new stream committed");
-        assertFalse(second.committed.contains(cut));
-        assertEquals(2, disks.initialCopies.get(), "the new stream copied the disk again");
-        assertTrue(second.initialWrites >= DISK_BYTES / (64 * 1024));
-        assertTrue(second.committed.size() > 30);
-        assertEquals(2, disks.primariesClosed.get(), "the broken stream's disk side was closed, then the last");
+        assertEquals(1, disks.backups.size(), "the resumed stream goes on with the same disk replica");
+        MemoryDiskReplicator.BackupDisk disk = disks.backups.get(0);
+        assertTrue(disk.committed.contains(cut - 1));
+        assertFalse(disk.committed.contains(cut), "epoch " + cut + " was cut before its end");
+        assertTrue(disk.discarded.contains(cut), "its staged writes were dropped: " + disk.discarded);
+        assertEquals(1, disks.initialCopies.get(), "the resumed stream did not copy the disk again");
+        assertEquals(1, disks.primariesClosed.get(), "the disk's primary side lived across the cut until unprotect");
         assertEquals(List.of(), disks.mismatches, "I2 for disks across the cut");
         assertEquals(List.of(), oracle.mismatches, "I2 for memory across the cut");
         assertFalse(oracle.committed.contains(cut));

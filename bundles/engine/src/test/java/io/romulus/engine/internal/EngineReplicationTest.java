@@ -106,7 +106,7 @@ class EngineReplicationTest {
     }
 
     @Test
-    void aLinkCutMidEpochNeverAppliesThatEpochAndProtectionResumesWithAFullCopy() throws Exception {
+    void aLinkCutMidEpochNeverAppliesThatEpochAndTheNextStreamResumesTheReplicaWithoutACopy() throws Exception {
         AtomicBoolean cut = new AtomicBoolean();
         link.cutBefore = r -> r.epoch() == 60 && r.type().equals("state") && cut.compareAndSet(false, true);
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
@@ -118,6 +118,7 @@ class EngineReplicationTest {
         assertFalse(oracle.committed.contains(60L), "epoch 60 was cut mid-way and must never be applied");
         assertTrue(oracle.committed.contains(59L));
         assertEquals(2, link.connects.get(), "one reconnection");
+        assertEquals(1, oracle.replicas.get(), "the second stream resumed the replica: no new one, no initial copy");
         assertEquals(List.of(), oracle.mismatches, "I2 holds across the cut");
         Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
         Oracle.assertInOrder(primarySim.wire().packets());

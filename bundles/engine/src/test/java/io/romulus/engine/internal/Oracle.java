@@ -33,6 +33,8 @@ final class Oracle {
     final List<Long> committed = new CopyOnWriteArrayList<>();
     final List<String> mismatches = new CopyOnWriteArrayList<>();
     final AtomicInteger checked = new AtomicInteger();
+    /** Replicas the backup's binding built: one per stream that started with an initial copy. */
+    final AtomicInteger replicas = new AtomicInteger();
 
     /** The primary's binding: domains it opens record their memory digest in every pause. */
     Hypervisor primary(SimHypervisor sim) {
@@ -49,6 +51,7 @@ final class Oracle {
         return new ForwardingHypervisor(sim) {
             @Override
             public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                replicas.incrementAndGet();
                 return new Checking((SimReplica) sim.createReplica(spec));
             }
         };

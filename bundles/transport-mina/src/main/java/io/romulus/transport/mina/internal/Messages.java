@@ -23,7 +23,9 @@ import io.romulus.api.transport.RecordType;
  * <li>{@link #HELLO_PROOF} primary to backup: {@code HMAC-SHA256(secret, "romulus-primary" | backup nonce | step-1
  * body)}</li>
  * <li>{@link #HELLO_WELCOME} backup to primary, after the acceptor took the stream: the {@link HelloReply} and the
- * delta cache size both ends use</li>
+ * delta cache size both ends use; when the primary asked to resume its previous stream and the backup agreed, a last
+ * field, the committed epoch the stream resumes from (absent otherwise, so a primary of an older version, which never
+ * asks, never meets it)</li>
  * </ol>
  */
 public final class Messages {
@@ -120,6 +122,10 @@ public final class Messages {
 
     public static Record welcome(Welcome m) {
         Writer w = new Writer().str(m.reply().nodeId()).u64(m.reply().committedEpoch()).u64(m.deltaCacheBytes());
+        if (m.reply().resumed()) {
+            // only a primary that asked to resume gets this field: older primaries never ask, so they never see it
+            w.u64(m.reply().resumedFrom());
+        }
         return new Record(RecordType.HELLO, HELLO_WELCOME, 0, w.toByteArray());
     }
 
@@ -128,8 +134,9 @@ public final class Messages {
         String nodeId = r.str();
         long committed = r.u64();
         long cache = r.u64();
+        long resumedFrom = r.remaining() > 0 ? r.u64() : -1;
         r.end();
-        return new Welcome(new HelloReply(nodeId, committed), cache);
+        return new Welcome(new HelloReply(nodeId, committed, resumedFrom), cache);
     }
 
     public static Record epochEnd(EpochEnd end) {
@@ -245,6 +252,11 @@ public final class Messages {
 
         String str() throws MalformedRecordException {
             return new String(bytes(u16()), StandardCharsets.UTF_8);
+        }
+
+        /** Bytes left to read. */
+        int remaining() {
+            return in.remaining();
         }
 
         void end() throws MalformedRecordException {

@@ -236,7 +236,10 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         connections.remove(c);
     }
 
-    /** Stops listening, says GOODBYE on every open stream and releases the I/O threads. */
+    /**
+     * Stops listening, ends every open stream (the primary's with an ERROR, so that its backup keeps the replica; the
+     * backup's with GOODBYE) and releases the I/O threads.
+     */
     @Deactivate
     @Override
     public void close() {
@@ -253,7 +256,9 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         }
         for (Connection c : List.copyOf(connections)) {
             if (c instanceof PrimaryConnection p) {
-                p.close();
+                // an ERROR, not GOODBYE: the transport stopping (a bundle update, a node shutdown) does not end the
+                // protection, so the backup keeps its replica and the next stream resumes it
+                p.abort("the checkpoint transport of the primary is stopping");
             } else if (c.session.isConnected()) {
                 c.session.write(Messages.goodbye());
                 if (!c.session.closeOnFlush().awaitUninterruptibly(1000)) {

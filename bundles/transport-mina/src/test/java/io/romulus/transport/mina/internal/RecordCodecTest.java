@@ -106,6 +106,12 @@ class RecordCodecTest {
         Messages.Welcome w = Messages.parseWelcome(Messages.welcome(
                 new Messages.Welcome(new HelloReply("node-b", 41), 4096)).body());
         assertEquals(new HelloReply("node-b", 41), w.reply());
+        byte[] plain = Messages.welcome(new Messages.Welcome(new HelloReply("node-b", 41), 4096)).body();
+        byte[] resumed = Messages.welcome(new Messages.Welcome(new HelloReply("node-b", 41, 41), 4096)).body();
+        assertEquals(plain.length + 8, resumed.length, "only a resumed stream's welcome carries the extra field");
+        assertEquals(new HelloReply("node-b", 41, 41), Messages.parseWelcome(resumed).reply());
+        assertEquals(41, Messages.parseWelcome(resumed).reply().resumedFrom());
+        assertEquals(-1, Messages.parseWelcome(plain).reply().resumedFrom());
 
         EpochEnd end = new EpochEnd(12, 300, 4000, 0, 0xCAFEBABE, true);
         assertEquals(end, Messages.parseEpochEnd(12, Messages.epochEnd(end).body()));
