@@ -61,6 +61,12 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
         LOG.debug("NFQUEUE {}: installed {}", queue, String.join(" ", insert));
     }
 
+    /** Takes over a rule found in place (left by an earlier provider): {@code remove} removes it at close. */
+    void adoptRule(List<String> remove) {
+        ruleRemovals.add(remove);
+        LOG.debug("NFQUEUE {}: adopted the rule that {} removes", queue, String.join(" ", remove));
+    }
+
     private void receive(NfqueueOutputBuffer buffer) {
         NetlinkMessageReader message = new NetlinkMessageReader();
         NetlinkAttributes attributes = new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN);
@@ -125,17 +131,36 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
             }
         }
         ruleRemovals.clear();
-        running = false;
-        if (reader != null) {
-            try {
-                reader.join(JOIN_TIMEOUT_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (reader.isAlive()) {
-                LOG.warn("NFQUEUE {} of {}: receiving thread did not stop", queue, description);
-            }
+        if (!stopReceiving()) {
+            LOG.warn("NFQUEUE {} of {}: receiving thread did not stop", queue, description);
         }
+    }
+
+    /** Stops the receiving thread; false when it did not stop in time. */
+    private boolean stopReceiving() {
+        running = false;
+        if (reader == null) {
+            return true;
+        }
+        try {
+            reader.join(JOIN_TIMEOUT_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !reader.isAlive();
+    }
+
+    @Override
+    public void abandon() {
+        ruleRemovals.clear();
+        if (!stopReceiving()) {
+            // its memory is in use: the queue stays bound and holds, and a new provider cannot bind it
+            LOG.error("NFQUEUE {} of {}: receiving thread did not stop; the queue stays bound to this socket",
+                    queue, description);
+            return;
+        }
+        // closing the socket destroys the queue instance: the kernel drops what it holds (never accepts it)
+        socket.close();
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferStats;
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.netlink.Nfqueue;
 
 import org.slf4j.Logger;
@@ -24,8 +25,12 @@ import org.slf4j.LoggerFactory;
  * {@link #discard()} or {@link #close()} decided to drop packets, no accept verdict is sent before that drop verdict
  * went out (the kernel batches by id, so an accept would otherwise let them through). A verdict that cannot be sent
  * leaves its packets held; the next release retries it.
+ *
+ * <p>{@link #detach()} merges every sealed epoch back into the open region and holds on; {@link #adopt()} (the next
+ * attach) then lets the first epoch sealed afterwards take all of it. {@link #abandon()} (the provider's bundle
+ * stops) leaves the rule in place and closes the queue.
  */
-final class NfqueueOutputBuffer implements OutputBuffer {
+final class NfqueueOutputBuffer implements BufferHandle.Hold {
 
     /** Sends verdicts on the queue. */
     interface Verdicts {
@@ -40,6 +45,12 @@ final class NfqueueOutputBuffer implements OutputBuffer {
 
         /** Unbinds the queue (the kernel drops what it still holds) and releases everything installed. */
         void shutdown();
+
+        /**
+         * Stops receiving and closes the queue's socket (the kernel drops what the queue holds) but leaves the rule
+         * that feeds the queue: with nobody bound to it, the kernel drops what the guest sends next.
+         */
+        void abandon();
     }
 
     private record Sealed(long epoch, int boundary, long packets, long bytes) {
@@ -68,6 +79,7 @@ final class NfqueueOutputBuffer implements OutputBuffer {
     private long passPackets;
     private long passBytes;
     private boolean closed;
+    private boolean detached;
 
     private long packetsQueued;
     private long bytesQueued;
@@ -294,6 +306,57 @@ final class NfqueueOutputBuffer implements OutputBuffer {
         flushPassThrough();
         passThrough = false;
         LOG.info("NFQUEUE {} of {}: output buffered again", queue, interfaceName);
+    }
+
+    /**
+     * The engine lets go: everything held, sealed or not, stays held and belongs to the open region (the next epoch
+     * sealed after {@link #adopt()}); pass-through ends, so later output is held too. What pass-through already let
+     * go is accepted first.
+     */
+    @Override
+    public synchronized void detach() {
+        if (closed || detached) {
+            return;
+        }
+        flushPassThrough();
+        passThrough = false;
+        for (Sealed s : sealed) {
+            openPackets += s.packets();
+            openBytes += s.bytes();
+        }
+        sealed.clear();
+        detached = true;
+        LOG.info("NFQUEUE {} of {} detached: {} packets stay held for the next attach", queue, interfaceName,
+                openPackets);
+    }
+
+    @Override
+    public synchronized boolean detached() {
+        return detached && !closed;
+    }
+
+    @Override
+    public synchronized void adopt() {
+        detached = false;
+        lastSealedEpoch = Long.MIN_VALUE;
+        LOG.info("NFQUEUE {} of {} adopted with {} packets held", queue, interfaceName, openPackets);
+    }
+
+    /**
+     * The provider goes away (its bundle is stopped or updated): no more verdicts; the queue closes, so the kernel
+     * drops what it holds, and the rule stays, so the kernel drops what the guest sends until a new provider adopts
+     * the rule. Nothing is released (invariant I1).
+     */
+    void abandon() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        attachment.abandon();
+        LOG.info("NFQUEUE {} of {} left in place: its rule stays, the kernel drops the guest's output until a new "
+                + "attach adopts it", queue, interfaceName);
     }
 
     @Override

@@ -8,15 +8,15 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntPredicate;
 import java.util.regex.Pattern;
 
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.HostDevices;
 import io.romulus.netbuf.internal.netlink.Errno;
@@ -40,6 +40,18 @@ import org.slf4j.LoggerFactory;
  * with br_netfilter, what the guest sends crosses the iptables FORWARD chain, where a
  * {@code -m physdev --physdev-in TAP -j NFQUEUE} rule (IPv4 and IPv6) hands it to a queue this provider reads.
  * Forks ({@code ip}, {@code iptables}, {@code sysctl}) happen at attach and close only.
+ *
+ * <p>Hot upgrade. {@link OutputBuffer#detach() detach} keeps the interface's queue, rule and epoch ledger in this
+ * provider, still holding; the next {@link #attach attach} of the interface returns a new handle over them, and the
+ * first epoch it seals takes everything held. A second attach of an interface that is attached and not detached
+ * fails. {@link #deactivate() Deactivation} (this bundle is stopped or updated) closes every queue's socket, so the
+ * kernel drops what the queues hold, and leaves every rule in place: the rules have no {@code --queue-bypass}, so
+ * the kernel drops what the guests send while no program is bound to the queue; nothing passes unheld (invariant
+ * I1). A new provider finds the rule that feeds an interface's queue with {@code iptables -S FORWARD} at attach,
+ * binds the same queue and adopts the rule instead of adding a second one; it never picks for another interface a
+ * queue number that a rule in the namespace already feeds. {@link OutputBuffer#close() close} removes the rules as
+ * ever. What deactivation leaves on is left on: bridge netfilter stays on in the namespace (turning it off would
+ * let the guest's output bypass the rule), and a provider that adopts cannot know it once was off.
  *
  * <p>Usable without OSGi: {@code new NfqueueProvider(settings, LinuxNetlink.load())}.
  */
@@ -68,7 +80,8 @@ public final class NfqueueProvider implements OutputBufferProvider {
     private volatile NfqueueSettings settings;
     private final AtomicInteger nextQueue = new AtomicInteger();
     private final Map<String, NetnsUse> namespaces = new HashMap<>();
-    private final Set<NfqueueOutputBuffer> attached = ConcurrentHashMap.newKeySet();
+    /** Interfaces held ({@code netns/dev}), attached or detached; the lock for attach, detach and deactivation. */
+    private final Map<String, NfqueueOutputBuffer> holds = new HashMap<>();
 
     @Activate
     public NfqueueProvider(NfqueueConfig config) throws NetlinkException {
@@ -96,11 +109,18 @@ public final class NfqueueProvider implements OutputBufferProvider {
         LOG.info("NFQUEUE output buffer reconfigured; interfaces attached from now on use {}", settings);
     }
 
+    /**
+     * Leaves every hold in the kernel for the next version of this bundle: each queue's socket closes (the kernel
+     * drops what it held), each rule stays (the kernel drops what the guest sends until a new provider binds the
+     * queue). Handles given out do nothing afterwards.
+     */
     @Deactivate
     void deactivate() {
-        for (NfqueueOutputBuffer b : List.copyOf(attached)) {
-            LOG.info("closing {} (held output is dropped, never released)", b);
-            b.close();
+        synchronized (holds) {
+            for (NfqueueOutputBuffer b : List.copyOf(holds.values())) {
+                b.abandon();
+            }
+            holds.clear();
         }
     }
 
@@ -114,11 +134,17 @@ public final class NfqueueProvider implements OutputBufferProvider {
         return HostDevices.holdable(nic) && nic.hostDevice() != null && IFNAME.matcher(nic.hostDevice()).matches();
     }
 
-    /** Interfaces attached and not yet closed. */
+    /** Interfaces held (attached or detached) and not yet closed. */
     int attachedCount() {
-        return attached.size();
+        synchronized (holds) {
+            return holds.size();
+        }
     }
 
+    /**
+     * Holds {@code nic}'s output in a queue of its own, or adopts the hold already there: the one a handle
+     * {@linkplain OutputBuffer#detach() detached}, or the rule an earlier provider left (see the class comment).
+     */
     @Override
     public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
         if (!HostDevices.holdable(nic)) {
@@ -131,6 +157,21 @@ public final class NfqueueProvider implements OutputBufferProvider {
         }
         String netns = nic.netns() == null || nic.netns().isBlank() ? null : nic.netns();
         String where = dev + (netns == null ? "" : " in network namespace " + netns);
+        String key = (netns == null ? "" : netns) + "/" + dev;
+        synchronized (holds) {
+            BufferHandle adopted = BufferHandle.adoptDetached(holds, key, where);
+            if (adopted != null) {
+                return adopted;
+            }
+            NfqueueOutputBuffer buffer = attachNew(dev, netns, where, key);
+            holds.put(key, buffer);
+            LOG.info("holding the output of {} ({}) in NFQUEUE {}", where, nic.name(), buffer.queue());
+            return new BufferHandle(buffer);
+        }
+    }
+
+    private NfqueueOutputBuffer attachNew(String dev, String netns, String where, String key)
+            throws OutputBufferException {
         NfqueueSettings s = settings;
 
         Path ip = HostCommands.require("ip", "inspect " + where);
@@ -142,6 +183,9 @@ public final class NfqueueProvider implements OutputBufferProvider {
         }
         requireBridgeNetfilter();
         requireBridgePort(ip, netns, dev, where);
+        NfqueueRules rules4 = rules(ip, netns, iptables);
+        NfqueueRules rules6 = rules(ip, netns, ip6tables);
+        Integer left = queueLeftFor(dev, where, rules4, rules6);
 
         Deque<Runnable> undo = new ArrayDeque<>();
         NetlinkSocket socket;
@@ -159,7 +203,8 @@ public final class NfqueueProvider implements OutputBufferProvider {
             } catch (NetlinkException e) {
                 LOG.debug("no extended netlink acks: {}", e.getMessage());
             }
-            queue = bindFreeQueue(socket, s, where);
+            queue = left != null ? bindLeftQueue(socket, left, where)
+                    : bindFreeQueue(socket, s, where, q -> rules4.uses(q) || rules6.uses(q));
             int q = queue;
             int copyMode = s.copyRange() == 0 ? Nfqueue.NFQNL_COPY_META : Nfqueue.NFQNL_COPY_PACKET;
             // no NFQA_CFG_F_FAIL_OPEN: when the queue is full the kernel drops, it never lets output through
@@ -185,7 +230,9 @@ public final class NfqueueProvider implements OutputBufferProvider {
         // from here on the buffer owns socket, queue and namespace: a failure closes it, which undoes everything
         NfqueueOutputBuffer[] self = new NfqueueOutputBuffer[1];
         NfqueueAttachment attachment = new NfqueueAttachment(socket, queue, where, () -> {
-            attached.remove(self[0]);
+            synchronized (holds) {
+                holds.remove(key, self[0]);
+            }
             releaseNamespace(ip, netns);
         });
         NfqueueOutputBuffer buffer = new NfqueueOutputBuffer(dev, queue, attachment, attachment);
@@ -193,6 +240,15 @@ public final class NfqueueProvider implements OutputBufferProvider {
         attachment.startReceiving(buffer);
         try {
             for (Path tool : List.of(iptables, ip6tables)) {
+                List<NfqueueRules.Rule> found = (tool == iptables ? rules4 : rules6).feeding(dev);
+                if (!found.isEmpty()) {
+                    for (NfqueueRules.Rule r : found) {
+                        List<String> remove = new ArrayList<>(List.of(tool.toString(), "-w", "-D", "FORWARD"));
+                        remove.addAll(r.spec());
+                        attachment.adoptRule(HostCommands.inNetns(ip, netns, remove.toArray()));
+                    }
+                    continue;
+                }
                 List<String> rule = List.of("-m", "physdev", "--physdev-in", dev, "-j", "NFQUEUE", "--queue-num",
                         Integer.toString(queue));
                 List<String> insert = new ArrayList<>(List.of(tool.toString(), "-w", "-I", "FORWARD", "1"));
@@ -205,35 +261,101 @@ public final class NfqueueProvider implements OutputBufferProvider {
                                 + " (needs the xt physdev match and the NFQUEUE target)");
             }
         } catch (OutputBufferException | RuntimeException e) {
-            buffer.close();
+            if (left == null) {
+                buffer.close();
+            } else {
+                buffer.abandon(); // the adopted rule stays: without it the guest's output would pass unheld
+                releaseNamespace(ip, netns);
+            }
             throw e;
         }
-        attached.add(buffer);
-        LOG.info("holding the output of {} ({}) in NFQUEUE {}", where, nic.name(), queue);
+        if (left != null) {
+            LOG.info("adopted the NFQUEUE {} rule an earlier provider left for {}", queue, where);
+        }
         return buffer;
     }
 
-    private int bindFreeQueue(NetlinkSocket socket, NfqueueSettings s, String where)
+    /** The FORWARD rules of {@code tool} in the namespace. */
+    private static NfqueueRules rules(Path ip, String netns, Path tool) throws OutputBufferException {
+        String listing = HostCommands.check(HostCommands.inNetns(ip, netns, tool, "-w", "-S", "FORWARD"),
+                "list the FORWARD chain with " + tool.getFileName()).out();
+        try {
+            return NfqueueRules.parse(listing);
+        } catch (RuntimeException e) {
+            throw new OutputBufferException("cannot read the NFQUEUE rules " + tool.getFileName() + " -S FORWARD "
+                    + "printed: " + e + "\n" + listing, e);
+        }
+    }
+
+    /**
+     * The queue of the rules an earlier provider left for {@code dev} (to adopt), or null when there are none.
+     * Rules this provider would not have made are refused: {@code --queue-bypass} lets packets pass while no
+     * program is bound, and the IPv4 and IPv6 rules must feed the same single queue.
+     */
+    static Integer queueLeftFor(String dev, String where, NfqueueRules rules4, NfqueueRules rules6)
+            throws OutputBufferException {
+        List<NfqueueRules.Rule> found = new ArrayList<>(rules4.feeding(dev));
+        found.addAll(rules6.feeding(dev));
+        Integer queue = null;
+        for (NfqueueRules.Rule r : found) {
+            if (r.bypass() || r.firstQueue() != r.lastQueue() || (queue != null && queue != r.firstQueue())) {
+                throw new OutputBufferException("the FORWARD chain already sends the output of " + where + " to an "
+                        + "NFQUEUE in a way Romulus does not (" + String.join(" ", r.spec()) + "; "
+                        + (r.bypass() ? "--queue-bypass lets it pass while no program reads the queue"
+                                : "not one queue for IPv4 and IPv6") + "): remove that rule first");
+            }
+            queue = r.firstQueue();
+        }
+        return queue;
+    }
+
+    /** Binds the queue an adopted rule feeds. */
+    private int bindLeftQueue(NetlinkSocket socket, int queue, String where)
+            throws NetlinkException, OutputBufferException {
+        NetlinkException e = bind(socket, queue);
+        if (e != null) {
+            throw new OutputBufferException("the rule left for " + where + " feeds NFQUEUE " + queue + ", which "
+                    + "another socket still has bound (an earlier version of this bundle still running, or another "
+                    + "program), so it cannot be adopted: " + e.getMessage(), e);
+        }
+        return queue;
+    }
+
+    /** Binds {@code queue}; the error when another socket has it (EPERM) or this one has it already (EBUSY). */
+    private static NetlinkException bind(NetlinkSocket socket, int queue) throws NetlinkException {
+        try {
+            // PF_BIND/PF_UNBIND are no-ops since Linux 3.8: a plain BIND is all this kernel needs
+            socket.request("NFQNL_CFG_CMD_BIND of queue " + queue,
+                    (w, seq) -> Nfqueue.configCommand(w, seq, queue, Nfqueue.NFQNL_CFG_CMD_BIND),
+                    REQUEST_TIMEOUT_MS, null);
+            return null;
+        } catch (NetlinkException e) {
+            if (e.errno() != Errno.EBUSY && e.errno() != Errno.EPERM) {
+                throw e;
+            }
+            return e;
+        }
+    }
+
+    private int bindFreeQueue(NetlinkSocket socket, NfqueueSettings s, String where, IntPredicate fed)
             throws NetlinkException, OutputBufferException {
         NetlinkException last = null;
-        for (int i = 0; i < QUEUE_ATTEMPTS; i++) {
+        int tried = 0;
+        for (int i = 0; i < 1024 && tried < QUEUE_ATTEMPTS; i++) {
             int queue = (s.queueBase() + Math.floorMod(nextQueue.getAndIncrement(), 1024)) & 0xffff;
-            try {
-                // PF_BIND/PF_UNBIND are no-ops since Linux 3.8: a plain BIND is all this kernel needs
-                socket.request("NFQNL_CFG_CMD_BIND of queue " + queue,
-                        (w, seq) -> Nfqueue.configCommand(w, seq, queue, Nfqueue.NFQNL_CFG_CMD_BIND),
-                        REQUEST_TIMEOUT_MS, null);
-                return queue;
-            } catch (NetlinkException e) {
-                if (e.errno() != Errno.EBUSY && e.errno() != Errno.EPERM) {
-                    throw e;
-                }
-                last = e; // held by another socket (EPERM) or already bound (EBUSY)
+            if (fed.test(queue)) {
+                continue; // a rule feeds it: perhaps one left for another interface, to be adopted
             }
+            tried++;
+            NetlinkException e = bind(socket, queue);
+            if (e == null) {
+                return queue;
+            }
+            last = e;
         }
-        throw new OutputBufferException("no free NFQUEUE for " + where + " among " + QUEUE_ATTEMPTS
-                + " tried from queue.base " + s.queueBase() + " (taken by other processes, or this process lacks "
-                + "CAP_NET_ADMIN): " + last.getMessage(), last);
+        throw new OutputBufferException("no free NFQUEUE for " + where + " among " + tried
+                + " tried from queue.base " + s.queueBase() + " (taken by other processes or fed by other rules, or "
+                + "this process lacks CAP_NET_ADMIN)" + (last == null ? "" : ": " + last.getMessage()), last);
     }
 
     private void unbind(NetlinkSocket socket, int queue) {

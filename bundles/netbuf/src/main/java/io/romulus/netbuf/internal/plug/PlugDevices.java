@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.OptionalInt;
 
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.netbuf.internal.HostCommands;
@@ -22,6 +23,10 @@ import org.slf4j.LoggerFactory;
  * mirred action redirects everything the guest sends to the IFB, and the plug qdisc at the root of the IFB, driven
  * over a NETLINK_ROUTE socket opened in the tap's namespace. The redirect is set up with {@code ip}/{@code tc} (at
  * attach only); the plug qdisc is created, changed and replaced with rtnetlink requests.
+ *
+ * <p>{@link #leave()} (the provider's bundle stops) closes only the socket: IFB, redirect and the plug qdisc stay,
+ * plugged, and hold what the guest sends. {@link #adoptLeft(LinuxNetlink)} (a new provider's attach) finds them
+ * again with {@code ip} and {@code tc} and takes them over.
  */
 final class PlugDevices implements PlugOutputBuffer.Kernel {
 
@@ -69,14 +74,73 @@ final class PlugDevices implements PlugOutputBuffer.Kernel {
         }
         undo.push(() -> quietly(HostCommands.argv(ip, netns, "link", "del", ifb), "delete IFB " + ifb));
         HostCommands.check(HostCommands.argv(ip, netns, "link", "set", ifb, "up"), "bring IFB " + ifb + " up");
-        String line = HostCommands.check(HostCommands.argv(ip, netns, "-o", "link", "show", "dev", ifb),
-                "read the index of IFB " + ifb).out().strip();
-        int colon = line.indexOf(':');
+        ifbIndex = ifindex(HostCommands.check(HostCommands.argv(ip, netns, "-o", "link", "show", "dev", ifb),
+                "read the index of IFB " + ifb).out());
+    }
+
+    /** The index {@code ip -o link show dev X} prints first ({@code "4: ifb-t0: <...> ..."}). */
+    static int ifindex(String ipLinkShow) throws OutputBufferException {
+        String line = ipLinkShow.strip();
         try {
-            ifbIndex = Integer.parseInt(line.substring(0, colon));
+            return Integer.parseInt(line.substring(0, line.indexOf(':')));
         } catch (RuntimeException e) {
-            throw new OutputBufferException("cannot read the index of IFB " + ifb + " from: " + line, e);
+            throw new OutputBufferException("cannot read an interface index from: " + line, e);
         }
+    }
+
+    /**
+     * Takes over the hold an earlier provider (a previous version of this bundle) left for the tap, when the IFB
+     * exists: its plug root qdisc and the tap's redirect to it must be there too, or this fails as for any
+     * device left over. The plug qdisc is then replaced by a new, empty, plugged one: what the old one held is
+     * dropped (never released), and the new one's counters are exact, where the old one's sealed region (its
+     * {@code pkts_last_epoch}) is unknown. False when there is no IFB (nothing to adopt).
+     */
+    boolean adoptLeft(LinuxNetlink lib) throws OutputBufferException, NetlinkException {
+        HostCommands.Result link = HostCommands.run(HostCommands.argv(ip, netns, "-o", "link", "show", "dev", ifb));
+        if (!link.ok()) {
+            return false;
+        }
+        String qdiscs = HostCommands.check(HostCommands.argv(tc, netns, "qdisc", "show", "dev", ifb),
+                "list the qdiscs of IFB " + ifb).out();
+        HostCommands.Result filters = HostCommands.run(HostCommands.argv(tc, netns, "filter", "show", "dev", tap,
+                "parent", "ffff:"));
+        int left = leftPlug(ifb, where, qdiscs, filters.ok() ? filters.out() : "").orElseThrow(
+                () -> new OutputBufferException("IFB " + ifb + " exists but does not hold the output of " + where
+                        + " (no plug qdisc at its root, or no redirect from the tap's ingress to it): left over from "
+                        + "an earlier run? remove it with ip link del " + ifb));
+        ifbIndex = ifindex(link.out());
+        undo.push(() -> quietly(HostCommands.argv(ip, netns, "link", "del", ifb), "delete IFB " + ifb));
+        undo.push(() -> quietly(HostCommands.argv(tc, netns, "qdisc", "del", "dev", tap, "ingress"),
+                "remove the ingress qdisc of " + where));
+        handle = left;
+        openSocket(lib);
+        replaceEmpty();
+        return true;
+    }
+
+    /**
+     * The handle of the plug qdisc at the root of {@code ifb} ({@code tc qdisc show dev IFB}), when the tap's
+     * ingress filters ({@code tc filter show dev TAP parent ffff:}) redirect to it; empty otherwise.
+     */
+    static OptionalInt leftPlug(String ifb, String where, String qdiscs, String filters) {
+        boolean redirected = filters.contains("Redirect to device " + ifb + ")");
+        for (String line : qdiscs.split("\n")) {
+            String[] t = line.strip().split("\\s+");
+            // qdisc KIND MAJOR: root ...
+            if (t.length >= 4 && "qdisc".equals(t[0]) && "root".equals(t[3]) && t[2].endsWith(":")) {
+                if (!"plug".equals(t[1]) || !redirected) {
+                    LOG.warn("IFB {} of {}: root qdisc {}, {}redirected from the tap", ifb, where, t[1],
+                            redirected ? "" : "not ");
+                    return OptionalInt.empty();
+                }
+                try {
+                    return OptionalInt.of(Integer.parseInt(t[2].substring(0, t[2].length() - 1), 16) << 16);
+                } catch (NumberFormatException e) {
+                    return OptionalInt.empty();
+                }
+            }
+        }
+        return OptionalInt.empty();
     }
 
     /** Adds the ingress qdisc on the tap and the u32 match-all filter that redirects everything to the IFB. */
@@ -149,6 +213,15 @@ final class PlugDevices implements PlugOutputBuffer.Kernel {
                 (w, seq) -> plugMessage(w, seq, REPLACE, ifbIndex, h, Rtnetlink.TCQ_PLUG_BUFFER, limit),
                 REQUEST_TIMEOUT_MS, null);
         handle = h;
+    }
+
+    /** Closes the socket and forgets the undo actions: what is installed stays, plugged, for a new provider. */
+    @Override
+    public void leave() {
+        if (socket != null) {
+            socket.close();
+        }
+        undo.clear();
     }
 
     /**

@@ -5,6 +5,7 @@ import java.util.Deque;
 
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferStats;
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.Rtnetlink;
 
@@ -27,8 +28,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request the kernel refuses leaves output held (a failed {@code BUFFER} just keeps the region open, a failed
  * release keeps it closed); it is logged, never thrown, as the {@link OutputBuffer} methods have no checked errors.
+ *
+ * <p>{@link #detach()} forgets the epoch numbers but not the regions: pass-through ends (the qdisc is plugged
+ * again), and the kernel's sealed region, if any, is assigned at {@link #adopt()} to the first epoch sealed next, as
+ * is the open region; the kernel is not asked anything, so nothing held moves. {@link #leave()} (the provider's
+ * bundle stops) leaves the qdisc as it is, plugged, holding what it holds.
  */
-final class PlugOutputBuffer implements OutputBuffer {
+final class PlugOutputBuffer implements BufferHandle.Hold {
 
     /** What the buffer asks of the kernel. */
     interface Kernel {
@@ -40,6 +46,9 @@ final class PlugOutputBuffer implements OutputBuffer {
 
         /** Removes the redirect, the qdiscs and the IFB: the interface is left as it was found. */
         void remove();
+
+        /** Stops driving the plug qdisc but leaves everything installed, plugged, as it is. */
+        void leave();
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(PlugOutputBuffer.class);
@@ -57,6 +66,9 @@ final class PlugOutputBuffer implements OutputBuffer {
     private long lastSealed = NONE;
     private boolean passing;
     private boolean closed;
+    /** Detached: the kernel's sealed region (if any) belongs to the first epoch sealed after adoption. */
+    private boolean detached;
+    private boolean sealedRegionUnassigned;
     private long regionsReleased;
     private long discards;
 
@@ -84,6 +96,10 @@ final class PlugOutputBuffer implements OutputBuffer {
         if (passing) {
             return;
         }
+        if (sealedRegionUnassigned) {
+            kernelSealed = epoch; // the region sealed before the detach goes with this epoch
+            sealedRegionUnassigned = false;
+        }
         sealed.addLast(epoch);
         if (kernelSealed == NONE) {
             drawBoundary(epoch);
@@ -102,7 +118,7 @@ final class PlugOutputBuffer implements OutputBuffer {
         while (!sealed.isEmpty() && sealed.peekFirst() <= epoch) {
             sealed.removeFirst();
         }
-        if (kernelSealed != NONE && kernelSealed <= epoch) {
+        if (kernelSealed != NONE && !sealedRegionUnassigned && kernelSealed <= epoch) {
             try {
                 kernel.plug(Rtnetlink.TCQ_PLUG_RELEASE_ONE);
             } catch (NetlinkException e) {
@@ -151,6 +167,7 @@ final class PlugOutputBuffer implements OutputBuffer {
         discards++;
         sealed.clear();
         kernelSealed = NONE;
+        sealedRegionUnassigned = false;
         boundaryOwed = false;
         if (passing) {
             try {
@@ -178,6 +195,7 @@ final class PlugOutputBuffer implements OutputBuffer {
         passing = true;
         sealed.clear();
         kernelSealed = NONE;
+        sealedRegionUnassigned = false;
         boundaryOwed = false;
         LOG.info("{}: output passes through unheld", interfaceName);
     }
@@ -196,6 +214,61 @@ final class PlugOutputBuffer implements OutputBuffer {
         }
         passing = false;
         LOG.info("{}: output is held again", interfaceName);
+    }
+
+    /**
+     * The engine lets go: output stays held (pass-through ends), and the epochs sealed so far are forgotten; what
+     * they and the open region hold goes with the first epoch sealed after {@link #adopt()}.
+     */
+    @Override
+    public synchronized void detach() {
+        if (closed || detached) {
+            return;
+        }
+        if (passing) {
+            try {
+                kernel.plug(Rtnetlink.TCQ_PLUG_BUFFER);
+                passing = false;
+            } catch (NetlinkException e) {
+                LOG.error("{}: cannot hold output again at detach; it still passes through: {}", interfaceName,
+                        e.getMessage());
+            }
+        }
+        sealed.clear();
+        sealedRegionUnassigned = kernelSealed != NONE;
+        detached = true;
+        LOG.info("{}: detached; output stays held for the next attach", interfaceName);
+    }
+
+    @Override
+    public synchronized boolean detached() {
+        return detached && !closed;
+    }
+
+    @Override
+    public synchronized void adopt() {
+        detached = false;
+        lastSealed = NONE;
+        LOG.info("{}: adopted", interfaceName);
+    }
+
+    /**
+     * The provider goes away (its bundle is stopped or updated): the qdisc stays as it is, holding, for a new
+     * provider to adopt; nothing is released.
+     */
+    void leave() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            kernel.leave();
+        } finally {
+            onClose.run();
+        }
+        LOG.info("{}: left in place, plugged, for the next provider", interfaceName);
     }
 
     /**

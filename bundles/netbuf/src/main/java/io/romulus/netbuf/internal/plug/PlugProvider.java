@@ -2,15 +2,16 @@ package io.romulus.netbuf.internal.plug;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.HostDevices;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
@@ -32,6 +33,16 @@ import org.slf4j.LoggerFactory;
  * {@code nfqueue} ({@code service.ranking} 10), so the engine takes it where the kernel has sch_plug; with
  * {@code mode=auto} it declines interfaces where the kernel lacks it (CONFIG_NET_SCH_PLUG unset), leaving them to
  * {@code nfqueue}. Forks ({@code ip}, {@code tc}) happen at attach, close and in the one-time probe only.
+ *
+ * <p>Hot upgrade. {@link OutputBuffer#detach() detach} keeps the interface's IFB, redirect, plug qdisc and region
+ * bookkeeping in this provider, still holding; the next {@link #attach attach} of the interface returns a new
+ * handle over them, and the first epoch it seals takes everything held (see {@link PlugOutputBuffer}). A second
+ * attach of an interface that is attached and not detached fails. {@link #deactivate() Deactivation} (this bundle
+ * is stopped or updated) closes the rtnetlink sockets and leaves IFB, redirect and plug qdisc in place, plugged, so
+ * what the guest sends stays held. A new provider's attach finds the IFB it would create, checks that its root
+ * qdisc is {@code plug} and that the tap's ingress redirects to it, and adopts them; it replaces the plug qdisc by
+ * an empty plugged one, dropping what the old one held (never releasing it), so that its region counts are exact.
+ * {@link OutputBuffer#close() close} removes everything as ever.
  *
  * <p>Usable without OSGi: {@code new PlugProvider(settings, LinuxNetlink.load())}.
  */
@@ -57,7 +68,8 @@ public final class PlugProvider implements OutputBufferProvider {
     private final Probe probe;
     private volatile PlugSettings settings;
     private Boolean kernelHasPlug;
-    private final Set<PlugOutputBuffer> attached = ConcurrentHashMap.newKeySet();
+    /** Interfaces held ({@code netns/tap}), attached or detached; the lock for attach, detach and deactivation. */
+    private final Map<String, PlugOutputBuffer> holds = new HashMap<>();
 
     @Activate
     public PlugProvider(PlugConfig config) throws NetlinkException {
@@ -90,11 +102,17 @@ public final class PlugProvider implements OutputBufferProvider {
         LOG.info("plug output buffer reconfigured; interfaces attached from now on use {}", settings);
     }
 
+    /**
+     * Leaves every hold in the kernel for the next version of this bundle: IFB, redirect and plug qdisc stay,
+     * plugged; only the sockets close. Handles given out do nothing afterwards.
+     */
     @Deactivate
     void deactivate() {
-        for (PlugOutputBuffer b : List.copyOf(attached)) {
-            LOG.info("closing {} (held output is dropped, never released)", b);
-            b.close();
+        synchronized (holds) {
+            for (PlugOutputBuffer b : List.copyOf(holds.values())) {
+                b.leave();
+            }
+            holds.clear();
         }
     }
 
@@ -133,9 +151,11 @@ public final class PlugProvider implements OutputBufferProvider {
         return kernelHasPlug;
     }
 
-    /** Interfaces attached and not yet closed. */
+    /** Interfaces held (attached or detached) and not yet closed. */
     int attachedCount() {
-        return attached.size();
+        synchronized (holds) {
+            return holds.size();
+        }
     }
 
     /** The IFB of tap {@code tap}: {@code ifb-TAP}, or a shortened TAP with a hash when that exceeds 15 chars. */
@@ -153,7 +173,10 @@ public final class PlugProvider implements OutputBufferProvider {
         return attach(nic, () -> { });
     }
 
-    /** {@link #attach(GuestInterface)}; {@code redirected} runs once the redirect to the IFB is in place. */
+    /**
+     * {@link #attach(GuestInterface)}; {@code redirected} runs once the redirect to the IFB is in place. Adopts the
+     * hold of a detached buffer, or what an earlier provider left (see the class comment).
+     */
     OutputBuffer attach(GuestInterface nic, Runnable redirected) throws OutputBufferException {
         if (!HostDevices.holdable(nic)) {
             throw new OutputBufferException("the plug output buffer holds tap and vif interfaces, not " + nic.kind() + " ("
@@ -165,6 +188,20 @@ public final class PlugProvider implements OutputBufferProvider {
         }
         String netns = nic.netns() == null || nic.netns().isBlank() ? null : nic.netns();
         String where = tap + (netns == null ? "" : " in network namespace " + netns);
+        String key = (netns == null ? "" : netns) + "/" + tap;
+        synchronized (holds) {
+            BufferHandle adopted = BufferHandle.adoptDetached(holds, key, where);
+            if (adopted != null) {
+                return adopted;
+            }
+            PlugOutputBuffer buffer = attachNew(nic, tap, netns, where, key, redirected);
+            holds.put(key, buffer);
+            return new BufferHandle(buffer);
+        }
+    }
+
+    private PlugOutputBuffer attachNew(GuestInterface nic, String tap, String netns, String where, String key,
+            Runnable redirected) throws OutputBufferException {
         PlugSettings s = settings;
 
         Path ip = HostCommands.require("ip", "create the IFB that receives the output of " + where);
@@ -179,6 +216,27 @@ public final class PlugProvider implements OutputBufferProvider {
         }
 
         PlugDevices devices = new PlugDevices(ip, tc, netns, tap, ifbName(tap), s.limitBytes());
+        PlugOutputBuffer[] self = new PlugOutputBuffer[1];
+        Runnable forget = () -> {
+            synchronized (holds) {
+                holds.remove(key, self[0]);
+            }
+        };
+        try {
+            if (devices.adoptLeft(lib)) {
+                self[0] = new PlugOutputBuffer(tap, devices, forget);
+                LOG.info("adopted the plug qdisc on IFB {} an earlier provider left holding the output of {} ({}); "
+                        + "what it held was dropped", devices.ifb(), where, nic.name());
+                return self[0];
+            }
+        } catch (NetlinkException | OutputBufferException | RuntimeException e) {
+            devices.leave(); // what was found stays, plugged: removing it would let the guest's output pass
+            if (e instanceof OutputBufferException obe) {
+                throw obe;
+            }
+            throw new OutputBufferException("cannot adopt the plug qdisc on IFB " + devices.ifb() + " holding the "
+                    + "output of " + where + ": " + e.getMessage(), e);
+        }
         boolean installed = false;
         try {
             devices.createIfb();
@@ -209,11 +267,8 @@ public final class PlugProvider implements OutputBufferProvider {
                 devices.remove(); // undo what was set up, newest first
             }
         }
-        PlugOutputBuffer[] self = new PlugOutputBuffer[1];
-        PlugOutputBuffer buffer = new PlugOutputBuffer(tap, devices, () -> attached.remove(self[0]));
-        self[0] = buffer;
-        attached.add(buffer);
+        self[0] = new PlugOutputBuffer(tap, devices, forget);
         LOG.info("holding the output of {} ({}) with the plug qdisc on IFB {}", where, nic.name(), devices.ifb());
-        return buffer;
+        return self[0];
     }
 }

@@ -202,6 +202,23 @@ class NfqueueIntegrationTest {
                 "list the FORWARD chain").out();
     }
 
+    private long nfqueueRules(String tool) throws OutputBufferException {
+        return rules(tool).lines().filter(l -> l.contains("-j NFQUEUE")).count();
+    }
+
+    /** The queue the IPv4 rule for {@code dev} feeds (there must be exactly one such rule). */
+    private int queueOf(String dev) throws OutputBufferException {
+        List<NfqueueRules.Rule> found = NfqueueRules.parse(rules("iptables")).feeding(dev);
+        assertEquals(1, found.size(), "one rule for " + dev + ": " + rules("iptables"));
+        return found.get(0).firstQueue();
+    }
+
+    private void sendMany(int phase, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            send(phase, i);
+        }
+    }
+
     private GuestInterface nic() {
         return new GuestInterface("net0", "52:54:00:12:34:56", "tap", TAP, A);
     }
@@ -355,6 +372,103 @@ class NfqueueIntegrationTest {
         }
         await().atMost(Duration.ofSeconds(2)).until(() -> arrived(5) == 10);
         buffer = null;
+    }
+
+    @Test
+    void detachedOutputStaysHeldAndGoesWithTheFirstEpochTheNextAttachReleases() throws Exception {
+        send(0, 0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(0) == 1);
+
+        OutputBuffer first = provider.attach(nic());
+        buffer = first;
+        sendMany(1, 20);
+        await().atMost(Duration.ofSeconds(2)).until(() -> first.stats().packetsQueued() == 20);
+        first.seal(7);
+        first.detach();
+        sendMany(2, 20); // while no engine drives the buffer
+        first.release(7);
+        first.passThrough();
+        Thread.sleep(300);
+        assertEquals(0, arrived(1) + arrived(2), "nothing leaves while detached, whatever the old handle is told");
+
+        OutputBuffer second = provider.attach(nic());
+        buffer = second;
+        OutputBufferException twice = assertThrows(OutputBufferException.class, () -> provider.attach(nic()));
+        assertTrue(twice.getMessage().contains("attached and not detached"), twice.getMessage());
+        assertEquals(1, nfqueueRules("iptables"), "the same rule: " + rules("iptables"));
+        assertEquals(1, nfqueueRules("ip6tables"));
+        await().atMost(Duration.ofSeconds(2)).until(() -> second.stats().packetsQueued() == 40);
+        second.seal(1); // the adopting engine counts afresh
+        sendMany(3, 10);
+        Thread.sleep(200);
+        assertEquals(0, arrived(1) + arrived(2) + arrived(3), "held until the first adopted epoch is released");
+        second.release(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(1) == 20 && arrived(2) == 20);
+        Thread.sleep(200);
+        assertEquals(0, arrived(3), "output after the seal of epoch 1 waits for epoch 2");
+        second.seal(2);
+        second.release(2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(3) == 10);
+
+        first.close();
+        assertEquals(1, nfqueueRules("iptables"), "closing the detached handle removes nothing");
+        second.close();
+        assertEquals(0, nfqueueRules("iptables"), "closing the adopting handle removes the rule");
+        assertEquals(0, nfqueueRules("ip6tables"));
+        buffer = null;
+    }
+
+    @Test
+    void aNewProviderAdoptsTheRuleTheOldOneLeftAndNothingLeavesInBetween() throws Exception {
+        send(0, 0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(0) == 1);
+
+        OutputBuffer old = provider.attach(nic());
+        buffer = old;
+        int queue = queueOf(TAP);
+        sendMany(1, 20);
+        await().atMost(Duration.ofSeconds(2)).until(() -> old.stats().packetsQueued() == 20);
+        old.seal(1);
+
+        provider.deactivate(); // the bundle is updated: nothing of this instance survives
+        assertEquals(1, nfqueueRules("iptables"), "the rule stays: " + rules("iptables"));
+        assertEquals(1, nfqueueRules("ip6tables"), "the IPv6 rule stays: " + rules("ip6tables"));
+        assertFalse(rules("iptables").contains("--queue-bypass"), "with nobody on the queue the kernel drops");
+        sendMany(2, 20); // the gap
+        old.release(1);
+        old.close();
+        assertEquals(1, nfqueueRules("iptables"), "the old engine's late close removes nothing");
+        Thread.sleep(300);
+        assertEquals(0, arrived(1) + arrived(2), "nothing held or sent across the update left");
+
+        NfqueueProvider updated = new NfqueueProvider(NfqueueSettings.defaults(), lib);
+        OutputBuffer other = updated.attach(new GuestInterface("net1", null, "tap", "rnbout0", A));
+        try {
+            assertTrue(queueOf("rnbout0") != queue, "another interface never gets the queue the left rule feeds ("
+                    + queue + "): " + rules("iptables"));
+            buffer = updated.attach(nic());
+            assertEquals(queue, queueOf(TAP), "the left rule adopted, no second one added: " + rules("iptables"));
+            assertEquals(2, nfqueueRules("iptables"), "one rule for each of the two interfaces");
+            assertEquals(2, nfqueueRules("ip6tables"));
+            OutputBuffer adopted = buffer;
+            sendMany(3, 20);
+            await().atMost(Duration.ofSeconds(2)).until(() -> adopted.stats().packetsQueued() == 20);
+            assertEquals(0, arrived(3), "held by the new provider");
+            adopted.seal(1);
+            adopted.release(1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> arrived(3) == 20);
+            assertEquals(0, arrived(1) + arrived(2), "what the kernel held across the update was dropped");
+
+            adopted.close();
+            buffer = null;
+            assertEquals(1, nfqueueRules("iptables"), "close removes the adopted rule: " + rules("iptables"));
+        } finally {
+            other.close();
+        }
+        assertEquals(0, nfqueueRules("iptables"));
+        assertEquals(0, nfqueueRules("ip6tables"));
+        sendMany(5, 10);
+        await().atMost(Duration.ofSeconds(2)).until(() -> arrived(5) == 10);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.romulus.netbuf.internal.nfqueue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.romulus.api.netbuf.OutputBufferStats;
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.netlink.Nfqueue;
 
 import org.junit.jupiter.api.Test;
@@ -37,6 +39,11 @@ class NfqueueOutputBufferTest {
         @Override
         public void shutdown() {
             log.add("shutdown");
+        }
+
+        @Override
+        public void abandon() {
+            log.add("abandon");
         }
     };
 
@@ -176,6 +183,63 @@ class NfqueueOutputBufferTest {
         buffer.close();
         assertEquals(List.of("stopIntake", "DROP 4", "shutdown"), log, "closed: nothing is ever released");
         assertEquals(4, buffer.stats().packetsDropped());
+    }
+
+    @Test
+    void detachHoldsEverythingForTheFirstEpochSealedAfterAdoption() {
+        BufferHandle old = new BufferHandle(buffer);
+        receive(1, 2);
+        old.seal(10);
+        receive(3, 3);
+        old.seal(11);
+        receive(4, 4);
+        old.detach();
+        receive(5, 6); // the guest goes on sending while no engine drives the buffer
+        old.release(11);
+        old.discard();
+        old.close();
+        assertEquals(List.of(), log, "a detached handle decides nothing, not even at close");
+        assertTrue(buffer.detached());
+        assertEquals(0, buffer.stats().epochsOutstanding(), "the old engine's epochs are forgotten");
+
+        buffer.adopt();
+        BufferHandle adopted = new BufferHandle(buffer);
+        receive(7, 7);
+        adopted.seal(1); // the adopting engine counts afresh
+        receive(8, 8);
+        assertEquals(List.of(), log, "held until the first adopted epoch is released");
+        adopted.release(1);
+        assertEquals(List.of("ACCEPT 7"), log, "everything held at the detach and since, in one verdict");
+        assertEquals(7, buffer.stats().packetsReleased());
+        adopted.seal(2);
+        adopted.release(2);
+        assertEquals(List.of("ACCEPT 7", "ACCEPT 8"), log);
+    }
+
+    @Test
+    void detachEndsPassThrough() {
+        BufferHandle old = new BufferHandle(buffer);
+        old.passThrough();
+        receive(1, 2);
+        old.detach();
+        receive(3, 4);
+        assertEquals(List.of("ACCEPT 2"), log, "what passed through before the detach went; later output is held");
+        buffer.adopt();
+        BufferHandle adopted = new BufferHandle(buffer);
+        adopted.seal(1);
+        adopted.release(1);
+        assertEquals(List.of("ACCEPT 2", "ACCEPT 4"), log);
+    }
+
+    @Test
+    void abandonLeavesTheRuleAndDecidesNothing() {
+        receive(1, 3);
+        buffer.seal(1);
+        buffer.abandon();
+        buffer.release(1);
+        buffer.close();
+        assertEquals(List.of("abandon"), log, "no verdict, no rule removal: the kernel drops what the queue held");
+        assertFalse(buffer.detached());
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 
+import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.Rtnetlink;
@@ -36,6 +37,7 @@ class PlugOutputBufferTest {
         boolean indefinite;
         int replaced;
         boolean removed;
+        boolean left;
         boolean failNext;
 
         void enqueue(long epoch) {
@@ -97,6 +99,11 @@ class PlugOutputBufferTest {
         public void remove() {
             removed = true;
             queue.clear();
+        }
+
+        @Override
+        public void leave() {
+            left = true;
         }
     }
 
@@ -216,6 +223,65 @@ class PlugOutputBufferTest {
         buffer.release(1);
         assertTrue(kernel.sent.isEmpty());
         assertFalse(kernel.actions.contains(Rtnetlink.TCQ_PLUG_RELEASE_ONE));
+    }
+
+    @Test
+    void detachKeepsEverythingHeldAndTheFirstEpochSealedAfterAdoptionTakesIt() {
+        // packets are tagged with the epoch of the adopting engine they belong to: all of the old engine's is 1
+        BufferHandle old = new BufferHandle(buffer);
+        kernel.enqueue(1);
+        old.seal(10);
+        kernel.enqueue(1);
+        old.seal(11); // the kernel's sealed slot is taken (epoch 10): 11 shares the open region
+        kernel.enqueue(1);
+        old.detach();
+        kernel.enqueue(1);
+        old.release(11);
+        old.close();
+        assertTrue(kernel.sent.isEmpty(), "a detached handle releases nothing: " + kernel.sent);
+        assertFalse(kernel.removed, "nor does it remove the hold");
+        assertTrue(buffer.detached());
+
+        buffer.adopt();
+        BufferHandle adopted = new BufferHandle(buffer);
+        kernel.enqueue(1);
+        adopted.seal(1); // a lower number than the old engine's: the adopting engine counts afresh
+        kernel.enqueue(2);
+        assertTrue(kernel.sent.isEmpty(), "nothing leaves before the first adopted epoch is released");
+        adopted.release(1);
+        assertNothingEarly(1);
+        assertFalse(kernel.sent.isEmpty(), "the region the old engine sealed left with epoch 1");
+        adopted.seal(2);
+        adopted.release(2);
+        assertEquals(List.of(1L, 1L, 1L, 1L, 1L, 2L), kernel.sent, "all of it, in order, once released");
+    }
+
+    @Test
+    void detachWhilePassingThroughHoldsAgain() {
+        BufferHandle old = new BufferHandle(buffer);
+        old.passThrough();
+        kernel.enqueue(0);
+        old.detach();
+        kernel.enqueue(1);
+        assertEquals(List.of(0L), kernel.sent, "after the detach output is held");
+        buffer.adopt();
+        BufferHandle adopted = new BufferHandle(buffer);
+        adopted.seal(1);
+        adopted.release(1);
+        assertEquals(List.of(0L, 1L), kernel.sent);
+    }
+
+    @Test
+    void leaveKeepsTheQdiscHoldingAndReleasesNothingMore() {
+        kernel.enqueue(1);
+        buffer.seal(1);
+        buffer.leave();
+        buffer.release(1);
+        buffer.close();
+        assertTrue(kernel.left);
+        assertFalse(kernel.removed, "the IFB, redirect and qdisc stay for the next provider");
+        assertTrue(kernel.sent.isEmpty());
+        assertEquals(1, closed, "the provider forgets it");
     }
 
     @Test
