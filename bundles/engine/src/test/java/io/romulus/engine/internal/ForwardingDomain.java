@@ -69,6 +69,11 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public void detach() {
+        d.detach();
+    }
+
+    @Override
     public void close() {
         d.close();
     }

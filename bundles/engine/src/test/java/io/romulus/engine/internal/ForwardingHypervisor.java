@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
@@ -43,5 +44,15 @@ class ForwardingHypervisor implements Hypervisor {
     @Override
     public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
         return binding.createReplica(spec);
+    }
+
+    @Override
+    public Optional<ProtectedDomain> adopt(DomainId id) throws HypervisorException {
+        return binding.adopt(id);
+    }
+
+    @Override
+    public Optional<Replica> adoptReplica(ReplicaSpec spec) throws HypervisorException {
+        return binding.adoptReplica(spec);
     }
 }

@@ -48,6 +48,11 @@ class ForwardingReplica implements Replica {
     }
 
     @Override
+    public void detach() {
+        r.detach();
+    }
+
+    @Override
     public void close() {
         r.close();
     }

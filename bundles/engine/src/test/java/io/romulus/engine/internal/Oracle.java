@@ -4,6 +4,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -43,6 +44,11 @@ final class Oracle {
             public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
                 return new Recording((SimDomain) sim.open(id, options));
             }
+
+            @Override
+            public Optional<ProtectedDomain> adopt(DomainId id) throws HypervisorException {
+                return sim.adopt(id).map(d -> new Recording((SimDomain) d));
+            }
         };
     }
 
@@ -53,6 +59,11 @@ final class Oracle {
             public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
                 replicas.incrementAndGet();
                 return new Checking((SimReplica) sim.createReplica(spec));
+            }
+
+            @Override
+            public Optional<Replica> adoptReplica(ReplicaSpec spec) throws HypervisorException {
+                return sim.adoptReplica(spec).map(r -> new Checking((SimReplica) r));
             }
         };
     }

@@ -1,0 +1,229 @@
+package io.romulus.engine.internal;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.sim.internal.SimHypervisor;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Helpers of a running protection are replaced as a bundle update replaces them (ARCHITECTURE.md section 8): the
+ * binding, the output buffer provider, the engine itself on either node. Throughout, every committed epoch equals the
+ * primary's memory at its pause (I2), no packet leaves before the ACK of its epoch (I1), and the backup never builds
+ * a second replica: protection goes on with incremental checkpoints, never a full copy.
+ */
+class EngineHotSwapTest {
+
+    private static final DomainId DEMO = DomainId.parse("sim:demo");
+    private static final InetSocketAddress PEER = InetSocketAddress.createUnresolved("127.0.0.1", 7480);
+    private static final Map<String, String> WORKLOAD = Map.of("memory", "4M", "dirty-rate", "20000",
+            "packet-rate", "2000", "locality", "0.7");
+
+    private final SimHypervisor primarySim = new SimHypervisor();
+    private final SimHypervisor backupSim = new SimHypervisor();
+    private final LoopbackTransport link = new LoopbackTransport();
+    private final Oracle oracle = new Oracle();
+    private Engine primary;
+    private Engine backup;
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void nodes() {
+        primary = primaryNode();
+        backup = backupNode();
+    }
+
+    private Engine primaryNode() {
+        Engine e = node("node-a");
+        e.addHypervisor(oracle.primary(primarySim));
+        e.addOutputBufferProvider(primarySim, 0);
+        e.setTransport(link);
+        return e;
+    }
+
+    private Engine backupNode() {
+        Engine e = node("node-b");
+        e.addHypervisor(oracle.backup(backupSim));
+        e.setTransport(link);
+        return e;
+    }
+
+    private static Engine node(String name) {
+        return new Engine(new EngineSettings(name, 25, 1, 10_000, 512, 3000, 20, 4, 64,
+                EngineSettings.FailoverMode.MANUAL, 7490, false));
+    }
+
+    @AfterEach
+    void stop() {
+        primary.shutdown();
+        backup.shutdown();
+        primarySim.deactivate();
+        backupSim.deactivate();
+    }
+
+    private ProtectionStatus row(Engine engine, Role role) {
+        return engine.status().stream().filter(s -> s.role() == role && s.domain().equals(DEMO.toString()))
+                .findFirst().orElse(null);
+    }
+
+    private long committedOnBackup() {
+        ProtectionStatus s = row(backup, Role.BACKUP);
+        return s == null ? -1 : s.epoch();
+    }
+
+    private void awaitCommitted(long epoch) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= epoch
+                && row(primary, Role.PRIMARY) != null && row(primary, Role.PRIMARY).state() == ProtectionState.PROTECTED);
+    }
+
+    /** I1, I2, one replica only; {@code from}..{@code before} is when output was held. */
+    private void assertInvariants(long from, long before) {
+        assertEquals(List.of(), oracle.mismatches, "I2: a committed epoch differs from the primary at its pause");
+        assertEquals(1, oracle.replicas.get(), "the backup built one replica: no stream started with a full copy");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
+        Oracle.assertInOrder(primarySim.wire().packets());
+    }
+
+    @Test
+    void anUpdatedBindingAdoptsTheDomainAndCheckpointsGoOnWhereTheyStopped() throws Exception {
+        // the binding as its bundle's versions see it: the old one leaves its domains running when it goes
+        List<ProtectedDomain> opened = new CopyOnWriteArrayList<>();
+        ForwardingHypervisor v1 = new ForwardingHypervisor(oracle.primary(primarySim)) {
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                ProtectedDomain d = super.open(id, options);
+                opened.add(d);
+                return d;
+            }
+        };
+        primary.shutdown();
+        primary = node("node-a");
+        primary.addHypervisor(v1);
+        primary.addOutputBufferProvider(primarySim, 0);
+        primary.setTransport(link);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        awaitCommitted(50);
+
+        primary.removeHypervisor(v1);
+        opened.forEach(ProtectedDomain::detach); // what the old version's deactivate does
+        long stalled = row(primary, Role.PRIMARY).epoch();
+        Thread.sleep(200); // the domain runs on, writing pages and sending packets; no checkpoint
+        ProtectionStatus away = row(primary, Role.PRIMARY);
+        assertTrue(away.epoch() <= stalled + 1, "no checkpoint without a binding: " + stalled + " -> " + away.epoch());
+        assertTrue(away.detail().contains("binding is away"), away.detail());
+
+        primary.addHypervisor(new ForwardingHypervisor(oracle.primary(primarySim)));
+        awaitCommitted(stalled + 50);
+        long before = System.nanoTime();
+        primary.unprotect(DEMO);
+        assertInvariants(from, before);
+        assertEquals(1, link.connects.get(), "the stream stayed up through the binding's update");
+    }
+
+    @Test
+    void anUpdatedOutputProviderAdoptsTheHoldAndNothingLeavesEarly() throws Exception {
+        Provider v1 = new Provider("sim-v1");
+        primary.shutdown();
+        primary = node("node-a");
+        primary.addHypervisor(oracle.primary(primarySim));
+        primary.addOutputBufferProvider(v1, 0);
+        primary.setTransport(link);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        awaitCommitted(50);
+
+        primary.removeOutputBufferProvider(v1);
+        v1.attached.forEach(OutputBuffer::detach); // what the old version's deactivate does: the hold stays
+        long gone = committedOnBackup();
+        awaitCommitted(gone + 20); // checkpoints go on meanwhile; nothing is released
+        assertTrue(primary.outputs().isEmpty(), "no buffer while no provider holds the interface");
+        primary.addOutputBufferProvider(new Provider("sim-v2"), 0);
+        awaitCommitted(committedOnBackup() + 50);
+        long before = System.nanoTime();
+        assertEquals(1, primary.outputs().size(), "the new provider holds the interface");
+        primary.unprotect(DEMO);
+        assertInvariants(from, before);
+    }
+
+    /** One version of the sim's output buffer provider, as its bundle would register it. */
+    private final class Provider implements OutputBufferProvider {
+
+        final String name;
+        final List<OutputBuffer> attached = new CopyOnWriteArrayList<>();
+
+        Provider(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public boolean supports(GuestInterface nic) {
+            return primarySim.supports(nic);
+        }
+
+        @Override
+        public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
+            OutputBuffer b = primarySim.attach(nic);
+            attached.add(b);
+            return b;
+        }
+    }
+
+    @Test
+    void anUpdatedEngineOnEitherNodeTakesOverAndResumesTheStreamWithoutACopy() throws Exception {
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        awaitCommitted(50);
+
+        Path primaryState = dir.resolve("a/engine-handover.properties");
+        primary.handOver(primaryState);
+        assertTrue(Files.isRegularFile(primaryState));
+        long handedAt = committedOnBackup();
+        primary = primaryNode();
+        primary.restore(primaryState);
+        assertFalse(Files.exists(primaryState), "the state is read once");
+        awaitCommitted(handedAt + 50);
+
+        Path backupState = dir.resolve("b/engine-handover.properties");
+        backup.handOver(backupState);
+        backup = backupNode();
+        backup.restore(backupState);
+        awaitCommitted(committedOnBackup() + 50);
+        long before = System.nanoTime();
+        primary.unprotect(DEMO);
+        assertInvariants(from, before);
+        assertTrue(link.connects.get() >= 3, "each engine update broke the stream once: " + link.connects.get());
+    }
+}
