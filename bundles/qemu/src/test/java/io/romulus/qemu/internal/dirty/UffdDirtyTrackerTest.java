@@ -61,7 +61,7 @@ class UffdDirtyTrackerTest {
     private UffdDirtyTracker tracker(int vecCapacity) throws IOException {
         int uffd = linux.openAsyncWriteProtectUffd();
         return new UffdDirtyTracker(linux, ProcessHandle.current().pid(), uffd, Pointer.nativeValue(base), size,
-                pageSize, vecCapacity);
+                pageSize, vecCapacity, true);
     }
 
     private void write(long... pages) {
@@ -166,7 +166,7 @@ class UffdDirtyTrackerTest {
     void rejectsAnUnalignedRangeAndClosesTheUffd() throws IOException {
         int uffd = linux.openAsyncWriteProtectUffd();
         assertThrows(IllegalArgumentException.class, () -> new UffdDirtyTracker(linux, ProcessHandle.current().pid(),
-                uffd, Pointer.nativeValue(base) + 1, size - pageSize, pageSize, 8));
+                uffd, Pointer.nativeValue(base) + 1, size - pageSize, pageSize, 8, true));
         assertTrue(Files.notExists(Path.of("/proc/self/fd/" + uffd))
                 || !Files.readSymbolicLink(Path.of("/proc/self/fd/" + uffd)).toString().contains("userfaultfd"),
                 "the tracker took ownership of the uffd and closed it");
