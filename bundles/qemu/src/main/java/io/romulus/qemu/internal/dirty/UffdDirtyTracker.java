@@ -182,7 +182,22 @@ public final class UffdDirtyTracker implements DirtyTracker {
                 allocateVec(Math.min(MAX_VEC_CAPACITY, vecCapacity * 2)); // the vec filled up: fewer calls next time
             }
         }
-        return Arrays.copyOf(pages, count);
+        return ascending(Arrays.copyOf(pages, count));
+    }
+
+    /**
+     * The pages in ascending order without duplicates, as {@link DirtyTracker#harvest()} promises. A harvest of some
+     * 3000 pages of a running QEMU guest (the hot-upgrade e2e test harvests without pausing) once came out of order;
+     * the cause is not known (shmem THP is off on that host). Cheap when the order is right: one pass, no copy.
+     */
+    static long[] ascending(long[] pages) {
+        for (int i = 1; i < pages.length; i++) {
+            if (pages[i - 1] >= pages[i]) {
+                LOG.debug("PAGEMAP_SCAN reported page {} after page {}; sorting the harvest", pages[i], pages[i - 1]);
+                return Arrays.stream(pages).sorted().distinct().toArray();
+            }
+        }
+        return pages;
     }
 
     private int append(int count, long first, long lastExclusive) {

@@ -2,6 +2,7 @@ package io.romulus.qemu.internal.dirty;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -197,5 +198,12 @@ class UffdDirtyTrackerTest {
         assertNull(UffdDirtyTracker.findMapping(maps, "/dev/shm/other"));
         assertEquals(new RamMapping(0x55d0c0000000L, 0x100000, 0, false),
                 UffdDirtyTracker.findMapping(maps, "/usr/bin/qemu-system-x86_64"));
+    }
+
+    @Test
+    void aHarvestIsAscendingWithoutDuplicatesWhateverOrderTheScanReported() {
+        assertArrayEquals(new long[] {1, 2, 5, 9}, UffdDirtyTracker.ascending(new long[] {1, 5, 2, 5, 9}));
+        long[] inOrder = {0, 3, 4};
+        assertSame(inOrder, UffdDirtyTracker.ascending(inOrder), "kept as it is, not copied");
     }
 }
