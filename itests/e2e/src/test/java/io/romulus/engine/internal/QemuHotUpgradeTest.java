@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -19,8 +18,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 
@@ -60,7 +57,6 @@ class QemuHotUpgradeTest {
     private static final int PAGE = 4096;
     private static final long MEMORY = 128L << 20;
     private static final Map<String, String> OPTIONS = Map.of("memory", "128M", "dirty-rate", "2000");
-    private static final Pattern TICK = Pattern.compile("romulus-tick (\\d+)");
 
     private static final Logger LOG = LoggerFactory.getLogger(QemuHotUpgradeTest.class);
 
@@ -270,17 +266,17 @@ class QemuHotUpgradeTest {
             replica.readPage(p, actual);
             assertEquals(expected.flip(), actual.flip(), "page " + p + " of epoch 2");
         }
-        long ticksAtEpoch2 = lastTick(guestDir().resolve("console.log"));
+        long ticksAtEpoch2 = QemuPair.lastTick(guestDir().resolve("console.log"));
         guest.resume();
         guest.close();
         primary.destroy(GUEST.name()); // the primary host is lost
 
         ProtectedDomain activated = replica.activate();
         Path console = backupDir().resolve("console.log");
-        await().atMost(Duration.ofSeconds(30)).until(() -> lastTick(console) > 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> QemuPair.lastTick(console) > 0);
         String resumed = Files.readString(console, StandardCharsets.ISO_8859_1);
         assertFalse(resumed.contains("ROMULUS-GUEST-READY"), "resumed from the checkpoint, not booted:\n" + resumed);
-        long first = lastTick(console);
+        long first = QemuPair.lastTick(console);
         assertTrue(first >= ticksAtEpoch2 && first <= ticksAtEpoch2 + 30, "the guest's ticks go on from epoch 2 ("
                 + ticksAtEpoch2 + "): " + first);
         assertTrue(activated.info().running());
@@ -294,19 +290,4 @@ class QemuHotUpgradeTest {
         }
     }
 
-    private static long lastTick(Path console) {
-        try {
-            if (!Files.exists(console)) {
-                return -1;
-            }
-            Matcher m = TICK.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
-            long last = -1;
-            while (m.find()) {
-                last = Long.parseLong(m.group(1));
-            }
-            return last;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }
