@@ -26,6 +26,11 @@ import org.slf4j.LoggerFactory;
  * (or the compare-scan fallback), page copies straight from the shared RAM file, device state from
  * {@code xen-save-devices-state}. Closing it releases the hold; the guest runs on (stop it with
  * {@link QemuHypervisor#destroy}).
+ *
+ * <p>{@link #detach()} lets go of the handle but not of the protection: the guest runs on, its RAM mapping and its
+ * dirty tracker stay with the binding, and {@link QemuHypervisor#adopt} hands them to a new handle, whose first
+ * harvest reports every page written since this handle's last one. One thread at a time uses a handle (the engine's
+ * epoch loop); once detached or closed it refuses every command.
  */
 final class QemuDomain implements ProtectedDomain {
 
@@ -40,14 +45,26 @@ final class QemuDomain implements ProtectedDomain {
     private DirtyTracker tracker;
     private boolean paused;
     private boolean closed;
+    /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
+    private boolean handedOn;
 
     QemuDomain(QemuHypervisor owner, DomainId id, QemuGuest guest) throws HypervisorException {
+        this(owner, id, guest, mapRam(id, guest), null);
+    }
+
+    /** A handle over a guest whose RAM is mapped already and whose dirty log, if {@code tracker} is set, runs. */
+    QemuDomain(QemuHypervisor owner, DomainId id, QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
         this.owner = owner;
         this.id = id;
         this.guest = guest;
         this.deviceStateFile = guest.process().dir().resolve("device-state");
+        this.ram = ram;
+        this.tracker = tracker;
+    }
+
+    static GuestRam mapRam(DomainId id, QemuGuest guest) throws HypervisorException {
         try {
-            this.ram = GuestRam.map(guest.process().dir().resolve("ram"), guest.options().memoryBytes(), PAGE_SIZE);
+            return GuestRam.map(guest.process().dir().resolve("ram"), guest.options().memoryBytes(), PAGE_SIZE);
         } catch (IOException e) {
             throw new HypervisorException("cannot map the RAM of " + id + ": " + e.getMessage(), e);
         }
@@ -55,6 +72,10 @@ final class QemuDomain implements ProtectedDomain {
 
     QemuGuest guest() {
         return guest;
+    }
+
+    GuestRam ram() {
+        return ram;
     }
 
     @Override
@@ -100,16 +121,15 @@ final class QemuDomain implements ProtectedDomain {
     @Override
     public void startDirtyLog() throws HypervisorException {
         if (tracker != null) {
-            return;
+            return; // running, possibly since before this handle was adopted: keeps what it logged
+        }
+        if (closed) {
+            throw new HypervisorException(id + " is no longer open here");
         }
         try {
             if (guest.settings().dirtyTracker().equals("uffd")) {
                 long pid = guest.process().pid();
-                RamMapping m = UffdDirtyTracker.findMapping(pid, ram.file().toString());
-                if (m.length() != ram.bytes()) {
-                    throw new HypervisorException("QEMU maps " + m.length() + " bytes of " + ram.file() + ", not "
-                            + ram.bytes());
-                }
+                RamMapping m = ramMapping(guest, ram);
                 tracker = UffdDirtyTracker.attach(pid, QemuSettings.UFFD_FD, m.start(), m.length(), PAGE_SIZE);
             } else {
                 tracker = new CompareDirtyTracker(ram.view(), PAGE_SIZE);
@@ -122,8 +142,36 @@ final class QemuDomain implements ProtectedDomain {
         }
     }
 
+    /** Where QEMU maps the guest's RAM file. */
+    private static RamMapping ramMapping(QemuGuest guest, GuestRam ram) throws IOException, HypervisorException {
+        RamMapping m = UffdDirtyTracker.findMapping(guest.process().pid(), ram.file().toString());
+        if (m.length() != ram.bytes()) {
+            throw new HypervisorException("QEMU maps " + m.length() + " bytes of " + ram.file() + ", not "
+                    + ram.bytes());
+        }
+        return m;
+    }
+
+    /**
+     * Takes over the userfaultfd dirty log that an earlier version of the binding left running in the guest's QEMU:
+     * takes QEMU's userfaultfd again, without write-protecting the RAM again.
+     */
+    static DirtyTracker adoptUffdLog(QemuGuest guest, GuestRam ram) throws HypervisorException {
+        try {
+            RamMapping m = ramMapping(guest, ram);
+            return UffdDirtyTracker.adopt(guest.process().pid(), QemuSettings.UFFD_FD, m.start(), m.length(),
+                    PAGE_SIZE);
+        } catch (IOException e) {
+            throw new HypervisorException("cannot take over the dirty log of " + guest.id() + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
     @Override
     public long[] harvestDirty() throws HypervisorException {
+        if (closed) {
+            throw new HypervisorException(id + " is no longer open here");
+        }
         if (tracker == null) {
             throw new HypervisorException("the dirty log of " + id + " is not started");
         }
@@ -179,9 +227,65 @@ final class QemuDomain implements ProtectedDomain {
     /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */
     @Override
     public void destroy() throws HypervisorException {
+        if (handedOn) {
+            throw new HypervisorException(id + " is no longer held by this handle (detached or handed over)");
+        }
         guest.process().close();
         close();
         owner.destroyIfKnown(id.name());
+    }
+
+    /**
+     * Lets go of this handle without ending the protection: the guest runs on (resumed if it was paused), and its RAM
+     * mapping and dirty tracker, still logging, wait in the binding for {@link QemuHypervisor#adopt}.
+     */
+    @Override
+    public void detach() {
+        if (closed) {
+            return;
+        }
+        resumeIfPaused();
+        closed = true;
+        handedOn = true;
+        owner.detached(this, tracker);
+        tracker = null;
+    }
+
+    /**
+     * The binding stops (its bundle is updated): like {@link #detach()}, but only what lives on in the kernel survives,
+     * so the tracker lets go of its descriptors and leaves the log running in QEMU where it can.
+     *
+     * @return the dirty log that ran: {@code uffd} if it goes on, {@code compare} if it is lost, or {@code none}
+     */
+    String handOver() {
+        if (closed) {
+            return "none";
+        }
+        resumeIfPaused();
+        closed = true;
+        handedOn = true;
+        String log = handOver(tracker);
+        tracker = null;
+        return log;
+    }
+
+    /** Lets go of a running dirty tracker for the next version of the binding; returns what {@link #handOver()} does. */
+    static String handOver(DirtyTracker tracker) {
+        if (tracker == null) {
+            return "none";
+        }
+        String name = tracker.name();
+        return tracker.release() ? "uffd" : name;
+    }
+
+    private void resumeIfPaused() {
+        if (paused && guest.process().isAlive()) {
+            try {
+                resume();
+            } catch (HypervisorException e) {
+                LOG.warn("Resuming {} failed: {}", id, e.getMessage());
+            }
+        }
     }
 
     @Override
@@ -190,13 +294,7 @@ final class QemuDomain implements ProtectedDomain {
             return;
         }
         stopDirtyLog();
-        if (paused && guest.process().isAlive()) {
-            try {
-                resume();
-            } catch (HypervisorException e) {
-                LOG.warn("Resuming {} on close failed: {}", id, e.getMessage());
-            }
-        }
+        resumeIfPaused();
         closed = true;
         owner.released(this);
     }

@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,6 +27,7 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.qmp.QmpClient;
 
 import org.osgi.service.component.annotations.Activate;
@@ -46,6 +50,22 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Guests outlive the hold on them: unprotecting a guest, or stopping this component, leaves it running.
  * {@link #destroy} stops one.
+ *
+ * <p>Hot upgrade (ARCHITECTURE.md section 8). An engine being updated {@linkplain QemuDomain#detach() detaches} its
+ * domains and {@linkplain QemuReplica#detach() replicas}; this binding keeps them (RAM mapping, QMP connection, dirty
+ * tracker still logging; replica RAM file, committed epoch and device state) for {@link #adopt} and
+ * {@link #adoptReplica}. When this component itself stops (its bundle is updated), it lets go of every guest and
+ * replica without ending anything: each guest's directory gets a {@link GuestStateFile} (what {@link #open} knew, and
+ * whether a protection held it with which dirty log), each replica's directory a {@link ReplicaStateFile} and the
+ * committed device state, and the userfaultfd dirty logs keep running inside QEMU (its own descriptor keeps the
+ * registration and the write-protect state of every page). A new instance on the same run directory finds them when
+ * it starts: a guest whose {@code qemu.pid} names its live QEMU is connected to again over QMP and adopted with its
+ * dirty log taken over as it is (not write-protected again), so the first harvest reports every page written since the
+ * last harvest before the update; the directories of guests that are gone are removed. The compare-scan tracker keeps
+ * its copy in this component's memory: across this component's own update its guests cannot be adopted (adopt is
+ * empty and says why in the log), only opened again and copied whole.
+ *
+ * <p>The handles of an instance that stopped are unusable: their commands fail and closing them does nothing.
  */
 @Component(service = Hypervisor.class, property = Hypervisor.BINDING + "=qemu", configurationPid = "io.romulus.qemu")
 @Designate(ocd = QemuConfig.class)
@@ -59,14 +79,32 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile DiskExports exports;
     private final Map<String, QemuGuest> guests = new ConcurrentHashMap<>();
     private final Map<String, QemuDomain> open = new ConcurrentHashMap<>();
+    /** Guests whose handle an engine detached: what the next handle takes over. */
+    private final Map<String, Held> detached = new ConcurrentHashMap<>();
+    /** Guests an earlier version of the binding held when it stopped, by name, with their state files. */
+    private final Map<String, GuestStateFile> inherited = new ConcurrentHashMap<>();
+    private final Set<QemuReplica> replicas = ConcurrentHashMap.newKeySet();
+    /** Replicas whose handle an engine detached, by domain name: the handles {@link #adoptReplica} returns. */
+    private final Map<String, QemuReplica> detachedReplicas = new ConcurrentHashMap<>();
+    /** Replicas an earlier version of the binding handed over, by domain name. */
+    private final Map<String, InheritedReplica> inheritedReplicas = new ConcurrentHashMap<>();
+
+    /** A detached guest: its RAM mapping and its dirty tracker (or {@code null} if no log ran). */
+    private record Held(QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
+    }
+
+    private record InheritedReplica(Path dir, ReplicaStateFile state) {
+    }
 
     @Activate
     public QemuHypervisor(QemuConfig config) {
         this(QemuSettings.of(config));
     }
 
+    /** Finds the guests and replicas an earlier instance on the same run directory left behind (see above). */
     public QemuHypervisor(QemuSettings settings) {
         this.settings = settings;
+        rediscover();
     }
 
     /** The node's NBD exports, where guests with a disk get it (bundle nbd); optional. */
@@ -88,11 +126,147 @@ public final class QemuHypervisor implements Hypervisor {
         LOG.info("QEMU binding reconfigured; new guests use {}", settings);
     }
 
+    /**
+     * Lets go of every guest and replica without ending anything, for the next version of the binding (see above).
+     * The engine must have stopped using this instance's handles.
+     */
     @Deactivate
-    void deactivate() {
-        new ArrayList<>(open.values()).forEach(QemuDomain::close);
-        if (!guests.isEmpty()) {
-            LOG.info("QEMU binding stopping; its guests run on: {}", guests.keySet());
+    public void deactivate() {
+        Map<String, String> held = new TreeMap<>();
+        synchronized (this) {
+            letGoOfGuests(held);
+        }
+        // not under this monitor: a replica being activated holds its lock and then takes this monitor.
+        // Replicas first, then the detached ones: one being detached meanwhile moves from the first to the second
+        List<QemuReplica> handed = new ArrayList<>(replicas);
+        handed.forEach(this::handOver);
+        new ArrayList<>(detachedReplicas.values()).forEach(this::handOver);
+        LOG.info("QEMU binding stopping; its guests run on, protected: {}; replicas kept: {}", held,
+                handed.size() + detachedReplicas.size() + inheritedReplicas.size());
+        replicas.clear();
+        detachedReplicas.clear();
+        inheritedReplicas.clear();
+    }
+
+    private void letGoOfGuests(Map<String, String> held) {
+        open.forEach((name, d) -> held.put(name, d.handOver()));
+        detached.forEach((name, h) -> held.put(name, QemuDomain.handOver(h.tracker())));
+        inherited.forEach((name, st) -> held.put(name, st.dirtyLog()));
+        open.clear();
+        detached.clear();
+        inherited.clear();
+        for (QemuGuest g : guests.values()) {
+            GuestStateFile st = GuestStateFile.of(g);
+            try {
+                if (g.process().isAlive()) {
+                    (held.containsKey(g.id().name()) ? st.held(held.get(g.id().name())) : st)
+                            .write(g.process().dir());
+                }
+            } catch (IOException e) {
+                LOG.warn("Cannot write the state file of {}; the next version of the binding will not find it: {}",
+                        g.id(), e.getMessage());
+            }
+            g.process().disconnect();
+        }
+        guests.clear();
+    }
+
+    private void handOver(QemuReplica r) {
+        try {
+            r.handOver();
+        } catch (IOException e) {
+            LOG.warn("Dropped the replica of {}: {}", r.spec().id(), e.getMessage());
+        }
+    }
+
+    /** Finds what an earlier instance on this run directory left: guests with a state file, replicas with one. */
+    private void rediscover() {
+        Path run = settings.runDir();
+        if (!Files.isDirectory(run)) {
+            return;
+        }
+        List<Path> dirs;
+        try (Stream<Path> list = Files.list(run)) {
+            dirs = list.filter(Files::isDirectory).sorted().toList();
+        } catch (IOException e) {
+            LOG.warn("Cannot look for guests left running in {}: {}", run, e.getMessage());
+            return;
+        }
+        for (Path dir : dirs) {
+            if (Files.exists(dir.resolve(GuestStateFile.NAME))) {
+                rediscoverGuest(dir);
+            } else if (Files.exists(dir.resolve(ReplicaStateFile.NAME))) {
+                rediscoverReplica(dir);
+            }
+        }
+    }
+
+    private void rediscoverGuest(Path dir) {
+        GuestStateFile st;
+        QemuProcess p;
+        try {
+            st = GuestStateFile.read(dir);
+            p = QemuProcess.reconnect(st.name(), dir, st.tap(), settings);
+        } catch (IOException | HypervisorException e) {
+            LOG.warn("Cannot take hold of the guest in {} again; leaving it alone: {}", dir, e.getMessage());
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (p == null) {
+            LOG.info("qemu:{} no longer runs; removing its left-over directory {}", st.name(), dir);
+            deleteTree(dir);
+            return;
+        }
+        QemuGuest g;
+        try {
+            g = new QemuGuest(new DomainId(BINDING, st.name()), p, GuestOptions.parse(st.options()),
+                    settings.forGuest(st.accel(), st.netns(), st.bridge(), st.dirtyTracker()), st.disk());
+            st.released().write(dir); // taken: a later start must not take the same log again
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot take hold of qemu:{} (pid {}) again; leaving it alone: {}", st.name(), p.pid(),
+                    e.getMessage());
+            p.disconnect();
+            return;
+        }
+        if (guests.putIfAbsent(st.name(), g) != null) {
+            LOG.warn("Two QEMUs run qemu:{}; leaving pid {} in {} alone", st.name(), p.pid(), dir);
+            p.disconnect();
+            return;
+        }
+        if (st.held()) {
+            inherited.put(st.name(), st);
+        }
+        LOG.info("Found {} running (pid {}){}", g.id(), p.pid(), st.held()
+                ? ", protected until the binding was updated, dirty log " + st.dirtyLog() : "");
+    }
+
+    private void rediscoverReplica(Path dir) {
+        ReplicaStateFile st;
+        try {
+            st = ReplicaStateFile.read(dir);
+            long size = Files.size(dir.resolve("ram"));
+            if (size != st.spec().memoryBytes()) {
+                throw new IOException("its RAM file has " + size + " bytes, not " + st.spec().memoryBytes());
+            }
+        } catch (IOException e) {
+            LOG.warn("Removing the unusable replica in {}: {}", dir, e.getMessage());
+            deleteTree(dir);
+            return;
+        }
+        String name = st.spec().id().name();
+        InheritedReplica found = new InheritedReplica(dir, st);
+        InheritedReplica previous = inheritedReplicas.get(name);
+        InheritedReplica dropped = found;
+        if (previous == null || previous.state().committedEpoch() < st.committedEpoch()) {
+            inheritedReplicas.put(name, found);
+            dropped = previous;
+        }
+        LOG.info("Found the replica of {} in {} at epoch {}", st.spec().id(), dir, st.committedEpoch());
+        if (dropped != null) {
+            LOG.info("Removing an older replica of {} in {}", st.spec().id(), dropped.dir());
+            deleteTree(dropped.dir());
         }
     }
 
@@ -148,6 +322,7 @@ public final class QemuHypervisor implements Hypervisor {
         if (open.containsKey(id.name())) {
             throw new HypervisorException(id + " is already open");
         }
+        dropHold(id.name()); // a new protection starts clean: it copies the guest whole
         QemuGuest g = guests.get(id.name());
         if (g != null && !g.process().isAlive()) {
             LOG.warn("The QEMU of {} is gone; booting it again", id);
@@ -168,6 +343,79 @@ public final class QemuHypervisor implements Hypervisor {
         QemuDomain d = new QemuDomain(this, id, g);
         open.put(id.name(), d);
         return d;
+    }
+
+    /**
+     * Hands over guest {@code id} that an engine {@linkplain QemuDomain#detach() detached}, or that an earlier version
+     * of this binding held when it stopped, with its dirty log as it runs: the first harvest of the returned handle
+     * reports every page written since the previous handle's last harvest. Empty when the guest is not held here, is
+     * gone, or its dirty log did not survive (none ran, or the compare-scan tracker's copy was lost with the earlier
+     * version of the binding); {@link #open} then takes hold of it anew.
+     */
+    @Override
+    public synchronized Optional<ProtectedDomain> adopt(DomainId id) throws HypervisorException {
+        if (!BINDING.equals(id.binding())) {
+            throw new IllegalArgumentException(id + " is not a QEMU guest (qemu:NAME)");
+        }
+        if (open.containsKey(id.name())) {
+            throw new HypervisorException(id + " is already open");
+        }
+        Held h = detached.remove(id.name());
+        if (h != null) {
+            if (h.tracker() == null || !h.guest().process().isAlive()) {
+                LOG.info("{} was detached {}; it is not adopted", id, h.tracker() == null ? "without a dirty log"
+                        : "but its QEMU is gone");
+                closeTracker(h);
+                return Optional.empty();
+            }
+            return Optional.of(hold(new QemuDomain(this, id, h.guest(), h.ram(), h.tracker()), "detached"));
+        }
+        GuestStateFile st = inherited.remove(id.name());
+        QemuGuest g = guests.get(id.name());
+        if (st == null || g == null || !g.process().isAlive()) {
+            return Optional.empty();
+        }
+        switch (st.dirtyLog()) {
+            case "uffd": {
+                GuestRam ram = QemuDomain.mapRam(id, g);
+                return Optional.of(hold(new QemuDomain(this, id, g, ram, QemuDomain.adoptUffdLog(g, ram)),
+                        "left running by the earlier version of the binding"));
+            }
+            case "compare":
+                LOG.warn("{} cannot be adopted: its dirty log (dirty.tracker=compare) compared against a copy of its RAM "
+                        + "kept in the memory of the earlier version of the binding, which its update dropped; a new "
+                        + "protection copies it whole", id);
+                return Optional.empty();
+            default:
+                LOG.info("{} ran without a dirty log when the binding was updated; it is not adopted", id);
+                return Optional.empty();
+        }
+    }
+
+    private QemuDomain hold(QemuDomain d, String from) {
+        open.put(d.guest().id().name(), d);
+        LOG.info("Adopted {} ({}), dirty log going on", d.guest().id(), from);
+        return d;
+    }
+
+    /** A guest's handle was detached: keeps its RAM mapping and dirty tracker for {@link #adopt}. */
+    synchronized void detached(QemuDomain d, DirtyTracker tracker) {
+        String name = d.guest().id().name();
+        open.remove(name, d);
+        closeTracker(detached.put(name, new Held(d.guest(), d.ram(), tracker)));
+        LOG.info("{} detached; it runs on{}", d.guest().id(), tracker == null ? "" : " with its dirty log");
+    }
+
+    /** Ends what a detached or inherited hold on guest {@code name} keeps (its dirty log). */
+    private void dropHold(String name) {
+        closeTracker(detached.remove(name));
+        inherited.remove(name);
+    }
+
+    private static void closeTracker(Held h) {
+        if (h != null && h.tracker() != null) {
+            h.tracker().close();
+        }
     }
 
     private QemuGuest boot(DomainId id, GuestOptions options) throws HypervisorException {
@@ -192,6 +440,7 @@ public final class QemuHypervisor implements Hypervisor {
             }
             QemuGuest g = new QemuGuest(id, p, options, s, disk);
             guests.put(id.name(), g);
+            writeStateFile(g);
             LOG.info("Booted {}: {} MiB, {} vCPU, {}", id, options.memoryBytes() >> 20, options.cpus(),
                     options.nic().equals("tap") ? "tap " + p.tap() + " for " + options.ip() : "no NIC");
             return g;
@@ -202,6 +451,15 @@ public final class QemuHypervisor implements Hypervisor {
         } catch (HypervisorException | RuntimeException e) {
             deleteTree(dir);
             throw e;
+        }
+    }
+
+    /** Writes what a new guest is, so that a later version of the binding finds it if this one stops. */
+    private static void writeStateFile(QemuGuest g) {
+        try {
+            GuestStateFile.of(g).write(g.process().dir());
+        } catch (IOException e) {
+            LOG.warn("Cannot write the state file of {}: {}", g.id(), e.getMessage());
         }
     }
 
@@ -263,9 +521,83 @@ public final class QemuHypervisor implements Hypervisor {
             throw new HypervisorException("the HELLO of " + spec.id() + " says " + spec.memoryBytes()
                     + " bytes of memory but its options say " + options.memoryBytes());
         }
-        Path dir = settings.runDir().resolve(spec.id().name() + ".replica-" + ProcessHandle.current().pid() + "-"
-                + REPLICAS.incrementAndGet());
-        return new QemuReplica(this, spec, options, dir);
+        dropReplicas(spec.id().name()); // a new replica is copied whole: the kept ones are of no more use
+        Path dir;
+        do { // an earlier version of the binding in this JVM counted from 1 too
+            dir = settings.runDir().resolve(spec.id().name() + ".replica-" + ProcessHandle.current().pid() + "-"
+                    + REPLICAS.incrementAndGet());
+        } while (Files.exists(dir));
+        QemuReplica r = QemuReplica.create(this, spec, options, dir);
+        replicas.add(r);
+        return r;
+    }
+
+    /**
+     * Hands over the replica of {@code spec.id()} that an engine {@linkplain QemuReplica#detach() detached}, or that an
+     * earlier version of this binding handed over when it stopped: at its committed epoch, ready for further epochs
+     * and for failover. Empty when none is kept here; a kept replica whose memory or page size differs from
+     * {@code spec} is dropped, and this is empty.
+     */
+    @Override
+    public synchronized Optional<Replica> adoptReplica(ReplicaSpec spec) throws HypervisorException {
+        String name = spec.id().name();
+        QemuReplica r = detachedReplicas.remove(name);
+        if (r == null) {
+            InheritedReplica found = inheritedReplicas.remove(name);
+            if (found == null) {
+                return Optional.empty();
+            }
+            if (!fits(found.state().spec(), spec)) {
+                LOG.info("Dropping the kept replica of {}: it is of {}, not {}", spec.id(), found.state().spec(), spec);
+                deleteTree(found.dir());
+                return Optional.empty();
+            }
+            try {
+                r = QemuReplica.adopt(this, found.dir(), found.state());
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Dropping the kept replica of {} in {}: {}", spec.id(), found.dir(), e.getMessage());
+                deleteTree(found.dir());
+                return Optional.empty();
+            }
+        } else if (!fits(r.spec(), spec)) {
+            LOG.info("Dropping the detached replica of {}: it is of {}, not {}", spec.id(), r.spec(), spec);
+            r.close();
+            return Optional.empty();
+        }
+        replicas.add(r);
+        LOG.info("Adopted the replica of {} at epoch {}", spec.id(), r.committedEpoch());
+        return Optional.of(r);
+    }
+
+    private static boolean fits(ReplicaSpec kept, ReplicaSpec wanted) {
+        return kept.id().equals(wanted.id()) && kept.memoryBytes() == wanted.memoryBytes()
+                && kept.pageSize() == wanted.pageSize();
+    }
+
+    /** A replica's handle was detached: {@code next} takes it over, kept for {@link #adoptReplica}. */
+    void replicaDetached(QemuReplica old, QemuReplica next) {
+        QemuReplica previous = detachedReplicas.put(next.spec().id().name(), next); // before leaving replicas
+        replicas.remove(old);
+        if (previous != null) {
+            previous.close();
+        }
+        LOG.info("The replica of {} detached at epoch {}", next.spec().id(), next.committedEpoch());
+    }
+
+    /** A replica was closed or activated. */
+    void replicaGone(QemuReplica r) {
+        replicas.remove(r);
+    }
+
+    private void dropReplicas(String name) {
+        QemuReplica r = detachedReplicas.remove(name);
+        if (r != null) {
+            r.close();
+        }
+        InheritedReplica found = inheritedReplicas.remove(name);
+        if (found != null) {
+            deleteTree(found.dir());
+        }
     }
 
     /**
@@ -299,6 +631,7 @@ public final class QemuHypervisor implements Hypervisor {
             }
             QemuGuest g = new QemuGuest(id, p, options, s, disk);
             guests.put(id.name(), g);
+            writeStateFile(g);
             QemuDomain d = new QemuDomain(this, id, g);
             open.put(id.name(), d);
             LOG.info("Activated {} from checkpoint {}: device state loaded in {} ms, running after {} ms (pid {})", id,
@@ -341,6 +674,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     private void forget(QemuGuest g) {
         guests.remove(g.id().name(), g);
+        dropHold(g.id().name());
         QemuDomain d = open.remove(g.id().name());
         if (d != null) {
             d.close();

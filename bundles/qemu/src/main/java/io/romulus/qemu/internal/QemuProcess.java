@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -22,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * {@code console.log}, {@code qemu.pid}.
  *
  * <p>QEMU is a child of this JVM but not tied to it: if the node dies, the guest runs on (as a Xen domU outlives its
- * toolstack), and whoever kills the node decides whether to kill the guest.
+ * toolstack), and whoever kills the node decides whether to kill the guest. For the same reason a new version of the
+ * binding {@linkplain #reconnect finds} a QEMU that an earlier one started, by its {@code qemu.pid}, and speaks QMP to
+ * it again.
  */
 final class QemuProcess implements AutoCloseable {
 
@@ -30,11 +34,11 @@ final class QemuProcess implements AutoCloseable {
 
     private final String name;
     private final Path dir;
-    private final Process process;
+    private final ProcessHandle process;
     private final QmpClient qmp;
     private final String tap;
 
-    private QemuProcess(String name, Path dir, Process process, QmpClient qmp, String tap) {
+    private QemuProcess(String name, Path dir, ProcessHandle process, QmpClient qmp, String tap) {
         this.name = name;
         this.dir = dir;
         this.process = process;
@@ -79,11 +83,50 @@ final class QemuProcess implements AutoCloseable {
             throw new HypervisorException("QEMU for qemu:" + name + " did not come up: " + e.getMessage()
                     + logTail(dir), e);
         }
-        QemuProcess q = new QemuProcess(name, dir, p, qmp, tap);
+        QemuProcess q = new QemuProcess(name, dir, p.toHandle(), qmp, tap);
         if (tap != null && !settings.bridge().isEmpty()) {
             q.joinBridge(settings);
         }
         return q;
+    }
+
+    /**
+     * Finds the QEMU of guest {@code name} that an earlier version of the binding started in {@code dir}: the process
+     * its {@code qemu.pid} names, if it is alive and is that guest's QEMU (its command line names the guest and maps
+     * {@code dir/ram}), and connects to its QMP socket (which the earlier version must have let go of: QEMU serves one
+     * QMP client at a time).
+     *
+     * @return the process, or {@code null} if no such QEMU runs (any more)
+     * @throws HypervisorException if it runs but does not answer on QMP
+     */
+    static QemuProcess reconnect(String name, Path dir, String tap, QemuSettings settings)
+            throws HypervisorException, InterruptedException {
+        ProcessHandle p;
+        try {
+            p = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve("qemu.pid")).trim())).orElse(null);
+            if (p == null || !isQemuOf(p.pid(), name, dir)) {
+                return null;
+            }
+        } catch (IOException | NumberFormatException e) {
+            LOG.debug("No QEMU of qemu:{} in {}: {}", name, dir, e.getMessage());
+            return null;
+        }
+        try {
+            QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), Duration.ofMillis(settings.qmpTimeoutMs()),
+                    p::isAlive);
+            return new QemuProcess(name, dir, p, qmp, tap);
+        } catch (IOException e) {
+            throw new HypervisorException("the QEMU of qemu:" + name + " (pid " + p.pid() + ") runs but does not answer"
+                    + " on QMP: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether process {@code pid} is the QEMU this binding starts for guest {@code name} in {@code dir}. */
+    static boolean isQemuOf(long pid, String name, Path dir) throws IOException {
+        byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+        List<String> args = List.of(new String(raw, StandardCharsets.UTF_8).split("\0"));
+        String ram = "mem-path=" + dir.resolve("ram") + ",";
+        return args.contains("romulus-" + name) && args.stream().anyMatch(a -> a.contains(ram));
     }
 
     static List<String> commandLine(String name, Path dir, GuestOptions guest, QemuSettings settings,
@@ -177,17 +220,22 @@ final class QemuProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Closes the QMP connection and leaves QEMU running (for the next version of the binding). */
+    void disconnect() {
+        qmp.close();
+    }
+
     /** Kills QEMU and waits for it to be gone. */
     @Override
     public void close() {
         qmp.close();
         process.destroyForcibly();
         try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                LOG.warn("QEMU of qemu:{} (pid {}) did not exit within 10 s of SIGKILL", name, process.pid());
-            }
+            process.onExit().get(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("QEMU of qemu:{} (pid {}) did not exit within 10 s of SIGKILL", name, process.pid());
         }
     }
 }

@@ -18,6 +18,11 @@ import io.romulus.api.hypervisor.ReplicaSpec;
  * The backup's copy of a QEMU guest: a RAM file on tmpfs that a restored QEMU maps as its guest RAM, plus the device
  * state of the last committed epoch. Writers take the write lock per epoch, so an activation (which takes it too)
  * sees whole epochs only (invariant I2).
+ *
+ * <p>{@link #detach()} hands the replica (RAM file, committed epoch and device state) to a new handle that
+ * {@link QemuHypervisor#adoptReplica} returns; this handle is then unusable, and closing it does nothing. When the
+ * binding itself stops, {@link #handOver()} writes the committed device state ({@value ReplicaStateFile#DEVICE_STATE})
+ * and a {@link ReplicaStateFile} next to the RAM file, for the next version of the binding.
  */
 final class QemuReplica implements Replica {
 
@@ -29,21 +34,55 @@ final class QemuReplica implements Replica {
     private GuestRam ram;
     private byte[] deviceState;
     private volatile long committed = -1;
-    private boolean activated;
+    /** Why the replica is no longer usable here once {@link #ram} is null: activated, closed, detached. */
+    private String gone = "closed";
 
-    QemuReplica(QemuHypervisor owner, ReplicaSpec spec, GuestOptions options, Path dir) throws HypervisorException {
-        this.owner = owner;
-        this.spec = spec;
-        this.options = options;
-        this.dir = dir;
+    /** A new, empty replica in {@code dir}. */
+    static QemuReplica create(QemuHypervisor owner, ReplicaSpec spec, GuestOptions options, Path dir)
+            throws HypervisorException {
         try {
             Files.createDirectories(dir);
-            this.ram = GuestRam.create(dir.resolve("ram"), spec.memoryBytes(), spec.pageSize());
+            return new QemuReplica(owner, spec, options, dir, GuestRam.create(dir.resolve("ram"), spec.memoryBytes(),
+                    spec.pageSize()), null, -1);
         } catch (IOException e) {
             QemuHypervisor.deleteTree(dir);
             throw new HypervisorException("cannot create the replica RAM file of " + spec.id() + " in " + dir + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The replica an earlier version of the binding {@linkplain #handOver() handed over} in {@code dir}, at the epoch
+     * its state file names; the state file is removed, so that it describes no later state of the RAM file.
+     */
+    static QemuReplica adopt(QemuHypervisor owner, Path dir, ReplicaStateFile state) throws IOException {
+        ReplicaSpec spec = state.spec();
+        GuestRam ram = GuestRam.map(dir.resolve("ram"), spec.memoryBytes(), spec.pageSize());
+        Path stateFile = dir.resolve(ReplicaStateFile.DEVICE_STATE);
+        byte[] device = Files.exists(stateFile) ? Files.readAllBytes(stateFile) : null;
+        if (state.committedEpoch() >= 0 && device == null) {
+            throw new IOException("the replica in " + dir + " committed epoch " + state.committedEpoch()
+                    + " but its device state " + stateFile + " is missing");
+        }
+        QemuReplica r = new QemuReplica(owner, spec, GuestOptions.parse(spec.options()), dir, ram, device,
+                state.committedEpoch());
+        Files.delete(dir.resolve(ReplicaStateFile.NAME));
+        return r;
+    }
+
+    private QemuReplica(QemuHypervisor owner, ReplicaSpec spec, GuestOptions options, Path dir, GuestRam ram,
+            byte[] deviceState, long committed) {
+        this.owner = owner;
+        this.spec = spec;
+        this.options = options;
+        this.dir = dir;
+        this.ram = ram;
+        this.deviceState = deviceState;
+        this.committed = committed;
+    }
+
+    Path dir() {
+        return dir;
     }
 
     @Override
@@ -53,7 +92,7 @@ final class QemuReplica implements Replica {
 
     private GuestRam usable() throws HypervisorException {
         if (ram == null) {
-            throw new HypervisorException("the replica of " + spec.id() + " is " + (activated ? "activated" : "closed"));
+            throw new HypervisorException("the replica of " + spec.id() + " is " + gone);
         }
         return ram;
     }
@@ -122,7 +161,7 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("no committed checkpoint with a device state to activate for "
                         + spec.id());
             }
-            Path stateFile = dir.resolve("device-state.committed");
+            Path stateFile = dir.resolve(ReplicaStateFile.DEVICE_STATE);
             try {
                 Files.write(stateFile, deviceState);
             } catch (IOException e) {
@@ -131,9 +170,57 @@ final class QemuReplica implements Replica {
             }
             QemuDomain d = owner.activate(spec.id(), options, dir, stateFile, committed,
                     disks.isEmpty() ? null : disks.get(0));
-            activated = true;
+            gone = "activated";
             ram = null;
+            owner.replicaGone(this);
             return d;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Hands the replica to a new handle, kept by the binding for {@link QemuHypervisor#adoptReplica}; waits for an
+     * apply in progress. This handle is then unusable, and closing it does nothing.
+     */
+    @Override
+    public void detach() {
+        lock.writeLock().lock();
+        try {
+            if (ram != null) {
+                QemuReplica next = new QemuReplica(owner, spec, options, dir, ram, deviceState, committed);
+                ram = null;
+                gone = "detached";
+                owner.replicaDetached(this, next);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The binding stops (its bundle is updated): writes the committed device state and a {@link ReplicaStateFile}
+     * next to the RAM file, for the next version of the binding, and makes this handle unusable (closing it does
+     * nothing). Waits for an apply in progress. If the files cannot be written the replica is dropped and this throws.
+     */
+    void handOver() throws IOException {
+        lock.writeLock().lock();
+        try {
+            if (ram == null) {
+                return;
+            }
+            ram = null;
+            gone = "handed over to the next version of the binding";
+            try {
+                if (deviceState != null) {
+                    GuestStateFile.writeAtomically(dir.resolve(ReplicaStateFile.DEVICE_STATE), deviceState);
+                }
+                new ReplicaStateFile(spec, committed).write(dir);
+            } catch (IOException e) {
+                QemuHypervisor.deleteTree(dir);
+                throw new IOException("cannot hand over the replica of " + spec.id() + " in " + dir + ": "
+                        + e.getMessage(), e);
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -146,6 +233,7 @@ final class QemuReplica implements Replica {
             if (ram != null) {
                 ram = null;
                 QemuHypervisor.deleteTree(dir);
+                owner.replicaGone(this);
             }
         } finally {
             lock.writeLock().unlock();

@@ -39,6 +39,12 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
         bridge = bridge.trim();
     }
 
+    /** These settings with how one guest already runs: a guest found running keeps what it was started with. */
+    QemuSettings forGuest(String guestAccel, String guestNetns, String guestBridge, String guestDirtyTracker) {
+        return new QemuSettings(qemuBinary, guestAccel, runDir, kernel, initrd, preloadLibrary, guestDirtyTracker,
+                guestNetns, guestBridge, qmpTimeoutMs);
+    }
+
     static QemuSettings of(QemuConfig c) {
         Path home = Path.of(System.getProperty("karaf.home", "."));
         return new QemuSettings(c.qemu_binary(), c.accel(), Path.of(c.run_dir()), home.resolve(c.guest_kernel()),

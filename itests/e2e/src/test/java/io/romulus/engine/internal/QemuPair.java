@@ -3,11 +3,14 @@ package io.romulus.engine.internal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
@@ -78,6 +81,21 @@ final class QemuPair implements AutoCloseable {
                 guest.resolve("initramfs.cpio.gz"), preload, "uffd", netns, netns.isEmpty() ? "" : "br0", 10_000);
     }
 
+    private static final Pattern TICK = Pattern.compile("romulus-tick (\\d+)");
+
+    /** The last tick the demo guest printed on {@code console}, or -1 if none (yet). */
+    static long lastTick(Path console) throws IOException {
+        if (!Files.exists(console)) {
+            return -1;
+        }
+        Matcher m = TICK.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
+        long last = -1;
+        while (m.find()) {
+            last = Long.parseLong(m.group(1));
+        }
+        return last;
+    }
+
     InetSocketAddress backupAddress() {
         return InetSocketAddress.createUnresolved("127.0.0.1", backupStream.listenAddress().getPort());
     }
@@ -105,7 +123,7 @@ final class QemuPair implements AutoCloseable {
     Path awaitProtected(io.romulus.api.hypervisor.DomainId id) {
         Path console = run.resolve("a").resolve(id.name()).resolve("console.log");
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(120)).until(() -> Files.exists(console)
-                && Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1)
+                && Files.readString(console, StandardCharsets.ISO_8859_1)
                         .contains("ROMULUS-GUEST-READY"));
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90)).until(() -> row(primary,
                 Role.PRIMARY).state() == io.romulus.api.engine.ProtectionState.PROTECTED);

@@ -4,15 +4,12 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
@@ -35,7 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
 class QemuReplicationTest {
 
     private static final DomainId GUEST = DomainId.parse("qemu:e2e");
-    private static final Pattern TICK = Pattern.compile("romulus-tick (\\d+)");
 
     @TempDir
     Path dir;
@@ -55,25 +51,13 @@ class QemuReplicationTest {
         }
     }
 
-    private static long lastTick(Path console) throws IOException {
-        if (!Files.exists(console)) {
-            return -1;
-        }
-        Matcher m = TICK.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
-        long last = -1;
-        while (m.find()) {
-            last = Long.parseLong(m.group(1));
-        }
-        return last;
-    }
-
     @Test
     void aThousandCheckpointsMatchTheReplicaAndTheBackupResumesTheGuest() throws Exception {
         Engine primary = nodes.primary;
         Engine backup = nodes.backup;
         primary.protect(new ProtectRequest(GUEST, nodes.backupAddress(), 25, Map.of("memory", "128M", "dirty-rate", "2000")));
         Path primaryConsole = nodes.run.resolve("a").resolve("e2e").resolve("console.log");
-        await().atMost(Duration.ofSeconds(120)).until(() -> lastTick(primaryConsole) >= 1);
+        await().atMost(Duration.ofSeconds(120)).until(() -> QemuPair.lastTick(primaryConsole) >= 1);
         await().atMost(Duration.ofSeconds(240)).until(() -> nodes.committed() >= 1000);
 
         assertEquals(ProtectionState.PROTECTED, nodes.row(primary, Role.PRIMARY).state());
@@ -85,20 +69,20 @@ class QemuReplicationTest {
                 + epochs.size() + " epochs");
 
         // the primary host dies: its QEMU is killed; the backup resumes the guest from its last committed epoch
-        long ticksBefore = lastTick(primaryConsole);
+        long ticksBefore = QemuPair.lastTick(primaryConsole);
         nodes.primaryQemu.destroyAll();
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes.row(backup, Role.BACKUP).state()
                 == ProtectionState.STANDBY || nodes.row(primary, Role.PRIMARY).state() == ProtectionState.FAILED);
         ProtectionStatus activated = backup.failover(GUEST);
         assertEquals(ProtectionState.ACTIVATED, activated.state());
         Path backupConsole = nodes.activatedDir("e2e").resolve("console.log");
-        await().atMost(Duration.ofSeconds(30)).until(() -> lastTick(backupConsole) > 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> QemuPair.lastTick(backupConsole) > 0);
         String resumed = Files.readString(backupConsole, StandardCharsets.ISO_8859_1);
         assertTrue(!resumed.contains("ROMULUS-GUEST-READY"), "the guest resumed; it did not boot again:\n" + resumed);
-        long first = lastTick(backupConsole);
+        long first = QemuPair.lastTick(backupConsole);
         assertTrue(first >= ticksBefore - 5 && first <= ticksBefore + 30, "the guest's clock of ticks goes on "
                 + "from where the primary was (" + ticksBefore + "), not from the start: " + first);
         long later = first;
-        await().atMost(Duration.ofSeconds(30)).until(() -> lastTick(backupConsole) > later + 2);
+        await().atMost(Duration.ofSeconds(30)).until(() -> QemuPair.lastTick(backupConsole) > later + 2);
     }
 }

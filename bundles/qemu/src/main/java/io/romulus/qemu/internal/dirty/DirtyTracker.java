@@ -21,6 +21,18 @@ public interface DirtyTracker extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Lets go of the tracker without ending the log where the mechanism allows it (a binding update: nothing in
+     * this JVM's memory survives it, only kernel state). Idempotent; afterwards the tracker is unusable.
+     *
+     * @return whether the log goes on without this object, so that a new tracker can take it over; when not,
+     *         the tracker is {@linkplain #close() closed}
+     */
+    default boolean release() {
+        close();
+        return false;
+    }
+
     /** A short name of the mechanism, for logs and JMX ({@code uffd-wp-async}, {@code compare}). */
     String name();
 }

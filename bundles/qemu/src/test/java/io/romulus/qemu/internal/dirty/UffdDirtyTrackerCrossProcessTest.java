@@ -164,6 +164,38 @@ class UffdDirtyTrackerCrossProcessTest {
         });
     }
 
+    /**
+     * A binding update: the tracker lets go of its descriptors without unregistering; the child's own userfaultfd
+     * keeps the write-protect state, so a tracker that takes the descriptor again without re-arming reports what was
+     * written before and during the hand-over.
+     */
+    @Test
+    void aReleasedLogIsTakenOverWithEveryPageWrittenSinceTheLastHarvest() throws IOException {
+        expectLine("ready");
+        long pid = child.pid();
+        RamMapping mapping = UffdDirtyTracker.findMapping(pid, file.toString());
+        UffdDirtyTracker first = UffdDirtyTracker.attach(pid, UFFD_FD, mapping.start(), mapping.length(), pageSize);
+        childWrites(3);
+        assertArrayEquals(new long[] {3}, first.harvest());
+        childWrites(10, 20);
+        assertTrue(first.release(), "a userfaultfd log survives its tracker");
+        childWrites(30, 10);
+        try (UffdDirtyTracker second = UffdDirtyTracker.adopt(pid, UFFD_FD, mapping.start(), mapping.length(),
+                pageSize)) {
+            assertArrayEquals(new long[] {10, 20, 30}, second.harvest(), "written before and after the release");
+            assertArrayEquals(new long[0], second.harvest());
+            childWrites(4);
+            assertArrayEquals(new long[] {4}, second.harvest(), "the adopted log re-arms as the first did");
+        }
+        // closing (unlike releasing) ends the registration: there is nothing left to take over
+        try (UffdDirtyTracker third = UffdDirtyTracker.adopt(pid, UFFD_FD, mapping.start(), mapping.length(),
+                pageSize)) {
+            NativeCallException e = org.junit.jupiter.api.Assertions.assertThrows(NativeCallException.class,
+                    third::harvest);
+            assertEquals("EPERM", e.errnoName());
+        }
+    }
+
     @Test
     void aProcessWithoutTheDescriptorIsReportedClearly() {
         assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {

@@ -2,6 +2,7 @@ package io.romulus.qemu.internal.dirty;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,7 +62,7 @@ class UffdDirtyTrackerTest {
     private UffdDirtyTracker tracker(int vecCapacity) throws IOException {
         int uffd = linux.openAsyncWriteProtectUffd();
         return new UffdDirtyTracker(linux, ProcessHandle.current().pid(), uffd, Pointer.nativeValue(base), size,
-                pageSize, vecCapacity);
+                pageSize, vecCapacity, true);
     }
 
     private void write(long... pages) {
@@ -166,7 +167,7 @@ class UffdDirtyTrackerTest {
     void rejectsAnUnalignedRangeAndClosesTheUffd() throws IOException {
         int uffd = linux.openAsyncWriteProtectUffd();
         assertThrows(IllegalArgumentException.class, () -> new UffdDirtyTracker(linux, ProcessHandle.current().pid(),
-                uffd, Pointer.nativeValue(base) + 1, size - pageSize, pageSize, 8));
+                uffd, Pointer.nativeValue(base) + 1, size - pageSize, pageSize, 8, true));
         assertTrue(Files.notExists(Path.of("/proc/self/fd/" + uffd))
                 || !Files.readSymbolicLink(Path.of("/proc/self/fd/" + uffd)).toString().contains("userfaultfd"),
                 "the tracker took ownership of the uffd and closed it");
@@ -197,5 +198,12 @@ class UffdDirtyTrackerTest {
         assertNull(UffdDirtyTracker.findMapping(maps, "/dev/shm/other"));
         assertEquals(new RamMapping(0x55d0c0000000L, 0x100000, 0, false),
                 UffdDirtyTracker.findMapping(maps, "/usr/bin/qemu-system-x86_64"));
+    }
+
+    @Test
+    void aHarvestIsAscendingWithoutDuplicatesWhateverOrderTheScanReported() {
+        assertArrayEquals(new long[] {1, 2, 5, 9}, UffdDirtyTracker.ascending(new long[] {1, 5, 2, 5, 9}));
+        long[] inOrder = {0, 3, 4};
+        assertSame(inOrder, UffdDirtyTracker.ascending(inOrder), "kept as it is, not copied");
     }
 }
