@@ -2,9 +2,6 @@ package io.romulus.sim.internal;
 
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
@@ -13,242 +10,114 @@ import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 /**
- * A synthetic domain (not a VM): off-heap memory, a guest thread that writes pages at a set rate and locality and
- * makes its synthetic NIC emit numbered packets, and a dirty bitmap. Pausing stops the guest thread between two
- * ticks; while paused nothing in its memory or on its NIC changes.
+ * A handle on a synthetic domain (not a VM): what {@link SimHypervisor#open}, {@link SimHypervisor#adopt} and
+ * {@link SimReplica#activate()} return. The domain itself ({@link SimGuest}: off-heap memory, the workload thread,
+ * the dirty bitmap, the synthetic NIC) belongs to the binding.
+ *
+ * <p>{@link #close()} stops the domain: the sim binding's domains do not outlive their protection.
+ * {@link #detach()} lets go of it instead: the workload goes on and its dirty log keeps logging, and
+ * {@link SimHypervisor#adopt} returns a new handle on it whose first {@link #harvestDirty()} returns what was written
+ * since this handle's last harvest. After {@code detach()} this handle only observes (memory, counters, digest);
+ * what would drive the domain throws {@link IllegalStateException} ({@link HypervisorException} where the method
+ * declares it), and {@code close()} does nothing.
  */
 public final class SimDomain implements ProtectedDomain {
 
-    private static final Logger LOG = LoggerFactory.getLogger(SimDomain.class);
-    private static final int STATE_VERSION = 1;
-    private static final int STATE_BYTES = 4 + 8 + 8 + 8;
-    private static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-    private static final int MAX_WRITES_PER_TICK = 1_000_000;
-
     private final SimHypervisor owner;
-    private final DomainId id;
-    private final SimOptions options;
-    private final SimMemory memory;
-    private final SimNic nic;
-    private final long hotPages;
-    private final ReentrantLock guest = new ReentrantLock();
-    private final Thread thread;
-    private final long[] dirty;
+    private final SimGuest guest;
+    private final boolean adopted;
+    /** Guarded by {@code owner}: handed to an engine by open, adopt or the engine that activated it. */
+    boolean opened;
+    private volatile boolean detached;
 
-    // guarded by guest
-    private final XorShift rng;
-    private long writeCount;
-    private long nicSeq;
-    private long lastTick;
-    private double writesDue;
-    private double packetsDue;
-    private boolean logging;
-
-    private volatile boolean paused;
-    private volatile boolean stopped;
-    volatile boolean opened;
-
-    SimDomain(SimHypervisor owner, DomainId id, SimOptions options, SimMemory memory, byte[] deviceState,
-            SimWire wire) {
+    SimDomain(SimHypervisor owner, SimGuest guest, boolean adopted) {
         this.owner = owner;
-        this.id = id;
-        this.options = options;
-        this.memory = memory;
-        this.nic = new SimNic(id.name(), wire);
-        this.hotPages = Math.max(1, (long) (memory.pageCount() * options.hotSet()));
-        this.dirty = new long[(int) ((memory.pageCount() + 63) / 64)];
-        if (deviceState == null) {
-            this.rng = new XorShift(options.seed());
-            fillInitialContent();
-        } else {
-            ByteBuffer b = ByteBuffer.wrap(deviceState);
-            if (deviceState.length != STATE_BYTES || b.getInt() != STATE_VERSION) {
-                throw new IllegalArgumentException("device state of " + deviceState.length
-                        + " bytes is not a synthetic domain's state (version " + STATE_VERSION + ")");
-            }
-            this.rng = new XorShift(b.getLong());
-            this.writeCount = b.getLong();
-            this.nicSeq = b.getLong();
-        }
-        this.lastTick = System.nanoTime();
-        this.thread = new Thread(this::run, "romulus-sim-" + id.name());
-        this.thread.setDaemon(true);
-        this.thread.start();
+        this.guest = guest;
+        this.adopted = adopted;
     }
 
-    /** Half the pages stay zero, the others get text-like content, so that page encodings have real work. */
-    private void fillInitialContent() {
-        byte[] text = ("Romulus synthetic domain: not a VM. The quick brown fox jumps over the lazy dog; "
-                + "pack my box with five dozen liquor jugs. 0123456789 ").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        XorShift fill = new XorShift(options.seed() * 31 + 7);
-        for (long pfn = 0; pfn < memory.pageCount(); pfn++) {
-            if ((fill.next() & 1) == 0) {
-                memory.fill(pfn, text, (int) fill.nextLong(text.length));
-                memory.putLong(pfn, 0, pfn);
-            }
-        }
+    SimGuest guest() {
+        return guest;
     }
 
-    private void run() {
-        while (!stopped) {
-            LockSupport.parkNanos(TICK_NANOS);
-            guest.lock();
-            try {
-                if (paused || stopped) {
-                    continue;
-                }
-                tick(System.nanoTime());
-            } catch (RuntimeException e) {
-                LOG.error("Synthetic domain {} stopped on an error", id, e);
-                stopped = true;
-            } finally {
-                guest.unlock();
-            }
-        }
+    /** Whether this handle was detached (it then only observes the domain). */
+    public boolean isDetached() {
+        return detached;
     }
 
-    private void tick(long now) {
-        double seconds = (now - lastTick) / 1e9;
-        lastTick = now;
-        writesDue += options.dirtyRate() * seconds;
-        int writes = (int) Math.min(MAX_WRITES_PER_TICK, writesDue);
-        writesDue -= writes;
-        for (int i = 0; i < writes; i++) {
-            long pfn = rng.nextDouble() < options.locality() ? rng.nextLong(hotPages) : rng.nextLong(memory.pageCount());
-            store(pfn, (int) rng.nextLong(SimMemory.PAGE_SIZE / 8) * 8, ++writeCount);
-        }
-        packetsDue += options.packetRate() * seconds;
-        int packets = (int) packetsDue;
-        packetsDue -= packets;
-        for (int i = 0; i < packets; i++) {
-            nic.emit(++nicSeq, writeCount);
-        }
-    }
-
-    private void store(long pfn, int offset, long value) {
-        memory.putLong(pfn, offset, value);
-        if (logging) {
-            dirty[(int) (pfn >>> 6)] |= 1L << (pfn & 63);
+    private void driving() {
+        if (detached) {
+            throw new IllegalStateException("this handle on " + guest.id() + " was detached; adopt the domain again");
         }
     }
 
     /** Writes one long into a page as the guest would (tests use it to dirty chosen pages). */
     public void write(long pfn, int offset, long value) {
-        guest.lock();
-        try {
-            store(pfn, offset, value);
-            writeCount++;
-        } finally {
-            guest.unlock();
-        }
+        guest.write(pfn, offset, value);
     }
 
     @Override
     public DomainInfo info() {
-        return new DomainInfo(id, memory.bytes(), SimMemory.PAGE_SIZE, !paused && !stopped, description());
+        return guest.info();
     }
 
     String description() {
-        return "synthetic domain (not a VM): " + (memory.bytes() >> 20) + " MiB, " + options.dirtyRate()
-                + " pages/s, " + options.packetRate() + " packets/s";
+        return guest.description();
     }
 
     @Override
     public void pause() {
-        paused = true;
-        guest.lock(); // waits for a tick in progress; later ticks see paused
-        guest.unlock();
+        driving();
+        guest.pause();
     }
 
     @Override
     public void resume() {
-        guest.lock();
-        try {
-            lastTick = System.nanoTime(); // a paused guest does not run, so it owes no work for the pause
-            paused = false;
-        } finally {
-            guest.unlock();
-        }
+        driving();
+        guest.resume();
     }
 
     public boolean isPaused() {
-        return paused;
+        return guest.isPaused();
     }
 
+    /** Starts the dirty log; on an adopted domain whose log runs, keeps what it holds. */
     @Override
     public void startDirtyLog() {
-        guest.lock();
-        try {
-            java.util.Arrays.fill(dirty, 0);
-            logging = true;
-        } finally {
-            guest.unlock();
-        }
+        driving();
+        guest.startDirtyLog(adopted);
     }
 
     @Override
     public long[] harvestDirty() throws HypervisorException {
-        guest.lock();
-        try {
-            if (!logging) {
-                throw new HypervisorException("the dirty log of " + id + " is not started");
-            }
-            int count = 0;
-            for (long word : dirty) {
-                count += Long.bitCount(word);
-            }
-            long[] pfns = new long[count];
-            int n = 0;
-            for (int w = 0; w < dirty.length; w++) {
-                long word = dirty[w];
-                while (word != 0) {
-                    int bit = Long.numberOfTrailingZeros(word);
-                    pfns[n++] = ((long) w << 6) + bit;
-                    word &= word - 1;
-                }
-                dirty[w] = 0;
-            }
-            return pfns;
-        } finally {
-            guest.unlock();
+        if (detached) {
+            throw new HypervisorException("this handle on " + guest.id() + " was detached; adopt the domain again");
         }
+        return guest.harvestDirty();
     }
 
     @Override
     public void stopDirtyLog() {
-        guest.lock();
-        try {
-            logging = false;
-        } finally {
-            guest.unlock();
-        }
+        driving();
+        guest.stopDirtyLog();
     }
 
     @Override
     public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) {
-        for (int i = from; i < from + count; i++) {
-            memory.readPage(pfns[i], staging);
-        }
+        driving();
+        guest.copyPages(pfns, from, count, staging);
     }
 
     @Override
     public byte[] captureDeviceState() {
-        guest.lock();
-        try {
-            return ByteBuffer.allocate(STATE_BYTES).putInt(STATE_VERSION).putLong(rng.state()).putLong(writeCount)
-                    .putLong(nicSeq).array();
-        } finally {
-            guest.unlock();
-        }
+        driving();
+        return guest.captureDeviceState();
     }
 
     @Override
     public List<GuestInterface> networkInterfaces() {
-        return List.of(nic.description());
+        return List.of(guest.nic().description());
     }
 
     @Override
@@ -257,65 +126,61 @@ public final class SimDomain implements ProtectedDomain {
     }
 
     SimNic nic() {
-        return nic;
+        return guest.nic();
     }
 
     public DomainId id() {
-        return id;
+        return guest.id();
     }
 
     public SimOptions options() {
-        return options;
+        return guest.options();
     }
 
     public SimMemory memory() {
-        return memory;
+        return guest.memory();
     }
 
     /** Writes made by the guest so far (restored on activation). */
     public long writeCount() {
-        guest.lock();
-        try {
-            return writeCount;
-        } finally {
-            guest.unlock();
-        }
+        return guest.writeCount();
     }
 
     /** The last packet sequence number emitted (restored on activation). */
     public long nicSequence() {
-        guest.lock();
-        try {
-            return nicSeq;
-        } finally {
-            guest.unlock();
-        }
+        return guest.nicSequence();
     }
 
     /** CRC32C of the whole memory, taken between two guest ticks. */
     public int digest() {
-        guest.lock();
-        try {
-            return memory.digest();
-        } finally {
-            guest.unlock();
-        }
+        return guest.digest();
     }
 
     public boolean isStopped() {
-        return stopped;
+        return guest.isStopped();
     }
 
-    /** Stops the synthetic domain: the sim binding's domains do not outlive their protection. */
+    /**
+     * Lets go of the domain without stopping it: a paused domain runs again, the workload goes on, the dirty log
+     * keeps logging, and {@link SimHypervisor#adopt} hands the domain to a new handle. Does nothing on a handle
+     * detached already or on a stopped domain.
+     */
+    @Override
+    public void detach() {
+        owner.detach(this);
+    }
+
+    void markDetached() {
+        detached = true;
+    }
+
+    /** Stops the synthetic domain; a detached handle does not (the domain is no longer its own). */
     @Override
     public void close() {
-        stopped = true;
-        paused = false;
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(5));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (detached) {
+            return;
         }
-        owner.forget(this);
+        guest.stop();
+        owner.forget(guest);
     }
 }

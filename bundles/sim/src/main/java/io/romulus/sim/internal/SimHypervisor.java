@@ -1,8 +1,10 @@
 package io.romulus.sim.internal;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.romulus.api.hypervisor.DomainId;
@@ -26,6 +28,12 @@ import org.slf4j.LoggerFactory;
  * The {@code sim} binding: synthetic domains, created on {@link #open}, for unit tests, itests and benchmarks. Its
  * synthetic NICs' output commit is part of the binding ({@link OutputBufferProvider} {@code sim}). Usable without
  * OSGi: {@code new SimHypervisor()}.
+ *
+ * <p>Hand-over (ARCHITECTURE.md section 8): a synthetic domain, a replica and a NIC's output hold belong to this
+ * binding instance, not to the engine, so an engine that {@linkplain ProtectedDomain#detach() detaches} them hands
+ * them to the next engine through {@link #adopt}, {@link #adoptReplica} and {@link #attach}. They do not survive an
+ * update of the sim bundle itself: their memory is off-heap in the old revision, which {@link #deactivate() stops}
+ * them all, so a new revision adopts nothing (empty) and the engine copies the domain whole again.
  */
 @Component(service = {Hypervisor.class, OutputBufferProvider.class}, property = Hypervisor.BINDING + "=sim")
 public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
@@ -33,12 +41,24 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
     public static final String BINDING = "sim";
     private static final Logger LOG = LoggerFactory.getLogger(SimHypervisor.class);
 
-    private final Map<String, SimDomain> domains = new ConcurrentHashMap<>();
+    private final Map<String, SimGuest> guests = new ConcurrentHashMap<>();
+    /** Replicas an engine detached, by domain name; guarded by this. */
+    private final Map<String, SimReplica> detachedReplicas = new HashMap<>();
     private final SimWire wire = new SimWire(200_000);
 
+    /** Stops every synthetic domain and drops every detached replica: nothing outlives the binding. */
     @Deactivate
     public void deactivate() {
-        new ArrayList<>(domains.values()).forEach(SimDomain::close);
+        new ArrayList<>(guests.values()).forEach(g -> {
+            g.stop();
+            forget(g);
+        });
+        List<SimReplica> dropped;
+        synchronized (this) {
+            dropped = new ArrayList<>(detachedReplicas.values());
+            detachedReplicas.clear();
+        }
+        dropped.forEach(SimReplica::drop);
     }
 
     @Override
@@ -53,30 +73,84 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
 
     @Override
     public List<DomainInfo> domains() {
-        return domains.values().stream().map(SimDomain::info).toList();
+        return guests.values().stream().map(SimGuest::info).toList();
     }
 
-    @Override
-    public synchronized ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+    private static void checkBinding(DomainId id) {
         if (!BINDING.equals(id.binding())) {
             throw new IllegalArgumentException(id + " is not a synthetic domain (sim:NAME)");
         }
-        SimDomain existing = domains.get(id.name());
+    }
+
+    /**
+     * Creates the synthetic domain, or hands out one that runs already and no engine holds: one activated from a
+     * replica, or one a previous engine detached (then with its dirty log started afresh by
+     * {@link ProtectedDomain#startDirtyLog()}; {@link #adopt} keeps it).
+     */
+    @Override
+    public synchronized ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+        checkBinding(id);
+        SimGuest existing = guests.get(id.name());
         if (existing != null) {
-            if (existing.opened) {
+            SimDomain h = existing.handle;
+            if (h.isDetached()) {
+                h = new SimDomain(this, existing, false);
+                existing.handle = h;
+            } else if (h.opened) {
                 throw new HypervisorException(id + " is already open");
             }
-            existing.opened = true;
-            return existing;
+            h.opened = true;
+            return h;
         }
         SimOptions parsed = SimOptions.parse(options);
-        SimDomain d = new SimDomain(this, id, parsed, new SimMemory(parsed.memoryBytes()), null, wire);
+        SimGuest g = new SimGuest(id, parsed, new SimMemory(parsed.memoryBytes()), null, wire);
+        SimDomain d = new SimDomain(this, g, false);
         d.opened = true;
-        domains.put(id.name(), d);
-        LOG.info("Created {}: {}", id, d.description());
+        g.handle = d;
+        guests.put(id.name(), g);
+        LOG.info("Created {}: {}", id, g.description());
         return d;
     }
 
+    /**
+     * Hands a detached synthetic domain to a new handle: the same memory, workload and dirty bitmap, so the first
+     * harvest returns every page written since the detached handle's last one. Empty when no such domain runs in
+     * this binding instance (never across an update of the sim bundle) or its dirty log was stopped.
+     *
+     * @throws HypervisorException when a handle that was not detached holds the domain
+     */
+    @Override
+    public synchronized Optional<ProtectedDomain> adopt(DomainId id) throws HypervisorException {
+        checkBinding(id);
+        SimGuest g = guests.get(id.name());
+        if (g == null || g.isStopped()) {
+            return Optional.empty();
+        }
+        if (!g.handle.isDetached()) {
+            throw new HypervisorException(id + " is held by a handle that was not detached");
+        }
+        if (!g.logging()) {
+            LOG.info("{} runs, but its dirty log was stopped: it cannot be adopted", id);
+            return Optional.empty();
+        }
+        SimDomain d = new SimDomain(this, g, true);
+        d.opened = true;
+        g.handle = d;
+        LOG.info("Adopted {}: its dirty log kept what was written meanwhile", id);
+        return Optional.of(d);
+    }
+
+    synchronized void detach(SimDomain handle) {
+        SimGuest g = handle.guest();
+        if (handle.isDetached() || g.isStopped()) {
+            return;
+        }
+        g.resume();
+        handle.markDetached();
+        LOG.info("Detached {}: it runs on and its dirty log keeps logging", g.id());
+    }
+
+    /** Creates an empty replica; a replica of the same domain that an engine detached is dropped. */
     @Override
     public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
         if (spec.pageSize() != SimMemory.PAGE_SIZE) {
@@ -84,28 +158,69 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
                     + spec.pageSize());
         }
         SimOptions.parse(spec.options());
+        SimReplica stale;
+        synchronized (this) {
+            stale = detachedReplicas.remove(spec.id().name());
+        }
+        if (stale != null) {
+            stale.drop();
+        }
         return new SimReplica(this, spec);
+    }
+
+    /**
+     * Hands a detached replica to a new handle, at its committed epoch with its memory and device state. Empty when
+     * none of {@code spec.id()} was detached in this binding instance, or when the detached one was made for
+     * another spec (then it is dropped).
+     */
+    @Override
+    public Optional<Replica> adoptReplica(ReplicaSpec spec) {
+        SimReplica r;
+        synchronized (this) {
+            r = detachedReplicas.remove(spec.id().name());
+        }
+        if (r == null) {
+            return Optional.empty();
+        }
+        if (!r.spec().equals(spec)) {
+            LOG.info("The detached replica of {} was made for {}, not {}: dropped", spec.id(), r.spec(), spec);
+            r.drop();
+            return Optional.empty();
+        }
+        SimReplica adopted = r.handOver();
+        LOG.info("Adopted the replica of {} at epoch {}", spec.id(), adopted.committedEpoch());
+        return Optional.of(adopted);
+    }
+
+    synchronized void detached(SimReplica r) {
+        SimReplica previous = detachedReplicas.put(r.spec().id().name(), r);
+        if (previous != null && previous != r) {
+            previous.drop();
+        }
     }
 
     synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState)
             throws HypervisorException {
-        if (domains.containsKey(spec.id().name())) {
+        if (guests.containsKey(spec.id().name())) {
             throw new HypervisorException(spec.id() + " already runs on this node");
         }
         SimOptions options = SimOptions.parse(spec.options());
-        SimDomain d = new SimDomain(this, spec.id(), options, memory, deviceState, wire);
-        domains.put(spec.id().name(), d);
-        LOG.info("Activated {} from its replica: {}", spec.id(), d.description());
+        SimGuest g = new SimGuest(spec.id(), options, memory, deviceState, wire);
+        SimDomain d = new SimDomain(this, g, false);
+        g.handle = d;
+        guests.put(spec.id().name(), g);
+        LOG.info("Activated {} from its replica: {}", spec.id(), g.description());
         return d;
     }
 
-    void forget(SimDomain d) {
-        domains.remove(d.id().name(), d);
+    void forget(SimGuest g) {
+        guests.remove(g.id().name(), g);
     }
 
-    /** A running synthetic domain by name, or {@code null}. */
-    public SimDomain domain(String name) {
-        return domains.get(name);
+    /** The newest handle on a running synthetic domain by name (detached or not), or {@code null}. */
+    public synchronized SimDomain domain(String name) {
+        SimGuest g = guests.get(name);
+        return g == null ? null : g.handle;
     }
 
     /** Where released packets of all synthetic NICs land. */
@@ -125,16 +240,25 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
         return BINDING.equals(nic.kind());
     }
 
+    /**
+     * Holds a synthetic NIC's output; when an engine detached the buffer that holds it, adopts that hold: what it
+     * holds, sealed or not, belongs to the next epoch sealed, and nothing passed meanwhile.
+     */
     @Override
-    public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
-        SimDomain d = domains.values().stream()
+    public synchronized OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
+        SimGuest g = guests.values().stream()
                 .filter(x -> x.nic().description().hostDevice().equals(nic.hostDevice())).findFirst().orElse(null);
-        if (d == null) {
+        if (g == null) {
             throw new OutputBufferException("no synthetic NIC " + nic.hostDevice());
         }
-        if (d.nic().attached()) {
+        SimOutputBuffer held = g.nic().buffer();
+        if (held == null) {
+            return new SimOutputBuffer(g.nic());
+        }
+        if (!held.isDetached()) {
             throw new OutputBufferException("the output of " + nic.hostDevice() + " is already held");
         }
-        return new SimOutputBuffer(d.nic());
+        LOG.info("Adopted the output hold of {}", nic.hostDevice());
+        return held.handOver();
     }
 }

@@ -34,8 +34,9 @@ final class SimNic {
         }
     }
 
-    boolean attached() {
-        return buffer != null;
+    /** The buffer that holds this NIC's output, or {@code null}. */
+    SimOutputBuffer buffer() {
+        return buffer;
     }
 
     void emit(long seq, long writeCount) {

@@ -7,7 +7,14 @@ import java.util.List;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferStats;
 
-/** Output commit for a synthetic NIC: packets are held in memory per sealed epoch and released on ACK. */
+/**
+ * Output commit for a synthetic NIC: packets are held in memory per sealed epoch and released on ACK.
+ *
+ * <p>{@link #detach()} lets go of the buffer but not of the hold: everything held, sealed or not, stays held and
+ * later output is held too, until {@link SimHypervisor#attach} of the same NIC adopts the hold ({@link #handOver()}):
+ * the new buffer holds all of it as not yet sealed, so it belongs to the first epoch the new buffer seals. A detached
+ * buffer refuses to seal, release, discard or pass through, and its {@link #close()} does nothing.
+ */
 final class SimOutputBuffer implements OutputBuffer {
 
     /** Bytes a synthetic packet counts for. */
@@ -24,6 +31,9 @@ final class SimOutputBuffer implements OutputBuffer {
     private List<Held> open = new ArrayList<>();
     private boolean passThrough;
     private boolean closed;
+    private boolean detached;
+    /** The buffer that adopted this one's hold; from then on the NIC's packets go there. */
+    private SimOutputBuffer successor;
     private long lastSealed = Long.MIN_VALUE;
     private long queued;
     private long released;
@@ -36,6 +46,9 @@ final class SimOutputBuffer implements OutputBuffer {
 
     /** Called by the NIC; returns false if the packet should go straight out. */
     synchronized boolean hold(long seq, long writeCount) {
+        if (successor != null) {
+            return successor.hold(seq, writeCount);
+        }
         if (passThrough || closed) {
             return false;
         }
@@ -49,8 +62,56 @@ final class SimOutputBuffer implements OutputBuffer {
         return nic.description().hostDevice();
     }
 
+    private void driving() {
+        if (detached) {
+            throw new IllegalStateException("the output buffer of " + interfaceName() + " was detached; attach the"
+                    + " interface again to adopt its hold");
+        }
+    }
+
+    @Override
+    public synchronized void detach() {
+        if (closed || detached) {
+            return;
+        }
+        detached = true;
+        passThrough = false;
+    }
+
+    synchronized boolean isDetached() {
+        return detached;
+    }
+
+    /**
+     * A new buffer that takes this detached one's hold: what is held, sealed or not and in order, becomes the new
+     * buffer's unsealed output, and the NIC's later packets go to the new buffer.
+     */
+    synchronized SimOutputBuffer handOver() {
+        if (!detached || successor != null) {
+            throw new IllegalStateException("only a detached buffer's hold can be adopted, and once");
+        }
+        SimOutputBuffer next = new SimOutputBuffer(nic, this);
+        successor = next;
+        sealed.clear();
+        open = new ArrayList<>();
+        return next;
+    }
+
+    private SimOutputBuffer(SimNic nic, SimOutputBuffer from) {
+        this.nic = nic;
+        for (Sealed s : from.sealed) {
+            open.addAll(s.packets());
+        }
+        open.addAll(from.open);
+        queued = from.queued;
+        released = from.released;
+        dropped = from.dropped;
+        nic.attach(this);
+    }
+
     @Override
     public synchronized void seal(long epoch) {
+        driving();
         if (epoch <= lastSealed) {
             throw new IllegalArgumentException("epoch " + epoch + " sealed after epoch " + lastSealed);
         }
@@ -61,6 +122,7 @@ final class SimOutputBuffer implements OutputBuffer {
 
     @Override
     public synchronized void release(long epoch) {
+        driving();
         while (!sealed.isEmpty() && sealed.peekFirst().epoch() <= epoch) {
             Sealed s = sealed.removeFirst();
             send(s.packets(), s.epoch());
@@ -76,6 +138,7 @@ final class SimOutputBuffer implements OutputBuffer {
 
     @Override
     public synchronized void discard() {
+        driving();
         for (Sealed s : sealed) {
             dropped += s.packets().size();
         }
@@ -86,6 +149,7 @@ final class SimOutputBuffer implements OutputBuffer {
 
     @Override
     public synchronized void passThrough() {
+        driving();
         for (Sealed s : sealed) {
             send(s.packets(), s.epoch());
         }
@@ -97,6 +161,7 @@ final class SimOutputBuffer implements OutputBuffer {
 
     @Override
     public synchronized void resumeBuffering() {
+        driving();
         passThrough = false;
     }
 
@@ -109,6 +174,9 @@ final class SimOutputBuffer implements OutputBuffer {
 
     @Override
     public synchronized void close() {
+        if (detached) {
+            return;
+        }
         closed = true;
         discard();
         nic.detach(this);

@@ -9,8 +9,17 @@ import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 
-/** The backup's copy of a synthetic domain: off-heap memory plus the device state of the last committed epoch. */
+/**
+ * The backup's copy of a synthetic domain: off-heap memory plus the device state of the last committed epoch.
+ *
+ * <p>{@link #detach()} leaves the memory, the device state and the committed epoch with the binding, and
+ * {@link SimHypervisor#adoptReplica} hands them to a new replica; the detached one then refuses everything. A replica
+ * with no committed epoch has nothing worth adopting: detaching it drops it. Nothing survives an update of the sim
+ * bundle itself.
+ */
 public final class SimReplica implements Replica {
+
+    private enum State { USABLE, ACTIVATED, DETACHED, HANDED_OVER, CLOSED }
 
     private final SimHypervisor owner;
     private final ReplicaSpec spec;
@@ -18,12 +27,20 @@ public final class SimReplica implements Replica {
     private SimMemory memory;
     private byte[] deviceState;
     private volatile long committed = -1;
-    private boolean activated;
+    private State state = State.USABLE;
 
     SimReplica(SimHypervisor owner, ReplicaSpec spec) {
         this.owner = owner;
         this.spec = spec;
         this.memory = new SimMemory(spec.memoryBytes());
+    }
+
+    private SimReplica(SimHypervisor owner, ReplicaSpec spec, SimMemory memory, byte[] deviceState, long committed) {
+        this.owner = owner;
+        this.spec = spec;
+        this.memory = memory;
+        this.deviceState = deviceState;
+        this.committed = committed;
     }
 
     @Override
@@ -32,8 +49,9 @@ public final class SimReplica implements Replica {
     }
 
     private SimMemory usable() throws HypervisorException {
-        if (memory == null) {
-            throw new HypervisorException("the replica of " + spec.id() + " is " + (activated ? "activated" : "closed"));
+        if (state != State.USABLE) {
+            throw new HypervisorException("the replica of " + spec.id() + " is " + state.name().toLowerCase(
+                    java.util.Locale.ROOT).replace('_', ' '));
         }
         return memory;
     }
@@ -102,7 +120,7 @@ public final class SimReplica implements Replica {
                 throw new HypervisorException("no committed epoch to activate for " + spec.id());
             }
             SimDomain d = owner.activate(spec, m, deviceState);
-            activated = true;
+            state = State.ACTIVATED;
             memory = null;
             return d;
         } finally {
@@ -110,10 +128,68 @@ public final class SimReplica implements Replica {
         }
     }
 
+    /**
+     * Leaves the replica at its committed epoch to the binding, for {@link SimHypervisor#adoptReplica}; one with no
+     * committed epoch is dropped instead.
+     */
+    @Override
+    public void detach() {
+        lock.writeLock().lock();
+        try {
+            if (state != State.USABLE) {
+                return;
+            }
+            if (committed < 0) {
+                state = State.CLOSED;
+                memory = null;
+                return;
+            }
+            state = State.DETACHED;
+        } finally {
+            lock.writeLock().unlock();
+        }
+        owner.detached(this);
+    }
+
+    /** A new replica with this detached one's memory, device state and committed epoch. */
+    SimReplica handOver() {
+        lock.writeLock().lock();
+        try {
+            if (state != State.DETACHED) {
+                throw new IllegalStateException("the replica of " + spec.id() + " is not detached");
+            }
+            SimReplica next = new SimReplica(owner, spec, memory, deviceState, committed);
+            state = State.HANDED_OVER;
+            memory = null;
+            deviceState = null;
+            return next;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Frees a detached replica that nobody will adopt. */
+    void drop() {
+        lock.writeLock().lock();
+        try {
+            state = State.CLOSED;
+            memory = null;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Drops the replica; a detached one stays with the binding. */
     @Override
     public void close() {
         lock.writeLock().lock();
         try {
+            if (state == State.DETACHED || state == State.HANDED_OVER) {
+                return;
+            }
+            if (state == State.USABLE) {
+                state = State.CLOSED;
+            }
             memory = null;
         } finally {
             lock.writeLock().unlock();
