@@ -12,7 +12,8 @@ public @interface XenConfig {
     String libvirt_uri() default "xen:///system";
 
     @AttributeDefinition(description = "Directory for replica images on the backup: one image per protected domain, "
-            + "as large as the domain's populated memory")
+            + "as large as the domain's populated memory. Also holds the small hand-over records of domains and "
+            + "replicas detached for an update")
     String image_dir() default "/var/lib/romulus/xen";
 
     @AttributeDefinition(description = "QMP socket of an HVM domain's device model; %d is the domid (libxl's own "

@@ -4,8 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.osgi.service.component.annotations.Activate;
@@ -40,6 +42,12 @@ import io.romulus.xen.internal.xc.XenDomainInfo;
  * without OSGi: {@code new XenHypervisor(settings, ...)}.
  *
  * <p>On a host without Xen the binding still starts and says why it is unavailable ({@link #availability()}).
+ *
+ * <p>Hand-over (ARCHITECTURE.md section 8): a protected domain's dirty log lives in Xen and a replica is a file, so
+ * both outlive an engine and this binding's own revisions. A detached domain keeps log-dirty mode on and leaves a
+ * record of its domid and memory layout in {@code image.dir} ({@code NAME.detached}); a detached replica leaves its
+ * image and a record next to it ({@code NAME.xenimg.replica}). {@link #deactivate()} detaches whatever it still
+ * holds, so that the next revision adopts it: {@link #adopt} and {@link #adoptReplica}.
  */
 @Component(service = Hypervisor.class, property = Hypervisor.BINDING + "=xen", configurationPid = "io.romulus.xen")
 @Designate(ocd = XenConfig.class)
@@ -67,6 +75,26 @@ public final class XenHypervisor implements Hypervisor {
     private final HostOpener hosts;
     private final DeviceModels deviceModels;
     private final Map<String, XenProtectedDomain> open = new ConcurrentHashMap<>();
+    /** Handles detached in this instance, by domain name: what adopt needs without scanning memory again. */
+    private final Map<String, XenProtectedDomain> detached = new ConcurrentHashMap<>();
+    /** The replicas this instance created or adopted, by domain name, detached on deactivation. */
+    private final Map<String, XenReplica> replicas = new ConcurrentHashMap<>();
+    private final XenProtectedDomain.Owner owner = new XenProtectedDomain.Owner() {
+        @Override
+        public void destroy(String name) throws HypervisorException {
+            XenHypervisor.this.destroy(name);
+        }
+
+        @Override
+        public void closed(XenProtectedDomain handle) {
+            open.remove(handle.id().name(), handle);
+        }
+
+        @Override
+        public void detached(XenProtectedDomain handle) {
+            XenHypervisor.this.detached(handle);
+        }
+    };
     private volatile XenSettings settings;
     private XenControl control;
     private LibvirtHost host;
@@ -108,10 +136,18 @@ public final class XenHypervisor implements Hypervisor {
         LOG.info("Xen binding reconfigured: {}", next);
     }
 
+    /**
+     * Detaches every domain and replica still held (the engine may be going on without this revision of the binding:
+     * the next one adopts them), then lets go of libvirt and Xen. A domain detached here stays in log-dirty mode
+     * until a handle adopts or opens it and closes it.
+     */
     @Deactivate
     public synchronized void deactivate() {
-        new ArrayList<>(open.values()).forEach(XenProtectedDomain::close);
+        new ArrayList<>(open.values()).forEach(XenProtectedDomain::detach);
         open.clear();
+        detached.clear();
+        new ArrayList<>(replicas.values()).forEach(XenReplica::detach);
+        replicas.clear();
         closeHost();
         if (control != null) {
             control.close();
@@ -182,6 +218,7 @@ public final class XenHypervisor implements Hypervisor {
         if (open.containsKey(id.name())) {
             throw new HypervisorException(id + " is already open");
         }
+        forgetDetached(id.name());
         LibvirtHost h = host();
         LibvirtDomain d = h.domain(id.name());
         DomainXml xml = h.xml(id.name());
@@ -203,9 +240,124 @@ public final class XenHypervisor implements Hypervisor {
         LOG.info("Opened {} (domid {}, {}): {} populated pages in {} pfns, scanned in {} ms", id, d.id(), xml.kind(),
                 memory.slots(), memory.pfnSpace(), (System.nanoTime() - started) / 1_000_000);
         DeviceModel dm = xml.kind() == DomainXml.GuestKind.HVM ? deviceModels.of(d.id(), settings) : null;
-        XenProtectedDomain p = new XenProtectedDomain(id, d.id(), xc, dm, xml, memory, this::destroy);
+        XenProtectedDomain p = new XenProtectedDomain(id, d.id(), xc, dm, xml, memory, owner, false);
         open.put(id.name(), p);
         return p;
+    }
+
+    private Path detachedRecord(String name) {
+        return settings.imageDir().resolve(name + ".detached");
+    }
+
+    /** A domain opened anew starts its dirty log afresh: what a detached handle left is of no use any more. */
+    private void forgetDetached(String name) throws HypervisorException {
+        detached.remove(name);
+        try {
+            Files.deleteIfExists(detachedRecord(name));
+        } catch (IOException e) {
+            throw new HypervisorException("cannot remove the hand-over record " + detachedRecord(name) + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private synchronized void detached(XenProtectedDomain p) {
+        String name = p.id().name();
+        open.remove(name, p);
+        detached.put(name, p);
+        GuestMemory m = p.memory();
+        try {
+            String uuid = host().domain(name).uuid();
+            new HandOver.DomainRecord(name, p.domid(), uuid, m.pfnSpace(), m.ranges()).write(detachedRecord(name));
+        } catch (IOException | HypervisorException e) {
+            LOG.warn("{}: the hand-over record cannot be written ({}); only this revision of the binding can adopt it",
+                    p.id(), e.getMessage());
+        }
+    }
+
+    /**
+     * Adopts a domain detached with log-dirty mode on, by an engine or by a previous revision of this binding. It
+     * must still run in libvirt with the domid it had, Xen must still have log-dirty mode on for it (an ENABLE that
+     * Xen refuses with EINVAL, which pauses nothing; one that Xen accepts means the log was turned off meanwhile:
+     * it is turned off again and nothing is adopted), and its populated memory must be laid out as before. Nothing is
+     * paused and the log is not cleaned: the first harvest returns every page written since the detached handle's
+     * last one.
+     *
+     * @return the new handle, or empty when nothing was detached for {@code id} or its dirty log did not survive
+     * @throws HypervisorException when a handle that was not detached holds the domain, or Xen fails otherwise
+     */
+    @Override
+    public synchronized Optional<ProtectedDomain> adopt(DomainId id) throws HypervisorException {
+        if (!BINDING.equals(id.binding())) {
+            throw new IllegalArgumentException(id + " is not a Xen domain (xen:NAME)");
+        }
+        String name = id.name();
+        if (open.containsKey(name)) {
+            throw new HypervisorException(id + " is held by a handle that was not detached");
+        }
+        XenProtectedDomain previous = detached.remove(name);
+        Path recordFile = detachedRecord(name);
+        HandOver.DomainRecord record;
+        try {
+            record = HandOver.DomainRecord.read(recordFile);
+            Files.deleteIfExists(recordFile);
+        } catch (IOException e) {
+            LOG.warn("{}: the hand-over record cannot be read ({})", id, e.getMessage());
+            record = null;
+        }
+        if (previous == null && record == null) {
+            LOG.info("{}: nothing detached to adopt", id);
+            return Optional.empty();
+        }
+        int domid = previous != null ? previous.domid() : record.domid();
+        LibvirtHost h = host();
+        LibvirtDomain d;
+        try {
+            d = h.domain(name);
+        } catch (HypervisorException e) {
+            LOG.info("{} cannot be adopted: {}", id, e.getMessage());
+            return Optional.empty();
+        }
+        if (!d.running() || d.id() != domid) {
+            LOG.info("{} cannot be adopted: it was detached as domid {}, libvirt has domid {} ({})", id, domid, d.id(),
+                    d.state());
+            return Optional.empty();
+        }
+        if (record != null && !record.uuid().equals(d.uuid())) {
+            LOG.info("{} cannot be adopted: it was detached as UUID {}, libvirt's domain of that name is {}", id,
+                    record.uuid(), d.uuid());
+            return Optional.empty();
+        }
+        XenControl xc = control();
+        XenDomainInfo info = xc.domain(domid);
+        if (info.dying() || info.shutdown()) {
+            LOG.info("{} (domid {}) cannot be adopted: it is shutting down", id, domid);
+            return Optional.empty();
+        }
+        if (xc.enableLogDirtyIfOff(domid)) {
+            xc.disableLogDirty(domid);
+            LOG.warn("{} (domid {}) cannot be adopted: log-dirty mode was turned off since it was detached, so the"
+                    + " pages written meanwhile are unknown", id, domid);
+            return Optional.empty();
+        }
+        GuestMemory memory;
+        if (previous != null) {
+            memory = previous.memory();
+        } else {
+            memory = GuestMemory.scan(xc, domid);
+            if (memory.pfnSpace() != record.pfnSpace() || !Arrays.equals(memory.ranges(), record.ranges())) {
+                LOG.warn("{} (domid {}) cannot be adopted: its populated memory changed since it was detached ({} now,"
+                        + " {} then)", id, domid, Arrays.toString(memory.ranges()), Arrays.toString(record.ranges()));
+                return Optional.empty();
+            }
+        }
+        DomainXml xml = h.xml(name);
+        DeviceModel dm = xml.kind() == DomainXml.GuestKind.HVM ? deviceModels.of(domid, settings) : null;
+        XenProtectedDomain p = new XenProtectedDomain(id, domid, xc, dm, xml, memory, owner, true);
+        p.resumeProtection();
+        open.put(name, p);
+        LOG.info("Adopted {} (domid {}, {}): log-dirty mode was on, nothing paused, {} populated pages", id, domid,
+                xml.kind(), memory.slots());
+        return Optional.of(p);
     }
 
     private void destroy(String name) throws HypervisorException {
@@ -213,13 +365,35 @@ public final class XenHypervisor implements Hypervisor {
         host().destroy(name);
     }
 
+    /** Creates an empty replica image; one of the same domain that was detached is replaced. */
     @Override
     public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
         if (!spec.options().isEmpty()) {
             throw new HypervisorException("the xen binding takes no options, the primary sent " + spec.options().keySet());
         }
-        Path file = settings.imageDir().resolve(spec.id().name() + ".xenimg");
-        return new XenReplica(spec, file, this::restore);
+        XenReplica r = new XenReplica(spec, imageOf(spec), this::restore);
+        replicas.put(spec.id().name(), r);
+        return r;
+    }
+
+    private Path imageOf(ReplicaSpec spec) {
+        return settings.imageDir().resolve(spec.id().name() + ".xenimg");
+    }
+
+    /**
+     * Adopts the replica of {@code spec.id()} that was detached, by an engine or by a previous revision of this
+     * binding: the image file and the record next to it, at its committed epoch.
+     *
+     * @return the replica, or empty when none was detached, or the one detached was made for another spec
+     */
+    @Override
+    public Optional<Replica> adoptReplica(ReplicaSpec spec) throws HypervisorException {
+        if (!spec.options().isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<XenReplica> r = XenReplica.adopt(spec, imageOf(spec), this::restore);
+        r.ifPresent(x -> replicas.put(spec.id().name(), x));
+        return r.map(Replica.class::cast);
     }
 
     /** Failover: libvirt restores the image, the file goes, and the new domain is opened for protection. */

@@ -34,6 +34,12 @@ import io.romulus.xen.internal.xc.XenControl.CpuPolicy;
  *
  * <p>The engine's pages are {@link GuestMemory slots}: populated guest pfns, numbered densely. {@link #close()}
  * leaves the domain running; {@link #destroy()} ends it through libvirt.
+ *
+ * <p>{@link #detach()} lets go of the domain without ending its protection: log-dirty mode stays on in Xen (and the
+ * device model keeps reporting its DMA writes to it), a paused domain runs again, and the binding keeps what it knew
+ * of the domain, so that {@link XenHypervisor#adopt} hands it to a new handle whose first harvest returns what was
+ * written since this handle's last CLEAN. A detached handle refuses every call but {@link #info()},
+ * {@link #networkInterfaces()} and {@link #disks()}; its {@link #close()} does nothing.
  */
 final class XenProtectedDomain implements ProtectedDomain {
 
@@ -47,7 +53,8 @@ final class XenProtectedDomain implements ProtectedDomain {
     private final DeviceModel deviceModel;
     private final DomainXml xml;
     private final GuestMemory memory;
-    private final Destroyer destroyer;
+    private final Owner owner;
+    private final boolean adopted;
     private final int domainType;
     private long[] gpfns = new long[0];
     private volatile boolean paused;
@@ -55,24 +62,37 @@ final class XenProtectedDomain implements ProtectedDomain {
     private int[] xenVersion;
     private CpuPolicy policy;
     private volatile String lastEvent = "";
+    private volatile boolean detached;
+    private boolean closed;
 
-    /** Ends a domain for good (libvirt's destroy). */
-    interface Destroyer {
+    /** The binding, told what becomes of a handle. */
+    interface Owner {
+        /** Ends a domain for good (libvirt's destroy). */
         void destroy(String name) throws HypervisorException;
+
+        /** The handle was closed or destroyed: the domain is no longer protected through it. */
+        void closed(XenProtectedDomain handle);
+
+        /** The handle was detached: the domain is protected on, for the next handle that adopts it. */
+        void detached(XenProtectedDomain handle);
     }
 
     /**
      * @param deviceModel the HVM device model, or {@code null} for a PVH domain
+     * @param adopted     the domain was handed over with log-dirty mode on: the dirty log is running and holds what
+     *                    the previous handle did not harvest
      */
     XenProtectedDomain(DomainId id, int domid, XenControl xc, DeviceModel deviceModel, DomainXml xml,
-            GuestMemory memory, Destroyer destroyer) {
+            GuestMemory memory, Owner owner, boolean adopted) {
         this.id = id;
         this.domid = domid;
         this.xc = xc;
         this.deviceModel = deviceModel;
         this.xml = xml;
         this.memory = memory;
-        this.destroyer = destroyer;
+        this.owner = owner;
+        this.adopted = adopted;
+        this.logDirty = adopted;
         this.domainType = xml.kind() == DomainXml.GuestKind.PVH ? StreamFormat.DOMAIN_X86_PVH : StreamFormat.DOMAIN_X86_HVM;
     }
 
@@ -82,6 +102,36 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     GuestMemory memory() {
         return memory;
+    }
+
+    DomainId id() {
+        return id;
+    }
+
+    DomainXml xml() {
+        return xml;
+    }
+
+    boolean isDetached() {
+        return detached;
+    }
+
+    private void driving() throws HypervisorException {
+        if (detached) {
+            throw new HypervisorException("this handle on " + id + " was detached; adopt the domain again");
+        }
+    }
+
+    /**
+     * Readies an adopted handle: what every image needs (Xen's version, the CPU policy), and the device model's DMA
+     * writes reported to the dirty log (it kept doing so: asking again is harmless). Pauses nothing.
+     */
+    void resumeProtection() throws HypervisorException {
+        xenVersion = xc.version();
+        policy = xc.cpuPolicy(domid);
+        if (deviceModel != null) {
+            deviceModel.setGlobalDirtyLog(true);
+        }
     }
 
     @Override
@@ -104,6 +154,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public void pause() throws HypervisorException {
+        driving();
         try {
             xc.pause(domid);
         } catch (HypervisorException e) {
@@ -118,6 +169,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public void resume() throws HypervisorException {
+        driving();
         try {
             if (deviceModel != null) {
                 deviceModel.cont();
@@ -128,15 +180,20 @@ final class XenProtectedDomain implements ProtectedDomain {
         }
     }
 
+    /**
+     * Starts the dirty log: log-dirty mode on, or, when this handle has it on already, a CLEAN that empties it. An
+     * adopted handle keeps what is logged: it only takes what the images need.
+     */
     @Override
     public void startDirtyLog() throws HypervisorException {
+        driving();
         // what makes every later image restorable on its own: taken once per protection run
         xenVersion = xc.version();
         policy = xc.cpuPolicy(domid);
         if (!logDirty) {
             xc.enableLogDirty(domid);
             logDirty = true;
-        } else {
+        } else if (!adopted) {
             xc.cleanLogDirty(domid, memory.pfnSpace(), false);
         }
         if (deviceModel != null) {
@@ -146,6 +203,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public long[] harvestDirty() throws HypervisorException {
+        driving();
         long[] dirty = xc.cleanLogDirty(domid, memory.pfnSpace(), true);
         long[] slots = new long[dirty.length];
         for (int i = 0; i < dirty.length; i++) {
@@ -163,6 +221,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public void stopDirtyLog() throws HypervisorException {
+        driving();
         if (logDirty) {
             logDirty = false;
             if (deviceModel != null) {
@@ -174,6 +233,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public void copyPages(long[] pfns, int from, int count, ByteBuffer staging) throws HypervisorException {
+        driving();
         if (gpfns.length < count) {
             gpfns = new long[Math.max(count, GuestMemory.BATCH)];
         }
@@ -194,6 +254,7 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public byte[] captureDeviceState() throws HypervisorException {
+        driving();
         if (xenVersion == null) {
             throw new HypervisorException("captureDeviceState before startDirtyLog on " + id);
         }
@@ -272,30 +333,58 @@ final class XenProtectedDomain implements ProtectedDomain {
 
     @Override
     public void destroy() throws HypervisorException {
+        driving();
         try {
-            destroyer.destroy(xml.name());
+            owner.destroy(xml.name());
             LOG.info("Xen domain {} (domid {}) destroyed: its backup runs it now", id, domid);
         } finally {
             close();
         }
     }
 
+    /**
+     * Lets go of the domain and leaves its protection running: log-dirty mode stays on, a paused domain runs again,
+     * the device model's connection closes (its dirty logging stays on). Does nothing on a closed or detached handle.
+     */
+    @Override
+    public void detach() {
+        if (detached || closed) {
+            return;
+        }
+        resumeIfPaused("detached");
+        detached = true;
+        if (deviceModel != null) {
+            deviceModel.close();
+        }
+        owner.detached(this);
+        LOG.info("Detached {} (domid {}): it runs on with log-dirty mode on, for the next handle to adopt", id, domid);
+    }
+
+    private void resumeIfPaused(String when) {
+        if (paused) {
+            try {
+                resume();
+            } catch (HypervisorException e) {
+                LOG.warn("domain {} could not be resumed when {}: {}", id, when, e.getMessage());
+            }
+        }
+    }
+
     @Override
     public void close() {
+        if (detached || closed) {
+            return;
+        }
         try {
             stopDirtyLog();
         } catch (HypervisorException e) {
             LOG.debug("stopping the dirty log of {}: {}", id, e.getMessage());
         }
-        if (paused) {
-            try {
-                resume();
-            } catch (HypervisorException e) {
-                LOG.warn("domain {} could not be resumed when released: {}", id, e.getMessage());
-            }
-        }
+        resumeIfPaused("released");
+        closed = true;
         if (deviceModel != null) {
             deviceModel.close();
         }
+        owner.closed(this);
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +30,11 @@ import io.romulus.xen.internal.libvirt.DomainXml;
  *
  * <p>Invariant I2: an epoch's pages and its device state are applied under one lock, and {@link #activate()} takes
  * the same lock, so a restore never reads half an epoch. A failed apply marks the replica unusable.
+ *
+ * <p>Hand-over: {@link #detach()} closes the image but keeps it, and writes what the replica knows of itself (its
+ * spec, committed epoch and that epoch's device state) next to it, in {@code NAME.xenimg.replica}; {@link #adopt}
+ * makes a new replica of the two, in this binding instance or in a later revision of it. A replica without a
+ * committed epoch, or an unusable one, has nothing worth adopting: detaching it drops it.
  */
 final class XenReplica implements Replica {
 
@@ -46,6 +52,7 @@ final class XenReplica implements Replica {
     private XenDeviceState state;
     private String broken;
     private boolean activated;
+    private boolean detached;
 
     XenReplica(ReplicaSpec spec, Path file, Activator activator) throws HypervisorException {
         if (spec.pageSize() != GuestMemory.PAGE_SIZE) {
@@ -55,11 +62,73 @@ final class XenReplica implements Replica {
         this.activator = activator;
         try {
             Files.createDirectories(file.getParent());
+            Files.deleteIfExists(recordOf(file));
             this.image = ReplicaImage.create(file, spec.pageCount());
         } catch (IOException e) {
             throw new HypervisorException("cannot create the replica image " + file + ": " + e.getMessage(), e);
         }
         LOG.info("Replica of {} kept as a Xen domain image at {} ({} pages)", spec.id(), file, spec.pageCount());
+    }
+
+    private XenReplica(ReplicaSpec spec, ReplicaImage image, long committed, XenDeviceState state,
+            Activator activator) {
+        this.spec = spec;
+        this.image = image;
+        this.committed = committed;
+        this.state = state;
+        this.activator = activator;
+    }
+
+    /** Where a detached replica of the image {@code file} keeps what it knows of itself. */
+    static Path recordOf(Path file) {
+        return file.resolveSibling(file.getFileName() + ".replica");
+    }
+
+    /**
+     * Adopts the replica that was detached into {@code file} and its record: at its committed epoch, with the
+     * image's device records written anew from the record. The record is consumed.
+     *
+     * @return the replica, or empty when there is no detached replica for {@code spec} (none, or one made for
+     *         another spec, which is then left as it is for {@link XenHypervisor#createReplica} to replace)
+     */
+    static Optional<XenReplica> adopt(ReplicaSpec spec, Path file, Activator activator) throws HypervisorException {
+        Path recordFile = recordOf(file);
+        HandOver.ReplicaRecord record;
+        try {
+            record = HandOver.ReplicaRecord.read(recordFile);
+        } catch (IOException e) {
+            LOG.warn("The hand-over record of the replica of {} cannot be read: {}", spec.id(), e.getMessage());
+            return Optional.empty();
+        }
+        if (record == null) {
+            return Optional.empty();
+        }
+        if (!record.spec().equals(spec)) {
+            LOG.info("The detached replica of {} was made for {}, not {}: not adopted", spec.id(), record.spec(), spec);
+            return Optional.empty();
+        }
+        XenDeviceState state = XenDeviceState.decode(record.deviceState());
+        ReplicaImage image;
+        try {
+            image = ReplicaImage.open(file, spec.pageCount());
+        } catch (IOException e) {
+            LOG.warn("The detached replica of {} cannot be adopted: {}", spec.id(), e.getMessage());
+            return Optional.empty();
+        }
+        try {
+            image.apply(state);
+            Files.delete(recordFile);
+        } catch (IOException | IllegalArgumentException e) {
+            try {
+                image.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new HypervisorException("cannot adopt the replica of " + spec.id() + " in " + file + ": "
+                    + e.getMessage(), e);
+        }
+        LOG.info("Adopted the replica of {} at epoch {} from {}", spec.id(), record.committed(), file);
+        return Optional.of(new XenReplica(spec, image, record.committed(), state, activator));
     }
 
     Path file() {
@@ -112,6 +181,7 @@ final class XenReplica implements Replica {
 
     @Override
     public synchronized void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+        usable();
         try {
             image.readPage(pfn, dst);
         } catch (IOException | IllegalArgumentException e) {
@@ -171,13 +241,48 @@ final class XenReplica implements Replica {
     }
 
     private void usable() throws HypervisorException {
+        if (detached) {
+            throw new HypervisorException("replica of " + spec.id() + " was detached; adopt it again");
+        }
         if (broken != null) {
             throw new HypervisorException("replica of " + spec.id() + " is unusable: " + broken);
         }
     }
 
+    /**
+     * Leaves the replica at its committed epoch for {@link #adopt}: the image stays, closed, and its record is written
+     * next to it. A replica that never committed, or an unusable one, is dropped instead.
+     */
+    @Override
+    public synchronized void detach() {
+        if (detached || activated || !image.isOpen()) {
+            return;
+        }
+        if (committed < 0 || broken != null) {
+            LOG.info("Replica of {} detached {}: dropped", spec.id(), broken != null ? "unusable" : "before its first"
+                    + " committed epoch");
+            close();
+            return;
+        }
+        try {
+            new HandOver.ReplicaRecord(spec, committed, state.encode()).write(recordOf(image.file()));
+        } catch (IOException e) {
+            LOG.warn("Replica of {}: its hand-over record cannot be written ({}); it is dropped", spec.id(),
+                    e.getMessage());
+            close();
+            return;
+        }
+        detached = true;
+        closeImage();
+        LOG.info("Replica of {} detached at epoch {}: {} stays for adoption", spec.id(), committed, image.file());
+    }
+
+    /** Drops the replica: the image goes. A detached replica is no longer this object's to drop. */
     @Override
     public synchronized void close() {
+        if (detached) {
+            return;
+        }
         closeImage();
         if (!activated) {
             try {

@@ -18,6 +18,13 @@ import io.romulus.xen.internal.xc.XenDomainInfo;
  * holes, shadow log-dirty semantics (CLEAN returns and clears, PEEK only returns), pause counting, an HVM context
  * whose CPU record carries a counter, HVM parameters and xenstore. Errors use Xen's errno values: ESRCH for a missing
  * domain, EFAULT for an unpopulated pfn. Thread-safe: a guest writer thread may run beside the epoch thread.
+ *
+ * <p>Log-dirty mode as Xen 4.17 and {@link io.romulus.xen.internal.xc.NativeXenControl} have it: ENABLE of a domain
+ * that has log-dirty mode on is refused with EINVAL ({@code paging_log_dirty_enable}), which
+ * {@link #enableLogDirtyIfOff} reports and {@link #enableLogDirty} answers as libxc's save does, off and on again
+ * (the bitmap starts empty: counted in {@link Domain#logDirtyRestarts()}); CLEAN and PEEK of a domain without
+ * log-dirty mode return no pages (Xen has no bitmap to read). {@link Domain#pausesEver()} counts
+ * {@code xc_domain_pause} calls.
  */
 public final class SimulatedXen implements XenControl {
 
@@ -37,6 +44,8 @@ public final class SimulatedXen implements XenControl {
         final Map<Integer, Long> params = new TreeMap<>();
         final Map<String, String> xenstore = new TreeMap<>();
         int cleans;
+        int pausesEver;
+        int logDirtyRestarts;
 
         Domain(int domid, long pfnSpace) {
             this.domid = domid;
@@ -77,6 +86,16 @@ public final class SimulatedXen implements XenControl {
 
         public synchronized boolean logDirty() {
             return logDirty;
+        }
+
+        /** How often {@code xc_domain_pause} was called. */
+        public synchronized int pausesEver() {
+            return pausesEver;
+        }
+
+        /** How often log-dirty mode was turned off and on again by an ENABLE, which empties the bitmap. */
+        public synchronized int logDirtyRestarts() {
+            return logDirtyRestarts;
         }
 
         /** Advances what the next HVM context says (the vCPU ran). */
@@ -162,6 +181,7 @@ public final class SimulatedXen implements XenControl {
         Domain d = domainOrThrow("xc_domain_pause", domid);
         synchronized (d) {
             d.pauseCount++;
+            d.pausesEver++;
         }
     }
 
@@ -181,11 +201,23 @@ public final class SimulatedXen implements XenControl {
         Domain d = domainOrThrow("xc_shadow_control(ENABLE_LOGDIRTY)", domid);
         synchronized (d) {
             if (d.logDirty) {
-                throw new XenCallException("xc_shadow_control(ENABLE_LOGDIRTY, " + domid + "): Device or resource busy",
-                        16);
+                d.logDirtyRestarts++; // EINVAL, then OFF and ENABLE_LOGDIRTY again
             }
             d.logDirty = true;
             d.dirty.clear();
+        }
+    }
+
+    @Override
+    public boolean enableLogDirtyIfOff(int domid) throws XenCallException {
+        Domain d = domainOrThrow("xc_shadow_control(ENABLE_LOGDIRTY)", domid);
+        synchronized (d) {
+            if (d.logDirty) {
+                return false; // paging_log_dirty_enable: -EINVAL
+            }
+            d.logDirty = true;
+            d.dirty.clear();
+            return true;
         }
     }
 
@@ -217,10 +249,7 @@ public final class SimulatedXen implements XenControl {
         }
     }
 
-    private static long[] peek(Domain d, long pages) throws XenCallException {
-        if (!d.logDirty) {
-            throw new XenCallException("xc_logdirty_control(" + d.domid + "): log-dirty mode is off", 22);
-        }
+    private static long[] peek(Domain d, long pages) {
         return d.dirty.get(0, Math.toIntExact(pages)).stream().mapToLong(i -> i).toArray();
     }
 

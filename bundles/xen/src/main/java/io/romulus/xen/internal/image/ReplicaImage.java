@@ -132,6 +132,42 @@ public final class ReplicaImage implements AutoCloseable {
         return image;
     }
 
+    /**
+     * Opens an image that {@link #create} made for {@code slotCount} slots, as it is on disk (a replica handed over
+     * across an update of the binding). Nothing is known of what the file holds: the first {@link #apply} rewrites
+     * every part but the pages.
+     *
+     * @throws IOException when the file is not such an image: its libvirt header differs or it is shorter than the
+     *                     part before the tail
+     */
+    public static ReplicaImage open(Path file, long slotCount) throws IOException {
+        if (slotCount <= 0 || slotCount > MAX_SLOTS) {
+            throw new IllegalArgumentException("a replica image has 1 to " + MAX_SLOTS + " slots, not " + slotCount);
+        }
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        ReplicaImage image = new ReplicaImage(channel, file, slotCount);
+        try {
+            image.small.clear();
+            RecordWriter.libvirtHeader(image.small, XML_CAPACITY);
+            ByteBuffer expected = image.small.flip();
+            ByteBuffer found = ByteBuffer.allocate(expected.remaining());
+            while (found.hasRemaining() && channel.read(found, found.position()) >= 0) {
+                // reads until full or end of file
+            }
+            long size = channel.size();
+            if (!found.flip().equals(expected) || size < image.tailOffset) {
+                throw new IOException(file + " is not a replica image of " + slotCount + " pages (" + size
+                        + " bytes, the pages end at " + image.tailOffset + ")");
+            }
+            image.end = size;
+            image.xmlExtent = XML_CAPACITY;
+        } catch (IOException | RuntimeException e) {
+            image.close();
+            throw e;
+        }
+        return image;
+    }
+
     private void layOut() throws IOException {
         small.clear();
         RecordWriter.libvirtHeader(small, XML_CAPACITY);
@@ -453,6 +489,11 @@ public final class ReplicaImage implements AutoCloseable {
     /** The image's slots: the populated guest pages it holds. */
     public long slotCount() {
         return slotCount;
+    }
+
+    /** Whether the file is open (not yet {@linkplain #close() closed}). */
+    public boolean isOpen() {
+        return channel.isOpen();
     }
 
     /** Closes the file; the image stays on disk. */

@@ -58,6 +58,7 @@ public final class NativeXenControl implements XenControl {
     private static final int ESRCH = 3;
     private static final int ENOMEM = 12;
     private static final int EACCES = 13;
+    private static final int EINVAL = 22;
     private static final int ENOSPC = 28;
 
     private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(XenAbi.XC_PAGE_SIZE).asReadOnlyBuffer();
@@ -287,6 +288,19 @@ public final class NativeXenControl implements XenControl {
             throw fail("xc_shadow_control(ENABLE_LOGDIRTY)", "cannot turn log-dirty on for domain " + domid
                     + " (first attempt: " + errnoText(first) + ")");
         }
+    }
+
+    @Override
+    public boolean enableLogDirtyIfOff(int domid) throws XenCallException {
+        if (libs.ctrl().xc_shadow_control(xch(), domid, XenAbi.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, null, 0) == 0) {
+            return true;
+        }
+        int errno = Native.getLastError();
+        if (errno == EINVAL) {
+            return false;
+        }
+        throw new XenCallException("cannot turn log-dirty on for domain " + domid
+                + " [xc_shadow_control(ENABLE_LOGDIRTY): " + errnoText(errno) + "]", errno);
     }
 
     @Override

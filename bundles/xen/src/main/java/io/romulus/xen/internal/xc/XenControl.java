@@ -32,6 +32,17 @@ public interface XenControl extends AutoCloseable {
     /** Shadow log-dirty mode on ({@code XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY}). */
     void enableLogDirty(int domid) throws XenCallException;
 
+    /**
+     * Shadow log-dirty mode on unless it is on already: one {@code XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY}, without
+     * {@link #enableLogDirty}'s off-and-on retry, so that a dirty bitmap Xen keeps for the domain stays as it is.
+     * Xen 4.17 refuses to enable log-dirty mode on a domain that has it with EINVAL ({@code paging_log_dirty_enable}
+     * in {@code xen/arch/x86/mm/paging.c}), before it would pause the domain.
+     *
+     * @return {@code true} if this call turned log-dirty mode on (it was off, so nothing was logged), {@code false}
+     *         if Xen answered EINVAL: it is on
+     */
+    boolean enableLogDirtyIfOff(int domid) throws XenCallException;
+
     /** Shadow log-dirty mode off ({@code XEN_DOMCTL_SHADOW_OP_OFF}). */
     void disableLogDirty(int domid) throws XenCallException;
 

@@ -236,6 +236,33 @@ class ReplicaImageTest {
     }
 
     @Test
+    void aReopenedImageKeepsItsPagesAndItsFirstApplyRewritesEveryOtherPart() throws IOException {
+        XenDeviceState state = States.full(RANGES);
+        try (ReplicaImage image = ReplicaImage.create(file, SLOTS)) {
+            image.writePages(new long[] {7}, 0, 1, pages(7));
+            image.apply(States.state(state.domainXml(), RANGES, state.cpuidPolicy(), state.msrPolicy(),
+                    States.bytes(100_000, 5), state.emulatorXenstore(), state.emulatorContext()));
+        }
+        long longer = Files.size(file);
+        poke(ReplicaImage.pfnArrayOffset(SLOTS, 0), 0xdead);
+        try (ReplicaImage image = ReplicaImage.open(file, SLOTS)) {
+            ByteBuffer page = ByteBuffer.allocate(4096);
+            image.readPage(7, page);
+            assertArrayEquals(pages(7).array(), page.array());
+            image.apply(state);
+            assertTrue(image.applied());
+        }
+        assertEquals(0, pfnAt(0), "nothing is known of a reopened file: every pfn array is written");
+        assertEquals(TAIL + FULL_TAIL, Files.size(file), "the shorter tail ends the file: " + longer + " before");
+        assertEquals(List.of(1, 2, 3, 0), ImageWalk.types(ImageWalk.walk(file), "libxl"));
+
+        IOException e = assertThrows(IOException.class, () -> ReplicaImage.open(file, SLOTS * 2));
+        assertTrue(e.getMessage().contains("is not a replica image of 5000 pages"), e.getMessage());
+        Files.write(file, new byte[64]);
+        assertThrows(IOException.class, () -> ReplicaImage.open(file, SLOTS));
+    }
+
+    @Test
     void pfnsAreRewrittenOnlyWhereTheRangesChanged() throws IOException {
         long[] moved = {0, 2048, 0x20000, 452}; // only the last region's pfns differ
         try (ReplicaImage image = ReplicaImage.create(file, SLOTS)) {

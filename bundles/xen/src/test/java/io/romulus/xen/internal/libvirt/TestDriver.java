@@ -6,7 +6,8 @@ import java.nio.file.Path;
 
 /**
  * A private instance of libvirt's test driver: {@code test:///PATH} reads a node description with the domains we
- * want (an HVM guest with a Xen-style vif and disk, a PVH guest, a PV guest, a defined but stopped one).
+ * want (an HVM guest with a Xen-style vif and disk, a PVH guest, a PV guest, a defined but stopped one). Each domain
+ * has a UUID of its own that stays the same across connections, as a real domain's does.
  */
 public final class TestDriver {
 
@@ -40,6 +41,7 @@ public final class TestDriver {
         return """
                 <domain type='test'>
                   <name>%s</name>
+                  <uuid>%s</uuid>
                   <memory>262144</memory>
                   <currentMemory>262144</currentMemory>
                   <vcpu>2</vcpu>
@@ -60,6 +62,7 @@ public final class TestDriver {
                     </interface>
                   </devices>
                 </domain>
-                """.formatted(name, os, name, mac, vif);
+                """.formatted(name, java.util.UUID.nameUUIDFromBytes(name.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                        os, name, mac, vif);
     }
 }

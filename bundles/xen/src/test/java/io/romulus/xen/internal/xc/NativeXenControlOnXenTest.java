@@ -129,6 +129,25 @@ class NativeXenControlOnXenTest {
         }
     }
 
+    /**
+     * What adoption relies on: Xen 4.17 refuses ENABLE_LOGDIRTY on a domain in log-dirty mode with EINVAL, without
+     * pausing it, and the bitmap keeps what was logged before the refused call.
+     */
+    @Test
+    void aSecondEnableIsRefusedAndKeepsTheBitmap() throws XenCallException {
+        int domid = guest();
+        long pages = xc.maximumGpfn(domid) + 1;
+        assertTrue(xc.enableLogDirtyIfOff(domid), "the guest must not be in log-dirty mode when the test starts");
+        try {
+            assertFalse(xc.enableLogDirtyIfOff(domid), "EINVAL: log-dirty mode is on");
+            assertFalse(xc.domain(domid).paused());
+            long[] kept = xc.cleanLogDirty(domid, pages, false);
+            assertTrue(kept.length > 0, "the first CLEAN after enabling still reports the guest's pages");
+        } finally {
+            xc.disableLogDirty(domid);
+        }
+    }
+
     @Test
     void hvmContextHasTheHeaderAndOneCpuRecordPerVcpu() throws XenCallException {
         int domid = guest();
