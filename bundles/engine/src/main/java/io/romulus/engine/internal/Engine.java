@@ -478,6 +478,15 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         if (activated.containsKey(id)) {
             throw new DomainTakenOverException(id + " was activated on " + settings.nodeId() + " and runs there now");
         }
+        if (closed) {
+            throw new CheckpointException("the engine of " + settings.nodeId() + " is stopping (a bundle update or a "
+                    + "shutdown); try again");
+        }
+        if (pendingBackups.stream().anyMatch(h -> h.id().equals(id))) {
+            // answering now would start a new replica: the primary retries until this one is taken over
+            throw new CheckpointException("the replica of " + id + " is being taken over from the previous engine on "
+                    + settings.nodeId() + " (waiting for its '" + id.binding() + "' binding); try again");
+        }
         PrimaryProtection here = primaries.get(id);
         if (here != null && !hello.nodeId().equals(settings.nodeId())) {
             ProtectionState st = here.status().state();
@@ -736,6 +745,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
 
     // ------------------------------------------------------------------------------------------------ hand-over
 
+    /** Handed over or shut down: a transport that still knows this engine gets no new stream from it. */
+    private volatile boolean closed;
     private final List<PrimaryProtection.HandedOver> pendingPrimaries = new CopyOnWriteArrayList<>();
     private final List<BackupReplica.HandedOver> pendingBackups = new CopyOnWriteArrayList<>();
 
@@ -747,6 +758,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
      * it from there. Domains activated here and not protected are let go of and keep running.
      */
     public void handOver(java.nio.file.Path state) {
+        closed = true;
         List<PrimaryProtection.HandedOver> handed = new ArrayList<>();
         for (PrimaryProtection p : primaries.values()) {
             try {
@@ -913,6 +925,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
 
     /** Stops every protection and drops every replica (the engine is going away). */
     public void shutdown() {
+        closed = true;
         for (PrimaryProtection p : primaries.values()) {
             try {
                 p.stop();

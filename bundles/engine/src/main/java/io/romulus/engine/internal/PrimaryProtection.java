@@ -628,7 +628,8 @@ final class PrimaryProtection {
      */
     private void resume(Session s) {
         long from = s.resumedFrom;
-        s.initialEpoch = from;
+        // nothing up to the last checkpoint taken is in flight on this stream: those epochs go again inside the next
+        s.initialEpoch = Math.max(from, nextEpoch - 1);
         if (from > lastAcked) {
             // the backup committed it; its ACK was lost with the stream
             lastAcked = from;

@@ -64,8 +64,16 @@ class EngineHotSwapTest {
         Engine e = node("node-a");
         e.addHypervisor(oracle.primary(primarySim));
         e.addOutputBufferProvider(primarySim, 0);
-        e.setTransport(link);
+        primaryEnd(e);
         return e;
+    }
+
+    /** The primary's end of the link: the backup's engine stays the one that accepts streams. */
+    private void primaryEnd(Engine e) {
+        e.setTransport(link);
+        if (backup != null) {
+            link.setAcceptor(backup);
+        }
     }
 
     private Engine backupNode() {
@@ -127,7 +135,7 @@ class EngineHotSwapTest {
         primary = node("node-a");
         primary.addHypervisor(v1);
         primary.addOutputBufferProvider(primarySim, 0);
-        primary.setTransport(link);
+        primaryEnd(primary);
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
         long from = System.nanoTime();
         awaitCommitted(50);
@@ -155,7 +163,7 @@ class EngineHotSwapTest {
         primary = node("node-a");
         primary.addHypervisor(oracle.primary(primarySim));
         primary.addOutputBufferProvider(v1, 0);
-        primary.setTransport(link);
+        primaryEnd(primary);
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
         long from = System.nanoTime();
         awaitCommitted(50);
@@ -218,8 +226,12 @@ class EngineHotSwapTest {
 
         Path backupState = dir.resolve("b/engine-handover.properties");
         backup.handOver(backupState);
-        backup = backupNode();
+        // as the component does: the state is read first, the helpers bind afterwards, the transport among them
+        backup = node("node-b");
         backup.restore(backupState);
+        backup.setTransport(link);
+        Thread.sleep(100); // the primary knocks meanwhile and is told to try again
+        backup.addHypervisor(oracle.backup(backupSim));
         awaitCommitted(committedOnBackup() + 50);
         long before = System.nanoTime();
         primary.unprotect(DEMO);
