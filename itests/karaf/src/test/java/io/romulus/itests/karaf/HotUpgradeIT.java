@@ -412,9 +412,11 @@ class HotUpgradeIT {
     private void recover(String step) throws Exception {
         String state = stateOnA();
         if (state.equals("absent")) {
+            String statusA = oneLine(a.shell("romulus:status"));
+            String statusB = oneLine(b.shell("romulus:status"));
             String out = a.shell(protectCommand());
-            problems.add(step + ": node A's engine had forgotten " + DOMAIN + "; protected it again by hand to go "
-                    + "on (" + out.trim().replace('\n', ' ') + ")");
+            problems.add(step + ": node A is no longer primary of " + DOMAIN + " (romulus:status on A: " + statusA
+                    + "; on B: " + statusB + "); protected it again by hand to go on: " + oneLine(out));
         }
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < deadline && !stateOnA().equals("PROTECTED")) {
@@ -426,6 +428,10 @@ class HotUpgradeIT {
             problems.add(step + ": still not PROTECTED 60 s later (" + stateOnA() + "); the remaining steps are "
                     + "not run");
         }
+    }
+
+    private static String oneLine(String text) {
+        return text.trim().replaceAll("\\s*\\n\\s*", " / ").replaceAll(" {2,}", " ");
     }
 
     /** Copies the node's jar of {@code bsn} with its Bundle-Version changed; everything else byte for byte. */
