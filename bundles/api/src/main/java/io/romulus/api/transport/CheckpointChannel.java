@@ -58,4 +58,15 @@ public interface CheckpointChannel extends AutoCloseable {
      * so the backup keeps its last committed replica for a failover.
      */
     void abort(String reason);
+
+    /**
+     * Sends ERROR with {@code reason}, marked as a planned stop, and closes: a part of this node is being updated or
+     * restarted and the stream resumes shortly; the backup keeps its replica and sees a {@link PlannedStopException}.
+     * The default {@linkplain #abort(String) aborts}.
+     *
+     * @since 1.4
+     */
+    default void stopPlanned(String reason) {
+        abort(reason);
+    }
 }

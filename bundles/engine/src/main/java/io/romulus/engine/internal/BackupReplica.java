@@ -24,6 +24,7 @@ import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.PlannedStopException;
 import io.romulus.api.transport.ReplicaSink;
 
 import org.slf4j.Logger;
@@ -72,6 +73,8 @@ final class BackupReplica {
     private volatile boolean verifyFailed;
     private volatile String diskFailure;
     private volatile String lineage;
+    /** Called when the primary stops the stream for an update of its own (failover holds back a while). */
+    private volatile Runnable onPlannedStop;
     /** The binding of the committed replica went away (bundle update): no apply and no failover until adopted. */
     private volatile boolean replicaAway;
 
@@ -306,6 +309,10 @@ final class BackupReplica {
 
     String primaryNode() {
         return primaryNode;
+    }
+
+    void onPlannedStop(Runnable r) {
+        this.onPlannedStop = r;
     }
 
     ProtectionStatus status() {
@@ -680,6 +687,13 @@ final class BackupReplica {
                     LOG.info("The primary of {} ended protection; dropping the replica (checkpoint {})", id,
                             committedEpoch);
                     onOrderlyEnd.accept(BackupReplica.this);
+                } else if (cause instanceof PlannedStopException) {
+                    LOG.info("Stream of {} stopped by its primary for an update ({}); replica kept at checkpoint {}",
+                            id, cause.getMessage(), committedEpoch);
+                    Runnable r = onPlannedStop;
+                    if (r != null) {
+                        r.run();
+                    }
                 } else {
                     LOG.warn("Stream of {} lost: {}; replica kept at checkpoint {}", id, cause.getMessage(),
                             committedEpoch);

@@ -568,14 +568,19 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
                         + " with '" + replicators.get(i).name() + "': " + e.getMessage(), e);
             }
         }
-        BackupReplica backup = backups.computeIfAbsent(id, k -> new BackupReplica(k, this::dropBackup,
-                () -> failovers.heard(k)));
+        BackupReplica backup = backups.computeIfAbsent(id, k -> newBackup(k));
         long previous = backup.committedEpoch();
         var sink = backup.newStream(hello.nodeId(), lineage, replica, replicaDisks, bindingOptions, returnAddress);
         failovers.watch(id, hello.nodeId());
         LOG.info("Receiving checkpoints of {} from {} ({} MiB{})", id, hello.nodeId(), hello.memoryBytes() >> 20,
                 disks.isEmpty() ? "" : ", disks " + String.join(", ", disks.stream().map(GuestDisk::name).toList()));
         return new Accepted(sink, new HelloReply(settings.nodeId(), previous));
+    }
+
+    private BackupReplica newBackup(DomainId id) {
+        BackupReplica b = new BackupReplica(id, this::dropBackup, () -> failovers.heard(id));
+        b.onPlannedStop(() -> failovers.grace(id, settings.handoverGraceMs()));
+        return b;
     }
 
     /** {@code A-C} of the resume option, or null when it is malformed. */
@@ -914,6 +919,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             return true;
         }
         BackupReplica b = BackupReplica.restored(h, adopted.get(), this::dropBackup, () -> failovers.heard(h.id()));
+        b.onPlannedStop(() -> failovers.grace(h.id(), settings.handoverGraceMs()));
         if (backups.putIfAbsent(h.id(), b) != null) {
             adopted.get().close();
             return true;

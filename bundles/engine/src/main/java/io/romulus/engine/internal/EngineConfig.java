@@ -55,4 +55,9 @@ public @interface EngineConfig {
             + "the domain back towards the old primary's node: it runs unprotected until that node answers as its "
             + "new backup, then a full copy makes it PROTECTED")
     boolean failover_reprotect() default true;
+
+    @AttributeDefinition(name = "Grace after a primary's update", description = "Milliseconds a backup holds back "
+            + "automatic failover after its primary stopped the stream for an update of its own (a bundle update or "
+            + "refresh of its engine or transport); a primary that stays silent longer is judged as usual")
+    long handover_grace_ms() default EngineSettings.DEFAULT_HANDOVER_GRACE_MS;
 }

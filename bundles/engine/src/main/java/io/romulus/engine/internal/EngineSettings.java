@@ -18,10 +18,23 @@ package io.romulus.engine.internal;
  * @param peerHeartbeatPort   the UDP heartbeat port of a backup when {@code romulus:protect} names none
  * @param reprotect           after activating a replica, protect the domain back towards the old primary's node
  *                            (it runs unprotected until that node answers as the new backup)
+ * @param handoverGraceMs     how long a backup holds back automatic failover after its primary stopped the stream
+ *                            for an update of its own (engine or transport bundle, a refresh)
  */
 public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
         long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
-        FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect) {
+        FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect, long handoverGraceMs) {
+
+    /** The default grace after a primary's planned stop: long enough for a Karaf refresh of its bundles. */
+    public static final long DEFAULT_HANDOVER_GRACE_MS = 10_000;
+
+    public EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
+            long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
+            FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect) {
+        this(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs, reconnectDelayMs,
+                maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect,
+                DEFAULT_HANDOVER_GRACE_MS);
+    }
 
     /** What a backup does when its primary is convicted (ARCHITECTURE.md section 6). */
     public enum FailoverMode {
@@ -77,31 +90,37 @@ public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, i
     /** A copy with another default interval. */
     public EngineSettings withInterval(int ms) {
         return new EngineSettings(nodeId, ms, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs);
     }
 
     /** A copy with another link timeout. */
     public EngineSettings withLinkTimeout(long ms) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, ms,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs);
     }
 
     /** A copy with another failover mode. */
     public EngineSettings withFailoverMode(FailoverMode mode) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort, reprotect);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort, reprotect, handoverGraceMs);
     }
 
     /** A copy that does, or does not, protect an activated domain back towards the old primary. */
     public EngineSettings withReprotect(boolean on) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, on);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, on, handoverGraceMs);
     }
 
     /** A copy with another default heartbeat port of backups. */
     public EngineSettings withPeerHeartbeatPort(int port) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port, reprotect);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port, reprotect, handoverGraceMs);
+    }
+
+    /** A copy with another grace after a primary's planned stop. */
+    public EngineSettings withHandoverGrace(long ms) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, ms);
     }
 
     int checkInterval(int ms) {

@@ -92,6 +92,20 @@ final class FailoverCoordinator implements AutoCloseable {
         }
     }
 
+    /**
+     * The primary of {@code id} stopped its stream for an update of its own: for {@code graceMs} a conviction does not
+     * activate the replica (the primary's heartbeats may pause while its bundles restart). A primary that is not back
+     * by then is judged as usual, so a crash during an update delays failover by at most the grace.
+     */
+    void grace(DomainId id, long graceMs) {
+        Watch w = watches.get(id);
+        if (w != null && graceMs > 0) {
+            w.graceUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMs);
+            LOG.info("The primary {} of {} is being updated: no automatic failover for {} ms unless it stays silent "
+                    + "longer", w.primaryNode, id, graceMs);
+        }
+    }
+
     /** Stops watching (the replica was dropped or activated). */
     void forget(DomainId id) {
         Watch w = watches.remove(id);
@@ -123,6 +137,7 @@ final class FailoverCoordinator implements AutoCloseable {
         volatile FailureDetector.Monitor monitor;
         volatile boolean suspected;
         volatile long suspectedAtNanos;
+        volatile long graceUntilNanos;
         private String lastRefusal;
 
         Watch(DomainId id, String primaryNode) {
@@ -171,6 +186,18 @@ final class FailoverCoordinator implements AutoCloseable {
 
         private void decide(double phi) {
             if (!suspected || watches.get(id) != this) {
+                return;
+            }
+            long grace = graceUntilNanos - System.nanoTime();
+            if (grace > 0) {
+                LOG.info("Primary {} of {} is suspected (phi {}) while it is being updated; judging again in {} ms",
+                        primaryNode, id, String.format("%.1f", phi), TimeUnit.NANOSECONDS.toMillis(grace));
+                try {
+                    decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), grace,
+                            TimeUnit.NANOSECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    LOG.debug("Failover decisions have stopped", e);
+                }
                 return;
             }
             if (!engine.canActivate(id)) {

@@ -395,7 +395,8 @@ final class PrimaryProtection {
                     }
                     checkpoints(s);
                 } catch (LinkLostException e) {
-                    if (e.getCause() instanceof DomainTakenOverException taken) {
+                    DomainTakenOverException taken = takenOver(e);
+                    if (taken != null) {
                         throw new FencedException(taken.getMessage());
                     }
                     lostSince = System.nanoTime();
@@ -429,6 +430,19 @@ final class PrimaryProtection {
         } finally {
             shutdown();
         }
+    }
+
+    /**
+     * The backup's word that it took the domain over, anywhere in the chain of causes: the sender may meet the closed
+     * stream first and wrap what closed it.
+     */
+    private static DomainTakenOverException takenOver(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof DomainTakenOverException taken) {
+                return taken;
+            }
+        }
+        return null;
     }
 
     /** Connects, or reconnects, holding output until the link timeout and then running unprotected (I4). */
@@ -1330,7 +1344,7 @@ final class PrimaryProtection {
             m.close();
         }
         if (s != null) {
-            s.close("the primary's engine is being updated; the stream resumes with its next version");
+            s.closePlanned("the primary's engine is being updated; the stream resumes with its next version");
         }
         // the disks' write logs end with their primary sides: the next engine copies the disks whole
         closeDisks();
@@ -1438,6 +1452,18 @@ final class PrimaryProtection {
 
         void close() {
             close(null);
+        }
+
+        /** Closes with an ERROR marked as a planned stop: the backup keeps its replica and holds back failover. */
+        void closePlanned(String reason) {
+            closing = true;
+            sender.shutdownNow();
+            channel.stopPlanned(reason);
+            try {
+                sender.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         /** Closes with GOODBYE, or with an ERROR carrying {@code abortReason} when that is not null. */

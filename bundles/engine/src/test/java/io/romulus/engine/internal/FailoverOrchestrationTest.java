@@ -139,6 +139,35 @@ class FailoverOrchestrationTest {
         assertEquals(List.of(), primary.outputs(), "no output buffer is left on the fenced primary");
     }
 
+    /**
+     * The primary's engine is updated: its stream ends with a planned stop, and a conviction during the grace
+     * activates nothing; once the grace is over, a primary still suspected is failed over as usual.
+     */
+    @Test
+    void aPrimaryStoppedForAnUpdateIsNotFailedOverDuringTheGraceButIsAfterIt() throws Exception {
+        nodes(EngineSettings.FailoverMode.AUTOMATIC, false);
+        backup.shutdown();
+        backup = new Engine(EngineSettings.defaults("node-b").withLinkTimeout(300)
+                .withFailoverMode(EngineSettings.FailoverMode.AUTOMATIC).withPeerHeartbeatPort(7491)
+                .withReprotect(false).withHandoverGrace(1500));
+        backup.addHypervisor(backupSim);
+        backup.addOutputBufferProvider(backupSim, 0);
+        backup.setDetector(backupDetector);
+        backup.setTransport(link);
+        protectAndWaitForCommits();
+
+        primary.handOver(java.nio.file.Files.createTempDirectory("handover").resolve("state"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> state(backup, Role.BACKUP) == ProtectionState.STANDBY);
+        long stoppedAt = System.nanoTime();
+        backupDetector.suspect("node-a");
+        Thread.sleep(500);
+        assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP), "no failover during the grace");
+        await().atMost(Duration.ofSeconds(10)).until(() -> state(backup, Role.BACKUP) == ProtectionState.ACTIVATED);
+        assertTrue(System.nanoTime() - stoppedAt >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1400),
+                "activated only after the grace");
+        assertTrue(raised(backup, Alarm.Kind.FAILOVER));
+    }
+
     @Test
     void theActivatedDomainTakesTheOldPrimaryAsItsNewBackup() throws Exception {
         nodes(EngineSettings.FailoverMode.AUTOMATIC, false);

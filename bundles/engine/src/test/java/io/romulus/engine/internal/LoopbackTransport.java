@@ -168,7 +168,9 @@ final class LoopbackTransport implements CheckpointTransport {
         private void put(Rec r) throws CheckpointException, InterruptedException {
             while (true) {
                 if (failure != null || !open) {
-                    throw new CheckpointException("link closed: " + (failure == null ? "closed" : failure.getMessage()));
+                    // as the real transport does: what closed the link is the cause
+                    throw failure == null ? new CheckpointException("link closed")
+                            : new CheckpointException("link closed: " + failure.getMessage(), failure);
                 }
                 if (queue.offer(r, 5, TimeUnit.MILLISECONDS)) {
                     return;
@@ -244,6 +246,11 @@ final class LoopbackTransport implements CheckpointTransport {
         @Override
         public void abort(String reason) {
             fail(new CheckpointException("the primary reported: " + reason));
+        }
+
+        @Override
+        public void stopPlanned(String reason) {
+            fail(new io.romulus.api.transport.PlannedStopException("the primary stopped for an update: " + reason));
         }
 
         @Override

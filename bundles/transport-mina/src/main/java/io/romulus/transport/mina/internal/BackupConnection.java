@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
+import io.romulus.api.transport.PlannedStopException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.ReplicaAcceptor;
@@ -219,9 +220,16 @@ final class BackupConnection extends Connection {
             }
             case ERROR -> {
                 String message = Messages.parseError(record.body());
-                LOG.warn("Primary {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
                 state = State.DONE;
-                closeSink(new CheckpointException("the primary reported: " + message));
+                if ((record.flags() & Messages.ERROR_PLANNED) != 0) {
+                    LOG.info("Primary {} stopped the checkpoint stream of {} for an update: {}", remote(), domain,
+                            message);
+                    closeSink(new PlannedStopException("the primary stopped for an update: " + message));
+                } else {
+                    LOG.warn("Primary {} ended the checkpoint stream of {} with an error: {}", remote(), domain,
+                            message);
+                    closeSink(new CheckpointException("the primary reported: " + message));
+                }
                 session.closeNow();
             }
             default -> fail("unexpected " + record + " on an established stream");

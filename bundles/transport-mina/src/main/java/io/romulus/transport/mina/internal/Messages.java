@@ -38,6 +38,8 @@ public final class Messages {
     public static final int NONCE_BYTES = 32;
     /** Flag of an ERROR record: the sender activated its replica of the domain and runs it. */
     public static final int ERROR_TAKEN_OVER = 1;
+    /** ERROR flag: the primary stops the stream for an update or restart of its own and resumes it shortly. */
+    public static final int ERROR_PLANNED = 2;
 
     private Messages() {
     }
@@ -163,6 +165,11 @@ public final class Messages {
     public static Record error(String message, boolean takenOver) {
         return new Record(RecordType.ERROR, takenOver ? ERROR_TAKEN_OVER : 0, 0,
                 message.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** An ERROR record marked {@link #ERROR_PLANNED}. */
+    public static Record plannedStop(String message) {
+        return new Record(RecordType.ERROR, ERROR_PLANNED, 0, message.getBytes(StandardCharsets.UTF_8));
     }
 
     public static String parseError(byte[] body) {

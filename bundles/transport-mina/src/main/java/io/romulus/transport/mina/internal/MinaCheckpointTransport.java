@@ -258,7 +258,7 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
             if (c instanceof PrimaryConnection p) {
                 // an ERROR, not GOODBYE: the transport stopping (a bundle update, a node shutdown) does not end the
                 // protection, so the backup keeps its replica and the next stream resumes it
-                p.abort("the checkpoint transport of the primary is stopping");
+                p.stopPlanned("the checkpoint transport of the primary is stopping");
             } else if (c.session.isConnected()) {
                 c.session.write(Messages.goodbye());
                 if (!c.session.closeOnFlush().awaitUninterruptibly(1000)) {

@@ -396,10 +396,19 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
 
     @Override
     public void abort(String reason) {
+        end(Messages.error(reason));
+    }
+
+    @Override
+    public void stopPlanned(String reason) {
+        end(Messages.plannedStop(reason));
+    }
+
+    private void end(Record error) {
         closedByUs = true;
         if (isOpen()) {
             state = State.DONE;
-            session.write(Messages.error(reason));
+            session.write(error);
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();
