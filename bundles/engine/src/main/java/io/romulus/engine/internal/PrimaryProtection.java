@@ -539,7 +539,7 @@ final class PrimaryProtection {
                         raisedUnprotected = true;
                         node.alarms().raise(Alarm.Kind.UNPROTECTED, id, "no backup at " + hostPort(peer) + " for "
                                 + waited + " ms; held output released and the domain runs unprotected. Protection "
-                                + "resumes with a full copy when the backup returns.");
+                                + "resumes when the backup returns (a full copy unless it still holds its replica).");
                     }
                 }
             } else if (state != ProtectionState.UNPROTECTED) {

@@ -158,8 +158,9 @@ class FaultInjectionTest {
         rig.checkClient();
         assertTrue(a.runsQemu() && !b.runsQemu(), "the VM stays on A");
         report("replication link cut", "A", unprotected - fault, rig.maxGapMs(fault, healed) * 1_000_000L,
-                "primary UNPROTECTED after " + ms(unprotected - fault) + " ms, PROTECTED again (full copy) "
-                        + ms(reprotected - healed) + " ms after the link healed; no failover");
+                "primary UNPROTECTED after " + ms(unprotected - fault) + " ms, PROTECTED again (the backup kept "
+                        + "its replica, so the stream resumes it) " + ms(reprotected - healed)
+                        + " ms after the link healed; no failover");
     }
 
     @Test
