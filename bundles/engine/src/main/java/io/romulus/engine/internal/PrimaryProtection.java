@@ -645,9 +645,9 @@ final class PrimaryProtection {
         // nothing up to the last checkpoint taken is in flight on this stream: those epochs go again inside the next
         s.initialEpoch = Math.max(from, nextEpoch - 1);
         if (from > lastAcked) {
-            // the backup committed it; its ACK was lost with the stream
+            // the backup committed it and its ACK was lost with the stream. Its output is released with the first ACK
+            // of this stream (release is cumulative), never on the strength of the HELLO alone: output leaves on ACKs
             lastAcked = from;
-            outputs.forEach(o -> o.each(b -> b.release(from)));
         }
         unackedPages.headMap(from, true).clear();
         unackedWrites.headMap(from, true).clear();

@@ -109,7 +109,7 @@ class MinaReplicationTest {
     }
 
     @Test
-    void aBackupWhoseStreamRestartsGetsAFullCopyAndStaysConsistent() throws Exception {
+    void aBackupWhoseTransportRestartsResumesItsReplicaAndStaysConsistent() throws Exception {
         primary.protect(new ProtectRequest(DEMO, backupAddress(), 10, WORKLOAD));
         long from = System.nanoTime(); // output before this was never held
         await().atMost(Duration.ofSeconds(60)).until(() -> Rows.committed(backup) >= 50);
@@ -127,6 +127,7 @@ class MinaReplicationTest {
         long before = System.nanoTime();
         primary.unprotect(DEMO);
         assertEquals(List.of(), oracle.mismatches, "I2 across the restart");
+        assertEquals(1, oracle.replicas.get(), "the new stream resumed the replica the backup kept: no second copy");
         Oracle.assertOutputCommit(primarySim.wire().packets(), acks.ackNanos, from, before);
     }
 }
