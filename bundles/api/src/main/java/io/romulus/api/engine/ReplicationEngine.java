@@ -1,6 +1,8 @@
 package io.romulus.api.engine;
 
+import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 import io.romulus.api.hypervisor.DomainId;
@@ -28,6 +30,30 @@ public interface ReplicationEngine {
 
     /** Activates this node's replica of a domain (manual failover). */
     ProtectionStatus failover(DomainId domain) throws Exception;
+
+    /**
+     * Scale-out: starts {@code clone}, a copy of {@code domain} taken from this node's replica at its last committed
+     * epoch (see {@link io.romulus.api.hypervisor.Replica#fork}), and protects it towards {@code backup}. The
+     * replica goes on being the backup of {@code domain}.
+     *
+     * @param overrides binding options that differ from the original's (for example the bridge the clone joins)
+     * @param backup    the clone's backup, or {@code null} for the node the replica's primary runs on
+     * @throws IllegalArgumentException if this node holds no committed replica of {@code domain}, or the backup is
+     *                                  this node
+     * @throws IllegalStateException    if {@code clone} is protected or runs here already
+     * @since 1.3
+     */
+    ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides, InetSocketAddress backup)
+            throws Exception;
+
+    /**
+     * Scale-down: stops protecting a domain this node is primary for (its backup drops the replica, as after
+     * {@link #unprotect}) and then stops the domain itself.
+     *
+     * @throws IllegalArgumentException if this node is not the domain's primary
+     * @since 1.3
+     */
+    void retire(DomainId domain) throws Exception;
 
     /** Changes a protected domain's epoch interval. */
     void setInterval(DomainId domain, int intervalMs);

@@ -2,6 +2,7 @@ package io.romulus.api.hypervisor;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Map;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -68,6 +69,24 @@ public interface Replica extends AutoCloseable {
      */
     default void detach() {
         close();
+    }
+
+    /**
+     * Starts a new, independent domain {@code clone} from the replica's last committed epoch (scale-out of a service
+     * whose requests change no state): the clone's memory, vCPU and device state are those of that epoch, its
+     * options are the replica's with {@code overrides} applied (for example the network it joins, so that its guest
+     * addresses, the same as the original's, do not collide). The replica itself is unchanged and goes on applying
+     * epochs; the copy is taken between two applies, so the clone never sees half of an epoch (I2). The clone runs
+     * on this node, unprotected until the engine protects it like any other domain.
+     *
+     * @return the running clone, which the caller owns (and protects, or destroys)
+     * @throws HypervisorException if no epoch was committed yet, {@code clone} runs here already, an override is
+     *                             not an option of the binding, or the binding cannot clone; the default cannot
+     * @since 1.4
+     */
+    default ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        throw new HypervisorException("the " + spec().id().binding() + " binding cannot start a clone of "
+                + spec().id() + " from its replica");
     }
 
     /** Drops the replica and frees what it holds. */
