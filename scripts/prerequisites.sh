@@ -19,8 +19,10 @@ set -euo pipefail
 #                                    its tests run the real drbdsetup, which reports the missing kernel module here
 #   e2fsprogs                        the replicated disk's tests: mkfs.ext4 for the demo guest's disk, e2fsck and
 #                                    debugfs to check the backup's copy
+#   haproxy                          scale-out: the load balancer in front of the pairs, driven through its runtime
+#                                    API (its tests and the scale-out test run the real one)
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs haproxy)
 
 romulus_need_packages() {
     local missing=() p
