@@ -372,6 +372,30 @@ final class BackupReplica {
         }
     }
 
+    /**
+     * Scale-out: starts {@code clone} from the last committed epoch of this replica, which stays the domain's backup
+     * (the binding copies the replica between two applies, so the clone never sees half an epoch).
+     */
+    ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        Replica r;
+        synchronized (applyLock) {
+            if (activated) {
+                throw new IllegalStateException("the replica of " + id + " was activated: " + id + " runs here, "
+                        + "and a clone is started from a replica");
+            }
+            if (committed == null) {
+                throw new IllegalStateException("the replica of " + id + " has no committed checkpoint yet; wait "
+                        + "until romulus:status shows it PROTECTED");
+            }
+            if (verifyFailed || replicaAway || diskFailure != null) {
+                throw new IllegalStateException("the replica of " + id + " is not usable for a clone: " + detail);
+            }
+            r = committed;
+        }
+        // not under applyLock: starting the clone takes a while, and the primary waits for ACKs meanwhile
+        return r.fork(clone, overrides);
+    }
+
     /** Drops everything (the primary ended protection, or the engine stops). */
     void close() {
         synchronized (applyLock) {

@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -635,6 +636,115 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         alarms.raise(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain runs on this "
                 + "node now (romulus:status shows whether it is protected back towards the node it came from)");
         return b.status();
+    }
+
+    /**
+     * Scale-out: the clone starts here from this node's replica of {@code domain} and is protected like a replica
+     * activated here, towards {@code backup} or else the node the replica's primary runs on.
+     */
+    @Override
+    public ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides,
+            InetSocketAddress backup) throws Exception {
+        BackupReplica b = backups.get(domain);
+        if (b == null || b.isActivated()) {
+            throw new IllegalArgumentException("this node holds no replica of " + domain + ": a clone starts from a "
+                    + "committed checkpoint, so it is made on the node that is " + domain + "'s backup");
+        }
+        if (!clone.binding().equals(domain.binding())) {
+            throw new IllegalArgumentException("a clone of " + domain + " runs under the same binding, not as " + clone);
+        }
+        if (clone.equals(domain)) {
+            throw new IllegalArgumentException("a clone needs a name of its own, not " + domain + "'s");
+        }
+        InetSocketAddress peer = backup;
+        if (peer == null) {
+            String back = b.returnAddress();
+            if (back == null) {
+                throw new IllegalArgumentException("the primary of " + domain + " did not say where its stream "
+                        + "listens; name the clone's backup");
+            }
+            peer = ProtectRequest.parsePeer(back);
+        }
+        CheckpointTransport t = transport.get();
+        if (t != null && isThisNode(peer, t.listenAddress())) {
+            throw new IllegalArgumentException("the backup of " + clone + " must be another node than this one, which "
+                    + "runs it (" + PrimaryProtection.hostPort(peer) + ")");
+        }
+        synchronized (primaries) {
+            if (primaries.containsKey(clone) || backups.containsKey(clone) || activated.containsKey(clone)) {
+                throw new IllegalStateException(clone + " is already protected, or runs, on this node");
+            }
+            Witness.Lease lease = acquireLease(clone);
+            ProtectedDomain running;
+            try {
+                running = b.fork(clone, overrides);
+            } catch (HypervisorException | RuntimeException e) {
+                if (lease != null) {
+                    lease.close();
+                }
+                throw e;
+            }
+            activated.put(clone, new Activated(running, lease));
+            Map<String, String> options = new LinkedHashMap<>(b.options());
+            options.putAll(overrides);
+            try {
+                ProtectionStatus s = protect(new ProtectRequest(clone, peer, 0, options));
+                LOG.info("{} started from checkpoint {} of {}'s replica; protected towards {}", clone,
+                        b.committedEpoch(), domain, PrimaryProtection.hostPort(peer));
+                return s;
+            } catch (Exception e) {
+                Activated a = activated.remove(clone);
+                if (a != null) {
+                    destroyQuietly(a.domain(), clone);
+                    if (a.lease() != null) {
+                        a.lease().close();
+                    }
+                }
+                throw e;
+            }
+        }
+    }
+
+    private static boolean isThisNode(InetSocketAddress peer, InetSocketAddress local) {
+        if (local == null || peer.getPort() != local.getPort()) {
+            return false;
+        }
+        InetSocketAddress p = resolved(peer);
+        if (p.isUnresolved() || p.getAddress() == null) {
+            return false;
+        }
+        return p.getAddress().equals(local.getAddress()) || p.getAddress().isLoopbackAddress()
+                && local.getAddress() != null && local.getAddress().isAnyLocalAddress();
+    }
+
+    private static void destroyQuietly(ProtectedDomain d, DomainId id) {
+        try {
+            d.destroy();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("Stopping {} failed", id, e);
+        }
+    }
+
+    /** Scale-down: protection ends (the backup drops its replica) and the domain stops. */
+    @Override
+    public void retire(DomainId domain) throws Exception {
+        PrimaryProtection p = primaries.get(domain);
+        if (p == null) {
+            Activated running = activated.remove(domain);
+            if (running == null) {
+                throw new IllegalArgumentException(domain + " does not run from this node"
+                        + (backups.containsKey(domain) ? " (this node holds its replica; its primary retires it)"
+                                : ""));
+            }
+            destroyQuietly(running.domain(), domain);
+            if (running.lease() != null) {
+                running.lease().close();
+            }
+            LOG.info("{} retired: it ran here unprotected and is stopped", domain);
+            return;
+        }
+        p.stop(true);
+        primaries.remove(domain, p);
     }
 
     @Override

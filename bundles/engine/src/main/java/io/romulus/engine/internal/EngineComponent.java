@@ -1,6 +1,7 @@
 package io.romulus.engine.internal;
 
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Map;
@@ -188,6 +189,17 @@ public class EngineComponent implements ReplicationEngine {
     @Override
     public ProtectionStatus failover(DomainId domain) throws Exception {
         return engine.failover(domain);
+    }
+
+    @Override
+    public ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides,
+            InetSocketAddress backup) throws Exception {
+        return engine.fork(domain, clone, overrides, backup);
+    }
+
+    @Override
+    public void retire(DomainId domain) throws Exception {
+        engine.retire(domain);
     }
 
     @Override

@@ -105,6 +105,8 @@ final class PrimaryProtection {
     private final Map<Long, Long> pauseEnds = new ConcurrentHashMap<>();
 
     private volatile boolean stopping;
+    /** Set with {@link #stop(boolean)}: the domain is destroyed once protection ended. */
+    private volatile boolean retiring;
     private volatile ProtectionState state = ProtectionState.CONNECTING;
     private volatile String detail = "connecting to the backup";
     private volatile int intervalMs;
@@ -358,6 +360,15 @@ final class PrimaryProtection {
      * stream and releases the domain.
      */
     void stop() throws InterruptedException {
+        stop(false);
+    }
+
+    /**
+     * Ends protection (GOODBYE: the backup drops its replica); with {@code destroyDomain} the domain is then stopped
+     * too instead of left running (scale-down retires a pair).
+     */
+    void stop(boolean destroyDomain) throws InterruptedException {
+        retiring = destroyDomain;
         stopping = true;
         signal();
         loop.join(TimeUnit.SECONDS.toMillis(30));
@@ -1066,7 +1077,17 @@ final class PrimaryProtection {
                 } catch (HypervisorException | RuntimeException e) {
                     LOG.warn("Stopping the dirty log of {} failed", id, e);
                 }
-                d.close();
+                if (retiring && state != ProtectionState.FAILED) {
+                    try {
+                        d.destroy();
+                        LOG.info("{} retired: its protection ended and the domain is stopped", id);
+                    } catch (HypervisorException | RuntimeException e) {
+                        LOG.warn("Stopping the retired {} failed; it may still run unprotected", id, e);
+                        d.close();
+                    }
+                } else {
+                    d.close();
+                }
             }
         } finally {
             domainLock.unlock();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +30,8 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.scaleout.ScalePair;
+import io.romulus.api.scaleout.ScaleOut;
 import io.romulus.api.management.DetectorMBean;
 import io.romulus.api.management.DrbdMBean;
 import io.romulus.api.netbuf.OutputBufferStats;
@@ -321,6 +324,52 @@ class CommandsTest {
     }
 
     @Test
+    void scaleSetsThePairsAndShowsThem() throws Exception {
+        List<String> calls = new ArrayList<>();
+        ScalePair p1 = new ScalePair("qemu:demo", 1, "qemu:demo", "demo/p1", "10.78.1.1:7000", "UP", "-");
+        ScalePair p2 = new ScalePair("qemu:demo", 2, "qemu:demo-p2", "demo/p2", "10.78.2.1:7000", "UP",
+                "PRIMARY PROTECTED");
+        ScaleCommand c = new ScaleCommand();
+        c.scaleOut = new ScaleOut() {
+            @Override
+            public List<ScalePair> scale(DomainId domain, int pairs) {
+                calls.add("scale " + domain + " " + pairs);
+                return List.of(p1, p2);
+            }
+
+            @Override
+            public List<ScalePair> pairs() {
+                calls.add("pairs");
+                return List.of(p1, p2);
+            }
+
+            @Override
+            public boolean isReadOnly(DomainId domain) {
+                return true;
+            }
+        };
+        c.domain = "qemu:demo";
+        c.pairs = 2;
+        c.execute();
+        String[] lines = out().split("\n");
+        assertTrue(lines[0].matches("Domain\\s+\\|\\s+Pair\\s+\\|\\s+Pair domain\\s+\\|\\s+Server.*"), lines[0]);
+        assertTrue(lines[3].matches("qemu:demo\\s+\\|\\s+2\\s+\\|\\s+qemu:demo-p2\\s+\\|\\s+demo/p2\\s+\\|"
+                + "\\s+10.78.2.1:7000\\s+\\|\\s+UP\\s+\\|\\s+PRIMARY PROTECTED\\s*"), lines[3]);
+        c.pairs = 0;
+        c.domain = "qemu:other";
+        out.reset();
+        c.execute();
+        assertEquals("No pairs: no read-only domain is in the balancer as qemu:other", out().trim());
+        assertEquals(List.of("scale qemu:demo 2", "pairs"), calls);
+    }
+
+    @Test
+    void scaleSaysSoWhenScaleOutIsNotInstalled() {
+        var e = assertThrows(IllegalStateException.class, new ScaleCommand()::execute);
+        assertEquals("scale-out is not installed (feature romulus-scaleout)", e.getMessage());
+    }
+
+    @Test
     void theCompleterOffersTheEnginesDomains() {
         DomainCompleter completer = new DomainCompleter();
         completer.engine = engine;
@@ -485,6 +534,18 @@ class CommandsTest {
         @Override
         public void unprotect(DomainId domain) {
             calls.add("unprotect " + domain);
+        }
+
+        @Override
+        public ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides,
+                InetSocketAddress backup) {
+            calls.add("fork " + domain + " " + clone + " " + overrides + " " + backup);
+            return null;
+        }
+
+        @Override
+        public void retire(DomainId domain) {
+            calls.add("retire " + domain);
         }
 
         @Override
