@@ -3,13 +3,20 @@ package io.romulus.engine.internal;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.scaleout.ScalePair;
 import io.romulus.detector.internal.DetectorSettings;
 import io.romulus.detector.internal.UdpFailureDetector;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
@@ -17,6 +24,9 @@ import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
 import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
 import io.romulus.qemu.internal.QemuHypervisor;
 import io.romulus.qemu.internal.QemuSettings;
+import io.romulus.scaleout.internal.HaproxyBalancer;
+import io.romulus.scaleout.internal.ScaleOutController;
+import io.romulus.scaleout.internal.ScaleOutSettings;
 import io.romulus.transport.mina.internal.MinaCheckpointTransport;
 import io.romulus.transport.mina.internal.TransportSettings;
 import io.romulus.witness.zookeeper.internal.ZooKeeperWitness;
@@ -33,13 +43,24 @@ import io.romulus.witness.zookeeper.internal.ZooKeeperWitnessSettings;
  * status                                                   -&gt; "status DOMAIN ROLE STATE EPOCH | DETAIL"... "end"
  * failover DOMAIN                                          -&gt; "ok STATE" or "error MESSAGE"
  * detector                                                 -&gt; "peer ID heartbeats=N suspicions=N ..."... "end"
+ * scale DOMAIN PAIRS                                       -&gt; "pair ..."... "ok N" or "error MESSAGE"
+ * pairs                                                    -&gt; "pair ..."... "end"
  * </pre>
+ *
+ * <p>Scale-out runs when the system property {@value #SCALEOUT_API} names HAProxy's runtime API; {@value
+ * #SCALEOUT_READ_ONLY}, {@value #SCALEOUT_BACKUPS} and {@value #SCALEOUT_DRAIN_MS} set its {@code read.only},
+ * {@code pair.backups} and {@code drain.timeout.ms}; the rest is the default configuration.
  *
  * Alarms are printed as they are raised: {@code alarm KIND DOMAIN MESSAGE}. Logs go to stderr.
  *
  * <p>Arguments: {@code NODE_ID HOST_IP RUN_DIR SECRET_FILE [ZOOKEEPER_CONNECT]}.
  */
 public final class NodeMain {
+
+    static final String SCALEOUT_API = "romulus.scaleout.api";
+    static final String SCALEOUT_READ_ONLY = "romulus.scaleout.readonly";
+    static final String SCALEOUT_BACKUPS = "romulus.scaleout.backups";
+    static final String SCALEOUT_DRAIN_MS = "romulus.scaleout.drain.ms";
 
     private NodeMain() {
     }
@@ -69,6 +90,21 @@ public final class NodeMain {
             engine.setWitness(witness);
         }
         engine.addAlarmListener(a -> say("alarm " + a.kind() + " " + a.domain() + " " + a.message()));
+        ScaleOutController scaleOut = null;
+        if (System.getProperty(SCALEOUT_API) != null) {
+            String api = System.getProperty(SCALEOUT_API);
+            List<InetSocketAddress> backups = new ArrayList<>();
+            for (String b : System.getProperty(SCALEOUT_BACKUPS, "").split(",")) {
+                if (!b.isBlank()) {
+                    backups.add(ProtectRequest.parsePeer(b.strip()));
+                }
+            }
+            ScaleOutSettings s = ScaleOutSettings.defaults(Set.copyOf(Arrays.stream(System.getProperty(
+                    SCALEOUT_READ_ONLY, "").split(",")).filter(d -> !d.isBlank()).toList()), api).withBackups(backups)
+                    .withDrain(Duration.ofMillis(Long.getLong(SCALEOUT_DRAIN_MS, 10_000)));
+            scaleOut = new ScaleOutController(s, engine, new HaproxyBalancer(api));
+            engine.addAlarmListener(scaleOut::onAlarm);
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             engine.shutdown();
             detector.close();
@@ -114,6 +150,19 @@ public final class NodeMain {
                         }
                         say(b + "end");
                     }
+                    case "scale" -> {
+                        if (scaleOut == null) {
+                            throw new IllegalStateException("no scale-out: " + SCALEOUT_API + " is not set");
+                        }
+                        List<ScalePair> pairs = scaleOut.scale(DomainId.parse(w[1]), Integer.parseInt(w[2]));
+                        say(pairLines(pairs) + "ok " + pairs.size());
+                    }
+                    case "pairs" -> {
+                        if (scaleOut == null) {
+                            throw new IllegalStateException("no scale-out: " + SCALEOUT_API + " is not set");
+                        }
+                        say(pairLines(scaleOut.pairs()) + "end");
+                    }
                     default -> say("error unknown command " + w[0]);
                 }
             } catch (Exception e) {
@@ -121,6 +170,16 @@ public final class NodeMain {
             }
         }
         System.exit(0);
+    }
+
+    private static String pairLines(List<ScalePair> pairs) {
+        StringBuilder b = new StringBuilder();
+        for (ScalePair p : pairs) {
+            b.append("pair ").append(p.pair()).append(' ').append(p.domain()).append(' ').append(p.server())
+                    .append(' ').append(p.address()).append(' ').append(p.balancer()).append(" | ")
+                    .append(p.protection()).append('\n');
+        }
+        return b.toString();
     }
 
     private static synchronized void say(String text) {

@@ -38,7 +38,7 @@ public class FeaturesInstallIT extends RomulusTestSupport {
     public void eachFeatureInstallsInAFreshContainer() throws Exception {
         assertFalse("booted without romulus", features.isInstalled(features.getFeature("romulus-core")));
         for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-nbd", "romulus-drbd", "romulus-netbuf",
-            "romulus-witness-zookeeper", "romulus-hawtio"}) {
+            "romulus-witness-zookeeper", "romulus-scaleout", "romulus-hawtio"}) {
             // no refresh: a refresh rewires the test probe itself and invalidates its BundleContext
             features.installFeature(f, EnumSet.of(FeaturesService.Option.NoAutoRefreshBundles));
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));

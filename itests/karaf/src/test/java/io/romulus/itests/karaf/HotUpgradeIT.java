@@ -59,7 +59,7 @@ class HotUpgradeIT {
 
     /** The bundles in the order they are updated; the ones also updated on the backup. */
     static final List<String> BUNDLES = List.of("engine", "transport.mina", "netbuf", "detector", "qemu", "xen",
-            "drbd", "shell");
+            "drbd", "scaleout", "shell");
     static final List<String> ALSO_ON_BACKUP = List.of("engine", "transport.mina", "qemu");
     /** Optional features of the assembly, each with a bundle that shows whether it is installed. */
     static final Map<String, String> OPTIONAL_FEATURES = new java.util.LinkedHashMap<>();
@@ -70,6 +70,7 @@ class HotUpgradeIT {
         OPTIONAL_FEATURES.put("romulus-nbd", "io.romulus.nbd");
         OPTIONAL_FEATURES.put("romulus-witness-zookeeper", "io.romulus.witness.zookeeper");
         OPTIONAL_FEATURES.put("romulus-sim", "io.romulus.sim");
+        OPTIONAL_FEATURES.put("romulus-scaleout", "io.romulus.scaleout");
         OPTIONAL_FEATURES.put("romulus-hawtio", "hawtio-default");
     }
 
@@ -510,6 +511,8 @@ class HotUpgradeIT {
                 return List.of("io.romulus:type=Hypervisor,name=xen");
             case "drbd":
                 return List.of("io.romulus:type=Drbd,name=drbd");
+            case "scaleout":
+                return List.of("io.romulus:type=ScaleOut,name=scaleout");
             default:
                 return List.of();
         }

@@ -67,7 +67,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
     @Test
     public void everyRomulusFeatureIsInstalledAndEveryBundleActive() throws Exception {
         for (String f : new String[] {"romulus-core", "romulus-sim", "romulus-qemu", "romulus-xen", "romulus-nbd", "romulus-drbd", "romulus-netbuf",
-            "romulus-witness-zookeeper", "romulus-hawtio", "romulus"}) {
+            "romulus-witness-zookeeper", "romulus-scaleout", "romulus-hawtio", "romulus"}) {
             assertTrue(f + " installed", features.isInstalled(features.getFeature(f)));
         }
         List<String> romulus = new ArrayList<>();
@@ -80,7 +80,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
                 "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
                 "io.romulus.qemu", "io.romulus.xen", "io.romulus.nbd", "io.romulus.drbd", "io.romulus.netbuf",
-                "io.romulus.witness.zookeeper")));
+                "io.romulus.witness.zookeeper", "io.romulus.scaleout")));
         // the replicated disk's NBD exports and both disk replicators are services of the node
         await("DiskExports and two DiskReplicators", 30, () -> bundleContext.getServiceReference(
                 "io.romulus.api.disk.DiskExports") != null && serviceCount("io.romulus.api.disk.DiskReplicator") == 2);
@@ -94,7 +94,8 @@ public class RomulusNodeIT extends RomulusTestSupport {
         for (String name : new String[] {"io.romulus:type=Engine,name=engine", "io.romulus:type=Transport,name=mina",
             "io.romulus:type=Hypervisor,name=sim", "io.romulus:type=Hypervisor,name=qemu",
             "io.romulus:type=Hypervisor,name=xen", "io.romulus:type=Drbd,name=drbd",
-            "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector"}) {
+            "io.romulus:type=NetBuffer,name=outputs", "io.romulus:type=Detector,name=detector",
+            "io.romulus:type=ScaleOut,name=scaleout"}) {
             ObjectName on = new ObjectName(name);
             await(name + " registered", 30, () -> server.isRegistered(on));
         }
@@ -122,6 +123,26 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertEquals("127.0.0.1:" + HEARTBEAT_PORT, server.getAttribute(detector, "ListenAddress"));
         assertEquals(8.0, server.getAttribute(detector, "Threshold"));
         assertEquals(0, ((TabularData) server.getAttribute(detector, "Peers")).size());
+    }
+
+    @Test
+    public void scalingADomainNotDeclaredReadOnlyIsRefusedThroughTheMBeanAndTheShell() throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        ObjectName scaleOut = new ObjectName("io.romulus:type=ScaleOut,name=scaleout");
+        await("the ScaleOut MBean", 30, () -> server.isRegistered(scaleOut));
+        assertEquals(0, ((String[]) server.getAttribute(scaleOut, "ReadOnlyDomains")).length);
+        try {
+            server.invoke(scaleOut, "scale", new Object[] {"qemu:demo", 2}, new String[] {"java.lang.String", "int"});
+            throw new AssertionError("scaling a domain that is not declared read-only was not refused");
+        } catch (javax.management.MBeanException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("qemu:demo is not declared read-only"));
+        }
+        try {
+            execute("romulus:scale qemu:demo --pairs 2");
+            throw new AssertionError("romulus:scale did not refuse a domain that is not declared read-only");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("qemu:demo is not declared read-only"));
+        }
     }
 
     @Test
