@@ -68,8 +68,9 @@ public final class ScaleOutController implements ScaleOut {
             throw new IllegalArgumentException(domain + " is not declared read-only, so it is not scaled: each pair "
                     + "is a separate copy of the VM, and a request that changes state would change only the pair that "
                     + "served it; from then on the pairs would answer differently. If no request to " + domain
-                    + " changes its state, declare it: config:property-append io.romulus.scaleout read.only "
-                    + domain + (s.readOnly().isEmpty() ? "" : " (with a comma before it)"));
+                    + " changes its state, declare it: " + (s.readOnly().isEmpty()
+                            ? "config:property-set -p io.romulus.scaleout read.only " + domain
+                            : "config:property-append -p io.romulus.scaleout read.only ," + domain));
         }
         if (pairs < 1 || pairs > s.maxPairs()) {
             throw new IllegalArgumentException("--pairs must be 1 to " + s.maxPairs() + " (max.pairs), not " + pairs);

@@ -44,7 +44,7 @@ class ScaleOutControllerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> scale.scale(DomainId.parse("qemu:db"), 3));
         assertTrue(e.getMessage().contains("qemu:db is not declared read-only"), e.getMessage());
-        assertTrue(e.getMessage().contains("config:property-append io.romulus.scaleout read.only qemu:db"),
+        assertTrue(e.getMessage().contains("config:property-append -p io.romulus.scaleout read.only ,qemu:db"),
                 e.getMessage());
         assertEquals(List.of(), engine.calls);
         assertEquals(List.of(), balancer.calls);

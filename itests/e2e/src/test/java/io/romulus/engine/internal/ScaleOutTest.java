@@ -79,6 +79,9 @@ class ScaleOutTest {
                     FaultRig.log("scale-node-b"));
             d = NodeProcess.start(lab.prefix + "-d", "node-d", "10.77.0.3", run.resolve("d"), secret, "",
                     FaultRig.log("scale-node-d"));
+            NodeProcess nodeA = a;
+            NodeProcess nodeB = b;
+            NodeProcess nodeD = d;
 
             // a domain that was not declared read-only is refused, with the reason
             List<String> refused = b.command("scale qemu:other 2");
@@ -89,7 +92,8 @@ class ScaleOutTest {
             await().atMost(Duration.ofSeconds(120)).until(() -> Files.exists(console)
                     && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
             await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
-                    .until(() -> a.state("PRIMARY").equals("PROTECTED") && b.state("BACKUP").equals("PROTECTED"));
+                    .until(() -> nodeA.state("PRIMARY").equals("PROTECTED")
+                            && nodeB.state("BACKUP").equals("PROTECTED"));
 
             // the primary's node cannot clone: the committed checkpoint is on the backup
             List<String> notHere = a.command("scale " + DOMAIN + " 2");
@@ -121,7 +125,6 @@ class ScaleOutTest {
             }
 
             // kill pair 1's primary host under load: its pair fails over to B; pairs 2 and 3 (B -> D) go on
-            NodeProcess nodeA = a;
             long[] killedAt = new long[1];
             Load kill = load(lab, 30, at -> {
                 if (at >= 8_000 && killedAt[0] == 0) {
@@ -133,7 +136,6 @@ class ScaleOutTest {
                     }
                 }
             });
-            NodeProcess nodeB = b;
             await().atMost(Duration.ofSeconds(30)).until(() -> nodeB.raised("FAILOVER"));
             assertEquals(List.of(), kill.errors, "no request failed while pair 1's primary died");
             long pair1 = kill.valueOfPair(1);
@@ -186,7 +188,6 @@ class ScaleOutTest {
             assertEquals(1, left.stream().filter(l -> l.startsWith("pair ")).count(), left.toString());
             assertTrue(b.status().stream().noneMatch(r -> r.domain().startsWith(DOMAIN + "-p")),
                     "the clones are retired: " + b.status());
-            NodeProcess nodeD = d;
             await().atMost(Duration.ofSeconds(30)).until(() -> nodeD.status().isEmpty());
         } finally {
             Path out = Files.createDirectories(Path.of("target", "scale-out"));
