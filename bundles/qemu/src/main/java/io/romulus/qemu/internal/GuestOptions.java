@@ -10,8 +10,11 @@ import java.util.regex.Pattern;
 
 /**
  * What a QEMU guest is, as given to {@code romulus:protect qemu:NAME -o memory=256M -o nic=tap ...}: the guest side
- * only. They travel to the backup in HELLO, so an activated replica is the same machine. Where the guest's tap goes
- * on a host (network namespace, bridge) is that host's configuration ({@link QemuSettings}), not the guest's.
+ * only, plus the bridge its tap joins when the guest names one. They travel to the backup in HELLO, so an activated
+ * replica is the same machine on the same network. The network namespace of the guest's tap is that host's
+ * configuration ({@link QemuSettings}); so is the bridge the tap joins, unless the guest names its own with
+ * {@code bridge} (for example the two guests of a scale-out pair, each on its own L2 segment with the same guest
+ * addresses), which then overrides the host's on every host the guest runs on.
  *
  * @param memoryBytes guest RAM, a whole number of MiB, 32 MiB to 64 GiB
  * @param cpus        virtual CPUs
@@ -27,15 +30,19 @@ import java.util.regex.Pattern;
  *                    service on {@code port + 1}
  * @param diskBench   with a disk, blocks of 4 KiB the demo guest writes with fdatasync after each, every second,
  *                    printing its write latency on the console (0: not started; for benchmarks)
+ * @param bridge      the bridge the guest's tap joins on every host, in that host's network namespace, instead of the
+ *                    host's configured one ({@link QemuSettings#bridge()}); empty: the host's
  */
 public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
-        int dirtyMib, int diskMib, int diskBench) {
+        int dirtyMib, int diskMib, int diskBench, String bridge) {
 
     public static final Set<String> KEYS = new TreeSet<>(Set.of("memory", "cpus", "nic", "mac", "ip", "port",
-            "dirty-rate", "dirty-mib", "disk", "disk-bench"));
+            "dirty-rate", "dirty-mib", "disk", "disk-bench", "bridge"));
     private static final Pattern MIB = Pattern.compile("(\\d+)\\s*(m|mib|g|gib)?", Pattern.CASE_INSENSITIVE);
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
     private static final Pattern CIDR = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}");
+    /** A Linux interface name: at most 15 characters (IFNAMSIZ - 1), none of them '/', ':' or white space. */
+    private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
 
     public GuestOptions {
         if (memoryBytes < (32L << 20) || memoryBytes > (64L << 30)) {
@@ -74,6 +81,10 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
             throw new IllegalArgumentException("dirty-mib must be at least 1 and below the guest's memory, not "
                     + dirtyMib);
         }
+        if (!bridge.isEmpty() && (!IFNAME.matcher(bridge).matches() || bridge.equals(".") || bridge.equals(".."))) {
+            throw new IllegalArgumentException("bridge must be empty (the host's) or an interface name of up to 15 "
+                    + "characters A-Z a-z 0-9 _ . -, not '" + bridge + "'");
+        }
     }
 
     /** Parses the options map; unknown keys and bad values are refused with a message naming them. */
@@ -94,10 +105,14 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
                 number(options, "dirty-rate", 0),
                 number(options, "dirty-mib", 16),
                 (int) (options.containsKey("disk") ? mib("disk", options.get("disk")) >> 20 : 0),
-                number(options, "disk-bench", 0));
+                number(options, "disk-bench", 0),
+                options.getOrDefault("bridge", "").trim());
     }
 
-    /** The options as a map again, complete, for HELLO. */
+    /**
+     * The options as a map again, complete, for HELLO. {@code bridge} only when the guest names one: a backup whose
+     * binding predates the option then still accepts the guests that do not.
+     */
     public Map<String, String> toMap() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("memory", (memoryBytes >> 20) + "M");
@@ -110,7 +125,15 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
         m.put("dirty-mib", Integer.toString(dirtyMib));
         m.put("disk", diskMib + "M");
         m.put("disk-bench", Integer.toString(diskBench));
+        if (!bridge.isEmpty()) {
+            m.put("bridge", bridge);
+        }
         return m;
+    }
+
+    /** The bridge this guest's tap joins on a host with {@code settings}: its own, else the host's (empty: none). */
+    public String bridgeOn(QemuSettings settings) {
+        return bridge.isEmpty() ? settings.bridge() : bridge;
     }
 
     /** The demo guest's kernel command line. */

@@ -49,7 +49,7 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
     static GuestStateFile of(QemuGuest g) {
         QemuSettings s = g.settings();
         return new GuestStateFile(g.id().name(), g.options().toMap(), g.options().memoryBytes(), QemuDomain.PAGE_SIZE,
-                g.process().tap(), s.accel(), s.netns(), s.bridge(), s.dirtyTracker(), g.disk(), false, "none");
+                g.process().tap(), s.accel(), s.netns(), g.options().bridgeOn(s), s.dirtyTracker(), g.disk(), false, "none");
     }
 
     GuestStateFile held(String log) {

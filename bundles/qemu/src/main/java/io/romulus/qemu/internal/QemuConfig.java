@@ -34,7 +34,8 @@ public @interface QemuConfig {
     @AttributeDefinition(description = "Network namespace the guests' taps live in on this host (empty: this one)")
     String netns() default "";
 
-    @AttributeDefinition(description = "Bridge the guests' taps join on this host (empty: none)")
+    @AttributeDefinition(description = "Bridge the guests' taps join on this host (empty: none), unless a guest "
+            + "names its own (guest option bridge)")
     String bridge() default "";
 
     @AttributeDefinition(description = "How long a QMP command may take, milliseconds")

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The {@code qemu} binding: guests that Romulus starts itself in QEMU, with their RAM in a shared file on tmpfs.
  * {@link #open} boots the demo guest (or takes hold of one already running under that name); a replica is a RAM file
- * plus a device state that {@link QemuReplica#activate()} resumes in a new QEMU. Usable without OSGi:
+ * plus a device state that {@link QemuReplica#activate()} resumes in a new QEMU, and that {@link QemuReplica#fork}
+ * copies for a clone, a new guest of this node resumed the same way. Usable without OSGi:
  * {@code new QemuHypervisor(settings)}.
  *
  * <p>Guests outlive the hold on them: unprotecting a guest, or stopping this component, leaves it running.
@@ -84,6 +85,8 @@ public final class QemuHypervisor implements Hypervisor {
     /** Guests an earlier version of the binding held when it stopped, by name, with their state files. */
     private final Map<String, GuestStateFile> inherited = new ConcurrentHashMap<>();
     private final Set<QemuReplica> replicas = ConcurrentHashMap.newKeySet();
+    /** Names of clones being started from a replica (between {@link #cloneDir} and {@link #startClone}). */
+    private final Set<String> cloning = ConcurrentHashMap.newKeySet();
     /** Replicas whose handle an engine detached, by domain name: the handles {@link #adoptReplica} returns. */
     private final Map<String, QemuReplica> detachedReplicas = new ConcurrentHashMap<>();
     /** Replicas an earlier version of the binding handed over, by domain name. */
@@ -330,6 +333,9 @@ public final class QemuHypervisor implements Hypervisor {
             g = null;
         }
         if (g == null) {
+            if (cloning.contains(id.name())) {
+                throw new HypervisorException(id + " is being started here as a clone of a replica");
+            }
             GuestOptions parsed = GuestOptions.parse(options);
             Availability a = availability();
             if (!a.available()) {
@@ -606,10 +612,82 @@ public final class QemuHypervisor implements Hypervisor {
      */
     synchronized QemuDomain activate(DomainId id, GuestOptions options, Path dir, Path deviceState, long epoch,
             GuestDisk disk) throws HypervisorException {
+        refuseRunning(id);
+        Resumed r = resume(id, options, dir, deviceState, disk, "activating");
+        LOG.info("Activated {} from checkpoint {}: device state loaded in {} ms, running after {} ms (pid {})", id,
+                epoch, r.loadedMs(), r.runningMs(), r.domain().guest().process().pid());
+        return r.domain();
+    }
+
+    /**
+     * Scale-out: makes the directory of clone {@code id} of a replica (removing one left over by a guest that no
+     * longer runs) and reserves the name until {@link #startClone} or {@link #cloneFailed}; the caller copies the
+     * replica's RAM file and committed device state into it.
+     */
+    synchronized Path cloneDir(DomainId id) throws HypervisorException {
+        refuseRunning(id);
+        if (!cloning.add(id.name())) {
+            throw new HypervisorException(id + " is being started as a clone already");
+        }
+        Path dir = settings.runDir().resolve(id.name());
+        deleteTree(dir);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            cloning.remove(id.name());
+            throw new HypervisorException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        return dir;
+    }
+
+    /**
+     * Scale-out: starts QEMU on the clone's copy of the replica's RAM file, loads the copied device state, lets the
+     * clone run and announces its MAC address; the clone is a guest of this node like a booted one.
+     *
+     * @param copyMs how long the copy took, for the log
+     */
+    synchronized QemuDomain startClone(DomainId id, DomainId of, GuestOptions options, Path dir, Path deviceState,
+            long epoch, long copyMs) throws HypervisorException {
+        try {
+            refuseRunning(id);
+            Resumed r = resume(id, options, dir, deviceState, null, "starting the clone");
+            LOG.info("Started {}, a clone of {} at checkpoint {}: replica copied in {} ms, device state loaded in {} ms,"
+                    + " running after {} ms (pid {}{})", id, of, epoch, copyMs, r.loadedMs(), r.runningMs(),
+                    r.domain().guest().process().pid(), options.nic().equals("tap") ? ", tap "
+                    + r.domain().guest().process().tap() + (options.bridgeOn(settings).isEmpty() ? ""
+                    : " in bridge " + options.bridgeOn(settings)) : "");
+            return r.domain();
+        } catch (HypervisorException | RuntimeException e) {
+            deleteTree(dir);
+            throw e;
+        } finally {
+            cloning.remove(id.name());
+        }
+    }
+
+    /** Scale-out: the copy into a clone's directory failed; removes the directory and frees the name. */
+    synchronized void cloneFailed(DomainId id, Path dir) {
+        deleteTree(dir);
+        cloning.remove(id.name());
+    }
+
+    private void refuseRunning(DomainId id) throws HypervisorException {
         QemuGuest running = guests.get(id.name());
         if (running != null && running.process().isAlive()) {
             throw new HypervisorException(id + " already runs on this node (pid " + running.process().pid() + ")");
         }
+    }
+
+    /** A guest resumed from an image: its handle, and when its device state was loaded and it ran. */
+    private record Resumed(QemuDomain domain, long loadedMs, long runningMs) {
+    }
+
+    /**
+     * Starts QEMU on the RAM file {@code dir/ram} waiting for a device state, loads {@code deviceState}, lets the
+     * guest run and announces its MAC address; the guest is then one of this node's, held by the returned handle.
+     */
+    private Resumed resume(DomainId id, GuestOptions options, Path dir, Path deviceState, GuestDisk disk,
+            String what) throws HypervisorException {
         QemuSettings s = settings;
         long started = System.nanoTime();
         QemuProcess p;
@@ -617,7 +695,7 @@ public final class QemuHypervisor implements Hypervisor {
             p = QemuProcess.start(id.name(), dir, options, s, true, tapName(dir), disk);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new HypervisorException("activating " + id + " interrupted");
+            throw new HypervisorException(what + " " + id + " interrupted");
         }
         try {
             QmpClient qmp = p.qmp();
@@ -634,18 +712,16 @@ public final class QemuHypervisor implements Hypervisor {
             writeStateFile(g);
             QemuDomain d = new QemuDomain(this, id, g);
             open.put(id.name(), d);
-            LOG.info("Activated {} from checkpoint {}: device state loaded in {} ms, running after {} ms (pid {})", id,
-                    epoch, TimeUnit.NANOSECONDS.toMillis(loaded - started),
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), p.pid());
-            return d;
+            return new Resumed(d, TimeUnit.NANOSECONDS.toMillis(loaded - started),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } catch (IOException e) {
             p.close();
-            throw new HypervisorException("activating " + id + " failed: " + e.getMessage() + QemuProcess.logTail(dir),
+            throw new HypervisorException(what + " " + id + " failed: " + e.getMessage() + QemuProcess.logTail(dir),
                     e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.close();
-            throw new HypervisorException("activating " + id + " interrupted");
+            throw new HypervisorException(what + " " + id + " interrupted");
         }
     }
 
@@ -678,6 +754,22 @@ public final class QemuHypervisor implements Hypervisor {
         QemuDomain d = open.remove(g.id().name());
         if (d != null) {
             d.close();
+        }
+    }
+
+    /** The run state QEMU reports for guest {@code name} ({@code query-status}: running, paused, ...). */
+    public String runState(String name) throws HypervisorException {
+        QemuGuest g = guests.get(name);
+        if (g == null) {
+            throw new HypervisorException("no QEMU guest '" + name + "' runs on this node");
+        }
+        try {
+            return g.process().qmp().execute("query-status", null).path("status").asText();
+        } catch (IOException e) {
+            throw new HypervisorException("cannot ask the QEMU of qemu:" + name + " its state: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("asking the QEMU of qemu:" + name + " its state interrupted");
         }
     }
 

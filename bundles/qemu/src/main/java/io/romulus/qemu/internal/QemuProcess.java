@@ -84,8 +84,14 @@ final class QemuProcess implements AutoCloseable {
                     + logTail(dir), e);
         }
         QemuProcess q = new QemuProcess(name, dir, p.toHandle(), qmp, tap);
-        if (tap != null && !settings.bridge().isEmpty()) {
-            q.joinBridge(settings);
+        String bridge = guest.bridgeOn(settings);
+        if (tap != null && !bridge.isEmpty()) {
+            try {
+                q.joinBridge(settings.netns(), bridge);
+            } catch (HypervisorException | InterruptedException e) {
+                q.close();
+                throw e;
+            }
         }
         return q;
     }
@@ -163,14 +169,15 @@ final class QemuProcess implements AutoCloseable {
         return cmd;
     }
 
-    private void joinBridge(QemuSettings settings) throws HypervisorException, InterruptedException {
+    /** Puts the tap into {@code bridge} of namespace {@code netns} (empty: the node's own) and brings it up. */
+    private void joinBridge(String netns, String bridge) throws HypervisorException, InterruptedException {
         List<String> ip = new ArrayList<>();
-        if (!settings.netns().isEmpty()) {
-            ip.addAll(List.of("ip", "-n", settings.netns()));
+        if (!netns.isEmpty()) {
+            ip.addAll(List.of("ip", "-n", netns));
         } else {
             ip.add("ip");
         }
-        ip.addAll(List.of("link", "set", tap, "master", settings.bridge(), "up"));
+        ip.addAll(List.of("link", "set", tap, "master", bridge, "up"));
         run(ip);
     }
 

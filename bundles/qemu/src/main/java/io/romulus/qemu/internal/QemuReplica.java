@@ -4,10 +4,18 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
@@ -23,6 +31,9 @@ import io.romulus.api.hypervisor.ReplicaSpec;
  * {@link QemuHypervisor#adoptReplica} returns; this handle is then unusable, and closing it does nothing. When the
  * binding itself stops, {@link #handOver()} writes the committed device state ({@value ReplicaStateFile#DEVICE_STATE})
  * and a {@link ReplicaStateFile} next to the RAM file, for the next version of the binding.
+ *
+ * <p>{@link #fork} copies the RAM file and the committed device state under the read lock (between two applies) into
+ * the directory of a new guest, which then resumes from them in its own QEMU.
  */
 final class QemuReplica implements Replica {
 
@@ -177,6 +188,92 @@ final class QemuReplica implements Replica {
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Starts {@code clone}, a new guest of this node, from the replica's last committed epoch: copies the RAM file and
+     * the committed device state into the clone's own directory while no epoch is being applied (the read lock), then
+     * resumes them in a new QEMU, as a failover would, without the lock. The replica goes on applying epochs.
+     *
+     * <p>The clone resumes the guest as it runs at that epoch; it does not boot. So only what the host does with it can
+     * differ: its {@code bridge}. Its machine (memory, vCPUs, NIC, MAC) must fit the device state, and what the guest
+     * took from its kernel command line when it booted (ip, port, workload) it keeps: overriding those is refused
+     * rather than silently ignored. A guest with a disk cannot be cloned: its disk is not part of the replica.
+     */
+    @Override
+    public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        GuestOptions cloned = cloneOptions(clone, overrides);
+        long started = System.nanoTime();
+        Path cloneDir = owner.cloneDir(clone);
+        Path stateFile = cloneDir.resolve(ReplicaStateFile.DEVICE_STATE);
+        long epoch;
+        try {
+            epoch = copyCommitted(clone, cloneDir.resolve("ram"), stateFile);
+        } catch (HypervisorException | RuntimeException e) {
+            owner.cloneFailed(clone, cloneDir); // not under the lock: it takes the binding's monitor
+            throw e;
+        }
+        return owner.startClone(clone, spec.id(), cloned, cloneDir, stateFile, epoch,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    /** Copies the RAM file and the committed device state between two applies; returns the epoch they are of. */
+    private long copyCommitted(DomainId clone, Path ramCopy, Path stateCopy) throws HypervisorException {
+        lock.readLock().lock();
+        try {
+            GuestRam source = usable();
+            if (committed < 0 || deviceState == null || deviceState.length == 0) {
+                throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id()
+                        + ": no epoch was committed yet");
+            }
+            Files.copy(source.file(), ramCopy, StandardCopyOption.REPLACE_EXISTING);
+            Files.write(stateCopy, deviceState);
+            return committed;
+        } catch (IOException e) {
+            throw new HypervisorException("cannot copy the replica of " + spec.id() + " for " + clone + ": "
+                    + e.getMessage(), e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The options of clone {@code clone}: the replica's with {@code overrides}, of which only bridge may differ. */
+    private GuestOptions cloneOptions(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        if (!QemuHypervisor.BINDING.equals(clone.binding())) {
+            throw new HypervisorException("a clone of " + spec.id() + " is a QEMU guest (qemu:NAME), not " + clone);
+        }
+        if (clone.equals(spec.id())) {
+            throw new HypervisorException("a clone of " + spec.id() + " needs a name of its own");
+        }
+        if (options.diskMib() > 0) {
+            throw new HypervisorException("cloning a guest with a disk is not supported: its disk (disk="
+                    + options.diskMib() + "M) is replicated apart from its replica, which has no copy of it for "
+                    + clone);
+        }
+        Map<String, String> merged = new HashMap<>(spec.options());
+        merged.putAll(overrides);
+        GuestOptions cloned;
+        try {
+            cloned = GuestOptions.parse(merged);
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + ": "
+                    + e.getMessage(), e);
+        }
+        Map<String, String> mine = options.toMap();
+        Map<String, String> theirs = cloned.toMap();
+        Set<String> differ = new TreeSet<>();
+        for (String key : GuestOptions.KEYS) {
+            if (!key.equals("bridge") && !Objects.equals(mine.get(key), theirs.get(key))) {
+                differ.add(key);
+            }
+        }
+        if (!differ.isEmpty()) {
+            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + " with "
+                    + "other " + String.join(", ", differ) + ": a clone resumes the guest as it runs at the replica's "
+                    + "epoch, it does not boot, so its machine and what it took when it booted are the replica's ("
+                    + mine + "); a clone may override bridge only");
+        }
+        return cloned;
     }
 
     /**

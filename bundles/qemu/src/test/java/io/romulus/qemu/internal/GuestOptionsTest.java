@@ -1,6 +1,7 @@
 package io.romulus.qemu.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -75,5 +76,32 @@ class GuestOptionsTest {
         int i = boot.indexOf("-drive");
         assertEquals("file=nbd+unix:///qemu-web?socket=/run/romulus/nbd/nbd.sock,format=raw,if=virtio,cache=writeback",
                 boot.get(i + 1));
+    }
+
+    @Test
+    void aGuestMayNameItsBridgeWhichTravelsInHelloOnlyWhenSet() {
+        QemuSettings host = new QemuSettings("qemu-system-x86_64", "tcg", Path.of("/dev/shm/r"),
+                Path.of("/g/vmlinuz"), Path.of("/g/initrd"), Path.of("/l/p.so"), "uffd", "ns", "br0", 1000);
+        GuestOptions plain = GuestOptions.parse(Map.of("nic", "tap"));
+        assertEquals("", plain.bridge());
+        assertFalse(plain.toMap().containsKey("bridge"), "a backup that predates the option still accepts the guest");
+        assertEquals("br0", plain.bridgeOn(host), "no bridge of its own: the host's");
+
+        GuestOptions own = GuestOptions.parse(Map.of("nic", "tap", "bridge", "br-pair.2"));
+        assertEquals("br-pair.2", own.bridge());
+        assertEquals("br-pair.2", own.toMap().get("bridge"));
+        assertEquals(own, GuestOptions.parse(own.toMap()), "the activated replica joins the same bridge");
+        assertEquals("br-pair.2", own.bridgeOn(host), "the guest's bridge overrides the host's");
+        assertEquals("br_a", GuestOptions.parse(Map.of("bridge", "br_a")).bridgeOn(new QemuSettings("q", "tcg",
+                Path.of("/"), Path.of("/"), Path.of("/"), Path.of("/"), "uffd", "", "", 1000)));
+        assertEquals("b23456789012345", GuestOptions.parse(Map.of("bridge", "b23456789012345")).bridge(),
+                "15 characters is the most an interface name has");
+        assertEquals("", GuestOptions.parse(Map.of("bridge", "")).bridge(), "empty: the host's");
+
+        for (String bad : List.of("b234567890123456", "br 0", "br/0", "br:0", "brück", ".", "..")) {
+            String message = assertThrows(IllegalArgumentException.class,
+                    () -> GuestOptions.parse(Map.of("bridge", bad)), bad).getMessage();
+            assertTrue(message.contains("bridge must be empty") && message.contains("'" + bad + "'"), message);
+        }
     }
 }

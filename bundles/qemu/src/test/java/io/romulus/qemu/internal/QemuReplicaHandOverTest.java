@@ -42,7 +42,8 @@ class QemuReplicaHandOverTest {
                 run.resolve("preload.so"), "uffd", "", "", 1000);
     }
 
-    private static CommittedEpoch epoch(long n, byte fill, long... pfns) {
+    /** Epoch {@code n}: pages {@code pfns} filled with {@code fill}, device state {@code dev<fill>}. */
+    static CommittedEpoch epoch(long n, byte fill, long... pfns) {
         ByteBuffer pages = ByteBuffer.allocate(pfns.length * PAGE);
         for (int i = 0; i < pages.capacity(); i++) {
             pages.put(i, fill);

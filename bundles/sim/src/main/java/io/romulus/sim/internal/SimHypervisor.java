@@ -201,15 +201,32 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
 
     synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState)
             throws HypervisorException {
-        if (guests.containsKey(spec.id().name())) {
-            throw new HypervisorException(spec.id() + " already runs on this node");
+        SimDomain d = start(spec.id(), SimOptions.parse(spec.options()), memory, deviceState);
+        LOG.info("Activated {} from its replica: {}", spec.id(), d.description());
+        return d;
+    }
+
+    /** Scale-out: starts {@code clone} with a copy of the memory and device state of a replica of {@code of}. */
+    synchronized SimDomain fork(DomainId clone, DomainId of, long epoch, SimOptions options, SimMemory memory,
+            byte[] deviceState) throws HypervisorException {
+        SimDomain d = start(clone, options, memory, deviceState);
+        LOG.info("Started {}, a clone of {} at epoch {}: {}", clone, of, epoch, d.description());
+        return d;
+    }
+
+    /**
+     * Runs a domain resumed from a replica's memory and device state; like one activated from its replica, an engine
+     * takes hold of it with {@link #open} (or is handed it).
+     */
+    private SimDomain start(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState)
+            throws HypervisorException {
+        if (guests.containsKey(id.name())) {
+            throw new HypervisorException(id + " already runs on this node");
         }
-        SimOptions options = SimOptions.parse(spec.options());
-        SimGuest g = new SimGuest(spec.id(), options, memory, deviceState, wire);
+        SimGuest g = new SimGuest(id, options, memory, deviceState, wire);
         SimDomain d = new SimDomain(this, g, false);
         g.handle = d;
-        guests.put(spec.id().name(), g);
-        LOG.info("Activated {} from its replica: {}", spec.id(), g.description());
+        guests.put(id.name(), g);
         return d;
     }
 

@@ -39,6 +39,15 @@ public final class SimMemory {
         }
     }
 
+    /** A copy of this memory in memory of its own (a clone's); the caller keeps it from changing meanwhile. */
+    SimMemory copy() {
+        SimMemory c = new SimMemory(bytes, (long) pagesPerChunk * PAGE_SIZE);
+        for (int i = 0; i < chunks.length; i++) {
+            c.chunks[i].put(0, chunks[i], 0, chunks[i].capacity());
+        }
+        return c;
+    }
+
     public long bytes() {
         return bytes;
     }

@@ -1,9 +1,12 @@
 package io.romulus.sim.internal;
 
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -126,6 +129,51 @@ public final class SimReplica implements Replica {
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Starts {@code clone}, a synthetic domain of its own, from a copy of the replica's memory and device state at its
+     * committed epoch (taken between two applies), with the replica's options and {@code overrides} (the workload's;
+     * the memory size is the replica's). The replica goes on applying epochs.
+     */
+    @Override
+    public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        if (!SimHypervisor.BINDING.equals(clone.binding())) {
+            throw new HypervisorException("a clone of " + spec.id() + " is a synthetic domain (sim:NAME), not " + clone);
+        }
+        if (clone.equals(spec.id())) {
+            throw new HypervisorException("a clone of " + spec.id() + " needs a name of its own");
+        }
+        Map<String, String> merged = new HashMap<>(spec.options());
+        merged.putAll(overrides);
+        SimOptions options;
+        try {
+            options = SimOptions.parse(merged);
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + ": "
+                    + e.getMessage(), e);
+        }
+        if (options.memoryBytes() != spec.memoryBytes()) {
+            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + " with "
+                    + "other memory: its memory is a copy of the replica's " + spec.memoryBytes() + " bytes");
+        }
+        SimMemory copy;
+        byte[] state;
+        long epoch;
+        lock.readLock().lock();
+        try {
+            SimMemory m = usable();
+            if (committed < 0) {
+                throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id()
+                        + ": no epoch was committed yet");
+            }
+            copy = m.copy();
+            state = deviceState.clone();
+            epoch = committed;
+        } finally {
+            lock.readLock().unlock();
+        }
+        return owner.fork(clone, spec.id(), epoch, options, copy, state);
     }
 
     /**
