@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.LongAdder;
  * done answers=N errors=N                      at the end
  * </pre>
  *
- * The value an answer carries tells which copy of the guest gave it, when the copies' counters differ.
+ * The value an answer carries tells which copy of the guest gave it, when the copies' counters differ. With
+ * {@code DEPTH} 0, each of the {@code CONNECTIONS} loops opens a new connection for every request instead (connect,
+ * one {@code get}, its answer, close): what a balancer's retry policy is for.
  * Arguments: {@code HOST PORT CONNECTIONS DEPTH SECONDS}.
  */
 public final class LoadClient {
@@ -46,20 +48,23 @@ public final class LoadClient {
         int connections = Integer.parseInt(args[2]);
         int depth = Integer.parseInt(args[3]);
         long seconds = Long.parseLong(args[4]);
+        InetSocketAddress target = new InetSocketAddress(host, port);
         Socket[] sockets = new Socket[connections];
-        for (int i = 0; i < connections; i++) {
-            Socket s = new Socket();
-            s.connect(new InetSocketAddress(host, port), 10_000);
-            s.setSoTimeout(30_000);
-            s.setTcpNoDelay(true);
-            sockets[i] = s;
+        for (int i = 0; i < connections && depth > 0; i++) {
+            sockets[i] = open(target);
         }
         say("connected " + connections);
         long start = System.nanoTime();
         Thread[] threads = new Thread[connections];
         for (int i = 0; i < connections; i++) {
             int n = i;
-            threads[i] = new Thread(() -> serve(n, sockets[n], depth), "load-" + i);
+            threads[i] = new Thread(() -> {
+                if (depth > 0) {
+                    serve(n, sockets[n], depth);
+                } else {
+                    oneByOne(n, target);
+                }
+            }, "load-" + i);
             threads[i].setDaemon(true);
             threads[i].start();
         }
@@ -80,10 +85,45 @@ public final class LoadClient {
         }
         running = false;
         for (Socket s : sockets) {
-            s.close();
+            if (s != null) {
+                s.close();
+            }
         }
         say("done answers=" + ANSWERS.get() + " errors=" + ERRORS.get());
         System.exit(0);
+    }
+
+    private static Socket open(InetSocketAddress target) throws IOException {
+        Socket s = new Socket();
+        s.connect(target, 10_000);
+        s.setSoTimeout(30_000);
+        s.setTcpNoDelay(true);
+        return s;
+    }
+
+    /** A connection per request, until the end; a request that fails is counted and the loop goes on. */
+    private static void oneByOne(int n, InetSocketAddress target) {
+        byte[] get = "get\n".getBytes(StandardCharsets.US_ASCII);
+        long last = -1;
+        while (running) {
+            try (Socket s = open(target)) {
+                s.getOutputStream().write(get);
+                String line = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII))
+                        .readLine();
+                if (line == null) {
+                    throw new IOException("the connection was closed before the answer");
+                }
+                long v = Long.parseLong(line.strip());
+                last = v;
+                TICK.get().computeIfAbsent(v, k -> new LongAdder()).increment();
+                ANSWERS.incrementAndGet();
+            } catch (IOException | RuntimeException e) {
+                if (running) {
+                    ERRORS.incrementAndGet();
+                    say("error " + n + " " + last + " " + e);
+                }
+            }
+        }
     }
 
     private static void serve(int n, Socket s, int depth) {

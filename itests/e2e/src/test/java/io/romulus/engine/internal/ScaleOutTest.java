@@ -46,6 +46,10 @@ class ScaleOutTest {
     private static final Logger LOG = LoggerFactory.getLogger(ScaleOutTest.class);
     private static final String DOMAIN = "qemu:ro";
     private static final String LB_IP = "10.77.0.200";
+    /** The load while pairs are measured: enough requests outstanding that the pairs, not the round trip, limit. */
+    private static final int BENCH_CONNECTIONS = Integer.getInteger("scaleout.connections", 48);
+    private static final int BENCH_DEPTH = Integer.getInteger("scaleout.depth", 32);
+    /** The load while a primary dies and while scaling down: a steady stream of requests on every pair. */
     private static final int CONNECTIONS = 12;
     private static final int DEPTH = 2;
 
@@ -71,7 +75,6 @@ class ScaleOutTest {
             System.setProperty(NodeMain.SCALEOUT_READ_ONLY, DOMAIN);
             System.setProperty(NodeMain.SCALEOUT_BACKUPS, "10.77.0.3:7480");
             System.setProperty(NodeMain.SCALEOUT_DRAIN_MS, "3000");
-            Files.writeString(tmp.resolve("stream.secret"), "scale-out test secret of the stream\n");
             Path secret = tmp.resolve("stream.secret");
             a = NodeProcess.start(lab.prefix + "-a", "node-a", "10.77.0.1", run.resolve("a"), secret, "",
                     FaultRig.log("scale-node-a"));
@@ -112,7 +115,14 @@ class ScaleOutTest {
                     mark(lab, pairs, pairs - 1);
                 }
                 awaitAllUp(b, pairs);
-                Load load = load(lab, 12, null);
+                long[] idle0 = cpu();
+                Thread.sleep(3000);
+                long[] idle1 = cpu();
+                long[] cpu0 = cpu();
+                Load load = load(lab, 12, BENCH_CONNECTIONS, BENCH_DEPTH, null);
+                long[] cpu1 = cpu();
+                load.busy = busy(cpu0, cpu1);
+                load.idleBusy = busy(idle0, idle1);
                 assertEquals(List.of(), load.errors, "no request fails with " + pairs + " pairs");
                 assertEquals(pairs, load.byValue.size(), "every pair answers (one value per pair): " + load.byValue);
                 loads.put(pairs, load);
@@ -120,13 +130,26 @@ class ScaleOutTest {
             double one = loads.get(1).perSecond(2, 12);
             for (Map.Entry<Integer, Load> e : loads.entrySet()) {
                 double rate = e.getValue().perSecond(2, 12);
-                figures.add(String.format(Locale.ROOT, "%d pair(s): %.0f answers/s (%.2fx one pair), shares %s",
-                        e.getKey(), rate, rate / one, e.getValue().shares()));
+                figures.add(String.format(Locale.ROOT, "%d pair(s): %.0f answers/s (%.2fx one pair), shares %s, "
+                        + "%d requests outstanding, so %.0f ms per answer; host CPU %.0f%% busy (%d cores), %.0f%% "
+                        + "with no load", e.getKey(), rate, rate / one, e.getValue().shares(),
+                        BENCH_CONNECTIONS * BENCH_DEPTH, 1000.0 * BENCH_CONNECTIONS * BENCH_DEPTH / rate,
+                        100 * e.getValue().busy, Runtime.getRuntime().availableProcessors(),
+                        100 * e.getValue().idleBusy));
             }
 
             // kill pair 1's primary host under load: its pair fails over to B; pairs 2 and 3 (B -> D) go on
             long[] killedAt = new long[1];
-            Load kill = load(lab, 30, at -> {
+            Load[] fresh = new Load[1];
+            Thread freshLoad = new Thread(() -> {
+                try {
+                    fresh[0] = load(lab, 30, 4, 0, null);
+                } catch (Exception e) {
+                    LOG.error("the connection-per-request client failed", e);
+                }
+            }, "fresh-connections");
+            freshLoad.start();
+            Load kill = load(lab, 30, CONNECTIONS, DEPTH, at -> {
                 if (at >= 8_000 && killedAt[0] == 0) {
                     try {
                         killedAt[0] = System.nanoTime();
@@ -137,7 +160,13 @@ class ScaleOutTest {
                 }
             });
             await().atMost(Duration.ofSeconds(30)).until(() -> nodeB.raised("FAILOVER"));
+            freshLoad.join(60_000);
             assertEquals(List.of(), kill.errors, "no request failed while pair 1's primary died");
+            assertTrue(fresh[0] != null && fresh[0].total() > 0, "requests on new connections were answered");
+            assertEquals(List.of(), fresh[0].errors, "no request on a new connection failed while pair 1's primary "
+                    + "died (HAProxy's retries, redispatch and health checks)");
+            figures.add(String.format(Locale.ROOT, "kill A: %d requests on a new connection each, 0 failed; longest "
+                    + "wait for an answer %d ms", fresh[0].total(), fresh[0].longestGapAny(6_000, 20_000)));
             long pair1 = kill.valueOfPair(1);
             long pair1Gap = kill.longestGap(pair1, 6_000, 20_000);
             assertTrue(kill.answersAfter(pair1, 12_000) > 0, "pair 1 answers again after its failover");
@@ -160,7 +189,7 @@ class ScaleOutTest {
             // scale back to one pair under load: pairs 3 and 2 are drained and removed, pair 1's connections stay
             NodeProcess scaler = b;
             long[] down = new long[2];
-            Load shrink = load(lab, 16, at -> {
+            Load shrink = load(lab, 16, CONNECTIONS, DEPTH, at -> {
                 if (at >= 3_000 && down[0] == 0) {
                     down[0] = System.nanoTime();
                     Thread t = new Thread(() -> {
@@ -254,10 +283,11 @@ class ScaleOutTest {
     }
 
     /** Runs the load client for {@code seconds} through the balancer; {@code onTick} sees each tick's time. */
-    private static Load load(NetLab lab, int seconds, java.util.function.LongConsumer onTick) throws Exception {
+    private static Load load(NetLab lab, int seconds, int connections, int depth,
+            java.util.function.LongConsumer onTick) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         Process p = lab.inClient(List.of(java, "-Xmx128m", "-cp", System.getProperty("java.class.path"),
-                LoadClient.class.getName(), LB_IP, "7000", Integer.toString(CONNECTIONS), Integer.toString(DEPTH),
+                LoadClient.class.getName(), LB_IP, "7000", Integer.toString(connections), Integer.toString(depth),
                 Integer.toString(seconds)));
         Load load = new Load();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
@@ -288,6 +318,20 @@ class ScaleOutTest {
         return load;
     }
 
+    /** The host's CPU time so far, in clock ticks: all of it, and idle (with iowait). */
+    private static long[] cpu() throws IOException {
+        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+        long total = 0;
+        for (int i = 1; i < f.length; i++) {
+            total += Long.parseLong(f[i]);
+        }
+        return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
+    }
+
+    private static double busy(long[] from, long[] to) {
+        return 1.0 - (double) (to[1] - from[1]) / Math.max(1, to[0] - from[0]);
+    }
+
     private record Tick(long atMs, Map<Long, Long> counts) {
     }
 
@@ -297,6 +341,8 @@ class ScaleOutTest {
         final List<Tick> ticks = new ArrayList<>();
         final Map<Long, Long> byValue = new TreeMap<>();
         final List<String> errors = new CopyOnWriteArrayList<>();
+        double busy;
+        double idleBusy;
 
         double perSecond(long fromS, long toS) {
             long n = ticks.stream().filter(t -> t.atMs() > fromS * 1000 && t.atMs() <= toS * 1000)
@@ -322,6 +368,23 @@ class ScaleOutTest {
                 b.append(k++ == 1 ? "" : " / ").append(String.format(Locale.ROOT, "%.0f%%", 100.0 * n / total));
             }
             return b.toString();
+        }
+
+        /** The longest time without any answer between {@code fromMs} and {@code toMs}. */
+        long longestGapAny(long fromMs, long toMs) {
+            long previous = fromMs;
+            long gap = 0;
+            for (Tick t : ticks) {
+                if (t.atMs() <= fromMs || t.counts().isEmpty()) {
+                    continue;
+                }
+                if (t.atMs() > toMs) {
+                    break;
+                }
+                gap = Math.max(gap, t.atMs() - previous);
+                previous = t.atMs();
+            }
+            return gap;
         }
 
         long answersAfter(long value, long atMs) {
