@@ -40,7 +40,9 @@ public interface ReplicationEngine {
      * @param backup    the clone's backup, or {@code null} for the node the replica's primary runs on
      * @throws IllegalArgumentException if this node holds no committed replica of {@code domain}, or the backup is
      *                                  this node
-     * @throws IllegalStateException    if {@code clone} is protected or runs here already
+     * @throws IllegalStateException    if {@code clone} is protected here already
+     * @throws io.romulus.api.hypervisor.HypervisorException if the binding cannot start the clone (a domain of that
+     *                                  name runs here, an override it does not take, ...)
      * @since 1.3
      */
     ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides, InetSocketAddress backup)

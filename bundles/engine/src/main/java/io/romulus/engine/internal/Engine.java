@@ -676,6 +676,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             }
             Witness.Lease lease = acquireLease(clone);
             ProtectedDomain running;
+            long from = b.committedEpoch();
             try {
                 running = b.fork(clone, overrides);
             } catch (HypervisorException | RuntimeException e) {
@@ -689,8 +690,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             options.putAll(overrides);
             try {
                 ProtectionStatus s = protect(new ProtectRequest(clone, peer, 0, options));
-                LOG.info("{} started from checkpoint {} of {}'s replica; protected towards {}", clone,
-                        b.committedEpoch(), domain, PrimaryProtection.hostPort(peer));
+                LOG.info("{} started from {}'s replica (committed checkpoint {} or a later one); protected towards {}",
+                        clone, domain, from, PrimaryProtection.hostPort(peer));
                 return s;
             } catch (Exception e) {
                 Activated a = activated.remove(clone);

@@ -410,6 +410,11 @@ final class PrimaryProtection {
                     if (taken != null) {
                         throw new FencedException(taken.getMessage());
                     }
+                    if (stopping && !handingOver && s.failure == null) {
+                        // stopped (unprotect, retire) during the initial copy while the link is up: the stream ends
+                        // with GOODBYE in shutdown(), so the backup drops its replica as after any other stop
+                        break;
+                    }
                     lostSince = System.nanoTime();
                     // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
                     s.close("link lost: " + e.getMessage());

@@ -1,8 +1,10 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
+import java.util.Map;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -45,6 +47,11 @@ class ForwardingReplica implements Replica {
     @Override
     public ProtectedDomain activate() throws HypervisorException {
         return r.activate();
+    }
+
+    @Override
+    public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+        return r.fork(clone, overrides);
     }
 
     @Override

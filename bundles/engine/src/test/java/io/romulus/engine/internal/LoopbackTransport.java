@@ -29,6 +29,10 @@ import io.romulus.api.transport.ReplicaSink;
  * An in-process transport for engine tests: records travel through a bounded queue to a delivery thread that plays
  * the backup's side, so sends overlap the next epoch as they do over a socket. The link can be cut at a chosen
  * record, mid-epoch, and refused for a while; ACK arrival times are recorded for the I1 checks.
+ *
+ * <p>By default one transport serves both ends: the engine that set the acceptor last receives every stream. For
+ * more nodes, each engine gets a transport of its own that listens on its own port of a shared {@code network}, and
+ * a stream goes to the engine listening on the peer's port.
  */
 final class LoopbackTransport implements CheckpointTransport {
 
@@ -42,11 +46,26 @@ final class LoopbackTransport implements CheckpointTransport {
     }
 
     private final AtomicReference<ReplicaAcceptor> acceptor = new AtomicReference<>();
+    private final int port;
+    private final Map<Integer, LoopbackTransport> network;
     final Map<Long, Long> ackNanos = new ConcurrentHashMap<>();
     final AtomicInteger connects = new AtomicInteger();
     volatile Predicate<Rec> cutBefore = r -> false;
     volatile boolean refuse;
     volatile Link current;
+
+    LoopbackTransport() {
+        this(7480, null);
+    }
+
+    /** One node's transport, listening at 127.0.0.1:{@code port} of {@code network}, which it joins. */
+    LoopbackTransport(int port, Map<Integer, LoopbackTransport> network) {
+        this.port = port;
+        this.network = network;
+        if (network != null) {
+            network.put(port, this);
+        }
+    }
 
     @Override
     public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
@@ -54,7 +73,11 @@ final class LoopbackTransport implements CheckpointTransport {
         if (refuse) {
             throw new CheckpointException("connection refused (test)");
         }
-        ReplicaAcceptor a = acceptor.get();
+        LoopbackTransport there = network == null ? this : network.get(peer.getPort());
+        if (there == null) {
+            throw new CheckpointException("connection refused: nothing listens at " + peer + " (test)");
+        }
+        ReplicaAcceptor a = there.acceptor.get();
         if (a == null) {
             throw new CheckpointException("no replication engine is running on the peer");
         }
@@ -81,7 +104,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public InetSocketAddress listenAddress() {
-        return new InetSocketAddress("127.0.0.1", 7480);
+        return new InetSocketAddress("127.0.0.1", port);
     }
 
     @Override

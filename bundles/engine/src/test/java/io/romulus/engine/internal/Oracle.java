@@ -18,7 +18,6 @@ import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.sim.internal.SimDomain;
-import io.romulus.sim.internal.SimHypervisor;
 import io.romulus.sim.internal.SimReplica;
 import io.romulus.sim.internal.SimWire;
 
@@ -27,6 +26,9 @@ import io.romulus.sim.internal.SimWire;
  * in every pause, the CRC32C of the whole synthetic memory keyed by the device state captured in the same pause
  * (which holds the workload's write counter, so it names the state). On the backup, after every apply, it computes
  * the replica's CRC32C and compares it with the one recorded for the applied device state.
+ *
+ * <p>A node that is primary of one domain and backup of another wraps its binding in both witnesses, each of its own
+ * oracle: {@code cloneOracle.backup(demoOracle.primary(sim))}.
  */
 final class Oracle {
 
@@ -36,9 +38,13 @@ final class Oracle {
     final AtomicInteger checked = new AtomicInteger();
     /** Replicas the backup's binding built: one per stream that started with an initial copy. */
     final AtomicInteger replicas = new AtomicInteger();
+    /** The replica's CRC32C after each apply, by committed epoch. */
+    final Map<Long, Integer> replicaDigests = new ConcurrentHashMap<>();
+    /** Where clones forked from the replicas this oracle checks record their pauses; null: they record nowhere. */
+    volatile Oracle forks;
 
     /** The primary's binding: domains it opens record their memory digest in every pause. */
-    Hypervisor primary(SimHypervisor sim) {
+    Hypervisor primary(Hypervisor sim) {
         return new ForwardingHypervisor(sim) {
             @Override
             public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
@@ -53,7 +59,7 @@ final class Oracle {
     }
 
     /** The backup's binding: replicas it builds check their memory after every apply. */
-    Hypervisor backup(SimHypervisor sim) {
+    Hypervisor backup(Hypervisor sim) {
         return new ForwardingHypervisor(sim) {
             @Override
             public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
@@ -141,10 +147,18 @@ final class Oracle {
             int actual = sim.memory().digest();
             checked.incrementAndGet();
             committed.add(epoch.epoch());
+            replicaDigests.put(epoch.epoch(), actual);
             if ((expected == null || expected != actual) && mismatches.size() < 5) {
                 mismatches.add("epoch " + epoch.epoch() + ": replica " + Integer.toHexString(actual) + ", primary "
                         + (expected == null ? "never paused in this state" : Integer.toHexString(expected)));
             }
+        }
+
+        @Override
+        public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+            ProtectedDomain d = sim.fork(clone, overrides);
+            Oracle o = forks;
+            return o == null ? d : o.new Recording((SimDomain) d);
         }
     }
 }
