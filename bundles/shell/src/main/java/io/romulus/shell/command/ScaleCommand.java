@@ -32,8 +32,11 @@ public class ScaleCommand implements Action {
     @Reference(optional = true)
     ScaleOut scaleOut;
 
-    @Argument(index = 0, name = "domain", description = "binding:name; without it, every scaled domain's pairs")
+    @Argument(index = 0, name = "domain", description = "binding:name (--pairs may also follow it); without it, every "
+            + "scaled domain's pairs", multiValued = true)
     @Completion(DomainCompleter.class)
+    List<String> words;
+
     String domain;
 
     @Option(name = "--pairs", aliases = "-n", description = "the number of pairs that serve the domain (1: the domain "
@@ -45,6 +48,10 @@ public class ScaleCommand implements Action {
         ScaleOut s = scaleOut;
         if (s == null) {
             throw new IllegalStateException(ABSENT);
+        }
+        if (words != null && !words.isEmpty()) {
+            domain = words.get(0);
+            trailingOptions(words.subList(1, words.size()));
         }
         List<ScalePair> rows;
         if (pairs != 0) {
@@ -77,5 +84,27 @@ public class ScaleCommand implements Action {
         }
         table.print(System.out);
         return null;
+    }
+
+    /** Karaf stops reading options at the first argument: {@code --pairs} after the domain is read here. */
+    private void trailingOptions(List<String> rest) {
+        for (int i = 0; i < rest.size(); i++) {
+            String name = rest.get(i);
+            if (!name.equals("--pairs") && !name.equals("-n")) {
+                throw new IllegalArgumentException("unexpected argument '" + name + "': romulus:scale DOMAIN --pairs N");
+            }
+            if (i + 1 >= rest.size()) {
+                throw new IllegalArgumentException(name + " needs a value");
+            }
+            String value = rest.get(++i);
+            try {
+                pairs = Integer.parseInt(value);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + " '" + value + "' is not a whole number");
+            }
+            if (pairs < 1) {
+                throw new IllegalArgumentException(name + " must be 1 or more, not " + pairs);
+            }
+        }
     }
 }

@@ -348,19 +348,24 @@ class CommandsTest {
                 return true;
             }
         };
-        c.domain = "qemu:demo";
-        c.pairs = 2;
+        c.words = List.of("qemu:demo", "--pairs", "2");
         c.execute();
         String[] lines = out().split("\n");
         assertTrue(lines[0].matches("Domain\\s+\\|\\s+Pair\\s+\\|\\s+Pair domain\\s+\\|\\s+Server.*"), lines[0]);
         assertTrue(lines[3].matches("qemu:demo\\s+\\|\\s+2\\s+\\|\\s+qemu:demo-p2\\s+\\|\\s+demo/p2\\s+\\|"
                 + "\\s+10.78.2.1:7000\\s+\\|\\s+UP\\s+\\|\\s+PRIMARY PROTECTED\\s*"), lines[3]);
         c.pairs = 0;
-        c.domain = "qemu:other";
+        c.words = List.of("qemu:other");
         out.reset();
         c.execute();
         assertEquals("No pairs: no read-only domain is in the balancer as qemu:other", out().trim());
         assertEquals(List.of("scale qemu:demo 2", "pairs"), calls);
+        c.words = List.of("qemu:demo", "--pairs", "x");
+        assertEquals("--pairs 'x' is not a whole number", assertThrows(IllegalArgumentException.class, c::execute)
+                .getMessage());
+        c.words = List.of("qemu:demo", "qemu:other");
+        assertTrue(assertThrows(IllegalArgumentException.class, c::execute).getMessage()
+                .startsWith("unexpected argument 'qemu:other'"));
     }
 
     @Test
