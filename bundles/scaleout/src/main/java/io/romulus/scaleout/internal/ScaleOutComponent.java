@@ -38,13 +38,12 @@ public final class ScaleOutComponent implements ScaleOut {
         engine.addAlarmListener(alarms);
     }
 
+    /** New settings apply to the next command and alarm; a new {@code balancer.api} to the next call of HAProxy. */
     @Modified
     void modified(ScaleOutConfig config) {
         ScaleOutSettings s = ScaleOutSettings.of(config);
-        if (!s.balancerApi().equals(controller.settings().balancerApi())) {
-            throw new IllegalStateException("balancer.api changed: the component restarts with it");
-        }
-        controller.update(s);
+        controller.update(s, s.balancerApi().equals(controller.settings().balancerApi()) ? null
+                : new HaproxyBalancer(s.balancerApi()));
     }
 
     @Deactivate

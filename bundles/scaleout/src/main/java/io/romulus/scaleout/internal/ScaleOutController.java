@@ -39,7 +39,7 @@ public final class ScaleOutController implements ScaleOut {
     private static final Logger LOG = LoggerFactory.getLogger(ScaleOutController.class);
 
     private final ReplicationEngine engine;
-    private final Balancer balancer;
+    private volatile Balancer balancer;
     private volatile ScaleOutSettings settings;
 
     public ScaleOutController(ScaleOutSettings settings, ReplicationEngine engine, Balancer balancer) {
@@ -52,7 +52,11 @@ public final class ScaleOutController implements ScaleOut {
         return settings;
     }
 
-    public void update(ScaleOutSettings s) {
+    /** New settings, and a new balancer unless {@code newBalancer} is null. */
+    public void update(ScaleOutSettings s, Balancer newBalancer) {
+        if (newBalancer != null) {
+            balancer = newBalancer;
+        }
         settings = s;
     }
 

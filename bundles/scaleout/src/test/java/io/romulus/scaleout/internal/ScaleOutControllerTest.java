@@ -121,6 +121,16 @@ class ScaleOutControllerTest {
     }
 
     @Test
+    void newSettingsAndANewBalancerApplyToTheNextCommand() throws Exception {
+        FakeBalancer other = new FakeBalancer();
+        scale.update(ScaleOutSettings.defaults(Set.of("qemu:demo", "qemu:db"), "/run/other.sock"), other);
+        assertTrue(scale.isReadOnly(DomainId.parse("qemu:db")));
+        scale.scale(DEMO, 1);
+        assertEquals(List.of("add demo/p1 10.78.1.1:7000"), other.calls);
+        assertEquals(List.of(), balancer.calls);
+    }
+
+    @Test
     void pairNamesAreRecognised() {
         ScaleOutSettings s = scale.settings();
         assertEquals(new ScaleOutSettings.PairRef(DEMO, 1), s.pairOf(DEMO));
