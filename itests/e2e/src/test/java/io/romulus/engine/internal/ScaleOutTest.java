@@ -219,6 +219,10 @@ class ScaleOutTest {
                     "the clones are retired: " + b.status());
             await().atMost(Duration.ofSeconds(30)).until(() -> nodeD.status().isEmpty());
         } finally {
+            for (String p : List.of(NodeMain.SCALEOUT_API, NodeMain.SCALEOUT_READ_ONLY, NodeMain.SCALEOUT_BACKUPS,
+                    NodeMain.SCALEOUT_DRAIN_MS)) {
+                System.clearProperty(p);
+            }
             Path out = Files.createDirectories(Path.of("target", "scale-out"));
             Files.write(out.resolve("figures.txt"), figures);
             figures.forEach(f -> LOG.info("FIGURE {}", f));
