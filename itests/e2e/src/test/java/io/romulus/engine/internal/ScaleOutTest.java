@@ -78,8 +78,8 @@ class ScaleOutTest {
             Path secret = tmp.resolve("stream.secret");
             a = NodeProcess.start(lab.prefix + "-a", "node-a", "10.77.0.1", run.resolve("a"), secret, "",
                     FaultRig.log("scale-node-a"));
-            b = NodeProcess.start(lab.prefix + "-b", "node-b", "10.77.0.2", run.resolve("b"), secret, "",
-                    FaultRig.log("scale-node-b"));
+            Path logB = FaultRig.log("scale-node-b");
+            b = NodeProcess.start(lab.prefix + "-b", "node-b", "10.77.0.2", run.resolve("b"), secret, "", logB);
             d = NodeProcess.start(lab.prefix + "-d", "node-d", "10.77.0.3", run.resolve("d"), secret, "",
                     FaultRig.log("scale-node-d"));
             NodeProcess nodeA = a;
@@ -181,6 +181,10 @@ class ScaleOutTest {
             }
             figures.add(String.format(Locale.ROOT, "kill A: pair 1 longest wait %d ms (its failover to B), 0 "
                     + "requests failed of %d", pair1Gap, kill.total()));
+            // B, where pair 1 runs now, re-pointed its server and made it ready; the balancer has all three up again
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(logB, StandardCharsets.UTF_8)
+                    .contains("Pair 1 of " + DOMAIN + " failed over to this node: server ro/p1 points at 10.78.1.1:7000"));
+            awaitAllUp(b, 3);
             for (String clone : List.of(DOMAIN + "-p2", DOMAIN + "-p3")) {
                 assertTrue(b.status().stream().anyMatch(r -> r.domain().equals(clone) && r.role().equals("PRIMARY")
                         && r.state().equals("PROTECTED")), clone + " stays PROTECTED on B: " + b.status());
