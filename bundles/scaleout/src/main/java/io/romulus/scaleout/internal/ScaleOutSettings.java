@@ -103,11 +103,6 @@ public record ScaleOutSettings(Set<String> readOnly, String balancerApi, String 
                 maxPairs, drain, protectTimeout);
     }
 
-    public ScaleOutSettings withPairAddress(String pattern) {
-        return new ScaleOutSettings(readOnly, balancerApi, backend, pairName, pairBridge, pattern, backups,
-                maxPairs, drain, protectTimeout);
-    }
-
     public ScaleOutSettings withDrain(Duration d) {
         return new ScaleOutSettings(readOnly, balancerApi, backend, pairName, pairBridge, pairAddress, backups,
                 maxPairs, d, protectTimeout);
