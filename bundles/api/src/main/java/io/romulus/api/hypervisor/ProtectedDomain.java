@@ -2,6 +2,8 @@ package io.romulus.api.hypervisor;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -50,6 +52,18 @@ public interface ProtectedDomain extends AutoCloseable {
 
     /** What disk replication attaches to. */
     List<GuestDisk> disks();
+
+    /**
+     * What the backup's binding needs to start this domain on failover, as the options of the stream's HELLO (they
+     * become the {@link ReplicaSpec#options()} of the replica): for a binding that resolves what the protection was
+     * asked for (a VM definition file, a name looked up elsewhere) into a machine, that machine. Empty: the options
+     * the protection was requested with travel as they are.
+     *
+     * @since 1.5
+     */
+    default Optional<Map<String, String>> replicaOptions() {
+        return Optional.empty();
+    }
 
     /**
      * Stops the domain for good: this node lost it to its backup, which runs it now (fencing, invariant I5). Called

@@ -376,8 +376,10 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             }
             InetSocketAddress heartbeat = request.heartbeat() != null ? request.heartbeat()
                     : InetSocketAddress.createUnresolved(request.peer().getHostString(), s.peerHeartbeatPort());
+            // the backup gets the machine the binding made of the request (a VM definition read here, say)
+            Map<String, String> helloOptions = domain.replicaOptions().orElse(request.options());
             PrimaryProtection p = new PrimaryProtection(id, request.peer(), resolved(heartbeat), interval,
-                    request.options(), request.verify(), s, domain, outputs, this, lease);
+                    helloOptions, request.verify(), s, domain, outputs, this, lease);
             primaries.put(id, p);
             LOG.info("Protecting {} with backup {} every {} ms", id, PrimaryProtection.hostPort(request.peer()),
                     interval);

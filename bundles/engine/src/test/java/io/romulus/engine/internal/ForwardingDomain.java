@@ -69,6 +69,11 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public java.util.Optional<java.util.Map<String, String>> replicaOptions() {
+        return d.replicaOptions();
+    }
+
+    @Override
     public void detach() {
         d.detach();
     }
