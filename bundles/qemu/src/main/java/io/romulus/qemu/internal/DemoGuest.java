@@ -1,6 +1,8 @@
 package io.romulus.qemu.internal;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -8,13 +10,19 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.romulus.qemu.internal.vm.VmDefinition;
+import io.romulus.qemu.internal.vm.VmDisk;
+import io.romulus.qemu.internal.vm.VmNic;
+
 /**
- * What a QEMU guest is, as given to {@code romulus:protect qemu:NAME -o memory=256M -o nic=tap ...}: the guest side
- * only, plus the bridge its tap joins when the guest names one. They travel to the backup in HELLO, so an activated
- * replica is the same machine on the same network. The network namespace of the guest's tap is that host's
- * configuration ({@link QemuSettings}); so is the bridge the tap joins, unless the guest names its own with
- * {@code bridge} (for example the two guests of a scale-out pair, each on its own L2 segment with the same guest
- * addresses), which then overrides the host's on every host the guest runs on.
+ * The demo guest (native/guest: Debian's kernel, a busybox initramfs, a counter service, optionally a memory dirtier,
+ * a disk with a journal service), as given to {@code romulus:protect qemu:NAME -o memory=256M -o nic=tap ...}. It is
+ * one VM among others: {@link #definition} turns these options into the {@link VmDefinition} the binding starts
+ * (direct kernel boot of this host's demo kernel, the workload's parameters on the kernel command line, a virtio NIC
+ * and a virtio disk made when it boots), and that definition is what travels to the backup. The network namespace of
+ * the guest's tap is that host's configuration ({@link QemuSettings}); so is the bridge the tap joins, unless the
+ * guest names its own with {@code bridge} (for example the two guests of a scale-out pair, each on its own L2 segment
+ * with the same guest addresses), which then overrides the host's on every host the guest runs on.
  *
  * @param memoryBytes guest RAM, a whole number of MiB, 32 MiB to 64 GiB
  * @param cpus        virtual CPUs
@@ -33,7 +41,7 @@ import java.util.regex.Pattern;
  * @param bridge      the bridge the guest's tap joins on every host, in that host's network namespace, instead of the
  *                    host's configured one ({@link QemuSettings#bridge()}); empty: the host's
  */
-public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
+public record DemoGuest(long memoryBytes, int cpus, String nic, String mac, String ip, int port, int dirtyRate,
         int dirtyMib, int diskMib, int diskBench, String bridge) {
 
     public static final Set<String> KEYS = new TreeSet<>(Set.of("memory", "cpus", "nic", "mac", "ip", "port",
@@ -44,7 +52,7 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
     /** A Linux interface name: at most 15 characters (IFNAMSIZ - 1), none of them '/', ':' or white space. */
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
 
-    public GuestOptions {
+    public DemoGuest {
         if (memoryBytes < (32L << 20) || memoryBytes > (64L << 30)) {
             throw new IllegalArgumentException("memory must be 32M to 64G, not " + (memoryBytes >> 20) + " MiB");
         }
@@ -88,14 +96,14 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
     }
 
     /** Parses the options map; unknown keys and bad values are refused with a message naming them. */
-    public static GuestOptions parse(Map<String, String> options) {
+    public static DemoGuest parse(Map<String, String> options) {
         for (String key : options.keySet()) {
             if (!KEYS.contains(key)) {
                 throw new IllegalArgumentException("the qemu binding has no option '" + key + "'; it accepts "
                         + String.join(", ", KEYS));
             }
         }
-        return new GuestOptions(
+        return new DemoGuest(
                 mib("memory", options.getOrDefault("memory", "128M")),
                 number(options, "cpus", 1),
                 options.getOrDefault("nic", "none").toLowerCase(Locale.ROOT),
@@ -131,9 +139,17 @@ public record GuestOptions(long memoryBytes, int cpus, String nic, String mac, S
         return m;
     }
 
-    /** The bridge this guest's tap joins on a host with {@code settings}: its own, else the host's (empty: none). */
-    public String bridgeOn(QemuSettings settings) {
-        return bridge.isEmpty() ? settings.bridge() : bridge;
+    /**
+     * The machine these options describe on a host with {@code settings}: direct kernel boot of the host's demo
+     * kernel and initramfs, with {@code diskImage} (made by the binding when it boots the guest) as its virtio disk
+     * {@code vda} when it has one.
+     */
+    public VmDefinition definition(QemuSettings settings, Path diskImage) {
+        List<VmNic> nics = nic.equals("tap") ? List.of(new VmNic("virtio", mac, bridge)) : List.of();
+        List<VmDisk> disks = diskMib > 0 ? List.of(new VmDisk(diskImage.toAbsolutePath().toString(), "raw",
+                "virtio", "vda", false, "ignore")) : List.of();
+        return new VmDefinition(memoryBytes, cpus, "pc", "", "", settings.kernel().toAbsolutePath().toString(),
+                settings.initrd().toAbsolutePath().toString(), kernelCommandLine(), disks, nics, Map.of());
     }
 
     /** The demo guest's kernel command line. */

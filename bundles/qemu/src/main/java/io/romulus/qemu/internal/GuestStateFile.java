@@ -4,14 +4,19 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.qemu.internal.vm.VmDefinition;
 
 /**
  * What one version of the binding knew of a running guest, written to {@value #NAME} in the guest's directory (next to
@@ -19,46 +24,48 @@ import io.romulus.api.hypervisor.GuestDisk;
  * again: nothing in memory survives an update, only files and kernel state.
  *
  * @param name         the guest's name ({@code NAME} of {@code qemu:NAME})
- * @param options      the guest's options, complete ({@link GuestOptions#toMap()})
+ * @param options      the guest's definition, its canonical map ({@link VmDefinition#toMap()})
  * @param memoryBytes  guest RAM
  * @param pageSize     guest page size
- * @param tap          the host side of the guest's NIC, or {@code null} for none
+ * @param taps         the host side of each of the guest's NICs
  * @param accel        how QEMU runs it ({@link QemuSettings#accel()})
  * @param netns        the network namespace of its tap, or empty
- * @param bridge       the bridge its tap joined, or empty
+ * @param bridge       the host's bridge when it started (the one its NICs without a bridge of their own joined)
  * @param dirtyTracker how its written pages are tracked on this host ({@code uffd} or {@code compare})
- * @param disk         its disk (an NBD export of this node), or {@code null}
+ * @param disks        its disks (NBD exports of this node)
  * @param held         whether a protection held the guest (open or detached) when the binding stopped: only such a
  *                     guest is {@linkplain QemuHypervisor#adopt adopted}
  * @param dirtyLog     the dirty log that ran when the binding stopped: {@code uffd} (it goes on in the kernel),
  *                     {@code compare} (it was lost with the binding's memory) or {@code none}
  */
-record GuestStateFile(String name, Map<String, String> options, long memoryBytes, int pageSize, String tap,
-        String accel, String netns, String bridge, String dirtyTracker, GuestDisk disk, boolean held,
+record GuestStateFile(String name, Map<String, String> options, long memoryBytes, int pageSize, List<String> taps,
+        String accel, String netns, String bridge, String dirtyTracker, List<GuestDisk> disks, boolean held,
         String dirtyLog) {
 
     static final String NAME = "guest.json";
-    private static final int FORMAT = 1;
+    private static final int FORMAT = 2;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     GuestStateFile {
-        options = Map.copyOf(options);
+        options = Collections.unmodifiableMap(new LinkedHashMap<>(options));
+        taps = List.copyOf(taps);
+        disks = List.copyOf(disks);
     }
 
     /** What the binding knows of {@code g} right after starting it: not held, no dirty log. */
     static GuestStateFile of(QemuGuest g) {
         QemuSettings s = g.settings();
-        return new GuestStateFile(g.id().name(), g.options().toMap(), g.options().memoryBytes(), QemuDomain.PAGE_SIZE,
-                g.process().tap(), s.accel(), s.netns(), g.options().bridgeOn(s), s.dirtyTracker(), g.disk(), false, "none");
+        return new GuestStateFile(g.id().name(), g.vm().toMap(), g.vm().memoryBytes(), QemuDomain.PAGE_SIZE,
+                g.process().taps(), s.accel(), s.netns(), s.bridge(), s.dirtyTracker(), g.disks(), false, "none");
     }
 
     GuestStateFile held(String log) {
-        return new GuestStateFile(name, options, memoryBytes, pageSize, tap, accel, netns, bridge, dirtyTracker, disk,
+        return new GuestStateFile(name, options, memoryBytes, pageSize, taps, accel, netns, bridge, dirtyTracker, disks,
                 true, log);
     }
 
     GuestStateFile released() {
-        return new GuestStateFile(name, options, memoryBytes, pageSize, tap, accel, netns, bridge, dirtyTracker, disk,
+        return new GuestStateFile(name, options, memoryBytes, pageSize, taps, accel, netns, bridge, dirtyTracker, disks,
                 false, "none");
     }
 
@@ -70,15 +77,14 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
         options.forEach(opts::put);
         o.put("memoryBytes", memoryBytes);
         o.put("pageSize", pageSize);
-        if (tap != null) {
-            o.put("tap", tap);
-        }
+        taps.forEach(o.putArray("taps")::add);
         o.put("accel", accel);
         o.put("netns", netns);
         o.put("bridge", bridge);
         o.put("dirtyTracker", dirtyTracker);
-        if (disk != null) {
-            o.putObject("disk").put("name", disk.name()).put("kind", disk.kind()).put("source", disk.source())
+        ArrayNode ds = o.putArray("disks");
+        for (GuestDisk disk : disks) {
+            ds.addObject().put("name", disk.name()).put("kind", disk.kind()).put("source", disk.source())
                     .put("sizeBytes", disk.sizeBytes());
         }
         o.put("held", held);
@@ -90,12 +96,15 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
         JsonNode o = readJson(dir.resolve(NAME));
         Map<String, String> options = new LinkedHashMap<>();
         o.path("options").properties().forEach(e -> options.put(e.getKey(), e.getValue().asText()));
-        JsonNode d = o.path("disk");
-        GuestDisk disk = d.isObject() ? new GuestDisk(text(d, "name"), text(d, "kind"), text(d, "source"),
-                d.path("sizeBytes").asLong()) : null;
+        List<GuestDisk> disks = new ArrayList<>();
+        for (JsonNode d : o.path("disks")) {
+            disks.add(new GuestDisk(text(d, "name"), text(d, "kind"), text(d, "source"), d.path("sizeBytes").asLong()));
+        }
+        List<String> taps = new ArrayList<>();
+        o.path("taps").forEach(t -> taps.add(t.asText()));
         return new GuestStateFile(text(o, "name"), options, o.path("memoryBytes").asLong(), o.path("pageSize").asInt(),
-                o.hasNonNull("tap") ? o.get("tap").asText() : null, text(o, "accel"), o.path("netns").asText(""),
-                o.path("bridge").asText(""), text(o, "dirtyTracker"), disk, o.path("held").asBoolean(),
+                taps, text(o, "accel"), o.path("netns").asText(""),
+                o.path("bridge").asText(""), text(o, "dirtyTracker"), disks, o.path("held").asBoolean(),
                 o.path("dirtyLog").asText("none"));
     }
 

@@ -40,4 +40,12 @@ public @interface QemuConfig {
 
     @AttributeDefinition(description = "How long a QMP command may take, milliseconds")
     int qmp_timeout_ms() default 10000;
+
+    @AttributeDefinition(description = "Where a VM's qcow2 disk image is converted to raw, once, before it is served "
+            + "and replicated (the original image is left as it is); a directory on a real disk, not tmpfs")
+    String disk_dir() default QemuSettings.DEFAULT_DISK_DIR;
+
+    @AttributeDefinition(description = "The libvirt connection where romulus:protect qemu:NAME -o libvirt=DOMAIN looks "
+            + "the VM's definition up (its domain XML)")
+    String libvirt_uri() default QemuSettings.DEFAULT_LIBVIRT_URI;
 }

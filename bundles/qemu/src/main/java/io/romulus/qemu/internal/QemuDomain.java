@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
@@ -64,7 +67,7 @@ final class QemuDomain implements ProtectedDomain {
 
     static GuestRam mapRam(DomainId id, QemuGuest guest) throws HypervisorException {
         try {
-            return GuestRam.map(guest.process().dir().resolve("ram"), guest.options().memoryBytes(), PAGE_SIZE);
+            return GuestRam.map(guest.process().dir().resolve("ram"), guest.vm().memoryBytes(), PAGE_SIZE);
         } catch (IOException e) {
             throw new HypervisorException("cannot map the RAM of " + id + ": " + e.getMessage(), e);
         }
@@ -211,17 +214,24 @@ final class QemuDomain implements ProtectedDomain {
 
     @Override
     public List<GuestInterface> networkInterfaces() {
-        GuestOptions o = guest.options();
-        if (!o.nic().equals("tap")) {
-            return List.of();
-        }
         String ns = guest.settings().netns().isEmpty() ? null : guest.settings().netns();
-        return List.of(new GuestInterface("net0", o.mac(), "tap", guest.process().tap(), ns));
+        List<GuestInterface> out = new ArrayList<>();
+        List<String> taps = guest.process().taps();
+        for (int i = 0; i < taps.size(); i++) {
+            out.add(new GuestInterface("net" + i, guest.vm().nics().get(i).mac(), "tap", taps.get(i), ns));
+        }
+        return out;
     }
 
     @Override
     public List<GuestDisk> disks() {
-        return guest.disk() == null ? List.of() : List.of(guest.disk());
+        return guest.disks();
+    }
+
+    /** The guest's definition, as the backup must start it: {@link io.romulus.qemu.internal.vm.VmDefinition#toMap}. */
+    @Override
+    public Optional<Map<String, String>> replicaOptions() {
+        return Optional.of(guest.vm().toMap());
     }
 
     /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */

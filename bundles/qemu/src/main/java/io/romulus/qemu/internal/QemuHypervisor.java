@@ -29,6 +29,8 @@ import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.qmp.QmpClient;
+import io.romulus.qemu.internal.vm.VmDefinition;
+import io.romulus.qemu.internal.vm.VmDisk;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -75,6 +77,8 @@ public final class QemuHypervisor implements Hypervisor {
     public static final String BINDING = "qemu";
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
     private static final AtomicLong REPLICAS = new AtomicLong();
+    /** The demo guest's disk image, in its directory. */
+    static final String DEMO_DISK = "disk.img";
 
     private volatile QemuSettings settings;
     private volatile DiskExports exports;
@@ -209,7 +213,7 @@ public final class QemuHypervisor implements Hypervisor {
         QemuProcess p;
         try {
             st = GuestStateFile.read(dir);
-            p = QemuProcess.reconnect(st.name(), dir, st.tap(), settings);
+            p = QemuProcess.reconnect(st.name(), dir, st.taps(), settings);
         } catch (IOException | HypervisorException e) {
             LOG.warn("Cannot take hold of the guest in {} again; leaving it alone: {}", dir, e.getMessage());
             return;
@@ -224,8 +228,9 @@ public final class QemuHypervisor implements Hypervisor {
         }
         QemuGuest g;
         try {
-            g = new QemuGuest(new DomainId(BINDING, st.name()), p, GuestOptions.parse(st.options()),
-                    settings.forGuest(st.accel(), st.netns(), st.bridge(), st.dirtyTracker()), st.disk());
+            g = new QemuGuest(new DomainId(BINDING, st.name()), p, definitionOf(new DomainId(BINDING, st.name()),
+                    st.options()),
+                    settings.forGuest(st.accel(), st.netns(), st.bridge(), st.dirtyTracker()), st.disks());
             st.released().write(dir); // taken: a later start must not take the same log again
         } catch (IOException | RuntimeException e) {
             LOG.warn("Cannot take hold of qemu:{} (pid {}) again; leaving it alone: {}", st.name(), p.pid(),
@@ -284,11 +289,8 @@ public final class QemuHypervisor implements Hypervisor {
         if (!executable(s.qemuBinary())) {
             return Availability.no(s.qemuBinary() + " is not installed (Debian package qemu-system-x86)");
         }
-        for (Path p : s.dirtyTracker().equals("uffd") ? List.of(s.kernel(), s.initrd(), s.preloadLibrary())
-                : List.of(s.kernel(), s.initrd())) {
-            if (!Files.isReadable(p)) {
-                return Availability.no(p + " is missing (the native/ module builds it)");
-            }
+        if (s.dirtyTracker().equals("uffd") && !Files.isReadable(s.preloadLibrary())) {
+            return Availability.no(s.preloadLibrary() + " is missing (the native/ module builds it)");
         }
         return Availability.yes();
     }
@@ -306,7 +308,7 @@ public final class QemuHypervisor implements Hypervisor {
         List<DomainInfo> out = new ArrayList<>();
         for (QemuGuest g : guests.values()) {
             QemuDomain d = open.get(g.id().name());
-            out.add(d != null ? d.info() : new DomainInfo(g.id(), g.options().memoryBytes(), QemuDomain.PAGE_SIZE,
+            out.add(d != null ? d.info() : new DomainInfo(g.id(), g.vm().memoryBytes(), QemuDomain.PAGE_SIZE,
                     g.process().isAlive(), "QEMU guest (pid " + g.process().pid() + ")"));
         }
         out.sort(Comparator.comparing(d -> d.id().name()));
@@ -314,8 +316,9 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /**
-     * Takes hold of guest {@code id}: the one already running under that name, or a new demo guest booted from
-     * {@code options}. The guest's RAM mapping and dirty log belong to the returned handle until it is closed.
+     * Takes hold of guest {@code id}: the one already running under that name, or a new VM started from
+     * {@code options} ({@link GuestDefinitions}: a libvirt domain XML, a VM's own options, or the demo guest's). The
+     * guest's RAM mapping and dirty log belong to the returned handle until it is closed.
      */
     @Override
     public synchronized ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
@@ -336,19 +339,37 @@ public final class QemuHypervisor implements Hypervisor {
             if (cloning.contains(id.name())) {
                 throw new HypervisorException(id + " is being started here as a clone of a replica");
             }
-            GuestOptions parsed = GuestOptions.parse(options);
+            GuestDefinitions.Resolved wanted = definitions().resolve(id, options);
             Availability a = availability();
             if (!a.available()) {
                 throw new HypervisorException("cannot start " + id + ": " + a.reason());
             }
-            g = boot(id, parsed);
-        } else if (!options.isEmpty() && !GuestOptions.parse(options).equals(g.options())) {
-            throw new HypervisorException(id + " already runs with " + g.options().toMap() + "; leave out the options "
-                    + "to protect it as it is");
+            g = boot(id, wanted);
+        } else if (!options.isEmpty()) {
+            GuestDefinitions.Resolved wanted = definitions().resolve(id, options);
+            VmDefinition vm = wanted.demo() != null ? wanted.demo().definition(settings, g.vm().disks().isEmpty()
+                    ? g.process().dir().resolve(DEMO_DISK) : Path.of(g.vm().disks().get(0).file())) : wanted.vm();
+            if (!vm.equals(g.vm())) {
+                throw new HypervisorException(id + " already runs with " + g.vm().toMap() + "; leave out the options "
+                        + "to protect it as it is");
+            }
         }
         QemuDomain d = new QemuDomain(this, id, g);
         open.put(id.name(), d);
         return d;
+    }
+
+    /**
+     * The machine a canonical map defines ({@link VmDefinition#toMap()}, as HELLO and the state files carry it), or,
+     * for the demo guest's options (as a node of the previous release sends them), the demo guest on this host.
+     */
+    VmDefinition definitionOf(DomainId id, Map<String, String> options) {
+        return options.containsKey("machine") ? VmDefinition.parse(options)
+                : DemoGuest.parse(options).definition(settings, settings.runDir().resolve(id.name()).resolve(DEMO_DISK));
+    }
+
+    private GuestDefinitions definitions() {
+        return new GuestDefinitions(settings);
     }
 
     /**
@@ -424,7 +445,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
-    private QemuGuest boot(DomainId id, GuestOptions options) throws HypervisorException {
+    private QemuGuest boot(DomainId id, GuestDefinitions.Resolved wanted) throws HypervisorException {
         QemuSettings s = settings;
         Path dir = s.runDir().resolve(id.name());
         if (Files.exists(dir)) {
@@ -435,28 +456,52 @@ public final class QemuHypervisor implements Hypervisor {
         } catch (IOException e) {
             throw new HypervisorException("cannot create " + dir + ": " + e.getMessage(), e);
         }
+        List<GuestDisk> disks = new ArrayList<>();
         try {
-            GuestDisk disk = options.diskMib() > 0 ? createDisk(id, dir, options) : null;
-            QemuProcess p;
-            try {
-                p = QemuProcess.start(id.name(), dir, options, s, false, tapName(dir), disk);
-            } catch (HypervisorException | InterruptedException | RuntimeException e) {
-                unexport(disk);
-                throw e;
+            VmDefinition vm;
+            if (wanted.demo() != null) {
+                demoFilesPresent(s);
+                vm = wanted.demo().definition(s, dir.resolve(DEMO_DISK));
+                if (wanted.demo().diskMib() > 0) {
+                    createDemoDisk(id, dir.resolve(DEMO_DISK), wanted.demo());
+                }
+            } else {
+                vm = wanted.vm();
+                wanted.notes().forEach(n -> LOG.info("{}: {}", id, n));
+                vm = vm.withDisks(new DiskImages(s, id).prepare(vm.disks()));
             }
-            QemuGuest g = new QemuGuest(id, p, options, s, disk);
+            for (int i = 0; i < vm.disks().size(); i++) {
+                disks.add(export(id, i, vm.disks().get(i)));
+            }
+            List<String> taps = new ArrayList<>();
+            for (int i = 0; i < vm.nics().size(); i++) {
+                taps.add(tapName(dir, i));
+            }
+            QemuProcess p = QemuProcess.start(id.name(), dir, vm, s, false, taps, disks);
+            QemuGuest g = new QemuGuest(id, p, vm, s, disks);
             guests.put(id.name(), g);
             writeStateFile(g);
-            LOG.info("Booted {}: {} MiB, {} vCPU, {}", id, options.memoryBytes() >> 20, options.cpus(),
-                    options.nic().equals("tap") ? "tap " + p.tap() + " for " + options.ip() : "no NIC");
+            LOG.info("Booted {}: {} MiB, {} vCPU, {}, {} disk(s){}", id, vm.memoryBytes() >> 20, vm.cpus(),
+                    vm.directKernelBoot() ? "kernel " + vm.kernel() : "BIOS boot from " + vm.disks().get(0).dev(),
+                    vm.disks().size(), vm.nics().isEmpty() ? ", no NIC" : ", taps " + taps);
             return g;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            disks.forEach(this::unexport);
             deleteTree(dir);
             throw new HypervisorException("starting " + id + " interrupted");
         } catch (HypervisorException | RuntimeException e) {
+            disks.forEach(this::unexport);
             deleteTree(dir);
             throw e;
+        }
+    }
+
+    private static void demoFilesPresent(QemuSettings s) throws HypervisorException {
+        for (Path p : List.of(s.kernel(), s.initrd())) {
+            if (!Files.isReadable(p)) {
+                throw new HypervisorException("the demo guest's " + p + " is missing (the native/ module builds it)");
+            }
         }
     }
 
@@ -470,29 +515,34 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /**
-     * Makes the guest's disk: a sparse raw image in its directory with an ext4 filesystem (e2fsprogs' mkfs.ext4,
-     * initialised eagerly so that the guest does not write the inode tables in the background), served by this node's
-     * NBD exports.
+     * Makes the demo guest's disk: a sparse raw image in its directory with an ext4 filesystem (e2fsprogs' mkfs.ext4,
+     * initialised eagerly so that the guest does not write the inode tables in the background).
      */
-    private GuestDisk createDisk(DomainId id, Path dir, GuestOptions options)
+    private static void createDemoDisk(DomainId id, Path image, DemoGuest demo)
             throws HypervisorException, InterruptedException {
-        DiskExports e = exports;
-        if (e == null) {
-            throw new HypervisorException(id + " has a disk (disk=" + options.diskMib() + "M), which is served to it over"
-                    + " NBD by this node's disk exports: install the romulus-nbd feature");
-        }
-        Path image = dir.resolve("disk.img");
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength((long) options.diskMib() << 20);
+            f.setLength((long) demo.diskMib() << 20);
         } catch (IOException ex) {
-            throw new HypervisorException("cannot create the disk image " + image + ": " + ex.getMessage(), ex);
+            throw new HypervisorException("cannot create the disk image " + image + " of " + id + ": "
+                    + ex.getMessage(), ex);
         }
         QemuProcess.run(List.of("mkfs.ext4", "-q", "-F", "-L", "romulus-data", "-E",
-                "lazy_itable_init=0,lazy_journal_init=0,nodiscard", image.toString()));
+                "lazy_itable_init=0,lazy_journal_init=0,nodiscard", image.toString()), 120);
+    }
+
+    /** Serves disk {@code index} of {@code id} (a raw image) over this node's NBD exports, where every write is logged. */
+    private GuestDisk export(DomainId id, int index, VmDisk disk) throws HypervisorException {
+        DiskExports e = exports;
+        if (e == null) {
+            throw new HypervisorException(id + " has a disk (" + disk.dev() + ", " + disk.file() + "), which is served "
+                    + "to it over NBD by this node's disk exports so that its writes are replicated: install the "
+                    + "romulus-nbd feature");
+        }
         try {
-            return e.export(exportName(id), "vda", image);
+            return e.export(exportName(id) + (index == 0 ? "" : "-" + disk.dev()), disk.dev(), Path.of(disk.file()));
         } catch (IOException ex) {
-            throw new HypervisorException("cannot export the disk of " + id + ": " + ex.getMessage(), ex);
+            throw new HypervisorException("cannot export disk " + disk.dev() + " (" + disk.file() + ") of " + id + ": "
+                    + ex.getMessage(), ex);
         }
     }
 
@@ -500,7 +550,7 @@ public final class QemuHypervisor implements Hypervisor {
         return "qemu-" + id.name();
     }
 
-    /** Stops serving a guest's disk, if it has one: the export's name is the path of its NBD URI. */
+    /** Stops serving a guest's disk: the export's name is the path of its NBD URI. */
     private void unexport(GuestDisk disk) {
         DiskExports e = exports;
         if (disk == null || e == null || !disk.source().startsWith("nbd+unix:///")) {
@@ -511,9 +561,9 @@ public final class QemuHypervisor implements Hypervisor {
         e.unexport(q < 0 ? rest : rest.substring(0, q));
     }
 
-    /** Tap device names are at most 15 characters; one per guest directory. */
-    static String tapName(Path dir) {
-        return String.format("rt%08x", dir.toAbsolutePath().toString().hashCode());
+    /** Tap device names are at most 15 characters; one per guest directory and NIC. */
+    static String tapName(Path dir, int nic) {
+        return String.format("rt%08x", dir.toAbsolutePath().toString().hashCode()) + (nic == 0 ? "" : "n" + nic);
     }
 
     @Override
@@ -522,10 +572,23 @@ public final class QemuHypervisor implements Hypervisor {
             throw new HypervisorException("QEMU guests have " + QemuDomain.PAGE_SIZE + "-byte pages, not "
                     + spec.pageSize());
         }
-        GuestOptions options = GuestOptions.parse(spec.options());
-        if (options.memoryBytes() != spec.memoryBytes()) {
+        VmDefinition vm;
+        try {
+            vm = definitionOf(spec.id(), spec.options());
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("the HELLO of " + spec.id() + " does not define a VM this binding can start: "
+                    + e.getMessage(), e);
+        }
+        if (vm.memoryBytes() != spec.memoryBytes()) {
             throw new HypervisorException("the HELLO of " + spec.id() + " says " + spec.memoryBytes()
-                    + " bytes of memory but its options say " + options.memoryBytes());
+                    + " bytes of memory but its definition says " + vm.memoryBytes());
+        }
+        for (String f : vm.directKernelBoot() ? List.of(vm.kernel(), vm.initrd()) : List.<String>of()) {
+            if (!f.isEmpty() && !Files.isReadable(Path.of(f))) {
+                LOG.warn("{} boots {} on its primary, which this node does not have: failover resumes it (the kernel "
+                        + "runs in its memory already), but a reboot of the guest after a failover needs the file here",
+                        spec.id(), f);
+            }
         }
         dropReplicas(spec.id().name()); // a new replica is copied whole: the kept ones are of no more use
         Path dir;
@@ -533,7 +596,7 @@ public final class QemuHypervisor implements Hypervisor {
             dir = settings.runDir().resolve(spec.id().name() + ".replica-" + ProcessHandle.current().pid() + "-"
                     + REPLICAS.incrementAndGet());
         } while (Files.exists(dir));
-        QemuReplica r = QemuReplica.create(this, spec, options, dir);
+        QemuReplica r = QemuReplica.create(this, spec, vm, dir);
         replicas.add(r);
         return r;
     }
@@ -610,10 +673,10 @@ public final class QemuHypervisor implements Hypervisor {
      * Failover: starts QEMU on a replica's RAM file waiting for its device state, loads the state, lets the guest run
      * and announces its MAC address, so the network learns where it is now.
      */
-    synchronized QemuDomain activate(DomainId id, GuestOptions options, Path dir, Path deviceState, long epoch,
-            GuestDisk disk) throws HypervisorException {
+    synchronized QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch,
+            List<GuestDisk> disks) throws HypervisorException {
         refuseRunning(id);
-        Resumed r = resume(id, options, dir, deviceState, disk, "activating");
+        Resumed r = resume(id, vm, dir, deviceState, disks, "activating");
         LOG.info("Activated {} from checkpoint {}: device state loaded in {} ms, running after {} ms (pid {})", id,
                 epoch, r.loadedMs(), r.runningMs(), r.domain().guest().process().pid());
         return r.domain();
@@ -646,16 +709,16 @@ public final class QemuHypervisor implements Hypervisor {
      *
      * @param copyMs how long the copy took, for the log
      */
-    synchronized QemuDomain startClone(DomainId id, DomainId of, GuestOptions options, Path dir, Path deviceState,
+    synchronized QemuDomain startClone(DomainId id, DomainId of, VmDefinition vm, Path dir, Path deviceState,
             long epoch, long copyMs) throws HypervisorException {
         try {
             refuseRunning(id);
-            Resumed r = resume(id, options, dir, deviceState, null, "starting the clone");
+            Resumed r = resume(id, vm, dir, deviceState, List.of(), "starting the clone");
             LOG.info("Started {}, a clone of {} at checkpoint {}: replica copied in {} ms, device state loaded in {} ms,"
                     + " running after {} ms (pid {}{})", id, of, epoch, copyMs, r.loadedMs(), r.runningMs(),
-                    r.domain().guest().process().pid(), options.nic().equals("tap") ? ", tap "
-                    + r.domain().guest().process().tap() + (options.bridgeOn(settings).isEmpty() ? ""
-                    : " in bridge " + options.bridgeOn(settings)) : "");
+                    r.domain().guest().process().pid(), vm.nics().isEmpty() ? "" : ", taps "
+                    + r.domain().guest().process().taps() + (QemuProcess.bridgeOf(vm.nics().get(0), settings).isEmpty()
+                    ? "" : " in bridge " + QemuProcess.bridgeOf(vm.nics().get(0), settings)));
             return r.domain();
         } catch (HypervisorException | RuntimeException e) {
             deleteTree(dir);
@@ -686,13 +749,17 @@ public final class QemuHypervisor implements Hypervisor {
      * Starts QEMU on the RAM file {@code dir/ram} waiting for a device state, loads {@code deviceState}, lets the
      * guest run and announces its MAC address; the guest is then one of this node's, held by the returned handle.
      */
-    private Resumed resume(DomainId id, GuestOptions options, Path dir, Path deviceState, GuestDisk disk,
+    private Resumed resume(DomainId id, VmDefinition vm, Path dir, Path deviceState, List<GuestDisk> disks,
             String what) throws HypervisorException {
         QemuSettings s = settings;
         long started = System.nanoTime();
         QemuProcess p;
+        List<String> taps = new ArrayList<>();
+        for (int i = 0; i < vm.nics().size(); i++) {
+            taps.add(tapName(dir, i));
+        }
         try {
-            p = QemuProcess.start(id.name(), dir, options, s, true, tapName(dir), disk);
+            p = QemuProcess.start(id.name(), dir, vm, s, true, taps, disks);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HypervisorException(what + " " + id + " interrupted");
@@ -703,11 +770,11 @@ public final class QemuHypervisor implements Hypervisor {
             awaitStatus(qmp, id, "paused", s.qmpTimeoutMs());
             long loaded = System.nanoTime();
             qmp.execute("cont", null);
-            if (options.nic().equals("tap")) {
+            if (!vm.nics().isEmpty()) {
                 qmp.execute("announce-self", QmpClient.arguments().put("initial", 50).put("max", 550)
                         .put("rounds", 5).put("step", 100));
             }
-            QemuGuest g = new QemuGuest(id, p, options, s, disk);
+            QemuGuest g = new QemuGuest(id, p, vm, s, disks);
             guests.put(id.name(), g);
             writeStateFile(g);
             QemuDomain d = new QemuDomain(this, id, g);
@@ -781,7 +848,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
         g.process().close(); // killed first, so that releasing the hold on it cannot let it run again
         forget(g);
-        unexport(g.disk());
+        g.disks().forEach(this::unexport);
         deleteTree(g.process().dir());
         LOG.info("Stopped {}", g.id());
     }

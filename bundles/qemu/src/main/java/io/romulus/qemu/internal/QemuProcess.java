@@ -14,6 +14,9 @@ import java.util.concurrent.TimeoutException;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.qemu.internal.qmp.QmpClient;
+import io.romulus.qemu.internal.vm.VmDefinition;
+import io.romulus.qemu.internal.vm.VmDisk;
+import io.romulus.qemu.internal.vm.VmNic;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,30 +39,31 @@ final class QemuProcess implements AutoCloseable {
     private final Path dir;
     private final ProcessHandle process;
     private final QmpClient qmp;
-    private final String tap;
+    private final List<String> taps;
 
-    private QemuProcess(String name, Path dir, ProcessHandle process, QmpClient qmp, String tap) {
+    private QemuProcess(String name, Path dir, ProcessHandle process, QmpClient qmp, List<String> taps) {
         this.name = name;
         this.dir = dir;
         this.process = process;
         this.qmp = qmp;
-        this.tap = tap;
+        this.taps = List.copyOf(taps);
     }
 
     /**
      * Starts QEMU for a guest whose RAM file is {@code dir/ram}.
      *
      * @param incoming whether to start it waiting for an incoming device state ({@code -S -incoming defer}) instead
-     *                 of booting the kernel
-     * @param disk     the guest's disk (an NBD export of this node), or {@code null} for none
+     *                 of booting
+     * @param taps     the host side of each of the VM's NICs, in order
+     * @param disks    the VM's disks as this node serves them (NBD exports), in order
      */
-    static QemuProcess start(String name, Path dir, GuestOptions guest, QemuSettings settings, boolean incoming,
-            String tap, GuestDisk disk) throws HypervisorException, InterruptedException {
+    static QemuProcess start(String name, Path dir, VmDefinition vm, QemuSettings settings, boolean incoming,
+            List<String> taps, List<GuestDisk> disks) throws HypervisorException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         if (!settings.netns().isEmpty()) {
             cmd.addAll(List.of("ip", "netns", "exec", settings.netns()));
         }
-        cmd.addAll(commandLine(name, dir, guest, settings, incoming, tap, disk));
+        cmd.addAll(commandLine(name, dir, vm, settings, incoming, taps, disks));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("qemu.log").toFile()));
         if (settings.dirtyTracker().equals("uffd")) {
@@ -83,17 +87,24 @@ final class QemuProcess implements AutoCloseable {
             throw new HypervisorException("QEMU for qemu:" + name + " did not come up: " + e.getMessage()
                     + logTail(dir), e);
         }
-        QemuProcess q = new QemuProcess(name, dir, p.toHandle(), qmp, tap);
-        String bridge = guest.bridgeOn(settings);
-        if (tap != null && !bridge.isEmpty()) {
-            try {
-                q.joinBridge(settings.netns(), bridge);
-            } catch (HypervisorException | InterruptedException e) {
-                q.close();
-                throw e;
+        QemuProcess q = new QemuProcess(name, dir, p.toHandle(), qmp, taps);
+        try {
+            for (int i = 0; i < taps.size(); i++) {
+                String bridge = bridgeOf(vm.nics().get(i), settings);
+                if (!bridge.isEmpty()) {
+                    q.joinBridge(settings.netns(), taps.get(i), bridge);
+                }
             }
+        } catch (HypervisorException | InterruptedException e) {
+            q.close();
+            throw e;
         }
         return q;
+    }
+
+    /** The bridge a NIC's tap joins on a host with {@code settings}: its own, else the host's (empty: none). */
+    static String bridgeOf(VmNic nic, QemuSettings settings) {
+        return nic.bridge().isEmpty() ? settings.bridge() : nic.bridge();
     }
 
     /**
@@ -105,7 +116,7 @@ final class QemuProcess implements AutoCloseable {
      * @return the process, or {@code null} if no such QEMU runs (any more)
      * @throws HypervisorException if it runs but does not answer on QMP
      */
-    static QemuProcess reconnect(String name, Path dir, String tap, QemuSettings settings)
+    static QemuProcess reconnect(String name, Path dir, List<String> taps, QemuSettings settings)
             throws HypervisorException, InterruptedException {
         ProcessHandle p;
         try {
@@ -120,7 +131,7 @@ final class QemuProcess implements AutoCloseable {
         try {
             QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), Duration.ofMillis(settings.qmpTimeoutMs()),
                     p::isAlive);
-            return new QemuProcess(name, dir, p, qmp, tap);
+            return new QemuProcess(name, dir, p, qmp, taps);
         } catch (IOException e) {
             throw new HypervisorException("the QEMU of qemu:" + name + " (pid " + p.pid() + ") runs but does not answer"
                     + " on QMP: " + e.getMessage(), e);
@@ -135,33 +146,105 @@ final class QemuProcess implements AutoCloseable {
         return args.contains("romulus-" + name) && args.stream().anyMatch(a -> a.contains(ram));
     }
 
-    static List<String> commandLine(String name, Path dir, GuestOptions guest, QemuSettings settings,
-            boolean incoming, String tap, GuestDisk disk) {
-        long mib = guest.memoryBytes() >> 20;
+    /**
+     * QEMU's command line for {@code vm}: RAM in the shared file {@code dir/ram}, QMP on {@code dir/qmp.sock}, the
+     * first serial port to {@code dir/console.log}, no display, the NICs on {@code taps} and the disks as this node
+     * serves them, every device placed by QEMU in the same order on every host (so a device state saved on one loads
+     * on the other).
+     */
+    static List<String> commandLine(String name, Path dir, VmDefinition vm, QemuSettings settings,
+            boolean incoming, List<String> taps, List<GuestDisk> disks) {
+        if (taps.size() != vm.nics().size() || disks.size() != vm.disks().size()) {
+            throw new IllegalArgumentException(vm.nics().size() + " NICs and " + vm.disks().size() + " disks need as "
+                    + "many taps and served disks, not " + taps.size() + " and " + disks.size());
+        }
+        long mib = vm.memoryBytes() >> 20;
+        StringBuilder machine = new StringBuilder(vm.machine()).append(",memory-backend=ram0");
+        if (vm.platform("clock.hpet", "on").equals("off")) {
+            machine.append(",hpet=off");
+        }
+        if (vm.platform("features.vmport", "").equals("off")) {
+            machine.append(",vmport=off");
+        }
+        if (vm.platform().containsKey("features") && !List.of(vm.platform("features", "").split(",")).contains("acpi")) {
+            machine.append(",acpi=off");
+        }
+        String smp = Integer.toString(vm.cpus());
+        if (!vm.topology().isEmpty()) {
+            String[] t = vm.topology().split(",");
+            smp += ",sockets=" + t[0] + ",cores=" + t[1] + ",threads=" + t[2];
+        }
         List<String> cmd = new ArrayList<>(List.of(settings.qemuBinary(),
                 "-name", "romulus-" + name,
                 "-accel", settings.accel().equals("auto") ? "kvm:tcg" : settings.accel(),
-                "-machine", "pc,memory-backend=ram0",
+                "-machine", machine.toString(),
                 "-m", mib + "M",
-                "-smp", Integer.toString(guest.cpus()),
+                "-smp", smp));
+        if (!vm.cpu().isEmpty()) {
+            // host under TCG is QEMU's "max": every feature TCG emulates
+            cmd.addAll(List.of("-cpu", vm.cpu().equals("host") && !settings.accel().equals("kvm") ? "max" : vm.cpu()));
+        }
+        cmd.addAll(List.of(
                 "-object", "memory-backend-file,id=ram0,size=" + mib + "M,mem-path=" + dir.resolve("ram") + ",share=on",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 // the device state stream carries no configuration section, on both sides
                 "-global", "migration.send-configuration=off",
                 "-serial", "file:" + dir.resolve("console.log"),
                 "-qmp", "unix:" + dir.resolve("qmp.sock") + ",server=on,wait=off",
-                "-pidfile", dir.resolve("qemu.pid").toString(),
-                "-kernel", settings.kernel().toString(),
-                "-initrd", settings.initrd().toString(),
-                "-append", guest.kernelCommandLine()));
-        if (guest.nic().equals("tap")) {
-            cmd.addAll(List.of("-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
-                    "-device", "virtio-net-pci,netdev=net0,mac=" + guest.mac() + ",romfile="));
+                "-pidfile", dir.resolve("qemu.pid").toString()));
+        if (vm.directKernelBoot()) {
+            // a replica resumed on the backup does not boot, but its QEMU keeps the kernel for a reboot of the guest
+            cmd.addAll(List.of("-kernel", vm.kernel()));
+            if (!vm.initrd().isEmpty()) {
+                cmd.addAll(List.of("-initrd", vm.initrd()));
+            }
+            cmd.addAll(List.of("-append", vm.cmdline()));
         }
-        if (disk != null) {
+        String offset = vm.platform("clock.offset", "utc");
+        String driftfix = vm.platform("clock.rtc.driftfix", "none");
+        if (!offset.equals("utc") || driftfix.equals("slew")) {
+            cmd.addAll(List.of("-rtc", "base=" + offset + (driftfix.equals("slew") ? ",driftfix=slew" : "")));
+        }
+        if (vm.platform("clock.pit", "default").equals("delay") && settings.accel().equals("kvm")) {
+            cmd.addAll(List.of("-global", "kvm-pit.lost_tick_policy=delay"));
+        }
+        if (vm.platform("on.reboot", "restart").equals("destroy")) {
+            cmd.add("-no-reboot");
+        }
+        String pm = vm.machine().equals("q35") ? "ICH9-LPC" : "PIIX4_PM";
+        for (String s : List.of("s3", "s4")) {
+            if (vm.platform().containsKey("pm." + s)) {
+                cmd.addAll(List.of("-global", pm + ".disable_" + s + "=" + (vm.platform("pm." + s, "on").equals("off")
+                        ? 1 : 0)));
+            }
+        }
+        for (int i = 0; i < taps.size(); i++) {
+            VmNic nic = vm.nics().get(i);
+            cmd.addAll(List.of("-netdev", "tap,id=net" + i + ",ifname=" + taps.get(i) + ",script=no,downscript=no",
+                    "-device", nic.device() + ",netdev=net" + i + ",mac=" + nic.mac() + ",romfile="));
+        }
+        boolean ahci = false;
+        for (int i = 0; i < disks.size(); i++) {
+            VmDisk d = vm.disks().get(i);
             // every write goes through the node's NBD export, whose log the disk replicator drains at each
             // checkpoint; the guest's flushes reach it as NBD FLUSH
-            cmd.addAll(List.of("-drive", "file=" + disk.source() + ",format=raw,if=virtio,cache=writeback"));
+            cmd.addAll(List.of("-drive", "file=" + disks.get(i).source() + ",format=raw,if=none,id=disk" + i
+                    + ",cache=writeback" + (d.readOnly() ? ",readonly=on" : "")
+                    + (d.discard().equals("unmap") ? ",discard=unmap" : "")));
+            String boot = !vm.directKernelBoot() && i == 0 ? ",bootindex=1" : "";
+            switch (d.bus()) {
+                case "virtio" -> cmd.addAll(List.of("-device", "virtio-blk-pci,drive=disk" + i + boot));
+                case "sata" -> {
+                    if (vm.machine().equals("pc") && !ahci) {
+                        cmd.addAll(List.of("-device", "ahci,id=ahci0"));
+                        ahci = true;
+                    }
+                    cmd.addAll(List.of("-device", "ide-hd,drive=disk" + i + ",bus="
+                            + (vm.machine().equals("pc") ? "ahci0." : "ide.") + d.unit() + boot));
+                }
+                default -> cmd.addAll(List.of("-device", "ide-hd,drive=disk" + i + ",bus=ide." + d.unit() / 2
+                        + ",unit=" + d.unit() % 2 + boot));
+            }
         }
         if (incoming) {
             cmd.addAll(List.of("-S", "-incoming", "defer"));
@@ -169,8 +252,8 @@ final class QemuProcess implements AutoCloseable {
         return cmd;
     }
 
-    /** Puts the tap into {@code bridge} of namespace {@code netns} (empty: the node's own) and brings it up. */
-    private void joinBridge(String netns, String bridge) throws HypervisorException, InterruptedException {
+    /** Puts {@code tap} into {@code bridge} of namespace {@code netns} (empty: the node's own) and brings it up. */
+    private void joinBridge(String netns, String tap, String bridge) throws HypervisorException, InterruptedException {
         List<String> ip = new ArrayList<>();
         if (!netns.isEmpty()) {
             ip.addAll(List.of("ip", "-n", netns));
@@ -182,15 +265,42 @@ final class QemuProcess implements AutoCloseable {
     }
 
     static void run(List<String> cmd) throws HypervisorException, InterruptedException {
+        run(cmd, 10);
+    }
+
+    /**
+     * Runs a host command to its end, at most {@code timeoutSeconds}: its output is read by another thread, so a
+     * command that hangs (or one that prints a lot) cannot keep the timeout from firing; a command still running then
+     * is killed.
+     */
+    static String run(List<String> cmd, long timeoutSeconds) throws HypervisorException, InterruptedException {
+        Process p;
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new HypervisorException(String.join(" ", cmd) + " failed: " + out);
-            }
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new HypervisorException(String.join(" ", cmd) + " failed: " + e.getMessage(), e);
         }
+        java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            } catch (IOException e) {
+                return "(output unreadable: " + e.getMessage() + ")";
+            }
+        });
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new HypervisorException(String.join(" ", cmd) + " did not finish within " + timeoutSeconds + " s");
+        }
+        String text;
+        try {
+            text = out.get(5, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            text = "(output not read)";
+        }
+        if (p.exitValue() != 0) {
+            throw new HypervisorException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + text);
+        }
+        return text;
     }
 
     static String logTail(Path dir) {
@@ -219,8 +329,9 @@ final class QemuProcess implements AutoCloseable {
         return qmp;
     }
 
-    String tap() {
-        return tap;
+    /** The host side of each of the guest's NICs, in order. */
+    List<String> taps() {
+        return taps;
     }
 
     boolean isAlive() {

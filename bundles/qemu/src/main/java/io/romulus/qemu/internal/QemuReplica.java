@@ -5,10 +5,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +19,8 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.qemu.internal.vm.VmDefinition;
+import io.romulus.qemu.internal.vm.VmDisk;
 
 /**
  * The backup's copy of a QEMU guest: a RAM file on tmpfs that a restored QEMU maps as its guest RAM, plus the device
@@ -39,7 +39,7 @@ final class QemuReplica implements Replica {
 
     private final QemuHypervisor owner;
     private final ReplicaSpec spec;
-    private final GuestOptions options;
+    private final VmDefinition vm;
     private final Path dir;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private GuestRam ram;
@@ -49,11 +49,11 @@ final class QemuReplica implements Replica {
     private String gone = "closed";
 
     /** A new, empty replica in {@code dir}. */
-    static QemuReplica create(QemuHypervisor owner, ReplicaSpec spec, GuestOptions options, Path dir)
+    static QemuReplica create(QemuHypervisor owner, ReplicaSpec spec, VmDefinition vm, Path dir)
             throws HypervisorException {
         try {
             Files.createDirectories(dir);
-            return new QemuReplica(owner, spec, options, dir, GuestRam.create(dir.resolve("ram"), spec.memoryBytes(),
+            return new QemuReplica(owner, spec, vm, dir, GuestRam.create(dir.resolve("ram"), spec.memoryBytes(),
                     spec.pageSize()), null, -1);
         } catch (IOException e) {
             QemuHypervisor.deleteTree(dir);
@@ -75,17 +75,17 @@ final class QemuReplica implements Replica {
             throw new IOException("the replica in " + dir + " committed epoch " + state.committedEpoch()
                     + " but its device state " + stateFile + " is missing");
         }
-        QemuReplica r = new QemuReplica(owner, spec, GuestOptions.parse(spec.options()), dir, ram, device,
+        QemuReplica r = new QemuReplica(owner, spec, owner.definitionOf(spec.id(), spec.options()), dir, ram, device,
                 state.committedEpoch());
         Files.delete(dir.resolve(ReplicaStateFile.NAME));
         return r;
     }
 
-    private QemuReplica(QemuHypervisor owner, ReplicaSpec spec, GuestOptions options, Path dir, GuestRam ram,
+    private QemuReplica(QemuHypervisor owner, ReplicaSpec spec, VmDefinition vm, Path dir, GuestRam ram,
             byte[] deviceState, long committed) {
         this.owner = owner;
         this.spec = spec;
-        this.options = options;
+        this.vm = vm;
         this.dir = dir;
         this.ram = ram;
         this.deviceState = deviceState;
@@ -161,9 +161,9 @@ final class QemuReplica implements Replica {
      */
     @Override
     public ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
-        if (disks.size() != (options.diskMib() > 0 ? 1 : 0)) {
-            throw new HypervisorException(spec.id() + " has " + (options.diskMib() > 0 ? "one disk" : "no disk")
-                    + ", and the replica was given " + disks.size() + " to resume with");
+        if (disks.size() != vm.disks().size()) {
+            throw new HypervisorException(spec.id() + " has " + vm.disks().size() + " disk(s), and the replica was "
+                    + "given " + disks.size() + " to resume with");
         }
         lock.writeLock().lock();
         try {
@@ -179,8 +179,7 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(),
                         e);
             }
-            QemuDomain d = owner.activate(spec.id(), options, dir, stateFile, committed,
-                    disks.isEmpty() ? null : disks.get(0));
+            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks);
             gone = "activated";
             ram = null;
             owner.replicaGone(this);
@@ -202,7 +201,7 @@ final class QemuReplica implements Replica {
      */
     @Override
     public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
-        GuestOptions cloned = cloneOptions(clone, overrides);
+        VmDefinition cloned = cloneOptions(clone, overrides);
         long started = System.nanoTime();
         Path cloneDir = owner.cloneDir(clone);
         Path stateFile = cloneDir.resolve(ReplicaStateFile.DEVICE_STATE);
@@ -237,43 +236,33 @@ final class QemuReplica implements Replica {
         }
     }
 
-    /** The options of clone {@code clone}: the replica's with {@code overrides}, of which only bridge may differ. */
-    private GuestOptions cloneOptions(DomainId clone, Map<String, String> overrides) throws HypervisorException {
+    /** The machine of clone {@code clone}: the replica's, with {@code overrides}, of which only bridge may differ. */
+    private VmDefinition cloneOptions(DomainId clone, Map<String, String> overrides) throws HypervisorException {
         if (!QemuHypervisor.BINDING.equals(clone.binding())) {
             throw new HypervisorException("a clone of " + spec.id() + " is a QEMU guest (qemu:NAME), not " + clone);
         }
         if (clone.equals(spec.id())) {
             throw new HypervisorException("a clone of " + spec.id() + " needs a name of its own");
         }
-        if (options.diskMib() > 0) {
-            throw new HypervisorException("cloning a guest with a disk is not supported: its disk (disk="
-                    + options.diskMib() + "M) is replicated apart from its replica, which has no copy of it for "
-                    + clone);
+        if (!vm.disks().isEmpty()) {
+            throw new HypervisorException("cloning a guest with a disk is not supported: its disk(s) ("
+                    + String.join(", ", vm.disks().stream().map(VmDisk::dev).toList()) + ") are replicated apart "
+                    + "from its replica, which has no copy of them for " + clone);
         }
-        Map<String, String> merged = new HashMap<>(spec.options());
-        merged.putAll(overrides);
-        GuestOptions cloned;
+        Set<String> refused = new TreeSet<>(overrides.keySet());
+        refused.remove("bridge");
+        if (!refused.isEmpty()) {
+            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + " with "
+                    + "other " + String.join(", ", refused) + ": a clone resumes the guest as it runs at the replica's "
+                    + "epoch, it does not boot, so its machine and what it took when it booted are the replica's ("
+                    + vm.toMap() + "); a clone may override bridge only");
+        }
         try {
-            cloned = GuestOptions.parse(merged);
+            return overrides.containsKey("bridge") ? vm.withBridge(overrides.get("bridge")) : vm;
         } catch (IllegalArgumentException e) {
             throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + ": "
                     + e.getMessage(), e);
         }
-        Map<String, String> mine = options.toMap();
-        Map<String, String> theirs = cloned.toMap();
-        Set<String> differ = new TreeSet<>();
-        for (String key : GuestOptions.KEYS) {
-            if (!key.equals("bridge") && !Objects.equals(mine.get(key), theirs.get(key))) {
-                differ.add(key);
-            }
-        }
-        if (!differ.isEmpty()) {
-            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + " with "
-                    + "other " + String.join(", ", differ) + ": a clone resumes the guest as it runs at the replica's "
-                    + "epoch, it does not boot, so its machine and what it took when it booted are the replica's ("
-                    + mine + "); a clone may override bridge only");
-        }
-        return cloned;
     }
 
     /**
@@ -285,7 +274,7 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
-                QemuReplica next = new QemuReplica(owner, spec, options, dir, ram, deviceState, committed);
+                QemuReplica next = new QemuReplica(owner, spec, vm, dir, ram, deviceState, committed);
                 ram = null;
                 gone = "detached";
                 owner.replicaDetached(this, next);

@@ -16,9 +16,17 @@ import java.util.Locale;
  * @param netns          network namespace of the guests' taps, or empty
  * @param bridge         bridge the guests' taps join, or empty
  * @param qmpTimeoutMs   QMP command timeout
+ * @param diskDir        where qcow2 images of the user's VMs are converted to raw (once), on a real disk
+ * @param libvirtUri     the libvirt connection where {@code -o libvirt=NAME} looks a VM's definition up
  */
 public record QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd,
-        Path preloadLibrary, String dirtyTracker, String netns, String bridge, int qmpTimeoutMs) {
+        Path preloadLibrary, String dirtyTracker, String netns, String bridge, int qmpTimeoutMs, Path diskDir,
+        String libvirtUri) {
+
+    /** The default of {@code disk.dir}. */
+    public static final String DEFAULT_DISK_DIR = "/var/lib/romulus/disks";
+    /** The default of {@code libvirt.uri}. */
+    public static final String DEFAULT_LIBVIRT_URI = "qemu:///system";
 
     /** The descriptor number at which the preload library leaves its userfaultfd inside QEMU. */
     public static final int UFFD_FD = 1000;
@@ -37,19 +45,27 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
         }
         netns = netns.trim();
         bridge = bridge.trim();
+        libvirtUri = libvirtUri.trim();
+    }
+
+    /** Settings with the default {@code disk.dir} and {@code libvirt.uri}. */
+    public QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd, Path preloadLibrary,
+            String dirtyTracker, String netns, String bridge, int qmpTimeoutMs) {
+        this(qemuBinary, accel, runDir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge, qmpTimeoutMs,
+                Path.of(DEFAULT_DISK_DIR), DEFAULT_LIBVIRT_URI);
     }
 
     /** These settings with how one guest already runs: a guest found running keeps what it was started with. */
     QemuSettings forGuest(String guestAccel, String guestNetns, String guestBridge, String guestDirtyTracker) {
         return new QemuSettings(qemuBinary, guestAccel, runDir, kernel, initrd, preloadLibrary, guestDirtyTracker,
-                guestNetns, guestBridge, qmpTimeoutMs);
+                guestNetns, guestBridge, qmpTimeoutMs, diskDir, libvirtUri);
     }
 
     static QemuSettings of(QemuConfig c) {
         Path home = Path.of(System.getProperty("karaf.home", "."));
         return new QemuSettings(c.qemu_binary(), c.accel(), Path.of(c.run_dir()), home.resolve(c.guest_kernel()),
                 home.resolve(c.guest_initrd()), home.resolve(c.preload_library()), c.dirty_tracker(), c.netns(),
-                c.bridge(), c.qmp_timeout_ms());
+                c.bridge(), c.qmp_timeout_ms(), Path.of(c.disk_dir()), c.libvirt_uri());
     }
 
 }

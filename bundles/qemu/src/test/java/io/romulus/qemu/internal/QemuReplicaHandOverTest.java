@@ -134,8 +134,8 @@ class QemuReplicaHandOverTest {
         Files.writeString(dir.resolve("ram"), "x");
         // a pid that is alive but not that guest's QEMU: this JVM
         Files.writeString(dir.resolve("qemu.pid"), Long.toString(ProcessHandle.current().pid()));
-        new GuestStateFile("gone", GuestOptions.parse(Map.of()).toMap(), 128L << 20, PAGE, null, "tcg", "", "",
-                "uffd", null, false, "none").held("uffd").write(dir);
+        new GuestStateFile("gone", DemoGuest.parse(Map.of()).toMap(), 128L << 20, PAGE, List.of(), "tcg", "", "",
+                "uffd", List.of(), false, "none").held("uffd").write(dir);
         QemuHypervisor next = new QemuHypervisor(settings());
         assertFalse(Files.exists(dir), "its directory is removed");
         assertTrue(next.adopt(DomainId.parse("qemu:gone")).isEmpty());

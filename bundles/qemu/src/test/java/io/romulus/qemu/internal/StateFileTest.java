@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.qemu.internal.vm.VmDefinition;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,10 +26,13 @@ class StateFileTest {
 
     @Test
     void aGuestStateFileReadsBackAsWritten() throws IOException {
-        Map<String, String> options = GuestOptions.parse(Map.of("memory", "256M", "nic", "tap", "mac",
-                "52:54:00:aa:bb:cc", "ip", "10.9.8.7/24", "disk", "64M")).toMap();
-        GuestStateFile written = new GuestStateFile("web", options, 256L << 20, 4096, "rt0a1b2c3d", "tcg", "hostA",
-                "br0", "uffd", new GuestDisk("vda", "nbd", "nbd+unix:///qemu-web?socket=/run/x.sock", 64L << 20),
+        Map<String, String> options = VmDefinition.parse(Map.of("memory", "256M", "nic.0.mac", "52:54:00:aa:bb:cc",
+                "nic.1.mac", "52:54:00:aa:bb:cd", "nic.1.model", "e1000", "disk.0.file", "/srv/web.img",
+                "disk.1.file", "/srv/data.img", "cmdline", "")).toMap();
+        GuestStateFile written = new GuestStateFile("web", options, 256L << 20, 4096, List.of("rt0a1b2c3d",
+                "rt0a1b2c3dn1"), "tcg", "hostA", "br0", "uffd",
+                List.of(new GuestDisk("vda", "nbd", "nbd+unix:///qemu-web?socket=/run/x.sock", 64L << 20),
+                        new GuestDisk("vdb", "nbd", "nbd+unix:///qemu-web-vdb?socket=/run/x.sock", 1L << 30)),
                 false, "none").held("uffd");
         written.write(dir);
         GuestStateFile read = GuestStateFile.read(dir);
@@ -35,14 +40,15 @@ class StateFileTest {
         assertTrue(read.held());
         assertEquals("uffd", read.dirtyLog());
         assertEquals(options, read.options());
-        assertEquals(GuestOptions.parse(options), GuestOptions.parse(read.options()), "the guest is the same machine");
+        assertEquals(VmDefinition.parse(options), VmDefinition.parse(read.options()), "the guest is the same machine");
+        assertEquals(List.copyOf(options.keySet()), List.copyOf(read.options().keySet()), "in the same order");
         assertEquals(written.released(), GuestStateFile.read(writeAgain(written.released())));
     }
 
     @Test
-    void aGuestWithoutNicOrDiskReadsBackWithNulls() throws IOException {
-        GuestStateFile written = new GuestStateFile("plain", GuestOptions.parse(Map.of()).toMap(), 128L << 20, 4096,
-                null, "kvm", "", "", "compare", null, true, "compare");
+    void aGuestWithoutNicOrDiskReadsBackWithEmptyLists() throws IOException {
+        GuestStateFile written = new GuestStateFile("plain", DemoGuest.parse(Map.of()).toMap(), 128L << 20, 4096,
+                List.of(), "kvm", "", "", "compare", List.of(), true, "compare");
         written.write(dir);
         assertEquals(written, GuestStateFile.read(dir));
     }
@@ -65,9 +71,9 @@ class StateFileTest {
 
     @Test
     void aFileOfAnotherFormatIsRefused() throws IOException {
-        Files.writeString(dir.resolve(GuestStateFile.NAME), "{\"format\":2,\"name\":\"x\"}");
+        Files.writeString(dir.resolve(GuestStateFile.NAME), "{\"format\":1,\"name\":\"x\"}");
         IOException e = assertThrows(IOException.class, () -> GuestStateFile.read(dir));
-        assertTrue(e.getMessage().contains("format 1"), e.getMessage());
+        assertTrue(e.getMessage().contains("format 2"), e.getMessage());
         Files.writeString(dir.resolve(ReplicaStateFile.NAME), "{\"format\":1,\"memoryBytes\":4096}");
         assertThrows(IOException.class, () -> ReplicaStateFile.read(dir));
     }
