@@ -14,7 +14,10 @@ import org.apache.karaf.shell.api.action.Completion;
 import org.apache.karaf.shell.api.action.Option;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
 
-/** {@code romulus:protect sim:demo --memory 256M --dirty-rate 5000 --peer 127.0.0.1:7481}. */
+/**
+ * {@code romulus:protect sim:demo --memory 256M --dirty-rate 5000 --peer 127.0.0.1:7481}, or a QEMU VM of the user's
+ * own: {@code romulus:protect qemu:pg --xml /etc/romulus/pg.xml --peer 10.0.0.2:7480}.
+ */
 @Service
 @Command(scope = "romulus", name = "protect", description = "Starts protecting a domain: it is checkpointed every "
         + "epoch to the backup node at --peer, and its output is held until the backup acknowledges it.")
@@ -51,6 +54,14 @@ public class ProtectCommand extends RomulusCommand {
     @Option(name = "--packet-rate", description = "synthetic domains: output packets per second")
     String packetRate;
 
+    @Option(name = "--xml", description = "qemu: the VM's libvirt domain XML, a file on this node (e.g. from virsh "
+            + "dumpxml); -o options override what it says")
+    String xml;
+
+    @Option(name = "--libvirt", description = "qemu: the libvirt domain whose XML defines the VM, read from the "
+            + "binding's libvirt.uri (stop it in libvirt first)")
+    String libvirt;
+
     @Option(name = "-o", aliases = "--option", description = "a binding option key=value (repeatable)",
             multiValued = true)
     List<String> options;
@@ -67,6 +78,8 @@ public class ProtectCommand extends RomulusCommand {
         put(opts, "dirty-rate", dirtyRate);
         put(opts, "locality", locality);
         put(opts, "packet-rate", packetRate);
+        put(opts, "xml", xml);
+        put(opts, "libvirt", libvirt);
         if (options != null) {
             for (String o : options) {
                 int eq = o.indexOf('=');
@@ -110,6 +123,8 @@ public class ProtectCommand extends RomulusCommand {
                 case "--dirty-rate" -> dirtyRate = value;
                 case "--locality" -> locality = value;
                 case "--packet-rate" -> packetRate = value;
+                case "--xml" -> xml = value;
+                case "--libvirt" -> libvirt = value;
                 case "-o", "--option" -> {
                     options = options == null ? new ArrayList<>() : new ArrayList<>(options);
                     options.add(value);

@@ -133,6 +133,19 @@ class CommandsTest {
     }
 
     @Test
+    void aVmOfTheUsersOwnIsNamedByItsDomainXmlOrItsLibvirtName() throws Exception {
+        ProtectCommand c = new ProtectCommand();
+        c.engine = engine;
+        c.words = List.of("qemu:pg", "--xml", "/etc/romulus/pg.xml", "--peer", "10.0.0.2:7480", "-o", "memory=2G");
+        c.execute();
+        assertEquals(Map.of("xml", "/etc/romulus/pg.xml", "memory", "2G"), engine.requests.get(0).options());
+        ProtectCommand byName = protect("qemu:pg", "10.0.0.2:7480");
+        byName.libvirt = "legacy-db";
+        byName.execute();
+        assertEquals(Map.of("libvirt", "legacy-db"), engine.requests.get(1).options());
+    }
+
+    @Test
     void wrongInputIsRefusedWithItsReasonAndNeverReachesTheEngine() {
         assertTrue(refusal(() -> protect("demo", "127.0.0.1:7481").execute()).contains("'demo' is not binding:name"));
         assertTrue(refusal(() -> protect("sim:demo", "nowhere").execute()).contains("'nowhere' is not host:port"));
