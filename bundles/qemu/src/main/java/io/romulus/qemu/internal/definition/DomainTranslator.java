@@ -35,7 +35,7 @@ final class DomainTranslator {
     String translate() {
         String type = domain.attribute("type");
         if (!type.equals("kvm") && !type.equals("qemu")) {
-            t.refuse(domain.attributePath("type"), "the qemu binding runs domains of type kvm or qemu");
+            t.refuse(domain.attributePath("type"), "the domain type is kvm or qemu");
         }
         if (domain.has("id")) {
             domain.attribute("id");
@@ -114,8 +114,8 @@ final class DomainTranslator {
         if (current != null) {
             BigInteger currentBytes = bytes(current);
             if (currentBytes != null && bytes != null && !currentBytes.equals(bytes)) {
-                t.refuse(current.path(), "ballooning is not supported: currentMemory (" + currentBytes
-                        + " bytes) must equal memory (" + bytes + " bytes) or be left out");
+                t.refuse(current.path(), "ballooning is not supported: currentMemory (" + size(currentBytes)
+                        + ") must equal memory (" + size(bytes) + ") or be left out");
             }
         }
         StrictElement backing = domain.child("memoryBacking", t);
@@ -123,6 +123,10 @@ final class DomainTranslator {
             backing.markWhole();
             t.refuse(backing.path(), "Romulus keeps the VM's RAM in a shared file of its own for checkpointing");
         }
+    }
+
+    private static String size(BigInteger bytes) {
+        return bytes.mod(MIB).signum() == 0 ? bytes.divide(MIB) + " MiB" : bytes + " bytes";
     }
 
     /** The size in bytes of a {@code <memory unit='...'>N</memory>}, or null after a problem. */
