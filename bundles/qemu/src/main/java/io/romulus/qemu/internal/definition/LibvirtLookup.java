@@ -15,12 +15,14 @@ import org.slf4j.LoggerFactory;
  * Looks a VM up by name in a libvirt ({@code qemu:///system} on a host where libvirt defines the user's VMs;
  * {@code test:///default} in tests) and returns its domain XML, for {@link LibvirtDomainXml} to translate. The
  * connection is read-only and closed again: Romulus only reads the definition, libvirt keeps no hold on the VM.
- * libvirt's own printing to stderr is silenced; its errors reach the caller in the exceptions.
+ * libvirt's own printing to stderr is silenced for the connection; its errors reach the caller in the exceptions.
+ * The silencing is per connection ({@code virConnSetErrorFunc}), not libvirt's process-wide handler: libvirt never
+ * keeps a pointer to this bundle's callback after the connection is closed, so a refreshed bundle leaves none behind.
  */
 public final class LibvirtLookup {
 
     private static final Logger LOG = LoggerFactory.getLogger(LibvirtLookup.class);
-    /** libvirt's error callback, kept strongly reachable: JNA frees a callback whose Java object is collected. */
+    /** libvirt's error callback, kept strongly reachable while a connection uses it: JNA frees a collected one. */
     private static final org.libvirt.jna.Libvirt.VirErrorCallback QUIET = (data, error) -> { };
 
     private LibvirtLookup() {
@@ -62,8 +64,9 @@ public final class LibvirtLookup {
 
     private static Connect connect(String uri) throws IOException {
         try {
-            Connect.setErrorCallback(QUIET);
-            return new Connect(uri, true);
+            Connect connect = new Connect(uri, true);
+            connect.setConnectionErrorCallback(QUIET);
+            return connect;
         } catch (LibvirtException e) {
             throw new IOException("cannot connect to " + uri + ": " + e.getMessage(), e);
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {

@@ -47,8 +47,7 @@ class LibvirtDomainXmlRefusalTest {
         String n = "domain/devices/interface[52:54:00:00:00:01]";
         return Stream.of(
                 new Edit("domain type", "<domain type='kvm'>", "<domain type='xen'>",
-                        "domain/@type='xen' is not supported by the qemu binding: the qemu binding runs domains of"
-                                + " type kvm or qemu"),
+                        "domain/@type='xen' is not supported by the qemu binding: the domain type is kvm or qemu"),
                 new Edit("no name", "<name>web</name>", "", "domain/name is missing"),
                 new Edit("unknown element", "<clock offset='utc'/>",
                         "<clock offset='utc'/><cputune><shares>2048</shares></cputune>",
