@@ -1,8 +1,6 @@
 package io.romulus.qemu.internal;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -57,29 +55,30 @@ final class GuestDefinitions {
             return VmDefinition.isVmMap(options) ? new Resolved(VmDefinition.parse(options), null, List.of())
                     : new Resolved(null, DemoGuest.parse(options), List.of());
         }
-        String xml;
         String from;
+        LibvirtDomainXml.Definition d;
         if (file != null) {
             Path path = Path.of(file.trim());
             from = path.toString();
             try {
-                xml = Files.readString(path, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot read the domain XML " + path + ": " + e.getMessage(), e);
+                d = LibvirtDomainXml.read(path); // names the line and column of a malformed file
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().contains(from) ? e.getMessage()
+                        : from + ": " + e.getMessage(), e);
             }
         } else {
             from = "libvirt domain " + domain + " at " + settings.libvirtUri();
+            String xml;
             try {
                 xml = LibvirtLookup.domainXml(settings.libvirtUri(), domain.trim());
             } catch (IOException e) {
                 throw new HypervisorException(e.getMessage(), e);
             }
-        }
-        LibvirtDomainXml.Definition d;
-        try {
-            d = LibvirtDomainXml.parse(xml);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(from + ": " + e.getMessage(), e);
+            try {
+                d = LibvirtDomainXml.parse(xml);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(from + ": " + e.getMessage(), e);
+            }
         }
         List<String> notes = new ArrayList<>();
         d.notes().forEach(n -> notes.add(from + ": " + n));

@@ -61,6 +61,19 @@ class GuestDefinitionsTest {
     }
 
     @Test
+    void everyGoldenDomainOfTheTranslationIsAMachineTheBindingStarts() throws Exception {
+        for (String name : List.of("debian12.xml", "kernel-boot.xml", "q35-sata.xml")) {
+            VmDefinition vm = definitions.resolve(PG, Map.of("xml", xml(name).toString())).vm();
+            assertEquals(vm, VmDefinition.parse(vm.toMap()), name);
+            List<String> cmd = QemuProcess.commandLine("pg", dir, vm, new QemuSettings("qemu-system-x86_64", "tcg",
+                    dir, dir, dir, dir, "uffd", "", "", 1000), false, vm.nics().stream().map(n -> "rt").toList(),
+                    vm.disks().stream().map(d -> new io.romulus.api.hypervisor.GuestDisk(d.dev(), "nbd",
+                            "nbd+unix:///x?socket=/s", 1L << 30)).toList());
+            assertTrue(cmd.contains("-machine"), name);
+        }
+    }
+
+    @Test
     void whatCannotBeUsedIsRefusedWithTheFileNamed() throws Exception {
         Path bad = dir.resolve("bad.xml");
         Files.writeString(bad, "<domain type='kvm'><name>x</name><memory>524288</memory><vcpu>1</vcpu>"
@@ -70,7 +83,7 @@ class GuestDefinitionsTest {
         assertTrue(m.startsWith(bad + ": ") && m.contains("domain/devices/hostdev"), m);
         m = assertThrows(IllegalArgumentException.class, () -> definitions.resolve(PG,
                 Map.of("xml", dir.resolve("none.xml").toString()))).getMessage();
-        assertTrue(m.contains("cannot read the domain XML"), m);
+        assertTrue(m.contains("cannot read the libvirt domain XML"), m);
         m = assertThrows(IllegalArgumentException.class, () -> definitions.resolve(PG, Map.of("xml", "/a",
                 "libvirt", "pg"))).getMessage();
         assertTrue(m.contains("not both"), m);

@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 
 /**
  * Translates a domain's {@code <disk>}s, numbered from 0 in document order, into {@code disk.N.file}, {@code .format},
- * {@code .bus}, {@code .dev}, {@code .readonly}, {@code .cache}, {@code .io} and {@code .discard}. Only image files on
+ * {@code .bus}, {@code .dev}, {@code .readonly} and {@code .discard} ({@code cache} and {@code io} are noted: the disk is served over NBD). Only image files on
  * the host given as disks are accepted; CD-ROMs, floppies, LUNs, block, network and volume disks are refused by their
  * target.
  */
@@ -115,8 +115,16 @@ final class DiskTranslator {
         } else if (!format.isEmpty()) {
             t.refuse(driver.attributePath("type"), "the image is raw or qcow2");
         }
-        choice(driver, "cache", CACHE, o);
-        choice(driver, "io", IO, o);
+        // Romulus serves every disk through its own NBD export, whose writes the replicator logs: QEMU's own cache
+        // and I/O modes of the image file do not apply; the guest's flushes reach the replicated disk all the same
+        for (String attribute : new String[] {"cache", "io"}) {
+            Map<String, String> mode = new LinkedHashMap<>();
+            choice(driver, attribute, attribute.equals("cache") ? CACHE : IO, mode);
+            if (mode.containsKey(attribute)) {
+                t.note(driver.attributePath(attribute) + " is not used: Romulus serves "
+                        + "the disk over its own NBD export, which replicates every write; the guest's flushes reach it");
+            }
+        }
         choice(driver, "discard", DISCARD, o);
         return o;
     }

@@ -37,7 +37,7 @@ import org.xml.sax.SAXParseException;
  *       disk);</li>
  *   <li>per disk, from 0: {@code disk.N.file}, {@code .format} ({@code raw}, {@code qcow2}), {@code .bus}
  *       ({@code virtio}, {@code sata}, {@code ide}), {@code .dev} ({@code vda}), {@code .readonly} ({@code true}),
- *       {@code .cache}, {@code .io}, {@code .discard};</li>
+ *       {@code .discard} (cache and I/O modes are noted, not mapped: the disk is served over NBD);</li>
  *   <li>per NIC, from 0: {@code nic.N.model} ({@code virtio}, {@code e1000}), {@code .mac} (lower case),
  *       {@code .bridge};</li>
  *   <li>{@code serial} ({@code ttyS0}); {@code clock.offset} ({@code utc}, {@code localtime}),
