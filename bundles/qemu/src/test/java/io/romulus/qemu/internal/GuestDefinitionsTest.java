@@ -74,6 +74,22 @@ class GuestDefinitionsTest {
     }
 
     @Test
+    void theDebianGuestsDefinitionAsTheDemoAndTheEndToEndTestsUseIt() throws Exception {
+        Path file = dir.resolve("pg.xml");
+        Files.writeString(file, Files.readString(Path.of("../../native/debian/domain.xml")).replace("@IMAGE@",
+                "/srv/pg.img"));
+        GuestDefinitions.Resolved r = definitions.resolve(PG, Map.of("xml", file.toString()));
+        assertEquals(VmDefinition.parse(Map.ofEntries(Map.entry("memory", "512M"), Map.entry("cpus", "1"),
+                Map.entry("disk.0.file", "/srv/pg.img"), Map.entry("nic.0.mac", "52:54:00:12:34:56"),
+                Map.entry("nic.0.bridge", "br0"), Map.entry("serial", "ttyS0"), Map.entry("clock.offset", "utc"),
+                Map.entry("features", "acpi,apic"), Map.entry("on.poweroff", "destroy"),
+                Map.entry("on.reboot", "restart"), Map.entry("on.crash", "destroy"))), r.vm());
+        assertEquals("/srv/pg.img", r.vm().disks().get(0).file());
+        assertEquals(512L << 20, r.vm().memoryBytes());
+        assertTrue(r.notes().stream().noneMatch(n -> n.contains("names the VM '")), r.notes().toString());
+    }
+
+    @Test
     void whatCannotBeUsedIsRefusedWithTheFileNamed() throws Exception {
         Path bad = dir.resolve("bad.xml");
         Files.writeString(bad, "<domain type='kvm'><name>x</name><memory>524288</memory><vcpu>1</vcpu>"

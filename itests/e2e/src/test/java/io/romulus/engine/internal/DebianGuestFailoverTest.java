@@ -106,51 +106,13 @@ class DebianGuestFailoverTest {
         return d;
     }
 
-    /** The user's own VM as {@code virsh dumpxml} would give it (BIOS boot, virtio disk and NIC on br0, serial). */
-    static String domainXml(Path image) {
-        return """
-                <domain type='kvm'>
-                  <name>pg</name>
-                  <uuid>6c1e7f2a-8d3b-4e5f-9a0b-1c2d3e4f5a6b</uuid>
-                  <memory unit='KiB'>524288</memory>
-                  <currentMemory unit='KiB'>524288</currentMemory>
-                  <vcpu placement='static'>1</vcpu>
-                  <os>
-                    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
-                    <boot dev='hd'/>
-                  </os>
-                  <features>
-                    <acpi/>
-                    <apic/>
-                  </features>
-                  <clock offset='utc'/>
-                  <on_poweroff>destroy</on_poweroff>
-                  <on_reboot>restart</on_reboot>
-                  <on_crash>destroy</on_crash>
-                  <devices>
-                    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='raw'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>
-                    </disk>
-                    <controller type='pci' index='0' model='pci-root'/>
-                    <interface type='bridge'>
-                      <mac address='52:54:00:12:34:56'/>
-                      <source bridge='br0'/>
-                      <model type='virtio'/>
-                    </interface>
-                    <serial type='pty'>
-                      <target port='0'/>
-                    </serial>
-                    <console type='pty'>
-                      <target type='serial' port='0'/>
-                    </console>
-                    <memballoon model='none'/>
-                  </devices>
-                </domain>
-                """.formatted(image);
+    /**
+     * The user's own VM as {@code virsh dumpxml} would give it (BIOS boot, virtio disk and NIC on br0, serial): the
+     * definition scripts/demo uses too, native/debian/domain.xml, with its image.
+     */
+    static String domainXml(Path image) throws IOException {
+        Path template = Path.of(System.getProperty("romulus.native", "../../native")).resolve("debian/domain.xml");
+        return Files.readString(template).replace("@IMAGE@", image.toString());
     }
 
     private void hosts(PrimaryCrash crash) throws Exception {
