@@ -99,7 +99,8 @@ public final class DrbdDiskReplicator implements DiskReplicator {
         this.tools = settings.tools(runner);
         Optional<String> reason = probe();
         if (reason.isPresent()) {
-            LOG.warn("DRBD disk replication is active but cannot replicate on this host: {}", reason.get());
+            LOG.warn("DRBD disk replication is unavailable on this host (a disk on DRBD cannot be protected here): {}",
+                    reason.get());
         } else {
             LOG.info("DRBD disk replication ready ({}, {}; protocol C without checkpoint barriers {})",
                     tools.drbdsetup(), tools.drbdadm(),

@@ -98,7 +98,12 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
 
     public void addHypervisor(Hypervisor h) {
         hypervisors.put(h.binding(), h);
-        LOG.info("Hypervisor binding '{}' available ({})", h.binding(), h.availability().reason());
+        Hypervisor.Availability a = h.availability();
+        if (a.available()) {
+            LOG.info("Hypervisor binding '{}' available", h.binding());
+        } else {
+            LOG.info("Hypervisor binding '{}' registered but unavailable on this host: {}", h.binding(), a.reason());
+        }
         // a new version of a binding adopts what the previous one left running (ARCHITECTURE.md section 8)
         for (PrimaryProtection p : primaries.values()) {
             if (p.binding().equals(h.binding()) && p.awaitsBinding()) {
