@@ -61,7 +61,7 @@ if up_to_date; then
 fi
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root, loop devices, mount)"
-for tool in mmdebstrap extlinux sfdisk losetup partx mkfs.ext4 openssl fstrim sha256sum; do
+for tool in mmdebstrap extlinux sfdisk losetup partx flock mkfs.ext4 openssl fstrim sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (see scripts/prerequisites.sh)"
 done
 [ -f "$MBR_BIN" ] || die "no $MBR_BIN (package syslinux-common)"
@@ -79,6 +79,23 @@ printf '%s\n' "${SOURCES[@]}" | grep -q " $SUITE main" || die "no '$SUITE main' 
 log "apt sources: $(printf '%s; ' "${SOURCES[@]}")"
 
 mkdir -p "$CACHE/archives/partial"
+
+# one build at a time per OUTDIR; then any .debian-build.* left here is from a build that was
+# killed (SIGKILL, power loss): its mounts and loop device are released before starting
+exec 9>"$OUT/.debian-build.lock"
+flock -w 3600 9 || die "another build holds $OUT/.debian-build.lock"
+if up_to_date; then   # built meanwhile by the build we waited for
+    log "up to date: $OUT/debian.img"
+    exit 0
+fi
+for stale in "$OUT"/.debian-build.*/; do
+    [ -d "$stale" ] || continue
+    log "cleaning up after an interrupted build: $stale"
+    mountpoint -q "$stale/mnt" && umount -R -l "$stale/mnt"
+    for l in $(losetup -j "$stale/debian.img" -O NAME -n 2>/dev/null); do losetup -d "$l"; done
+    rm -rf "$stale"
+done
+
 WORK=$(mktemp -d "$OUT/.debian-build.XXXXXX")
 IMG=$WORK/debian.img
 MNT=$WORK/mnt
@@ -121,10 +138,11 @@ mount "$PART" "$MNT"
 ESSENTIAL_HOOK=$(cat <<HOOK
 set -e
 mkdir -p "\$1/etc/initramfs-tools/conf.d" "\$1/usr/share/initramfs-tools/modules.d"
-printf '%s\n' '# Romulus: the initrd has most modules (virtio, ata, ext4); zstd-compressed' \
-    'MODULES=most' 'COMPRESS=zstd' > "\$1/etc/initramfs-tools/conf.d/romulus"
-printf '%s\n' '# Romulus: NIC drivers loaded in the initrd, so eth0 exists when systemd starts' \
-    virtio_net e1000 > "\$1/usr/share/initramfs-tools/modules.d/romulus"
+printf '%s\n' '# Romulus: a small initrd with the modules listed in modules.d/romulus only' \
+    'MODULES=list' 'COMPRESS=zstd' > "\$1/etc/initramfs-tools/conf.d/romulus"
+printf '%s\n' '# Romulus: disks (virtio, virtio-scsi and nvme are built in; SCSI disks, IDE) and' \
+    '# the NIC driver (loaded early, so eth0 exists when systemd starts); ext4 is built in' \
+    virtio_pci virtio_blk sd_mod ata_piix ata_generic virtio_net > "\$1/usr/share/initramfs-tools/modules.d/romulus"
 printf '%s\n' '# Romulus Debian guest (no fsck at boot: a test image, copied per boot)' \
     'UUID=$FS_UUID / ext4 defaults,errors=remount-ro 0 0' > "\$1/etc/fstab"
 echo romulus-debian > "\$1/etc/hostname"

@@ -59,8 +59,8 @@ done
 grep -q 'root /var/www/html;' "$ROOT/etc/nginx/sites-available/default" || { log "nginx's default site does not serve /var/www/html"; exit 1; }
 
 # systemd: our units on, what a VM without a real disk controller does not need off
-inroot systemctl enable romulus-net.service romulus-ready.service
-inroot systemctl enable postgresql.service redis-server.service nginx.service
+inroot systemctl --quiet enable romulus-net.service romulus-ready.service
+inroot systemctl --quiet enable postgresql.service redis-server.service nginx.service 2>/dev/null
 # Under TCG every process a unit starts costs about a second: what is masked here does
 # nothing useful in this guest (no package updates, no real disk, no VT, no FUSE/LVM/loop).
 MASK=(
@@ -79,11 +79,25 @@ MASK=(
       # first-boot and update bookkeeping the build already did
       systemd-hwdb-update.service ldconfig.service systemd-journal-catalog-update.service
       systemd-update-done.service systemd-sysusers.service systemd-firstboot.service
+      # boot-time chores with nothing to do here: the journal is volatile (nothing to flush),
+      # no utmp readers, no modules to load, no message queues, a fresh machine-id per boot
+      systemd-journal-flush.service systemd-update-utmp.service systemd-update-utmp-runlevel.service
+      systemd-random-seed.service systemd-machine-id-commit.service systemd-modules-load.service
+      dev-mqueue.mount
 )
 for u in "${MASK[@]}"; do
     ln -sfn /dev/null "$ROOT/etc/systemd/system/$u"
 done
 rm -f "$ROOT/etc/systemd/system/getty.target.wants/getty@tty1.service"
+# generators run at every boot, each a process: those for disks, encryption, hibernation,
+# system updates, rc.local and SysV scripts (every service here has a native unit) are off;
+# fstab, getty (the serial console), run, debug and postgresql's stay
+mkdir -p "$ROOT/etc/systemd/system-generators"
+for g in systemd-gpt-auto-generator systemd-hibernate-resume-generator systemd-cryptsetup-generator \
+         systemd-integritysetup-generator systemd-veritysetup-generator systemd-system-update-generator \
+         systemd-rc-local-generator systemd-sysv-generator; do
+    ln -sfn /dev/null "$ROOT/etc/systemd/system-generators/$g"
+done
 
 # the serial console: root logs in without a password there (a test guest with no other login)
 inroot passwd -d root >/dev/null
