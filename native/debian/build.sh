@@ -19,6 +19,7 @@
 #
 # Environment: ROMULUS_DEBIAN_CACHE  the .deb cache directory
 #              ROMULUS_DEBIAN_SIZE   virtual size of the image (default 2G)
+#              ROMULUS_DEBIAN_VERBOSE=1  mmdebstrap --verbose (default: --quiet)
 # Needs root and the Debian packages: mmdebstrap, extlinux, syslinux-common (mbr.bin), fdisk
 # (sfdisk), mount (losetup), e2fsprogs, openssl, util-linux (fstrim).
 set -euo pipefail
@@ -60,7 +61,7 @@ if up_to_date; then
     exit 0
 fi
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root, loop devices, mount)"
+[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root, loop devices, mount); skip it with -Dromulus.debian.skip=true"
 for tool in mmdebstrap extlinux sfdisk losetup partx flock mkfs.ext4 openssl fstrim sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (see scripts/prerequisites.sh)"
 done
@@ -161,7 +162,9 @@ include=$(printf '%s\n' "${PACKAGES[@]}" | sed 's/#.*//' | tr -s ' \n' '\n' | se
 log "mmdebstrap $SUITE (minbase, no recommends) into the image"
 # archives/ of the cache is bind-mounted as the chroot's apt cache (downloads are kept there);
 # it is unmounted before mmdebstrap's cleanup, which would empty it.
-mmdebstrap --mode=root --variant=minbase --format=directory --skip=check/empty \
+MMDEBSTRAP_VERBOSITY=--quiet
+[ "${ROMULUS_DEBIAN_VERBOSE:-0}" = 1 ] && MMDEBSTRAP_VERBOSITY=--verbose
+mmdebstrap $MMDEBSTRAP_VERBOSITY --mode=root --variant=minbase --format=directory --skip=check/empty \
     --skip=essential/unlink \
     --aptopt='APT::Install-Recommends "false"' \
     --aptopt='APT::Install-Suggests "false"' \
