@@ -21,8 +21,19 @@ set -euo pipefail
 #                                    debugfs to check the backup's copy
 #   haproxy                          scale-out: the load balancer in front of the pairs, driven through its runtime
 #                                    API (its tests and the scale-out test run the real one)
+#   mmdebstrap                       native/debian: builds the Debian guest's root file system from Debian's packages
+#   extlinux, syslinux-common        native/debian: the guest image's own bootloader (extlinux --install) and the MBR
+#                                    code it chains from (/usr/lib/syslinux/mbr/mbr.bin)
+#   fdisk, mount                     native/debian: sfdisk writes the image's MBR partition table; losetup attaches
+#                                    it while the file system is filled and extlinux installed
+#   openssl                          native/debian: big.bin, the guest's deterministic download test file (AES-CTR)
+#   postgresql-client-15             tests against the Debian guest: psql and pg_isready
+#   postgresql-15                    tests against the Debian guest: pgbench (Debian 12 ships it in the server package,
+#                                    not in postgresql-client-15; the host's own cluster is not used)
+#   redis-tools                      tests against the Debian guest: redis-cli
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
-    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs haproxy)
+    cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs haproxy
+    mmdebstrap extlinux syslinux-common fdisk mount openssl postgresql-client-15 postgresql-15 redis-tools)
 
 romulus_need_packages() {
     local missing=() p
