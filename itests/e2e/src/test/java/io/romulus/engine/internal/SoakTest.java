@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
  * without a fault. No false failover may happen: the backup never suspects the primary, the primary never runs
  * unprotected, the client's one connection counts on without a gap. The detector's own counters are reported.
  */
+@Tag("soak") // ten minutes: not in the default suite; scripts/test --soak runs it
 class SoakTest {
 
     @TempDir
