@@ -100,7 +100,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         hypervisors.put(h.binding(), h);
         Hypervisor.Availability a = h.availability();
         if (a.available()) {
-            LOG.info("Hypervisor binding '{}' available", h.binding());
+            LOG.info("Hypervisor binding '{}' available{}", h.binding(), a.reason().equals("available") ? ""
+                    : a.reason().replaceFirst("^available", ""));
         } else {
             LOG.info("Hypervisor binding '{}' registered but unavailable on this host: {}", h.binding(), a.reason());
         }

@@ -27,9 +27,10 @@ public @interface QemuConfig {
             + "karaf.home)")
     String preload_library() default "lib/native/libromulus-uffd.so";
 
-    @AttributeDefinition(description = "Dirty-page tracking: uffd (userfaultfd write-protect + PAGEMAP_SCAN, Linux "
-            + "6.7+) or compare (compare against a copy of the previous checkpoint; any kernel, slower)")
-    String dirty_tracker() default "uffd";
+    @AttributeDefinition(description = "Dirty-page tracking: auto (uffd where this kernel has it, else compare), uffd "
+            + "(userfaultfd write-protect + PAGEMAP_SCAN, Linux 6.7+) or compare (compare against a copy of the "
+            + "previous checkpoint; any kernel, slower)")
+    String dirty_tracker() default "auto";
 
     @AttributeDefinition(description = "Network namespace the guests' taps live in on this host (empty: this one)")
     String netns() default "";

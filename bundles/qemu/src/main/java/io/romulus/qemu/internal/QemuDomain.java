@@ -85,7 +85,7 @@ final class QemuDomain implements ProtectedDomain {
     public DomainInfo info() {
         return new DomainInfo(id, ram.bytes(), PAGE_SIZE, guest.process().isAlive() && !paused,
                 "QEMU guest (" + guest.settings().accel() + ", pid " + guest.process().pid() + ", "
-                        + (ram.bytes() >> 20) + " MiB)");
+                        + (ram.bytes() >> 20) + " MiB, dirty log " + guest.settings().dirtyTracker() + ")");
     }
 
     private QmpClient qmp() throws HypervisorException {

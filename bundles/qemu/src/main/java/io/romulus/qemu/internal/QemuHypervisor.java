@@ -28,6 +28,7 @@ import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
+import io.romulus.qemu.internal.dirty.DirtyTrackerChoice;
 import io.romulus.qemu.internal.qmp.QmpClient;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
@@ -81,6 +82,8 @@ public final class QemuHypervisor implements Hypervisor {
     static final String DEMO_DISK = "disk.img";
 
     private volatile QemuSettings settings;
+    /** Why the dirty tracker of {@link #settings} is the one it is (configured, or what auto found); for the status. */
+    private volatile String trackerReason = "configured";
     private volatile DiskExports exports;
     private final Map<String, QemuGuest> guests = new ConcurrentHashMap<>();
     private final Map<String, QemuDomain> open = new ConcurrentHashMap<>();
@@ -105,7 +108,20 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Activate
     public QemuHypervisor(QemuConfig config) {
-        this(QemuSettings.of(config));
+        this(trackerOf(config), config);
+    }
+
+    private QemuHypervisor(DirtyTrackerChoice tracker, QemuConfig config) {
+        this(QemuSettings.of(config, tracker.tracker()));
+        this.trackerReason = tracker.reason();
+    }
+
+    /** {@code dirty.tracker} of {@code config}, {@code auto} resolved by asking this kernel (logged). */
+    private static DirtyTrackerChoice trackerOf(QemuConfig config) {
+        DirtyTrackerChoice choice = DirtyTrackerChoice.choose(config.dirty_tracker().trim().toLowerCase(
+                java.util.Locale.ROOT), DirtyTrackerChoice::kernel);
+        LOG.info("Dirty pages of QEMU guests are tracked with {}: {}", choice.tracker(), choice.reason());
+        return choice;
     }
 
     /** Finds the guests and replicas an earlier instance on the same run directory left behind (see above). */
@@ -129,7 +145,9 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Modified
     void modified(QemuConfig config) {
-        settings = QemuSettings.of(config);
+        DirtyTrackerChoice tracker = trackerOf(config);
+        settings = QemuSettings.of(config, tracker.tracker());
+        trackerReason = tracker.reason();
         LOG.info("QEMU binding reconfigured; new guests use {}", settings);
     }
 
@@ -292,7 +310,8 @@ public final class QemuHypervisor implements Hypervisor {
         if (s.dirtyTracker().equals("uffd") && !Files.isReadable(s.preloadLibrary())) {
             return Availability.no(s.preloadLibrary() + " is missing (the native/ module builds it)");
         }
-        return Availability.yes();
+        return new Availability(true, "available; dirty pages tracked with " + s.dirtyTracker() + " ("
+                + trackerReason + ")");
     }
 
     private static boolean executable(String binary) {

@@ -12,7 +12,8 @@ import java.util.Locale;
  * @param kernel         the demo guest's kernel
  * @param initrd         the demo guest's initramfs
  * @param preloadLibrary the userfaultfd preload library
- * @param dirtyTracker   {@code uffd} or {@code compare}
+ * @param dirtyTracker   {@code uffd} or {@code compare} (configuration's {@code auto} is resolved before:
+ *                       {@link io.romulus.qemu.internal.dirty.DirtyTrackerChoice})
  * @param netns          network namespace of the guests' taps, or empty
  * @param bridge         bridge the guests' taps join, or empty
  * @param qmpTimeoutMs   QMP command timeout
@@ -61,10 +62,11 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
                 guestNetns, guestBridge, qmpTimeoutMs, diskDir, libvirtUri);
     }
 
-    static QemuSettings of(QemuConfig c) {
+    /** The settings of {@code c}, with the dirty tracker {@code tracker} ({@code auto} resolved already). */
+    static QemuSettings of(QemuConfig c, String tracker) {
         Path home = Path.of(System.getProperty("karaf.home", "."));
         return new QemuSettings(c.qemu_binary(), c.accel(), Path.of(c.run_dir()), home.resolve(c.guest_kernel()),
-                home.resolve(c.guest_initrd()), home.resolve(c.preload_library()), c.dirty_tracker(), c.netns(),
+                home.resolve(c.guest_initrd()), home.resolve(c.preload_library()), tracker, c.netns(),
                 c.bridge(), c.qmp_timeout_ms(), Path.of(c.disk_dir()), c.libvirt_uri());
     }
 

@@ -292,6 +292,31 @@ public final class LinuxNative {
         return n;
     }
 
+    /**
+     * Whether this kernel has the {@code PAGEMAP_SCAN} ioctl (Linux 6.7+): one scan of an empty range of this
+     * process's {@code /proc/self/pagemap}. A kernel without it answers {@code ENOTTY}; any other answer means the
+     * ioctl exists.
+     *
+     * @return empty if it works, else why not
+     */
+    public java.util.Optional<String> probePagemapScan() {
+        int fd;
+        try {
+            fd = open("/proc/self/pagemap", O_RDONLY, "this process's pagemap");
+        } catch (NativeCallException e) {
+            return java.util.Optional.of(e.getMessage());
+        }
+        try (Memory arg = new Memory(KernelAbi.PM_SCAN_ARG_SIZE)) {
+            new KernelAbi.PmScanArg(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, KernelAbi.PAGE_IS_WRITTEN).encode(view(arg));
+            int n = libc.ioctl(fd, KernelAbi.PAGEMAP_SCAN, arg);
+            int errno = n < 0 ? lastError() : 0;
+            return errno == Errno.ENOTTY ? java.util.Optional.of("this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+; "
+                    + "this is " + System.getProperty("os.version") + ")") : java.util.Optional.empty();
+        } finally {
+            libc.close(fd);
+        }
+    }
+
     /** A little-endian view of native memory, for the {@link KernelAbi} encoders. */
     static ByteBuffer view(Memory memory) {
         return memory.getByteBuffer(0, memory.size()).order(KernelAbi.ORDER);
