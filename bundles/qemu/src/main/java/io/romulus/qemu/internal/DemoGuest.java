@@ -7,7 +7,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.romulus.qemu.internal.vm.VmDefinition;
@@ -46,7 +45,6 @@ public record DemoGuest(long memoryBytes, int cpus, String nic, String mac, Stri
 
     public static final Set<String> KEYS = new TreeSet<>(Set.of("memory", "cpus", "nic", "mac", "ip", "port",
             "dirty-rate", "dirty-mib", "disk", "disk-bench", "bridge"));
-    private static final Pattern MIB = Pattern.compile("(\\d+)\\s*(m|mib|g|gib)?", Pattern.CASE_INSENSITIVE);
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
     private static final Pattern CIDR = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}");
     /** A Linux interface name: at most 15 characters (IFNAMSIZ - 1), none of them '/', ':' or white space. */
@@ -160,24 +158,11 @@ public record DemoGuest(long memoryBytes, int cpus, String nic, String mac, Stri
     }
 
     private static long mib(String key, String text) {
-        Matcher m = MIB.matcher(text.trim());
-        if (!m.matches()) {
-            throw new IllegalArgumentException(key + " '" + text + "' is not a size such as 256M or 1G");
-        }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "m" : m.group(2).toLowerCase(Locale.ROOT);
-        return unit.startsWith("g") ? n << 30 : n << 20;
+        return VmDefinition.size(key, text);
     }
 
     private static int number(Map<String, String> options, String key, int dflt) {
         String v = options.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " '" + v + "' is not a whole number");
-        }
+        return v == null ? dflt : VmDefinition.number(key, v);
     }
 }

@@ -294,7 +294,8 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
         return platform.getOrDefault(key, dflt);
     }
 
-    static long size(String key, String text) {
+    /** A size such as {@code 512M} or {@code 2G} (MiB when no unit is given), in bytes. */
+    public static long size(String key, String text) {
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
             throw new IllegalArgumentException(key + " '" + text + "' is not a size such as 512M or 2G");
@@ -304,7 +305,8 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
         return unit.startsWith("g") ? n << 30 : n << 20;
     }
 
-    static int number(String key, String text) {
+    /** A whole number, or a refusal that names {@code key}. */
+    public static int number(String key, String text) {
         try {
             return Integer.parseInt(text.trim());
         } catch (NumberFormatException e) {
