@@ -34,6 +34,7 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.itests.e2e.DebianGuest;
 import io.romulus.nbd.internal.NbdDiskReplicator;
 import io.romulus.nbd.internal.NbdExports;
 import io.romulus.nbd.internal.NbdSettings;
@@ -96,61 +97,17 @@ class DebianGuestFailoverTest {
     }
 
     static Path debianDir() {
-        Path d = Path.of(System.getProperty("romulus.debian.dir", "../../native/target/debian"));
-        for (String f : List.of("debian.img", "big.sha256")) {
-            if (!Files.isReadable(d.resolve(f))) {
-                throw new AssertionError(d.resolve(f).toAbsolutePath() + " is missing: build the Debian guest first "
-                        + "(mvn -pl native install, which scripts/test runs)");
-            }
+        try {
+            return DebianGuest.directory(Path.of(System.getProperty("romulus.debian.dir",
+                    "../../native/target/debian")));
+        } catch (IllegalStateException e) {
+            throw new AssertionError(e.getMessage(), e);
         }
-        return d;
     }
 
     /** The user's own VM as {@code virsh dumpxml} would give it (BIOS boot, virtio disk and NIC on br0, serial). */
     static String domainXml(Path image) {
-        return """
-                <domain type='kvm'>
-                  <name>pg</name>
-                  <uuid>6c1e7f2a-8d3b-4e5f-9a0b-1c2d3e4f5a6b</uuid>
-                  <memory unit='KiB'>524288</memory>
-                  <currentMemory unit='KiB'>524288</currentMemory>
-                  <vcpu placement='static'>1</vcpu>
-                  <os>
-                    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
-                    <boot dev='hd'/>
-                  </os>
-                  <features>
-                    <acpi/>
-                    <apic/>
-                  </features>
-                  <clock offset='utc'/>
-                  <on_poweroff>destroy</on_poweroff>
-                  <on_reboot>restart</on_reboot>
-                  <on_crash>destroy</on_crash>
-                  <devices>
-                    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='raw'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>
-                    </disk>
-                    <controller type='pci' index='0' model='pci-root'/>
-                    <interface type='bridge'>
-                      <mac address='52:54:00:12:34:56'/>
-                      <source bridge='br0'/>
-                      <model type='virtio'/>
-                    </interface>
-                    <serial type='pty'>
-                      <target port='0'/>
-                    </serial>
-                    <console type='pty'>
-                      <target type='serial' port='0'/>
-                    </console>
-                    <memballoon model='none'/>
-                  </devices>
-                </domain>
-                """.formatted(image);
+        return DebianGuest.domainXml(image);
     }
 
     private void hosts(PrimaryCrash crash) throws Exception {
