@@ -10,8 +10,8 @@ import java.util.stream.Stream;
 
 /**
  * What a benchmark has set up on the machine (guests, namespaces, files), undone in reverse order exactly once: by
- * {@link #close()} at the end of its {@code try}, or by a shutdown hook when the JVM is stopped (Ctrl-C, SIGTERM) before
- * that. A step that fails is reported on stderr and the others still run.
+ * {@link #close()} at the end of its {@code try}, or by a shutdown hook when the JVM is stopped (Ctrl-C, SIGTERM)
+ * before that. A step that fails is reported on stderr and the others still run.
  */
 final class Cleanup implements AutoCloseable {
 

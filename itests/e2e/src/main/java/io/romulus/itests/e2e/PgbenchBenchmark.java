@@ -190,15 +190,15 @@ public final class PgbenchBenchmark {
         System.out.printf("  %-78s %9.1f%n", "  connect + initial copy of RAM (512 MiB)", p.ramS());
         System.out.printf("  %-78s %9.1f%n", String.format("  initial copy of the disk (%.0f MiB, NBD read -> MINA ->"
                 + " backup's file)", p.diskBytes() / MIB), p.diskS());
-        System.out.printf("  %-78s %9.1f%n", "  end of the copy to the first ACK (backup: fdatasync of its copy,"
-                + " first checkpoint)", p.ackS());
+        System.out.printf("  %-78s %9.1f%n",
+                "  end of the copy to PROTECTED (backup's fdatasync, first checkpoint's ACK)", p.ackS());
         System.out.printf("  (the initial copy sent %.0f MiB on the wire for %.0f MiB of RAM and disk)%n%n",
                 p.wireBytes() / MIB, 512 + p.diskBytes() / MIB);
 
         double romulus = p.diskBytes() / MIB / p.diskS();
         double cp = plain.bytes() / MIB / plain.copyS();
         double cpSync = plain.bytes() / MIB / (plain.copyS() + plain.syncS());
-        System.out.println("   Disk copy throughput, same image, same file system");
+        System.out.println("  Disk copy throughput, same image, same file system");
         System.out.printf("  %-78s %9s %9s%n", "", "MiB/s", "seconds");
         System.out.printf("  %-78s %9.1f %9.1f%n", "Romulus: initial copy of the disk (to the backup's page cache)",
                 romulus, p.diskS());
@@ -224,9 +224,9 @@ public final class PgbenchBenchmark {
                     x.meanMillis(), x.p99Millis(), x.processed(), x.failed(), x.tps() / tps, x.meanMillis() / mean,
                     x.p99Millis() / p99);
         }
-        System.out.printf("  Ratios are against the mean of the two unprotected phases (TPS %.1f, mean %.2f ms, p99 %.2f"
-                + " ms). TPS is pgbench's (without initial connection time); mean and p99 are over every transaction"
-                + " in pgbench's -l log. The 10 Hz phase is the 40 Hz protection with its interval changed"
+        System.out.printf("  Ratios are against the mean of the two unprotected phases (TPS %.1f, mean %.2f ms, p99"
+                + " %.2f ms). TPS is pgbench's (without initial connection time); mean and p99 are over every"
+                + " transaction in pgbench's -l log. The 10 Hz phase is the 40 Hz protection with its interval changed"
                 + " (romulus:interval), not a second protection: the guest was copied whole once.%n%n", tps, mean, p99);
     }
 
@@ -237,11 +237,11 @@ public final class PgbenchBenchmark {
         for (Rate r : rates) {
             checkpointRow(r, disks);
         }
-        System.out.println("  pause (the guest stopped), copy (of which copying its dirty pages), dirty (4 KiB pages per"
-                + " checkpoint), ACK (end of pause to the backup's ACK), disk (KiB of guest writes per checkpoint):"
+        System.out.println("  pause (the guest stopped), copy (of which copying its dirty pages), dirty (4 KiB pages"
+                + " per checkpoint), ACK (end of pause to the backup's ACK), disk (KiB of guest writes per checkpoint):"
                 + " median, then p99; MB/s on the wire; ckpt/s over the phase's transactions.");
-        System.out.println("  Not measured here, estimated: each dirty page cost the guest one write-protect fault in its"
-                + " epoch, about " + FAULT_MICROS + " us on this machine (shared/PITFALLS.md):");
+        System.out.println("  Not measured here, estimated: each dirty page cost the guest one write-protect fault in"
+                + " its epoch, about " + FAULT_MICROS + " us on this machine (shared/PITFALLS.md):");
         for (Rate r : rates) {
             double faults = r.epochs().stream().mapToLong(EpochStats::dirtyPages).sum() / r.windowSeconds();
             System.out.printf("    %s: %.0f faults/s x %d us = %.0f ms of vCPU time per second (%.1f%%)%n",
