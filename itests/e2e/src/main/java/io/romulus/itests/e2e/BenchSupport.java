@@ -60,6 +60,15 @@ final class BenchSupport {
         return sorted.length == 0 ? 0 : sorted[sorted.length / 2];
     }
 
+    /** The {@code p} quantile (0 to 1) of {@code sorted} by the nearest-rank method, or 0 when it is empty. */
+    static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int rank = (int) Math.ceil(p * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length, rank) - 1)];
+    }
+
     /** Copies {@code pages} pages at random page offsets from {@code src} to {@code dst}, as the pause does. */
     static long memcpyNanos(ByteBuffer src, ByteBuffer dst, int pages) {
         int count = src.capacity() / PAGE;

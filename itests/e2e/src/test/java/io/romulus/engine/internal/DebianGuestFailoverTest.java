@@ -34,6 +34,7 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.itests.e2e.DebianGuest;
 import io.romulus.nbd.internal.NbdDiskReplicator;
 import io.romulus.nbd.internal.NbdExports;
 import io.romulus.nbd.internal.NbdSettings;
@@ -96,23 +97,17 @@ class DebianGuestFailoverTest {
     }
 
     static Path debianDir() {
-        Path d = Path.of(System.getProperty("romulus.debian.dir", "../../native/target/debian"));
-        for (String f : List.of("debian.img", "big.sha256")) {
-            if (!Files.isReadable(d.resolve(f))) {
-                throw new AssertionError(d.resolve(f).toAbsolutePath() + " is missing: build the Debian guest first "
-                        + "(mvn -pl native install, which scripts/test runs)");
-            }
+        try {
+            return DebianGuest.directory(Path.of(System.getProperty("romulus.debian.dir",
+                    "../../native/target/debian")));
+        } catch (IllegalStateException e) {
+            throw new AssertionError(e.getMessage(), e);
         }
-        return d;
     }
 
-    /**
-     * The user's own VM as {@code virsh dumpxml} would give it (BIOS boot, virtio disk and NIC on br0, serial): the
-     * definition scripts/demo uses too, native/debian/domain.xml, with its image.
-     */
+    /** The user's own VM: native/debian/domain.xml with {@code image} as its disk. */
     static String domainXml(Path image) throws IOException {
-        Path template = Path.of(System.getProperty("romulus.native", "../../native")).resolve("debian/domain.xml");
-        return Files.readString(template).replace("@IMAGE@", image.toString());
+        return DebianGuest.domainXml(image);
     }
 
     private void hosts(PrimaryCrash crash) throws Exception {
