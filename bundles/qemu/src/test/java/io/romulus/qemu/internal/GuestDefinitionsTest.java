@@ -110,6 +110,32 @@ class GuestDefinitionsTest {
     }
 
     @Test
+    void aLibvirtDomainIsLookedUpByNameAtTheConfiguredUri() throws Exception {
+        // libvirt's test driver, in this process: its state is shared by every connection of the process
+        org.libvirt.Connect.setErrorCallback((data, error) -> { });
+        org.libvirt.Connect admin = new org.libvirt.Connect("test:///default", false);
+        String xml = Files.readString(Path.of("../../native/debian/domain.xml")).replace("@IMAGE@", "/srv/pg.img")
+                .replace("<name>pg</name>", "<name>legacy-db</name>");
+        org.libvirt.Domain defined = admin.domainDefineXML(xml);
+        try {
+            GuestDefinitions atTest = new GuestDefinitions(new QemuSettings("qemu-system-x86_64", "tcg",
+                    Path.of("/dev/shm/r"), Path.of("/g/vmlinuz"), Path.of("/g/initrd"), Path.of("/l/p.so"), "uffd", "",
+                    "", 1000, Path.of("/var/lib/romulus/disks"), "test:///default"));
+            GuestDefinitions.Resolved r = atTest.resolve(PG, Map.of("libvirt", "legacy-db", "memory", "1G"));
+            assertEquals("/srv/pg.img", r.vm().disks().get(0).file());
+            assertEquals(1L << 30, r.vm().memoryBytes(), "-o overrides what libvirt says");
+            assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("libvirt domain legacy-db at test:///default: ")),
+                    r.notes().toString());
+            String m = assertThrows(IllegalArgumentException.class, () -> atTest.resolve(PG,
+                    Map.of("libvirt", "no-such-vm"))).getMessage();
+            assertTrue(m.contains("has no domain no-such-vm"), m);
+        } finally {
+            defined.undefine();
+            admin.close();
+        }
+    }
+
+    @Test
     void withoutADefinitionItIsTheVmsOwnKeysOrTheDemoGuest() throws Exception {
         GuestDefinitions.Resolved own = definitions.resolve(PG, Map.of("disk.0.file", "/srv/pg.img", "nic.0.mac",
                 "52:54:00:00:00:01"));
