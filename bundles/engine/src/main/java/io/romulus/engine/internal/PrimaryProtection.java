@@ -928,18 +928,25 @@ final class PrimaryProtection {
             if (d != null) {
                 if (waited) {
                     LOG.info("{}: the '{}' binding is back; checkpoints go on", id, binding);
+                    if (detail.equals(bindingAway())) {
+                        detail = ""; // what it described has ended
+                    }
                 }
                 return d;
             }
             domainLock.unlock();
             if (!waited) {
                 waited = true;
-                detail = "the '" + binding + "' binding is away (bundle update?); no checkpoint, output held";
+                detail = bindingAway();
             }
             s.check();
             awaitNanos(TimeUnit.MILLISECONDS.toNanos(20));
         }
         return null;
+    }
+
+    private String bindingAway() {
+        return "the '" + binding + "' binding is away (bundle update?); no checkpoint, output held";
     }
 
     /** The union of two ascending page lists, ascending. */

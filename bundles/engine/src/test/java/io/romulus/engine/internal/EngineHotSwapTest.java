@@ -150,6 +150,9 @@ class EngineHotSwapTest {
 
         primary.addHypervisor(new ForwardingHypervisor(oracle.primary(primarySim)));
         awaitCommitted(stalled + 50);
+        ProtectionStatus back = row(primary, Role.PRIMARY);
+        assertEquals(ProtectionState.PROTECTED, back.state());
+        assertEquals("", back.detail(), "the binding is back: its absence is no longer what the status says");
         long before = System.nanoTime();
         primary.unprotect(DEMO);
         assertInvariants(from, before);
