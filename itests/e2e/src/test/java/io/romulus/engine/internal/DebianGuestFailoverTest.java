@@ -8,7 +8,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,14 +32,7 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
-import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.itests.e2e.DebianGuest;
-import io.romulus.nbd.internal.NbdDiskReplicator;
-import io.romulus.nbd.internal.NbdExports;
-import io.romulus.nbd.internal.NbdSettings;
-import io.romulus.netbuf.internal.netlink.LinuxNetlink;
-import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
-import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
 
 /**
  * A VM of a user's own: the Debian 12 image native/debian builds (its own boot loader, its own kernel, PostgreSQL 15,
@@ -68,11 +60,9 @@ class DebianGuestFailoverTest {
     @TempDir
     Path dir;
 
+    private DiskFailoverRig rig;
     private NetLab lab;
     private QemuPair nodes;
-    private NbdExports primaryExports;
-    private NbdExports backupExports;
-    private CuttableLink link;
     private final List<Process> clients = new ArrayList<>();
 
     @AfterEach
@@ -80,19 +70,8 @@ class DebianGuestFailoverTest {
         for (Process p : clients) {
             p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
         }
-        if (link != null) {
-            link.close();
-        }
-        if (nodes != null) {
-            nodes.close();
-        }
-        for (NbdExports e : new NbdExports[] {primaryExports, backupExports}) {
-            if (e != null) {
-                e.close();
-            }
-        }
-        if (lab != null) {
-            lab.close();
+        if (rig != null) {
+            rig.close();
         }
     }
 
@@ -111,17 +90,9 @@ class DebianGuestFailoverTest {
     }
 
     private void hosts(PrimaryCrash crash) throws Exception {
-        lab = NetLab.up();
-        OutputBufferProvider output = new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load());
-        nodes = new QemuPair(dir, lab.primaryHost(), lab.backupHost(), crash::binding, h -> h, output,
-                crash::transport);
-        primaryExports = new NbdExports(new NbdSettings(nodes.run.resolve("a-nbd"), dir.resolve("a-disks"), 4096));
-        backupExports = new NbdExports(new NbdSettings(nodes.run.resolve("b-nbd"), dir.resolve("b-disks"), 4096));
-        nodes.primaryQemu.setDiskExports(primaryExports);
-        nodes.backupQemu.setDiskExports(backupExports);
-        nodes.primary.addDiskReplicator(new NbdDiskReplicator(primaryExports), "nbd", 0);
-        nodes.backup.addDiskReplicator(new NbdDiskReplicator(backupExports), "nbd", 0);
-        link = new CuttableLink(new InetSocketAddress("127.0.0.1", nodes.backupStream.listenAddress().getPort()));
+        rig = new DiskFailoverRig(dir, dir, 4096, crash);
+        lab = rig.lab;
+        nodes = rig.nodes;
     }
 
     private static String script(String name) {
@@ -142,11 +113,11 @@ class DebianGuestFailoverTest {
 
         PrimaryCrash crash = new PrimaryCrash(phase, () -> {
             nodes.primaryQemu.destroyAll(); // the primary host dies: its guest and its link go
-            link.cut();
+            rig.link.cut();
         });
         hosts(crash);
         long start = System.nanoTime();
-        nodes.primary.protect(new ProtectRequest(GUEST, link.address(), 25, Map.of("xml", xml.toString())));
+        nodes.primary.protect(new ProtectRequest(GUEST, rig.link.address(), 25, Map.of("xml", xml.toString())));
         Path console = nodes.run.resolve("a").resolve(GUEST.name()).resolve("console.log");
         await().atMost(Duration.ofSeconds(300)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-DEBIAN-READY"));

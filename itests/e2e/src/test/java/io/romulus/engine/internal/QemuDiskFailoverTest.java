@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,13 +30,6 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
-import io.romulus.api.netbuf.OutputBufferProvider;
-import io.romulus.nbd.internal.NbdDiskReplicator;
-import io.romulus.nbd.internal.NbdExports;
-import io.romulus.nbd.internal.NbdSettings;
-import io.romulus.netbuf.internal.netlink.LinuxNetlink;
-import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
-import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
 
 /**
  * The demo guest with a disk (ext4 on an NBD export of the primary node, replicated per epoch to the backup node's
@@ -64,10 +56,9 @@ class QemuDiskFailoverTest {
     @TempDir
     Path dir;
 
+    private DiskFailoverRig rig;
     private NetLab lab;
     private QemuPair nodes;
-    private NbdExports primaryExports;
-    private NbdExports backupExports;
     private CuttableLink link;
     private Process client;
 
@@ -76,34 +67,16 @@ class QemuDiskFailoverTest {
         if (client != null) {
             client.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
         }
-        if (link != null) {
-            link.close();
-        }
-        if (nodes != null) {
-            nodes.close();
-        }
-        for (NbdExports e : new NbdExports[] {primaryExports, backupExports}) {
-            if (e != null) {
-                e.close();
-            }
-        }
-        if (lab != null) {
-            lab.close();
+        if (rig != null) {
+            rig.close();
         }
     }
 
     private void hosts(PrimaryCrash crash) throws Exception {
-        lab = NetLab.up();
-        OutputBufferProvider output = new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load());
-        nodes = new QemuPair(dir, lab.primaryHost(), lab.backupHost(), crash::binding, h -> h, output,
-                crash::transport);
-        primaryExports = new NbdExports(new NbdSettings(nodes.run.resolve("a-nbd"), nodes.run.resolve("a-disks"), 1024));
-        backupExports = new NbdExports(new NbdSettings(nodes.run.resolve("b-nbd"), nodes.run.resolve("b-disks"), 1024));
-        nodes.primaryQemu.setDiskExports(primaryExports);
-        nodes.backupQemu.setDiskExports(backupExports);
-        nodes.primary.addDiskReplicator(new NbdDiskReplicator(primaryExports), "nbd", 0);
-        nodes.backup.addDiskReplicator(new NbdDiskReplicator(backupExports), "nbd", 0);
-        link = new CuttableLink(new InetSocketAddress("127.0.0.1", nodes.backupStream.listenAddress().getPort()));
+        rig = new DiskFailoverRig(dir, dir, 1024, crash);
+        lab = rig.lab;
+        nodes = rig.nodes;
+        link = rig.link;
     }
 
     private static String script(String name) {
@@ -215,7 +188,7 @@ class QemuDiskFailoverTest {
 
     /** The backup's copy of the guest's disk: one image per stream, the older ones deleted once superseded. */
     private Path backupImage() throws IOException {
-        try (var images = Files.list(nodes.run.resolve("b-disks"))) {
+        try (var images = Files.list(dir.resolve("b-disks"))) {
             List<Path> found = images.filter(p -> p.getFileName().toString().startsWith("disk-vda.")).toList();
             assertEquals(1, found.size(), "one backup image of the disk: " + found);
             return found.get(0);
