@@ -17,6 +17,7 @@ import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
  * each node's NBD exports and disk replicator, and the primary's binding and stream wrapped by {@code crash}.
  * {@link #close()} undoes all of it.
  */
+@SuppressWarnings("try") // close() may be interrupted; these are test fixtures
 final class DiskFailoverRig implements AutoCloseable {
 
     final NetLab lab;
