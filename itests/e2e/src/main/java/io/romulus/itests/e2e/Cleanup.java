@@ -8,12 +8,17 @@ import java.util.Comparator;
 import java.util.Deque;
 import java.util.stream.Stream;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * What a benchmark has set up on the machine (guests, namespaces, files), undone in reverse order exactly once: by
  * {@link #close()} at the end of its {@code try}, or by a shutdown hook when the JVM is stopped (Ctrl-C, SIGTERM)
- * before that. A step that fails is reported on stderr and the others still run.
+ * before that. A step that fails is logged as a WARN (on stderr, with slf4j-simple) and the others still run.
  */
 final class Cleanup implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Cleanup.class);
 
     /** One step of undoing. */
     @FunctionalInterface
@@ -83,7 +88,7 @@ final class Cleanup implements AutoCloseable {
             try {
                 n.step().run();
             } catch (Exception e) {
-                System.err.println("cleanup: " + n.what() + " failed: " + e);
+                LOG.warn("Cleanup: {} failed: {}", n.what(), e.toString());
             }
         }
     }
