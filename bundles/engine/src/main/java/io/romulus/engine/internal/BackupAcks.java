@@ -4,27 +4,24 @@ import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointException;
 
 /**
- * The backup's ACKs and the end of one stream, on a transport thread: ACK(N) commits N on the backup, so output N
- * leaves, the disks may forget N's writes, and the protection counts as PROTECTED (again).
+ * The transport's listener for one stream, on a transport thread: its ACKs go to the epoch loop's
+ * {@link EpochLoop#acknowledged}, and its end breaks the stream.
  */
 final class BackupAcks implements AckListener {
 
-    private final UnackedCheckpoints ledger;
-    private final OutputCommit outputs;
-    private final EpochHistory history;
-    private final BackupHeartbeats heartbeats;
-    private final PrimaryStatus status;
+    /** Where the ACKs of a stream go. */
+    @FunctionalInterface
+    interface Receiver {
+        void acknowledged(PrimaryStream s, long epoch);
+    }
+
+    private final Receiver receiver;
     private final LoopSignal signal;
-    /** The stream, once the connection is up: set by the loop, read by the transport's thread. */
+    /** The stream, once the connection is up: set by the loop's thread, read by the transport's. */
     private volatile PrimaryStream stream;
 
-    BackupAcks(UnackedCheckpoints ledger, OutputCommit outputs, EpochHistory history, BackupHeartbeats heartbeats,
-            PrimaryStatus status, LoopSignal signal) {
-        this.ledger = ledger;
-        this.outputs = outputs;
-        this.history = history;
-        this.heartbeats = heartbeats;
-        this.status = status;
+    BackupAcks(Receiver receiver, LoopSignal signal) {
+        this.receiver = receiver;
         this.signal = signal;
     }
 
@@ -35,25 +32,11 @@ final class BackupAcks implements AckListener {
     @Override
     public void acknowledged(long epoch) {
         PrimaryStream s = stream;
-        if (s != null) {
-            s.acknowledged();
-        }
-        if (s == null || epoch == s.initialEpoch()) {
-            // the initial copy is not a consistent state: its ACK releases nothing
+        if (s == null) {
             signal.signal();
-            return;
+        } else {
+            receiver.acknowledged(s, epoch);
         }
-        if (!ledger.acknowledged(epoch)) {
-            return;
-        }
-        outputs.release(epoch);
-        Long pauseEnd = ledger.takePauseEnd(epoch);
-        if (pauseEnd != null) {
-            history.acknowledged(epoch, System.nanoTime() - pauseEnd);
-        }
-        heartbeats.alive();
-        status.acknowledged(epoch);
-        signal.signal();
     }
 
     @Override

@@ -75,9 +75,10 @@ final class BackupLink {
 
     /**
      * Connects, or reconnects, holding output until the link timeout and then running unprotected (I4); null when
-     * the protection stops meanwhile.
+     * the protection stops meanwhile. The stream's ACKs go to {@code acks}.
      */
-    PrimaryStream connect(long lostSince, boolean reconnecting) throws InterruptedException, FencedException {
+    PrimaryStream connect(long lostSince, boolean reconnecting, BackupAcks.Receiver acks)
+            throws InterruptedException, FencedException {
         boolean warnedUnprotected = false;
         String lastFailure = null;
         while (!signal.stopping()) {
@@ -96,7 +97,7 @@ final class BackupLink {
                 status.detail("waiting for a disk replicator: " + noDisk);
             } else {
                 try {
-                    return open(t, reconnecting);
+                    return open(t, reconnecting, acks);
                 } catch (DomainTakenOverException e) {
                     throw new FencedException(e.getMessage());
                 } catch (CheckpointException e) {
@@ -136,7 +137,7 @@ final class BackupLink {
     }
 
     /** One attempt: HELLO with the engine's options, and the backup's answer to the resume request checked. */
-    private PrimaryStream open(CheckpointTransport t, boolean reconnecting)
+    private PrimaryStream open(CheckpointTransport t, boolean reconnecting, BackupAcks.Receiver receiver)
             throws CheckpointException, InterruptedException {
         // resolved on every attempt, so a backup's name may move to another address
         InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
@@ -156,7 +157,7 @@ final class BackupLink {
         }
         Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), info.memoryBytes(), info.pageSize(),
                 helloOptions);
-        BackupAcks acks = new BackupAcks(ledger, outputs, history, heartbeats, status, signal);
+        BackupAcks acks = new BackupAcks(receiver, signal);
         CheckpointChannel channel = t.connect(target, hello, acks);
         PrimaryStream s = new PrimaryStream(id, channel, info.pageSize(), history, signal);
         HelloReply reply = channel.peer();
@@ -193,6 +194,17 @@ final class BackupLink {
         s.progressed();
         LOG.info("Resumed the stream of {} at checkpoint {} (no initial copy): {} pages of {} unacknowledged "
                 + "checkpoints go again with the next one", id, from, again.pages.length, again.checkpoints);
+    }
+
+    /** Bytes this node's stream for the domain has written to its socket so far (0 when the transport cannot say). */
+    long bytesOut() {
+        CheckpointTransport t = node.transport();
+        if (t == null) {
+            return 0;
+        }
+        String domainName = id.toString();
+        return t.connections().stream().filter(c -> "primary".equals(c.role()) && domainName.equals(c.domain()))
+                .mapToLong(CheckpointTransport.ConnectionInfo::bytesOut).sum();
     }
 
     /**

@@ -12,7 +12,6 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
-import io.romulus.api.transport.CheckpointTransport;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * <p>Per epoch N ({@link #checkpoints}): run for the interval; wait for room (back-pressure); seal output N; pause,
  * harvest the dirty pages, copy them and the device state to a staging buffer, take the disks' barrier N, resume (the
  * pause covers local copies only); hand N to the sender ({@link PrimaryStream}), which streams it while the domain
- * already runs N+1; on ACK(N) ({@link BackupAcks}) output N is released ({@link OutputCommit}) and the disks commit N
- * ({@link DiskCheckpoints}). Two staging buffers alternate, so epoch N+2 waits for the sending of N to finish, and at
+ * already runs N+1; on ACK(N) ({@link #acknowledged}, on a transport thread) output N is released
+ * ({@link OutputCommit}) and the disks commit N ({@link DiskCheckpoints}). Two staging buffers alternate, so epoch N+2 waits for the sending of N to finish, and at
  * most {@code maxInflightEpochs} checkpoints wait for their ACK: a slow link or backup lengthens the epoch, it never
  * grows memory.
  *
@@ -40,12 +39,12 @@ final class EpochLoop {
     private final DomainId id;
     private final EngineSettings settings;
     private final boolean verify;
-    private final PrimaryProtection.Node node;
     private final DomainHandle domain;
     private final OutputCommit outputs;
     private final DiskCheckpoints disks;
     private final UnackedCheckpoints ledger;
     private final PrimaryStatus status;
+    private final BackupHeartbeats heartbeats;
     private final EpochHistory history;
     private final BackupLink link;
     private final InitialSync initialSync;
@@ -63,19 +62,19 @@ final class EpochLoop {
     /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
     private volatile PrimaryStream stream;
 
-    EpochLoop(DomainId id, EngineSettings settings, boolean verify, PrimaryProtection.Node node, DomainHandle domain,
-            OutputCommit outputs, DiskCheckpoints disks, UnackedCheckpoints ledger, PrimaryStatus status,
+    EpochLoop(DomainId id, EngineSettings settings, boolean verify, DomainHandle domain, OutputCommit outputs,
+            DiskCheckpoints disks, UnackedCheckpoints ledger, PrimaryStatus status, BackupHeartbeats heartbeats,
             EpochHistory history, BackupLink link, InitialSync initialSync, ProtectionTeardown teardown,
             LoopSignal signal, boolean adopted) {
         this.id = id;
         this.settings = settings;
         this.verify = verify;
-        this.node = node;
         this.domain = domain;
         this.outputs = outputs;
         this.disks = disks;
         this.ledger = ledger;
         this.status = status;
+        this.heartbeats = heartbeats;
         this.history = history;
         this.link = link;
         this.initialSync = initialSync;
@@ -118,67 +117,6 @@ final class EpochLoop {
         handingOver = true;
         stop(false);
         return handedOver;
-    }
-
-    // ------------------------------------------------------------------------------------------------ the streams
-
-    private void run() {
-        long lostSince = System.nanoTime();
-        boolean everConnected = false;
-        try {
-            if (!adopted) {
-                domain.startDirtyLog();
-            }
-            while (!signal.stopping()) {
-                PrimaryStream s = link.connect(lostSince, everConnected);
-                if (s == null) {
-                    break;
-                }
-                everConnected = true;
-                stream = s;
-                try {
-                    if (s.resumedFrom() >= 0) {
-                        link.resumed(s);
-                    } else {
-                        initialSync.copy(s);
-                    }
-                    checkpoints(s);
-                } catch (LinkLostException e) {
-                    FencedException taken = ReleaseGuard.takenOver(e);
-                    if (taken != null) {
-                        throw taken;
-                    }
-                    if (signal.stopping() && !handingOver && !s.failed()) {
-                        // stopped (unprotect, retire) during the initial copy while the link is up: the stream ends
-                        // with GOODBYE in the teardown, so the backup drops its replica as after any other stop
-                        break;
-                    }
-                    lostSince = System.nanoTime();
-                    // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
-                    s.close("link lost: " + e.getMessage());
-                    if (!ledger.resumable()) {
-                        // the next stream copies the disks whole: no write log needs to grow meanwhile
-                        disks.close();
-                    }
-                    if (!signal.stopping()) {
-                        status.set(ProtectionState.DEGRADED, "backup lost (" + e.getMessage()
-                                + "); output held, reconnecting");
-                        LOG.warn("Protection of {} degraded: {}; output is held while reconnecting to {} for up to {}"
-                                + " ms", id, e.getMessage(), status.peer(), settings.linkTimeoutMs());
-                    }
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (FencedException e) {
-            status.fenced(e.getMessage());
-        } catch (HypervisorException | RuntimeException e) {
-            LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
-                    + " (if it still runs) continues UNPROTECTED", id, e);
-            status.failed("checkpointing failed: " + e.getMessage());
-        } finally {
-            handedOver = teardown.shutdown(stream, retiring, handingOver);
-        }
     }
 
     // ------------------------------------------------------------------------------------------------ the epochs
@@ -241,7 +179,7 @@ final class EpochLoop {
             if (LOG.isTraceEnabled()) {
                 LOG.trace("{} epoch {}: {} dirty pages, pause {} us", id, epoch, staging.pageCount(), pauseNanos / 1000);
             }
-            // hand N to the sender; its ACK releases output N (BackupAcks)
+            // hand N to the sender; its ACK releases output N (acknowledged, below)
             s.sendAsync(epoch, staging, paused.deviceState, diskWrites);
         }
     }
@@ -297,6 +235,30 @@ final class EpochLoop {
     }
 
     /**
+     * ACK(N), on a transport thread: N and every checkpoint before it are committed on the backup, so output N
+     * leaves, the resend set forgets them, and the disks commit N (when the loop next wakes). The ACK of a stream's
+     * initial copy releases nothing: the copy is not a consistent state.
+     */
+    void acknowledged(PrimaryStream s, long epoch) {
+        s.acknowledged();
+        if (epoch == s.initialEpoch()) {
+            signal.signal();
+            return;
+        }
+        if (!ledger.acknowledged(epoch)) {
+            return; // an ACK at least as new came first
+        }
+        outputs.release(epoch);
+        Long pauseEnd = ledger.takePauseEnd(epoch);
+        if (pauseEnd != null) {
+            history.acknowledged(epoch, System.nanoTime() - pauseEnd);
+        }
+        heartbeats.alive();
+        status.acknowledged(epoch);
+        signal.signal();
+    }
+
+    /**
      * The domain, locked for this checkpoint; while its binding is away (a bundle update) waits with output held,
      * and returns null when the protection stops meanwhile.
      */
@@ -339,7 +301,7 @@ final class EpochLoop {
             // no longer acknowledges (it took the domain over) is left, and the new stream learns why
             long silent = System.nanoTime() - s.progressNanos();
             if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
-                long out = s.acked() ? s.bytesOut() : bytesOut();
+                long out = s.acked() ? s.bytesOut() : link.bytesOut();
                 if (out > s.bytesOut()) {
                     s.bytesOut(out);
                     continue;
@@ -355,17 +317,6 @@ final class EpochLoop {
         boolean stagingFree = s.sentThrough() >= epoch - 2 || epoch - 2 <= s.initialEpoch();
         long acked = Math.max(ledger.lastAcked(), s.initialEpoch());
         return stagingFree && epoch - 1 - acked < settings.maxInflightEpochs();
-    }
-
-    /** Bytes this node's stream for the domain has written to its socket so far (0 when the transport cannot say). */
-    private long bytesOut() {
-        CheckpointTransport t = node.transport();
-        if (t == null) {
-            return 0;
-        }
-        String domainName = id.toString();
-        return t.connections().stream().filter(c -> "primary".equals(c.role()) && domainName.equals(c.domain()))
-                .mapToLong(CheckpointTransport.ConnectionInfo::bytesOut).sum();
     }
 
     /**
@@ -417,5 +368,70 @@ final class EpochLoop {
             }
         }
         return Arrays.copyOf(out, n);
+    }
+
+    // ------------------------------------------------------------------------------------------------ the streams
+
+    /**
+     * Stream after stream until the protection ends: connect (holding output, then unprotected, I4), initial copy or
+     * resume, checkpoints; a broken stream degrades the protection and reconnects, a taken-over domain fences it.
+     */
+    private void run() {
+        long lostSince = System.nanoTime();
+        boolean everConnected = false;
+        try {
+            if (!adopted) {
+                domain.startDirtyLog();
+            }
+            while (!signal.stopping()) {
+                PrimaryStream s = link.connect(lostSince, everConnected, this::acknowledged);
+                if (s == null) {
+                    break;
+                }
+                everConnected = true;
+                stream = s;
+                try {
+                    if (s.resumedFrom() >= 0) {
+                        link.resumed(s);
+                    } else {
+                        initialSync.copy(s);
+                    }
+                    checkpoints(s);
+                } catch (LinkLostException e) {
+                    FencedException taken = ReleaseGuard.takenOver(e);
+                    if (taken != null) {
+                        throw taken;
+                    }
+                    if (signal.stopping() && !handingOver && !s.failed()) {
+                        // stopped (unprotect, retire) during the initial copy while the link is up: the stream ends
+                        // with GOODBYE in the teardown, so the backup drops its replica as after any other stop
+                        break;
+                    }
+                    lostSince = System.nanoTime();
+                    // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
+                    s.close("link lost: " + e.getMessage());
+                    if (!ledger.resumable()) {
+                        // the next stream copies the disks whole: no write log needs to grow meanwhile
+                        disks.close();
+                    }
+                    if (!signal.stopping()) {
+                        status.set(ProtectionState.DEGRADED, "backup lost (" + e.getMessage()
+                                + "); output held, reconnecting");
+                        LOG.warn("Protection of {} degraded: {}; output is held while reconnecting to {} for up to {}"
+                                + " ms", id, e.getMessage(), status.peer(), settings.linkTimeoutMs());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (FencedException e) {
+            status.fenced(e.getMessage());
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
+                    + " (if it still runs) continues UNPROTECTED", id, e);
+            status.failed("checkpointing failed: " + e.getMessage());
+        } finally {
+            handedOver = teardown.shutdown(stream, retiring, handingOver);
+        }
     }
 }

@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The parts: {@link BackupLink} connects to the backup and resumes its replica, {@link InitialSync} copies the
  * domain whole when it cannot, {@link DiskCheckpoints} carries the disks' writes, {@link UnackedCheckpoints} keeps
- * what the backup has not acknowledged, {@link PrimaryStream} sends, {@link BackupAcks} takes the ACKs,
+ * what the backup has not acknowledged, {@link PrimaryStream} sends, {@link BackupAcks} passes the ACKs to the loop,
  * {@link OutputCommit} holds and releases output, {@link ReleaseGuard} decides when output may leave without a backup
  * and when this node is fenced, {@link BackupHeartbeats} lets the backup watch this node, {@link DomainHandle} lets
  * the binding be updated under the loop, {@link ProtectionTeardown} ends it, and {@link PrimaryStatus} reports it.
@@ -192,7 +192,7 @@ final class PrimaryProtection {
                 ledger, disks, status, signal);
         ProtectionTeardown teardown = new ProtectionTeardown(id, this.domain, this.outputs, disks, guard, heartbeats,
                 ledger, status);
-        this.loop = new EpochLoop(id, settings, verify, node, this.domain, this.outputs, disks, ledger, status,
+        this.loop = new EpochLoop(id, settings, verify, this.domain, this.outputs, disks, ledger, status, heartbeats,
                 history, link, initialSync, teardown, signal, restored != null);
     }
 
