@@ -587,9 +587,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     }
 
     private BackupReplica newBackup(DomainId id) {
-        BackupReplica b = new BackupReplica(id, this::dropBackup, () -> failovers.heard(id));
-        b.onPlannedStop(() -> failovers.grace(id, settings.handoverGraceMs()));
-        return b;
+        return new BackupReplica(id, this::dropBackup, () -> failovers.heard(id),
+                () -> failovers.grace(id, settings.handoverGraceMs()));
     }
 
     /** {@code A-C} of the resume option, or null when it is malformed. */
@@ -1037,8 +1036,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
             adopted.ifPresent(Replica::close);
             return true;
         }
-        BackupReplica b = BackupReplica.restored(h, adopted.get(), this::dropBackup, () -> failovers.heard(h.id()));
-        b.onPlannedStop(() -> failovers.grace(h.id(), settings.handoverGraceMs()));
+        BackupReplica b = BackupReplica.restored(h, adopted.get(), this::dropBackup, () -> failovers.heard(h.id()),
+                () -> failovers.grace(h.id(), settings.handoverGraceMs()));
         if (backups.putIfAbsent(h.id(), b) != null) {
             adopted.get().close();
             return true;
