@@ -1,0 +1,253 @@
+package io.romulus.support.qmp;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A QMP client over a unix socket: reads the greeting, negotiates capabilities, runs commands (several threads may
+ * call {@link #execute}; answers are matched by id) and delivers asynchronous events to listeners on its reader
+ * thread.
+ */
+public final class QmpClient implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(QmpClient.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final SocketChannel channel;
+    private final BufferedReader in;
+    private final Object writeLock = new Object();
+    private final JsonNode greeting;
+    private final Map<String, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<Consumer<QmpEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final Thread reader;
+    private final Duration timeout;
+    private volatile IOException failure;
+
+    private QmpClient(SocketChannel channel, Duration timeout) throws IOException, InterruptedException {
+        this.channel = channel;
+        this.timeout = timeout;
+        // not Channels.newInputStream/newOutputStream: on a blocking SocketChannel both take the channel's blocking
+        // lock, so a reader blocked in read() would keep every command from being written
+        this.in = new BufferedReader(new InputStreamReader(new ChannelInput(channel), StandardCharsets.UTF_8));
+        String first = in.readLine();
+        if (first == null) {
+            throw new QmpException("QEMU closed the QMP socket before its greeting");
+        }
+        JsonNode g = JSON.readTree(first);
+        if (!g.has("QMP")) {
+            throw new QmpException("not a QMP greeting: " + first);
+        }
+        this.greeting = g.get("QMP");
+        this.reader = new Thread(this::read, "romulus-qmp-reader");
+        this.reader.setDaemon(true);
+        this.reader.start();
+        execute("qmp_capabilities", null);
+    }
+
+    /**
+     * Connects to QEMU's QMP socket, waiting up to {@code timeout} for the socket to appear (QEMU creates it while it
+     * starts), reads the greeting and enters command mode.
+     */
+    public static QmpClient connect(Path socket, Duration timeout) throws IOException, InterruptedException {
+        return connect(socket, timeout, () -> true);
+    }
+
+    /** As {@link #connect(Path, Duration)}, but gives up as soon as {@code alive} says QEMU has exited. */
+    public static QmpClient connect(Path socket, Duration timeout, BooleanSupplier alive)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        IOException last = null;
+        while (System.nanoTime() < deadline) {
+            if (!alive.getAsBoolean()) {
+                throw new QmpException("QEMU exited before its QMP socket " + socket + " answered");
+            }
+            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                return new QmpClient(ch, timeout);
+            } catch (IOException e) {
+                ch.close();
+                last = e;
+                Thread.sleep(20);
+            }
+        }
+        throw new QmpException("no QMP socket answered at " + socket + " within " + timeout.toMillis() + " ms"
+                + (last == null ? "" : ": " + last.getMessage()), last);
+    }
+
+    /** QEMU's version as the greeting gave it, {@code major.minor.micro}. */
+    public String version() {
+        JsonNode q = greeting.path("version").path("qemu");
+        return q.path("major").asInt() + "." + q.path("minor").asInt() + "." + q.path("micro").asInt();
+    }
+
+    public JsonNode greeting() {
+        return greeting;
+    }
+
+    /** Adds a listener for asynchronous events; it runs on the reader thread and must not block. */
+    public void onEvent(Consumer<QmpEvent> listener) {
+        listeners.add(listener);
+    }
+
+    /** A new arguments object for {@link #execute}. */
+    public static ObjectNode arguments() {
+        return JSON.createObjectNode();
+    }
+
+    /**
+     * Runs a command and returns its {@code return} value.
+     *
+     * @throws QmpException with QEMU's error class and description if the command failed, or if the connection did
+     */
+    public JsonNode execute(String command, ObjectNode arguments) throws QmpException, InterruptedException {
+        IOException f = failure;
+        if (f != null) {
+            throw new QmpException("the QMP connection is closed: " + f.getMessage(), f);
+        }
+        String id = "romulus-" + ids.incrementAndGet();
+        ObjectNode request = JSON.createObjectNode().put("execute", command).put("id", id);
+        if (arguments != null && !arguments.isEmpty()) {
+            request.set("arguments", arguments);
+        }
+        CompletableFuture<JsonNode> answer = new CompletableFuture<>();
+        pending.put(id, answer);
+        try {
+            ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            synchronized (writeLock) {
+                while (line.hasRemaining()) {
+                    channel.write(line);
+                }
+            }
+            JsonNode reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (reply.has("error")) {
+                JsonNode e = reply.get("error");
+                throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
+            }
+            return reply.path("return");
+        } catch (QmpException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new QmpException("sending " + command + " failed: " + e.getMessage(), e);
+        } catch (ExecutionException e) {
+            throw new QmpException(command + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new QmpException(command + ": no answer within " + timeout.toMillis() + " ms");
+        } finally {
+            pending.remove(id);
+        }
+    }
+
+    private void read() {
+        try {
+            String line;
+            while ((line = in.readLine()) != null) {
+                JsonNode msg = JSON.readTree(line);
+                if (msg.has("event")) {
+                    JsonNode ts = msg.path("timestamp");
+                    QmpEvent event = new QmpEvent(msg.get("event").asText(),
+                            msg.has("data") ? msg.get("data") : NullNode.getInstance(),
+                            ts.path("seconds").asLong() * 1_000_000 + ts.path("microseconds").asLong());
+                    for (Consumer<QmpEvent> l : listeners) {
+                        try {
+                            l.accept(event);
+                        } catch (RuntimeException e) {
+                            LOG.warn("A QMP event listener failed on {}", event.name(), e);
+                        }
+                    }
+                } else if (msg.has("id")) {
+                    CompletableFuture<JsonNode> answer = pending.get(msg.get("id").asText());
+                    if (answer != null) {
+                        answer.complete(msg);
+                    }
+                } else {
+                    LOG.debug("Unmatched QMP message: {}", line);
+                }
+            }
+            fail(new QmpException("QEMU closed the QMP connection"));
+        } catch (IOException e) {
+            fail(e);
+        }
+    }
+
+    private void fail(IOException cause) {
+        failure = cause;
+        pending.values().forEach(p -> p.completeExceptionally(cause));
+    }
+
+    /** Reads straight from the channel, without the blocking lock that would serialise it with writes. */
+    private static final class ChannelInput extends InputStream {
+
+        private final SocketChannel channel;
+
+        ChannelInput(SocketChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            int n;
+            do {
+                n = channel.read(ByteBuffer.wrap(b, off, len));
+            } while (n == 0);
+            return n;
+        }
+    }
+
+    /** Whether the connection is still up. */
+    public boolean isOpen() {
+        return failure == null && channel.isOpen();
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("Closing the QMP socket failed", e);
+        }
+        try {
+            reader.join(TimeUnit.SECONDS.toMillis(2));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
