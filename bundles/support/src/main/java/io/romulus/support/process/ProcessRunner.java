@@ -7,8 +7,10 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Runs host commands to their end with a real timeout: stdout and stderr are read by threads of their own, so neither
@@ -42,8 +44,8 @@ public final class ProcessRunner {
     public static CommandResult run(ProcessBuilder pb, Duration timeout) throws CommandException, InterruptedException {
         List<String> argv = List.copyOf(pb.command());
         Process p = start(pb);
-        Drain out = Drain.of(p.getInputStream(), "out");
-        Drain err = Drain.of(p.getErrorStream(), "err");
+        Drain out = Drain.of(p.getInputStream(), "romulus-command-stdout");
+        Drain err = Drain.of(p.getErrorStream(), "romulus-command-stderr");
         boolean ended = false;
         try {
             ended = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -79,6 +81,15 @@ public final class ProcessRunner {
         }
     }
 
+    /**
+     * Reads {@code in} (a command's stdout or stderr) to its end on a thread of its own, keeping the first
+     * {@link #KEPT_BYTES}; for commands started with {@link #start}.
+     */
+    public static CompletableFuture<String> collect(InputStream in, String threadName) {
+        Drain d = Drain.of(in, threadName);
+        return d.done.thenApply(ignored -> d.text());
+    }
+
     /** Kills {@code p} and every process it started (they would hold its pipes open), and waits a little for it. */
     public static void kill(Process p) {
         List<ProcessHandle> children = p.descendants().toList();
@@ -101,16 +112,16 @@ public final class ProcessRunner {
 
         private final InputStream in;
         private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
-        private final CountDownLatch done = new CountDownLatch(1);
+        private final CompletableFuture<Void> done = new CompletableFuture<>();
         private boolean truncated;
 
         private Drain(InputStream in) {
             this.in = in;
         }
 
-        static Drain of(InputStream in, String which) {
+        static Drain of(InputStream in, String threadName) {
             Drain d = new Drain(in);
-            Thread t = new Thread(d, "romulus-command-std" + which);
+            Thread t = new Thread(d, threadName);
             t.setDaemon(true);
             t.start();
             return d;
@@ -126,7 +137,7 @@ public final class ProcessRunner {
             } catch (IOException e) {
                 // the process was killed, or its pipe closed: what was read is what there is
             } finally {
-                done.countDown();
+                done.complete(null);
             }
         }
 
@@ -138,7 +149,11 @@ public final class ProcessRunner {
 
         /** Waits for the end of the stream; if a child of the command holds it open, what came so far is the output. */
         void await(long millis) throws InterruptedException {
-            done.await(millis, TimeUnit.MILLISECONDS);
+            try {
+                done.get(millis, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                // not ended (the reader never fails the future): the output is what came so far
+            }
         }
 
         synchronized String text() {
