@@ -60,10 +60,16 @@ public final class StateFile {
         if (state.path(FORMAT_FIELD).asInt(-1) != format) {
             throw new IllegalArgumentException("a " + what + " of format " + format + " is made by create()");
         }
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        writeAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
+    }
+
+    /**
+     * Writes {@code bytes} to {@code file} in one step: to {@code file.tmp}, synced, then renamed over {@code file}
+     * (creating its directory); a reader finds the old content or the new, never part of it.
+     */
+    public static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer b = ByteBuffer.wrap(bytes);

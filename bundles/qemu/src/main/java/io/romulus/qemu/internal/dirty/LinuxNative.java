@@ -3,39 +3,25 @@ package io.romulus.qemu.internal.dirty;
 import static io.romulus.qemu.internal.dirty.KernelAbi.O_CLOEXEC;
 import static io.romulus.qemu.internal.dirty.KernelAbi.O_NONBLOCK;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.nio.ByteBuffer;
+
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.LibC;
+import io.romulus.support.linux.LibcLoader;
+import io.romulus.support.linux.NativeCallException;
 
 /**
  * The Linux calls behind dirty-page tracking, in the domain's words: create and configure a userfaultfd,
  * take a descriptor from another process, write-protect a range, scan the pagemap. Every failure is a
  * {@link NativeCallException} that says what failed and with which errno.
  *
- * <p>Underneath is a private 1:1 JNA mapping of libc that keeps the C names. Get the instance with
- * {@link #load()}; it fails with a clear message where JNA or libc cannot be loaded.
+ * <p>Underneath is the support library's 1:1 JNA mapping of libc ({@link LibC}), which keeps the C names. Get the
+ * instance with {@link #load()}; it fails with a clear message where JNA or libc cannot be loaded.
  */
 public final class LinuxNative {
-
-    /** 1:1 libc mapping; C names and C argument order. Variadic C functions are declared variadic. */
-    private interface LibC extends Library {
-        long syscall(long number, Object... args);
-
-        int ioctl(int fd, long request, Object... args);
-
-        int open(String pathname, int flags, Object... mode);
-
-        int close(int fd);
-
-        Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
-
-        int munmap(Pointer addr, long length);
-
-        int getpagesize();
-    }
 
     static final int O_RDONLY = 0;
     static final int O_RDWR = 2;
@@ -46,6 +32,7 @@ public final class LinuxNative {
     private static final long SYS_PIDFD_OPEN = 434; // same number on every architecture (>= 424 are unified)
     private static final long SYS_PIDFD_GETFD = 438;
 
+    private static final Object LOCK = new Object();
     private static volatile LinuxNative instance;
 
     private final LibC libc;
@@ -62,27 +49,21 @@ public final class LinuxNative {
         if (result != null) {
             return result;
         }
-        synchronized (LinuxNative.class) {
+        synchronized (LOCK) {
             if (instance == null) {
-                if (!Platform.isLinux()) {
-                    throw new NativeCallException("dlopen(libc)", 0,
-                            "userfaultfd dirty-page tracking needs Linux; this is " + System.getProperty("os.name"));
-                }
                 long sysUserfaultfd;
                 if (Platform.isIntel() && Platform.is64Bit()) {
                     sysUserfaultfd = 323; // arch/x86/entry/syscalls/syscall_64.tbl
                 } else if (Platform.isARM() && Platform.is64Bit()) {
                     sysUserfaultfd = 282; // include/uapi/asm-generic/unistd.h
+                } else if (!Platform.isLinux()) {
+                    throw new NativeCallException("dlopen(libc)", 0,
+                            "userfaultfd dirty-page tracking needs Linux; this is " + System.getProperty("os.name"));
                 } else {
                     throw new NativeCallException("syscall(SYS_userfaultfd)", 0,
                             "userfaultfd dirty-page tracking supports x86-64 and arm64, not " + Platform.ARCH);
                 }
-                try {
-                    instance = new LinuxNative(Native.load(Platform.C_LIBRARY_NAME, LibC.class), sysUserfaultfd);
-                } catch (LinkageError e) {
-                    throw new NativeCallException("dlopen(libc)", 0,
-                            "could not load libc through JNA (is the JNA bundle installed?): " + e.getMessage(), e);
-                }
+                instance = new LinuxNative(LibcLoader.load("userfaultfd dirty-page tracking"), sysUserfaultfd);
             }
             return instance;
         }
@@ -94,7 +75,7 @@ public final class LinuxNative {
     }
 
     private static int lastError() {
-        return Native.getLastError();
+        return LibcLoader.lastError();
     }
 
     // ---- processes and descriptors ----
