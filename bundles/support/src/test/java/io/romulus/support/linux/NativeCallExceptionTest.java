@@ -18,6 +18,9 @@ class NativeCallExceptionTest {
         assertEquals("ENOBUFS", Errno.name(105));
         assertEquals("errno 4095", Errno.name(4095));
         assertEquals("unknown error", Errno.description(4095));
+        assertEquals("ENOENT (errno 2)", Errno.text(2));
+        assertEquals("ECONNREFUSED (errno 111)", Errno.text(Errno.ECONNREFUSED));
+        assertEquals("errno 4242", Errno.text(4242));
     }
 
     @Test

@@ -21,6 +21,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,6 +33,8 @@ import io.romulus.api.hypervisor.HypervisorException;
 
 /** The device model's QMP exchange against a scripted QMP server on a unix socket (QEMU's answers, one per line). */
 class QmpDeviceModelTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path tmp;
@@ -65,10 +70,14 @@ class QmpDeviceModelTest {
                 OutputStream out = Channels.newOutputStream(client);
                 send(out, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}");
                 for (String line; (line = in.readLine()) != null;) {
-                    commands.add(line);
+                    // as QEMU does, the answer carries the command's id; the commands are kept without it
+                    ObjectNode command = (ObjectNode) JSON.readTree(line);
+                    String id = JSON.writeValueAsString(command.remove("id"));
+                    commands.add(JSON.writeValueAsString(command));
                     if (line.contains("xen-save-devices-state")) {
                         if (refuseSave) {
-                            send(out, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no space left\"}}");
+                            send(out, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no space left\"}, "
+                                    + "\"id\": " + id + "}");
                             continue;
                         }
                         Files.write(tmp.resolve("dm-state"), new byte[] {'Q', 'E', 'V', 'M', 0, 0, 0, 3});
@@ -76,7 +85,7 @@ class QmpDeviceModelTest {
                     if (line.contains("\"stop\"")) {
                         send(out, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}");
                     }
-                    send(out, "{\"return\": {}}");
+                    send(out, "{\"return\": {}, \"id\": " + id + "}");
                 }
             } catch (IOException e) {
                 return;
