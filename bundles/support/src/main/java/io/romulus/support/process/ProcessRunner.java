@@ -70,7 +70,7 @@ public final class ProcessRunner {
      * run on (streams) and are read by the caller.
      */
     public static Process start(ProcessBuilder pb) throws CommandException {
-        if (pb.redirectInput() == ProcessBuilder.Redirect.PIPE) {
+        if (pb.redirectInput().type() == ProcessBuilder.Redirect.Type.PIPE) {
             pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         }
         try {

@@ -26,15 +26,15 @@ class StateFileTest {
     @TempDir
     Path dir;
 
-    record Record(String name, long epoch, boolean held, byte[] blob) {
+    record Sample(String name, long epoch, boolean held, byte[] blob) {
         ObjectNode toJson() {
             ObjectNode o = FILE.create().put("name", name).put("epoch", epoch).put("held", held);
             o.put("blob", blob);
             return o;
         }
 
-        static Record parse(JsonNode o) throws IOException {
-            return new Record(StateFile.text(o, "name"), StateFile.number(o, "epoch"), StateFile.flag(o, "held"),
+        static Sample parse(JsonNode o) throws IOException {
+            return new Sample(StateFile.text(o, "name"), StateFile.number(o, "epoch"), StateFile.flag(o, "held"),
                     StateFile.bytes(o, "blob"));
         }
     }
@@ -42,9 +42,9 @@ class StateFileTest {
     @Test
     void aStateReadsBackAsWrittenAndCarriesItsFormat() throws IOException {
         Path file = dir.resolve("sub/dir/record.json");
-        Record written = new Record("web", Long.MAX_VALUE, true, new byte[] {0, 1, (byte) 0xff, 'R', 'M'});
+        Sample written = new Sample("web", Long.MAX_VALUE, true, new byte[] {0, 1, (byte) 0xff, 'R', 'M'});
         FILE.write(file, written.toJson());
-        Record read = FILE.read(file, Record::parse);
+        Sample read = FILE.read(file, Sample::parse);
         assertEquals(written.name(), read.name());
         assertEquals(written.epoch(), read.epoch());
         assertEquals(written.held(), read.held());
@@ -55,32 +55,32 @@ class StateFileTest {
     @Test
     void aRewriteReplacesTheFileInOneStep() throws IOException {
         Path file = dir.resolve("record.json");
-        FILE.write(file, new Record("a", 1, false, new byte[0]).toJson());
-        FILE.write(file, new Record("b", 2, false, new byte[0]).toJson());
-        assertEquals("b", FILE.read(file, Record::parse).name());
+        FILE.write(file, new Sample("a", 1, false, new byte[0]).toJson());
+        FILE.write(file, new Sample("b", 2, false, new byte[0]).toJson());
+        assertEquals("b", FILE.read(file, Sample::parse).name());
         assertEquals(List.of(file), listing(), "no temporary file is left");
     }
 
     @Test
     void noFileIsEmptyForReadIfPresent() throws IOException {
-        assertEquals(Optional.empty(), FILE.readIfPresent(dir.resolve("none.json"), Record::parse));
+        assertEquals(Optional.empty(), FILE.readIfPresent(dir.resolve("none.json"), Sample::parse));
         assertThrows(java.nio.file.NoSuchFileException.class, () -> FILE.read(dir.resolve("none.json"),
-                Record::parse));
+                Sample::parse));
     }
 
     @Test
     void garbageIsRefusedAsNotJson() throws IOException {
         Path file = dir.resolve("record.json");
         Files.write(file, new byte[] {'R', 'M', 'X', 'R', 0, 0, 0, 1});
-        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().startsWith(file + " is not a test hand-over record: not JSON"), e.getMessage());
 
         Files.writeString(file, "format=1\nprimaries=0\n", StandardCharsets.UTF_8);
-        e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().contains("not JSON"), e.getMessage());
 
         Files.writeString(file, "[1, 2]", StandardCharsets.UTF_8);
-        e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().contains("not a JSON object"), e.getMessage());
     }
 
@@ -88,11 +88,11 @@ class StateFileTest {
     void aFileWithoutFormatOrOfAnotherFormatIsRefused() throws IOException {
         Path file = dir.resolve("record.json");
         Files.writeString(file, "{\"name\": \"web\"}", StandardCharsets.UTF_8);
-        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().contains("has no format number"), e.getMessage());
 
         Files.writeString(file, "{\"format\": 4, \"name\": \"web\"}", StandardCharsets.UTF_8);
-        e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertEquals(file + " is a test hand-over record of format 4; this version reads format 3", e.getMessage());
     }
 
@@ -101,12 +101,12 @@ class StateFileTest {
         Path file = dir.resolve("record.json");
         Files.writeString(file, "{\"format\": 3, \"name\": \"web\", \"epoch\": \"seven\", \"held\": true, "
                 + "\"blob\": \"\"}", StandardCharsets.UTF_8);
-        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        StateFileException e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().contains("is not a valid test hand-over record: it has no integral field epoch"),
                 e.getMessage());
         Files.writeString(file, "{\"format\": 3, \"epoch\": 7, \"held\": true, \"blob\": \"\"}",
                 StandardCharsets.UTF_8);
-        e = assertThrows(StateFileException.class, () -> FILE.read(file, Record::parse));
+        e = assertThrows(StateFileException.class, () -> FILE.read(file, Sample::parse));
         assertTrue(e.getMessage().contains("it has no text field name"), e.getMessage());
     }
 

@@ -85,12 +85,11 @@ public final class LinuxNative {
         long fd = libc.syscall(SYS_PIDFD_OPEN, pid, 0L);
         if (fd < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.ESRCH: why = "process " + pid + " does not exist"; break;
-                case Errno.ENOSYS: why = "pidfd_open is not supported by this kernel (needs Linux 5.3+)"; break;
-                default: why = "cannot open a pidfd for process " + pid; break;
-            }
+            String why = switch (errno) {
+                case Errno.ESRCH -> "process " + pid + " does not exist";
+                case Errno.ENOSYS -> "pidfd_open is not supported by this kernel (needs Linux 5.3+)";
+                default -> "cannot open a pidfd for process " + pid;
+            };
             throw new NativeCallException("pidfd_open", errno, why);
         }
         return (int) fd;
@@ -101,26 +100,15 @@ public final class LinuxNative {
         long fd = libc.syscall(SYS_PIDFD_GETFD, (long) pidfd, (long) targetFd, 0L);
         if (fd < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.EBADF:
-                    why = "process " + pid + " has no descriptor " + targetFd
-                            + " (was it started with LD_PRELOAD=libromulus-uffd.so? its stderr says why not)";
-                    break;
-                case Errno.EPERM:
-                    why = "not allowed to take descriptor " + targetFd + " of process " + pid
-                            + " (needs ptrace rights over it: same user and kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE)";
-                    break;
-                case Errno.ESRCH:
-                    why = "process " + pid + " has exited";
-                    break;
-                case Errno.ENOSYS:
-                    why = "pidfd_getfd is not supported by this kernel (needs Linux 5.6+)";
-                    break;
-                default:
-                    why = "cannot take descriptor " + targetFd + " of process " + pid;
-                    break;
-            }
+            String why = switch (errno) {
+                case Errno.EBADF -> "process " + pid + " has no descriptor " + targetFd
+                        + " (was it started with LD_PRELOAD=libromulus-uffd.so? its stderr says why not)";
+                case Errno.EPERM -> "not allowed to take descriptor " + targetFd + " of process " + pid
+                        + " (needs ptrace rights over it: same user and kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE)";
+                case Errno.ESRCH -> "process " + pid + " has exited";
+                case Errno.ENOSYS -> "pidfd_getfd is not supported by this kernel (needs Linux 5.6+)";
+                default -> "cannot take descriptor " + targetFd + " of process " + pid;
+            };
             throw new NativeCallException("pidfd_getfd", errno, why);
         }
         return (int) fd;
@@ -251,23 +239,14 @@ public final class LinuxNative {
         int n = libc.ioctl(pagemapFd, KernelAbi.PAGEMAP_SCAN, arg);
         if (n < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.ENOTTY:
-                    why = "PAGEMAP_SCAN is not supported by this kernel (needs Linux 6.7+)";
-                    break;
-                case Errno.EPERM:
-                    why = "PAGEMAP_SCAN found memory in " + range(start, end - start)
-                            + " that is not registered for asynchronous write-protect";
-                    break;
-                case Errno.EINVAL:
-                    why = "PAGEMAP_SCAN rejected its arguments for " + range(start, end - start)
-                            + " (kernel older than the 6.7 pm_scan_arg layout?)";
-                    break;
-                default:
-                    why = "PAGEMAP_SCAN over " + range(start, end - start) + " failed";
-                    break;
-            }
+            String why = switch (errno) {
+                case Errno.ENOTTY -> "PAGEMAP_SCAN is not supported by this kernel (needs Linux 6.7+)";
+                case Errno.EPERM -> "PAGEMAP_SCAN found memory in " + range(start, end - start)
+                        + " that is not registered for asynchronous write-protect";
+                case Errno.EINVAL -> "PAGEMAP_SCAN rejected its arguments for " + range(start, end - start)
+                        + " (kernel older than the 6.7 pm_scan_arg layout?)";
+                default -> "PAGEMAP_SCAN over " + range(start, end - start) + " failed";
+            };
             throw new NativeCallException("ioctl(PAGEMAP_SCAN)", errno, why);
         }
         return n;
