@@ -1,9 +1,9 @@
 package io.romulus.detector.internal;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+
+import io.romulus.support.host.HostName;
 
 /**
  * The failure detector's settings, usable without OSGi.
@@ -69,7 +69,7 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
 
     /** From the OSGi configuration; an empty node id means the host name. */
     public static DetectorSettings of(DetectorConfig c) {
-        String node = c.node_id() == null || c.node_id().isBlank() ? hostName() : c.node_id();
+        String node = c.node_id() == null || c.node_id().isBlank() ? HostName.get() : c.node_id();
         return new DetectorSettings(c.listen_address(), c.listen_port(), node, c.interval_ms(), c.threshold(),
                 c.min_std_dev_ms(), c.acceptable_pause_ms(), c.window());
     }
@@ -88,13 +88,5 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
     /** Whether a change from {@code other} to these settings needs the socket bound again. */
     boolean rebinds(DetectorSettings other) {
         return !listenAddress.equals(other.listenAddress) || listenPort != other.listenPort;
-    }
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "romulus";
-        }
     }
 }

@@ -1,16 +1,13 @@
 package io.romulus.drbd.internal;
 
-import java.io.File;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+
+import io.romulus.support.process.Executables;
 
 /**
  * The drbd-utils commands the coordinator uses, over a {@link CommandRunner}: {@code drbdsetup events2} (one-shot
@@ -64,26 +61,7 @@ public final class DrbdTools {
      * fails with "cannot run").
      */
     public static String locate(String name) {
-        if (name.indexOf('/') >= 0) {
-            return name;
-        }
-        Set<String> dirs = new LinkedHashSet<>();
-        String path = System.getenv("PATH");
-        if (path != null) {
-            for (String d : path.split(File.pathSeparator)) {
-                if (!d.isEmpty()) {
-                    dirs.add(d);
-                }
-            }
-        }
-        dirs.addAll(List.of("/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"));
-        for (String d : dirs) {
-            Path p = Path.of(d, name);
-            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return name;
+        return Executables.locate(name);
     }
 
     /** {@code drbdsetup events2 --now --statistics [RES]}: the current state. */

@@ -1,9 +1,7 @@
 package io.romulus.drbd.internal;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -12,42 +10,45 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
+import io.romulus.support.process.CommandException;
+import io.romulus.support.process.CommandResult;
+import io.romulus.support.process.ProcessRunner;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Forks the DRBD tools with {@link ProcessBuilder}; stdin is {@code /dev/null}, LANG is C so messages are stable. */
+/**
+ * Forks the DRBD tools through {@link ProcessRunner} (a real timeout; stdin is {@code /dev/null}); LANG is C so
+ * messages are stable.
+ */
 public final class ProcessCommandRunner implements CommandRunner {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessCommandRunner.class);
 
-    private static Process start(List<String> argv) throws DrbdCommandException {
-        ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    private static ProcessBuilder builder(List<String> argv) {
+        ProcessBuilder pb = new ProcessBuilder(argv);
         pb.environment().put("LANG", "C");
         pb.environment().put("LC_ALL", "C");
+        return pb;
+    }
+
+    private static Process start(List<String> argv) throws DrbdCommandException {
         try {
-            return pb.start();
-        } catch (IOException e) {
-            throw new DrbdCommandException("cannot run " + String.join(" ", argv) + ": " + e.getMessage(), argv, -1,
-                    "", e);
+            return ProcessRunner.start(builder(argv));
+        } catch (CommandException e) {
+            throw new DrbdCommandException(e.getMessage(), argv, -1, "", e);
         }
     }
 
     @Override
     public Result run(List<String> argv, Duration timeout) throws DrbdCommandException {
         LOG.debug("running {}", argv);
-        Process p = start(argv);
-        CompletableFuture<String> out = drain(p.getInputStream(), "out");
-        CompletableFuture<String> err = drain(p.getErrorStream(), "err");
         try {
-            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                String e = err.getNow("");
-                throw new DrbdCommandException(String.join(" ", argv) + " did not finish within " + timeout.toSeconds()
-                        + " s" + (e.isBlank() ? "" : ": " + e.strip()), argv, -1, e, null);
-            }
-            return new Result(argv, p.exitValue(), out.join(), err.join());
+            CommandResult r = ProcessRunner.run(builder(argv), timeout);
+            return new Result(argv, r.exit(), r.out(), r.err());
+        } catch (CommandException e) {
+            throw new DrbdCommandException(e.getMessage(), argv, -1, e.err(), e);
         } catch (InterruptedException e) {
-            p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new DrbdCommandException("interrupted while running " + String.join(" ", argv), argv, -1, "", e);
         }
@@ -57,7 +58,7 @@ public final class ProcessCommandRunner implements CommandRunner {
     public Running stream(List<String> argv, Consumer<String> lines) throws DrbdCommandException {
         LOG.debug("starting {}", argv);
         Process p = start(argv);
-        CompletableFuture<String> err = drain(p.getErrorStream(), "err");
+        CompletableFuture<String> err = ProcessRunner.collect(p.getErrorStream(), "romulus-drbd-stderr");
         CompletableFuture<Result> exit = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
@@ -101,19 +102,5 @@ public final class ProcessCommandRunner implements CommandRunner {
                 }
             }
         };
-    }
-
-    private static CompletableFuture<String> drain(InputStream in, String which) {
-        CompletableFuture<String> result = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try (in) {
-                result.complete(new String(in.readAllBytes(), StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                result.complete("");
-            }
-        }, "romulus-drbd-std" + which);
-        t.setDaemon(true);
-        t.start();
-        return result;
     }
 }

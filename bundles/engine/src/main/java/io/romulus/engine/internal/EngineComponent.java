@@ -1,8 +1,6 @@
 package io.romulus.engine.internal;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -20,6 +18,7 @@ import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.witness.Witness;
+import io.romulus.support.host.HostName;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
@@ -52,25 +51,21 @@ public class EngineComponent implements ReplicationEngine {
         java.io.File data = context.getDataFile(HANDOVER_FILE);
         this.handoverFile = data != null ? data.toPath()
                 : java.nio.file.Path.of(System.getProperty("karaf.data", "."), "romulus", HANDOVER_FILE);
-        engine.restore(handoverFile);
+        java.nio.file.Path legacy = handoverFile.resolveSibling(LEGACY_HANDOVER_FILE);
+        engine.restore(java.nio.file.Files.exists(legacy) && !java.nio.file.Files.exists(handoverFile) ? legacy
+                : handoverFile);
     }
 
-    static final String HANDOVER_FILE = "engine-handover.properties";
+    static final String HANDOVER_FILE = "engine-handover.json";
+    /** Where engines before the JSON hand-over state wrote theirs: read (and deleted) once after the update. */
+    static final String LEGACY_HANDOVER_FILE = "engine-handover.properties";
 
     static EngineSettings settings(EngineConfig c) {
-        String node = c.node_id().isBlank() ? hostName() : c.node_id().trim();
+        String node = c.node_id().isBlank() ? HostName.get() : c.node_id().trim();
         return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
                 c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch(),
                 EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port(),
                 c.failover_reprotect(), c.handover_grace_ms());
-    }
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "romulus";
-        }
     }
 
     @Modified

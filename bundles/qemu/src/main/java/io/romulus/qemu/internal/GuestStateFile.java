@@ -1,9 +1,7 @@
 package io.romulus.qemu.internal;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -11,17 +9,18 @@ import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.qemu.internal.vm.VmDefinition;
+import io.romulus.support.state.StateFile;
 
 /**
  * What one version of the binding knew of a running guest, written to {@value #NAME} in the guest's directory (next to
  * {@code ram}, {@code qmp.sock}, {@code qemu.pid}) so that the next version, after a bundle update, finds the guest
- * again: nothing in memory survives an update, only files and kernel state.
+ * again: nothing in memory survives an update, only files and kernel state. A {@link StateFile}: JSON, written in one
+ * step.
  *
  * @param name         the guest's name ({@code NAME} of {@code qemu:NAME})
  * @param options      the guest's definition, its canonical map ({@link VmDefinition#toMap()})
@@ -43,8 +42,8 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
         String dirtyLog) {
 
     static final String NAME = "guest.json";
-    private static final int FORMAT = 2;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Format 2, as the binding wrote it before it went through the support library: the files stay readable. */
+    private static final StateFile FILE = new StateFile("QEMU guest state file", 2);
 
     GuestStateFile {
         options = Collections.unmodifiableMap(new LinkedHashMap<>(options));
@@ -71,7 +70,7 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
 
     /** Writes the file into {@code dir}, replacing the previous one in one step. */
     void write(Path dir) throws IOException {
-        ObjectNode o = newJson();
+        ObjectNode o = FILE.create();
         o.put("name", name);
         ObjectNode opts = o.putObject("options");
         options.forEach(opts::put);
@@ -89,53 +88,26 @@ record GuestStateFile(String name, Map<String, String> options, long memoryBytes
         }
         o.put("held", held);
         o.put("dirtyLog", dirtyLog);
-        writeJson(dir.resolve(NAME), o);
+        FILE.write(dir.resolve(NAME), o);
     }
 
     static GuestStateFile read(Path dir) throws IOException {
-        JsonNode o = readJson(dir.resolve(NAME));
+        return FILE.read(dir.resolve(NAME), GuestStateFile::parse);
+    }
+
+    private static GuestStateFile parse(JsonNode o) throws IOException {
         Map<String, String> options = new LinkedHashMap<>();
         o.path("options").properties().forEach(e -> options.put(e.getKey(), e.getValue().asText()));
         List<GuestDisk> disks = new ArrayList<>();
         for (JsonNode d : o.path("disks")) {
-            disks.add(new GuestDisk(text(d, "name"), text(d, "kind"), text(d, "source"), d.path("sizeBytes").asLong()));
+            disks.add(new GuestDisk(StateFile.text(d, "name"), StateFile.text(d, "kind"), StateFile.text(d, "source"),
+                    d.path("sizeBytes").asLong()));
         }
         List<String> taps = new ArrayList<>();
         o.path("taps").forEach(t -> taps.add(t.asText()));
-        return new GuestStateFile(text(o, "name"), options, o.path("memoryBytes").asLong(), o.path("pageSize").asInt(),
-                taps, text(o, "accel"), o.path("netns").asText(""),
-                o.path("bridge").asText(""), text(o, "dirtyTracker"), disks, o.path("held").asBoolean(),
+        return new GuestStateFile(StateFile.text(o, "name"), options, o.path("memoryBytes").asLong(),
+                o.path("pageSize").asInt(), taps, StateFile.text(o, "accel"), o.path("netns").asText(""),
+                o.path("bridge").asText(""), StateFile.text(o, "dirtyTracker"), disks, o.path("held").asBoolean(),
                 o.path("dirtyLog").asText("none"));
-    }
-
-    /** Reads a state file of this binding: JSON of a format it knows. */
-    static JsonNode readJson(Path file) throws IOException {
-        JsonNode o = JSON.readTree(file.toFile());
-        if (o == null || !o.isObject() || o.path("format").asInt() != FORMAT) {
-            throw new IOException(file + " is not a state file of format " + FORMAT);
-        }
-        return o;
-    }
-
-    static String text(JsonNode o, String field) throws IOException {
-        JsonNode v = o.get(field);
-        if (v == null || !v.isTextual()) {
-            throw new IOException("the state file has no " + field);
-        }
-        return v.asText();
-    }
-
-    static ObjectNode newJson() {
-        return JSON.createObjectNode().put("format", FORMAT);
-    }
-
-    static void writeJson(Path file, JsonNode o) throws IOException {
-        writeAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
-    }
-
-    static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

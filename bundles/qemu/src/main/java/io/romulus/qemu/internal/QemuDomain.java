@@ -19,7 +19,7 @@ import io.romulus.qemu.internal.dirty.CompareDirtyTracker;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.dirty.RamMapping;
 import io.romulus.qemu.internal.dirty.UffdDirtyTracker;
-import io.romulus.qemu.internal.qmp.QmpClient;
+import io.romulus.support.qmp.QmpClient;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,6 +1,5 @@
 package io.romulus.qemu.internal;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,9 +28,10 @@ import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.dirty.DirtyTrackerChoice;
-import io.romulus.qemu.internal.qmp.QmpClient;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
+import io.romulus.support.process.Executables;
+import io.romulus.support.qmp.QmpClient;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -304,7 +304,7 @@ public final class QemuHypervisor implements Hypervisor {
     @Override
     public Availability availability() {
         QemuSettings s = settings;
-        if (!executable(s.qemuBinary())) {
+        if (Executables.find(s.qemuBinary()).isEmpty()) {
             return Availability.no(s.qemuBinary() + " is not installed (Debian package qemu-system-x86)");
         }
         if (s.dirtyTracker().equals("uffd") && !Files.isReadable(s.preloadLibrary())) {
@@ -312,14 +312,6 @@ public final class QemuHypervisor implements Hypervisor {
         }
         return new Availability(true, "available; dirty pages tracked with " + s.dirtyTracker() + " ("
                 + trackerReason + ")");
-    }
-
-    private static boolean executable(String binary) {
-        if (binary.contains("/")) {
-            return new File(binary).canExecute();
-        }
-        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator))
-                .anyMatch(d -> new File(d, binary).canExecute());
     }
 
     @Override

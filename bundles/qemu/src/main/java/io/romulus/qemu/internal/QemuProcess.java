@@ -13,10 +13,13 @@ import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
-import io.romulus.qemu.internal.qmp.QmpClient;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
 import io.romulus.qemu.internal.vm.VmNic;
+import io.romulus.support.process.CommandException;
+import io.romulus.support.process.CommandResult;
+import io.romulus.support.process.ProcessRunner;
+import io.romulus.support.qmp.QmpClient;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -269,36 +272,21 @@ final class QemuProcess implements AutoCloseable {
     }
 
     /**
-     * Runs a host command to its end, at most {@code timeoutSeconds}: its output is read by another thread, so a
-     * command that hangs (or one that prints a lot) cannot keep the timeout from firing; a command still running then
-     * is killed.
+     * Runs a host command to its end, at most {@code timeoutSeconds}, through {@link ProcessRunner}: its output is read
+     * by another thread, so a command that hangs (or one that prints a lot) cannot keep the timeout from firing; a
+     * command still running then is killed.
      */
     static String run(List<String> cmd, long timeoutSeconds) throws HypervisorException, InterruptedException {
-        Process p;
+        CommandResult r;
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new HypervisorException(String.join(" ", cmd) + " failed: " + e.getMessage(), e);
+            r = ProcessRunner.run(new ProcessBuilder(cmd).redirectErrorStream(true),
+                    Duration.ofSeconds(timeoutSeconds));
+        } catch (CommandException e) {
+            throw new HypervisorException(e.getMessage(), e);
         }
-        java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            } catch (IOException e) {
-                return "(output unreadable: " + e.getMessage() + ")";
-            }
-        });
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new HypervisorException(String.join(" ", cmd) + " did not finish within " + timeoutSeconds + " s");
-        }
-        String text;
-        try {
-            text = out.get(5, TimeUnit.SECONDS);
-        } catch (ExecutionException | TimeoutException e) {
-            text = "(output not read)";
-        }
-        if (p.exitValue() != 0) {
-            throw new HypervisorException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + text);
+        String text = r.out().trim();
+        if (!r.ok()) {
+            throw new HypervisorException(String.join(" ", cmd) + " failed (exit " + r.exit() + "): " + text);
         }
         return text;
     }

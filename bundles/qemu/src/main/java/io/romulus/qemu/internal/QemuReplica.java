@@ -21,6 +21,7 @@ import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
+import io.romulus.support.state.StateFile;
 
 /**
  * The backup's copy of a QEMU guest: a RAM file on tmpfs that a restored QEMU maps as its guest RAM, plus the device
@@ -299,7 +300,7 @@ final class QemuReplica implements Replica {
             gone = "handed over to the next version of the binding";
             try {
                 if (deviceState != null) {
-                    GuestStateFile.writeAtomically(dir.resolve(ReplicaStateFile.DEVICE_STATE), deviceState);
+                    StateFile.writeAtomically(dir.resolve(ReplicaStateFile.DEVICE_STATE), deviceState);
                 }
                 new ReplicaStateFile(spec, committed).write(dir);
             } catch (IOException e) {

@@ -1,33 +1,28 @@
 package io.romulus.xen.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.StringReader;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Arrays;
 import java.util.Map;
-import java.util.Properties;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.support.state.StateFile;
 
 /**
  * What a detached domain or replica leaves on disk, so that a later revision of the binding (after an update of the
  * xen bundle) can adopt it: everything else it needs is in Xen (the domain, its log-dirty bitmap) or in the replica
- * image. A record is written when a handle is detached and removed when it is adopted, opened or created anew.
+ * image. A record is written when a handle is detached and removed when it is adopted, opened or created anew. Both
+ * records are JSON {@link StateFile}s, written in one step; format 1 was a properties file (domains) and a binary
+ * "RMXR" record (replicas), which this revision refuses, so that what a revision before it detached is not adopted.
  */
 final class HandOver {
 
-    private static final int REPLICA_MAGIC = 0x524d5852; // "RMXR"
-    private static final int REPLICA_VERSION = 1;
+    private static final StateFile DOMAIN = new StateFile("hand-over record of a detached Xen domain", 2);
+    private static final StateFile REPLICA = new StateFile("hand-over record of a detached Xen replica", 2);
 
     private HandOver() {
     }
@@ -54,36 +49,34 @@ final class HandOver {
         }
 
         void write(Path file) throws IOException {
-            Properties p = new Properties();
-            p.setProperty("domain", name);
-            p.setProperty("domid", Integer.toString(domid));
-            p.setProperty("uuid", uuid);
-            p.setProperty("pfn-space", Long.toString(pfnSpace));
-            p.setProperty("ranges", String.join(",", Arrays.stream(ranges).mapToObj(Long::toString).toList()));
-            StringWriter text = new StringWriter();
-            p.store(text, "Romulus xen binding: a protected domain detached with log-dirty mode on, for adoption");
-            writeAtomically(file, text.toString().getBytes(StandardCharsets.ISO_8859_1));
+            ObjectNode o = DOMAIN.create().put("domain", name).put("domid", domid).put("uuid", uuid)
+                    .put("pfnSpace", pfnSpace);
+            ArrayNode r = o.putArray("ranges");
+            for (long v : ranges) {
+                r.add(v);
+            }
+            DOMAIN.write(file, o);
         }
 
         /** The record in {@code file}, or {@code null} when there is none. */
         static DomainRecord read(Path file) throws IOException {
-            byte[] bytes = readOrNull(file);
-            if (bytes == null) {
-                return null;
+            return DOMAIN.readIfPresent(file, DomainRecord::parse).orElse(null);
+        }
+
+        private static DomainRecord parse(JsonNode o) throws IOException {
+            JsonNode r = o.get("ranges");
+            if (r == null || !r.isArray()) {
+                throw new IOException("it has no list ranges");
             }
-            Properties p = new Properties();
-            p.load(new StringReader(new String(bytes, StandardCharsets.ISO_8859_1)));
-            try {
-                String[] parts = p.getProperty("ranges", "").split(",");
-                long[] ranges = new long[parts.length];
-                for (int i = 0; i < parts.length; i++) {
-                    ranges[i] = Long.parseLong(parts[i].trim());
+            long[] ranges = new long[r.size()];
+            for (int i = 0; i < ranges.length; i++) {
+                if (!r.get(i).canConvertToExactIntegral()) {
+                    throw new IOException("ranges[" + i + "] is not a number");
                 }
-                return new DomainRecord(p.getProperty("domain"), Integer.parseInt(p.getProperty("domid")),
-                        p.getProperty("uuid", ""), Long.parseLong(p.getProperty("pfn-space")), ranges);
-            } catch (RuntimeException e) {
-                throw new IOException(file + " is not a hand-over record: " + e.getMessage(), e);
+                ranges[i] = r.get(i).asLong();
             }
+            return new DomainRecord(StateFile.text(o, "domain"), Math.toIntExact(StateFile.number(o, "domid")),
+                    o.path("uuid").asText(""), StateFile.number(o, "pfnSpace"), ranges);
         }
     }
 
@@ -97,54 +90,21 @@ final class HandOver {
     record ReplicaRecord(ReplicaSpec spec, long committed, byte[] deviceState) {
 
         void write(Path file) throws IOException {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            try (DataOutputStream out = new DataOutputStream(bytes)) {
-                out.writeInt(REPLICA_MAGIC);
-                out.writeInt(REPLICA_VERSION);
-                out.writeUTF(spec.id().toString());
-                out.writeLong(spec.memoryBytes());
-                out.writeInt(spec.pageSize());
-                out.writeLong(committed);
-                out.writeInt(deviceState.length);
-                out.write(deviceState);
-            }
-            writeAtomically(file, bytes.toByteArray());
+            ObjectNode o = REPLICA.create().put("domain", spec.id().toString()).put("memoryBytes", spec.memoryBytes())
+                    .put("pageSize", spec.pageSize()).put("committed", committed);
+            o.put("deviceState", deviceState);
+            REPLICA.write(file, o);
         }
 
         /** The record in {@code file}, or {@code null} when there is none. */
         static ReplicaRecord read(Path file) throws IOException {
-            byte[] bytes = readOrNull(file);
-            if (bytes == null) {
-                return null;
-            }
-            try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-                if (in.readInt() != REPLICA_MAGIC || in.readInt() != REPLICA_VERSION) {
-                    throw new IOException(file + " is not a replica record of this binding's version");
-                }
-                DomainId id = DomainId.parse(in.readUTF());
-                ReplicaSpec spec = new ReplicaSpec(id, in.readLong(), in.readInt(), Map.of());
-                long committed = in.readLong();
-                byte[] state = new byte[in.readInt()];
-                in.readFully(state);
-                return new ReplicaRecord(spec, committed, state);
-            } catch (RuntimeException e) {
-                throw new IOException(file + " is not a replica record: " + e.getMessage(), e);
-            }
+            return REPLICA.readIfPresent(file, ReplicaRecord::parse).orElse(null);
         }
-    }
 
-    private static byte[] readOrNull(Path file) throws IOException {
-        try {
-            return Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            return null;
+        private static ReplicaRecord parse(JsonNode o) throws IOException {
+            ReplicaSpec spec = new ReplicaSpec(DomainId.parse(StateFile.text(o, "domain")),
+                    StateFile.number(o, "memoryBytes"), Math.toIntExact(StateFile.number(o, "pageSize")), Map.of());
+            return new ReplicaRecord(spec, StateFile.number(o, "committed"), StateFile.bytes(o, "deviceState"));
         }
-    }
-
-    private static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

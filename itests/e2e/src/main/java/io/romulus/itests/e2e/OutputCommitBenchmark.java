@@ -24,6 +24,7 @@ import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
 import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
 import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
+import io.romulus.support.process.CommandResult;
 
 /**
  * The output commit benchmark of the NFQUEUE output buffer, in network namespaces it creates and removes: a guest
@@ -384,7 +385,7 @@ public final class OutputCommitBenchmark {
         long queue = 0;
         // per namespace: queue_number portid queue_total copy_mode copy_range queue_dropped user_dropped id_seq 1
         // absent until nfnetlink_queue is loaded (the first attach): nothing dropped there then
-        HostCommands.Result q = HostCommands.run(HostCommands.inNetns(ip, A, "cat",
+        CommandResult q = HostCommands.run(HostCommands.inNetns(ip, A, "cat",
                 "/proc/net/netfilter/nfnetlink_queue"));
         for (String line : q.ok() ? q.out().strip().split("\n") : new String[0]) {
             String[] f = line.strip().split("\\s+");

@@ -29,7 +29,7 @@ import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.QemuHypervisor;
 import io.romulus.qemu.internal.QemuSettings;
-import io.romulus.qemu.internal.qmp.QmpClient;
+import io.romulus.support.qmp.QmpClient;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,38 +1,20 @@
 package io.romulus.netbuf.internal.netlink;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
-import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.LibC;
+import io.romulus.support.linux.LibcLoader;
+import io.romulus.support.linux.NativeCallException;
 
 /**
  * The libc calls behind netlink sockets and network namespaces, in the domain's words; every failure is a
- * {@link NetlinkException} with the errno. Underneath is a private 1:1 JNA mapping of libc that keeps the C names.
- * Get the instance with {@link #load()}, which fails with a clear message where JNA or libc cannot be loaded.
+ * {@link NetlinkException} with the errno. Underneath is the support library's 1:1 JNA mapping of libc ({@link LibC}),
+ * which keeps the C names. Get the instance with {@link #load()}, which fails with a clear message where JNA or libc
+ * cannot be loaded.
  */
 public final class LinuxNetlink {
-
-    /** 1:1 libc mapping; C names and C argument order ({@code size_t}/{@code ssize_t} as {@code long}: 64-bit only). */
-    private interface LibC extends Library {
-        int socket(int domain, int type, int protocol);
-
-        int bind(int sockfd, Pointer addr, int addrlen);
-
-        int getsockname(int sockfd, Pointer addr, Pointer addrlen);
-
-        int setsockopt(int sockfd, int level, int optname, Pointer optval, int optlen);
-
-        long send(int sockfd, Pointer buf, long len, int flags);
-
-        long recv(int sockfd, Pointer buf, long len, int flags);
-
-        int open(String pathname, int flags, Object... mode);
-
-        int close(int fd);
-
-        int setns(int fd, int nstype);
-    }
 
     // include/uapi/asm-generic/fcntl.h (x86-64, arm64)
     static final int O_RDONLY = 0;
@@ -40,6 +22,7 @@ public final class LinuxNetlink {
     // include/uapi/linux/sched.h
     static final int CLONE_NEWNET = 0x40000000;
 
+    private static final Object LOCK = new Object();
     private static volatile LinuxNetlink instance;
 
     private final LibC libc;
@@ -49,34 +32,21 @@ public final class LinuxNetlink {
     }
 
     /** Loads libc through JNA (once). */
-    public static LinuxNetlink load() throws NetlinkException {
+    public static LinuxNetlink load() throws NativeCallException {
         LinuxNetlink result = instance;
         if (result != null) {
             return result;
         }
-        synchronized (LinuxNetlink.class) {
+        synchronized (LOCK) {
             if (instance == null) {
-                if (!Platform.isLinux()) {
-                    throw new NetlinkException("dlopen(libc)", 0,
-                            "netlink output buffering needs Linux; this is " + System.getProperty("os.name"));
-                }
-                if (!Platform.is64Bit()) {
-                    throw new NetlinkException("dlopen(libc)", 0,
-                            "netlink output buffering supports 64-bit Linux, not " + Platform.ARCH);
-                }
-                try {
-                    instance = new LinuxNetlink(Native.load(Platform.C_LIBRARY_NAME, LibC.class));
-                } catch (LinkageError e) {
-                    throw new NetlinkException("dlopen(libc)", 0,
-                            "could not load libc through JNA (is the JNA bundle installed?): " + e.getMessage(), e);
-                }
+                instance = new LinuxNetlink(LibcLoader.load("netlink output buffering"));
             }
             return instance;
         }
     }
 
     private static int lastError() {
-        return Native.getLastError();
+        return LibcLoader.lastError();
     }
 
     /** {@code socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)} in the calling thread's network namespace. */

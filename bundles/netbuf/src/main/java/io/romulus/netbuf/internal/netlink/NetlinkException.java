@@ -1,17 +1,14 @@
 package io.romulus.netbuf.internal.netlink;
 
-import java.io.IOException;
+import io.romulus.support.linux.NativeCallException;
 
 /**
  * A netlink, socket or namespace call failed, or the kernel answered a request with an error. The message says what
  * Romulus was doing; {@link #errno()} says how the kernel answered (0 when the failure was not an errno).
  */
-public class NetlinkException extends IOException {
+public class NetlinkException extends NativeCallException {
 
     private static final long serialVersionUID = 1L;
-
-    private final String call;
-    private final int errno;
 
     /**
      * @param call    the C call or netlink request, e.g. {@code setns} or {@code NFQNL_MSG_CONFIG(BIND)}
@@ -19,32 +16,10 @@ public class NetlinkException extends IOException {
      * @param message what failed, in the domain's words
      */
     public NetlinkException(String call, int errno, String message) {
-        this(call, errno, message, null);
+        super(call, errno, message);
     }
 
     public NetlinkException(String call, int errno, String message, Throwable cause) {
-        super(compose(call, errno, message), cause);
-        this.call = call;
-        this.errno = errno;
-    }
-
-    private static String compose(String call, int errno, String message) {
-        if (errno == 0) {
-            return message + " [" + call + "]";
-        }
-        return message + " [" + call + ": " + Errno.name(errno) + ", " + Errno.description(errno) + "]";
-    }
-
-    public String call() {
-        return call;
-    }
-
-    /** The positive errno value, or 0. */
-    public int errno() {
-        return errno;
-    }
-
-    public String errnoName() {
-        return Errno.name(errno);
+        super(call, errno, message, cause);
     }
 }

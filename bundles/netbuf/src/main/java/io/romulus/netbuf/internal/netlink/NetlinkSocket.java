@@ -6,6 +6,8 @@ import java.nio.ByteOrder;
 
 import com.sun.jna.Memory;
 
+import io.romulus.support.linux.Errno;
+
 /**
  * A netlink socket ({@code AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC}) of one protocol, possibly created inside a named
  * network namespace, with reusable native send and receive buffers.

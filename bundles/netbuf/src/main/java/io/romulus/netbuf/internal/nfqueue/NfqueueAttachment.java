@@ -5,12 +5,12 @@ import java.util.List;
 
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.netbuf.internal.HostCommands;
-import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.NetlinkAttributes;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetlinkMessageReader;
 import io.romulus.netbuf.internal.netlink.NetlinkSocket;
 import io.romulus.netbuf.internal.netlink.Nfqueue;
+import io.romulus.support.linux.Errno;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

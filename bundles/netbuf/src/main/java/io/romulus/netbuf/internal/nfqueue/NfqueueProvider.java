@@ -19,13 +19,15 @@ import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.netbuf.internal.BufferHandle;
 import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.HostDevices;
-import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.Netlink;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetlinkSocket;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
 import io.romulus.netbuf.internal.netlink.Nfqueue;
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.NativeCallException;
+import io.romulus.support.process.CommandResult;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -84,7 +86,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
     private final Map<String, NfqueueOutputBuffer> holds = new HashMap<>();
 
     @Activate
-    public NfqueueProvider(NfqueueConfig config) throws NetlinkException {
+    public NfqueueProvider(NfqueueConfig config) throws NativeCallException {
         this(NfqueueSettings.of(config), loadNative());
     }
 
@@ -94,10 +96,10 @@ public final class NfqueueProvider implements OutputBufferProvider {
         LOG.info("NFQUEUE output buffer ready ({})", settings);
     }
 
-    private static LinuxNetlink loadNative() throws NetlinkException {
+    private static LinuxNetlink loadNative() throws NativeCallException {
         try {
             return LinuxNetlink.load();
-        } catch (NetlinkException e) {
+        } catch (NativeCallException e) {
             LOG.error("NFQUEUE output buffer unavailable: {}", e.getMessage());
             throw e;
         }
@@ -381,7 +383,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
             argv.addAll(List.of("-n", netns));
         }
         argv.addAll(List.of("-d", "-o", "link", "show", "dev", dev));
-        HostCommands.Result r = HostCommands.run(argv);
+        CommandResult r = HostCommands.run(argv);
         if (!r.ok()) {
             throw new OutputBufferException("device " + where + " does not exist: " + r.describe());
         }

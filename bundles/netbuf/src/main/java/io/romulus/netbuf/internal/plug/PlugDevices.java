@@ -14,6 +14,7 @@ import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetlinkMessageWriter;
 import io.romulus.netbuf.internal.netlink.NetlinkSocket;
 import io.romulus.netbuf.internal.netlink.Rtnetlink;
+import io.romulus.support.process.CommandResult;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,7 +67,7 @@ final class PlugDevices implements PlugOutputBuffer.Kernel {
 
     /** Creates the IFB and brings it up. */
     void createIfb() throws OutputBufferException {
-        HostCommands.Result r = HostCommands.run(HostCommands.argv(ip, netns, "link", "add", ifb, "type", "ifb"));
+        CommandResult r = HostCommands.run(HostCommands.argv(ip, netns, "link", "add", ifb, "type", "ifb"));
         if (!r.ok()) {
             String why = r.err().contains("exists") ? " (a device of that name exists: left over from an earlier run? "
                     + "remove it with ip link del " + ifb + ")" : " (needs CONFIG_IFB)";
@@ -96,13 +97,13 @@ final class PlugDevices implements PlugOutputBuffer.Kernel {
      * {@code pkts_last_epoch}) is unknown. False when there is no IFB (nothing to adopt).
      */
     boolean adoptLeft(LinuxNetlink lib) throws OutputBufferException, NetlinkException {
-        HostCommands.Result link = HostCommands.run(HostCommands.argv(ip, netns, "-o", "link", "show", "dev", ifb));
+        CommandResult link = HostCommands.run(HostCommands.argv(ip, netns, "-o", "link", "show", "dev", ifb));
         if (!link.ok()) {
             return false;
         }
         String qdiscs = HostCommands.check(HostCommands.argv(tc, netns, "qdisc", "show", "dev", ifb),
                 "list the qdiscs of IFB " + ifb).out();
-        HostCommands.Result filters = HostCommands.run(HostCommands.argv(tc, netns, "filter", "show", "dev", tap,
+        CommandResult filters = HostCommands.run(HostCommands.argv(tc, netns, "filter", "show", "dev", tap,
                 "parent", "ffff:"));
         int left = leftPlug(ifb, where, qdiscs, filters.ok() ? filters.out() : "").orElseThrow(
                 () -> new OutputBufferException("IFB " + ifb + " exists but does not hold the output of " + where
@@ -145,7 +146,7 @@ final class PlugDevices implements PlugOutputBuffer.Kernel {
 
     /** Adds the ingress qdisc on the tap and the u32 match-all filter that redirects everything to the IFB. */
     void redirectIngress() throws OutputBufferException {
-        HostCommands.Result r = HostCommands.run(HostCommands.argv(tc, netns, "qdisc", "add", "dev", tap, "ingress"));
+        CommandResult r = HostCommands.run(HostCommands.argv(tc, netns, "qdisc", "add", "dev", tap, "ingress"));
         if (!r.ok()) {
             String why = r.err().contains("exists") ? " (the tap already has an ingress qdisc, not made by Romulus; "
                     + "it is left alone)" : " (needs CONFIG_NET_SCH_INGRESS)";

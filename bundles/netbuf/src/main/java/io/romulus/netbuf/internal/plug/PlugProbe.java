@@ -11,12 +11,13 @@ import java.util.zip.GZIPInputStream;
 
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.netbuf.internal.HostCommands;
-import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.Netlink;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetlinkSocket;
 import io.romulus.netbuf.internal.netlink.Rtnetlink;
+import io.romulus.support.linux.Errno;
+import io.romulus.support.process.CommandResult;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,7 +107,7 @@ final class PlugProbe {
         } catch (NetlinkException e) {
             throw new OutputBufferException("cannot probe for the plug qdisc: " + e.getMessage(), e);
         } finally {
-            HostCommands.Result r = HostCommands.run(HostCommands.argv(ip, null, "netns", "del", ns));
+            CommandResult r = HostCommands.run(HostCommands.argv(ip, null, "netns", "del", ns));
             if (!r.ok()) {
                 LOG.warn("cannot delete scratch network namespace {}: {}", ns, r.describe());
             }

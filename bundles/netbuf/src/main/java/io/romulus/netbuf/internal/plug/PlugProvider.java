@@ -17,6 +17,8 @@ import io.romulus.netbuf.internal.HostDevices;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
+import io.romulus.support.linux.NativeCallException;
+import io.romulus.support.process.CommandResult;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -72,7 +74,7 @@ public final class PlugProvider implements OutputBufferProvider {
     private final Map<String, PlugOutputBuffer> holds = new HashMap<>();
 
     @Activate
-    public PlugProvider(PlugConfig config) throws NetlinkException {
+    public PlugProvider(PlugConfig config) throws NativeCallException {
         this(PlugSettings.of(config), loadNative());
     }
 
@@ -87,10 +89,10 @@ public final class PlugProvider implements OutputBufferProvider {
         LOG.info("plug output buffer ready ({})", settings);
     }
 
-    private static LinuxNetlink loadNative() throws NetlinkException {
+    private static LinuxNetlink loadNative() throws NativeCallException {
         try {
             return LinuxNetlink.load();
-        } catch (NetlinkException e) {
+        } catch (NativeCallException e) {
             LOG.error("plug output buffer unavailable: {}", e.getMessage());
             throw e;
         }
@@ -207,7 +209,7 @@ public final class PlugProvider implements OutputBufferProvider {
             throw new OutputBufferException("network namespace " + netns + " does not exist (no "
                     + NetworkNamespace.NETNS_DIR + netns + ")");
         }
-        HostCommands.Result exists = HostCommands.run(HostCommands.argv(ip, netns, "link", "show", "dev", tap));
+        CommandResult exists = HostCommands.run(HostCommands.argv(ip, netns, "link", "show", "dev", tap));
         if (!exists.ok()) {
             throw new OutputBufferException("device " + where + " does not exist: " + exists.describe());
         }

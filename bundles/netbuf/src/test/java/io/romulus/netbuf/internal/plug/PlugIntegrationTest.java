@@ -24,6 +24,7 @@ import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.netbuf.internal.HostCommands;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.netlink.NetworkNamespace;
+import io.romulus.support.process.CommandResult;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -96,7 +97,7 @@ class PlugIntegrationTest {
             sender.close();
         }
         for (String ns : List.of(G, A)) {
-            HostCommands.Result r = HostCommands.run(List.of(ip.toString(), "netns", "del", ns));
+            CommandResult r = HostCommands.run(List.of(ip.toString(), "netns", "del", ns));
             if (!r.ok()) {
                 LOG.warn("deleting {}: {}", ns, r.describe());
             }

@@ -12,9 +12,9 @@ import java.util.Deque;
 import java.util.List;
 
 import io.romulus.netbuf.internal.BufferHandle;
-import io.romulus.netbuf.internal.netlink.Errno;
 import io.romulus.netbuf.internal.netlink.NetlinkException;
 import io.romulus.netbuf.internal.netlink.Rtnetlink;
+import io.romulus.support.linux.Errno;
 
 import org.junit.jupiter.api.Test;
 

@@ -3,6 +3,8 @@ package io.romulus.qemu.internal.dirty;
 import java.util.Optional;
 import java.util.function.Supplier;
 
+import io.romulus.support.linux.NativeCallException;
+
 /**
  * Which dirty-page tracker this host can use, for {@code dirty.tracker = auto}: {@code uffd} (userfaultfd
  * asynchronous write-protect read with {@code PAGEMAP_SCAN}, Linux 6.7+) where both work, otherwise {@code compare}

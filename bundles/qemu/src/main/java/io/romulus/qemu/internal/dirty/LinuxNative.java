@@ -3,39 +3,25 @@ package io.romulus.qemu.internal.dirty;
 import static io.romulus.qemu.internal.dirty.KernelAbi.O_CLOEXEC;
 import static io.romulus.qemu.internal.dirty.KernelAbi.O_NONBLOCK;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.nio.ByteBuffer;
+
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.LibC;
+import io.romulus.support.linux.LibcLoader;
+import io.romulus.support.linux.NativeCallException;
 
 /**
  * The Linux calls behind dirty-page tracking, in the domain's words: create and configure a userfaultfd,
  * take a descriptor from another process, write-protect a range, scan the pagemap. Every failure is a
  * {@link NativeCallException} that says what failed and with which errno.
  *
- * <p>Underneath is a private 1:1 JNA mapping of libc that keeps the C names. Get the instance with
- * {@link #load()}; it fails with a clear message where JNA or libc cannot be loaded.
+ * <p>Underneath is the support library's 1:1 JNA mapping of libc ({@link LibC}), which keeps the C names. Get the
+ * instance with {@link #load()}; it fails with a clear message where JNA or libc cannot be loaded.
  */
 public final class LinuxNative {
-
-    /** 1:1 libc mapping; C names and C argument order. Variadic C functions are declared variadic. */
-    private interface LibC extends Library {
-        long syscall(long number, Object... args);
-
-        int ioctl(int fd, long request, Object... args);
-
-        int open(String pathname, int flags, Object... mode);
-
-        int close(int fd);
-
-        Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
-
-        int munmap(Pointer addr, long length);
-
-        int getpagesize();
-    }
 
     static final int O_RDONLY = 0;
     static final int O_RDWR = 2;
@@ -46,6 +32,7 @@ public final class LinuxNative {
     private static final long SYS_PIDFD_OPEN = 434; // same number on every architecture (>= 424 are unified)
     private static final long SYS_PIDFD_GETFD = 438;
 
+    private static final Object LOCK = new Object();
     private static volatile LinuxNative instance;
 
     private final LibC libc;
@@ -62,27 +49,21 @@ public final class LinuxNative {
         if (result != null) {
             return result;
         }
-        synchronized (LinuxNative.class) {
+        synchronized (LOCK) {
             if (instance == null) {
-                if (!Platform.isLinux()) {
-                    throw new NativeCallException("dlopen(libc)", 0,
-                            "userfaultfd dirty-page tracking needs Linux; this is " + System.getProperty("os.name"));
-                }
                 long sysUserfaultfd;
                 if (Platform.isIntel() && Platform.is64Bit()) {
                     sysUserfaultfd = 323; // arch/x86/entry/syscalls/syscall_64.tbl
                 } else if (Platform.isARM() && Platform.is64Bit()) {
                     sysUserfaultfd = 282; // include/uapi/asm-generic/unistd.h
+                } else if (!Platform.isLinux()) {
+                    throw new NativeCallException("dlopen(libc)", 0,
+                            "userfaultfd dirty-page tracking needs Linux; this is " + System.getProperty("os.name"));
                 } else {
                     throw new NativeCallException("syscall(SYS_userfaultfd)", 0,
                             "userfaultfd dirty-page tracking supports x86-64 and arm64, not " + Platform.ARCH);
                 }
-                try {
-                    instance = new LinuxNative(Native.load(Platform.C_LIBRARY_NAME, LibC.class), sysUserfaultfd);
-                } catch (LinkageError e) {
-                    throw new NativeCallException("dlopen(libc)", 0,
-                            "could not load libc through JNA (is the JNA bundle installed?): " + e.getMessage(), e);
-                }
+                instance = new LinuxNative(LibcLoader.load("userfaultfd dirty-page tracking"), sysUserfaultfd);
             }
             return instance;
         }
@@ -94,7 +75,7 @@ public final class LinuxNative {
     }
 
     private static int lastError() {
-        return Native.getLastError();
+        return LibcLoader.lastError();
     }
 
     // ---- processes and descriptors ----
@@ -104,12 +85,11 @@ public final class LinuxNative {
         long fd = libc.syscall(SYS_PIDFD_OPEN, pid, 0L);
         if (fd < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.ESRCH: why = "process " + pid + " does not exist"; break;
-                case Errno.ENOSYS: why = "pidfd_open is not supported by this kernel (needs Linux 5.3+)"; break;
-                default: why = "cannot open a pidfd for process " + pid; break;
-            }
+            String why = switch (errno) {
+                case Errno.ESRCH -> "process " + pid + " does not exist";
+                case Errno.ENOSYS -> "pidfd_open is not supported by this kernel (needs Linux 5.3+)";
+                default -> "cannot open a pidfd for process " + pid;
+            };
             throw new NativeCallException("pidfd_open", errno, why);
         }
         return (int) fd;
@@ -120,26 +100,15 @@ public final class LinuxNative {
         long fd = libc.syscall(SYS_PIDFD_GETFD, (long) pidfd, (long) targetFd, 0L);
         if (fd < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.EBADF:
-                    why = "process " + pid + " has no descriptor " + targetFd
-                            + " (was it started with LD_PRELOAD=libromulus-uffd.so? its stderr says why not)";
-                    break;
-                case Errno.EPERM:
-                    why = "not allowed to take descriptor " + targetFd + " of process " + pid
-                            + " (needs ptrace rights over it: same user and kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE)";
-                    break;
-                case Errno.ESRCH:
-                    why = "process " + pid + " has exited";
-                    break;
-                case Errno.ENOSYS:
-                    why = "pidfd_getfd is not supported by this kernel (needs Linux 5.6+)";
-                    break;
-                default:
-                    why = "cannot take descriptor " + targetFd + " of process " + pid;
-                    break;
-            }
+            String why = switch (errno) {
+                case Errno.EBADF -> "process " + pid + " has no descriptor " + targetFd
+                        + " (was it started with LD_PRELOAD=libromulus-uffd.so? its stderr says why not)";
+                case Errno.EPERM -> "not allowed to take descriptor " + targetFd + " of process " + pid
+                        + " (needs ptrace rights over it: same user and kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE)";
+                case Errno.ESRCH -> "process " + pid + " has exited";
+                case Errno.ENOSYS -> "pidfd_getfd is not supported by this kernel (needs Linux 5.6+)";
+                default -> "cannot take descriptor " + targetFd + " of process " + pid;
+            };
             throw new NativeCallException("pidfd_getfd", errno, why);
         }
         return (int) fd;
@@ -270,23 +239,14 @@ public final class LinuxNative {
         int n = libc.ioctl(pagemapFd, KernelAbi.PAGEMAP_SCAN, arg);
         if (n < 0) {
             int errno = lastError();
-            String why;
-            switch (errno) {
-                case Errno.ENOTTY:
-                    why = "PAGEMAP_SCAN is not supported by this kernel (needs Linux 6.7+)";
-                    break;
-                case Errno.EPERM:
-                    why = "PAGEMAP_SCAN found memory in " + range(start, end - start)
-                            + " that is not registered for asynchronous write-protect";
-                    break;
-                case Errno.EINVAL:
-                    why = "PAGEMAP_SCAN rejected its arguments for " + range(start, end - start)
-                            + " (kernel older than the 6.7 pm_scan_arg layout?)";
-                    break;
-                default:
-                    why = "PAGEMAP_SCAN over " + range(start, end - start) + " failed";
-                    break;
-            }
+            String why = switch (errno) {
+                case Errno.ENOTTY -> "PAGEMAP_SCAN is not supported by this kernel (needs Linux 6.7+)";
+                case Errno.EPERM -> "PAGEMAP_SCAN found memory in " + range(start, end - start)
+                        + " that is not registered for asynchronous write-protect";
+                case Errno.EINVAL -> "PAGEMAP_SCAN rejected its arguments for " + range(start, end - start)
+                        + " (kernel older than the 6.7 pm_scan_arg layout?)";
+                default -> "PAGEMAP_SCAN over " + range(start, end - start) + " failed";
+            };
             throw new NativeCallException("ioctl(PAGEMAP_SCAN)", errno, why);
         }
         return n;

@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import io.romulus.support.linux.NativeCallException;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

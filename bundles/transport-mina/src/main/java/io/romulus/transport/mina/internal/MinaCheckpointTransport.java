@@ -1,9 +1,7 @@
 package io.romulus.transport.mina.internal;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.Dictionary;
 import java.util.Hashtable;
@@ -39,6 +37,7 @@ import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.ReplicaAcceptor;
+import io.romulus.support.host.HostName;
 import io.romulus.transport.mina.internal.management.TransportMBeanImpl;
 
 /**
@@ -135,7 +134,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     }
 
     static TransportSettings settingsOf(TransportConfig c) throws IOException {
-        String nodeId = c.node_id() == null || c.node_id().isBlank() ? hostname() : c.node_id().trim();
+        String nodeId = c.node_id() == null || c.node_id().isBlank() ? HostName.orElse("localhost")
+                : c.node_id().trim();
         TransportSettings s = new TransportSettings(c.listen_host(), c.listen_port(), nodeId, c.auth_psk_enabled(),
                 c.auth_psk_enabled() ? resolveSecretFile(c.auth_secret_file()) : null, c.tls_enabled(),
                 path(c.tls_keystore()), c._tls_keystore_password(), path(c.tls_truststore()),
@@ -161,14 +161,6 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
 
     private static Path path(String value) {
         return value == null || value.isBlank() ? null : Path.of(value.trim());
-    }
-
-    private static String hostname() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 
     @Override

@@ -1,38 +1,30 @@
 package io.romulus.xen.internal.dm;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.support.qmp.QmpClient;
+import io.romulus.support.qmp.QmpException;
 
 /**
- * The QEMU device model of an HVM domain, over the QMP socket libxl gives it ({@code /var/run/xen/qmp-libxl-DOMID}).
- * That socket takes one client at a time and libxl connects to it for its own operations, so the connection is held
- * only from {@link #stop()} to {@link #cont()}, the few milliseconds of a checkpoint's pause. Synchronous: the epoch
- * thread is the only caller.
+ * The QEMU device model of an HVM domain, over the QMP socket libxl gives it ({@code /var/run/xen/qmp-libxl-DOMID}),
+ * through the support library's {@link QmpClient}. That socket takes one client at a time and libxl connects to it for
+ * its own operations, so the connection is held only from {@link #stop()} to {@link #cont()}, the few milliseconds of a
+ * checkpoint's pause. Synchronous: the epoch thread is the only caller.
  */
 public final class QmpDeviceModel implements DeviceModel {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** How long a command may take, and connecting to a socket that exists. */
+    private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
     private final Path socket;
     private final Path stateFile;
-    private SocketChannel channel;
-    private BufferedReader in;
-    private OutputStream out;
+    private QmpClient qmp;
 
     /**
      * @param socket    the QMP socket
@@ -45,17 +37,16 @@ public final class QmpDeviceModel implements DeviceModel {
 
     @Override
     public void stop() throws HypervisorException {
-        if (channel == null) {
+        if (qmp == null) {
             connect();
         }
-        execute("{\"execute\":\"stop\"}");
+        execute("stop", null);
     }
 
     @Override
     public byte[] saveState() throws HypervisorException {
-        ObjectNode cmd = JSON.createObjectNode().put("execute", "xen-save-devices-state");
-        cmd.putObject("arguments").put("filename", stateFile.toString()).put("live", false);
-        execute(cmd.toString());
+        execute("xen-save-devices-state", QmpClient.arguments().put("filename", stateFile.toString())
+                .put("live", false));
         try {
             return Files.readAllBytes(stateFile);
         } catch (IOException e) {
@@ -71,12 +62,12 @@ public final class QmpDeviceModel implements DeviceModel {
 
     @Override
     public void setGlobalDirtyLog(boolean enable) throws HypervisorException {
-        boolean held = channel != null;
+        boolean held = qmp != null;
         if (!held) {
             connect();
         }
         try {
-            execute("{\"execute\":\"xen-set-global-dirty-log\",\"arguments\":{\"enable\":" + enable + "}}");
+            execute("xen-set-global-dirty-log", QmpClient.arguments().put("enable", enable));
         } finally {
             if (!held) {
                 close();
@@ -87,74 +78,54 @@ public final class QmpDeviceModel implements DeviceModel {
     @Override
     public void cont() throws HypervisorException {
         try {
-            execute("{\"execute\":\"cont\"}");
+            execute("cont", null);
         } finally {
             close();
         }
     }
 
     private void connect() throws HypervisorException {
+        if (!Files.exists(socket)) {
+            // libxl creates it with the domain: there is nothing to wait for
+            throw new HypervisorException("cannot reach the device model's QMP socket " + socket + ": it does not "
+                    + "exist");
+        }
         try {
-            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            channel = ch;
-            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
-            out = Channels.newOutputStream(ch);
-            JsonNode greeting = read();
-            if (!greeting.has("QMP")) {
-                throw new HypervisorException("not a QMP greeting on " + socket + ": " + greeting);
-            }
-            execute("{\"execute\":\"qmp_capabilities\"}");
+            qmp = QmpClient.connect(socket, TIMEOUT);
         } catch (IOException e) {
-            close();
             throw new HypervisorException("cannot reach the device model's QMP socket " + socket + ": "
                     + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("interrupted while connecting to the device model's QMP socket " + socket,
+                    e);
         }
     }
 
-    private JsonNode execute(String command) throws HypervisorException {
-        if (channel == null) {
+    private void execute(String command, ObjectNode arguments) throws HypervisorException {
+        if (qmp == null) {
             throw new HypervisorException("the device model is not stopped: no QMP connection to " + socket);
         }
         try {
-            out.write((command + "\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
-            while (true) {
-                JsonNode answer = read();
-                if (answer.has("return")) {
-                    return answer.get("return");
-                }
-                if (answer.has("error")) {
-                    throw new HypervisorException("the device model refused " + command + ": "
-                            + answer.get("error").path("desc").asText(answer.toString()));
-                }
-                // an asynchronous event (STOP, RESUME): not an answer
+            qmp.execute(command, arguments);
+        } catch (QmpException e) {
+            if (e.errorClass() != null) {
+                throw new HypervisorException("the device model refused " + command + ": " + e.getMessage(), e);
             }
-        } catch (IOException e) {
             close();
             throw new HypervisorException("QMP " + socket + " failed during " + command + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close();
+            throw new HypervisorException("interrupted during " + command + " on QMP " + socket, e);
         }
-    }
-
-    private JsonNode read() throws IOException {
-        String line = in.readLine();
-        if (line == null) {
-            throw new IOException("the device model closed its QMP socket");
-        }
-        return JSON.readTree(line);
     }
 
     @Override
     public void close() {
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-            channel = null;
-            in = null;
-            out = null;
+        if (qmp != null) {
+            qmp.close();
+            qmp = null;
         }
     }
 }

@@ -1,5 +1,13 @@
 package io.romulus.xen.internal.xc;
 
+import static io.romulus.support.linux.Errno.EACCES;
+import static io.romulus.support.linux.Errno.EINVAL;
+import static io.romulus.support.linux.Errno.ENOENT;
+import static io.romulus.support.linux.Errno.ENOMEM;
+import static io.romulus.support.linux.Errno.ENOSPC;
+import static io.romulus.support.linux.Errno.EPERM;
+import static io.romulus.support.linux.Errno.ESRCH;
+
 import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
@@ -21,6 +29,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+
+import io.romulus.support.linux.Errno;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,14 +63,6 @@ public final class NativeXenControl implements XenControl {
     static final int MAP_BATCH = 1024;
     /** Domains read by one {@code xc_domain_getinfolist}. */
     private static final int GETINFO_BATCH = 256;
-
-    private static final int EPERM = 1;
-    private static final int ENOENT = 2;
-    private static final int ESRCH = 3;
-    private static final int ENOMEM = 12;
-    private static final int EACCES = 13;
-    private static final int EINVAL = 22;
-    private static final int ENOSPC = 28;
 
     private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(XenAbi.XC_PAGE_SIZE).asReadOnlyBuffer();
 
@@ -657,33 +660,7 @@ public final class NativeXenControl implements XenControl {
 
     /** {@code ENOENT (errno 2)}, for the Linux errno values the Xen libraries leave. */
     static String errnoText(int errno) {
-        String name = switch (errno) {
-            case 1 -> "EPERM";
-            case 2 -> "ENOENT";
-            case 3 -> "ESRCH";
-            case 4 -> "EINTR";
-            case 5 -> "EIO";
-            case 6 -> "ENXIO";
-            case 7 -> "E2BIG";
-            case 9 -> "EBADF";
-            case 11 -> "EAGAIN";
-            case 12 -> "ENOMEM";
-            case 13 -> "EACCES";
-            case 14 -> "EFAULT";
-            case 16 -> "EBUSY";
-            case 17 -> "EEXIST";
-            case 19 -> "ENODEV";
-            case 22 -> "EINVAL";
-            case 28 -> "ENOSPC";
-            case 34 -> "ERANGE";
-            case 38 -> "ENOSYS";
-            case 61 -> "ENODATA";
-            case 95 -> "EOPNOTSUPP";
-            case 105 -> "ENOBUFS";
-            case 111 -> "ECONNREFUSED";
-            default -> null;
-        };
-        return name == null ? "errno " + errno : name + " (errno " + errno + ")";
+        return Errno.text(errno);
     }
 
     /** What one domain keeps between calls; guarded by its own lock. */

@@ -6,20 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,66 +19,41 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.support.qmp.FakeQmpServer;
 
 /** The device model's QMP exchange against a scripted QMP server on a unix socket (QEMU's answers, one per line). */
 class QmpDeviceModelTest {
 
     @TempDir
     Path tmp;
-    private ServerSocketChannel server;
-    private Thread serving;
-    private final List<String> commands = new CopyOnWriteArrayList<>();
-    private final List<Integer> connections = new CopyOnWriteArrayList<>();
+    private FakeQmpServer server;
     private volatile boolean refuseSave;
 
     @BeforeEach
     void start() throws IOException {
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(tmp.resolve("qmp")));
-        serving = new Thread(this::serve, "fake-qmp");
-        serving.setDaemon(true);
-        serving.start();
+        server = FakeQmpServer.start(tmp.resolve("qmp"), this::answer);
     }
 
     @AfterEach
     void stop() throws Exception {
         server.close();
-        serving.join(2000);
     }
 
-    /** One client at a time, like QEMU's chardev server. */
-    private void serve() {
-        int n = 0;
-        while (server.isOpen()) {
-            try (SocketChannel client = server.accept()) {
-                connections.add(++n);
-                BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                        StandardCharsets.UTF_8));
-                OutputStream out = Channels.newOutputStream(client);
-                send(out, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}");
-                for (String line; (line = in.readLine()) != null;) {
-                    commands.add(line);
-                    if (line.contains("xen-save-devices-state")) {
-                        if (refuseSave) {
-                            send(out, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no space left\"}}");
-                            continue;
-                        }
-                        Files.write(tmp.resolve("dm-state"), new byte[] {'Q', 'E', 'V', 'M', 0, 0, 0, 3});
-                    }
-                    if (line.contains("\"stop\"")) {
-                        send(out, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}");
-                    }
-                    send(out, "{\"return\": {}}");
-                }
-            } catch (IOException e) {
-                return;
-            }
+    /** As QEMU answers: the saved state lands in the file named, a stop is followed by its event. */
+    private List<String> answer(ObjectNode command, String id) throws IOException {
+        return switch (command.path("execute").asText()) {
+            case "xen-save-devices-state" -> save(id);
+            case "stop" -> List.of(FakeQmpServer.event("STOP", 1, 2), FakeQmpServer.ok(id));
+            default -> List.of(FakeQmpServer.ok(id));
+        };
+    }
+
+    private List<String> save(String id) throws IOException {
+        if (refuseSave) {
+            return List.of(FakeQmpServer.error(id, "GenericError", "no space left"));
         }
-    }
-
-    private static void send(OutputStream out, String line) throws IOException {
-        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
+        Files.write(tmp.resolve("dm-state"), new byte[] {'Q', 'E', 'V', 'M', 0, 0, 0, 3});
+        return List.of(FakeQmpServer.ok(id));
     }
 
     @Test
@@ -102,7 +69,8 @@ class QmpDeviceModelTest {
             dm.saveState();
             dm.cont();
         }
-        assertEquals(List.of(1, 2), connections);
+        assertEquals(List.of(1, 2), server.connections());
+        List<String> commands = server.commands();
         assertEquals(8, commands.size(), commands.toString());
         assertTrue(commands.get(0).contains("qmp_capabilities"));
         assertTrue(commands.get(1).contains("\"stop\""));
@@ -117,7 +85,7 @@ class QmpDeviceModelTest {
             dm.setGlobalDirtyLog(true);
         }
         assertEquals(List.of("{\"execute\":\"qmp_capabilities\"}",
-                "{\"execute\":\"xen-set-global-dirty-log\",\"arguments\":{\"enable\":true}}"), commands);
+                "{\"execute\":\"xen-set-global-dirty-log\",\"arguments\":{\"enable\":true}}"), server.commands());
     }
 
     @Test

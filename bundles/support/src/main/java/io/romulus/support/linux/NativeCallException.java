@@ -1,9 +1,9 @@
-package io.romulus.qemu.internal.dirty;
+package io.romulus.support.linux;
 
 import java.io.IOException;
 
 /**
- * A Linux system call or ioctl failed. The message says what Romulus was trying to do; {@link #errno()}
+ * A Linux system call, ioctl or library load failed. The message says what Romulus was trying to do; {@link #errno()}
  * and {@link #errnoName()} say how the kernel answered.
  */
 public class NativeCallException extends IOException {
@@ -14,7 +14,7 @@ public class NativeCallException extends IOException {
     private final int errno;
 
     /**
-     * @param call    the C call as written in C, e.g. {@code ioctl(PAGEMAP_SCAN)}
+     * @param call    the C call as written in C, e.g. {@code ioctl(PAGEMAP_SCAN)} or {@code setns}
      * @param errno   the errno it left, or 0 if the failure was not an errno (e.g. the library did not load)
      * @param message what failed, in the domain's words
      */
@@ -40,7 +40,7 @@ public class NativeCallException extends IOException {
         return call;
     }
 
-    /** The errno value, or 0. */
+    /** The positive errno value, or 0. */
     public int errno() {
         return errno;
     }

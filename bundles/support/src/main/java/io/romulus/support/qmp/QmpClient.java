@@ -1,4 +1,4 @@
-package io.romulus.qemu.internal.qmp;
+package io.romulus.support.qmp;
 
 import java.io.BufferedReader;
 import java.io.IOException;
