@@ -3,7 +3,14 @@ package io.romulus.api.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.reflect.Proxy;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.Map;
+
 import org.junit.jupiter.api.Test;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
 
 class NodeIdentityTest {
 
@@ -37,5 +44,40 @@ class NodeIdentityTest {
         NodeIdentity.Resolved differs = NodeIdentity.resolve("node-a", ENGINE, "node-b");
         assertEquals("node-a", differs.nodeId());
         assertTrue(differs.warning().contains("node-b") && differs.warning().contains("ignored"), differs.warning());
+    }
+
+    /** Configuration Admin holding these configurations (PID to node.id), as far as NodeIdentity asks it. */
+    private static ConfigurationAdmin admin(Map<String, String> nodeIds) {
+        return (ConfigurationAdmin) Proxy.newProxyInstance(NodeIdentityTest.class.getClassLoader(),
+                new Class<?>[] {ConfigurationAdmin.class}, (proxy, method, args) -> {
+                    if (!method.getName().equals("listConfigurations")) {
+                        throw new UnsupportedOperationException(method.getName());
+                    }
+                    String filter = (String) args[0];
+                    String pid = filter.substring("(service.pid=".length(), filter.length() - 1);
+                    if (!nodeIds.containsKey(pid)) {
+                        return null;
+                    }
+                    Dictionary<String, Object> properties = new Hashtable<>();
+                    properties.put("service.pid", pid);
+                    properties.put(NodeIdentity.KEY, nodeIds.get(pid));
+                    return new Configuration[] {(Configuration) Proxy.newProxyInstance(
+                            NodeIdentityTest.class.getClassLoader(), new Class<?>[] {Configuration.class},
+                            (c, m, a) -> m.getName().equals("getProperties") ? properties : null)};
+                });
+    }
+
+    @Test
+    void readsTheNodesPidAndTheComponentsOwnFromConfigurationAdmin() throws Exception {
+        assertEquals(new NodeIdentity.Resolved("node-a", ""),
+                NodeIdentity.read(admin(Map.of(NodeIdentity.PID, "node-a")), ENGINE));
+        assertEquals(new NodeIdentity.Resolved("", ""), NodeIdentity.read(admin(Map.of()), ENGINE));
+        NodeIdentity.Resolved old = NodeIdentity.read(admin(Map.of(NodeIdentity.PID, "", ENGINE, "node-old")), ENGINE);
+        assertEquals("node-old", old.nodeId(), "an installation from before io.romulus.node keeps its name");
+        assertTrue(old.warning().contains("deprecated"), old.warning());
+        NodeIdentity.Resolved both = NodeIdentity.read(admin(Map.of(NodeIdentity.PID, "node-a",
+                "io.romulus.detector", "node-b")), "io.romulus.detector");
+        assertEquals("node-a", both.nodeId());
+        assertTrue(both.warning().contains("io.romulus.detector"), both.warning());
     }
 }
