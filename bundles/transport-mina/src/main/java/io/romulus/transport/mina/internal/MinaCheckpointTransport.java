@@ -77,7 +77,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
             @Reference ConfigurationAdmin configurations) throws IOException {
         this(settingsOf(config, nodeId(configurations)));
         try {
-            Dictionary<String, Object> props = new Hashtable<>();
+            @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
+        Dictionary<String, Object> props = new Hashtable<>();
             props.put("jmx.objectname", "io.romulus:type=Transport,name=mina");
             mbeanRegistration = context.registerService(TransportMBean.class, new TransportMBeanImpl(this), props);
         } catch (NotCompliantMBeanException e) {
