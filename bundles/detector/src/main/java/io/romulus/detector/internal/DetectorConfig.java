@@ -1,5 +1,7 @@
 package io.romulus.detector.internal;
 
+import io.romulus.api.node.NodeIdentity;
+
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
@@ -16,8 +18,8 @@ public @interface DetectorConfig {
             + "(0: any free port)", min = "0", max = "65535")
     int listen_port() default DetectorSettings.DEFAULT_LISTEN_PORT;
 
-    @AttributeDefinition(name = "Node id", description = "This node's name in the heartbeats it sends (peers "
-            + "recognise it by this name); empty means the host name")
+    /** Deprecated: the node's one name is node.id in io.romulus.node; this one is read when that is empty. */
+    @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
     @AttributeDefinition(name = "Heartbeat interval (ms)", description = "Time between two heartbeats to each "

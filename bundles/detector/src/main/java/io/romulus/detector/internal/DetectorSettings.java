@@ -67,9 +67,17 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
                 DEFAULT_THRESHOLD, DEFAULT_MIN_STD_DEV_MS, DEFAULT_ACCEPTABLE_PAUSE_MS, DEFAULT_WINDOW);
     }
 
-    /** From the OSGi configuration; an empty node id means the host name. */
+    /** From the OSGi configuration alone (its deprecated node id); an empty node id means the host name. */
     public static DetectorSettings of(DetectorConfig c) {
-        String node = c.node_id() == null || c.node_id().isBlank() ? HostName.get() : c.node_id();
+        return of(c, c.node_id());
+    }
+
+    /**
+     * From the OSGi configuration and the node id ({@code io.romulus.node}, see
+     * {@link io.romulus.api.node.NodeIdentity}); an empty node id means the host name.
+     */
+    public static DetectorSettings of(DetectorConfig c, String nodeId) {
+        String node = nodeId == null || nodeId.isBlank() ? HostName.get() : nodeId;
         return new DetectorSettings(c.listen_address(), c.listen_port(), node, c.interval_ms(), c.threshold(),
                 c.min_std_dev_ms(), c.acceptable_pause_ms(), c.window());
     }

@@ -15,11 +15,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.romulus.api.detector.FailureDetector;
+import io.romulus.api.node.NodeIdentity;
 
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <p>Usable without OSGi: {@code new UdpFailureDetector(DetectorSettings.defaults("node-a"))}, closed with
  * {@link #close()}.
  */
-@Component(service = {FailureDetector.class, UdpFailureDetector.class}, configurationPid = "io.romulus.detector")
+@Component(service = {FailureDetector.class, UdpFailureDetector.class},
+        configurationPid = UdpFailureDetector.PID)
 @Designate(ocd = DetectorConfig.class)
 public final class UdpFailureDetector implements FailureDetector, AutoCloseable {
 
@@ -68,6 +72,8 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             long suspicions, long lastHeartbeatMillis) {
     }
 
+    static final String PID = "io.romulus.detector";
+
     private static final Logger LOG = LoggerFactory.getLogger(UdpFailureDetector.class);
 
     private final Object lock = new Object();
@@ -75,18 +81,30 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     private final List<PeerMonitor> monitors = new CopyOnWriteArrayList<>();
     private final AtomicLong sequence = new AtomicLong();
     private final AtomicLong monitorNumbers = new AtomicLong();
+    /** Where the node id is read on a change of configuration; null without OSGi. */
+    private final ConfigurationAdmin configurations;
     private volatile DetectorSettings settings;
     private volatile UdpHeartbeats socket;
     private volatile boolean closed;
     private ScheduledFuture<?> ticks;
 
+    /**
+     * DS entry point: the node id is the node's one ({@link NodeIdentity}), read here and on every change of the
+     * detector's configuration.
+     */
     @Activate
-    public UdpFailureDetector(DetectorConfig config) throws IOException {
-        this(DetectorSettings.of(config));
+    public UdpFailureDetector(DetectorConfig config, @Reference ConfigurationAdmin configurations)
+            throws IOException {
+        this(DetectorSettings.of(config, nodeId(configurations)), configurations);
     }
 
     /** Binds the heartbeat port and starts the heartbeat schedule; fails if the port cannot be bound. */
     public UdpFailureDetector(DetectorSettings settings) throws IOException {
+        this(settings, null);
+    }
+
+    private UdpFailureDetector(DetectorSettings settings, ConfigurationAdmin configurations) throws IOException {
+        this.configurations = configurations;
         this.settings = settings;
         try {
             this.socket = UdpHeartbeats.bind(settings.listen(), this::received);
@@ -106,8 +124,17 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     }
 
     @Modified
-    void modified(DetectorConfig config) {
-        update(DetectorSettings.of(config));
+    void modified(DetectorConfig config) throws IOException {
+        update(DetectorSettings.of(config, nodeId(configurations)));
+    }
+
+    /** {@value NodeIdentity#KEY} of {@value NodeIdentity#PID}, else (deprecated, logged) the detector's own. */
+    private static String nodeId(ConfigurationAdmin configurations) throws IOException {
+        NodeIdentity.Resolved r = NodeIdentity.read(configurations, PID);
+        if (!r.warning().isEmpty()) {
+            LOG.warn("{}", r.warning());
+        }
+        return r.nodeId();
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.romulus.engine.internal;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
@@ -16,12 +17,14 @@ import io.romulus.api.engine.ReplicationEngine;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.node.NodeIdentity;
 import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.witness.Witness;
 import io.romulus.support.host.HostName;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -31,23 +34,35 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The engine as an OSGi component. Its helpers are dynamic, greedy references: a bundle update of a binding, the
- * transport or an output buffer rebinds them without stopping the engine.
+ * transport or an output buffer rebinds them without stopping the engine. The node id is the node's one
+ * ({@link NodeIdentity}, PID {@value NodeIdentity#PID}), read when the engine starts and on every change of its
+ * configuration.
  */
-@Component(service = ReplicationEngine.class, configurationPid = "io.romulus.engine", immediate = true)
+@Component(service = ReplicationEngine.class, configurationPid = EngineComponent.PID, immediate = true)
 @Designate(ocd = EngineConfig.class)
 public class EngineComponent implements ReplicationEngine {
 
+    static final String PID = "io.romulus.engine";
+
+    private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
+
     private final Engine engine;
+
+    private final ConfigurationAdmin configurations;
 
     /** Where the engine hands its protections to its next version (the bundle's data area survives updates). */
     private final java.nio.file.Path handoverFile;
 
     @Activate
-    public EngineComponent(EngineConfig config, BundleContext context) {
-        this.engine = new Engine(settings(config));
+    public EngineComponent(EngineConfig config, BundleContext context, @Reference ConfigurationAdmin configurations)
+            throws IOException {
+        this.configurations = configurations;
+        this.engine = new Engine(settings(config, nodeId(configurations)));
         java.io.File data = context.getDataFile(HANDOVER_FILE);
         this.handoverFile = data != null ? data.toPath()
                 : java.nio.file.Path.of(System.getProperty("karaf.data", "."), "romulus", HANDOVER_FILE);
@@ -60,8 +75,19 @@ public class EngineComponent implements ReplicationEngine {
     /** Where engines before the JSON hand-over state wrote theirs: read (and deleted) once after the update. */
     static final String LEGACY_HANDOVER_FILE = "engine-handover.properties";
 
-    static EngineSettings settings(EngineConfig c) {
-        String node = c.node_id().isBlank() ? HostName.get() : c.node_id().trim();
+    /**
+     * The node id: {@value NodeIdentity#KEY} of {@value NodeIdentity#PID}, or (deprecated, logged) the engine's own
+     * {@value NodeIdentity#KEY}, or the host name.
+     */
+    static String nodeId(ConfigurationAdmin configurations) throws IOException {
+        NodeIdentity.Resolved r = NodeIdentity.read(configurations, PID);
+        if (!r.warning().isEmpty()) {
+            LOG.warn("{}", r.warning());
+        }
+        return r.nodeId().isEmpty() ? HostName.get() : r.nodeId();
+    }
+
+    static EngineSettings settings(EngineConfig c, String node) {
         return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
                 c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch(),
                 EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port(),
@@ -69,8 +95,8 @@ public class EngineComponent implements ReplicationEngine {
     }
 
     @Modified
-    void modified(EngineConfig config) {
-        engine.update(settings(config));
+    void modified(EngineConfig config) throws IOException {
+        engine.update(settings(config, nodeId(configurations)));
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.romulus.engine.internal;
 
+import io.romulus.api.node.NodeIdentity;
+
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 import org.osgi.service.metatype.annotations.Option;
@@ -8,8 +10,8 @@ import org.osgi.service.metatype.annotations.Option;
 @ObjectClassDefinition(name = "Romulus replication engine", description = "Epoch loop and committer")
 public @interface EngineConfig {
 
-    @AttributeDefinition(name = "Node id", description = "This node's name in HELLO records and status lines; "
-            + "empty means the host name")
+    /** Deprecated: the node's one name is node.id in io.romulus.node; this one is read when that is empty. */
+    @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
     @AttributeDefinition(name = "Epoch interval (ms)", description = "Default time a protected domain runs between "

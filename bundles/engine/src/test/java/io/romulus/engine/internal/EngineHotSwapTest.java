@@ -143,10 +143,13 @@ class EngineHotSwapTest {
         primary.removeHypervisor(v1);
         opened.forEach(ProtectedDomain::detach); // what the old version's deactivate does
         long stalled = row(primary, Role.PRIMARY).epoch();
-        Thread.sleep(200); // the domain runs on, writing pages and sending packets; no checkpoint
-        ProtectionStatus away = row(primary, Role.PRIMARY);
-        assertTrue(away.epoch() <= stalled + 1, "no checkpoint without a binding: " + stalled + " -> " + away.epoch());
-        assertTrue(away.detail().contains("binding is away"), away.detail());
+        // the domain runs on, writing pages and sending packets; no checkpoint all the while
+        await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
+            ProtectionStatus away = row(primary, Role.PRIMARY);
+            assertTrue(away.epoch() <= stalled + 1, "no checkpoint without a binding: " + stalled + " -> "
+                    + away.epoch());
+            assertTrue(away.detail().contains("binding is away"), away.detail());
+        });
 
         primary.addHypervisor(new ForwardingHypervisor(oracle.primary(primarySim)));
         awaitCommitted(stalled + 50);
@@ -232,8 +235,10 @@ class EngineHotSwapTest {
         // as the component does: the state is read first, the helpers bind afterwards, the transport among them
         backup = node("node-b");
         backup.restore(backupState);
+        int turnedAway = link.turnedAway.get();
         backup.setTransport(link);
-        Thread.sleep(100); // the primary knocks meanwhile and is told to try again
+        // the primary knocks meanwhile and is told to try again
+        await().atMost(Duration.ofSeconds(10)).until(() -> link.turnedAway.get() > turnedAway);
         backup.addHypervisor(oracle.backup(backupSim));
         awaitCommitted(committedOnBackup() + 50);
         long before = System.nanoTime();

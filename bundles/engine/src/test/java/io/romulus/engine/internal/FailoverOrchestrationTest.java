@@ -160,8 +160,8 @@ class FailoverOrchestrationTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> state(backup, Role.BACKUP) == ProtectionState.STANDBY);
         long stoppedAt = System.nanoTime();
         backupDetector.suspect("node-a");
-        Thread.sleep(500);
-        assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP), "no failover during the grace");
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(1)).untilAsserted(() ->
+                assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP), "no failover during the grace"));
         await().atMost(Duration.ofSeconds(10)).until(() -> state(backup, Role.BACKUP) == ProtectionState.ACTIVATED);
         assertTrue(System.nanoTime() - stoppedAt >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1400),
                 "activated only after the grace");
@@ -216,9 +216,10 @@ class FailoverOrchestrationTest {
         protectAndWaitForCommits();
         backupDetector.suspect("node-a");
         await().atMost(Duration.ofSeconds(10)).until(() -> raised(backup, Alarm.Kind.PRIMARY_SUSPECTED));
-        Thread.sleep(300);
-        assertEquals(ProtectionState.PROTECTED, state(backup, Role.BACKUP));
-        assertEquals(ProtectionState.PROTECTED, state(primary, Role.PRIMARY));
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+            assertEquals(ProtectionState.PROTECTED, state(backup, Role.BACKUP));
+            assertEquals(ProtectionState.PROTECTED, state(primary, Role.PRIMARY));
+        });
         assertTrue(backup.alarms(1).get(0).message().contains("romulus:failover"));
     }
 
@@ -237,8 +238,8 @@ class FailoverOrchestrationTest {
         // the primary confirms its lease and runs on unprotected (I4); the backup keeps its replica (I5)
         await().atMost(Duration.ofSeconds(10)).until(() -> state(primary, Role.PRIMARY)
                 == ProtectionState.UNPROTECTED);
-        Thread.sleep(300);
-        assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP));
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).untilAsserted(() ->
+                assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP)));
 
         // now the primary loses the witness too, and later its session expires: the backup takes over, and the
         // primary, which stopped releasing output as soon as the witness stopped confirming its lease, is fenced
@@ -265,11 +266,14 @@ class FailoverOrchestrationTest {
         link.refuse = true;
         link.cut();
         long cutAt = System.nanoTime();
-        Thread.sleep(1500); // five link timeouts
-        assertEquals(ProtectionState.DEGRADED, state(primary, Role.PRIMARY));
+        // five link timeouts: the primary stays DEGRADED with its output held all along
+        await().atMost(Duration.ofSeconds(5)).until(() -> state(primary, Role.PRIMARY) == ProtectionState.DEGRADED);
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofMillis(2500)).untilAsserted(() -> {
+            assertEquals(ProtectionState.DEGRADED, state(primary, Role.PRIMARY));
+            assertEquals(0, primarySim.wire().packets().stream()
+                    .filter(p -> p.releasedNanos() > cutAt + 100_000_000L).count(), "output stays held");
+        });
         assertTrue(raised(primary, Alarm.Kind.WITNESS));
-        assertEquals(0, primarySim.wire().packets().stream()
-                .filter(p -> p.releasedNanos() > cutAt + 100_000_000L).count(), "output stays held");
 
         witness.unreachable.remove("node-a");
         await().atMost(Duration.ofSeconds(10)).until(() -> state(primary, Role.PRIMARY)

@@ -50,6 +50,8 @@ final class LoopbackTransport implements CheckpointTransport {
     private final Map<Integer, LoopbackTransport> network;
     final Map<Long, Long> ackNanos = new ConcurrentHashMap<>();
     final AtomicInteger connects = new AtomicInteger();
+    /** Connections the peer's engine turned away (it answered "try again" or refused the stream). */
+    final AtomicInteger turnedAway = new AtomicInteger();
     volatile Predicate<Rec> cutBefore = r -> false;
     volatile boolean refuse;
     volatile Link current;
@@ -81,7 +83,13 @@ final class LoopbackTransport implements CheckpointTransport {
         if (a == null) {
             throw new CheckpointException("no replication engine is running on the peer");
         }
-        ReplicaAcceptor.Accepted accepted = a.accept(hello);
+        ReplicaAcceptor.Accepted accepted;
+        try {
+            accepted = a.accept(hello);
+        } catch (CheckpointException e) {
+            turnedAway.incrementAndGet();
+            throw e;
+        }
         connects.incrementAndGet();
         Link link = new Link(accepted.sink(), accepted.reply(), listener, hello.pageSize());
         current = link;

@@ -1,5 +1,6 @@
 package io.romulus.scaleout.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -103,12 +104,10 @@ class ScaleOutControllerTest {
         engine.raise(new Alarm(0, Alarm.Kind.FAILOVER, "qemu:demo-p2", "activated"));
         engine.raise(new Alarm(0, Alarm.Kind.FAILOVER, "qemu:other", "activated"));
         engine.raise(new Alarm(0, Alarm.Kind.UNPROTECTED, "qemu:demo-p3", "backup lost"));
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (balancer.calls.isEmpty() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        Thread.sleep(100);
-        assertEquals(List.of("repoint demo/p2 10.78.2.1:7000"), balancer.calls);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !balancer.calls.isEmpty());
+        // only the pair of this domain that failed over is repointed, and nothing else follows
+        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> assertEquals(List.of("repoint demo/p2 10.78.2.1:7000"), balancer.calls));
     }
 
     @Test

@@ -58,10 +58,12 @@ class SimDomainTest {
         int digest = d.memory().digest();
         long packets = sim.wire().total();
         long writes = d.writeCount();
-        Thread.sleep(50);
-        assertEquals(digest, d.memory().digest(), "memory changed while paused");
-        assertEquals(packets, sim.wire().total(), "the NIC emitted while paused");
-        assertEquals(writes, d.writeCount());
+        await().during(Duration.ofMillis(50)).atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> {
+                    assertEquals(digest, d.memory().digest(), "memory changed while paused");
+                    assertEquals(packets, sim.wire().total(), "the NIC emitted while paused");
+                    assertEquals(writes, d.writeCount());
+                });
         long[] dirty = d.harvestDirty();
         assertTrue(dirty.length > 10, "dirty pages: " + dirty.length);
         d.resume();

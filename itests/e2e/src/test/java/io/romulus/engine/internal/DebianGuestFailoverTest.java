@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -140,9 +141,11 @@ class DebianGuestFailoverTest {
         List<String> redisErrors = new CopyOnWriteArrayList<>();
         readRedis(redis, acked, redisErrors);
         await().atMost(Duration.ofSeconds(60)).until(() -> acked.size() >= 50 || !redisErrors.isEmpty());
-        Thread.sleep(10_000);
-        if (!download.isAlive()) {
-            throw new AssertionError("the download ended before the kill: " + finish(download, 5));
+        // the download runs on for 10 s (looked at all along), so that it is surely under way when the primary dies
+        try {
+            await().during(Duration.ofSeconds(10)).atMost(Duration.ofSeconds(11)).until(download::isAlive);
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("the download ended before the kill: " + finish(download, 5), e);
         }
 
         // the primary host dies, in the chosen phase of an epoch

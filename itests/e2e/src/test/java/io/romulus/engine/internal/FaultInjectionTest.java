@@ -172,8 +172,12 @@ class FaultInjectionTest {
         rig.iptables(rig.lab.primaryHost(), "-I", rules);
         long unprotected = rig.awaitState(a, "PRIMARY", "UNPROTECTED", 30);
         await().atMost(Duration.ofSeconds(30)).until(() -> b.raised("WITNESS"));
-        Thread.sleep(5000); // longer than A's ZooKeeper session: A is alive and keeps its lease
-        assertFalse(b.raised("FAILOVER"), "the witness keeps the cut-off backup from activating");
+        // longer than A's ZooKeeper session: A is alive and keeps its lease, and all the while the backup neither
+        // activates nor starts a copy of the VM
+        await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(8)).untilAsserted(() -> {
+            assertFalse(b.raised("FAILOVER"), "the witness keeps the cut-off backup from activating");
+            assertFalse(b.runsQemu(), "no second copy of the VM on the cut-off backup");
+        });
         // the backup keeps its replica; whether it already says STANDBY depends on whether its side of the
         // silently cut TCP connection has ended yet
         assertTrue(List.of("STANDBY", "PROTECTED").contains(b.state("BACKUP")), b.state("BACKUP"));
@@ -216,7 +220,11 @@ class FaultInjectionTest {
         long slowEpochsBefore = rig.committed();
         long end;
         try (DelayLine slow = new DelayLine(rig.lab, 50, 0.05, "a", "b")) {
-            Thread.sleep(20_000);
+            // 20 s of a slow, lossy link, looked at all along: no suspicion, no failover, no fencing
+            await().during(Duration.ofSeconds(20)).atMost(Duration.ofSeconds(25)).untilAsserted(() -> {
+                assertFalse(b.raised("FAILOVER") || b.raised("PRIMARY_SUSPECTED"), "no false failover: " + b.alarms);
+                assertFalse(a.raised("FENCED"), a.alarms.toString());
+            });
             end = System.nanoTime();
         }
         long committedDuring = rig.committed() - slowEpochsBefore;

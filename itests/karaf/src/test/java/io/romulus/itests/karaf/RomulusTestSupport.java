@@ -66,11 +66,10 @@ public abstract class RomulusTestSupport {
                 editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", "44445"),
                 editConfigurationFilePut("etc/io.romulus.transport.mina.cfg", "listen.port",
                         Integer.toString(STREAM_PORT)),
-                editConfigurationFilePut("etc/io.romulus.engine.cfg", "node.id", NODE_ID),
+                editConfigurationFilePut("etc/io.romulus.node.cfg", "node.id", NODE_ID),
                 editConfigurationFilePut("etc/io.romulus.detector.cfg", "listen.address", "127.0.0.1"),
                 editConfigurationFilePut("etc/io.romulus.detector.cfg", "listen.port",
                         Integer.toString(HEARTBEAT_PORT)),
-                editConfigurationFilePut("etc/io.romulus.detector.cfg", "node.id", NODE_ID),
                 editConfigurationFilePut("etc/users.properties", USER, PASSWORD + ",_g_:admingroup"),
                 editConfigurationFilePut("etc/users.properties", "_g_:admingroup",
                         "group,admin,manager,viewer,systembundles,ssh")));

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 
 import io.romulus.support.linux.Errno;
 
@@ -17,25 +16,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Byte layouts of the netlink structs and messages Romulus sends and parses, against golden bytes written by hand
- * from include/uapi/linux/netlink.h, netfilter/nfnetlink.h, netfilter/nfnetlink_queue.h, netfilter.h,
- * rtnetlink.h and pkt_sched.h. Host order here is little-endian (x86-64, arm64).
+ * Byte layouts of the netlink structs and messages Romulus sends and parses, against golden bytes that
+ * {@code src/test/c/netlink_golden.c} builds with the structs and constants of the installed kernel headers
+ * (linux/netlink.h, netfilter/nfnetlink.h, netfilter/nfnetlink_queue.h, netfilter.h, rtnetlink.h, pkt_sched.h),
+ * compiled at test time ({@link NetlinkGolden}). The comments say what the bytes are; the C program is their source.
  */
 class NetlinkLayoutTest {
 
-    @BeforeAll
-    static void littleEndianHost() {
-        assertEquals(ByteOrder.LITTLE_ENDIAN, ByteOrder.nativeOrder(),
-                "the golden bytes are written for a little-endian host (x86-64, arm64)");
-    }
-
-    private static byte[] hex(String s) {
-        String h = s.replaceAll("[^0-9a-fA-F]", "");
-        byte[] b = new byte[h.length() / 2];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
-        }
-        return b;
+    private static byte[] golden(String sample) {
+        return NetlinkGolden.bytes(sample);
     }
 
     private static byte[] written(NetlinkMessageWriter w) {
@@ -58,7 +47,7 @@ class NetlinkLayoutTest {
         NetlinkMessageWriter w = writer();
         assertEquals(16, w.begin(0x1234, Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK, 0x01020304).end());
         // __u32 nlmsg_len, __u16 nlmsg_type, __u16 nlmsg_flags, __u32 nlmsg_seq, __u32 nlmsg_pid
-        assertArrayEquals(hex("10000000 3412 0500 04030201 00000000"), written(w));
+        assertArrayEquals(golden("nlmsghdr"), written(w));
     }
 
     @Test
@@ -66,25 +55,23 @@ class NetlinkLayoutTest {
         NetlinkMessageWriter w = writer();
         Nfqueue.nfgenmsg(w, Netlink.AF_INET, 0x1068);
         // __u8 nfgen_family, __u8 version (NFNETLINK_V0), __be16 res_id
-        assertArrayEquals(hex("02 00 1068"), written(w));
+        assertArrayEquals(golden("nfgenmsg"), written(w));
     }
 
     @Test
     void configBindCommand() {
         NetlinkMessageWriter w = writer();
         Nfqueue.configCommand(w, 1, 4200, Nfqueue.NFQNL_CFG_CMD_BIND);
-        assertArrayEquals(hex(
-                "1c000000 0203 0500 01000000 00000000" // len 28, NFNL_SUBSYS_QUEUE<<8 | NFQNL_MSG_CONFIG, REQUEST|ACK
-                + "00 00 1068"                          // nfgenmsg: AF_UNSPEC, v0, queue 4200 big-endian
-                + "0800 0100 01 00 0000"),              // NFQA_CFG_CMD: command BIND, _pad, __be16 pf 0
-                written(w));
+        // len 28, NFNL_SUBSYS_QUEUE<<8 | NFQNL_MSG_CONFIG, REQUEST|ACK; nfgenmsg: AF_UNSPEC, v0, queue 4200
+        // big-endian; NFQA_CFG_CMD: command BIND, _pad, __be16 pf 0
+        assertArrayEquals(golden("config_bind"), written(w));
     }
 
     @Test
     void configUnbindCommand() {
         NetlinkMessageWriter w = writer();
         Nfqueue.configCommand(w, 2, 1, Nfqueue.NFQNL_CFG_CMD_UNBIND);
-        assertArrayEquals(hex("1c000000 0203 0500 02000000 00000000 00 00 0001 0800 0100 02 00 0000"), written(w));
+        assertArrayEquals(golden("config_unbind"), written(w));
     }
 
     @Test
@@ -92,33 +79,25 @@ class NetlinkLayoutTest {
         NetlinkMessageWriter w = writer();
         Nfqueue.configParams(w, 2, 4200, Nfqueue.NFQNL_COPY_PACKET, 64, 16384,
                 Nfqueue.NFQA_CFG_F_FAIL_OPEN | Nfqueue.NFQA_CFG_F_GSO, Nfqueue.NFQA_CFG_F_GSO);
-        assertArrayEquals(hex(
-                "38000000 0203 0500 02000000 00000000"
-                + "00 00 1068"
-                + "0900 0200 00000040 02 000000" // NFQA_CFG_PARAMS: __be32 copy_range 64, __u8 mode, packed: len 9
-                + "0800 0300 00004000"           // NFQA_CFG_QUEUE_MAXLEN 16384, big-endian
-                + "0800 0400 00000005"           // NFQA_CFG_MASK FAIL_OPEN|GSO
-                + "0800 0500 00000004"),         // NFQA_CFG_FLAGS GSO (fail-open off)
-                written(w));
+        // NFQA_CFG_PARAMS: __be32 copy_range 64, __u8 mode, packed: len 9; NFQA_CFG_QUEUE_MAXLEN 16384, big-endian;
+        // NFQA_CFG_MASK FAIL_OPEN|GSO; NFQA_CFG_FLAGS GSO (fail-open off)
+        assertArrayEquals(golden("config_params"), written(w));
     }
 
     @Test
     void verdictBatchHeader() {
         NetlinkMessageWriter w = writer();
         Nfqueue.verdictBatch(w, 3, 4200, Nfqueue.NF_ACCEPT, 0x01020304);
-        assertArrayEquals(hex(
-                "20000000 0303 0100 03000000 00000000" // NFQNL_MSG_VERDICT_BATCH, REQUEST only (no ack per epoch)
-                + "00 00 1068"
-                + "0c00 0200 00000001 01020304"),      // NFQA_VERDICT_HDR: __be32 verdict NF_ACCEPT, __be32 id
-                written(w));
+        // NFQNL_MSG_VERDICT_BATCH, REQUEST only (no ack per epoch); NFQA_VERDICT_HDR: __be32 verdict NF_ACCEPT,
+        // __be32 id
+        assertArrayEquals(golden("verdict_batch"), written(w));
     }
 
     @Test
     void singleVerdictDrop() {
         NetlinkMessageWriter w = writer();
         Nfqueue.verdict(w, 4, 7, Nfqueue.NF_DROP, 42);
-        assertArrayEquals(hex("20000000 0103 0100 04000000 00000000 00 00 0007 0c00 0200 00000000 0000002a"),
-                written(w));
+        assertArrayEquals(golden("verdict_drop"), written(w));
     }
 
     @Test
@@ -127,20 +106,17 @@ class NetlinkLayoutTest {
         Nfqueue.verdictBatch(w, 1, 1, Nfqueue.NF_DROP, 5);
         Nfqueue.verdictBatch(w, 2, 1, Nfqueue.NF_ACCEPT, 9);
         assertEquals(64, w.length());
-        assertArrayEquals(hex("20000000 0303 0100 02000000"), Arrays.copyOfRange(written(w), 32, 44));
+        assertArrayEquals(golden("verdict_batch_two"), written(w));
     }
 
-    /** An NFQNL_MSG_PACKET as the kernel builds it (nfqnl_build_packet_message) in NFQNL_COPY_PACKET mode. */
-    private static final String PACKET = "3c000000 0003 0000 00000000 00000000" // len 60, NFQNL_MSG_PACKET
-            + "02 00 1068"                      // nfgenmsg: NFPROTO_IPV4, v0, queue 4200
-            + "0b00 0100 0000002a 0800 02 00"   // NFQA_PACKET_HDR (packed, 7): id 42, ETH_P_IP, NF_INET_FORWARD
-            + "0800 0500 00000003"              // NFQA_IFINDEX_INDEV 3
-            + "0800 0d00 000005dc"              // NFQA_CAP_LEN 1500 (only 8 bytes copied)
-            + "0c00 0a00 450005dc00004000";     // NFQA_PAYLOAD, 8 bytes
-
+    /**
+     * An NFQNL_MSG_PACKET as the kernel builds it (nfqnl_build_packet_message) in NFQNL_COPY_PACKET mode: len 60;
+     * nfgenmsg NFPROTO_IPV4, v0, queue 4200; NFQA_PACKET_HDR (packed, 7): id 42, ETH_P_IP, NF_INET_FORWARD;
+     * NFQA_IFINDEX_INDEV 3; NFQA_CAP_LEN 1500 (only 8 bytes copied); NFQA_PAYLOAD, 8 bytes.
+     */
     @Test
     void packetMessage() throws NetlinkException {
-        NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(hex(PACKET)), 60);
+        NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(golden("packet")), 60);
         assertTrue(m.next());
         assertTrue(Nfqueue.isPacket(m));
         assertEquals(4200, Nfqueue.queueOf(m));
@@ -156,8 +132,7 @@ class NetlinkLayoutTest {
 
     @Test
     void packetLengthWithoutCapLenIsThePayload() throws NetlinkException {
-        byte[] b = hex("2c000000 0003 0000 00000000 00000000 02 00 0001 0b00 0100 00000007 0800 02 00"
-                + "0c00 0a00 0102030405060708");
+        byte[] b = golden("packet_without_cap_len");
         NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(b), b.length);
         assertTrue(m.next());
         NetlinkAttributes a = Nfqueue.attributes(m, new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN));
@@ -167,7 +142,7 @@ class NetlinkLayoutTest {
 
     @Test
     void packetIdsAboveTwoToTheThirtyOneStayUnsigned() throws NetlinkException {
-        byte[] b = hex("20000000 0003 0000 00000000 00000000 02 00 0001 0b00 0100 fffffffe 0800 02 00");
+        byte[] b = golden("packet_id_unsigned");
         NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(b), b.length);
         assertTrue(m.next());
         int id = Nfqueue.packetId(Nfqueue.attributes(m, new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN)));
@@ -177,7 +152,7 @@ class NetlinkLayoutTest {
     @Test
     void ackAndError() throws NetlinkException {
         // struct nlmsgerr { int error; struct nlmsghdr msg; } with NETLINK_CAP_ACK: only the request's header
-        byte[] ack = hex("24000000 0200 0001 07000000 00000000 00000000 1c000000 0203 0500 07000000 00000000");
+        byte[] ack = golden("ack");
         NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(ack), ack.length);
         assertTrue(m.next());
         assertTrue(m.isError());
@@ -186,8 +161,7 @@ class NetlinkLayoutTest {
         assertNull(m.errorMessage(new NetlinkAttributes(2)));
 
         // -EBUSY, capped, with an extended-ack TLV NLMSGERR_ATTR_MSG "busy"
-        byte[] err = hex("30000000 0200 0003 08000000 00000000 f0ffffff 1c000000 0203 0500 08000000 00000000"
-                + "0900 0100 62757379 00 000000");
+        byte[] err = golden("error_capped");
         m.reset(wrap(err), err.length);
         assertTrue(m.next());
         assertEquals(Errno.EBUSY, m.errorCode());
@@ -198,9 +172,7 @@ class NetlinkLayoutTest {
     @Test
     void uncappedErrorCarriesTheWholeRequest() throws NetlinkException {
         // error -EINVAL echoing a 28-byte request, then a TLV
-        byte[] err = hex("38000000 0200 0002 05000000 00000000 eaffffff"
-                + "1c000000 0203 0500 05000000 00000000 00001068 0800 0100 01000000"
-                + "0700 0100 626164 00");
+        byte[] err = golden("error_uncapped");
         NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(err), err.length);
         assertTrue(m.next());
         assertEquals(Errno.EINVAL, m.errorCode());
@@ -209,7 +181,7 @@ class NetlinkLayoutTest {
 
     @Test
     void malformedLengthIsRefused() {
-        byte[] b = hex("ff000000 0200 0000 00000000 00000000");
+        byte[] b = golden("malformed_length");
         NetlinkMessageReader m = new NetlinkMessageReader().reset(wrap(b), b.length);
         assertThrows(NetlinkException.class, m::next);
     }
@@ -218,19 +190,16 @@ class NetlinkLayoutTest {
     void tcmsgAndPlugQdisc() {
         NetlinkMessageWriter w = writer();
         Rtnetlink.plugQdisc(w, 9, 0, 5, 0x00010000, Rtnetlink.TC_H_ROOT, Rtnetlink.TCQ_PLUG_RELEASE_ONE, 0);
-        assertArrayEquals(hex(
-                "3c000000 2400 0500 09000000 00000000" // RTM_NEWQDISC 36, REQUEST|ACK
-                + "00 00 0000 05000000 00000100 ffffffff 00000000" // tcmsg: family, pad1, pad2, ifindex 5, 1:0, root
-                + "0900 0100 706c7567 00 000000"       // TCA_KIND "plug\0"
-                + "0c00 0200 01000000 00000000"),      // TCA_OPTIONS tc_plug_qopt { int action; __u32 limit; }
-                written(w));
+        // RTM_NEWQDISC 36, REQUEST|ACK; tcmsg: family, pad1, pad2, ifindex 5, 1:0, root; TCA_KIND "plug\0";
+        // TCA_OPTIONS tc_plug_qopt { int action; __u32 limit; }
+        assertArrayEquals(golden("plug_qdisc"), written(w));
     }
 
     @Test
     void plugLimit() {
         NetlinkMessageWriter w = writer();
         Rtnetlink.plugQopt(w, Rtnetlink.TCQ_PLUG_LIMIT, 10000);
-        assertArrayEquals(hex("03000000 10270000"), written(w));
+        assertArrayEquals(golden("plug_qopt_limit"), written(w));
     }
 
     @Test
@@ -240,7 +209,7 @@ class NetlinkLayoutTest {
         w.attrU32(2, 7).attrU8(3, 0xab).attrBe16(4, 0x0102);
         w.close(nest);
         byte[] b = written(w);
-        assertArrayEquals(hex("1c00 0180 0800 0200 07000000 0500 0300 ab000000 0600 0400 0102 0000"), b);
+        assertArrayEquals(golden("nested"), b);
         NetlinkAttributes outer = new NetlinkAttributes(4).parse(wrap(b), 0, b.length);
         assertTrue(outer.has(1), "NLA_F_NESTED is masked off the type");
         NetlinkAttributes inner = new NetlinkAttributes(4).parse(wrap(b), outer.offset(1), outer.offset(1)
@@ -259,5 +228,6 @@ class NetlinkLayoutTest {
         assertEquals(16, Netlink.msgAlign(16));
         assertEquals(20, Netlink.msgAlign(17));
         assertEquals(0x3fff, Netlink.NLA_TYPE_MASK);
+        assertEquals(NetlinkGolden.constant("NLA_TYPE_MASK"), Netlink.NLA_TYPE_MASK);
     }
 }

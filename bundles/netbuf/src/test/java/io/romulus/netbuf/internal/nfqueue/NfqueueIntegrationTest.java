@@ -197,6 +197,12 @@ class NfqueueIntegrationTest {
         return arrivals.keySet().stream().filter(k -> (k >>> 32) == phase).count();
     }
 
+    /** Asserts that no datagram of these phases arrives during the whole window, looked at every 10 ms. */
+    private void assertNoneArrive(Duration window, String why, int... phases) {
+        await(why).during(window).atMost(window.plusSeconds(1)).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> assertEquals(0, Arrays.stream(phases).mapToLong(this::arrived).sum(), why));
+    }
+
     private String rules(String tool) throws OutputBufferException {
         return HostCommands.check(List.of(ip.toString(), "netns", "exec", A, tool, "-S", "FORWARD"),
                 "list the FORWARD chain").out();
@@ -342,15 +348,13 @@ class NfqueueIntegrationTest {
         for (int i = 0; i < 50; i++) {
             send(3, i);
         }
-        Thread.sleep(300);
-        assertEquals(0, arrived(3), "held again after resumeBuffering");
+        assertNoneArrive(Duration.ofMillis(300), "held again after resumeBuffering", 3);
         await().atMost(Duration.ofSeconds(2)).until(() -> buffer.stats().packetsQueued() == count + 50);
         buffer.seal(++epoch);
         buffer.discard();
         assertEquals(50, buffer.stats().packetsDropped());
         buffer.release(epoch);
-        Thread.sleep(200);
-        assertEquals(0, arrived(3), "discarded output was dropped, not released");
+        assertNoneArrive(Duration.ofMillis(200), "discarded output was dropped, not released", 3);
 
         // ---- phase 4: close drops what is held and removes the rules ----
         for (int i = 0; i < 30; i++) {
@@ -363,8 +367,7 @@ class NfqueueIntegrationTest {
         assertFalse(rules("iptables").contains("NFQUEUE"), "IPv4 rule removed: " + rules("iptables"));
         assertFalse(rules("ip6tables").contains("NFQUEUE"), "IPv6 rule removed: " + rules("ip6tables"));
         assertEquals(0, provider.attachedCount());
-        Thread.sleep(300);
-        assertEquals(0, arrived(4), "held output was dropped at close, not released");
+        assertNoneArrive(Duration.ofMillis(300), "held output was dropped at close, not released", 4);
 
         // ---- phase 5: the namespace is as it was: output flows unheld ----
         for (int i = 0; i < 10; i++) {
@@ -388,8 +391,8 @@ class NfqueueIntegrationTest {
         sendMany(2, 20); // while no engine drives the buffer
         first.release(7);
         first.passThrough();
-        Thread.sleep(300);
-        assertEquals(0, arrived(1) + arrived(2), "nothing leaves while detached, whatever the old handle is told");
+        assertNoneArrive(Duration.ofMillis(300), "nothing leaves while detached, whatever the old handle is told",
+                1, 2);
 
         OutputBuffer second = provider.attach(nic());
         buffer = second;
@@ -400,12 +403,10 @@ class NfqueueIntegrationTest {
         await().atMost(Duration.ofSeconds(2)).until(() -> second.stats().packetsQueued() == 40);
         second.seal(1); // the adopting engine counts afresh
         sendMany(3, 10);
-        Thread.sleep(200);
-        assertEquals(0, arrived(1) + arrived(2) + arrived(3), "held until the first adopted epoch is released");
+        assertNoneArrive(Duration.ofMillis(200), "held until the first adopted epoch is released", 1, 2, 3);
         second.release(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> arrived(1) == 20 && arrived(2) == 20);
-        Thread.sleep(200);
-        assertEquals(0, arrived(3), "output after the seal of epoch 1 waits for epoch 2");
+        assertNoneArrive(Duration.ofMillis(200), "output after the seal of epoch 1 waits for epoch 2", 3);
         second.seal(2);
         second.release(2);
         await().atMost(Duration.ofSeconds(5)).until(() -> arrived(3) == 10);
@@ -438,8 +439,7 @@ class NfqueueIntegrationTest {
         old.release(1);
         old.close();
         assertEquals(1, nfqueueRules("iptables"), "the old engine's late close removes nothing");
-        Thread.sleep(300);
-        assertEquals(0, arrived(1) + arrived(2), "nothing held or sent across the update left");
+        assertNoneArrive(Duration.ofMillis(300), "nothing held or sent across the update left", 1, 2);
 
         NfqueueProvider updated = new NfqueueProvider(NfqueueSettings.defaults(), lib);
         OutputBuffer other = updated.attach(new GuestInterface("net1", null, "tap", "rnbout0", A));

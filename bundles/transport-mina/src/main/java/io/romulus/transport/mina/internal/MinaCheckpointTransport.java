@@ -21,15 +21,18 @@ import org.apache.mina.transport.socket.nio.NioSocketAcceptor;
 import org.apache.mina.transport.socket.nio.NioSocketConnector;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.romulus.api.management.TransportMBean;
+import io.romulus.api.node.NodeIdentity;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -64,10 +67,14 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     private volatile InetSocketAddress listenAddress;
     private ServiceRegistration<TransportMBean> mbeanRegistration;
 
-    /** DS entry point. */
+    /**
+     * DS entry point. The node id is the node's one ({@link NodeIdentity}), read here (a change of the transport's
+     * configuration starts it again).
+     */
     @Activate
-    public MinaCheckpointTransport(BundleContext context, TransportConfig config) throws IOException {
-        this(settingsOf(config));
+    public MinaCheckpointTransport(BundleContext context, TransportConfig config,
+            @Reference ConfigurationAdmin configurations) throws IOException {
+        this(settingsOf(config, nodeId(configurations)));
         try {
             @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
         Dictionary<String, Object> props = new Hashtable<>();
@@ -133,9 +140,18 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                 settings.tlsEnabled() ? "on" : "off", secret != null ? "on (" + settings.secretFile() + ")" : "off");
     }
 
-    static TransportSettings settingsOf(TransportConfig c) throws IOException {
-        String nodeId = c.node_id() == null || c.node_id().isBlank() ? HostName.orElse("localhost")
-                : c.node_id().trim();
+    /** {@value NodeIdentity#KEY} of {@value NodeIdentity#PID}, else (deprecated, logged) the transport's own. */
+    private static String nodeId(ConfigurationAdmin configurations) throws IOException {
+        NodeIdentity.Resolved r = NodeIdentity.read(configurations, PID);
+        if (!r.warning().isEmpty()) {
+            LOG.warn("{}", r.warning());
+        }
+        return r.nodeId();
+    }
+
+    /** The settings of the configuration and the node id (empty: the host name). */
+    static TransportSettings settingsOf(TransportConfig c, String node) throws IOException {
+        String nodeId = node == null || node.isBlank() ? HostName.orElse("localhost") : node.strip();
         TransportSettings s = new TransportSettings(c.listen_host(), c.listen_port(), nodeId, c.auth_psk_enabled(),
                 c.auth_psk_enabled() ? resolveSecretFile(c.auth_secret_file()) : null, c.tls_enabled(),
                 path(c.tls_keystore()), c._tls_keystore_password(), path(c.tls_truststore()),

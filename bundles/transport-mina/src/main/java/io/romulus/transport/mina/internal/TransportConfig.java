@@ -1,5 +1,7 @@
 package io.romulus.transport.mina.internal;
 
+import io.romulus.api.node.NodeIdentity;
+
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.AttributeType;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -15,7 +17,8 @@ public @interface TransportConfig {
     @AttributeDefinition(name = "Listen port", description = "TCP port to listen on; 0 picks a free one")
     int listen_port() default TransportSettings.DEFAULT_PORT;
 
-    @AttributeDefinition(name = "Node id", description = "This node's identity in HELLO; empty = the host name",
+    /** Deprecated: the node's one name is node.id in io.romulus.node; this one is read when that is empty. */
+    @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION,
             required = false)
     String node_id() default "";
 
