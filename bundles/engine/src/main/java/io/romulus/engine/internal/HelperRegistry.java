@@ -235,7 +235,8 @@ final class HelperRegistry {
         LOG.info("Failure detector available (node {})", d.nodeId());
         if (!d.nodeId().equals(nodeId)) {
             LOG.warn("The failure detector calls this node '{}' but the engine calls it '{}': peers match heartbeats "
-                    + "to streams by node id, so set the same node.id in io.romulus.detector and io.romulus.engine",
+                    + "to streams by node id: set node.id in etc/io.romulus.node.cfg only (and restart Karaf), and "
+                    + "remove the deprecated node.id from io.romulus.detector and io.romulus.engine",
                     d.nodeId(), nodeId);
         }
     }
