@@ -172,7 +172,7 @@ public final class DrbdDiskReplicator implements DiskReplicator {
     /** Why DRBD cannot be used on this host (asked again every 10 s while it cannot), or empty. */
     public Optional<String> unavailableReason() {
         Availability a = availability;
-        if (a == null || a.reason() != null && System.currentTimeMillis() - a.probedAtMillis() > REPROBE_MILLIS) {
+        if (a == null || (a.reason() != null && System.currentTimeMillis() - a.probedAtMillis() > REPROBE_MILLIS)) {
             Optional<String> reason = probe();
             if (reason.isEmpty() && a != null && a.reason() != null) {
                 LOG.info("DRBD is usable on this host now");

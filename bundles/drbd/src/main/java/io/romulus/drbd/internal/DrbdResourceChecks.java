@@ -132,7 +132,7 @@ final class DrbdResourceChecks {
             throws DrbdRefusedException {
         DrbdShow.NetSection net = null;
         for (DrbdShow.NetSection s : show.connections()) {
-            if (String.valueOf(s.peerNodeId()).equals(c.key()) || s.name() != null && s.name().equals(c.name())) {
+            if (String.valueOf(s.peerNodeId()).equals(c.key()) || (s.name() != null && s.name().equals(c.name()))) {
                 net = s;
                 break;
             }

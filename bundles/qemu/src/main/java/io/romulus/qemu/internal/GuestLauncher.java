@@ -57,7 +57,7 @@ final class GuestLauncher {
         return new GuestDefinitions(settings.get()).resolve(id, options);
     }
 
-    /** The machine {@code wanted} defines for {@code running}, a guest that runs already (the demo's disk is its own). */
+    /** The machine {@code wanted} defines for {@code running}, a guest that runs already (with its own disk). */
     VmDefinition definitionFor(GuestDefinitions.Resolved wanted, QemuGuest running) {
         return wanted.demo() != null ? wanted.demo().definition(settings.get(), running.vm().disks().isEmpty()
                 ? running.process().dir().resolve(RunDirectory.DEMO_DISK)

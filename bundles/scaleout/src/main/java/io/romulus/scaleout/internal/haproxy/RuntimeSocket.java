@@ -161,7 +161,7 @@ final class RuntimeSocket {
 
     private void await(Selector selector, long deadline, String command) throws IOException {
         long left = deadline - System.nanoTime();
-        if (left <= 0 || selector.select(Math.max(1, left / 1_000_000)) == 0 && deadline - System.nanoTime() <= 0) {
+        if (left <= 0 || (selector.select(Math.max(1, left / 1_000_000)) == 0 && deadline - System.nanoTime() <= 0)) {
             throw new IOException("HAProxy's runtime API at " + endpoint + " did not finish answering `"
                     + command + "` within " + timeout.toMillis() + " ms");
         }
