@@ -182,8 +182,8 @@ public final class PhiAccrual {
 
     private double phi(long elapsedNanos) {
         double mean = mean();
-        double stdDev = Math.max(Math.sqrt(variance(mean)), parameters.minStdDevNanos());
-        return phi(elapsedNanos, mean + parameters.acceptablePauseNanos(), stdDev);
+        double stdDev = Math.max(Math.sqrt(variance(mean)), (double) parameters.minStdDevNanos());
+        return phi((double) elapsedNanos, mean + parameters.acceptablePauseNanos(), stdDev);
     }
 
     /** {@code log10(1 + e^a)} with the logistic approximation's {@code a}, computed without overflow. */

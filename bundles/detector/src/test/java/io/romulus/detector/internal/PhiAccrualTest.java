@@ -120,7 +120,7 @@ class PhiAccrualTest {
         long strictAfter = millisToConviction(strict, clock, 8.0);
         clock.now = start;
         long patientAfter = millisToConviction(patient, clock, 8.0);
-        assertEquals(1000, patientAfter - strictAfter, 2, "strict " + strictAfter + " ms, patient " + patientAfter);
+        assertEquals(1000.0, (double) (patientAfter - strictAfter), 2.0, "strict " + strictAfter + " ms, patient " + patientAfter);
 
         clock.now = start;
         clock.advanceMillis(900);

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -142,7 +143,7 @@ class UdpFailureDetectorTest {
         FailureDetector.Monitor c = a.monitor("c", (InetSocketAddress) silent.getLocalAddress(), atA);
         ScheduledExecutorService acks = Executors.newSingleThreadScheduledExecutor();
         resources.push(acks::shutdownNow);
-        acks.scheduleAtFixedRate(c::alive, 0, 50, TimeUnit.MILLISECONDS);
+        Future<?> unused = acks.scheduleAtFixedRate(c::alive, 0, 50, TimeUnit.MILLISECONDS);
 
         await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4)).until(() -> c.phi() < 8);
         assertEquals(List.of(), atA.events);

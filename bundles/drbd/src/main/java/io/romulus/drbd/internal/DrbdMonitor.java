@@ -2,7 +2,9 @@ package io.romulus.drbd.internal;
 
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -44,7 +46,7 @@ public final class DrbdMonitor implements AutoCloseable {
             CommandRunner.Running r = tools.watch(null, this::onEvent,
                     m -> LOG.warn("ignoring a line of drbdsetup events2: {}", m.getMessage()));
             running = r;
-            r.exit().whenComplete((result, error) -> ended(r, result, error));
+            CompletableFuture<?> unused = r.exit().whenComplete((result, error) -> ended(r, result, error));
             LOG.debug("watching DRBD with {} events2", tools.drbdsetup());
         } catch (DrbdCommandException e) {
             LOG.warn("cannot watch DRBD state changes: {}", e.getMessage());
@@ -67,7 +69,7 @@ public final class DrbdMonitor implements AutoCloseable {
     }
 
     private void scheduleRestart() {
-        restarts.schedule(this::start, RESTART_DELAY_SECONDS, TimeUnit.SECONDS);
+        Future<?> unused = restarts.schedule(this::start, RESTART_DELAY_SECONDS, TimeUnit.SECONDS);
     }
 
     void onEvent(Events2Event e) {
@@ -82,12 +84,12 @@ public final class DrbdMonitor implements AutoCloseable {
     private static void report(DrbdState.Resource before, DrbdState.Resource after, Events2Event e) {
         String res = after.name();
         switch (e.object()) {
-            case Events2Event.RESOURCE:
+            case Events2Event.RESOURCE -> {
                 if (before == null || !Objects.equals(before.role(), after.role())) {
                     LOG.info("DRBD resource {} is now {} on this host", res, after.role());
                 }
-                break;
-            case Events2Event.CONNECTION: {
+            }
+            case Events2Event.CONNECTION -> {
                 String key = DrbdState.connectionKey(e);
                 DrbdState.Connection now = after.connections().get(key);
                 DrbdState.Connection was = before == null ? null : before.connections().get(key);
@@ -102,18 +104,16 @@ public final class DrbdMonitor implements AutoCloseable {
                 } else if (!Objects.equals(was.peerRole(), now.peerRole())) {
                     LOG.info("DRBD resource {}: peer {} is now {}", res, now.name(), now.peerRole());
                 }
-                break;
             }
-            case Events2Event.DEVICE: {
+            case Events2Event.DEVICE -> {
                 int volume = DrbdState.intField(e.fields(), "volume");
                 String was = before == null ? null : before.device(volume).map(DrbdState.Device::disk).orElse(null);
                 String now = after.device(volume).map(DrbdState.Device::disk).orElse(null);
                 if (!Objects.equals(was, now)) {
                     LOG.info("DRBD resource {} volume {}: local disk {}", res, volume, now);
                 }
-                break;
             }
-            case Events2Event.PEER_DEVICE: {
+            case Events2Event.PEER_DEVICE -> {
                 String conn = DrbdState.connectionKey(e);
                 int volume = DrbdState.intField(e.fields(), "volume");
                 Optional<DrbdState.PeerDevice> now = after.peerDevice(conn, volume);
@@ -127,11 +127,10 @@ public final class DrbdMonitor implements AutoCloseable {
                 } else if (now.isPresent() && now.get().donePercent() != null) {
                     LOG.debug("DRBD resource {} volume {} resync {}% done", res, volume, now.get().donePercent());
                 }
-                break;
             }
-            default:
+            default -> {
                 LOG.debug("DRBD {}", e.line());
-                break;
+            }
         }
     }
 

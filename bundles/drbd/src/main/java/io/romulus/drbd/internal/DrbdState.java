@@ -185,21 +185,12 @@ public final class DrbdState {
             // a change of an object of a resource not seen yet (events2 started mid-stream): start it empty
             r = new Resource(name, Map.of("name", name), Map.of(), Map.of(), Map.of(), Map.of(), e.timestamp());
         }
-        Resource changed;
-        switch (e.object()) {
-            case Events2Event.CONNECTION:
-                changed = applyConnection(r, e);
-                break;
-            case Events2Event.DEVICE:
-                changed = applyDevice(r, e);
-                break;
-            case Events2Event.PEER_DEVICE:
-                changed = applyPeerDevice(r, e);
-                break;
-            default:
-                changed = applyOther(r, e);
-                break;
-        }
+        Resource changed = switch (e.object()) {
+            case Events2Event.CONNECTION -> applyConnection(r, e);
+            case Events2Event.DEVICE -> applyDevice(r, e);
+            case Events2Event.PEER_DEVICE -> applyPeerDevice(r, e);
+            default -> applyOther(r, e);
+        };
         resources.put(name, changed);
         return Optional.of(changed);
     }
@@ -207,10 +198,11 @@ public final class DrbdState {
     private Optional<Resource> applyResource(String name, Events2Event e) {
         Resource r = resources.get(name);
         switch (e.action()) {
-            case Events2Event.DESTROY:
+            case Events2Event.DESTROY -> {
                 resources.remove(name);
                 return Optional.empty();
-            case Events2Event.RENAME: {
+            }
+            case Events2Event.RENAME -> {
                 String newName = e.get("new_name");
                 if (r == null || newName == null) {
                     return Optional.empty();
@@ -223,7 +215,7 @@ public final class DrbdState {
                 resources.put(newName, renamed);
                 return Optional.of(renamed);
             }
-            default: {
+            default -> {
                 Map<String, String> f = merge(r == null || replaces(e) ? Map.of() : r.fields(), e.fields());
                 Resource next = r == null
                         ? new Resource(name, f, Map.of(), Map.of(), Map.of(), Map.of(), e.timestamp())

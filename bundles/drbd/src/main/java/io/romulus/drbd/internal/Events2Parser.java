@@ -84,17 +84,11 @@ public final class Events2Parser {
     }
 
     private static boolean knownObject(String object) {
-        switch (object) {
-            case Events2Event.RESOURCE:
-            case Events2Event.CONNECTION:
-            case Events2Event.DEVICE:
-            case Events2Event.PEER_DEVICE:
-            case Events2Event.PATH:
-            case Events2Event.HELPER:
-                return true;
-            default:
-                return false;
-        }
+        return switch (object) {
+            case Events2Event.RESOURCE, Events2Event.CONNECTION, Events2Event.DEVICE, Events2Event.PEER_DEVICE,
+                    Events2Event.PATH, Events2Event.HELPER -> true;
+            default -> false;
+        };
     }
 
     /**
@@ -103,7 +97,7 @@ public final class Events2Parser {
      */
     public static void parseAll(Reader in, Consumer<Events2Event> events, Consumer<MalformedLine> malformed)
             throws IOException {
-        BufferedReader r = in instanceof BufferedReader ? (BufferedReader) in : new BufferedReader(in);
+        BufferedReader r = in instanceof BufferedReader b ? b : new BufferedReader(in);
         for (String line = r.readLine(); line != null; line = r.readLine()) {
             accept(line, events, malformed);
         }

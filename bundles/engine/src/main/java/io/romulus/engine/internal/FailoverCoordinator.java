@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -193,7 +194,7 @@ final class FailoverCoordinator implements AutoCloseable {
                 LOG.info("Primary {} of {} is suspected (phi {}) while it is being updated; judging again in {} ms",
                         primaryNode, id, String.format("%.1f", phi), TimeUnit.NANOSECONDS.toMillis(grace));
                 try {
-                    decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), grace,
+                    Future<?> unused = decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), grace,
                             TimeUnit.NANOSECONDS);
                 } catch (java.util.concurrent.RejectedExecutionException e) {
                     LOG.debug("Failover decisions have stopped", e);
@@ -260,7 +261,7 @@ final class FailoverCoordinator implements AutoCloseable {
             }
             long delay = engine.settings().reconnectDelayMs();
             try {
-                decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), delay,
+                Future<?> unused = decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), delay,
                         TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 LOG.debug("Failover decisions have stopped", e);

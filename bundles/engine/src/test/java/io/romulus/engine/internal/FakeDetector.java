@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 
 import io.romulus.api.detector.FailureDetector;
 
@@ -56,7 +57,7 @@ final class FakeDetector implements FailureDetector {
         final InetSocketAddress address;
         final Listener listener;
         volatile boolean suspected;
-        volatile long alive;
+        final AtomicLong alive = new AtomicLong();
 
         Watched(String peerId, InetSocketAddress address, Listener listener) {
             this.peerId = peerId;
@@ -76,7 +77,7 @@ final class FakeDetector implements FailureDetector {
 
         @Override
         public void alive() {
-            alive++;
+            alive.incrementAndGet();
         }
 
         @Override

@@ -1,21 +1,20 @@
 package io.romulus.qemu.internal;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.qemu.internal.vm.VmDisk;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.util.List;
-
-import io.romulus.api.hypervisor.DomainId;
-import io.romulus.api.hypervisor.HypervisorException;
-import io.romulus.qemu.internal.vm.VmDisk;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +31,7 @@ class DiskImagesTest {
 
     private static void run(String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
+        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
         assertEquals(0, p.waitFor(), String.join(" ", cmd) + " (Debian package qemu-utils): " + out);
     }
 

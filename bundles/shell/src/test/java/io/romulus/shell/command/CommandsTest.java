@@ -66,10 +66,6 @@ class CommandsTest {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    private String err() {
-        return err.toString(StandardCharsets.UTF_8);
-    }
-
     private ProtectCommand protect(String domain, String peer) {
         ProtectCommand c = new ProtectCommand();
         c.engine = engine;

@@ -156,6 +156,7 @@ final class SimGuest {
                 + " pages/s, " + options.packetRate() + " packets/s";
     }
 
+    @SuppressWarnings("LockNotBeforeTry") // nothing runs under the lock: taking it is the wait
     void pause() {
         paused = true;
         guest.lock(); // waits for a tick in progress; later ticks see paused

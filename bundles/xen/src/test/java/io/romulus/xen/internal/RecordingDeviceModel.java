@@ -19,7 +19,7 @@ final class RecordingDeviceModel implements DeviceModel {
     @Override
     public byte[] saveState() {
         calls.add("save");
-        return ("QEVM state " + (++saves)).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        return ("QEVM state " +  ++saves).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
     @Override

@@ -172,7 +172,7 @@ public final class SimulatedXen implements XenControl {
     public long maximumGpfn(int domid) throws XenCallException {
         Domain d = domainOrThrow("xc_domain_maximum_gpfn", domid);
         synchronized (d) {
-            return d.populated.length() - 1;
+            return d.populated.length() - 1L;
         }
     }
 

@@ -41,8 +41,6 @@ import io.romulus.transport.mina.internal.TransportSettings;
  */
 public final class EpochBenchmark {
 
-    private static final int PAGE = 4096;
-
     private EpochBenchmark() {
     }
 

@@ -249,6 +249,7 @@ public final class OutputCommitBenchmark {
         }
     }
 
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer (this thread); the volatile write publishes
     private void receive() {
         ByteBuffer b = ByteBuffer.allocateDirect(2048);
         try {
@@ -267,7 +268,7 @@ public final class OutputCommitBenchmark {
                 r.sentAt[seq] = b.getLong(8);
                 r.arrivedAt[seq] = now;
                 r.lastArrival = now;
-                r.received = r.received + 1; // publishes the arrays to whoever reads received
+                r.received = r.received + 1; // publishes the arrays to whoever reads received the arrays to whoever reads received
             }
         } catch (ClosedChannelException e) {
             // teardown

@@ -119,10 +119,10 @@ class DebianGuestFailoverTest {
         long start = System.nanoTime();
         nodes.primary.protect(new ProtectRequest(GUEST, rig.link.address(), 25, Map.of("xml", xml.toString())));
         Path console = nodes.run.resolve("a").resolve(GUEST.name()).resolve("console.log");
-        await().atMost(Duration.ofSeconds(300)).until(() -> Files.exists(console)
+        await().atMost(Duration.ofMinutes(5)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-DEBIAN-READY"));
         long ready = System.nanoTime();
-        await().atMost(Duration.ofSeconds(300)).until(() -> nodes.row(nodes.primary, Role.PRIMARY).state()
+        await().atMost(Duration.ofMinutes(5)).until(() -> nodes.row(nodes.primary, Role.PRIMARY).state()
                 == ProtectionState.PROTECTED);
         long protectedAt = System.nanoTime();
 

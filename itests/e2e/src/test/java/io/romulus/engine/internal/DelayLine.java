@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -50,7 +51,7 @@ final class DelayLine implements AutoCloseable {
             lossRules.add(rule);
         }
         long lag = delayMs / TICK_MS;
-        clock.scheduleAtFixedRate(() -> {
+        Future<?> unused = clock.scheduleAtFixedRate(() -> {
             long t = ++tick;
             for (OutputBuffer b : held) {
                 b.seal(t);

@@ -85,7 +85,7 @@ final class FaultRig implements AutoCloseable {
         b = NodeProcess.start(lab.backupHost(), "node-b", B_IP, run.resolve("b"), secret(), zk, log("node-b"));
         a.must("protect " + DOMAIN + " " + B_IP + ":7480 25 memory=128M,nic=tap," + load);
         Path console = run.resolve("a").resolve("ha").resolve("console.log");
-        await().atMost(Duration.ofSeconds(120)).until(() -> Files.exists(console)
+        await().atMost(Duration.ofMinutes(2)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
         awaitState(a, "PRIMARY", "PROTECTED", 120);
         client = lab.inClient(List.of("python3", "-u", counterClient(), NetLab.GUEST_IP, "7000", "0.05"));

@@ -77,7 +77,7 @@ class QemuHotUpgradeTest {
         }
         primary.open(GUEST, OPTIONS).close(); // booted; the guest runs on without a hold
         Path console = guestDir().resolve("console.log");
-        await().atMost(Duration.ofSeconds(120)).until(() -> Files.exists(console)
+        await().atMost(Duration.ofMinutes(2)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
     }
 
@@ -118,7 +118,10 @@ class QemuHotUpgradeTest {
     /** Waits until the guest has written pages since {@code before}, which shows it runs; returns them. */
     private long[] awaitWrites(byte[] before) {
         long[][] changed = new long[1][];
-        await().atMost(Duration.ofSeconds(30)).until(() -> (changed[0] = changedSince(before)).length >= 50);
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            changed[0] = changedSince(before);
+            return changed[0].length >= 50;
+        });
         return changed[0];
     }
 

@@ -122,7 +122,7 @@ final class QemuPair implements AutoCloseable {
      */
     Path awaitProtected(io.romulus.api.hypervisor.DomainId id) {
         Path console = run.resolve("a").resolve(id.name()).resolve("console.log");
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(120)).until(() -> Files.exists(console)
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(2)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1)
                         .contains("ROMULUS-GUEST-READY"));
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90)).until(() -> row(primary,

@@ -57,8 +57,8 @@ class QemuReplicationTest {
         Engine backup = nodes.backup;
         primary.protect(new ProtectRequest(GUEST, nodes.backupAddress(), 25, Map.of("memory", "128M", "dirty-rate", "2000")));
         Path primaryConsole = nodes.run.resolve("a").resolve("e2e").resolve("console.log");
-        await().atMost(Duration.ofSeconds(120)).until(() -> QemuPair.lastTick(primaryConsole) >= 1);
-        await().atMost(Duration.ofSeconds(240)).until(() -> nodes.committed() >= 1000);
+        await().atMost(Duration.ofMinutes(2)).until(() -> QemuPair.lastTick(primaryConsole) >= 1);
+        await().atMost(Duration.ofMinutes(4)).until(() -> nodes.committed() >= 1000);
 
         assertEquals(ProtectionState.PROTECTED, nodes.row(primary, Role.PRIMARY).state());
         assertTrue(witness.compared.get() >= 5, "sampled epochs compared: " + witness.compared.get());

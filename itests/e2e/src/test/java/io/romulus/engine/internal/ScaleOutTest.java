@@ -92,9 +92,9 @@ class ScaleOutTest {
 
             a.must("protect " + DOMAIN + " 10.77.0.2:7480 25 memory=128M,nic=tap,bridge=rp1");
             Path console = run.resolve("a").resolve("ro").resolve("console.log");
-            await().atMost(Duration.ofSeconds(120)).until(() -> Files.exists(console)
+            await().atMost(Duration.ofMinutes(2)).until(() -> Files.exists(console)
                     && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
-            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
                     .until(() -> nodeA.state("PRIMARY").equals("PROTECTED")
                             && nodeB.state("BACKUP").equals("PROTECTED"));
 

@@ -44,7 +44,6 @@ class SoakTest {
         long start = System.nanoTime();
         long end = start + (long) (minutes * 60e9);
         long lastValues = rig.values.size();
-        long maxGap = 0;
         while (System.nanoTime() < end) {
             Thread.sleep(5000);
             assertEquals(List.of(), rig.errors, "the client's connection");
@@ -53,7 +52,7 @@ class SoakTest {
             assertTrue(rig.b.alarms.isEmpty(), "alarms on the backup: " + rig.b.alarms);
             assertTrue(rig.a.alarms.isEmpty(), "alarms on the primary: " + rig.a.alarms);
         }
-        maxGap = rig.maxGapMs(start, end);
+        long maxGap = rig.maxGapMs(start, end);
         long committed = rig.committed();
         List<String> detectorA = rig.a.command("detector");
         List<String> detectorB = rig.b.command("detector");

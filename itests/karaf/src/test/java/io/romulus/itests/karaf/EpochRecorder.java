@@ -3,6 +3,7 @@ package io.romulus.itests.karaf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -113,7 +114,7 @@ final class EpochRecorder implements AutoCloseable {
     }
 
     /** The states the domain was seen in between two times. */
-    TreeSet<String> statesBetween(long fromMillis, long toMillis) {
+    NavigableSet<String> statesBetween(long fromMillis, long toMillis) {
         TreeSet<String> out = new TreeSet<>();
         for (State s : states) {
             if (s.millis() >= fromMillis && s.millis() <= toMillis) {

@@ -15,6 +15,7 @@ import java.util.Enumeration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NavigableSet;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
@@ -392,7 +393,7 @@ class HotUpgradeIT {
                     .orElse("nothing (gone)"));
         }
         clientChecks(step + " on " + node, t0, end);
-        TreeSet<String> states = recorder.statesBetween(t0.millis(), end.millis());
+        NavigableSet<String> states = recorder.statesBetween(t0.millis(), end.millis());
         if (states.contains("UNPROTECTED")) {
             problems.add(step + " on " + node + ": the domain ran UNPROTECTED (output released without the "
                     + "backup's ACK); states seen: " + states);
@@ -495,27 +496,18 @@ class HotUpgradeIT {
     }
 
     private static List<String> mbeansOf(String bundle) {
-        switch (bundle) {
-            case "engine":
-                return List.of(EpochRecorder.ENGINE, "io.romulus:type=NetBuffer,name=outputs",
+        return switch (bundle) {
+            case "engine" -> List.of(EpochRecorder.ENGINE, "io.romulus:type=NetBuffer,name=outputs",
                         "io.romulus:type=Hypervisor,name=qemu");
-            case "transport.mina":
-                return List.of("io.romulus:type=Transport,name=mina");
-            case "netbuf":
-                return List.of("io.romulus:type=NetBuffer,name=outputs");
-            case "detector":
-                return List.of("io.romulus:type=Detector,name=detector");
-            case "qemu":
-                return List.of("io.romulus:type=Hypervisor,name=qemu");
-            case "xen":
-                return List.of("io.romulus:type=Hypervisor,name=xen");
-            case "drbd":
-                return List.of("io.romulus:type=Drbd,name=drbd");
-            case "scaleout":
-                return List.of("io.romulus:type=ScaleOut,name=scaleout");
-            default:
-                return List.of();
-        }
+            case "transport.mina" -> List.of("io.romulus:type=Transport,name=mina");
+            case "netbuf" -> List.of("io.romulus:type=NetBuffer,name=outputs");
+            case "detector" -> List.of("io.romulus:type=Detector,name=detector");
+            case "qemu" -> List.of("io.romulus:type=Hypervisor,name=qemu");
+            case "xen" -> List.of("io.romulus:type=Hypervisor,name=xen");
+            case "drbd" -> List.of("io.romulus:type=Drbd,name=drbd");
+            case "scaleout" -> List.of("io.romulus:type=ScaleOut,name=scaleout");
+            default -> List.of();
+        };
     }
 
     /**
@@ -524,7 +516,7 @@ class HotUpgradeIT {
      */
     private static Optional<String> configCheck(String bundle, KarafNode node) throws Exception {
         switch (bundle) {
-            case "engine": {
+            case "engine" -> {
                 if (node != a) {
                     return Optional.empty(); // the interval is the primary's
                 }
@@ -538,10 +530,11 @@ class HotUpgradeIT {
                 return Optional.of("engine interval.min.ms = 20 not in force: romulus:interval " + DOMAIN
                         + " 19 was not refused for being below 20 ms (" + out.trim() + ")");
             }
-            case "transport.mina":
+            case "transport.mina" -> {
                 return expect(node, "io.romulus:type=Transport,name=mina", "ListenAddress",
                         v -> v.asText().contains("127.0.0.1:" + node.streamPort), "listen.host = 127.0.0.1");
-            case "netbuf": {
+            }
+            case "netbuf" -> {
                 if (node != a) {
                     return Optional.empty(); // only the primary holds output
                 }
@@ -563,26 +556,31 @@ class HotUpgradeIT {
                         && r.path("bytesQueued").asLong() == 0) ? Optional.empty()
                         : Optional.of("netbuf nfqueue copy.range = 0 not in force: bytes counted " + then);
             }
-            case "detector":
+            case "detector" -> {
                 return expect(node, "io.romulus:type=Detector,name=detector", "Threshold",
                         v -> v.asDouble() == 9.5, "threshold = 9.5");
-            case "qemu":
+            }
+            case "qemu" -> {
                 return expect(node, "io.romulus:type=Hypervisor,name=qemu", "Available", JsonNode::asBoolean,
                         "guest.kernel = guest/vmlinuz-" + LAB + " (guest/vmlinuz is gone)");
-            case "xen":
+            }
+            case "xen" -> {
                 return expect(node, "io.romulus:type=Hypervisor,name=xen", "Availability",
                         v -> v.asText().contains("xen+unix:///system"),
                         "libvirt.uri = xen+unix:///system");
-            case "drbd":
+            }
+            case "drbd" -> {
                 return expect(node, "io.romulus:type=Drbd,name=drbd", "AllowProtocolCWithoutBarriers",
                         JsonNode::asBoolean, "allow.protocol.c.without.barriers = true");
-            case "shell": {
+            }
+            case "shell" -> {
                 String out = node.shell("romulus:status");
                 return out.contains(DOMAIN) ? Optional.empty()
                         : Optional.of("romulus:status does not show " + DOMAIN + ": " + out.trim());
             }
-            default:
+            default -> {
                 return Optional.empty();
+            }
         }
     }
 

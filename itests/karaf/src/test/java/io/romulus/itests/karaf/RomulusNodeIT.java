@@ -1,6 +1,7 @@
 package io.romulus.itests.karaf;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.lang.management.ManagementFactory;
@@ -102,17 +103,17 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertEquals("sim", server.getAttribute(new ObjectName("io.romulus:type=Hypervisor,name=sim"), "Binding"));
         // the node ships the demo guest and the preload library, and scripts/test installs QEMU
         ObjectName qemu = new ObjectName("io.romulus:type=Hypervisor,name=qemu");
-        assertEquals(server.getAttribute(qemu, "Availability").toString(), Boolean.TRUE,
-                server.getAttribute(qemu, "Available"));
+        assertTrue(server.getAttribute(qemu, "Availability").toString(),
+                (Boolean) server.getAttribute(qemu, "Available"));
         // this machine is no Xen dom0: the Xen binding runs (libvirt-java, JNA and libxenctrl load) and says why it
         // cannot protect anything here
         ObjectName xen = new ObjectName("io.romulus:type=Hypervisor,name=xen");
-        assertEquals(Boolean.FALSE, server.getAttribute(xen, "Available"));
+        assertFalse((Boolean) server.getAttribute(xen, "Available"));
         String why = server.getAttribute(xen, "Availability").toString();
         assertTrue(why, why.contains("not running on Xen") && why.contains("libvirt xen:///system"));
         // nor has it the DRBD kernel module: the coordinator runs and says so
         ObjectName drbd = new ObjectName("io.romulus:type=Drbd,name=drbd");
-        assertEquals(Boolean.FALSE, server.getAttribute(drbd, "Available"));
+        assertFalse((Boolean) server.getAttribute(drbd, "Available"));
         String drbdWhy = (String) server.getAttribute(drbd, "Reason");
         assertTrue(drbdWhy, drbdWhy.contains("DRBD kernel module not loaded"));
         String listen = (String) server.getAttribute(new ObjectName("io.romulus:type=Transport,name=mina"),
@@ -212,6 +213,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertEquals(1, sims.size());
         OutputBufferProvider sim = bundleContext.getService(sims.iterator().next());
         CommitChecking checking = new CommitChecking(sim);
+        @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(Constants.SERVICE_RANKING, 100);
         ServiceRegistration<OutputBufferProvider> reg = bundleContext.registerService(OutputBufferProvider.class,

@@ -70,6 +70,7 @@ public class HypervisorMBeans {
         if (c == null) {
             return;
         }
+        @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
         Dictionary<String, Object> props = new Hashtable<>();
         props.put("jmx.objectname", "io.romulus:type=Hypervisor,name=" + h.binding());
         try {

@@ -358,16 +358,6 @@ public final class NfqueueProvider implements OutputBufferProvider {
                 + "this process lacks CAP_NET_ADMIN)" + (last == null ? "" : ": " + last.getMessage()), last);
     }
 
-    private void unbind(NetlinkSocket socket, int queue) {
-        try {
-            socket.request("NFQNL_CFG_CMD_UNBIND of queue " + queue,
-                    (w, seq) -> Nfqueue.configCommand(w, seq, queue, Nfqueue.NFQNL_CFG_CMD_UNBIND),
-                    REQUEST_TIMEOUT_MS, null);
-        } catch (NetlinkException e) {
-            LOG.debug("unbinding queue {}: {}", queue, e.getMessage());
-        }
-    }
-
     private static void requireBridgeNetfilter() throws OutputBufferException {
         if (Files.exists(Path.of(BRIDGE_NF))) {
             return;

@@ -126,14 +126,11 @@ public final class PlugProvider implements OutputBufferProvider {
         if (!HostDevices.holdable(nic) || nic.hostDevice() == null || !IFNAME.matcher(nic.hostDevice()).matches()) {
             return false;
         }
-        switch (settings.mode()) {
-            case ON:
-                return true;
-            case OFF:
-                return false;
-            default:
-                return kernelHasPlug();
-        }
+        return switch (settings.mode()) {
+            case ON -> true;
+            case OFF -> false;
+            default -> kernelHasPlug();
+        };
     }
 
     /** Whether the kernel has sch_plug: probed on first use, then remembered (false when the probe failed). */

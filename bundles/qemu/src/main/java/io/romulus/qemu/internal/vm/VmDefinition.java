@@ -87,7 +87,7 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
         if (kernel.isEmpty() && (!initrd.isEmpty() || !cmdline.isEmpty())) {
             throw new IllegalArgumentException("initrd and cmdline need a kernel (direct kernel boot)");
         }
-        if (!kernel.isEmpty() && !kernel.startsWith("/") || !initrd.isEmpty() && !initrd.startsWith("/")) {
+        if ((!kernel.isEmpty() && !kernel.startsWith("/")) || (!initrd.isEmpty() && !initrd.startsWith("/"))) {
             throw new IllegalArgumentException("kernel and initrd must be absolute paths");
         }
         if (kernel.isEmpty() && disks.isEmpty()) {
@@ -149,7 +149,7 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
     /** Whether {@code options} is a canonical map (or {@code -o} options in its keys) rather than, say, demo options. */
     public static boolean isVmMap(Map<String, String> options) {
         for (String k : options.keySet()) {
-            if (TOP_KEYS.contains(k) && !k.equals("memory") && !k.equals("cpus") || INDEXED.matcher(k).matches()
+            if ((TOP_KEYS.contains(k) && !k.equals("memory") && !k.equals("cpus")) || INDEXED.matcher(k).matches()
                     || PLATFORM.containsKey(k)) {
                 return true;
             }

@@ -45,8 +45,8 @@ public record VmDisk(String file, String format, String bus, String dev, boolean
     public int unit() {
         String letters = dev.substring(2);
         int n = 0;
-        for (char c : letters.toCharArray()) {
-            n = n * 26 + (c - 'a' + 1);
+        for (int i = 0; i < letters.length(); i++) {
+            n = n * 26 + (letters.charAt(i) - 'a' + 1);
         }
         return n - 1;
     }

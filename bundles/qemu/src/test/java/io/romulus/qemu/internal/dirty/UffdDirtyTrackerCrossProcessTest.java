@@ -32,18 +32,18 @@ class UffdDirtyTrackerCrossProcessTest {
     private static final int UFFD_FD = 717; // not the default: shows that ROMULUS_UFFD_FD is honoured
 
     /** The child: maps the file, says "ready", then per input line writes one byte into each listed page. */
-    private static final String CHILD = String.join("\n",
-            "import mmap, os, sys",
-            "path, size, page = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])",
-            "fd = os.open(path, os.O_RDWR)",
-            "m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)",
-            "print('ready', flush=True)",
-            "for line in sys.stdin:",
-            "    for word in line.split():",
-            "        at = int(word) * page",
-            "        m[at] = (m[at] + 1) % 256",
-            "    print('done', flush=True)",
-            "");
+    private static final String CHILD = """
+                                        import mmap, os, sys
+                                        path, size, page = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+                                        fd = os.open(path, os.O_RDWR)
+                                        m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                                        print('ready', flush=True)
+                                        for line in sys.stdin:
+                                            for word in line.split():
+                                                at = int(word) * page
+                                                m[at] = (m[at] + 1) % 256
+                                            print('done', flush=True)\
+                                        """;
 
     private Path file;
     private Path childErr;

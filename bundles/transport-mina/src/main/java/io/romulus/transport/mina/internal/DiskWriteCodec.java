@@ -52,6 +52,8 @@ public final class DiskWriteCodec {
     @FunctionalInterface
     public interface BodySink {
         /**
+         * Takes one finished body.
+         *
          * @param writes   writes in the body
          * @param rawBytes bytes those writes put on the disk
          */

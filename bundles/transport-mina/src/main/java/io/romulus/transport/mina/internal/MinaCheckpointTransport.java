@@ -70,7 +70,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     public MinaCheckpointTransport(BundleContext context, TransportConfig config) throws IOException {
         this(settingsOf(config));
         try {
-            Dictionary<String, Object> props = new Hashtable<>();
+            @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
+        Dictionary<String, Object> props = new Hashtable<>();
             props.put("jmx.objectname", "io.romulus:type=Transport,name=mina");
             mbeanRegistration = context.registerService(TransportMBean.class, new TransportMBeanImpl(this), props);
         } catch (NotCompliantMBeanException e) {

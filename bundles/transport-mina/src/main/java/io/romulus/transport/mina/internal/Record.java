@@ -11,6 +11,7 @@ import io.romulus.api.transport.RecordType;
  * @param epoch the epoch the record belongs to, {@code 0} when it has none
  * @param body  the body, not copied
  */
+@SuppressWarnings("JavaLangClash") // the wire protocol's own name for it; java.lang.Record is never meant here
 public record Record(RecordType type, int flags, long epoch, byte[] body) {
 
     /** Bytes this record takes on the wire. */

@@ -1,21 +1,20 @@
 package io.romulus.transport.mina.internal;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
-import java.util.Map;
-import java.util.zip.CRC32C;
-
-import org.junit.jupiter.api.Test;
-
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.RecordType;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
 
 class RecordCodecTest {
 
@@ -24,7 +23,7 @@ class RecordCodecTest {
     @Test
     void everyRecordTypeRoundTrips() throws Exception {
         for (RecordType type : RecordType.values()) {
-            Record r = new Record(type, 3, 1234567890123L, ("body of " + type).getBytes());
+            Record r = new Record(type, 3, 1234567890123L, ("body of " + type).getBytes(UTF_8));
             byte[] frame = codec.encode(r);
             assertEquals(r.frameLength(), frame.length);
             ByteBuffer in = ByteBuffer.wrap(frame);

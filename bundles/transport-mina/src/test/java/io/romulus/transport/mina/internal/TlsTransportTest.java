@@ -1,11 +1,15 @@
 package io.romulus.transport.mina.internal;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.Hello;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -15,15 +19,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import io.romulus.api.transport.CheckpointChannel;
-import io.romulus.api.transport.CheckpointException;
-import io.romulus.api.transport.Hello;
 
 /** TLS with mutual authentication, keystores made with the JDK's keytool. */
 class TlsTransportTest {
@@ -62,7 +61,7 @@ class TlsTransportTest {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
+        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), "keytool " + String.join(" ", args) + ": " + out);
     }

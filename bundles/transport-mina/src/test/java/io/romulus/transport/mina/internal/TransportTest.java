@@ -375,7 +375,7 @@ class TransportTest {
         int perCall = 64;
         int calls = 200; // 50 MiB of incompressible pages
         ByteBuffer pages = ByteBuffer.wrap(randomBytes(perCall * PAGE));
-        long maxRecord = RecordCodec.HEADER_BYTES + 4 + perCall * (PAGE + PageBatchCodec.PAGE_HEADER_BYTES)
+        long maxRecord = RecordCodec.HEADER_BYTES + 4L + (long) perCall * (PAGE + PageBatchCodec.PAGE_HEADER_BYTES)
                 + RecordCodec.TRAILER_BYTES;
         AtomicInteger sent = new AtomicInteger();
         List<Long> queued = new CopyOnWriteArrayList<>();

@@ -17,6 +17,7 @@ import java.util.List;
 public final class HvmContext {
 
     /** One record: its typecode, instance and body (the bytes after the descriptor). */
+    @SuppressWarnings("JavaLangClash") // Xen's name for an HVM context record
     public record Record(int typecode, int instance, byte[] body) {
         @Override
         public boolean equals(Object o) {

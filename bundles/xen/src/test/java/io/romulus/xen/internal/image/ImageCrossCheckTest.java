@@ -45,7 +45,7 @@ class ImageCrossCheckTest {
                 long[] batch = new long[n];
                 ByteBuffer pages = ByteBuffer.allocate(n * 4096);
                 for (int i = 0; i < n; i++) {
-                    batch[i] = from + i;
+                    batch[i] = (long) from + i;
                     memory[from + i] = random(random, from + i);
                     pages.put(memory[from + i]);
                 }

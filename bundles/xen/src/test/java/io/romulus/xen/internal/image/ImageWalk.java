@@ -49,7 +49,7 @@ final class ImageWalk {
         libvirt.get(magic);
         assertArrayEquals(StreamFormat.LIBVIRT_MAGIC, magic, "libvirt magic");
         assertEquals(2, libvirt.getInt(), "libvirt save version");
-        pos = 64 + libvirt.getInt();
+        pos = 64L + libvirt.getInt();
 
         ByteBuffer libxl = read(16, ByteOrder.BIG_ENDIAN);
         assertEquals(0x4c6962786c466d74L, libxl.getLong(), "libxl ident");

@@ -1,5 +1,8 @@
 package io.romulus.xen.internal.image;
 
+import io.romulus.xen.internal.image.ParsedImage.Layer;
+import io.romulus.xen.internal.image.ParsedImage.SeenRecord;
+import io.romulus.xen.internal.image.ParsedImage.XenstoreEntry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -10,11 +13,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.regex.Pattern;
-
-import io.romulus.xen.internal.image.ParsedImage.Layer;
-import io.romulus.xen.internal.image.ParsedImage.SeenRecord;
-import io.romulus.xen.internal.image.ParsedImage.XenstoreEntry;
 
 /**
  * A strict, independent reader of the save images libvirt's libxl driver restores: libvirt's 64-byte header and domain
@@ -62,7 +62,7 @@ public final class XenImageParser {
             String[] names = layer == Layer.LIBXL ? LIBXL_NAMES : LIBXC_NAMES;
             String name = type >= 0 && type < names.length ? names[type]
                     : (type & OPTIONAL) != 0 ? "optional" : "unknown mandatory";
-            return String.format("%s %s record (type 0x%08x, length %d) at offset %d", layer.name().toLowerCase(),
+            return String.format("%s %s record (type 0x%08x, length %d) at offset %d", layer.name().toLowerCase(Locale.ROOT),
                     name, type, length, offset);
         }
     }
@@ -142,7 +142,7 @@ public final class XenImageParser {
             throw new ImageFormatException(64, "domain XML is empty");
         }
         zeros(xml, 64, nul + 1, (int) xmlLen - nul - 1, "bytes after the domain XML's NUL terminator");
-        image.xml = new String(xml.array(), 0, nul, StandardCharsets.UTF_8);
+        image.xml = new String(xml.array(), xml.arrayOffset(), nul, StandardCharsets.UTF_8);
     }
 
     private void libxlHeader() throws ImageFormatException {
@@ -253,7 +253,7 @@ public final class XenImageParser {
                     + (start == body.limit() ? " (missing; odd number of strings)" : ""));
         }
         body.position(end + 1);
-        return new String(body.array(), start, end - start, StandardCharsets.ISO_8859_1);
+        return new String(body.array(), body.arrayOffset() + start, end - start, StandardCharsets.ISO_8859_1);
     }
 
     private void libxcStream() throws ImageFormatException {
@@ -466,7 +466,7 @@ public final class XenImageParser {
     /** Reads a record header and checks that the body and its padding fit in the file. */
     private Header header(Layer layer) throws ImageFormatException {
         long at = pos;
-        ByteBuffer b = take(8, layer.name().toLowerCase() + " record header");
+        ByteBuffer b = take(8, layer.name().toLowerCase(Locale.ROOT) + " record header");
         Header h = new Header(layer, at, b.getInt(), Integer.toUnsignedLong(b.getInt()));
         checkAvailable(h.body(), h.length + (-h.length & 7), h.toString());
         image.records.add(new SeenRecord(layer, h.type));

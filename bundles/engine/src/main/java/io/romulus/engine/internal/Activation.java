@@ -1,0 +1,213 @@
+package io.romulus.engine.internal;
+
+import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.witness.Witness;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Bringing a replica to life on this node, and ending what runs from it: failover (by the operator, or by the
+ * failover coordinator once the primary is convicted), fork (a scale-out clone started from the committed replica,
+ * which stays the backup), and retire (scale-down). An activated replica is protected back towards the node it came
+ * from when the settings say so; otherwise it runs here unprotected until protected again.
+ */
+final class Activation {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Activation.class);
+
+    private final Engine engine;
+    private final HelperRegistry helpers;
+    private final DomainRoles roles;
+    private final FailoverCoordinator failovers;
+    private final Primaries primaries;
+
+    /** @param engine the node's settings and alarms */
+    Activation(Engine engine, HelperRegistry helpers, DomainRoles roles, FailoverCoordinator failovers,
+            Primaries primaries) {
+        this.engine = engine;
+        this.helpers = helpers;
+        this.roles = roles;
+        this.failovers = failovers;
+        this.primaries = primaries;
+    }
+
+    /**
+     * The operator's failover. With a witness it takes the domain's lease first and refuses while another node holds
+     * it: that node is alive as far as the witness knows, and activating here would run two copies.
+     */
+    ProtectionStatus failover(DomainId domain) throws Exception {
+        BackupReplica b = roles.replicas.get(domain);
+        if (b == null) {
+            throw new IllegalArgumentException("this node holds no replica of " + domain);
+        }
+        Witness w = helpers.witness();
+        Witness.Lease lease = null;
+        if (w != null) {
+            Optional<Witness.Lease> taken = w.tryAcquire(domain.toString(), engine.settings().nodeId());
+            if (taken.isEmpty()) {
+                throw new IllegalStateException("the witness (" + w.describe() + ") says "
+                        + w.holder(domain.toString()).orElse("another node") + " holds the lease of " + domain
+                        + ": its primary is alive; stop it there (romulus:unprotect) before failing over");
+            }
+            lease = taken.get();
+        }
+        try {
+            activate(domain, lease);
+        } catch (Exception e) {
+            if (lease != null) {
+                lease.close();
+            }
+            throw e;
+        }
+        failovers.forget(domain);
+        engine.alarms().raise(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain runs "
+                + "on this node now (romulus:status shows whether it is protected back towards the node it came from)");
+        return b.status();
+    }
+
+    /** Whether this node holds a replica of {@code id} with a committed checkpoint, not yet activated. */
+    boolean canActivate(DomainId id) {
+        BackupReplica b = roles.replicas.get(id);
+        return b != null && !b.isActivated() && b.committedEpoch() >= 0;
+    }
+
+    /** Activates the replica of {@code id}; the lease (if any) goes with the domain. */
+    void activate(DomainId id, Witness.Lease lease) throws Exception {
+        BackupReplica b = roles.replicas.get(id);
+        if (b == null) {
+            throw new IllegalArgumentException("this node holds no replica of " + id);
+        }
+        ProtectedDomain running = b.activate();
+        String back = b.returnAddress();
+        if (!engine.settings().reprotect() || back == null) {
+            roles.activated.put(id, new DomainRoles.Activated(running, lease));
+            return;
+        }
+        try {
+            primaries.protectBack(id, running, lease, b, ProtectRequest.parsePeer(back));
+        } catch (OutputBufferException | RuntimeException e) {
+            LOG.error("{} runs here, but protecting it back towards {} failed: {}; it runs without a backup until "
+                    + "romulus:protect gives it one", id, back, e.getMessage());
+            roles.activated.put(id, new DomainRoles.Activated(running, lease));
+        }
+    }
+
+    /**
+     * Scale-out: the clone starts here from this node's replica of {@code domain} and is protected like a replica
+     * activated here, towards {@code backup} or else the node the replica's primary runs on.
+     */
+    ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides, InetSocketAddress backup)
+            throws Exception {
+        BackupReplica b = roles.replicas.get(domain);
+        if (b == null || b.isActivated()) {
+            throw new IllegalArgumentException("this node holds no replica of " + domain + ": a clone starts from a "
+                    + "committed checkpoint, so it is made on the node that is " + domain + "'s backup");
+        }
+        if (!clone.binding().equals(domain.binding())) {
+            throw new IllegalArgumentException("a clone of " + domain + " runs under the same binding, not as "
+                    + clone);
+        }
+        if (clone.equals(domain)) {
+            throw new IllegalArgumentException("a clone needs a name of its own, not " + domain + "'s");
+        }
+        InetSocketAddress peer = backup;
+        if (peer == null) {
+            String back = b.returnAddress();
+            if (back == null) {
+                throw new IllegalArgumentException("the primary of " + domain + " did not say where its stream "
+                        + "listens; name the clone's backup");
+            }
+            peer = ProtectRequest.parsePeer(back);
+        }
+        CheckpointTransport t = helpers.transport();
+        if (t != null && isThisNode(peer, t.listenAddress())) {
+            throw new IllegalArgumentException("the backup of " + clone + " must be another node than this one, which "
+                    + "runs it (" + PrimaryProtection.hostPort(peer) + ")");
+        }
+        synchronized (roles.lock) {
+            if (roles.primaries.containsKey(clone) || roles.replicas.containsKey(clone)
+                    || roles.activated.containsKey(clone)) {
+                throw new IllegalStateException(clone + " is already protected, or runs, on this node");
+            }
+            Witness.Lease lease = helpers.acquireLease(clone, engine.settings().nodeId());
+            ProtectedDomain running;
+            long from = b.committedEpoch();
+            try {
+                running = b.fork(clone, overrides);
+            } catch (HypervisorException | RuntimeException e) {
+                if (lease != null) {
+                    lease.close();
+                }
+                throw e;
+            }
+            roles.activated.put(clone, new DomainRoles.Activated(running, lease));
+            Map<String, String> options = new LinkedHashMap<>(b.options());
+            options.putAll(overrides);
+            try {
+                ProtectionStatus s = primaries.protect(new ProtectRequest(clone, peer, 0, options));
+                LOG.info("{} started from {}'s replica (committed checkpoint {} or a later one); protected towards {}",
+                        clone, domain, from, PrimaryProtection.hostPort(peer));
+                return s;
+            } catch (Exception e) {
+                DomainRoles.Activated a = roles.activated.remove(clone);
+                if (a != null) {
+                    destroyQuietly(a.domain(), clone);
+                    a.closeLease();
+                }
+                throw e;
+            }
+        }
+    }
+
+    private static boolean isThisNode(InetSocketAddress peer, InetSocketAddress local) {
+        if (local == null || peer.getPort() != local.getPort()) {
+            return false;
+        }
+        InetSocketAddress p = Primaries.resolved(peer);
+        if (p.isUnresolved() || p.getAddress() == null) {
+            return false;
+        }
+        return p.getAddress().equals(local.getAddress()) || (p.getAddress().isLoopbackAddress()
+                && local.getAddress() != null && local.getAddress().isAnyLocalAddress());
+    }
+
+    private static void destroyQuietly(ProtectedDomain d, DomainId id) {
+        try {
+            d.destroy();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("Stopping {} failed", id, e);
+        }
+    }
+
+    /** Scale-down: protection ends (the backup drops its replica) and the domain stops. */
+    void retire(DomainId domain) throws Exception {
+        PrimaryProtection p = roles.primaries.get(domain);
+        if (p == null) {
+            DomainRoles.Activated running = roles.activated.remove(domain);
+            if (running == null) {
+                throw new IllegalArgumentException(domain + " does not run from this node"
+                        + (roles.replicas.containsKey(domain) ? " (this node holds its replica; its primary retires "
+                                + "it)" : ""));
+            }
+            destroyQuietly(running.domain(), domain);
+            running.closeLease();
+            LOG.info("{} retired: it ran here unprotected and is stopped", domain);
+            return;
+        }
+        p.stop(true);
+        roles.primaries.remove(domain, p);
+    }
+}

@@ -1,0 +1,437 @@
+package io.romulus.engine.internal;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The epoch loop of one protected domain (ARCHITECTURE.md section 3), on a thread of its own.
+ *
+ * <p>Per epoch N ({@link #checkpoints}): run for the interval; wait for room (back-pressure); seal output N; pause,
+ * harvest the dirty pages, copy them and the device state to a staging buffer, take the disks' barrier N, resume (the
+ * pause covers local copies only); hand N to the sender ({@link PrimaryStream}), which streams it while the domain
+ * already runs N+1; on ACK(N) ({@link #acknowledged}, on a transport thread) output N is released
+ * ({@link OutputCommit}) and the disks commit N ({@link DiskCheckpoints}). Two staging buffers alternate, so epoch N+2 waits for the sending of N to finish, and at
+ * most {@code maxInflightEpochs} checkpoints wait for their ACK: a slow link or backup lengthens the epoch, it never
+ * grows memory.
+ *
+ * <p>Around it ({@link #run}): each stream to the backup ({@link BackupLink}) starts with an initial copy
+ * ({@link InitialSync}) or resumes the replica the backup holds; a stream that breaks is reconnected while output is
+ * held; protection ends in {@link ProtectionTeardown}. While the binding is away (a bundle update) no checkpoint is
+ * taken and output stays held ({@link DomainHandle}).
+ */
+final class EpochLoop {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EpochLoop.class);
+
+    private final DomainId id;
+    private final EngineSettings settings;
+    private final boolean verify;
+    private final DomainHandle domain;
+    private final OutputCommit outputs;
+    private final DiskCheckpoints disks;
+    private final UnackedCheckpoints ledger;
+    private final PrimaryStatus status;
+    private final BackupHeartbeats heartbeats;
+    private final EpochHistory history;
+    private final BackupLink link;
+    private final InitialSync initialSync;
+    private final ProtectionTeardown teardown;
+    private final LoopSignal signal;
+    /** The domain was adopted from a previous engine: its dirty log runs already. */
+    private final boolean adopted;
+    private final Thread thread;
+
+    // set by the engine's threads before they ask the loop to stop, read by the loop as it ends
+    private volatile boolean retiring;
+    private volatile boolean handingOver;
+    /** Set by the loop as it ends; read after a join that may time out, so it is published lock-free. */
+    private volatile boolean handedOver;
+    /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
+    private volatile PrimaryStream stream;
+
+    EpochLoop(DomainId id, EngineSettings settings, boolean verify, DomainHandle domain, OutputCommit outputs,
+            DiskCheckpoints disks, UnackedCheckpoints ledger, PrimaryStatus status, BackupHeartbeats heartbeats,
+            EpochHistory history, BackupLink link, InitialSync initialSync, ProtectionTeardown teardown,
+            LoopSignal signal, boolean adopted) {
+        this.id = id;
+        this.settings = settings;
+        this.verify = verify;
+        this.domain = domain;
+        this.outputs = outputs;
+        this.disks = disks;
+        this.ledger = ledger;
+        this.status = status;
+        this.heartbeats = heartbeats;
+        this.history = history;
+        this.link = link;
+        this.initialSync = initialSync;
+        this.teardown = teardown;
+        this.signal = signal;
+        this.adopted = adopted;
+        this.thread = new Thread(this::run, "romulus-epoch-" + id);
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** The current stream, or null before the first. */
+    PrimaryStream stream() {
+        return stream;
+    }
+
+    /**
+     * Stops the loop at an epoch boundary and waits for it to end; {@code retire} destroys the domain afterwards.
+     * Should the loop hang, its stream is closed under it.
+     */
+    void stop(boolean retire) throws InterruptedException {
+        retiring = retire;
+        signal.requestStop();
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+        if (thread.isAlive()) {
+            LOG.warn("Epoch loop of {} did not stop within 30 s; closing the stream under it", id);
+            PrimaryStream s = stream;
+            if (s != null) {
+                s.close();
+            }
+            thread.join(TimeUnit.SECONDS.toMillis(5));
+        }
+    }
+
+    /** Stops the loop for the next engine; returns whether everything was let go of for it to adopt. */
+    boolean handOver() throws InterruptedException {
+        handingOver = true;
+        stop(false);
+        return handedOver;
+    }
+
+    // ------------------------------------------------------------------------------------------------ the epochs
+
+    /** Checkpoints on one stream, epoch after epoch, until it breaks or the protection stops. */
+    private void checkpoints(PrimaryStream s) throws InterruptedException, HypervisorException, LinkLostException {
+        long epochStart = System.nanoTime();
+        long epochStartMillis = System.currentTimeMillis();
+        while (true) {
+            s.check();
+            disks.commitAcknowledged();
+            if (signal.stopping()) {
+                drain(s);
+                disks.commitAcknowledged();
+                return;
+            }
+            // the domain runs for the interval
+            long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(status.intervalMs());
+            long now;
+            while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
+                signal.awaitNanos(deadline - now);
+                s.check();
+                disks.commitAcknowledged();
+            }
+            if (signal.stopping()) {
+                continue;
+            }
+            // back-pressure: a free staging buffer and room in the ACK window
+            long epoch = ledger.nextEpoch();
+            waitForRoom(s, epoch);
+            if (signal.stopping()) {
+                continue;
+            }
+            StagingBuffer staging = s.staging(epoch);
+            ProtectedDomain d = awaitDomain(s);
+            if (d == null) {
+                continue;
+            }
+            // seal, pause, harvest, copy, device state, disk barrier, resume
+            Paused paused;
+            try {
+                paused = pause(d, epoch, s, staging);
+            } finally {
+                domain.unlock();
+            }
+            List<List<DiskWrite>> diskWrites = paused.diskWrites;
+            List<List<DiskWrite>> writesAgain = diskWrites.isEmpty() ? null : s.takeResendWrites();
+            if (writesAgain != null) {
+                diskWrites = concat(writesAgain, diskWrites);
+            }
+            long pauseEnd = System.nanoTime();
+            long pauseNanos = pauseEnd - paused.start;
+
+            history.add(new EpochStats(epoch, epochStartMillis, paused.start - epochStart, staging.pageCount(),
+                    pauseNanos, paused.copyNanos, 0, 0, -1));
+            ledger.checkpointTaken(epoch, paused.diskWrites, pauseEnd);
+            status.checkpointTaken(pauseNanos, staging.pageCount());
+            epochStart = pauseEnd;
+            epochStartMillis = System.currentTimeMillis();
+            if (LOG.isTraceEnabled()) {
+                LOG.trace("{} epoch {}: {} dirty pages, pause {} us", id, epoch, staging.pageCount(), pauseNanos / 1000);
+            }
+            // hand N to the sender; its ACK releases output N (acknowledged, below)
+            s.sendAsync(epoch, staging, paused.deviceState, diskWrites);
+        }
+    }
+
+    /** What the pause of one checkpoint took: when it started, how long the page copy took, and what it captured. */
+    private static final class Paused {
+
+        final long start;
+        final long copyNanos;
+        final byte[] deviceState;
+        /** The epoch's own disk writes, per disk. */
+        final List<List<DiskWrite>> diskWrites;
+
+        Paused(long start, long copyNanos, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+            this.start = start;
+            this.copyNanos = copyNanos;
+            this.deviceState = deviceState;
+            this.diskWrites = diskWrites;
+        }
+    }
+
+    /**
+     * The pause of checkpoint {@code epoch}, with the domain locked: seals its output, pauses the domain, harvests
+     * the dirty pages (with any a resumed stream sends again), copies them and the device state into
+     * {@code staging}, takes the disks' barrier, and resumes the domain.
+     */
+    private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging)
+            throws HypervisorException, LinkLostException {
+        outputs.seal(epoch);
+        long pauseStart = System.nanoTime();
+        d.pause();
+        try {
+            long[] harvested = d.harvestDirty();
+            long[] again = s.takeResendPages();
+            long[] dirty = again == null ? harvested : union(harvested, again);
+            ByteBuffer buffer = staging.prepare(dirty);
+            long copyStart = System.nanoTime();
+            d.copyPages(dirty, 0, dirty.length, buffer);
+            long copyNanos = System.nanoTime() - copyStart;
+            ledger.pagesTaken(epoch, harvested);
+            byte[] bindingState = d.captureDeviceState();
+            int digest = verify ? MemoryDigest.of(d) : 0;
+            byte[] deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+            try {
+                return new Paused(pauseStart, copyNanos, deviceState, disks.barrier(epoch));
+            } catch (LinkLostException e) {
+                ledger.skip(epoch); // its output was sealed; the next stream's first checkpoint releases it
+                throw e;
+            }
+        } finally {
+            d.resume();
+        }
+    }
+
+    /**
+     * ACK(N), on a transport thread: N and every checkpoint before it are committed on the backup, so output N
+     * leaves, the resend set forgets them, and the disks commit N (when the loop next wakes). The ACK of a stream's
+     * initial copy releases nothing: the copy is not a consistent state.
+     */
+    void acknowledged(PrimaryStream s, long epoch) {
+        s.acknowledged();
+        if (epoch == s.initialEpoch()) {
+            signal.signal();
+            return;
+        }
+        if (!ledger.acknowledged(epoch)) {
+            return; // an ACK at least as new came first
+        }
+        outputs.release(epoch);
+        Long pauseEnd = ledger.takePauseEnd(epoch);
+        if (pauseEnd != null) {
+            history.acknowledged(epoch, System.nanoTime() - pauseEnd);
+        }
+        heartbeats.alive();
+        status.acknowledged(epoch);
+        signal.signal();
+    }
+
+    /**
+     * The domain, locked for this checkpoint; while its binding is away (a bundle update) waits with output held,
+     * and returns null when the protection stops meanwhile.
+     */
+    private ProtectedDomain awaitDomain(PrimaryStream s) throws InterruptedException, LinkLostException {
+        boolean waited = false;
+        while (!signal.stopping()) {
+            ProtectedDomain d = domain.lockIfPresent();
+            if (d != null) {
+                if (waited) {
+                    LOG.info("{}: the '{}' binding is back; checkpoints go on", id, domain.binding());
+                    status.clearDetail(bindingAway());
+                }
+                return d;
+            }
+            if (!waited) {
+                waited = true;
+                status.detail(bindingAway());
+            }
+            s.check();
+            signal.awaitNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+        return null;
+    }
+
+    private String bindingAway() {
+        return "the '" + domain.binding() + "' binding is away (bundle update?); no checkpoint, output held";
+    }
+
+    /** Waits until the staging buffer of {@code epoch} is free and the ACK window has room. The domain keeps running. */
+    private void waitForRoom(PrimaryStream s, long epoch) throws InterruptedException, LinkLostException {
+        while (!signal.stopping()) {
+            s.check();
+            if (hasRoom(s, epoch)) {
+                return;
+            }
+            // a link that drops packets silently breaks no connection: no ACK for too long is a lost link.
+            // Before the stream's first ACK the initial copy may legitimately take longer to reach a slow
+            // backup: until then a stream still taking bytes is alive (a silent link stops taking them as soon
+            // as the socket's buffer is full). Afterwards only ACKs count, so a backup that goes on reading but
+            // no longer acknowledges (it took the domain over) is left, and the new stream learns why
+            long silent = System.nanoTime() - s.progressNanos();
+            if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
+                long out = s.acked() ? s.bytesOut() : link.bytesOut();
+                if (out > s.bytesOut()) {
+                    s.bytesOut(out);
+                    continue;
+                }
+                throw new LinkLostException("no ACK from the backup for " + TimeUnit.NANOSECONDS.toMillis(silent)
+                        + " ms");
+            }
+            signal.awaitUnless(() -> signal.stopping() || hasRoom(s, epoch), TimeUnit.MILLISECONDS.toNanos(5));
+        }
+    }
+
+    private boolean hasRoom(PrimaryStream s, long epoch) {
+        boolean stagingFree = s.sentThrough() >= epoch - 2 || epoch - 2 <= s.initialEpoch();
+        long acked = Math.max(ledger.lastAcked(), s.initialEpoch());
+        return stagingFree && epoch - 1 - acked < settings.maxInflightEpochs();
+    }
+
+    /**
+     * How long checkpoints may wait for an ACK before the backup counts as lost: a third of the link timeout, at
+     * least a second. Output stays held meanwhile; the link timeout then runs from the loss.
+     */
+    private long ackTimeoutMs() {
+        return Math.max(1000, settings.linkTimeoutMs() / 3);
+    }
+
+    /** On unprotect: give the last checkpoints a moment to be acknowledged so their output goes out committed. */
+    private void drain(PrimaryStream s) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (!drained(s) && System.nanoTime() < deadline) {
+            signal.awaitUnless(() -> drained(s), TimeUnit.MILLISECONDS.toNanos(5));
+        }
+    }
+
+    private boolean drained(PrimaryStream s) {
+        return ledger.lastAcked() >= ledger.lastCheckpointed() || s.failed();
+    }
+
+    /** Per disk, the writes of {@code first} and then those of {@code then}. */
+    private static List<List<DiskWrite>> concat(List<List<DiskWrite>> first, List<List<DiskWrite>> then) {
+        List<List<DiskWrite>> all = new ArrayList<>();
+        for (int i = 0; i < then.size(); i++) {
+            List<DiskWrite> w = new ArrayList<>(i < first.size() ? first.get(i) : List.of());
+            w.addAll(then.get(i));
+            all.add(w);
+        }
+        return all;
+    }
+
+    /** The union of two ascending page lists, ascending. */
+    static long[] union(long[] a, long[] b) {
+        long[] out = new long[a.length + b.length];
+        int i = 0;
+        int j = 0;
+        int n = 0;
+        while (i < a.length || j < b.length) {
+            long next;
+            if (j >= b.length || (i < a.length && a[i] <= b[j])) {
+                next = a[i++];
+            } else {
+                next = b[j++];
+            }
+            if (n == 0 || out[n - 1] != next) {
+                out[n++] = next;
+            }
+        }
+        return Arrays.copyOf(out, n);
+    }
+
+    // ------------------------------------------------------------------------------------------------ the streams
+
+    /**
+     * Stream after stream until the protection ends: connect (holding output, then unprotected, I4), initial copy or
+     * resume, checkpoints; a broken stream degrades the protection and reconnects, a taken-over domain fences it.
+     */
+    private void run() {
+        long lostSince = System.nanoTime();
+        boolean everConnected = false;
+        try {
+            if (!adopted) {
+                domain.startDirtyLog();
+            }
+            while (!signal.stopping()) {
+                PrimaryStream s = link.connect(lostSince, everConnected, this::acknowledged);
+                if (s == null) {
+                    break;
+                }
+                everConnected = true;
+                stream = s;
+                try {
+                    if (s.resumedFrom() >= 0) {
+                        link.resumed(s);
+                    } else {
+                        initialSync.copy(s);
+                    }
+                    checkpoints(s);
+                } catch (LinkLostException e) {
+                    FencedException taken = ReleaseGuard.takenOver(e);
+                    if (taken != null) {
+                        throw taken;
+                    }
+                    if (signal.stopping() && !handingOver && !s.failed()) {
+                        // stopped (unprotect, retire) during the initial copy while the link is up: the stream ends
+                        // with GOODBYE in the teardown, so the backup drops its replica as after any other stop
+                        break;
+                    }
+                    lostSince = System.nanoTime();
+                    // ERROR, not GOODBYE: should the link come back, the backup must keep its replica
+                    s.close("link lost: " + e.getMessage());
+                    if (!ledger.resumable()) {
+                        // the next stream copies the disks whole: no write log needs to grow meanwhile
+                        disks.close();
+                    }
+                    if (!signal.stopping()) {
+                        status.set(ProtectionState.DEGRADED, "backup lost (" + e.getMessage()
+                                + "); output held, reconnecting");
+                        LOG.warn("Protection of {} degraded: {}; output is held while reconnecting to {} for up to {}"
+                                + " ms", id, e.getMessage(), status.peer(), settings.linkTimeoutMs());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (FencedException e) {
+            status.fenced(e.getMessage());
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
+                    + " (if it still runs) continues UNPROTECTED", id, e);
+            status.failed("checkpointing failed: " + e.getMessage());
+        } finally {
+            handedOver = teardown.shutdown(stream, retiring, handingOver);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+package io.romulus.engine.internal;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
+import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.ProtectionStatus;
+import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.DomainId;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a protection tells its operator: its state and the detail that explains it, the interval, the last pause, and
+ * the alarms raised when it changes in a way that matters (unprotected, protected again, fenced, failed). The loop,
+ * the ACK thread and the engine's threads all write and read it, under this object's monitor; alarms are raised
+ * outside it.
+ */
+final class PrimaryStatus {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PrimaryStatus.class);
+
+    private final DomainId id;
+    private final String peer;
+    private final boolean verify;
+    private final PrimaryProtection.Node node;
+
+    @GuardedBy("this")
+    private ProtectionState state = ProtectionState.CONNECTING;
+    @GuardedBy("this")
+    private String detail = "connecting to the backup";
+    @GuardedBy("this")
+    private int intervalMs;
+    @GuardedBy("this")
+    private long lastPauseNanos;
+    @GuardedBy("this")
+    private int lastDirty;
+    /** Whether an UNPROTECTED alarm was raised, so that protection again raises PROTECTED. */
+    @GuardedBy("this")
+    private boolean raisedUnprotected;
+
+    PrimaryStatus(DomainId id, String peer, boolean verify, int intervalMs, PrimaryProtection.Node node) {
+        this.id = id;
+        this.peer = peer;
+        this.verify = verify;
+        this.intervalMs = intervalMs;
+        this.node = node;
+    }
+
+    /** The backup's address, {@code host:port}. */
+    String peer() {
+        return peer;
+    }
+
+    synchronized ProtectionState state() {
+        return state;
+    }
+
+    synchronized String detail() {
+        return detail;
+    }
+
+    synchronized void set(ProtectionState state, String detail) {
+        this.state = state;
+        this.detail = detail;
+    }
+
+    synchronized void state(ProtectionState state) {
+        this.state = state;
+    }
+
+    synchronized void detail(String detail) {
+        this.detail = detail;
+    }
+
+    /** Clears the detail if it still says {@code what}: what it described has ended. */
+    synchronized void clearDetail(String what) {
+        if (detail.equals(what)) {
+            detail = "";
+        }
+    }
+
+    /** Whether protection ended: stopped, failed or fenced. */
+    synchronized boolean ended() {
+        return state == ProtectionState.STOPPED || state == ProtectionState.FAILED
+                || state == ProtectionState.FENCED;
+    }
+
+    synchronized int intervalMs() {
+        return intervalMs;
+    }
+
+    synchronized void intervalMs(int ms) {
+        intervalMs = ms;
+    }
+
+    synchronized void checkpointTaken(long pauseNanos, int dirtyPages) {
+        lastPauseNanos = pauseNanos;
+        lastDirty = dirtyPages;
+    }
+
+    /** No backup for the link timeout: output passes, and the operator is told (I4). */
+    void unprotected(String why) {
+        synchronized (this) {
+            state = ProtectionState.UNPROTECTED;
+            raisedUnprotected = true;
+        }
+        node.alarms().raise(Alarm.Kind.UNPROTECTED, id, why);
+    }
+
+    /** An ACK of a checkpoint: a protection that was syncing, degraded or unprotected is PROTECTED (again). */
+    void acknowledged(long epoch) {
+        boolean again;
+        synchronized (this) {
+            if (state != ProtectionState.SYNCING && state != ProtectionState.DEGRADED
+                    && state != ProtectionState.UNPROTECTED) {
+                return;
+            }
+            state = ProtectionState.PROTECTED;
+            detail = "";
+            again = raisedUnprotected;
+            raisedUnprotected = false;
+        }
+        LOG.info("{} is PROTECTED: checkpoint {} acknowledged by the backup at {}", id, epoch, peer);
+        if (again) {
+            node.alarms().raise(Alarm.Kind.PROTECTED, id, "protected again: checkpoint " + epoch
+                    + " acknowledged by the backup at " + peer);
+        }
+    }
+
+    void fenced(String why) {
+        set(ProtectionState.FENCED, why);
+        node.alarms().raise(Alarm.Kind.FENCED, id, why + "; this node's copy is stopped and the output it held is"
+                + " dropped (I5)");
+    }
+
+    void failed(String why) {
+        set(ProtectionState.FAILED, why);
+        node.alarms().raise(Alarm.Kind.FAILED, id, why);
+    }
+
+    synchronized ProtectionStatus status(long lastCheckpointed, long lag) {
+        String d = detail;
+        if (verify) {
+            d = d.isEmpty() ? "verify on" : d + "; verify on";
+        }
+        return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed), intervalMs,
+                lastPauseNanos, lastDirty, lag, peer, d);
+    }
+}

@@ -1,0 +1,254 @@
+package io.romulus.engine.internal;
+
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
+import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.EpochTransfer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One stream to the backup: the channel, its sender thread, its two staging buffers, and what the loop knows of the
+ * backup's progress on it. The sender streams checkpoint N while the domain already runs N+1; the staging buffers
+ * alternate, so checkpoint N+2 waits for the sending of N.
+ */
+final class PrimaryStream {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PrimaryStream.class);
+
+    private final DomainId id;
+    final CheckpointChannel channel;
+    private final StagingBuffer[] staging;
+    private final ExecutorService sender;
+    private final EpochHistory history;
+    private final LoopSignal signal;
+
+    // published lock-free by the ACK thread and the sender to the loop, which re-reads them after every wake-up
+
+    /** The last sign of the backup's progress: the stream's start, the initial copy's end, an ACK. */
+    private volatile long progressNanos = System.nanoTime();
+    /** Whether the backup acknowledged anything on this stream (the initial copy included). */
+    private volatile boolean acked;
+    /** The epoch of the initial copy (resumed: the last checkpoint before the stream), whose ACK releases nothing. */
+    private volatile long initialEpoch = Long.MAX_VALUE;
+    /** The last checkpoint the sender finished sending. */
+    private volatile long sentThrough = -1;
+
+    // the loop's own
+
+    /** The committed epoch the backup resumed this stream from, or -1 when it starts with an initial copy. */
+    private long resumedFrom = -1;
+    /** What the stream had written when progress was last judged by bytes. */
+    private long bytesOut;
+    /** Pages and disk writes of unacknowledged checkpoints that the first checkpoint of a resumed stream carries. */
+    private long[] resendPages;
+    private List<List<DiskWrite>> resendWrites;
+
+    @GuardedBy("this")
+    private Throwable failure;
+    @GuardedBy("this")
+    private boolean closing;
+
+    PrimaryStream(DomainId id, CheckpointChannel channel, int pageSize, EpochHistory history, LoopSignal signal) {
+        this.id = id;
+        this.channel = channel;
+        this.history = history;
+        this.signal = signal;
+        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64), new StagingBuffer(pageSize, 64)};
+        this.sender = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "romulus-sender-" + id);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The staging buffer of {@code epoch}: two alternate. */
+    StagingBuffer staging(long epoch) {
+        return staging[(int) (epoch & 1)];
+    }
+
+    long initialEpoch() {
+        return initialEpoch;
+    }
+
+    void initialEpoch(long epoch) {
+        initialEpoch = epoch;
+    }
+
+    long sentThrough() {
+        return sentThrough;
+    }
+
+    long resumedFrom() {
+        return resumedFrom;
+    }
+
+    void resumedFrom(long epoch) {
+        resumedFrom = epoch;
+    }
+
+    /** The backup showed progress now (the initial copy went out, or an ACK came). */
+    void progressed() {
+        progressNanos = System.nanoTime();
+    }
+
+    /** An ACK came on this stream. */
+    void acknowledged() {
+        progressNanos = System.nanoTime();
+        acked = true;
+    }
+
+    long progressNanos() {
+        return progressNanos;
+    }
+
+    boolean acked() {
+        return acked;
+    }
+
+    long bytesOut() {
+        return bytesOut;
+    }
+
+    /** The stream wrote {@code bytes} so far, which counts as progress while nothing was acknowledged. */
+    void bytesOut(long bytes) {
+        bytesOut = bytes;
+        progressNanos = System.nanoTime();
+    }
+
+    /** What the first checkpoint of a resumed stream carries again. */
+    void resend(long[] pages, List<List<DiskWrite>> writes) {
+        resendPages = pages;
+        resendWrites = writes;
+    }
+
+    /** The pages to send again, once; null when none. */
+    long[] takeResendPages() {
+        long[] p = resendPages;
+        resendPages = null;
+        return p;
+    }
+
+    /** The disk writes to send again, once, per disk; null when none. */
+    List<List<DiskWrite>> takeResendWrites() {
+        List<List<DiskWrite>> w = resendWrites;
+        resendWrites = null;
+        return w;
+    }
+
+    /** Throws when the stream broke (the sender failed, the backup closed it). */
+    void check() throws LinkLostException {
+        Throwable f;
+        synchronized (this) {
+            f = failure;
+        }
+        if (f != null) {
+            throw new LinkLostException(f.getMessage() == null ? f.toString() : f.getMessage(), f);
+        }
+    }
+
+    synchronized boolean failed() {
+        return failure != null;
+    }
+
+    /** Sends on the loop's thread (the initial copy); a failure breaks the stream. */
+    <T> T send(Send<T> op) throws InterruptedException, LinkLostException {
+        try {
+            return op.run();
+        } catch (CheckpointException e) {
+            fail(e);
+            throw new LinkLostException(e.getMessage(), e);
+        }
+    }
+
+    /** Hands checkpoint {@code epoch} to the sender thread: pages, device state, disk writes, end. */
+    void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+        sender.execute(() -> {
+            try {
+                channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
+                channel.sendDeviceState(epoch, deviceState);
+                for (int i = 0; i < diskWrites.size(); i++) {
+                    if (!diskWrites.get(i).isEmpty()) {
+                        channel.sendDiskWrites(epoch, i, diskWrites.get(i));
+                    }
+                }
+                EpochTransfer t = channel.endEpoch(epoch, false);
+                history.transferred(epoch, t.rawBytes(), t.wireBytes());
+                sentThrough = epoch;
+                signal.signal();
+            } catch (CheckpointException e) {
+                fail(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail(new CheckpointException("sending interrupted"));
+            } catch (RuntimeException e) {
+                LOG.error("Sending epoch {} of {} failed", epoch, id, e);
+                fail(e);
+            }
+        });
+    }
+
+    /** The stream broke: the first cause counts, and none once it is being closed. */
+    void fail(Throwable cause) {
+        synchronized (this) {
+            if (failure == null && !closing) {
+                failure = cause;
+            }
+        }
+        signal.signal();
+    }
+
+    void close() {
+        close(null);
+    }
+
+    /** Closes with an ERROR marked as a planned stop: the backup keeps its replica and holds back failover. */
+    void closePlanned(String reason) {
+        stopSender();
+        channel.stopPlanned(reason);
+        awaitSender();
+    }
+
+    /** Closes with GOODBYE, or with an ERROR carrying {@code abortReason} when that is not null. */
+    void close(String abortReason) {
+        stopSender();
+        if (abortReason == null) {
+            channel.close();
+        } else {
+            channel.abort(abortReason);
+        }
+        awaitSender();
+    }
+
+    private void stopSender() {
+        synchronized (this) {
+            closing = true;
+        }
+        sender.shutdownNow();
+    }
+
+    private void awaitSender() {
+        try {
+            if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
+                LOG.debug("The sender of {} did not end within 5 s", id);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** One send on the loop's thread. */
+    @FunctionalInterface
+    interface Send<T> {
+        T run() throws CheckpointException, InterruptedException;
+    }
+}

@@ -1,0 +1,139 @@
+package io.romulus.engine.internal;
+
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.PlannedStopException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The committer of a {@link BackupReplica}: it applies each epoch a {@link ReplicaStager} staged whole to the stream's
+ * replica, checks it against the primary's memory digest when the primary asked for verification, commits the
+ * epoch's disk writes, and makes the stream's replica the committed one at its first checkpoint. All of it runs under
+ * the replica's lock, the lock failover takes, so an activation sees memory and disks of one and the same epoch. It
+ * also settles what a stream leaves behind when it ends.
+ */
+final class ReplicaCommitter {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaCommitter.class);
+
+    private final BackupReplica r;
+
+    ReplicaCommitter(BackupReplica replica) {
+        this.r = replica;
+    }
+
+    /**
+     * Commits {@code epoch}, staged by {@code stream}; the transport acknowledges it when this returns. Afterwards the
+     * replica's {@code onCommit} callback hears that the primary is alive.
+     */
+    void commit(ReplicaStager stream, CommittedEpoch epoch, DeviceStateEnvelope envelope)
+            throws CheckpointException {
+        long e = epoch.epoch();
+        Replica replica = stream.replica;
+        synchronized (r.lock) {
+            stream.checkLive();
+            try {
+                replica.applyCommitted(epoch);
+                if (envelope.verify()) {
+                    int mine = MemoryDigest.of(replica);
+                    if (mine != envelope.memoryDigest()) {
+                        LOG.error("VERIFY FAILED: the replica of {} after checkpoint {} differs from the primary's"
+                                + " memory (CRC32C {} here, {} there); refusing the checkpoint", r.id(), e,
+                                Integer.toHexString(mine), Integer.toHexString(envelope.memoryDigest()));
+                        r.verifyFailed = true;
+                        r.show(ProtectionState.FAILED, "verification failed at checkpoint " + e);
+                        throw new CheckpointException("replica of " + r.id() + " differs from the primary after "
+                                + "checkpoint " + e);
+                    }
+                    r.verifiedEpochs.incrementAndGet();
+                }
+            } catch (HypervisorException ex) {
+                throw new CheckpointException("applying epoch " + e + " of " + r.id() + " failed: "
+                        + ex.getMessage(), ex);
+            }
+            // the disks follow the memory before the ACK, and before failover can look (it takes this lock)
+            for (BackupReplica.ReplicaDisk d : stream.disks) {
+                try {
+                    d.backup().commit(e);
+                } catch (Exception ex) {
+                    String why = "disk " + d.disk().name() + " failed to commit checkpoint " + e + ": "
+                            + ex.getMessage();
+                    if (r.committed == replica) {
+                        // memory is at this epoch and the disks are not all: nothing consistent is left here
+                        r.diskFailure = why;
+                        r.show(ProtectionState.FAILED, why);
+                        LOG.error("The replica of {} is no longer consistent: {}; it will not be activated", r.id(),
+                                why, ex);
+                    }
+                    throw new CheckpointException(why, ex);
+                }
+            }
+            if (r.committed != replica) {
+                Replica old = r.committed;
+                var oldDisks = r.committedDisks;
+                r.committed = replica;
+                r.committedDisks = stream.disks;
+                r.diskFailure = null; // what failed belonged to the replica this one replaces
+                if (old != null) {
+                    old.close();
+                }
+                r.closeDisks(oldDisks);
+                r.show(ProtectionState.PROTECTED, "");
+                LOG.info("{} is protected here: first checkpoint {} committed", r.id(), e);
+            }
+            r.committedEpoch = e;
+            r.committedPages = epoch.pageCount();
+        }
+        r.onCommit.run();
+    }
+
+    /**
+     * {@code stream} ended: its uncommitted writes are dropped, its replica closed unless it is the committed one, and
+     * when it was the current stream the replica's state says what is left (and GOODBYE drops the replica).
+     */
+    void streamEnded(ReplicaStager stream, Throwable cause) {
+        synchronized (r.lock) {
+            boolean mine = stream.disks != r.committedDisks;
+            // the committed disks' staged writes are this stream's only while no newer stream (a resumed one) uses them
+            if (mine || (!r.isActivated() && (r.current == stream || r.current == null))) {
+                r.discardUncommitted(stream.disks);
+            }
+            boolean current = r.current == stream;
+            if (current) {
+                r.current = null;
+            }
+            if (stream.replica != r.committed) {
+                stream.replica.close();
+            }
+            if (mine) {
+                r.closeDisks(stream.disks);
+            }
+            if (!current || r.isActivated()) {
+                return;
+            }
+            if (r.committed != null) {
+                r.show(ProtectionState.STANDBY, cause == null ? "the primary ended the stream"
+                        : "stream lost: " + cause.getMessage());
+            } else {
+                r.show(ProtectionState.CONNECTING, "stream lost before the first checkpoint"
+                        + (cause == null ? "" : ": " + cause.getMessage()));
+            }
+            long c = r.committedEpoch;
+            if (cause == null) {
+                LOG.info("The primary of {} ended protection; dropping the replica (checkpoint {})", r.id(), c);
+                r.onOrderlyEnd.accept(r);
+            } else if (cause instanceof PlannedStopException) {
+                LOG.info("Stream of {} stopped by its primary for an update ({}); replica kept at checkpoint {}",
+                        r.id(), cause.getMessage(), c);
+                r.onPlannedStop.run();
+            } else {
+                LOG.warn("Stream of {} lost: {}; replica kept at checkpoint {}", r.id(), cause.getMessage(), c);
+            }
+        }
+    }
+}

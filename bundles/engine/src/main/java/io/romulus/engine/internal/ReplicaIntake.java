@@ -1,0 +1,234 @@
+package io.romulus.engine.internal;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.Hypervisor;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
+import io.romulus.api.transport.Hello;
+import io.romulus.api.transport.HelloReply;
+import io.romulus.api.transport.ReplicaAcceptor.Accepted;
+import io.romulus.api.transport.ReplicaSink;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup side of the engine: it answers a primary's HELLO. It checks that this node may become the domain's backup
+ * (the domain is not activated or run here, the engine is not handing over, the binding and a replicator for each
+ * announced disk are installed), then either resumes the committed replica (same lineage, no initial copy) or builds a
+ * new replica and its disks for a new stream. Replicas it keeps are watched by the failover coordinator, and dropped
+ * when their primary ends protection.
+ */
+final class ReplicaIntake {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaIntake.class);
+
+    private final Supplier<EngineSettings> settings;
+    private final HelperRegistry helpers;
+    private final DomainRoles roles;
+    private final FailoverCoordinator failovers;
+
+    ReplicaIntake(Supplier<EngineSettings> settings, HelperRegistry helpers, DomainRoles roles,
+            FailoverCoordinator failovers) {
+        this.settings = settings;
+        this.helpers = helpers;
+        this.roles = roles;
+        this.failovers = failovers;
+    }
+
+    /** Answers a primary's HELLO; {@code handOver} says whether the engine is stopping or still taking over. */
+    Accepted accept(Hello hello, EngineHandOver handOver) throws CheckpointException {
+        DomainId id;
+        try {
+            id = DomainId.parse(hello.domain());
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("bad domain in HELLO: " + e.getMessage());
+        }
+        String nodeId = settings.get().nodeId();
+        if (roles.activated.containsKey(id)) {
+            throw new DomainTakenOverException(id + " was activated on " + nodeId + " and runs there now");
+        }
+        if (handOver.isClosed()) {
+            throw new CheckpointException("the engine of " + nodeId + " is stopping (a bundle update or a "
+                    + "shutdown); try again");
+        }
+        if (handOver.awaitsReplica(id)) {
+            // answering now would start a new replica: the primary retries until this one is taken over
+            throw new CheckpointException("the replica of " + id + " is being taken over from the previous engine on "
+                    + nodeId + " (waiting for its '" + id.binding() + "' binding); try again");
+        }
+        PrimaryProtection here = roles.primaries.get(id);
+        if (here != null && !hello.nodeId().equals(nodeId)) {
+            ProtectionState st = here.status().state();
+            if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
+                if (here.takenOver()) {
+                    // this node took the domain over: the node asking is an old primary that must stop its copy
+                    throw new DomainTakenOverException(id + " was taken over by " + nodeId + " and runs there now");
+                }
+                throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
+            }
+            // this node lost the domain earlier; the node that runs it now makes this one its backup
+            roles.primaries.remove(id, here);
+        }
+        Hypervisor hypervisor = helpers.hypervisor(hello.binding());
+        if (hypervisor == null) {
+            throw new CheckpointException("this node has no '" + hello.binding() + "' hypervisor binding");
+        }
+        // the domain's disks (romulus.disk.<i>), each needs a replicator of its kind here
+        List<GuestDisk> disks;
+        try {
+            disks = DiskAnnouncement.parse(hello.options());
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("bad disk announcement in the HELLO of " + id + ": " + e.getMessage());
+        }
+        List<DiskReplicator> replicators = replicators(id, disks);
+        // options starting with romulus. are the engine's (where the primary's stream listens, the disks); the rest
+        // the binding's
+        Map<String, String> bindingOptions = new LinkedHashMap<>();
+        String returnAddress = null;
+        for (Map.Entry<String, String> o : hello.options().entrySet()) {
+            if (o.getKey().equals(PrimaryProtection.RETURN_OPTION)) {
+                returnAddress = o.getValue();
+            } else if (!o.getKey().startsWith("romulus.")) {
+                bindingOptions.put(o.getKey(), o.getValue());
+            }
+        }
+        String lineage = hello.options().get(PrimaryProtection.LINEAGE_OPTION);
+        String resume = hello.options().get(PrimaryProtection.RESUME_OPTION);
+        BackupReplica existing = roles.replicas.get(id);
+        if (resume != null && existing != null) {
+            Optional<long[]> range = resumeRange(resume);
+            ReplicaSink sink = range.isEmpty() ? null : existing.resumeStream(hello.nodeId(), lineage,
+                    range.get()[0], range.get()[1], disks, bindingOptions, returnAddress);
+            if (sink != null) {
+                failovers.watch(id, hello.nodeId());
+                long from = existing.committedEpoch();
+                return new Accepted(sink, new HelloReply(nodeId, from, from));
+            }
+            LOG.info("{} asks to resume its stream at {}; the replica here cannot continue it ({}), so it starts with "
+                    + "an initial copy", hello.nodeId(), resume, existing.status().detail());
+        }
+        Replica replica;
+        try {
+            replica = hypervisor.createReplica(new ReplicaSpec(id, hello.memoryBytes(), hello.pageSize(),
+                    bindingOptions));
+        } catch (HypervisorException | IllegalArgumentException e) {
+            throw new CheckpointException("cannot build a replica of " + id + ": " + e.getMessage(), e);
+        }
+        List<BackupReplica.ReplicaDisk> replicaDisks = new ArrayList<>();
+        for (int i = 0; i < disks.size(); i++) {
+            GuestDisk disk = disks.get(i);
+            try {
+                replicaDisks.add(new BackupReplica.ReplicaDisk(disk, replicators.get(i).backup(id, disk)));
+            } catch (Exception e) {
+                replicaDisks.forEach(d -> d.backup().close());
+                replica.close();
+                throw new CheckpointException("cannot build the replica of disk " + disk.name() + " of " + id
+                        + " with '" + replicators.get(i).name() + "': " + e.getMessage(), e);
+            }
+        }
+        BackupReplica backup = roles.replicas.computeIfAbsent(id, this::newReplica);
+        long previous = backup.committedEpoch();
+        var sink = backup.newStream(hello.nodeId(), lineage, replica, replicaDisks, bindingOptions, returnAddress);
+        failovers.watch(id, hello.nodeId());
+        LOG.info("Receiving checkpoints of {} from {} ({} MiB{})", id, hello.nodeId(), hello.memoryBytes() >> 20,
+                disks.isEmpty() ? "" : ", disks " + String.join(", ", disks.stream().map(GuestDisk::name).toList()));
+        return new Accepted(sink, new HelloReply(nodeId, previous));
+    }
+
+    /** The replicator of each announced disk, in order; throws when a kind has none here. */
+    private List<DiskReplicator> replicators(DomainId id, List<GuestDisk> disks) throws CheckpointException {
+        List<DiskReplicator> replicators = new ArrayList<>();
+        for (GuestDisk disk : disks) {
+            DiskReplicator r = helpers.diskReplicatorOfKind(disk.kind());
+            if (r == null) {
+                List<String> kinds = helpers.diskKinds();
+                throw new CheckpointException("this node has no disk replicator for disk " + disk.name() + " (kind "
+                        + disk.kind() + ") of " + id + "; installed kinds: "
+                        + (kinds.isEmpty() ? "none" : String.join(", ", kinds)));
+            }
+            replicators.add(r);
+        }
+        return replicators;
+    }
+
+    /** {@code A-C} of the resume option, or empty when it is malformed. */
+    private static Optional<long[]> resumeRange(String value) {
+        int dash = value.indexOf('-');
+        try {
+            long from = Long.parseLong(value.substring(0, dash));
+            long to = Long.parseLong(value.substring(dash + 1));
+            return from >= 0 && to >= from ? Optional.of(new long[] {from, to}) : Optional.empty();
+        } catch (IndexOutOfBoundsException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private BackupReplica newReplica(DomainId id) {
+        return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id));
+    }
+
+    /**
+     * Keeps the replica the previous engine handed over as {@code h}, which its binding adopted as {@code adopted};
+     * returns false when this node holds a replica of the domain already.
+     */
+    boolean keepRestored(BackupReplica.HandedOver h, Replica adopted) {
+        DomainId id = h.id();
+        BackupReplica b = BackupReplica.restored(h, adopted, this::drop, () -> failovers.heard(id),
+                () -> plannedStop(id));
+        if (roles.replicas.putIfAbsent(id, b) != null) {
+            return false;
+        }
+        failovers.watch(id, h.primaryNode());
+        return true;
+    }
+
+    private void plannedStop(DomainId id) {
+        failovers.grace(id, settings.get().handoverGraceMs());
+    }
+
+    /** Drops {@code b} if it is still this node's replica of its domain. */
+    private void drop(BackupReplica b) {
+        if (roles.replicas.remove(b.id(), b)) {
+            failovers.forget(b.id());
+            b.close();
+        }
+    }
+
+    /** The binding of {@code h} was updated: its replicas waiting for it are adopted by the new version. */
+    void bindingArrived(Hypervisor h) {
+        for (BackupReplica b : roles.replicas.values()) {
+            if (b.binding().equals(h.binding()) && b.awaitsBinding()) {
+                b.adoptReplica(spec -> {
+                    try {
+                        return h.adoptReplica(spec);
+                    } catch (HypervisorException e) {
+                        throw new IllegalStateException(e.getMessage(), e);
+                    }
+                });
+            }
+        }
+    }
+
+    /** The binding {@code binding} went away: its replicas cut their streams and wait for its next version. */
+    void bindingGone(String binding) {
+        for (BackupReplica b : roles.replicas.values()) {
+            if (b.binding().equals(binding)) {
+                b.bindingGone();
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+package io.romulus.engine.internal;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+
+import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
+import io.romulus.api.transport.EpochEnd;
+import io.romulus.api.transport.ReplicaSink;
+
+/**
+ * One stream into a {@link BackupReplica}: it receives the stream's records and stages each epoch whole. The first
+ * epoch of a stream is the initial copy, written straight into the stream's replica and its disks; every later epoch
+ * is staged here (its pages and device state) and on its disks' backup sides (its writes), checked against its
+ * EPOCH_END (same epoch, as many pages and disk writes as announced) and only then handed to the
+ * {@link ReplicaCommitter}. Calls arrive in stream order from one transport thread, so the staged epoch needs no lock.
+ */
+final class ReplicaStager implements ReplicaSink {
+
+    private final BackupReplica owner;
+    private final ReplicaCommitter committer;
+    final Replica replica;
+    final List<BackupReplica.ReplicaDisk> disks;
+    private final int pageSize;
+    /**
+     * A newer stream, an activation or a hand-over replaced this one. Set under the owner's lock; volatile because
+     * each record checks it first without the lock (the lock is taken again only where the replica is written).
+     */
+    volatile boolean superseded;
+    private boolean initialDone;
+    private long stagedEpoch = -1;
+    private long[] pfns = new long[256];
+    private int count;
+    private int diskWriteCount;
+    private ByteBuffer pages;
+    private byte[] deviceState = new byte[0];
+
+    /** @param resumed the stream continues the committed replica: no initial copy */
+    ReplicaStager(BackupReplica owner, ReplicaCommitter committer, Replica replica,
+            List<BackupReplica.ReplicaDisk> disks, boolean resumed) {
+        this.owner = owner;
+        this.committer = committer;
+        this.initialDone = resumed;
+        this.replica = replica;
+        this.disks = List.copyOf(disks);
+        this.pageSize = replica.spec().pageSize();
+        this.pages = ByteBuffer.allocateDirect(256 * pageSize);
+    }
+
+    /** Throws when this stream takes no more records: activated here, or replaced by a newer stream. */
+    void checkLive() throws CheckpointException {
+        if (superseded) {
+            if (owner.isActivated()) {
+                throw new DomainTakenOverException("the replica of " + owner.id() + " was activated on this node; "
+                        + "checkpoints are refused");
+            }
+            throw new CheckpointException("a newer stream for " + owner.id() + " replaced this one");
+        }
+    }
+
+    private void checkEpoch(long epoch) throws CheckpointException {
+        if (stagedEpoch == -1) {
+            stagedEpoch = epoch;
+        } else if (epoch != stagedEpoch) {
+            throw new CheckpointException("records of epoch " + epoch + " arrived while epoch " + stagedEpoch
+                    + " of " + owner.id() + " is not complete");
+        }
+    }
+
+    @Override
+    public void pages(long epoch, long[] batchPfns, int n, ByteBuffer data) throws CheckpointException {
+        checkLive();
+        checkEpoch(epoch);
+        long pageCount = replica.spec().pageCount();
+        for (int i = 0; i < n; i++) {
+            if (batchPfns[i] < 0 || batchPfns[i] >= pageCount) {
+                throw new CheckpointException("page " + batchPfns[i] + " is outside the " + pageCount
+                        + " pages of " + owner.id());
+            }
+        }
+        if (!initialDone) {
+            try {
+                replica.writeInitial(batchPfns, 0, n, data);
+            } catch (HypervisorException e) {
+                throw new CheckpointException("writing the initial copy of " + owner.id() + " failed: "
+                        + e.getMessage(), e);
+            }
+            count += n;
+            return;
+        }
+        ensure(count + n);
+        System.arraycopy(batchPfns, 0, pfns, count, n);
+        ByteBuffer src = data.duplicate();
+        src.limit(src.position() + n * pageSize);
+        pages.position(count * pageSize);
+        pages.put(src);
+        count += n;
+    }
+
+    private void ensure(int pagesNeeded) {
+        if (pagesNeeded > pfns.length) {
+            pfns = Arrays.copyOf(pfns, Math.max(pagesNeeded, pfns.length * 2));
+        }
+        long bytes = (long) pagesNeeded * pageSize;
+        if (bytes > pages.capacity()) {
+            long grown = Math.min(Integer.MAX_VALUE - pageSize, Math.max(bytes, 2L * pages.capacity()));
+            ByteBuffer bigger = ByteBuffer.allocateDirect((int) (grown - grown % pageSize));
+            ByteBuffer old = pages.duplicate();
+            old.position(0).limit(count * pageSize);
+            bigger.put(old);
+            pages = bigger;
+        }
+    }
+
+    @Override
+    public void diskWrites(long epoch, int disk, List<DiskWrite> writes) throws CheckpointException {
+        checkLive();
+        checkEpoch(epoch);
+        if (disk < 0 || disk >= disks.size()) {
+            throw new CheckpointException("disk writes for disk " + disk + " of " + owner.id() + ", whose primary "
+                    + "announced " + disks.size() + " disks");
+        }
+        BackupReplica.ReplicaDisk d = disks.get(disk);
+        long size = d.disk().sizeBytes();
+        for (DiskWrite w : writes) {
+            if (w.offset() < 0 || (size > 0 && w.offset() + w.data().length > size)) {
+                throw new CheckpointException("a write of " + w.data().length + " bytes at " + w.offset()
+                        + " is outside disk " + d.disk().name() + " of " + owner.id() + " (" + size + " bytes)");
+            }
+        }
+        // under the lock failover takes: a disk being activated takes no more writes
+        synchronized (owner.lock) {
+            checkLive();
+            try {
+                if (!initialDone) {
+                    for (DiskWrite w : writes) {
+                        d.backup().writeInitial(w.offset(), ByteBuffer.wrap(w.data()));
+                    }
+                } else {
+                    d.backup().stage(epoch, writes);
+                }
+            } catch (Exception e) {
+                throw new CheckpointException((initialDone ? "staging writes of epoch " + epoch
+                        : "writing the initial copy") + " to disk " + d.disk().name() + " of " + owner.id()
+                        + " failed: " + e.getMessage(), e);
+            }
+        }
+        diskWriteCount += writes.size();
+    }
+
+    @Override
+    public void deviceState(long epoch, byte[] state) throws CheckpointException {
+        checkLive();
+        checkEpoch(epoch);
+        deviceState = state.clone();
+    }
+
+    @Override
+    public void epochEnd(EpochEnd end) throws CheckpointException {
+        checkLive();
+        if (stagedEpoch != -1 && stagedEpoch != end.epoch()) {
+            throw new CheckpointException("EPOCH_END " + end.epoch() + " ends epoch " + stagedEpoch);
+        }
+        if (end.pageCount() != count) {
+            throw new CheckpointException("EPOCH_END " + end.epoch() + " announces " + end.pageCount()
+                    + " pages, " + count + " arrived");
+        }
+        if (end.diskWriteCount() != diskWriteCount) {
+            throw new CheckpointException("EPOCH_END " + end.epoch() + " announces " + end.diskWriteCount()
+                    + " disk writes, " + diskWriteCount + " arrived");
+        }
+        if (end.initial() == initialDone) {
+            throw new CheckpointException(initialDone
+                    ? "a second initial copy arrived on one stream"
+                    : "the first epoch of a stream must be the initial copy");
+        }
+        if (end.initial()) {
+            initialDone = true;
+            owner.initialCopyReceived(count);
+        } else {
+            ByteBuffer staged = pages.duplicate();
+            staged.position(0).limit(count * pageSize);
+            DeviceStateEnvelope envelope = DeviceStateEnvelope.decode(deviceState);
+            committer.commit(this, new CommittedEpoch(end.epoch(), pfns, count, staged, envelope.bindingState()),
+                    envelope);
+        }
+        clearStaged();
+    }
+
+    private void clearStaged() {
+        stagedEpoch = -1;
+        count = 0;
+        diskWriteCount = 0;
+        deviceState = new byte[0];
+    }
+
+    @Override
+    public void closed(Throwable cause) {
+        clearStaged();
+        committer.streamEnded(this, cause);
+    }
+}
