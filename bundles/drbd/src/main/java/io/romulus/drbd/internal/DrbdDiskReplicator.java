@@ -1,15 +1,13 @@
 package io.romulus.drbd.internal;
 
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
 import io.romulus.api.disk.DiskReplicator;
-import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 
@@ -44,6 +42,10 @@ import org.slf4j.LoggerFactory;
  * <p>Where the DRBD kernel module is missing the component still activates, and {@link #supports} answers false
  * with {@link #unsupportedReason} "DRBD kernel module not loaded (/proc/drbd missing): ...". Usable without OSGi:
  * {@code new DrbdDiskReplicator(settings, new ProcessCommandRunner())}.
+ *
+ * <p>This class is the component: settings, whether DRBD is usable here, the events2 monitor, fencing.
+ * {@link DrbdResourceChecks} decides whether a resource may back a protected disk; {@link DrbdPrimary} and
+ * {@link DrbdBackup} are the two sides of a protected disk.
  */
 @Component(service = {DiskReplicator.class, DrbdDiskReplicator.class}, configurationPid = DrbdDiskReplicator.PID,
         property = DiskReplicator.KIND + "=" + DrbdDiskReplicator.NAME)
@@ -75,12 +77,13 @@ public final class DrbdDiskReplicator implements DiskReplicator {
 
     private final CommandRunner runner;
     private final boolean watch;
-    private final AtomicBoolean warnedUnsafe = new AtomicBoolean();
+    private final DrbdResourceChecks checks = new DrbdResourceChecks();
     private volatile DrbdSettings settings;
     private volatile DrbdTools tools;
     private volatile Availability availability;
     private volatile BarrierSupport barriers;
     private volatile String lastReason;
+    @GuardedBy("this")
     private DrbdMonitor monitor;
 
     @Activate
@@ -113,7 +116,7 @@ public final class DrbdDiskReplicator implements DiskReplicator {
     void modified(DrbdConfig config) {
         DrbdSettings s = DrbdSettings.of(config);
         if (s.allowProtocolCWithoutBarriers() != settings.allowProtocolCWithoutBarriers()) {
-            warnedUnsafe.set(false);
+            checks.allowanceChanged();
         }
         settings = s;
         tools = s.tools(runner);
@@ -169,7 +172,7 @@ public final class DrbdDiskReplicator implements DiskReplicator {
     /** Why DRBD cannot be used on this host (asked again every 10 s while it cannot), or empty. */
     public Optional<String> unavailableReason() {
         Availability a = availability;
-        if (a == null || a.reason() != null && System.currentTimeMillis() - a.probedAtMillis() > REPROBE_MILLIS) {
+        if (a == null || (a.reason() != null && System.currentTimeMillis() - a.probedAtMillis() > REPROBE_MILLIS)) {
             Optional<String> reason = probe();
             if (reason.isEmpty() && a != null && a.reason() != null) {
                 LOG.info("DRBD is usable on this host now");
@@ -210,7 +213,7 @@ public final class DrbdDiskReplicator implements DiskReplicator {
 
     /** Whether the unsafe protocol C configuration has been warned about (once per setting of the flag). */
     boolean warnedUnsafe() {
-        return warnedUnsafe.get();
+        return checks.warnedUnsafe();
     }
 
     /** Whether this DRBD build offers checkpoint barriers ({@code drbdsetup help}, asked once). */
@@ -243,37 +246,6 @@ public final class DrbdDiskReplicator implements DiskReplicator {
                 + "drive; treated as absent");
     }
 
-    /** Where a volume is: its resource's state and the volume's number. */
-    private record Located(DrbdState.Resource resource, int volume) {
-    }
-
-    private Located locate(DrbdVolumeRef ref) throws DrbdCommandException, DrbdRefusedException {
-        DrbdTools t = tools;
-        if (ref.byMinor()) {
-            DrbdState all = t.events2Now(null).state();
-            for (DrbdState.Resource r : all.resources().values()) {
-                Optional<DrbdState.Device> d = r.deviceByMinor(ref.minor());
-                if (d.isPresent()) {
-                    return new Located(r, d.get().volume());
-                }
-            }
-            throw new DrbdRefusedException("no DRBD resource on this host has device /dev/drbd" + ref.minor()
-                    + " (drbdsetup events2 --now lists " + all.resources().keySet() + ")");
-        }
-        DrbdTools.Events2Now now = t.events2Now(ref.resource());
-        Optional<DrbdState.Resource> r = now.state().resource(ref.resource());
-        if (r.isEmpty()) {
-            throw new DrbdRefusedException("DRBD resource " + ref.resource() + " does not exist on this host "
-                    + "(drbdsetup events2 --now " + ref.resource() + " reports nothing; is it configured in "
-                    + "/etc/drbd.d and up: drbdadm up " + ref.resource() + "?)");
-        }
-        if (r.get().device(ref.volume()).isEmpty()) {
-            throw new DrbdRefusedException("DRBD resource " + ref.resource() + " has no volume " + ref.volume()
-                    + " on this host (volumes: " + r.get().devices().keySet() + ")");
-        }
-        return new Located(r.get(), ref.volume());
-    }
-
     @Override
     public Primary primary(DomainId domain, GuestDisk disk) throws Exception {
         Optional<String> unavailable = unavailableReason();
@@ -281,99 +253,7 @@ public final class DrbdDiskReplicator implements DiskReplicator {
             throw new DrbdRefusedException("cannot protect disk " + disk.name() + " of " + domain + " with DRBD: "
                     + unavailable.get());
         }
-        Located at = locate(DrbdVolumeRef.parse(disk.source()));
-        DrbdState.Resource res = at.resource();
-        String name = res.name();
-        int volume = at.volume();
-        String what = "DRBD resource " + name + (volume == 0 ? "" : " volume " + volume);
-
-        if (!"Primary".equals(res.role())) {
-            throw new DrbdRefusedException(what + " is " + res.role() + " on this host, but the protected domain "
-                    + domain + " runs here: its disk must be Primary here (drbdadm primary " + name + ")");
-        }
-        DrbdState.Device dev = res.device(volume).orElseThrow();
-        if (!"UpToDate".equals(dev.disk())) {
-            throw new DrbdRefusedException(what + ": the local disk is " + dev.disk() + ", not UpToDate");
-        }
-        List<DrbdState.Connection> inSync = new ArrayList<>();
-        List<String> notReady = new ArrayList<>();
-        for (DrbdState.Connection c : res.connections().values()) {
-            Optional<DrbdState.PeerDevice> pd = res.peerDevice(c.key(), volume);
-            if (!c.connected()) {
-                notReady.add(c.name() + ": connection " + c.state());
-            } else if (pd.isEmpty()) {
-                notReady.add(c.name() + ": no peer device for volume " + volume);
-            } else if (!"Established".equals(pd.get().replication()) || !"UpToDate".equals(pd.get().peerDisk())) {
-                Double done = pd.get().donePercent();
-                notReady.add(c.name() + ": replication " + pd.get().replication() + ", peer disk "
-                        + pd.get().peerDisk() + (done == null ? "" : String.format(Locale.ROOT, ", resync %.2f%% done",
-                        done)));
-            } else {
-                inSync.add(c);
-            }
-        }
-        if (inSync.isEmpty()) {
-            throw new DrbdRefusedException(what + " has no connected peer with an UpToDate disk, so the backup "
-                    + "would have nothing consistent to resume from"
-                    + (notReady.isEmpty() ? " (no peer is configured)" : " (" + String.join("; ", notReady) + ")")
-                    + "; wait for the connection and resync to finish");
-        }
-        DrbdShow show = tools.show(name);
-        for (DrbdState.Connection c : inSync) {
-            checkProtocol(what, c, show);
-        }
-        BarrierSupport b = barrierSupport();
-        LOG.info("protecting disk {} of {} on {} ({}), replicated by DRBD to {} (protocol C; checkpoint barriers: "
-                + "{})", disk.name(), domain, what, dev.devicePath(),
-                inSync.stream().map(DrbdState.Connection::name).collect(Collectors.toList()),
-                b.offered() ? "yes" : "none");
-        return new DrbdPrimary(what);
-    }
-
-    /** Refuses protocols A and B always, and C unless explicitly allowed (then warns once). */
-    private void checkProtocol(String what, DrbdState.Connection c, DrbdShow show) throws DrbdRefusedException {
-        DrbdShow.NetSection net = null;
-        for (DrbdShow.NetSection s : show.connections()) {
-            if (String.valueOf(s.peerNodeId()).equals(c.key()) || s.name() != null && s.name().equals(c.name())) {
-                net = s;
-                break;
-            }
-        }
-        String protocol = net == null ? null : net.protocol();
-        if (protocol == null) {
-            throw new DrbdRefusedException(what + ": drbdsetup show --show-defaults does not say which replication "
-                    + "protocol the connection to " + c.name() + " uses; refusing, since only protocol C puts every "
-                    + "write on the peer's disk before the guest sees it complete");
-        }
-        switch (protocol) {
-            case "C":
-                break;
-            case "A":
-            case "B":
-                throw new DrbdRefusedException(what + " replicates to " + c.name() + " with protocol " + protocol
-                        + ": a write completes to the guest before it is on the peer's disk (" + ("A".equals(protocol)
-                        ? "A: once it is in the local TCP send buffer" : "B: once it is in the peer's memory")
-                        + "), so after a failover the backup's disk can lack writes of epochs it acknowledged while "
-                        + "the output that depended on them was already released. Use protocol C (net { protocol C; } "
-                        + "in the resource, then drbdadm adjust)");
-            default:
-                throw new DrbdRefusedException(what + " replicates to " + c.name() + " with unknown protocol "
-                        + protocol + "; only protocol C is accepted");
-        }
-        if (!settings.allowProtocolCWithoutBarriers()) {
-            throw new DrbdRefusedException(what + " uses protocol C, but upstream DRBD has no checkpoint barriers: "
-                    + "every write reaches the backup's disk as the guest makes it, so after a failover the "
-                    + "backup's disk can hold writes of an epoch that never committed while its memory is that of "
-                    + "the last committed epoch (the disk does not match the checkpoint, invariant I2). Set "
-                    + "allow.protocol.c.without.barriers=true in " + PID + " to accept that risk, or use the "
-                    + "engine's replicated disk (nbd), which applies writes only at commit");
-        }
-        if (warnedUnsafe.compareAndSet(false, true)) {
-            LOG.warn("{} uses protocol C WITHOUT checkpoint barriers, allowed by allow.protocol.c.without.barriers="
-                    + "true: no write the guest saw complete is lost on failover, but the backup's disk can be "
-                    + "ahead of the resumed memory by the writes of the last, uncommitted epoch; the resumed guest "
-                    + "finds blocks it has not written yet and its file system or database may be corrupted", what);
-        }
+        return new DrbdPrimary(checks.checkPrimary(tools, settings, domain, disk, this::barrierSupport));
     }
 
     @Override
@@ -383,30 +263,8 @@ public final class DrbdDiskReplicator implements DiskReplicator {
             throw new DrbdRefusedException("cannot keep a replica of disk " + disk.name() + " of " + domain
                     + " with DRBD: " + unavailable.get());
         }
-        DrbdVolumeRef ref = DrbdVolumeRef.parse(disk.source());
-        Located at = locate(ref);
-        DrbdState.Resource res = at.resource();
-        String what = "DRBD resource " + res.name() + (at.volume() == 0 ? "" : " volume " + at.volume());
-        if (!"Secondary".equals(res.role())) {
-            throw new DrbdRefusedException(what + " is " + res.role() + " on this host, but this host is the "
-                    + "backup of " + domain + ": its side must be Secondary until failover (drbdadm secondary "
-                    + res.name() + ")");
-        }
-        List<DrbdState.Connection> connected = res.connections().values().stream()
-                .filter(DrbdState.Connection::connected).collect(Collectors.toList());
-        if (connected.isEmpty()) {
-            throw new DrbdRefusedException(what + " is not connected to any peer ("
-                    + res.connections().values().stream().map(c -> c.name() + ": " + c.state())
-                    .collect(Collectors.joining("; ")) + "), so the primary's writes do not reach this host");
-        }
-        if (connected.stream().noneMatch(c -> "Primary".equals(c.peerRole()))) {
-            LOG.warn("{}: no connected peer is Primary yet ({})", what, connected.stream()
-                    .map(c -> c.name() + " " + c.peerRole()).collect(Collectors.toList()));
-        }
-        String diskState = res.device(at.volume()).map(DrbdState.Device::disk).orElse(null);
-        LOG.info("keeping the replica of disk {} of {} on {} (local disk {}, connected to {})", disk.name(), domain,
-                what, diskState, connected.stream().map(DrbdState.Connection::name).collect(Collectors.toList()));
-        return new DrbdBackup(domain, disk, res.name(), at.volume());
+        DrbdResourceChecks.Located at = DrbdResourceChecks.checkBackup(tools, domain, disk);
+        return new DrbdBackup(() -> tools, domain, disk, at.resource().name(), at.volume());
     }
 
     /**
@@ -444,103 +302,8 @@ public final class DrbdDiskReplicator implements DiskReplicator {
     @Override
     public void fence(DomainId domain, GuestDisk disk) throws DrbdCommandException, DrbdRefusedException {
         DrbdVolumeRef ref = DrbdVolumeRef.parse(disk.source());
-        String resource = ref.byMinor() ? locate(ref).resource().name() : ref.resource();
+        String resource = ref.byMinor() ? DrbdResourceChecks.locate(tools, ref).resource().name() : ref.resource();
         Demotion d = demote(resource);
         LOG.warn("FENCED: disk {} of {} (DRBD resource {}) is {} on this host", disk.name(), domain, resource, d);
-    }
-
-    /** The primary side: DRBD replicates; epochs need nothing from it. */
-    private static final class DrbdPrimary implements Primary {
-        private final String what;
-
-        DrbdPrimary(String what) {
-            this.what = what;
-        }
-
-        @Override
-        public void initialCopy(ChunkSink sink) {
-            // DRBD's own (re)sync made the peer UpToDate; primary() checked it. Nothing travels in the stream.
-            LOG.debug("{}: initial copy is DRBD's resync, already complete", what);
-        }
-
-        @Override
-        public List<DiskWrite> barrier(long epoch) {
-            return List.of();
-        }
-
-        @Override
-        public void committed(long epoch) {
-            // no barrier to release: upstream DRBD has none
-        }
-
-        @Override
-        public void close() {
-            LOG.debug("{}: no longer coordinated (DRBD keeps replicating)", what);
-        }
-    }
-
-    /** The backup side: nothing is staged; failover promotes. */
-    private final class DrbdBackup implements Backup {
-        private final DomainId domain;
-        private final GuestDisk disk;
-        private final String resource;
-        private final int volume;
-
-        DrbdBackup(DomainId domain, GuestDisk disk, String resource, int volume) {
-            this.domain = domain;
-            this.disk = disk;
-            this.resource = resource;
-            this.volume = volume;
-        }
-
-        @Override
-        public void writeInitial(long offset, ByteBuffer data) {
-            throw new IllegalStateException("disk " + disk.name() + " of " + domain + " is replicated by DRBD "
-                    + "resource " + resource + "; the checkpoint stream must not carry its initial copy");
-        }
-
-        @Override
-        public void stage(long epoch, List<DiskWrite> writes) {
-            if (!writes.isEmpty()) {
-                throw new IllegalStateException("disk " + disk.name() + " of " + domain + " is replicated by DRBD "
-                        + "resource " + resource + "; epoch " + epoch + " carries " + writes.size()
-                        + " disk writes for it, which DRBD has already delivered");
-            }
-        }
-
-        @Override
-        public void commit(long epoch) {
-            // DRBD delivered the writes already (no barriers upstream)
-        }
-
-        @Override
-        public void discardUncommitted() {
-            // nothing staged
-        }
-
-        @Override
-        public GuestDisk activate() throws Exception {
-            DrbdTools t = tools;
-            LOG.info("failover: promoting DRBD resource {} to Primary for {}", resource, domain);
-            t.primary(resource);
-            DrbdState.Resource r = t.events2Now(resource).state().resource(resource)
-                    .orElseThrow(() -> new DrbdRefusedException("DRBD resource " + resource + " vanished after "
-                            + "drbdadm primary"));
-            DrbdState.Device dev = r.device(volume).orElseThrow(() -> new DrbdRefusedException("DRBD resource "
-                    + resource + " has no volume " + volume + " after drbdadm primary"));
-            if (dev.devicePath() == null) {
-                throw new DrbdRefusedException("DRBD resource " + resource + " volume " + volume
-                        + " reports no minor, so its device is unknown");
-            }
-            long size = dev.sizeKib() > 0 ? dev.sizeKib() * 1024 : disk.sizeBytes();
-            LOG.info("DRBD resource {} is {} here; {} resumes on {} (disk {})", resource, r.role(), domain,
-                    dev.devicePath(), dev.disk());
-            return new GuestDisk(disk.name(), NAME, dev.devicePath(), size);
-        }
-
-        @Override
-        public void close() {
-            // the resource stays as it is
-        }
     }
 }

@@ -40,7 +40,7 @@ final class QemuDomain implements ProtectedDomain {
     private static final Logger LOG = LoggerFactory.getLogger(QemuDomain.class);
     static final int PAGE_SIZE = 4096;
 
-    private final QemuHypervisor owner;
+    private final QemuGuests owner;
     private final DomainId id;
     private final QemuGuest guest;
     private final GuestRam ram;
@@ -51,12 +51,12 @@ final class QemuDomain implements ProtectedDomain {
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
     private boolean handedOn;
 
-    QemuDomain(QemuHypervisor owner, DomainId id, QemuGuest guest) throws HypervisorException {
+    QemuDomain(QemuGuests owner, DomainId id, QemuGuest guest) throws HypervisorException {
         this(owner, id, guest, mapRam(id, guest), null);
     }
 
     /** A handle over a guest whose RAM is mapped already and whose dirty log, if {@code tracker} is set, runs. */
-    QemuDomain(QemuHypervisor owner, DomainId id, QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
+    QemuDomain(QemuGuests owner, DomainId id, QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
         this.owner = owner;
         this.id = id;
         this.guest = guest;

@@ -38,7 +38,7 @@ import io.romulus.support.state.StateFile;
  */
 final class QemuReplica implements Replica {
 
-    private final QemuHypervisor owner;
+    private final QemuReplicas owner;
     private final ReplicaSpec spec;
     private final VmDefinition vm;
     private final Path dir;
@@ -50,14 +50,14 @@ final class QemuReplica implements Replica {
     private String gone = "closed";
 
     /** A new, empty replica in {@code dir}. */
-    static QemuReplica create(QemuHypervisor owner, ReplicaSpec spec, VmDefinition vm, Path dir)
+    static QemuReplica create(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir)
             throws HypervisorException {
         try {
             Files.createDirectories(dir);
             return new QemuReplica(owner, spec, vm, dir, GuestRam.create(dir.resolve("ram"), spec.memoryBytes(),
                     spec.pageSize()), null, -1);
         } catch (IOException e) {
-            QemuHypervisor.deleteTree(dir);
+            RunDirectory.deleteTree(dir);
             throw new HypervisorException("cannot create the replica RAM file of " + spec.id() + " in " + dir + ": "
                     + e.getMessage(), e);
         }
@@ -67,7 +67,7 @@ final class QemuReplica implements Replica {
      * The replica an earlier version of the binding {@linkplain #handOver() handed over} in {@code dir}, at the epoch
      * its state file names; the state file is removed, so that it describes no later state of the RAM file.
      */
-    static QemuReplica adopt(QemuHypervisor owner, Path dir, ReplicaStateFile state) throws IOException {
+    static QemuReplica adopt(QemuReplicas owner, Path dir, ReplicaStateFile state) throws IOException {
         ReplicaSpec spec = state.spec();
         GuestRam ram = GuestRam.map(dir.resolve("ram"), spec.memoryBytes(), spec.pageSize());
         Path stateFile = dir.resolve(ReplicaStateFile.DEVICE_STATE);
@@ -82,7 +82,7 @@ final class QemuReplica implements Replica {
         return r;
     }
 
-    private QemuReplica(QemuHypervisor owner, ReplicaSpec spec, VmDefinition vm, Path dir, GuestRam ram,
+    private QemuReplica(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir, GuestRam ram,
             byte[] deviceState, long committed) {
         this.owner = owner;
         this.spec = spec;
@@ -210,7 +210,7 @@ final class QemuReplica implements Replica {
         try {
             epoch = copyCommitted(clone, cloneDir.resolve("ram"), stateFile);
         } catch (HypervisorException | RuntimeException e) {
-            owner.cloneFailed(clone, cloneDir); // not under the lock: it takes the binding's monitor
+            owner.cloneFailed(clone, cloneDir); // not under the lock: it takes the guests' monitor
             throw e;
         }
         return owner.startClone(clone, spec.id(), cloned, cloneDir, stateFile, epoch,
@@ -304,7 +304,7 @@ final class QemuReplica implements Replica {
                 }
                 new ReplicaStateFile(spec, committed).write(dir);
             } catch (IOException e) {
-                QemuHypervisor.deleteTree(dir);
+                RunDirectory.deleteTree(dir);
                 throw new IOException("cannot hand over the replica of " + spec.id() + " in " + dir + ": "
                         + e.getMessage(), e);
             }
@@ -319,7 +319,7 @@ final class QemuReplica implements Replica {
         try {
             if (ram != null) {
                 ram = null;
-                QemuHypervisor.deleteTree(dir);
+                RunDirectory.deleteTree(dir);
                 owner.replicaGone(this);
             }
         } finally {

@@ -365,6 +365,6 @@ class HaproxyRuntimeTest {
 
     @Test
     void csvKeepsQuotedCommas() {
-        assertEquals(List.of("pairs", "s1", "a,b", "", "x\"y"), HaproxyRuntime.csv("pairs,s1,\"a,b\",,\"x\"\"y\""));
+        assertEquals(List.of("pairs", "s1", "a,b", "", "x\"y"), RuntimeReplies.csv("pairs,s1,\"a,b\",,\"x\"\"y\""));
     }
 }

@@ -1,7 +1,5 @@
 package io.romulus.witness.zookeeper.internal;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -13,21 +11,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 
 import io.romulus.api.witness.Witness;
 import io.romulus.api.witness.WitnessException;
 
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.framework.api.BackgroundPathable;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
-import org.apache.curator.retry.RetryNTimes;
-import org.apache.curator.utils.ZKPaths;
-import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -52,6 +45,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Usable without OSGi: {@code new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults("127.0.0.1:2181"))}, closed
  * with {@link #close()}. Closing ends the ZooKeeper session, which ends every lease it held.
+ *
+ * <p>This class is the lease policy (when a lease is taken, confirmed, lost and given back); {@link ZooKeeperSession}
+ * is the session and its bounded calls, {@link LeaseZnode} what a lease znode says.
  */
 @Component(service = Witness.class, configurationPid = ZooKeeperWitness.PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE)
@@ -61,17 +57,19 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     static final String PID = "io.romulus.witness.zookeeper";
 
     private static final Logger LOG = LoggerFactory.getLogger(ZooKeeperWitness.class);
-    private static final AtomicInteger THREADS = new AtomicInteger();
     /** A lease changing hands between our create and our read: try again at most this often within one call. */
     private static final int ATTEMPTS = 3;
 
     private final ZooKeeperWitnessSettings settings;
-    private final CuratorFramework client;
+    private final ZooKeeperSession session;
     private final Object lock = new Object();
     /** The live leases of this client, by znode path (relative to the namespace). */
+    @GuardedBy("lock")
     private final Map<String, ZkLease> leases = new HashMap<>();
     /** Znodes whose deletion is under way: they are not taken over until it has finished. */
+    @GuardedBy("lock")
     private final Set<String> releasing = new HashSet<>();
+    /** Set once, under {@link #lock}; read without it. */
     private volatile boolean closed;
 
     @Activate
@@ -82,24 +80,8 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     /** Starts connecting to the ensemble; does not wait for the connection (calls wait for it, bounded). */
     public ZooKeeperWitness(ZooKeeperWitnessSettings settings) {
         this.settings = settings;
-        this.client = CuratorFrameworkFactory.builder()
-                .connectString(settings.connectString())
-                .namespace(settings.namespace())
-                .sessionTimeoutMs(settings.sessionTimeoutMs())
-                .connectionTimeoutMs(settings.connectionTimeoutMs())
-                // a call's own deadline bounds it; a retry only helps across a short connection loss
-                .retryPolicy(new RetryNTimes(1, 100))
-                .waitForShutdownTimeoutMs((int) Math.min(Integer.MAX_VALUE, settings.operationTimeoutMs()))
-                // the configured connect string is authoritative, not what the ensemble's dynamic config says
-                .ensembleTracker(false)
-                .threadFactory(r -> {
-                    Thread t = new Thread(r, "romulus-witness-zookeeper-" + THREADS.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                })
-                .build();
-        client.getConnectionStateListenable().addListener((c, state) -> stateChanged(state));
-        client.start();
+        this.session = new ZooKeeperSession(settings, this::stateChanged);
+        session.start();
         LOG.info("witness {} started, connecting", describe());
     }
 
@@ -120,7 +102,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
             l.closed = true;
             LOG.info("lease of domain {} for node {} released: the witness is stopping", l.domain, l.nodeId);
         }
-        client.close();
+        session.close();
         LOG.info("witness {} stopped", describe());
     }
 
@@ -137,21 +119,17 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
 
     /** Whether the client is connected to a ZooKeeper server now. */
     public boolean connected() {
-        return !closed && client.getZookeeperClient().isConnected();
+        return !closed && session.connected();
     }
 
     /** The id of the current ZooKeeper session, 0 when there is none. */
     long sessionId() {
-        try {
-            return client.getZookeeperClient().getZooKeeper().getSessionId();
-        } catch (Exception e) {
-            return 0;
-        }
+        return session.sessionId();
     }
 
     /** The Curator client, for tests. */
     CuratorFramework curator() {
-        return client;
+        return session.curator();
     }
 
     @Override
@@ -160,7 +138,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
             throw new IllegalArgumentException("a lease needs a node id");
         }
         String path = LeaseNames.path(domain);
-        long deadline = deadline();
+        long deadline = session.deadline();
         synchronized (lock) {
             ZkLease live = leases.get(path);
             if (live != null && live.held()) {
@@ -169,37 +147,37 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         }
         String what = "take the lease of domain " + domain;
         awaitConnected(deadline, what);
-        byte[] data = nodeId.getBytes(UTF_8);
+        byte[] data = LeaseZnode.data(nodeId);
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             notReleasing(path, what);
-            CuratorEvent created = await(create(domain, nodeId, path, data), deadline, what);
-            KeeperException.Code rc = code(created);
+            CuratorEvent created = ZooKeeperSession.await(session.createEphemeral(path, data,
+                    stat -> orphaned(domain, nodeId, path, stat)), deadline, what);
+            KeeperException.Code rc = ZooKeeperSession.code(created);
             if (rc == KeeperException.Code.OK) {
                 long owner = created.getStat() != null ? created.getStat().getEphemeralOwner() : sessionId();
                 return Optional.of(register(new ZkLease(domain, nodeId, path, owner), false));
             }
             if (rc != KeeperException.Code.NODEEXISTS) {
-                throw failed(what, rc);
+                throw session.failed(what, rc);
             }
-            CuratorEvent read = await(getData(path, false), deadline, what);
-            rc = code(read);
+            CuratorEvent read = ZooKeeperSession.await(session.getData(path, false), deadline, what);
+            rc = ZooKeeperSession.code(read);
             if (rc == KeeperException.Code.NONODE) {
                 continue; // released between our create and our read
             }
             if (rc != KeeperException.Code.OK) {
-                throw failed(what, rc);
+                throw session.failed(what, rc);
             }
-            String holder = new String(read.getData(), UTF_8);
-            long owner = read.getStat().getEphemeralOwner();
-            if (holder.equals(nodeId) && owner != 0 && owner == sessionId()) {
+            LeaseZnode znode = LeaseZnode.of(read);
+            if (znode.owner() != 0 && znode.heldBy(nodeId, sessionId())) {
                 // ours: created by an earlier call whose answer came too late, or by a retried create
-                return Optional.of(register(new ZkLease(domain, nodeId, path, owner), true));
+                return Optional.of(register(new ZkLease(domain, nodeId, path, znode.owner()), true));
             }
-            if (holder.equals(nodeId)) {
+            if (znode.holder().equals(nodeId)) {
                 LOG.info("lease of domain {} is still held by node {}'s earlier ZooKeeper session 0x{}; it ends when "
-                        + "that session expires", domain, nodeId, Long.toHexString(owner));
+                        + "that session expires", domain, nodeId, Long.toHexString(znode.owner()));
             } else {
-                LOG.debug("lease of domain {} is held by node {}, not {}", domain, holder, nodeId);
+                LOG.debug("lease of domain {} is held by node {}, not {}", domain, znode.holder(), nodeId);
             }
             return Optional.empty();
         }
@@ -208,23 +186,29 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
 
     @Override
     public Optional<String> holder(String domain) throws WitnessException {
-        return readNow(LeaseNames.path(domain), "look up the holder of domain " + domain)
-                .map(read -> new String(read.getData(), UTF_8));
+        return readNow(LeaseNames.path(domain), "look up the holder of domain " + domain).map(LeaseZnode::holder);
     }
 
     /** The lease znode {@code path} as the leader has it now (read after a sync), or empty if there is none. */
     private Optional<CuratorEvent> readNow(String path, String what) throws WitnessException {
-        long deadline = deadline();
+        long deadline = session.deadline();
         awaitConnected(deadline, what);
-        CuratorEvent read = await(getData(path, true), deadline, what);
-        KeeperException.Code rc = code(read);
+        CuratorEvent read = ZooKeeperSession.await(session.getData(path, true), deadline, what);
+        KeeperException.Code rc = ZooKeeperSession.code(read);
         if (rc == KeeperException.Code.NONODE) {
             return Optional.empty();
         }
         if (rc != KeeperException.Code.OK) {
-            throw failed(what, rc);
+            throw session.failed(what, rc);
         }
         return Optional.of(read);
+    }
+
+    private void awaitConnected(long deadline, String what) throws WitnessException {
+        if (closed) {
+            throw new WitnessException("cannot " + what + ": the witness is closed");
+        }
+        session.awaitConnected(deadline, what);
     }
 
     /**
@@ -278,108 +262,11 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         }
     }
 
-    // ---- bounded ZooKeeper calls
-
-    private long deadline() {
-        return System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.operationTimeoutMs());
-    }
-
-    private void awaitConnected(long deadline, String what) throws WitnessException {
-        if (closed) {
-            throw new WitnessException("cannot " + what + ": the witness is closed");
-        }
-        if (client.getZookeeperClient().isConnected()) {
-            return;
-        }
-        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-        try {
-            if (left <= 0 || !client.blockUntilConnected((int) Math.min(Integer.MAX_VALUE, left),
-                    TimeUnit.MILLISECONDS)) {
-                throw new WitnessException("cannot " + what + ": not connected to ZooKeeper "
-                        + settings.connectString() + " (waited " + settings.operationTimeoutMs() + " ms)");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new WitnessException("cannot " + what + ": interrupted", e);
-        }
-    }
-
-    private static CuratorEvent await(CompletableFuture<CuratorEvent> answer, long deadline, String what)
-            throws WitnessException {
-        try {
-            return answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            answer.cancel(false);
-            throw new WitnessException("cannot " + what + ": ZooKeeper did not answer in time");
-        } catch (ExecutionException e) {
-            throw new WitnessException("cannot " + what + ": " + e.getCause(), e.getCause());
-        } catch (InterruptedException e) {
-            answer.cancel(false);
-            Thread.currentThread().interrupt();
-            throw new WitnessException("cannot " + what + ": interrupted", e);
-        }
-    }
-
-    private static KeeperException.Code code(CuratorEvent event) {
-        return KeeperException.Code.get(event.getResultCode());
-    }
-
-    private WitnessException failed(String what, KeeperException.Code rc) {
-        return new WitnessException("cannot " + what + ": " + KeeperException.create(rc).getMessage() + " ("
-                + settings.connectString() + ")");
-    }
-
     private void notReleasing(String path, String what) throws WitnessException {
         synchronized (lock) {
             if (releasing.contains(path)) {
                 throw new WitnessException("cannot " + what + ": this node is still giving it up");
             }
-        }
-    }
-
-    /** Creates the lease znode; if the caller has given up by the time it exists, deletes it again. */
-    private CompletableFuture<CuratorEvent> create(String domain, String nodeId, String path, byte[] data) {
-        CompletableFuture<CuratorEvent> answer = new CompletableFuture<>();
-        try {
-            client.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
-                    .inBackground((c, event) -> {
-                        if (!answer.complete(event) && code(event) == KeeperException.Code.OK) {
-                            orphaned(domain, nodeId, path, event.getStat());
-                        }
-                    }).forPath(path, data);
-        } catch (Exception e) {
-            answer.completeExceptionally(e);
-        }
-        return answer;
-    }
-
-    /** Reads the znode, after a sync with the leader when {@code fresh} (ZooKeeper followers may lag). */
-    private CompletableFuture<CuratorEvent> getData(String path, boolean fresh) {
-        CompletableFuture<CuratorEvent> answer = new CompletableFuture<>();
-        if (!fresh) {
-            start(client.getData(), path, answer);
-            return answer;
-        }
-        try {
-            client.sync().inBackground((c, event) -> {
-                KeeperException.Code rc = code(event);
-                if (rc == KeeperException.Code.OK || rc == KeeperException.Code.NONODE) {
-                    start(client.getData(), path, answer);
-                } else {
-                    answer.complete(event);
-                }
-            }).forPath(path);
-        } catch (Exception e) {
-            answer.completeExceptionally(e);
-        }
-        return answer;
-    }
-
-    private static void start(BackgroundPathable<?> op, String path, CompletableFuture<CuratorEvent> answer) {
-        try {
-            op.inBackground((c, event) -> answer.complete(event)).forPath(path);
-        } catch (Exception e) {
-            answer.completeExceptionally(e);
         }
     }
 
@@ -394,52 +281,19 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         }
         LOG.info("lease of domain {} for node {} taken after the caller had given up: giving it back", domain,
                 nodeId);
-        deleteOwn(path, owner, null);
+        CompletableFuture<KeeperException.Code> unused = deleteOwn(path, owner); // nobody waits for it
     }
 
     /**
-     * Deletes {@code path} if the session {@code owner} still owns it, through that session's own handle (no retry on
-     * another session); always clears {@code path} from {@link #releasing} when ZooKeeper has answered.
+     * Deletes {@code path} if the session {@code owner} still owns it ({@link ZooKeeperSession#deleteOwn}); clears
+     * {@code path} from {@link #releasing} when ZooKeeper has answered, before the returned answer completes.
      */
-    private void deleteOwn(String path, long owner, CompletableFuture<KeeperException.Code> done) {
-        String full = ZKPaths.fixForNamespace(client.getNamespace(), path);
-        ZooKeeper zk;
-        try {
-            zk = client.getZookeeperClient().getZooKeeper();
-        } catch (Exception e) {
-            zk = null;
-        }
-        if (zk == null || zk.getSessionId() != owner) {
-            // that session has ended, and its ephemeral znodes with it
-            finishRelease(path, KeeperException.Code.SESSIONEXPIRED, done);
-            return;
-        }
-        ZooKeeper session = zk;
-        try {
-            session.getData(full, false, (rc, p, ctx, data, stat) -> {
-                KeeperException.Code code = KeeperException.Code.get(rc);
-                if (code != KeeperException.Code.OK) {
-                    finishRelease(path, code, done);
-                } else if (stat.getEphemeralOwner() != owner) {
-                    finishRelease(path, KeeperException.Code.NONODE, done); // someone else's now
-                } else {
-                    session.delete(full, stat.getVersion(),
-                            (rc2, p2, ctx2) -> finishRelease(path, KeeperException.Code.get(rc2), done), null);
-                }
-            }, null);
-        } catch (RuntimeException e) {
-            LOG.debug("deleting {} failed", full, e);
-            finishRelease(path, KeeperException.Code.SYSTEMERROR, done);
-        }
-    }
-
-    private void finishRelease(String path, KeeperException.Code rc, CompletableFuture<KeeperException.Code> done) {
-        synchronized (lock) {
-            releasing.remove(path);
-        }
-        if (done != null) {
-            done.complete(rc);
-        }
+    private CompletableFuture<KeeperException.Code> deleteOwn(String path, long owner) {
+        return session.deleteOwn(path, owner).whenComplete((rc, e) -> {
+            synchronized (lock) {
+                releasing.remove(path);
+            }
+        });
     }
 
     /** One node's hold on one domain's lease: the ephemeral znode {@code path} of ZooKeeper session {@code session}. */
@@ -484,13 +338,12 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
                 ended("its znode is gone");
                 return false;
             }
-            CuratorEvent read = now.get();
-            String holder = new String(read.getData(), UTF_8);
-            long owner = read.getStat().getEphemeralOwner();
-            if (owner == session && holder.equals(nodeId) && session == sessionId()) {
+            LeaseZnode znode = LeaseZnode.of(now.get());
+            if (znode.heldBy(nodeId, session) && session == sessionId()) {
                 return held(); // closed or lost meanwhile: no
             }
-            ended("node " + holder + " holds it now (ZooKeeper session 0x" + Long.toHexString(owner) + ")");
+            ended("node " + znode.holder() + " holds it now (ZooKeeper session 0x" + Long.toHexString(znode.owner())
+                    + ")");
             return false;
         }
 
@@ -523,8 +376,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
                 LOG.info("lease of domain {} for node {} closed (it had already ended)", domain, nodeId);
                 return;
             }
-            CompletableFuture<KeeperException.Code> done = new CompletableFuture<>();
-            deleteOwn(path, session, done);
+            CompletableFuture<KeeperException.Code> done = deleteOwn(path, session);
             try {
                 KeeperException.Code rc = done.get(settings.operationTimeoutMs(), TimeUnit.MILLISECONDS);
                 if (rc == KeeperException.Code.OK) {

@@ -1,7 +1,20 @@
 package io.romulus.xen.internal.image;
 
+import static io.romulus.xen.internal.image.ImageLayout.DOMAIN_HEADER_OFFSET;
+import static io.romulus.xen.internal.image.ImageLayout.LIBXL_HEADER_OFFSET;
+import static io.romulus.xen.internal.image.ImageLayout.MAX_SLOTS;
+import static io.romulus.xen.internal.image.ImageLayout.STATIC_CAPACITY;
+import static io.romulus.xen.internal.image.ImageLayout.STATIC_OFFSET;
+import static io.romulus.xen.internal.image.ImageLayout.XML_CAPACITY;
+import static io.romulus.xen.internal.image.ImageLayout.pageDataOffset;
+import static io.romulus.xen.internal.image.ImageLayout.pageOffset;
+import static io.romulus.xen.internal.image.ImageLayout.pfnArrayOffset;
+import static io.romulus.xen.internal.image.ImageLayout.regionCount;
+import static io.romulus.xen.internal.image.ImageLayout.regionOffset;
+import static io.romulus.xen.internal.image.ImageLayout.regionPages;
+import static io.romulus.xen.internal.image.ImageLayout.regionPaddingLength;
+import static io.romulus.xen.internal.image.ImageLayout.tailOffset;
 import static io.romulus.xen.internal.image.StreamFormat.MAX_BATCH_SIZE;
-import static io.romulus.xen.internal.image.StreamFormat.PAGE_DATA_HEADER_SIZE;
 import static io.romulus.xen.internal.image.StreamFormat.PAGE_SIZE;
 import static io.romulus.xen.internal.image.StreamFormat.RECORD_HEADER_SIZE;
 import static io.romulus.xen.internal.image.StreamFormat.RECORD_LENGTH_MAX;
@@ -25,25 +38,8 @@ import org.slf4j.LoggerFactory;
  * ({@code virDomainRestore}, libxl, libxc). Pages are written in place at offsets fixed by their slot; after each
  * {@link #apply} the file is a valid image of the memory written so far and of the applied device state.
  *
- * <p>Layout (offsets in bytes; every part but the tail has a fixed place, so nothing moves when a part is
- * rewritten):
- * <ol>
- * <li>0: libvirt's libxl save header (64 bytes, version 2, {@code xmlLen} = {@link #XML_CAPACITY}), then the
- * domain XML, NUL-terminated and padded with NULs to {@link #XML_CAPACITY} bytes.</li>
- * <li>{@link #LIBXL_HEADER_OFFSET}: the libxl stream header and its {@code LIBXC_CONTEXT} record.</li>
- * <li>{@link #IMAGE_HEADER_OFFSET}: the libxc image header and domain header (type
- * {@link StreamFormat#DOMAIN_X86_HVM} for HVM and PVH domains alike, as libxc saves them).</li>
- * <li>{@link #STATIC_OFFSET}: the static data, {@link #STATIC_CAPACITY} bytes to {@link #FIRST_REGION_OFFSET}:
- * {@code X86_CPUID_POLICY} and {@code X86_MSR_POLICY} when not empty, a Romulus padding record
- * ({@link StreamFormat#REC_ROMULUS_PADDING}, optional) that fills the rest, and {@code STATIC_DATA_END}.</li>
- * <li>From {@link #FIRST_REGION_OFFSET}, one region every {@link #REGION_STRIDE} bytes, each of
- * {@link StreamFormat#MAX_BATCH_SIZE} slots (the last one of what is left): a padding record, then one
- * {@code PAGE_DATA} record whose pfn array ends at {@link #REGION_HEAD} bytes into the region, so that the pages of
- * every region start on a page boundary of the file.</li>
- * <li>{@link #tailOffset}: the tail, rewritten by every apply: libxc's {@code X86_TSC_INFO}, {@code HVM_PARAMS},
- * {@code HVM_CONTEXT}, {@code END}, then libxl's {@code EMULATOR_XENSTORE_DATA} and {@code EMULATOR_CONTEXT} (when
- * the domain has a device model) and {@code END}. The file ends there.</li>
- * </ol>
+ * <p>Every part of the file has a fixed place ({@link ImageLayout}) but the tail, after the last page, which every
+ * apply rewrites; so nothing moves when a part is rewritten.
  * Memory is sparse: creating the image writes only the headers; a page takes disk space once written.
  *
  * <p>Not thread-safe: one thread (the backup's epoch applier) drives an image.
@@ -51,28 +47,6 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaImage implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaImage.class);
-
-    /** Bytes reserved for the domain XML and its NUL: libvirt's {@code xmlLen}, fixed. */
-    public static final int XML_CAPACITY = 256 << 10;
-    /** The libxl stream header, after libvirt's header and the XML. */
-    public static final long LIBXL_HEADER_OFFSET = StreamFormat.LIBVIRT_HEADER_SIZE + XML_CAPACITY;
-    /** The libxc image header, after the libxl header and the {@code LIBXC_CONTEXT} record. */
-    public static final long IMAGE_HEADER_OFFSET =
-            LIBXL_HEADER_OFFSET + StreamFormat.LIBXL_HEADER_SIZE + RECORD_HEADER_SIZE;
-    /** The libxc domain header. */
-    public static final long DOMAIN_HEADER_OFFSET = IMAGE_HEADER_OFFSET + StreamFormat.IMAGE_HEADER_SIZE;
-    /** The static data region. */
-    public static final long STATIC_OFFSET = DOMAIN_HEADER_OFFSET + StreamFormat.DOMAIN_HEADER_SIZE;
-    /** The first page region: the static region ends here, on a page boundary (320 KiB). */
-    public static final long FIRST_REGION_OFFSET = 320 << 10;
-    /** Bytes of the static data region, {@code STATIC_DATA_END} included. */
-    public static final int STATIC_CAPACITY = (int) (FIRST_REGION_OFFSET - STATIC_OFFSET);
-    /** Bytes of a region before its pages: padding record, {@code PAGE_DATA} header and pfn array. */
-    public static final int REGION_HEAD = 3 * PAGE_SIZE;
-    /** Bytes from one region to the next. */
-    public static final long REGION_STRIDE = REGION_HEAD + (long) MAX_BATCH_SIZE * PAGE_SIZE;
-    /** Slots an image can have at the most (4 PiB of guest memory: offsets stay far inside a long). */
-    public static final long MAX_SLOTS = 1L << 40;
 
     private final FileChannel channel;
     private final Path file;
@@ -198,46 +172,6 @@ public final class ReplicaImage implements AutoCloseable {
         small.put((byte) 0);
         write(small.flip(), tailOffset - 1);
         end = tailOffset;
-    }
-
-    /** Regions of an image of {@code slotCount} slots. */
-    public static long regionCount(long slotCount) {
-        return (slotCount + MAX_BATCH_SIZE - 1) / MAX_BATCH_SIZE;
-    }
-
-    /** Slots (pages) of region {@code region} of an image of {@code slotCount} slots. */
-    public static int regionPages(long slotCount, long region) {
-        return (int) Math.min(MAX_BATCH_SIZE, slotCount - region * MAX_BATCH_SIZE);
-    }
-
-    /** Where region {@code region} starts: its padding record. */
-    public static long regionOffset(long region) {
-        return FIRST_REGION_OFFSET + region * REGION_STRIDE;
-    }
-
-    /** Where the {@code PAGE_DATA} record of region {@code region} starts. */
-    public static long pageDataOffset(long slotCount, long region) {
-        return pfnArrayOffset(slotCount, region) - PAGE_DATA_HEADER_SIZE - RECORD_HEADER_SIZE;
-    }
-
-    /** Where the pfn array of region {@code region} starts. */
-    public static long pfnArrayOffset(long slotCount, long region) {
-        return regionOffset(region) + REGION_HEAD - (long) regionPages(slotCount, region) * Long.BYTES;
-    }
-
-    /** Where the page of slot {@code slot} is: always on a page boundary of the file. */
-    public static long pageOffset(long slot) {
-        return regionOffset(slot / MAX_BATCH_SIZE) + REGION_HEAD + (slot % MAX_BATCH_SIZE) * PAGE_SIZE;
-    }
-
-    /** Where the tail starts, after the last page, in an image of {@code slotCount} slots. */
-    public static long tailOffset(long slotCount) {
-        return pageOffset(slotCount - 1) + PAGE_SIZE;
-    }
-
-    /** Body length of the padding record in front of a region of {@code pages} pages. */
-    private static int regionPaddingLength(int pages) {
-        return REGION_HEAD - pages * Long.BYTES - PAGE_DATA_HEADER_SIZE - 2 * RECORD_HEADER_SIZE;
     }
 
     /**

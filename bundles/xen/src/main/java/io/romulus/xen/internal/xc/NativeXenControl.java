@@ -46,6 +46,14 @@ import org.slf4j.LoggerFactory;
  * and the batch arrays of {@link #copyPages}) is guarded by a lock on that domain's state, so a second thread
  * working on the same domain waits rather than corrupting them. {@link #close()} must not race with calls: the
  * owner closes it after its epoch threads have stopped.
+ *
+ * <p>Why one class of some 700 lines: it is the Java side of one ABI, the Xen 4.17 libraries under one set of handles.
+ * The 1:1 bindings are apart already ({@link LibXenCtrl}, {@link LibXenGuest}, {@link LibXenForeignMemory},
+ * {@link LibXenStore}, with the structs in {@link XenAbi}); what is left here is, for each call of
+ * {@link XenControl}, the handle it needs, the buffers it reuses per domain and the errno it turns into a
+ * {@link XenCallException}. Split by call family, the classes would share the handles, the per-domain state and its
+ * lock, the errno translation and the closed check, and a reader checking one call against libxenctrl's headers would
+ * have to follow it through several of them.
  */
 public final class NativeXenControl implements XenControl {
 

@@ -73,31 +73,31 @@ class ReplicaImageTest {
 
     private long pfnAt(long slot) throws IOException {
         long region = slot / 1024;
-        long offset = ReplicaImage.pfnArrayOffset(SLOTS, region) + (slot % 1024) * 8;
+        long offset = ImageLayout.pfnArrayOffset(SLOTS, region) + (slot % 1024) * 8;
         return ByteBuffer.wrap(fileBytes(offset, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
     }
 
     @Test
     void layoutConstantsAreFixed() {
-        assertEquals(262_144, ReplicaImage.XML_CAPACITY);
-        assertEquals(262_208, ReplicaImage.LIBXL_HEADER_OFFSET);
-        assertEquals(262_232, ReplicaImage.IMAGE_HEADER_OFFSET);
-        assertEquals(262_256, ReplicaImage.DOMAIN_HEADER_OFFSET);
-        assertEquals(262_272, ReplicaImage.STATIC_OFFSET);
-        assertEquals(65_408, ReplicaImage.STATIC_CAPACITY);
-        assertEquals(327_680, ReplicaImage.FIRST_REGION_OFFSET);
-        assertEquals(4_206_592, ReplicaImage.REGION_STRIDE);
-        assertEquals(339_968, ReplicaImage.pageOffset(0));
-        assertEquals(339_968 + 1023 * 4096, ReplicaImage.pageOffset(1023));
-        assertEquals(4_546_560, ReplicaImage.pageOffset(1024));
-        assertEquals(10_600_448, ReplicaImage.pageOffset(2499));
-        assertEquals(TAIL, ReplicaImage.tailOffset(SLOTS));
-        assertEquals(3, ReplicaImage.regionCount(SLOTS));
-        assertEquals(452, ReplicaImage.regionPages(SLOTS, 2));
+        assertEquals(262_144, ImageLayout.XML_CAPACITY);
+        assertEquals(262_208, ImageLayout.LIBXL_HEADER_OFFSET);
+        assertEquals(262_232, ImageLayout.IMAGE_HEADER_OFFSET);
+        assertEquals(262_256, ImageLayout.DOMAIN_HEADER_OFFSET);
+        assertEquals(262_272, ImageLayout.STATIC_OFFSET);
+        assertEquals(65_408, ImageLayout.STATIC_CAPACITY);
+        assertEquals(327_680, ImageLayout.FIRST_REGION_OFFSET);
+        assertEquals(4_206_592, ImageLayout.REGION_STRIDE);
+        assertEquals(339_968, ImageLayout.pageOffset(0));
+        assertEquals(339_968 + 1023 * 4096, ImageLayout.pageOffset(1023));
+        assertEquals(4_546_560, ImageLayout.pageOffset(1024));
+        assertEquals(10_600_448, ImageLayout.pageOffset(2499));
+        assertEquals(TAIL, ImageLayout.tailOffset(SLOTS));
+        assertEquals(3, ImageLayout.regionCount(SLOTS));
+        assertEquals(452, ImageLayout.regionPages(SLOTS, 2));
         // the PAGE_DATA record of a full region: 12 KiB head minus pfns (8192), count/reserved (8) and header (8)
-        assertEquals(327_680 + 12_288 - 8192 - 16, ReplicaImage.pageDataOffset(SLOTS, 0));
+        assertEquals(327_680 + 12_288 - 8192 - 16, ImageLayout.pageDataOffset(SLOTS, 0));
         for (long slot = 0; slot < SLOTS; slot += 7) {
-            assertEquals(0, ReplicaImage.pageOffset(slot) % 4096, "page of slot " + slot + " is page-aligned");
+            assertEquals(0, ImageLayout.pageOffset(slot) % 4096, "page of slot " + slot + " is page-aligned");
         }
     }
 
@@ -136,7 +136,7 @@ class ReplicaImageTest {
             assertArrayEquals(pages(7, 8).array(), fileBytes(339_968 + 3 * 4096, 2 * 4096));
             // the region header between them is untouched
             assertArrayEquals(hex("01000000 08204000 00040000 00000000"),
-                    fileBytes(ReplicaImage.pageDataOffset(SLOTS, 1), 16));
+                    fileBytes(ImageLayout.pageDataOffset(SLOTS, 1), 16));
 
             ByteBuffer direct = ByteBuffer.allocateDirect(3 * 4096);
             direct.position(4096);
@@ -160,7 +160,7 @@ class ReplicaImageTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> image.writePages(new long[] {5, 2500}, 0, 2, pages(0x55, 0x56)));
             assertTrue(e.getMessage().contains("slot 2500 is outside the replica's 0..2499"), e.getMessage());
-            assertArrayEquals(new byte[4096], fileBytes(ReplicaImage.pageOffset(5), 4096));
+            assertArrayEquals(new byte[4096], fileBytes(ImageLayout.pageOffset(5), 4096));
             assertThrows(IllegalArgumentException.class, () -> image.writePages(new long[] {-1}, 0, 1, pages(1)));
             assertThrows(IllegalArgumentException.class, () -> image.readPage(SLOTS, ByteBuffer.allocate(4096)));
             assertThrows(IllegalArgumentException.class, () -> image.writePages(new long[] {1, 2}, 0, 2, pages(1)),
@@ -186,15 +186,15 @@ class ReplicaImageTest {
                 ImageWalk.types(records, "libxc"));
 
         List<Rec> libxc = records.stream().filter(r -> r.layer().equals("libxc")).toList();
-        assertEquals(ReplicaImage.STATIC_OFFSET, libxc.get(0).offset());
+        assertEquals(ImageLayout.STATIC_OFFSET, libxc.get(0).offset());
         assertEquals(72, libxc.get(0).length(), "CPUID policy of 3 leaves");
-        assertEquals(ReplicaImage.FIRST_REGION_OFFSET - 8, libxc.get(3).offset(), "STATIC_DATA_END ends the region");
+        assertEquals(ImageLayout.FIRST_REGION_OFFSET - 8, libxc.get(3).offset(), "STATIC_DATA_END ends the region");
         for (int r = 0; r < 3; r++) {
             Rec pageData = libxc.get(5 + 2 * r);
-            int count = ReplicaImage.regionPages(SLOTS, r);
-            assertEquals(ReplicaImage.pageDataOffset(SLOTS, r), pageData.offset());
+            int count = ImageLayout.regionPages(SLOTS, r);
+            assertEquals(ImageLayout.pageDataOffset(SLOTS, r), pageData.offset());
             assertEquals(8 + count * (8 + 4096), pageData.length());
-            assertEquals(ReplicaImage.pageOffset(r * 1024L), pageData.offset() + 16 + 8L * count,
+            assertEquals(ImageLayout.pageOffset(r * 1024L), pageData.offset() + 16 + 8L * count,
                     "the pages of region " + r + " follow its pfns");
         }
         assertEquals(TAIL, libxc.get(10).offset(), "X86_TSC_INFO starts the tail");
@@ -203,11 +203,11 @@ class ReplicaImageTest {
             assertEquals(state.gpfn(slot), pfnAt(slot), "pfn of slot " + slot);
         }
         assertEquals(0x10000, pfnAt(2048));
-        assertArrayEquals(pages(0x22).array(), fileBytes(ReplicaImage.pageOffset(2048), 4096));
+        assertArrayEquals(pages(0x22).array(), fileBytes(ImageLayout.pageOffset(2048), 4096));
         byte[] xml = (state.domainXml() + "\0").getBytes(StandardCharsets.UTF_8);
         assertArrayEquals(xml, fileBytes(64, xml.length));
         // PVH or HVM, the domain header says HVM, as libxc saves PVH domains
-        assertArrayEquals(hex("02000000 0c00 0000 04000000 13000000"), fileBytes(ReplicaImage.DOMAIN_HEADER_OFFSET,
+        assertArrayEquals(hex("02000000 0c00 0000 04000000 13000000"), fileBytes(ImageLayout.DOMAIN_HEADER_OFFSET,
                 16));
     }
 
@@ -244,7 +244,7 @@ class ReplicaImageTest {
                     States.bytes(100_000, 5), state.emulatorXenstore(), state.emulatorContext()));
         }
         long longer = Files.size(file);
-        poke(ReplicaImage.pfnArrayOffset(SLOTS, 0), 0xdead);
+        poke(ImageLayout.pfnArrayOffset(SLOTS, 0), 0xdead);
         try (ReplicaImage image = ReplicaImage.open(file, SLOTS)) {
             ByteBuffer page = ByteBuffer.allocate(4096);
             image.readPage(7, page);
@@ -268,7 +268,7 @@ class ReplicaImageTest {
         try (ReplicaImage image = ReplicaImage.create(file, SLOTS)) {
             image.apply(States.full(RANGES));
             // a probe: a pfn changed behind the image's back stays changed while the image has no reason to write it
-            poke(ReplicaImage.pfnArrayOffset(SLOTS, 0), 0xdead);
+            poke(ImageLayout.pfnArrayOffset(SLOTS, 0), 0xdead);
             image.apply(States.full(RANGES.clone()));
             assertEquals(0xdead, pfnAt(0), "same ranges: no pfn array rewritten");
 
@@ -290,12 +290,12 @@ class ReplicaImageTest {
         String tooLarge = "x".repeat(262_144);
         try (ReplicaImage image = ReplicaImage.create(file, SLOTS)) {
             image.apply(withXml(fits));
-            byte[] before = fileBytes(0, (int) ReplicaImage.FIRST_REGION_OFFSET);
+            byte[] before = fileBytes(0, (int) ImageLayout.FIRST_REGION_OFFSET);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> image.apply(withXml(tooLarge)));
             assertTrue(e.getMessage().contains("262145 bytes with its NUL, the image reserves 262144"),
                     e.getMessage());
-            assertArrayEquals(before, fileBytes(0, (int) ReplicaImage.FIRST_REGION_OFFSET), "nothing written");
+            assertArrayEquals(before, fileBytes(0, (int) ImageLayout.FIRST_REGION_OFFSET), "nothing written");
 
             image.apply(withXml("<domain/>"));
             byte[] region = fileBytes(64, 262_144);
@@ -356,10 +356,10 @@ class ReplicaImageTest {
     void createReplacesAnOlderFile() throws IOException {
         Files.write(file, new byte[20_000_000]);
         try (ReplicaImage image = ReplicaImage.create(file, 1)) {
-            assertEquals(ReplicaImage.pageOffset(0) + 4096, Files.size(file));
+            assertEquals(ImageLayout.pageOffset(0) + 4096, Files.size(file));
             image.apply(States.full(new long[] {0x42, 1}));
         }
-        assertEquals(0x42, ByteBuffer.wrap(fileBytes(ReplicaImage.pfnArrayOffset(1, 0), 8))
+        assertEquals(0x42, ByteBuffer.wrap(fileBytes(ImageLayout.pfnArrayOffset(1, 0), 8))
                 .order(ByteOrder.LITTLE_ENDIAN).getLong());
         ImageWalk.walk(file);
     }
