@@ -76,10 +76,9 @@ final class BackupReplica {
     List<ReplicaDisk> committedDisks = List.of(); // its disks
     @GuardedBy("lock")
     ReplicaStager current;
+    /** The stream whose checkpoint was committed last: the first commit of a new one clears the detail. */
     @GuardedBy("lock")
-    boolean verifyFailed;
-    @GuardedBy("lock")
-    String diskFailure;
+    ReplicaStager lastCommitter;
     @GuardedBy("lock")
     String lineage;
     @GuardedBy("lock")
@@ -98,6 +97,10 @@ final class BackupReplica {
     private volatile boolean activated;
     /** The binding of the committed replica went away (bundle update): no apply and no failover until adopted. */
     volatile boolean replicaAway;
+    /** Why the committed replica failed verification, or null: it is not activated, until a new one replaces it. */
+    volatile String verifyFailure;
+    /** Why the committed replica's disks are not consistent, or null: not activated until a new one replaces it. */
+    volatile String diskFailure;
 
     /**
      * @param onOrderlyEnd  called when the primary ends the stream with GOODBYE (protection stopped there), so the
@@ -135,7 +138,10 @@ final class BackupReplica {
         }
     }
 
-    /** Sets what {@code romulus:status} shows. */
+    /**
+     * Sets what {@code romulus:status} shows of the stream: what the replica's own condition says (binding away, a
+     * failed verification or disk) is derived in {@link #status()}, so it ends with its cause.
+     */
     void show(ProtectionState newState, String newDetail) {
         state = newState;
         detail = newDetail;
@@ -178,7 +184,7 @@ final class BackupReplica {
             Map<String, String> bindingOptions, String returnAddress) {
         synchronized (lock) {
             long c = committedEpoch;
-            if (activated || committed == null || replicaAway || verifyFailed || diskFailure != null
+            if (activated || committed == null || unusable() != null
                     || streamLineage == null || !streamLineage.equals(lineage) || c < from || c > to
                     || !sameDisks(disks)) {
                 return null;
@@ -275,13 +281,37 @@ final class BackupReplica {
         return ReplicaHandOver.restored(h, replica, new BackupReplica(h.id(), onOrderlyEnd, onCommit, onPlannedStop));
     }
 
+    /** Why the committed replica cannot be activated, resumed or forked now, or null. */
+    String unusable() {
+        if (replicaAway) {
+            return "the binding went away (bundle update); waiting for its next version to adopt the replica";
+        }
+        String v = verifyFailure;
+        return v != null ? v : diskFailure;
+    }
+
+    /**
+     * One line for {@code romulus:status}: the stream's state and detail, unless the replica's own condition
+     * overrides them. A replica that failed verification or lost its disks' consistency shows FAILED, except while a
+     * new stream's initial copy builds the replica that replaces it.
+     */
     ProtectionStatus status() {
+        ProtectionState st = state;
         String d = detail;
+        String unusable = unusable();
+        if (unusable != null && st != ProtectionState.ACTIVATED && st != ProtectionState.STOPPED) {
+            if (replicaAway) {
+                d = unusable; // the stream was cut for the update: what it said of its end is beside the point
+            } else {
+                st = st == ProtectionState.SYNCING ? st : ProtectionState.FAILED;
+                d = PrimaryStatus.join(unusable, d);
+            }
+        }
         long verified = verifiedEpochs.get();
         if (verified > 0) {
-            d = (d.isEmpty() ? "" : d + "; ") + "verified " + verified + " checkpoints against the primary's memory";
+            d = PrimaryStatus.join(d, "verified " + verified + " checkpoints against the primary's memory");
         }
-        return new ProtectionStatus(id.toString(), Role.BACKUP, state, Math.max(0, committedEpoch), 0, 0,
+        return new ProtectionStatus(id.toString(), Role.BACKUP, st, Math.max(0, committedEpoch), 0, 0,
                 committedPages, 0, primaryNode, d);
     }
 
@@ -298,7 +328,7 @@ final class BackupReplica {
                 throw new HypervisorException("the replica of " + id + " has no committed checkpoint yet; "
                         + "there is nothing consistent to activate");
             }
-            if (verifyFailed) {
+            if (verifyFailure != null) {
                 throw new HypervisorException("the replica of " + id + " failed verification; it is not activated");
             }
             if (replicaAway) {
@@ -343,8 +373,9 @@ final class BackupReplica {
                 throw new IllegalStateException("the replica of " + id + " has no committed checkpoint yet; wait "
                         + "until romulus:status shows it PROTECTED");
             }
-            if (verifyFailed || replicaAway || diskFailure != null) {
-                throw new IllegalStateException("the replica of " + id + " is not usable for a clone: " + detail);
+            String unusable = unusable();
+            if (unusable != null) {
+                throw new IllegalStateException("the replica of " + id + " is not usable for a clone: " + unusable);
             }
             r = committed;
         }

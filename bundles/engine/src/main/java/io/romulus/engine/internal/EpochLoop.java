@@ -269,22 +269,14 @@ final class EpochLoop {
             if (d != null) {
                 if (waited) {
                     LOG.info("{}: the '{}' binding is back; checkpoints go on", id, domain.binding());
-                    status.clearDetail(bindingAway());
                 }
                 return d;
             }
-            if (!waited) {
-                waited = true;
-                status.detail(bindingAway());
-            }
+            waited = true;
             s.check();
             signal.awaitNanos(TimeUnit.MILLISECONDS.toNanos(20));
         }
         return null;
-    }
-
-    private String bindingAway() {
-        return "the '" + domain.binding() + "' binding is away (bundle update?); no checkpoint, output held";
     }
 
     /** Waits until the staging buffer of {@code epoch} is free and the ACK window has room. The domain keeps running. */

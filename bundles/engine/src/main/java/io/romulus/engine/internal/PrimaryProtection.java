@@ -242,7 +242,8 @@ final class PrimaryProtection {
 
     ProtectionStatus status() {
         PrimaryStream s = loop.stream();
-        return status.status(ledger.lastCheckpointed(), ledger.lag(s == null ? -1 : s.initialEpoch()));
+        return status.status(ledger.lastCheckpointed(), ledger.lag(s == null ? -1 : s.initialEpoch()),
+                !domain.present());
     }
 
     /**

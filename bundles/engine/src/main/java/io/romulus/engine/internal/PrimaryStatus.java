@@ -74,13 +74,6 @@ final class PrimaryStatus {
         this.detail = detail;
     }
 
-    /** Clears the detail if it still says {@code what}: what it described has ended. */
-    synchronized void clearDetail(String what) {
-        if (detail.equals(what)) {
-            detail = "";
-        }
-    }
-
     /** Whether protection ended: stopped, failed or fenced. */
     synchronized boolean ended() {
         return state == ProtectionState.STOPPED || state == ProtectionState.FAILED
@@ -109,10 +102,17 @@ final class PrimaryStatus {
         node.alarms().raise(Alarm.Kind.UNPROTECTED, id, why);
     }
 
-    /** An ACK of a checkpoint: a protection that was syncing, degraded or unprotected is PROTECTED (again). */
+    /**
+     * An ACK of a checkpoint: a protection that was syncing, degraded or unprotected is PROTECTED (again). ACKs flow,
+     * so whatever the detail explained (a copy, a lost link, a resume) has ended: it is cleared on every ACK.
+     */
     void acknowledged(long epoch) {
         boolean again;
         synchronized (this) {
+            if (state == ProtectionState.PROTECTED) {
+                detail = "";
+                return;
+            }
             if (state != ProtectionState.SYNCING && state != ProtectionState.DEGRADED
                     && state != ProtectionState.UNPROTECTED) {
                 return;
@@ -140,12 +140,24 @@ final class PrimaryStatus {
         node.alarms().raise(Alarm.Kind.FAILED, id, why);
     }
 
-    synchronized ProtectionStatus status(long lastCheckpointed, long lag) {
+    /**
+     * What {@code romulus:status} shows. What can be told from the current state is derived here rather than stored,
+     * so it ends with its cause: {@code bindingAway}, whether the binding is away now (a bundle update).
+     */
+    synchronized ProtectionStatus status(long lastCheckpointed, long lag, boolean bindingAway) {
         String d = detail;
+        if (bindingAway && !ended()) {
+            d = join("the '" + id.binding() + "' binding is away (bundle update?); no checkpoint, output held", d);
+        }
         if (verify) {
-            d = d.isEmpty() ? "verify on" : d + "; verify on";
+            d = join(d, "verify on");
         }
         return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed), intervalMs,
                 lastPauseNanos, lastDirty, lag, peer, d);
+    }
+
+    /** {@code first; then}, or whichever of them is not empty. */
+    static String join(String first, String then) {
+        return first.isEmpty() ? then : then.isEmpty() ? first : first + "; " + then;
     }
 }

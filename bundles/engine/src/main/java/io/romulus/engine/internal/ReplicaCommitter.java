@@ -45,8 +45,7 @@ final class ReplicaCommitter {
                         LOG.error("VERIFY FAILED: the replica of {} after checkpoint {} differs from the primary's"
                                 + " memory (CRC32C {} here, {} there); refusing the checkpoint", r.id(), e,
                                 Integer.toHexString(mine), Integer.toHexString(envelope.memoryDigest()));
-                        r.verifyFailed = true;
-                        r.show(ProtectionState.FAILED, "verification failed at checkpoint " + e);
+                        r.verifyFailure = "verification failed at checkpoint " + e + ": this replica is not activated";
                         throw new CheckpointException("replica of " + r.id() + " differs from the primary after "
                                 + "checkpoint " + e);
                     }
@@ -66,7 +65,6 @@ final class ReplicaCommitter {
                     if (r.committed == replica) {
                         // memory is at this epoch and the disks are not all: nothing consistent is left here
                         r.diskFailure = why;
-                        r.show(ProtectionState.FAILED, why);
                         LOG.error("The replica of {} is no longer consistent: {}; it will not be activated", r.id(),
                                 why, ex);
                     }
@@ -78,13 +76,19 @@ final class ReplicaCommitter {
                 var oldDisks = r.committedDisks;
                 r.committed = replica;
                 r.committedDisks = stream.disks;
-                r.diskFailure = null; // what failed belonged to the replica this one replaces
+                // what failed belonged to the replica this one replaces
+                r.verifyFailure = null;
+                r.diskFailure = null;
                 if (old != null) {
                     old.close();
                 }
                 r.closeDisks(oldDisks);
-                r.show(ProtectionState.PROTECTED, "");
                 LOG.info("{} is protected here: first checkpoint {} committed", r.id(), e);
+            }
+            if (r.lastCommitter != stream) {
+                // the stream's first commit: what the detail said of its start (a copy, a resume, a lost stream) ended
+                r.lastCommitter = stream;
+                r.show(ProtectionState.PROTECTED, "");
             }
             r.committedEpoch = e;
             r.committedPages = epoch.pageCount();

@@ -32,7 +32,6 @@ final class ReplicaHandOver {
             }
             r.replicaAway = true;
             r.cutStream();
-            r.showDetail("the binding went away (bundle update); waiting for its next version to adopt the replica");
         }
     }
 
@@ -81,8 +80,8 @@ final class ReplicaHandOver {
     static BackupReplica.HandedOver handOver(BackupReplica r) {
         synchronized (r.lock) {
             ReplicaStager s = r.cutStream();
-            if (r.isActivated() || r.committed == null || r.replicaAway || r.verifyFailed || r.diskFailure != null
-                    || !r.committedDisks.isEmpty() || r.lineage == null) {
+            if (r.isActivated() || r.committed == null || r.unusable() != null || !r.committedDisks.isEmpty()
+                    || r.lineage == null) {
                 return null;
             }
             if (s != null && s.replica != r.committed) {

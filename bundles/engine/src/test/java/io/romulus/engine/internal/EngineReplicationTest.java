@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,9 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.sim.internal.SimDomain;
 import io.romulus.sim.internal.SimHypervisor;
 import io.romulus.sim.internal.SimWire;
@@ -122,6 +126,77 @@ class EngineReplicationTest {
         assertEquals(List.of(), oracle.mismatches, "I2 holds across the cut");
         Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
         Oracle.assertInOrder(primarySim.wire().packets());
+    }
+
+    @Test
+    void aLostLinkLeavesNoDetailOnEitherNodeOnceItsCheckpointsAreAcknowledgedAgain() throws Exception {
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        awaitProtected(30);
+        assertNoDetail("the initial copy is over");
+
+        link.refuse = true;
+        link.cut();
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(primary, Role.PRIMARY).state()
+                == ProtectionState.DEGRADED && row(primary, Role.PRIMARY).detail().contains("cannot reach the backup")
+                && row(backup, Role.BACKUP).state() == ProtectionState.STANDBY
+                && row(backup, Role.BACKUP).detail().contains("stream lost"));
+
+        link.refuse = false;
+        awaitProtected(committedOnBackup() + 30);
+        assertNoDetail("the stream was resumed and its checkpoints are acknowledged");
+        assertEquals(1, oracle.replicas.get(), "the stream resumed the replica");
+        assertEquals(List.of(), oracle.mismatches);
+    }
+
+    @Test
+    void aReplicaThatFailedVerificationIsReplacedAndNothingOfItRemainsOnceTheNewOneCommits() throws Exception {
+        AtomicBoolean corruptNextRead = new AtomicBoolean();
+        backup.shutdown();
+        backup = node("node-b", 3000);
+        backup.addHypervisor(new ForwardingHypervisor(oracle.backup(backupSim)) {
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return new ForwardingReplica(super.createReplica(spec)) {
+                    @Override
+                    public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+                        int at = dst.position();
+                        super.readPage(pfn, dst);
+                        if (corruptNextRead.compareAndSet(true, false)) {
+                            dst.put(at, (byte) (dst.get(at) ^ 1)); // what the verification reads differs by a bit
+                        }
+                    }
+                };
+            }
+        });
+        backup.setTransport(link);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD, true));
+        awaitProtected(30);
+
+        corruptNextRead.set(true);
+        await().atMost(Duration.ofSeconds(10)).until(() -> oracle.replicas.get() == 2);
+        awaitProtected(committedOnBackup() + 30);
+        String detail = row(backup, Role.BACKUP).detail();
+        assertFalse(detail.contains("verification failed"), "a new replica replaced the one that failed: " + detail);
+
+        link.refuse = true;
+        link.cut();
+        await().atMost(Duration.ofSeconds(5)).until(() -> row(backup, Role.BACKUP).state()
+                == ProtectionState.STANDBY);
+        assertEquals(ProtectionState.ACTIVATED, backup.failover(DEMO).state(),
+                "the failed verification belonged to the replica that was replaced");
+        assertEquals(List.of(), oracle.mismatches);
+    }
+
+    /** Both nodes say PROTECTED, and the backup committed checkpoint {@code epoch}. */
+    private void awaitProtected(long epoch) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= epoch
+                && row(primary, Role.PRIMARY).state() == ProtectionState.PROTECTED
+                && row(backup, Role.BACKUP).state() == ProtectionState.PROTECTED);
+    }
+
+    private void assertNoDetail(String after) {
+        assertEquals("", row(primary, Role.PRIMARY).detail(), "primary, " + after);
+        assertEquals("", row(backup, Role.BACKUP).detail(), "backup, " + after);
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -274,6 +275,7 @@ class FailoverOrchestrationTest {
                     .filter(p -> p.releasedNanos() > cutAt + 100_000_000L).count(), "output stays held");
         });
         assertTrue(raised(primary, Alarm.Kind.WITNESS));
+        assertTrue(row(primary, Role.PRIMARY).detail().contains("witness"), row(primary, Role.PRIMARY).detail());
 
         witness.unreachable.remove("node-a");
         await().atMost(Duration.ofSeconds(10)).until(() -> state(primary, Role.PRIMARY)
@@ -281,10 +283,16 @@ class FailoverOrchestrationTest {
         assertTrue(raised(primary, Alarm.Kind.UNPROTECTED));
         long before = primarySim.wire().total();
         await().atMost(Duration.ofSeconds(5)).until(() -> primarySim.wire().total() > before + 50);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
+            String d = row(primary, Role.PRIMARY).detail();
+            assertFalse(d.contains("witness"), "the witness confirms the lease again: " + d);
+            assertTrue(d.startsWith("UNPROTECTED: "), d);
+        });
 
         link.refuse = false;
         await().atMost(Duration.ofSeconds(30)).until(() -> state(primary, Role.PRIMARY) == ProtectionState.PROTECTED);
         assertTrue(raised(primary, Alarm.Kind.PROTECTED), "the alarm is cleared when protection is back");
+        assertEquals("", row(primary, Role.PRIMARY).detail(), "protected again: no detail of the outage is left");
     }
 
     @Test
