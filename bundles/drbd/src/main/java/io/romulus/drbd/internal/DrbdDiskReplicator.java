@@ -122,18 +122,24 @@ public final class DrbdDiskReplicator implements DiskReplicator {
         tools = s.tools(runner);
         availability = null;
         barriers = null;
+        Optional<String> reason = unavailableReason();
         synchronized (this) {
             if (monitor != null) { // follow events2 with the drbdsetup now configured
                 monitor.close();
                 monitor = null;
-                if (unavailableReason().isEmpty()) {
-                    startMonitor();
-                }
+            }
+            if (reason.isEmpty()) {
+                startMonitor();
             }
         }
-        LOG.info("DRBD disk replication reconfigured ({}, {}; protocol C without checkpoint barriers {}); disks "
-                + "protected from now on are checked against it", tools.drbdsetup(), tools.drbdadm(),
-                s.allowProtocolCWithoutBarriers() ? "ALLOWED (unsafe)" : "refused");
+        if (reason.isPresent()) {
+            LOG.warn("DRBD disk replication reconfigured ({}, {}), and unavailable on this host (a disk on DRBD "
+                    + "cannot be protected here): {}", tools.drbdsetup(), tools.drbdadm(), reason.get());
+        } else {
+            LOG.info("DRBD disk replication reconfigured ({}, {}; protocol C without checkpoint barriers {}); disks "
+                    + "protected from now on are checked against it", tools.drbdsetup(), tools.drbdadm(),
+                    s.allowProtocolCWithoutBarriers() ? "ALLOWED (unsafe)" : "refused");
+        }
     }
 
     @Deactivate

@@ -1,5 +1,6 @@
 package io.romulus.engine.internal;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -149,7 +150,8 @@ final class HelperRegistry {
      */
     void addDiskReplicator(DiskReplicator r, String kind, int ranking) {
         diskReplicators.add(r, ranking, kind);
-        LOG.info("Disk replicator '{}' available for disks of kind '{}'", r.name(), kind);
+        // registered is what is known here: whether it can take a disk on this host, it says per disk
+        LOG.info("Disk replicator '{}' registered for disks of kind '{}'", r.name(), kind);
     }
 
     void removeDiskReplicator(DiskReplicator r) {
@@ -216,7 +218,12 @@ final class HelperRegistry {
 
     void setTransport(CheckpointTransport t) {
         transport.set(t);
-        LOG.info("Checkpoint transport available, listening at {}", t.listenAddress());
+        InetSocketAddress listen = t.listenAddress();
+        if (listen == null) {
+            LOG.info("Checkpoint transport registered; it does not listen, so this node takes no stream as a backup");
+        } else {
+            LOG.info("Checkpoint transport registered, listening at {}", listen);
+        }
     }
 
     void unsetTransport(CheckpointTransport t) {
@@ -254,7 +261,8 @@ final class HelperRegistry {
 
     void setWitness(Witness w) {
         witness.set(w);
-        LOG.info("Witness available: {}", w.describe());
+        // whether it answers shows when it is asked (and in its own log): registered is what is known here
+        LOG.info("Witness registered: {}", w.describe());
     }
 
     void unsetWitness(Witness w) {

@@ -93,7 +93,8 @@ public final class NfqueueProvider implements OutputBufferProvider {
     public NfqueueProvider(NfqueueSettings settings, LinuxNetlink lib) {
         this.settings = settings;
         this.lib = lib;
-        LOG.info("NFQUEUE output buffer ready ({})", settings);
+        LOG.info("NFQUEUE output buffer loaded ({}); the kernel's queue and bridge netfilter are checked when an"
+                + " interface is attached", settings);
     }
 
     private static LinuxNetlink loadNative() throws NativeCallException {

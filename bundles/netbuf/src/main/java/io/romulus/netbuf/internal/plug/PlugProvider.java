@@ -86,7 +86,8 @@ public final class PlugProvider implements OutputBufferProvider {
         this.settings = settings;
         this.lib = lib;
         this.probe = probe;
-        LOG.info("plug output buffer ready ({})", settings);
+        LOG.info("plug output buffer loaded ({}); whether the kernel has the plug qdisc is probed when an interface"
+                + " is first attached", settings);
     }
 
     private static LinuxNetlink loadNative() throws NativeCallException {
