@@ -262,6 +262,16 @@ final class EpochLoop {
      * The domain, locked for this checkpoint; while its binding is away (a bundle update) waits with output held,
      * and returns null when the protection stops meanwhile.
      */
+    /**
+     * Waits while the binding is away (a bundle update): a stream started now could copy nothing and would end at
+     * once, so reconnecting before the binding is back would only spin.
+     */
+    private void awaitBinding() throws InterruptedException {
+        while (!signal.stopping() && !domain.present()) {
+            signal.awaitNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+    }
+
     private ProtectedDomain awaitDomain(PrimaryStream s) throws InterruptedException, LinkLostException {
         boolean waited = false;
         while (!signal.stopping()) {
@@ -412,6 +422,7 @@ final class EpochLoop {
                         LOG.warn("Protection of {} degraded: {}; output is held while reconnecting to {} for up to {}"
                                 + " ms", id, e.getMessage(), status.peer(), settings.linkTimeoutMs());
                     }
+                    awaitBinding();
                 }
             }
         } catch (InterruptedException e) {
