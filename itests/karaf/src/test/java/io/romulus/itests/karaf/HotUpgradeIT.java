@@ -42,7 +42,8 @@ import org.junit.jupiter.api.Test;
  * again within {@value #BOUND_SECONDS} s without a full copy, its configuration in force, the guest's QEMU the same
  * process, and the client's counter unbroken. Failures are collected and reported together with the figures
  * (target/hot-upgrade/figures.txt): per update the time to PROTECTED, the epochs without protection, the longest VM
- * pause and the longest client round trip, beside the same figures of a quiet period measured first.
+ * pause and the longest client round trip, beside the same figures of a quiet period measured first; then per updated
+ * bundle (and reinstalled feature) the client's longest wait around it beside the median of the same replies.
  *
  * <p>Run alone (needs root, QEMU, the assembly): {@code mvn -o -B verify -pl itests/karaf -Dit.test=HotUpgradeIT}
  * after {@code mvn -o -B package -DskipTests} of the reactor.
@@ -87,6 +88,7 @@ class HotUpgradeIT {
     /** Why the remaining steps are not run (protection could not be restored), or null. */
     private String abandoned;
     private final List<Row> rows = new ArrayList<>();
+    private final List<Wait> waits = new ArrayList<>();
     private int rebuilt;
 
     /** A moment on both clocks: the nodes' wall clock (epochs) and the client's monotonic clock (replies). */
@@ -94,6 +96,14 @@ class HotUpgradeIT {
         static Mark now() {
             return new Mark(System.currentTimeMillis(), System.nanoTime());
         }
+    }
+
+    /**
+     * How long the client waited for its answers around one step: every reply in flight at some moment of the step
+     * (received after its start, sent before its end). A netbuf update that drops held output shows here as a
+     * retransmission: a longest wait of hundreds of ms against a median of one epoch plus an ACK.
+     */
+    record Wait(String step, String node, int replies, long longestMicros, long medianMicros, long longestAfterMillis) {
     }
 
     /** The figures of one step of the test. */
@@ -130,7 +140,9 @@ class HotUpgradeIT {
 
         Mark quiet = Mark.now();
         Thread.sleep(10_000);
-        rows.add(figures("quiet (baseline)", "-", quiet, Mark.now(), Double.NaN, 0, 0, "-"));
+        Mark quietEnd = Mark.now();
+        rows.add(figures("quiet (baseline)", "-", quiet, quietEnd, Double.NaN, 0, 0, "-"));
+        waits.add(clientWait("quiet (baseline)", "-", quiet, quietEnd));
 
         List<String> steps = new ArrayList<>();
         for (String bundle : selected("hotupgrade.bundles", BUNDLES)) {
@@ -170,7 +182,7 @@ class HotUpgradeIT {
         report();
         if (!problems.isEmpty()) {
             fail(problems.size() + " check(s) failed (figures in " + WORK.resolve("figures.txt") + "):\n  - "
-                    + String.join("\n  - ", problems) + "\n" + table());
+                    + String.join("\n  - ", problems) + "\n" + table() + "\n" + waitTable());
         }
     }
 
@@ -408,6 +420,7 @@ class HotUpgradeIT {
             row = figures(step, node.name, t0, end, toProtected, newCopies, newResumes, "FAILED");
         }
         rows.add(row);
+        waits.add(clientWait(step, node.name, t0, end));
     }
 
     /** When the domain is not protected in the end, protects it again (with a full copy) so the next steps count. */
@@ -785,6 +798,45 @@ class HotUpgradeIT {
                 String.join(",", recorder.statesBetween(from.millis(), to.millis())), early, verdict);
     }
 
+    /** The client's waits for the replies in flight at some moment between {@code from} and {@code to}. */
+    private static Wait clientWait(String step, String node, Mark from, Mark to) {
+        List<CounterClient.Reply> window = replies().stream()
+                .filter(r -> r.receivedNanos() >= from.nanos() && r.sentNanos() <= to.nanos())
+                .sorted(java.util.Comparator.comparingLong(CounterClient.Reply::roundTripNanos))
+                .collect(Collectors.toList());
+        if (window.isEmpty()) {
+            return new Wait(step, node, 0, -1, -1, -1);
+        }
+        CounterClient.Reply longest = window.get(window.size() - 1);
+        return new Wait(step, node, window.size(), longest.roundTripNanos() / 1000,
+                window.get(window.size() / 2).roundTripNanos() / 1000,
+                (longest.sentNanos() - from.nanos()) / 1_000_000);
+    }
+
+    /** The client's longest wait per updated bundle (and per other step), beside the median of the same replies. */
+    private String waitTable() {
+        StringBuilder s = new StringBuilder("client wait per step (replies in flight during the step):\n");
+        s.append(String.format(Locale.ROOT, "%-24s %-4s %7s %11s %10s %9s%n", "step", "node", "replies",
+                "longest ms", "median ms", "at +ms"));
+        Wait worst = null;
+        for (Wait w : waits) {
+            s.append(String.format(Locale.ROOT, "%-24s %-4s %7d %11s %10s %9s%n", w.step(), w.node(), w.replies(),
+                    w.longestMicros() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", w.longestMicros() / 1000.0),
+                    w.medianMicros() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", w.medianMicros() / 1000.0),
+                    orDash(w.longestAfterMillis())));
+            if (!w.step().startsWith("quiet") && (worst == null || w.longestMicros() > worst.longestMicros())) {
+                worst = w;
+            }
+        }
+        if (worst != null) {
+            s.append(String.format(Locale.ROOT, "longest client wait of all steps: %.1f ms at %s on %s%n",
+                    worst.longestMicros() / 1000.0, worst.step(), worst.node()));
+        }
+        s.append("columns: longest/median = the client's round trips of the replies in flight during the step; "
+                + "at = when the longest-waiting request was sent, after the step's start (negative: before it)\n");
+        return s.toString();
+    }
+
     private String table() {
         Row quiet = rows.isEmpty() ? null : rows.get(0);
         StringBuilder s = new StringBuilder();
@@ -830,7 +882,7 @@ class HotUpgradeIT {
     }
 
     private void report() throws IOException {
-        String t = table();
+        String t = table() + "\n" + waitTable();
         Files.writeString(WORK.resolve("figures.txt"), t);
         System.out.println(t);
     }
