@@ -82,8 +82,12 @@ public final class NfqueueProvider implements OutputBufferProvider {
     private static final String SYSCTL_V6 = "net.bridge.bridge-nf-call-ip6tables";
     private static final int QUEUE_ATTEMPTS = 64;
     private static final long REQUEST_TIMEOUT_MS = 2000;
-    /** How long the receiving thread waits for a packet before it looks whether it should stop. */
-    private static final long RECEIVE_TIMEOUT_MS = 100;
+    /**
+     * How long the receiving thread waits for a packet before it looks whether it should stop. A bundle update waits
+     * for that (up to this long) before it can hand the queue over, while nothing is released; so it is short: 50
+     * idle wake-ups a second per queue.
+     */
+    private static final long RECEIVE_TIMEOUT_MS = 20;
     static final String HANDOVER_FILE = "nfqueue-handover.properties";
 
     /** Which namespaces this provider turned bridge netfilter on in, so the last close turns it back off. */
