@@ -27,6 +27,7 @@ import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.sim.internal.SimHypervisor;
+import io.romulus.sim.internal.SimWire;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -178,15 +179,31 @@ class EngineHotSwapTest {
 
         primary.removeOutputBufferProvider(v1);
         v1.attached.forEach(OutputBuffer::detach); // what the old version's deactivate does: the hold stays
+        long goneNanos = System.nanoTime();
         long gone = committedOnBackup();
         awaitCommitted(gone + 20); // checkpoints go on meanwhile; nothing is released
         assertTrue(primary.outputs().isEmpty(), "no buffer while no provider holds the interface");
+        long arrived = System.nanoTime();
         primary.addOutputBufferProvider(new Provider("sim-v2"), 0);
         awaitCommitted(committedOnBackup() + 50);
         long before = System.nanoTime();
         assertEquals(1, primary.outputs().size(), "the new provider holds the interface");
         primary.unprotect(DEMO);
         assertInvariants(from, before);
+
+        // the hold was adopted, not dropped: every packet the guest sent left, in order, and what was held across
+        // the update left with the first epoch the new attach sealed, one epoch and its ACK after the attach
+        List<SimWire.Packet> wire = primarySim.wire().packets().stream()
+                .filter(p -> p.releasedNanos() >= from && p.releasedNanos() <= before).toList();
+        for (int i = 1; i < wire.size(); i++) {
+            assertEquals(wire.get(i - 1).seq() + 1, wire.get(i).seq(), "no packet dropped across the update");
+        }
+        assertTrue(wire.stream().noneMatch(p -> p.releasedNanos() > goneNanos && p.releasedNanos() < arrived),
+                "nothing left while no provider held the interface");
+        long firstAfter = wire.stream().mapToLong(SimWire.Packet::releasedNanos).filter(t -> t >= arrived).min()
+                .orElseThrow(() -> new AssertionError("nothing left after the new provider attached"));
+        assertTrue(firstAfter - arrived < 1_000_000_000L, "the held output left "
+                + (firstAfter - arrived) / 1_000_000 + " ms after the new provider attached");
     }
 
     /** One version of the sim's output buffer provider, as its bundle would register it. */

@@ -42,7 +42,8 @@ import org.junit.jupiter.api.Test;
  * again within {@value #BOUND_SECONDS} s without a full copy, its configuration in force, the guest's QEMU the same
  * process, and the client's counter unbroken. Failures are collected and reported together with the figures
  * (target/hot-upgrade/figures.txt): per update the time to PROTECTED, the epochs without protection, the longest VM
- * pause and the longest client round trip, beside the same figures of a quiet period measured first.
+ * pause and the longest client round trip, beside the same figures of a quiet period measured first; then per updated
+ * bundle (and reinstalled feature) the client's longest wait around it beside the median of the same replies.
  *
  * <p>Run alone (needs root, QEMU, the assembly): {@code mvn -o -B verify -pl itests/karaf -Dit.test=HotUpgradeIT}
  * after {@code mvn -o -B package -DskipTests} of the reactor.
@@ -87,6 +88,9 @@ class HotUpgradeIT {
     /** Why the remaining steps are not run (protection could not be restored), or null. */
     private String abandoned;
     private final List<Row> rows = new ArrayList<>();
+    private final List<Wait> waits = new ArrayList<>();
+    /** When the step's last shell command (bundle:update, feature:install) returned. */
+    private Mark commandEnd;
     private int rebuilt;
 
     /** A moment on both clocks: the nodes' wall clock (epochs) and the client's monotonic clock (replies). */
@@ -95,6 +99,18 @@ class HotUpgradeIT {
             return new Mark(System.currentTimeMillis(), System.nanoTime());
         }
     }
+
+    /**
+     * How long the client waited for its answers around one step: every reply in flight at some moment of the step
+     * (received after its start, sent before its end). A netbuf update that drops held output shows here as a
+     * retransmission: a longest wait of hundreds of ms against a median of one epoch plus an ACK.
+     */
+    record Wait(String step, String node, int replies, long longestMicros, long medianMicros, long longestAfterMillis,
+            long longestAtCommandMicros) {
+    }
+
+    /** How long after its shell command returned a step's command still counts as "around the update". */
+    static final long AROUND_COMMAND_NANOS = 500_000_000L;
 
     /** The figures of one step of the test. */
     record Row(String step, String node, double toProtectedSeconds, long commitGapMillis, long epochs,
@@ -130,7 +146,9 @@ class HotUpgradeIT {
 
         Mark quiet = Mark.now();
         Thread.sleep(10_000);
-        rows.add(figures("quiet (baseline)", "-", quiet, Mark.now(), Double.NaN, 0, 0, "-"));
+        Mark quietEnd = Mark.now();
+        rows.add(figures("quiet (baseline)", "-", quiet, quietEnd, Double.NaN, 0, 0, "-"));
+        waits.add(clientWait("quiet (baseline)", "-", quiet, quietEnd, quietEnd));
 
         List<String> steps = new ArrayList<>();
         for (String bundle : selected("hotupgrade.bundles", BUNDLES)) {
@@ -170,7 +188,7 @@ class HotUpgradeIT {
         report();
         if (!problems.isEmpty()) {
             fail(problems.size() + " check(s) failed (figures in " + WORK.resolve("figures.txt") + "):\n  - "
-                    + String.join("\n  - ", problems) + "\n" + table());
+                    + String.join("\n  - ", problems) + "\n" + table() + "\n" + waitTable());
         }
     }
 
@@ -338,6 +356,7 @@ class HotUpgradeIT {
         Mark t0 = Mark.now();
         String out = node.shell("bundle:update " + before.id() + " file:" + jar);
         Mark t1 = Mark.now();
+        commandEnd = t1;
         if (out.contains("Error")) {
             problems.add(step + " on " + node + ": bundle:update failed: " + out.trim());
         }
@@ -408,6 +427,8 @@ class HotUpgradeIT {
             row = figures(step, node.name, t0, end, toProtected, newCopies, newResumes, "FAILED");
         }
         rows.add(row);
+        waits.add(clientWait(step, node.name, t0, end, commandEnd == null ? end : commandEnd));
+        commandEnd = null;
     }
 
     /** When the domain is not protected in the end, protects it again (with a full copy) so the next steps count. */
@@ -623,6 +644,7 @@ class HotUpgradeIT {
         }
         Mark t1 = Mark.now();
         out = a.shell("feature:install " + feature, "bundle:list -s --no-format");
+        commandEnd = Mark.now();
         if (out.contains("Error")) {
             problems.add(step + ": feature:install failed: " + out.trim());
         }
@@ -785,6 +807,58 @@ class HotUpgradeIT {
                 String.join(",", recorder.statesBetween(from.millis(), to.millis())), early, verdict);
     }
 
+    /**
+     * The client's waits for the replies in flight at some moment between {@code from} and {@code to}, and the
+     * longest of those in flight from {@code from} to {@value #AROUND_COMMAND_NANOS} ns after {@code command} (the
+     * step's shell command returned): the update itself, without the checks that follow it.
+     */
+    private static Wait clientWait(String step, String node, Mark from, Mark to, Mark command) {
+        List<CounterClient.Reply> window = replies().stream()
+                .filter(r -> r.receivedNanos() >= from.nanos() && r.sentNanos() <= to.nanos())
+                .sorted(java.util.Comparator.comparingLong(CounterClient.Reply::roundTripNanos))
+                .collect(Collectors.toList());
+        if (window.isEmpty()) {
+            return new Wait(step, node, 0, -1, -1, 0, -1);
+        }
+        CounterClient.Reply longest = window.get(window.size() - 1);
+        long aroundCommand = window.stream().filter(r -> r.sentNanos() <= command.nanos() + AROUND_COMMAND_NANOS)
+                .mapToLong(CounterClient.Reply::roundTripNanos).max().orElse(-1000) / 1000;
+        return new Wait(step, node, window.size(), longest.roundTripNanos() / 1000,
+                window.get(window.size() / 2).roundTripNanos() / 1000,
+                (longest.sentNanos() - from.nanos()) / 1_000_000, aroundCommand);
+    }
+
+    /** The client's longest wait per updated bundle (and per other step), beside the median of the same replies. */
+    private String waitTable() {
+        StringBuilder s = new StringBuilder("client wait per step (replies in flight during the step):\n");
+        s.append(String.format(Locale.ROOT, "%-24s %-4s %7s %11s %10s %9s %11s%n", "step", "node", "replies",
+                "longest ms", "median ms", "at +ms", "command ms"));
+        Wait worst = null;
+        for (Wait w : waits) {
+            s.append(String.format(Locale.ROOT, "%-24s %-4s %7d %11s %10s %9s %11s%n", w.step(), w.node(),
+                    w.replies(), millis(w.longestMicros()), millis(w.medianMicros()),
+                    w.replies() == 0 ? "-" : Long.toString(w.longestAfterMillis()),
+                    millis(w.longestAtCommandMicros())));
+            if (!w.step().startsWith("quiet") && (worst == null || w.longestMicros() > worst.longestMicros())) {
+                worst = w;
+            }
+        }
+        if (worst != null) {
+            s.append(String.format(Locale.ROOT, "longest client wait of all steps: %.1f ms at %s on %s%n",
+                    worst.longestMicros() / 1000.0, worst.step(), worst.node()));
+        }
+        s.append("columns: longest/median = the client's round trips of the replies in flight during the step; "
+                + "at = when the longest-waiting request was sent, after the step's start (negative: before it); "
+                + "command = the longest of those in flight from the step's start to 0.5 s after its bundle:update "
+                + "or feature:install returned (the update itself, not the checks after it)\n");
+        return s.toString();
+    }
+
+    /** Microseconds as milliseconds with one decimal, "-" when negative (nothing measured). */
+    private static String millis(long micros) {
+        return micros < 0 ? "-" : String.format(Locale.ROOT, "%.1f", micros / 1000.0);
+    }
+
     private String table() {
         Row quiet = rows.isEmpty() ? null : rows.get(0);
         StringBuilder s = new StringBuilder();
@@ -830,7 +904,7 @@ class HotUpgradeIT {
     }
 
     private void report() throws IOException {
-        String t = table();
+        String t = table() + "\n" + waitTable();
         Files.writeString(WORK.resolve("figures.txt"), t);
         System.out.println(t);
     }

@@ -64,15 +64,26 @@ public final class LinuxNetlink {
 
     /** {@code bind} to {@code sockaddr_nl{AF_NETLINK, 0, pid 0 (kernel assigns), groups 0}}; returns the port id. */
     int bindNetlink(int fd) throws NetlinkException {
-        try (Memory addr = new Memory(Netlink.SOCKADDR_NL_SIZE); Memory len = new Memory(4)) {
+        try (Memory addr = new Memory(Netlink.SOCKADDR_NL_SIZE)) {
             addr.clear();
             addr.setShort(0, (short) Netlink.AF_NETLINK);
             if (libc.bind(fd, addr, Netlink.SOCKADDR_NL_SIZE) != 0) {
                 throw new NetlinkException("bind", lastError(), "cannot bind netlink socket " + fd);
             }
+        }
+        return netlinkPort(fd);
+    }
+
+    /** The port id of a bound netlink socket ({@code getsockname}). */
+    int netlinkPort(int fd) throws NetlinkException {
+        try (Memory addr = new Memory(Netlink.SOCKADDR_NL_SIZE); Memory len = new Memory(4)) {
+            addr.clear();
             len.setInt(0, Netlink.SOCKADDR_NL_SIZE);
             if (libc.getsockname(fd, addr, len) != 0) {
                 throw new NetlinkException("getsockname", lastError(), "cannot read netlink socket " + fd + "'s port");
+            }
+            if (addr.getShort(0) != Netlink.AF_NETLINK) {
+                throw new NetlinkException("getsockname", Errno.EBADF, "descriptor " + fd + " is no netlink socket");
             }
             return addr.getInt(4);
         }

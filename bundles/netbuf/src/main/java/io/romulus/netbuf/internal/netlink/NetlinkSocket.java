@@ -48,12 +48,13 @@ public final class NetlinkSocket implements Closeable {
     private long receiveTimeoutMillis;
     private boolean closed;
 
-    private NetlinkSocket(LinuxNetlink lib, int fd, int protocol, String netns) throws NetlinkException {
+    private NetlinkSocket(LinuxNetlink lib, int fd, int protocol, String netns, boolean bound)
+            throws NetlinkException {
         this.lib = lib;
         this.fd = fd;
         this.protocol = protocol;
         this.netns = netns;
-        this.portId = lib.bindNetlink(fd);
+        this.portId = bound ? lib.netlinkPort(fd) : lib.bindNetlink(fd);
         this.writer = new NetlinkMessageWriter(sendMemory.getByteBuffer(0, SEND_CAPACITY));
         this.received = receiveMemory.getByteBuffer(0, RECEIVE_CAPACITY).order(ByteOrder.nativeOrder());
     }
@@ -73,7 +74,7 @@ public final class NetlinkSocket implements Closeable {
                     + netns + ": " + e, e);
         }
         try {
-            return new NetlinkSocket(lib, fd, protocol, netns);
+            return new NetlinkSocket(lib, fd, protocol, netns, false);
         } catch (NetlinkException e) {
             try {
                 lib.close(fd);
@@ -82,6 +83,29 @@ public final class NetlinkSocket implements Closeable {
             }
             throw e;
         }
+    }
+
+    /**
+     * Takes over a socket that an earlier owner in this process {@linkplain #handOver() handed over}: descriptor
+     * {@code fd}, bound already, with its options and its queue bindings as they were.
+     */
+    public static NetlinkSocket inherit(LinuxNetlink lib, int fd, int protocol, String netns) throws NetlinkException {
+        return new NetlinkSocket(lib, fd, protocol, netns, true);
+    }
+
+    /**
+     * Lets go of the socket without closing it, for a later {@link #inherit} in this process: this object sends and
+     * receives nothing more and frees its buffers; the descriptor, returned, stays open. Only when no other thread
+     * uses the socket.
+     */
+    public synchronized int handOver() {
+        if (closed) {
+            throw new IllegalStateException(this + " is closed");
+        }
+        closed = true;
+        sendMemory.close();
+        receiveMemory.close();
+        return fd;
     }
 
     /** The port id the kernel assigned ({@code nl_pid}). */

@@ -31,6 +31,8 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
     private final String description;
     private final List<List<String>> ruleRemovals = new ArrayList<>();
     private final Runnable onShutdown;
+    /** Of the one thread that reads the socket at a time. */
+    private final NetlinkAttributes attributes = new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN);
     private volatile boolean running;
     private Thread reader;
 
@@ -69,7 +71,6 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
 
     private void receive(NfqueueOutputBuffer buffer) {
         NetlinkMessageReader message = new NetlinkMessageReader();
-        NetlinkAttributes attributes = new NetlinkAttributes(Nfqueue.NFQA_MAX_KNOWN);
         long overruns = 0;
         while (running) {
             int n;
@@ -96,18 +97,26 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
             try {
                 message.reset(socket.received(), n);
                 while (message.next()) {
-                    if (Nfqueue.isPacket(message)) {
-                        Nfqueue.attributes(message, attributes);
-                        buffer.received(Nfqueue.packetId(attributes), Nfqueue.packetLength(attributes));
-                    } else if (message.isError() && message.errorCode() != 0) {
-                        LOG.warn("NFQUEUE {} of {}: the kernel refused a verdict: {}", queue, description,
-                                Errno.name(message.errorCode()));
-                    }
+                    deliver(message, buffer);
                 }
             } catch (NetlinkException e) {
                 LOG.error("NFQUEUE {} of {}: {}", queue, description, e.getMessage());
             }
             buffer.receivedAll();
+        }
+    }
+
+    /**
+     * One message read from the socket: a queued packet goes to {@code buffer}, a refused verdict is logged. By the
+     * one thread that reads the socket.
+     */
+    void deliver(NetlinkMessageReader message, NfqueueOutputBuffer buffer) throws NetlinkException {
+        if (Nfqueue.isPacket(message)) {
+            Nfqueue.attributes(message, attributes);
+            buffer.received(Nfqueue.packetId(attributes), Nfqueue.packetLength(attributes));
+        } else if (message.isError() && message.errorCode() != 0) {
+            LOG.warn("NFQUEUE {} of {}: the kernel refused a verdict: {}", queue, description,
+                    Errno.name(message.errorCode()));
         }
     }
 
@@ -161,6 +170,19 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
         }
         // closing the socket destroys the queue instance: the kernel drops what it holds (never accepts it)
         socket.close();
+    }
+
+    @Override
+    public NfqueueHandOver.Queue handOver() {
+        List<List<String>> rules = List.copyOf(ruleRemovals);
+        ruleRemovals.clear();
+        if (!stopReceiving()) {
+            LOG.error("NFQUEUE {} of {}: receiving thread did not stop; the queue stays bound to this socket and "
+                    + "cannot be handed over", queue, description);
+            return null;
+        }
+        int fd = socket.handOver();
+        return new NfqueueHandOver.Queue(socket.netns(), fd, String.valueOf(NfqueueHandOver.socketOf(fd)), rules);
     }
 
     @Override

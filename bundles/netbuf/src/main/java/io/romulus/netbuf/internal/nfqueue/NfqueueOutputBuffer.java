@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #detach()} merges every sealed epoch back into the open region and holds on; {@link #adopt()} (the next
  * attach) then lets the first epoch sealed afterwards take all of it. {@link #abandon()} (the provider's bundle
- * stops) leaves the rule in place and closes the queue.
+ * stops) leaves the rule in place and closes the queue. {@link #handOver()} (the provider's bundle is updated)
+ * leaves the queue bound and held for the next provider in this process, which {@link #inherit inherits} the ledger.
  */
 final class NfqueueOutputBuffer implements BufferHandle.Hold {
 
@@ -51,6 +52,21 @@ final class NfqueueOutputBuffer implements BufferHandle.Hold {
          * that feeds the queue: with nobody bound to it, the kernel drops what the guest sends next.
          */
         void abandon();
+
+        /**
+         * Stops receiving and lets go of the queue's socket without closing it, for the next provider in this process
+         * (the queue stays bound and holds); the socket and the rules, or null when the receiving thread did not stop
+         * (then the queue stays bound to this socket, as after {@link #abandon()}).
+         */
+        NfqueueHandOver.Queue handOver();
+    }
+
+    /**
+     * What a hold leaves for the next provider: the packet ids seen and decided, a drop still owed, and what is held
+     * (every epoch sealed merged into one open region, as at {@link NfqueueOutputBuffer#detach()}).
+     */
+    record Ledger(boolean receivedAny, int lastReceived, int lastVerdict, boolean dropOwed, int dropUpTo,
+            long heldPackets, long heldBytes) {
     }
 
     private record Sealed(long epoch, int boundary, long packets, long bytes) {
@@ -357,6 +373,55 @@ final class NfqueueOutputBuffer implements BufferHandle.Hold {
         attachment.abandon();
         LOG.info("NFQUEUE {} of {} left in place: its rule stays, the kernel drops the guest's output until a new "
                 + "attach adopts it", queue, interfaceName);
+    }
+
+    /**
+     * The provider's bundle is updated: no more verdicts from this instance; what pass-through let go is accepted
+     * first, everything else stays held, the queue bound, the rule in place. The hold as the next provider takes it
+     * over, or null when this buffer was closed or its queue could not be let go (then as {@link #abandon()}).
+     */
+    NfqueueHandOver.Hold handOver() {
+        synchronized (this) {
+            if (closed) {
+                return null;
+            }
+            flushPassThrough();
+            passThrough = false;
+            closed = true;
+        }
+        NfqueueHandOver.Queue socket = attachment.handOver();
+        if (socket == null) {
+            return null;
+        }
+        synchronized (this) {
+            long packets = openPackets;
+            long bytes = openBytes;
+            for (Sealed s : sealed) {
+                packets += s.packets();
+                bytes += s.bytes();
+            }
+            LOG.info("NFQUEUE {} of {} handed over with {} packets held: the queue stays bound for the next provider",
+                    queue, interfaceName, packets);
+            return new NfqueueHandOver.Hold(interfaceName, queue, socket,
+                    new Ledger(receivedAny, lastReceived, lastVerdict, dropOwed, dropUpTo, packets, bytes));
+        }
+    }
+
+    /**
+     * Takes over the ledger an earlier provider {@linkplain #handOver() handed over}, before receiving starts: what it
+     * held is held here, detached, and the next attach adopts it (the first epoch sealed then takes all of it).
+     */
+    synchronized void inherit(Ledger l) {
+        receivedAny = l.receivedAny();
+        lastReceived = l.lastReceived();
+        lastVerdict = l.lastVerdict();
+        dropOwed = l.dropOwed();
+        dropUpTo = l.dropUpTo();
+        openPackets = l.heldPackets();
+        openBytes = l.heldBytes();
+        packetsQueued = l.heldPackets();
+        bytesQueued = l.heldBytes();
+        detached = true;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.romulus.netbuf.internal.nfqueue;
 
+import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -29,6 +31,7 @@ import io.romulus.support.linux.Errno;
 import io.romulus.support.linux.NativeCallException;
 import io.romulus.support.process.CommandResult;
 
+import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -46,16 +49,24 @@ import org.slf4j.LoggerFactory;
  * <p>Hot upgrade. {@link OutputBuffer#detach() detach} keeps the interface's queue, rule and epoch ledger in this
  * provider, still holding; the next {@link #attach attach} of the interface returns a new handle over them, and the
  * first epoch it seals takes everything held. A second attach of an interface that is attached and not detached
- * fails. {@link #deactivate() Deactivation} (this bundle is stopped or updated) closes every queue's socket, so the
- * kernel drops what the queues hold, and leaves every rule in place: the rules have no {@code --queue-bypass}, so
- * the kernel drops what the guests send while no program is bound to the queue; nothing passes unheld (invariant
- * I1). A new provider finds the rule that feeds an interface's queue with {@code iptables -S FORWARD} at attach,
- * binds the same queue and adopts the rule instead of adding a second one; it never picks for another interface a
- * queue number that a rule in the namespace already feeds. {@link OutputBuffer#close() close} removes the rules as
- * ever. What deactivation leaves on is left on: bridge netfilter stays on in the namespace (turning it off would
- * let the guest's output bypass the rule), and a provider that adopts cannot know it once was off.
+ * fails.
  *
- * <p>Usable without OSGi: {@code new NfqueueProvider(settings, LinuxNetlink.load())}.
+ * <p>{@link #deactivate() Deactivation} (this bundle is stopped or updated) {@linkplain NfqueueHandOver hands the
+ * queues over}: each queue's socket stays open and bound, so the kernel keeps what the queue holds and queues what
+ * the guest sends meanwhile; its descriptor and epoch ledger go to a file in the bundle's data area, and the next
+ * provider of this process takes the sockets over when it is activated, detached, so that the engine's next attach
+ * adopts them: nothing held is dropped, and the guest's TCP has nothing to retransmit. Where that cannot be done (no
+ * hand-over file, a new process, a socket that cannot be let go), deactivation closes the sockets, so the kernel
+ * drops what the queues hold, and leaves every rule in place: the rules have no {@code --queue-bypass}, so the kernel
+ * drops what the guests send while no program is bound to the queue; nothing passes unheld (invariant I1). A new
+ * provider then finds the rule that feeds an interface's queue with {@code iptables -S FORWARD} at attach, binds the
+ * same queue and adopts the rule instead of adding a second one; it never picks for another interface a queue number
+ * that a rule in the namespace already feeds. {@link OutputBuffer#close() close} removes the rules as ever. What
+ * deactivation leaves on is left on: bridge netfilter stays on in the namespace (turning it off would let the
+ * guest's output bypass the rule), and a provider that adopts cannot know it once was off.
+ *
+ * <p>Usable without OSGi: {@code new NfqueueProvider(settings, LinuxNetlink.load())} (no hand-over), or with a
+ * hand-over file as a third argument.
  */
 @Component(service = OutputBufferProvider.class, configurationPid = "io.romulus.netbuf.nfqueue",
         property = "romulus.netbuf.provider=" + NfqueueProvider.NAME)
@@ -71,6 +82,13 @@ public final class NfqueueProvider implements OutputBufferProvider {
     private static final String SYSCTL_V6 = "net.bridge.bridge-nf-call-ip6tables";
     private static final int QUEUE_ATTEMPTS = 64;
     private static final long REQUEST_TIMEOUT_MS = 2000;
+    /**
+     * How long the receiving thread waits for a packet before it looks whether it should stop. A bundle update waits
+     * for that (up to this long) before it can hand the queue over, while nothing is released; so it is short: 50
+     * idle wake-ups a second per queue.
+     */
+    private static final long RECEIVE_TIMEOUT_MS = 20;
+    static final String HANDOVER_FILE = "nfqueue-handover.properties";
 
     /** Which namespaces this provider turned bridge netfilter on in, so the last close turns it back off. */
     private static final class NetnsUse {
@@ -79,6 +97,8 @@ public final class NfqueueProvider implements OutputBufferProvider {
     }
 
     private final LinuxNetlink lib;
+    /** Where deactivation hands the queues to the next provider; null: it closes them (the kernel drops). */
+    private final Path handOverFile;
     private volatile NfqueueSettings settings;
     private final AtomicInteger nextQueue = new AtomicInteger();
     private final Map<String, NetnsUse> namespaces = new HashMap<>();
@@ -86,15 +106,34 @@ public final class NfqueueProvider implements OutputBufferProvider {
     private final Map<String, NfqueueOutputBuffer> holds = new HashMap<>();
 
     @Activate
-    public NfqueueProvider(NfqueueConfig config) throws NativeCallException {
-        this(NfqueueSettings.of(config), loadNative());
+    public NfqueueProvider(NfqueueConfig config, BundleContext context) throws NativeCallException {
+        this(NfqueueSettings.of(config), loadNative(), dataFile(context));
     }
 
+    /** Without hand-over: deactivation closes the queues (the kernel drops what they hold). */
     public NfqueueProvider(NfqueueSettings settings, LinuxNetlink lib) {
+        this(settings, lib, null);
+    }
+
+    /**
+     * With hand-over through {@code handOverFile}: takes over at once the queues an earlier provider of this process
+     * handed over there, and hands its own over there at deactivation.
+     */
+    public NfqueueProvider(NfqueueSettings settings, LinuxNetlink lib, Path handOverFile) {
         this.settings = settings;
         this.lib = lib;
+        this.handOverFile = handOverFile;
         LOG.info("NFQUEUE output buffer loaded ({}); the kernel's queue and bridge netfilter are checked when an"
                 + " interface is attached", settings);
+        for (NfqueueHandOver.Hold h : NfqueueHandOver.take(handOverFile)) {
+            inherit(h);
+        }
+    }
+
+    private static Path dataFile(BundleContext context) {
+        File data = context.getDataFile(HANDOVER_FILE);
+        return data != null ? data.toPath()
+                : Path.of(System.getProperty("karaf.data", "."), "romulus", HANDOVER_FILE);
     }
 
     private static LinuxNetlink loadNative() throws NativeCallException {
@@ -113,18 +152,103 @@ public final class NfqueueProvider implements OutputBufferProvider {
     }
 
     /**
-     * Leaves every hold in the kernel for the next version of this bundle: each queue's socket closes (the kernel
-     * drops what it held), each rule stays (the kernel drops what the guest sends until a new provider binds the
-     * queue). Handles given out do nothing afterwards.
+     * Leaves every hold in the kernel for the next version of this bundle. With a hand-over file each queue's socket
+     * stays open and bound for the next provider of this process (nothing held is dropped; what the guest sends
+     * waits in the queue); without one, or when the file cannot be written, each socket closes (the kernel drops what
+     * it held). Each rule stays either way (without a socket bound, the kernel drops what the guest sends until a new
+     * provider binds the queue). Handles given out do nothing afterwards.
      */
     @Deactivate
     void deactivate() {
         synchronized (holds) {
+            List<NfqueueHandOver.Hold> handed = new ArrayList<>();
             for (NfqueueOutputBuffer b : List.copyOf(holds.values())) {
-                b.abandon();
+                NfqueueHandOver.Hold h = handOverFile == null ? null : b.handOver();
+                if (h != null) {
+                    handed.add(h);
+                } else {
+                    b.abandon();
+                }
             }
             holds.clear();
+            if (handed.isEmpty()) {
+                return;
+            }
+            try {
+                NfqueueHandOver.write(handOverFile, handed);
+                LOG.info("Handed {} NFQUEUE queue(s) over to the next provider through {}", handed.size(),
+                        handOverFile);
+            } catch (IOException | RuntimeException e) {
+                LOG.error("Cannot write the NFQUEUE hand-over file {}: {}; the queues close and the kernel drops "
+                        + "what they hold", handOverFile, e.toString());
+                for (NfqueueHandOver.Hold h : handed) {
+                    closeHandedOver(h);
+                }
+            }
         }
+    }
+
+    /** Closes a socket handed over that nobody will take over: the kernel drops what its queue holds. */
+    private void closeHandedOver(NfqueueHandOver.Hold h) {
+        try {
+            NetlinkSocket.inherit(lib, h.socket().fd(), Netlink.NETLINK_NETFILTER, h.socket().netns()).close();
+        } catch (NetlinkException e) {
+            LOG.warn("NFQUEUE {} of {}: cannot close descriptor {}: {}", h.queue(), h.dev(), h.socket().fd(),
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * Takes over a queue an earlier provider of this process handed over: its socket, rules and ledger, detached, so
+     * that the next attach of the interface adopts it. The queue gets this provider's settings.
+     */
+    private void inherit(NfqueueHandOver.Hold h) {
+        String netns = h.socket().netns();
+        String where = h.dev() + (netns == null ? "" : " in network namespace " + netns);
+        NetlinkSocket socket;
+        try {
+            socket = NetlinkSocket.inherit(lib, h.socket().fd(), Netlink.NETLINK_NETFILTER, netns);
+        } catch (NetlinkException e) {
+            LOG.error("NFQUEUE {} of {}: cannot take descriptor {} over: {}", h.queue(), where, h.socket().fd(),
+                    e.getMessage());
+            return;
+        }
+        String key = h.key();
+        Path ip = HostCommands.find("ip");
+        NfqueueOutputBuffer[] self = new NfqueueOutputBuffer[1];
+        NfqueueAttachment attachment = new NfqueueAttachment(socket, h.queue(), where, () -> {
+            synchronized (holds) {
+                holds.remove(key, self[0]);
+            }
+            releaseNamespace(ip, netns);
+        });
+        for (List<String> removal : h.socket().ruleRemovals()) {
+            attachment.adoptRule(removal);
+        }
+        NfqueueOutputBuffer buffer = new NfqueueOutputBuffer(h.dev(), h.queue(), attachment, attachment);
+        self[0] = buffer;
+        buffer.inherit(h.ledger());
+        NfqueueSettings s = settings;
+        int copyMode = s.copyRange() == 0 ? Nfqueue.NFQNL_COPY_META : Nfqueue.NFQNL_COPY_PACKET;
+        try {
+            socket.setReceiveTimeout(RECEIVE_TIMEOUT_MS); // the receiving thread's; request() needs one
+            // packets that arrive before the answer are counted, as the receiving thread would
+            socket.request("NFQNL_MSG_CONFIG(params) of queue " + h.queue(),
+                    (w, seq) -> Nfqueue.configParams(w, seq, h.queue(), copyMode, s.copyRange(), s.queueMaxlen(),
+                            Nfqueue.NFQA_CFG_F_FAIL_OPEN | Nfqueue.NFQA_CFG_F_GSO, Nfqueue.NFQA_CFG_F_GSO),
+                    REQUEST_TIMEOUT_MS, message -> attachment.deliver(message, buffer));
+        } catch (NetlinkException | RuntimeException e) {
+            LOG.warn("NFQUEUE {} of {}: the queue keeps the settings it had: {}", h.queue(), where, e.getMessage());
+        }
+        synchronized (namespaces) {
+            namespaces.computeIfAbsent(netns == null ? "" : netns, k -> new NetnsUse()).users++;
+        }
+        synchronized (holds) {
+            holds.put(key, buffer);
+        }
+        attachment.startReceiving(buffer);
+        LOG.info("took over NFQUEUE {} of {} from the previous provider with {} packets held; nothing was dropped",
+                h.queue(), where, h.ledger().heldPackets());
     }
 
     @Override
@@ -200,7 +324,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
             socket = opened;
             undo.push(opened::close); // closing the socket also unbinds its queue
             socket.setReceiveBufferSize(Math.max(4 << 20, Math.min(64 << 20, s.queueMaxlen() * 2048)));
-            socket.setReceiveTimeout(100);
+            socket.setReceiveTimeout(RECEIVE_TIMEOUT_MS);
             try {
                 socket.requestExtendedAcks();
             } catch (NetlinkException e) {

@@ -37,6 +37,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -419,17 +420,22 @@ class NfqueueIntegrationTest {
         buffer = null;
     }
 
-    @Test
-    void aNewProviderAdoptsTheRuleTheOldOneLeftAndNothingLeavesInBetween() throws Exception {
+    /** After a warm-up datagram: attaches {@link #nic()} to {@code p}, holds 20 datagrams of phase 1, seals epoch 1. */
+    private OutputBuffer attachAndHoldOneEpoch(NfqueueProvider p) throws Exception {
         send(0, 0);
         await().atMost(Duration.ofSeconds(5)).until(() -> arrived(0) == 1);
-
-        OutputBuffer old = provider.attach(nic());
-        buffer = old;
-        int queue = queueOf(TAP);
+        OutputBuffer b = p.attach(nic());
+        buffer = b;
         sendMany(1, 20);
-        await().atMost(Duration.ofSeconds(2)).until(() -> old.stats().packetsQueued() == 20);
-        old.seal(1);
+        await().atMost(Duration.ofSeconds(2)).until(() -> b.stats().packetsQueued() == 20);
+        b.seal(1);
+        return b;
+    }
+
+    @Test
+    void aNewProviderAdoptsTheRuleTheOldOneLeftAndNothingLeavesInBetween() throws Exception {
+        OutputBuffer old = attachAndHoldOneEpoch(provider);
+        int queue = queueOf(TAP);
 
         provider.deactivate(); // the bundle is updated: nothing of this instance survives
         assertEquals(1, nfqueueRules("iptables"), "the rule stays: " + rules("iptables"));
@@ -467,6 +473,76 @@ class NfqueueIntegrationTest {
         }
         assertEquals(0, nfqueueRules("iptables"));
         assertEquals(0, nfqueueRules("ip6tables"));
+        sendMany(5, 10);
+        await().atMost(Duration.ofSeconds(2)).until(() -> arrived(5) == 10);
+    }
+
+    /**
+     * A bundle update with hand-over: the engine lets go of the buffer (its provider's service goes away), the old
+     * provider hands its queue over, the new one takes it over and the engine's next attach adopts it. Nothing held
+     * or sent across the update leaves before the first epoch sealed after the adoption is released, and nothing is
+     * dropped: the held output leaves at that release, with no retransmission for the guest to wait for.
+     */
+    @Test
+    void anUpdatedProviderTakesTheQueueOverAndDropsNothing(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve(NfqueueProvider.HANDOVER_FILE);
+        NfqueueProvider old = new NfqueueProvider(NfqueueSettings.defaults(), lib, file);
+        OutputBuffer first = attachAndHoldOneEpoch(old);
+        int queue = queueOf(TAP);
+        sendMany(2, 20);
+        await().atMost(Duration.ofSeconds(2)).until(() -> first.stats().packetsQueued() == 40);
+
+        long update = System.nanoTime();
+        old.deactivate(); // the bundle is updated
+        long handedOver = System.nanoTime();
+        assertTrue(Files.isRegularFile(file), "the queue is handed over through " + file);
+        assertEquals(1, nfqueueRules("iptables"), "the rule stays: " + rules("iptables"));
+        sendMany(3, 20); // the gap: queued in the kernel, nobody reads
+        first.release(1); // a late ACK to the let-go buffer
+        first.close();
+        assertEquals(1, nfqueueRules("iptables"), "the old engine's late close removes nothing");
+        assertNoneArrive(Duration.ofMillis(300), "nothing held or sent across the update left", 1, 2, 3);
+
+        NfqueueProvider updated = new NfqueueProvider(NfqueueSettings.defaults(), lib, file);
+        assertFalse(Files.exists(file), "a descriptor is taken over once");
+        assertEquals(1, updated.attachedCount(), "the queue is held, detached, before any attach");
+        long attachStart = System.nanoTime();
+        OutputBuffer adopted = updated.attach(nic());
+        long attachNanos = System.nanoTime() - attachStart;
+        buffer = adopted;
+        assertEquals(queue, queueOf(TAP), "the same queue and rule: " + rules("iptables"));
+        assertEquals(1, nfqueueRules("iptables"));
+        assertEquals(1, nfqueueRules("ip6tables"));
+        await().atMost(Duration.ofSeconds(2)).until(() -> adopted.stats().packetsQueued() == 60);
+        adopted.seal(1); // the adopting engine's first epoch takes everything held
+        sendMany(4, 10);
+        assertNoneArrive(Duration.ofMillis(200), "held until the first adopted epoch is released", 1, 2, 3, 4);
+        long release = System.nanoTime();
+        adopted.release(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(1) == 20 && arrived(2) == 20 && arrived(3) == 20);
+        long lastArrival = 0;
+        for (int phase = 1; phase <= 3; phase++) {
+            for (int i = 0; i < 20; i++) {
+                lastArrival = Math.max(lastArrival, arrivals.get(key(phase, i)));
+            }
+        }
+        LOG.info("hand-over: deactivate {} ms, attach (adopt) {} ms; the held output left {} ms after the release "
+                + "that freed it", (handedOver - update) / 1e6, attachNanos / 1e6, (lastArrival - release) / 1e6);
+        assertTrue(lastArrival - release < 100 * MS, "the held output left at the release, not after a "
+                + "retransmission: " + (lastArrival - release) / 1e6 + " ms");
+        assertTrue(attachNanos < 100 * MS, "adopting a queue taken over forks nothing: " + attachNanos / 1e6 + " ms");
+        assertTrue(handedOver - update < 1000 * MS, "deactivation: " + (handedOver - update) / 1e6 + " ms");
+        assertNoneArrive(Duration.ofMillis(200), "output after the seal of epoch 1 waits for epoch 2", 4);
+        adopted.seal(2);
+        adopted.release(2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> arrived(4) == 10);
+        assertEquals(70, adopted.stats().packetsReleased(), "counted across the update: " + adopted.stats());
+
+        adopted.close();
+        buffer = null;
+        assertEquals(0, nfqueueRules("iptables"), "close removes the rules taken over: " + rules("iptables"));
+        assertEquals(0, nfqueueRules("ip6tables"));
+        assertEquals(0, updated.attachedCount());
         sendMany(5, 10);
         await().atMost(Duration.ofSeconds(2)).until(() -> arrived(5) == 10);
     }

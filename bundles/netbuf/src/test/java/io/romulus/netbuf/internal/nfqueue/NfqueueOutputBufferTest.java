@@ -45,6 +45,12 @@ class NfqueueOutputBufferTest {
         public void abandon() {
             log.add("abandon");
         }
+
+        @Override
+        public NfqueueHandOver.Queue handOver() {
+            log.add("handOver");
+            return new NfqueueHandOver.Queue("ns", 42, "socket:[4242]", List.of(List.of("iptables", "-D", "X")));
+        }
     };
 
     private final NfqueueOutputBuffer buffer = new NfqueueOutputBuffer("rt0", 7, verdicts, attachment);
@@ -240,6 +246,66 @@ class NfqueueOutputBufferTest {
         buffer.close();
         assertEquals(List.of("abandon"), log, "no verdict, no rule removal: the kernel drops what the queue held");
         assertFalse(buffer.detached());
+    }
+
+    @Test
+    void handOverLetsNothingGoButWhatPassedAndTheNextProviderReleasesAllWithItsFirstEpoch() throws Exception {
+        buffer.passThrough();
+        receive(1, 2); // passed: accepted at once
+        buffer.resumeBuffering();
+        receive(3, 5);
+        buffer.seal(1);
+        receive(6, 7);
+        buffer.seal(2);
+        buffer.release(1); // ACK(1): up to 5 leaves
+        receive(8, 8);
+        assertEquals(List.of("ACCEPT 2", "ACCEPT 5"), log);
+
+        NfqueueHandOver.Hold hold = buffer.handOver();
+        buffer.release(2); // a late ACK from an engine that still held this buffer
+        buffer.close();
+        assertEquals(List.of("ACCEPT 2", "ACCEPT 5", "handOver"), log, "no verdict after the hand-over (I1)");
+        assertEquals(new NfqueueOutputBuffer.Ledger(true, 8, 5, false, 0, 3, 300), hold.ledger(),
+                "epoch 2 and the open region, merged: 6 to 8 held");
+        assertEquals("ns/rt0", hold.key());
+        assertEquals(7, hold.queue());
+
+        List<String> next = new ArrayList<>();
+        NfqueueOutputBuffer inherited = new NfqueueOutputBuffer("rt0", 7,
+                (verdict, upTo) -> next.add(name(verdict) + " " + upTo), attachment);
+        inherited.inherit(hold.ledger());
+        assertTrue(inherited.detached(), "waits for the engine's next attach");
+        inherited.received(9, 100); // queued while nobody read the queue
+        BufferHandle adopted = BufferHandle.adoptDetached(java.util.Map.of("ns/rt0", inherited), "ns/rt0", "rt0");
+        adopted.seal(40); // the engine's epoch numbers go on
+        inherited.received(10, 100);
+        assertEquals(List.of(), next, "held until the first epoch sealed after the adoption is acknowledged");
+        adopted.release(40);
+        assertEquals(List.of("ACCEPT 9"), next, "what the old provider held goes with that epoch, 10 waits for the "
+                + "next; nothing dropped");
+        OutputBufferStats s = inherited.stats();
+        assertEquals(List.of(5L, 4L, 0L), List.of(s.packetsQueued(), s.packetsReleased(), s.packetsDropped()),
+                "6 to 9 released, 10 held: " + s);
+    }
+
+    @Test
+    void aDropOwedIsHandedOverAndSentBeforeAnyAccept() {
+        receive(1, 3);
+        buffer.seal(1);
+        failNext = true;
+        buffer.discard(); // the drop verdict fails: owed
+        NfqueueHandOver.Hold hold = buffer.handOver();
+        assertEquals(new NfqueueOutputBuffer.Ledger(true, 3, 0, true, 3, 0, 0), hold.ledger());
+
+        List<String> next = new ArrayList<>();
+        NfqueueOutputBuffer inherited = new NfqueueOutputBuffer("rt0", 7,
+                (verdict, upTo) -> next.add(name(verdict) + " " + upTo), attachment);
+        inherited.inherit(hold.ledger());
+        inherited.adopt();
+        inherited.received(4, 100);
+        inherited.seal(1);
+        inherited.release(1);
+        assertEquals(List.of("DROP 3", "ACCEPT 4"), next, "the discarded packets never leave");
     }
 
     @Test
