@@ -1,16 +1,17 @@
 package io.romulus.netbuf.internal.nfqueue;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Properties;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.romulus.support.state.StateFile;
+import io.romulus.support.state.StateFileException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +43,8 @@ final class NfqueueHandOver {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(NfqueueHandOver.class);
-    private static final String ARG_SEPARATOR = "\u001f";
+    /** JSON through the support library's state file, as every hand-over file of Romulus. */
+    private static final StateFile FILE = new StateFile("NFQUEUE hand-over file", 1);
 
     private NfqueueHandOver() {
     }
@@ -56,39 +58,33 @@ final class NfqueueHandOver {
         }
     }
 
-    /** Writes {@code holds} for the next provider of this process (replacing the file atomically). */
+    /** Writes {@code holds} for the next provider of this process (replacing the file in one step). */
     static void write(Path file, List<Hold> holds) throws IOException {
-        Properties p = new Properties();
-        p.setProperty("pid", Long.toString(ProcessHandle.current().pid()));
-        p.setProperty("holds", Integer.toString(holds.size()));
-        for (int i = 0; i < holds.size(); i++) {
-            Hold h = holds.get(i);
-            String k = "hold." + i + ".";
-            p.setProperty(k + "netns", h.socket().netns() == null ? "" : h.socket().netns());
-            p.setProperty(k + "dev", h.dev());
-            p.setProperty(k + "queue", Integer.toString(h.queue()));
-            p.setProperty(k + "fd", Integer.toString(h.socket().fd()));
-            p.setProperty(k + "socket", h.socket().socket());
-            List<List<String>> rules = h.socket().ruleRemovals();
-            p.setProperty(k + "rules", Integer.toString(rules.size()));
-            for (int r = 0; r < rules.size(); r++) {
-                p.setProperty(k + "rule." + r, String.join(ARG_SEPARATOR, rules.get(r)));
+        ObjectNode state = FILE.create();
+        state.put("pid", ProcessHandle.current().pid());
+        ArrayNode list = state.putArray("holds");
+        for (Hold h : holds) {
+            ObjectNode o = list.addObject();
+            o.put("netns", h.socket().netns() == null ? "" : h.socket().netns());
+            o.put("dev", h.dev());
+            o.put("queue", h.queue());
+            o.put("fd", h.socket().fd());
+            o.put("socket", h.socket().socket());
+            ArrayNode rules = o.putArray("rules");
+            for (List<String> rule : h.socket().ruleRemovals()) {
+                ArrayNode argv = rules.addArray();
+                rule.forEach(argv::add);
             }
             NfqueueOutputBuffer.Ledger l = h.ledger();
-            p.setProperty(k + "receivedAny", Boolean.toString(l.receivedAny()));
-            p.setProperty(k + "lastReceived", Integer.toString(l.lastReceived()));
-            p.setProperty(k + "lastVerdict", Integer.toString(l.lastVerdict()));
-            p.setProperty(k + "dropOwed", Boolean.toString(l.dropOwed()));
-            p.setProperty(k + "dropUpTo", Integer.toString(l.dropUpTo()));
-            p.setProperty(k + "heldPackets", Long.toString(l.heldPackets()));
-            p.setProperty(k + "heldBytes", Long.toString(l.heldBytes()));
+            o.put("receivedAny", l.receivedAny());
+            o.put("lastReceived", l.lastReceived());
+            o.put("lastVerdict", l.lastVerdict());
+            o.put("dropOwed", l.dropOwed());
+            o.put("dropUpTo", l.dropUpTo());
+            o.put("heldPackets", l.heldPackets());
+            o.put("heldBytes", l.heldBytes());
         }
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-            p.store(w, "NFQUEUE sockets handed to the next version of io.romulus.netbuf in this process");
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        FILE.write(file, state);
     }
 
     /**
@@ -99,12 +95,18 @@ final class NfqueueHandOver {
         if (file == null || !Files.isRegularFile(file)) {
             return List.of();
         }
-        Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            p.load(r);
-        } catch (IOException | IllegalArgumentException e) {
+        long pid;
+        List<Hold> holds;
+        try {
+            JsonNode state = FILE.read(file, j -> j);
+            pid = StateFile.number(state, "pid");
+            holds = new ArrayList<>();
+            for (JsonNode o : state.path("holds")) {
+                holds.add(hold(o));
+            }
+        } catch (IOException | RuntimeException e) {
             LOG.warn("Cannot read the NFQUEUE hand-over file {}: {}; its queues (if any) are not taken over", file,
-                    e.toString());
+                    e.getMessage());
             return List.of();
         } finally {
             try {
@@ -113,53 +115,37 @@ final class NfqueueHandOver {
                 LOG.warn("Cannot delete the NFQUEUE hand-over file {}: {}", file, e.toString());
             }
         }
-        List<Hold> out = new ArrayList<>();
-        try {
-            if (Long.parseLong(p.getProperty("pid", "-1")) != ProcessHandle.current().pid()) {
-                LOG.info("The NFQUEUE hand-over file {} is from an earlier process; its queues ended with it", file);
-                return List.of();
-            }
-            int n = Integer.parseInt(p.getProperty("holds", "0"));
-            for (int i = 0; i < n; i++) {
-                Hold h = hold(p, "hold." + i + ".");
-                String now = socketOf(h.socket().fd());
-                if (!h.socket().socket().equals(now)) {
-                    LOG.warn("NFQUEUE {} of {}: descriptor {} is no longer the socket handed over ({} then, {} now); "
-                            + "not taken over", h.queue(), h.dev(), h.socket().fd(), h.socket().socket(), now);
-                    continue;
-                }
-                out.add(h);
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("The NFQUEUE hand-over file {} is malformed ({}); its queues are not taken over", file,
-                    e.toString());
+        if (pid != ProcessHandle.current().pid()) {
+            LOG.info("The NFQUEUE hand-over file {} is from an earlier process; its queues ended with it", file);
             return List.of();
+        }
+        List<Hold> out = new ArrayList<>();
+        for (Hold h : holds) {
+            String now = socketOf(h.socket().fd());
+            if (!h.socket().socket().equals(now)) {
+                LOG.warn("NFQUEUE {} of {}: descriptor {} is no longer the socket handed over ({} then, {} now); "
+                        + "not taken over", h.queue(), h.dev(), h.socket().fd(), h.socket().socket(), now);
+                continue;
+            }
+            out.add(h);
         }
         return out;
     }
 
-    private static Hold hold(Properties p, String k) {
-        String netns = p.getProperty(k + "netns", "");
+    private static Hold hold(JsonNode o) throws StateFileException {
+        String netns = StateFile.text(o, "netns");
         List<List<String>> rules = new ArrayList<>();
-        int n = Integer.parseInt(required(p, k + "rules"));
-        for (int r = 0; r < n; r++) {
-            rules.add(List.copyOf(Arrays.asList(required(p, k + "rule." + r).split(ARG_SEPARATOR, -1))));
+        for (JsonNode argv : o.path("rules")) {
+            List<String> rule = new ArrayList<>();
+            argv.forEach(a -> rule.add(a.asText()));
+            rules.add(List.copyOf(rule));
         }
-        Queue socket = new Queue(netns.isEmpty() ? null : netns, Integer.parseInt(required(p, k + "fd")),
-                required(p, k + "socket"), List.copyOf(rules));
-        NfqueueOutputBuffer.Ledger ledger = new NfqueueOutputBuffer.Ledger(
-                Boolean.parseBoolean(required(p, k + "receivedAny")), Integer.parseInt(required(p, k + "lastReceived")),
-                Integer.parseInt(required(p, k + "lastVerdict")), Boolean.parseBoolean(required(p, k + "dropOwed")),
-                Integer.parseInt(required(p, k + "dropUpTo")), Long.parseLong(required(p, k + "heldPackets")),
-                Long.parseLong(required(p, k + "heldBytes")));
-        return new Hold(required(p, k + "dev"), Integer.parseInt(required(p, k + "queue")), socket, ledger);
-    }
-
-    private static String required(Properties p, String key) {
-        String v = p.getProperty(key);
-        if (v == null) {
-            throw new IllegalArgumentException("no " + key);
-        }
-        return v;
+        Queue socket = new Queue(netns.isEmpty() ? null : netns, Math.toIntExact(StateFile.number(o, "fd")),
+                StateFile.text(o, "socket"), List.copyOf(rules));
+        NfqueueOutputBuffer.Ledger ledger = new NfqueueOutputBuffer.Ledger(StateFile.flag(o, "receivedAny"),
+                Math.toIntExact(StateFile.number(o, "lastReceived")), Math.toIntExact(StateFile.number(o, "lastVerdict")),
+                StateFile.flag(o, "dropOwed"), Math.toIntExact(StateFile.number(o, "dropUpTo")),
+                StateFile.number(o, "heldPackets"), StateFile.number(o, "heldBytes"));
+        return new Hold(StateFile.text(o, "dev"), Math.toIntExact(StateFile.number(o, "queue")), socket, ledger);
     }
 }

@@ -88,7 +88,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
      * idle wake-ups a second per queue.
      */
     private static final long RECEIVE_TIMEOUT_MS = 20;
-    static final String HANDOVER_FILE = "nfqueue-handover.properties";
+    static final String HANDOVER_FILE = "nfqueue-handover.json";
 
     /** Which namespaces this provider turned bridge netfilter on in, so the last close turns it back off. */
     private static final class NetnsUse {

@@ -3,6 +3,7 @@ package io.romulus.netbuf.internal.nfqueue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,7 @@ class NfqueueHandOverTest {
 
     @Test
     void aDescriptorOfThisProcessThatIsStillTheSameIsTakenOverOnce(@TempDir Path dir) throws Exception {
-        Path file = dir.resolve("h.properties");
+        Path file = dir.resolve("h.json");
         String stdin = NfqueueHandOver.socketOf(0);
         assertNotNull(stdin, "/proc/self/fd/0");
         NfqueueHandOver.Hold same = hold("tap0", 0, stdin);
@@ -36,17 +37,19 @@ class NfqueueHandOverTest {
 
     @Test
     void aFileOfAnotherProcessIsIgnored(@TempDir Path dir) throws Exception {
-        Path file = dir.resolve("h.properties");
+        Path file = dir.resolve("h.json");
         NfqueueHandOver.write(file, List.of(hold("tap0", 0, NfqueueHandOver.socketOf(0))));
-        Files.writeString(file, Files.readString(file).replaceFirst("(?m)^pid=\\d+", "pid=1"));
+        Files.writeString(file, Files.readString(file).replaceFirst("\"pid\" : \\d+", "\"pid\" : 1"));
+        assertTrue(Files.readString(file).contains("\"pid\" : 1"), Files.readString(file));
         assertEquals(List.of(), NfqueueHandOver.take(file));
         assertFalse(Files.exists(file));
     }
 
     @Test
     void aMalformedFileIsIgnored(@TempDir Path dir) throws Exception {
-        Path file = dir.resolve("h.properties");
-        Files.writeString(file, "pid=" + ProcessHandle.current().pid() + "\nholds=1\nhold.0.dev=tap0\n");
+        Path file = dir.resolve("h.json");
+        Files.writeString(file, "{\"format\": 1, \"pid\": " + ProcessHandle.current().pid()
+                + ", \"holds\": [{\"dev\": \"tap0\"}]}");
         assertEquals(List.of(), NfqueueHandOver.take(file));
         assertEquals(List.of(), NfqueueHandOver.take(dir.resolve("none")));
         assertEquals(List.of(), NfqueueHandOver.take(null));
