@@ -73,8 +73,9 @@ final class Activation {
             throw e;
         }
         failovers.forget(domain);
-        engine.alarms().raise(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain runs "
-                + "on this node now (romulus:status shows whether it is protected back towards the node it came from)");
+        engine.alarms().raiseAsked(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain "
+                + "runs on this node now (romulus:status shows whether it is protected back towards the node it came "
+                + "from)");
         return b.status();
     }
 

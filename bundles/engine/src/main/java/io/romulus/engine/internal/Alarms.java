@@ -22,13 +22,27 @@ final class Alarms {
     private final Deque<Alarm> recent = new ArrayDeque<>();
     private final List<Consumer<Alarm>> listeners = new CopyOnWriteArrayList<>();
 
+    /** Raises an alarm: logged at WARN, except PROTECTED (the all-clear), at INFO. */
     void raise(Alarm.Kind kind, DomainId domain, String message) {
-        Alarm alarm = new Alarm(System.currentTimeMillis(), kind, domain.toString(), message);
         if (kind == Alarm.Kind.PROTECTED) {
             LOG.info("ALARM CLEARED {} {}: {}", kind, domain, message);
         } else {
             LOG.warn("ALARM {} {}: {}", kind, domain, message);
         }
+        record(kind, domain, message);
+    }
+
+    /**
+     * Raises the alarm of something the operator asked for (a failover by romulus:failover): listeners and the
+     * history get it as any other, and the log says it at INFO, like the operator's other actions.
+     */
+    void raiseAsked(Alarm.Kind kind, DomainId domain, String message) {
+        LOG.info("ALARM {} {}: {}", kind, domain, message);
+        record(kind, domain, message);
+    }
+
+    private void record(Alarm.Kind kind, DomainId domain, String message) {
+        Alarm alarm = new Alarm(System.currentTimeMillis(), kind, domain.toString(), message);
         synchronized (recent) {
             recent.addLast(alarm);
             while (recent.size() > KEPT) {

@@ -43,8 +43,7 @@ final class BackupHeartbeats {
         }
         FailureDetector d = node.detector();
         if (d == null) {
-            LOG.warn("No failure detector on this node: the backup of {} gets no heartbeats, so it cannot fail over "
-                    + "on its own", id);
+            node.noDetector("the backup of " + id + " gets no heartbeats, so it cannot fail over on its own");
             return;
         }
         monitor = d.monitor(backup, heartbeat, new FailureDetector.Listener() {

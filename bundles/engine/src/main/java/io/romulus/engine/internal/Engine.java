@@ -167,6 +167,11 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     }
 
     @Override
+    public void noDetector(String consequence) {
+        helpers.noDetector(consequence);
+    }
+
+    @Override
     public Witness witness() {
         return helpers.witness();
     }

@@ -429,12 +429,27 @@ final class EpochLoop {
             Thread.currentThread().interrupt();
         } catch (FencedException e) {
             status.fenced(e.getMessage());
-        } catch (HypervisorException | RuntimeException e) {
-            LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
-                    + " (if it still runs) continues UNPROTECTED", id, e);
-            status.failed("checkpointing failed: " + e.getMessage());
+        } catch (HypervisorException e) {
+            if (signal.stopping() && !handingOver) {
+                // unprotect, retire or shutdown had asked for the end: the domain was stopped or let go of as part of
+                // that teardown, so the protection ends as asked (GOODBYE), not as a failure. A domain that vanishes
+                // while protected fails it below, with the alarm
+                LOG.info("{} went away while its protection was stopping ({}); the protection ends as asked", id,
+                        e.getMessage());
+            } else {
+                failed(e);
+            }
+        } catch (RuntimeException e) {
+            failed(e);
         } finally {
             handedOver = teardown.shutdown(stream, retiring, handingOver);
         }
+    }
+
+    /** Checkpointing failed while the domain was protected: the operator is alarmed (FAILED). */
+    private void failed(Exception e) {
+        LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
+                + " (if it still runs) continues UNPROTECTED", id, e);
+        status.failed("checkpointing failed: " + e.getMessage());
     }
 }

@@ -44,6 +44,9 @@ final class FailoverCoordinator implements AutoCloseable {
 
         FailureDetector detector();
 
+        /** Reports that {@code consequence} follows from the node having no failure detector. */
+        void noDetector(String consequence);
+
         Witness witness();
 
         Alarms alarms();
@@ -149,8 +152,8 @@ final class FailoverCoordinator implements AutoCloseable {
         void open() {
             FailureDetector d = engine.detector();
             if (d == null) {
-                LOG.warn("No failure detector on this node: the primary {} of {} is not watched, and only "
-                        + "romulus:failover activates the replica", primaryNode, id);
+                engine.noDetector("the primary " + primaryNode + " of " + id + " is not watched, and only "
+                        + "romulus:failover activates the replica");
                 return;
             }
             // the primary sends heartbeats here; their source address is where this node answers

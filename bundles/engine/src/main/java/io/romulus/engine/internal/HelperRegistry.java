@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -45,6 +46,10 @@ final class HelperRegistry {
     private final Ranking<DiskReplicator> diskReplicators = new Ranking<>();
     private final AtomicReference<CheckpointTransport> transport = new AtomicReference<>();
     private final AtomicReference<FailureDetector> detector = new AtomicReference<>();
+    /** Whether this node ever had a failure detector: then having none is news (it went away). */
+    private final AtomicBoolean hadDetector = new AtomicBoolean();
+    /** Whether this node, never given a failure detector, said so (once). */
+    private final AtomicBoolean saidNoDetector = new AtomicBoolean();
     private final AtomicReference<Witness> witness = new AtomicReference<>();
 
     // ------------------------------------------------------------------------------------------------ hypervisors
@@ -239,6 +244,7 @@ final class HelperRegistry {
     /** Sets the failure detector; {@code nodeId} is what the engine calls this node (they should agree). */
     void setDetector(FailureDetector d, String nodeId) {
         detector.set(d);
+        hadDetector.set(true);
         LOG.info("Failure detector available (node {})", d.nodeId());
         if (!d.nodeId().equals(nodeId)) {
             LOG.warn("The failure detector calls this node '{}' but the engine calls it '{}': peers match heartbeats "
@@ -255,6 +261,23 @@ final class HelperRegistry {
 
     FailureDetector detector() {
         return detector.get();
+    }
+
+    /**
+     * Reports that {@code consequence} follows from this node having no failure detector. A node whose detector went
+     * away (its bundle stopped) warns each time: it should have one. A node never given one was set up without (a
+     * benchmark, a test, a node failed over by hand): it says so once, at INFO, and the rest at DEBUG.
+     */
+    void noDetector(String consequence) {
+        if (hadDetector.get()) {
+            LOG.warn("No failure detector on this node (it went away): {}", consequence);
+        } else if (saidNoDetector.compareAndSet(false, true)) {
+            LOG.info("No failure detector on this node (none was given to it): the backups of its domains get no "
+                    + "heartbeats from it and the primaries of its replicas are not watched, so only romulus:failover "
+                    + "activates a replica; first: {}", consequence);
+        } else {
+            LOG.debug("No failure detector on this node: {}", consequence);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ witness

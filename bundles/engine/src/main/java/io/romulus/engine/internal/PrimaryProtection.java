@@ -71,6 +71,9 @@ final class PrimaryProtection {
 
         FailureDetector detector();
 
+        /** Reports that {@code consequence} follows from the node having no failure detector. */
+        void noDetector(String consequence);
+
         Witness witness();
 
         Alarms alarms();

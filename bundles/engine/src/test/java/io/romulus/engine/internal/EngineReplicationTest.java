@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,8 +12,12 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
@@ -246,6 +251,69 @@ class EngineReplicationTest {
                 "I3: the resumed domain has every write a released packet reported");
         assertEquals(committed, committedOnBackup());
         assertThrows(IllegalStateException.class, () -> backup.failover(DEMO));
+    }
+
+    /** Protects a domain that can be made to vanish; returns it once protected, with a checkpoint committed. */
+    private VanishingDomain protectVanishing() throws Exception {
+        AtomicReference<VanishingDomain> opened = new AtomicReference<>();
+        primary.addHypervisor(VanishingDomain.binding(oracle.primary(primarySim), opened));
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        await().atMost(Duration.ofSeconds(30)).until(() -> row(primary, Role.PRIMARY).state()
+                == ProtectionState.PROTECTED && committedOnBackup() >= 5);
+        return opened.get();
+    }
+
+    private boolean failedAlarm(Engine engine) {
+        return engine.alarms(100).stream().anyMatch(a -> a.kind() == Alarm.Kind.FAILED
+                && a.domain().equals(DEMO.toString()));
+    }
+
+    @Test
+    void aDomainThatVanishesWhileProtectedFailsItsProtectionWithAnAlarmAndTheBackupKeepsItsReplica()
+            throws Exception {
+        VanishingDomain d = protectVanishing();
+
+        d.gone = true;
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(primary, Role.PRIMARY).state()
+                == ProtectionState.FAILED);
+        assertTrue(failedAlarm(primary), "FAILED is alarmed: " + primary.alarms(100));
+        String detail = row(primary, Role.PRIMARY).detail();
+        assertTrue(detail.contains("is no longer open here"), detail);
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(backup, Role.BACKUP).state()
+                == ProtectionState.STANDBY);
+        assertTrue(backup.canActivate(DEMO), "the backup keeps its replica for a failover");
+    }
+
+    @Test
+    void aDomainStoppedWhileUnprotectEndsItsProtectionEndsItAsAskedWithoutAnAlarm() throws Exception {
+        VanishingDomain d = protectVanishing();
+        CountDownLatch release = new CountDownLatch(1);
+        d.holdNextPause = release;
+        assertTrue(d.pausing.await(10, TimeUnit.SECONDS), "the loop reached a pause");
+
+        // unprotect asks the loop to stop and waits for it to end (it waits in join, the loop in its pause)
+        AtomicReference<Exception> unprotectFailed = new AtomicReference<>();
+        Thread unprotect = new Thread(() -> {
+            try {
+                primary.unprotect(DEMO);
+            } catch (Exception e) {
+                unprotectFailed.set(e);
+            }
+        }, "unprotect");
+        unprotect.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> unprotect.getState() == Thread.State.TIMED_WAITING);
+        // the domain is stopped as part of that teardown, under the checkpoint that was being taken
+        release.countDown();
+        unprotect.join(TimeUnit.SECONDS.toMillis(30));
+
+        assertFalse(unprotect.isAlive(), "unprotect returned");
+        assertNull(unprotectFailed.get());
+        assertTrue(d.gone);
+        assertFalse(failedAlarm(primary), "no FAILED alarm: " + primary.alarms(100));
+        assertNull(row(primary, Role.PRIMARY), "the protection ended");
+        // GOODBYE: the backup drops its replica, as after any unprotect
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(backup, Role.BACKUP) == null);
     }
 
     @Test

@@ -1,6 +1,9 @@
 package io.romulus.itests.e2e;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -15,6 +18,13 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.engine.internal.Engine;
+import io.romulus.engine.internal.EngineSettings;
+import io.romulus.nbd.internal.NbdExports;
+import io.romulus.nbd.internal.NbdSettings;
+import io.romulus.qemu.internal.QemuHypervisor;
+import io.romulus.qemu.internal.QemuSettings;
+import io.romulus.transport.mina.internal.MinaCheckpointTransport;
+import io.romulus.transport.mina.internal.TransportSettings;
 
 /** What the end-to-end benchmarks share: the checkpoint table (pause beside memcpy of the same pages), waits, args. */
 final class BenchSupport {
@@ -133,13 +143,68 @@ final class BenchSupport {
         return map;
     }
 
-    /** Stops every guest of both bindings and removes the benchmark's run directory. */
-    static void cleanUp(io.romulus.qemu.internal.QemuHypervisor a, io.romulus.qemu.internal.QemuHypervisor b,
-            java.nio.file.Path run) throws java.io.IOException {
-        a.destroyAll();
-        b.destroyAll();
-        try (var paths = java.nio.file.Files.walk(run)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    /**
+     * One node's QEMU binding for the demo guest ({@code guest}: its kernel and initramfs) under TCG, its guests'
+     * files under {@code runDir}; refuses a host where it cannot run. {@code cleanup} stops its guests after whatever
+     * is added to it later (the engines).
+     */
+    static QemuHypervisor demoGuests(Path runDir, Path guest, Path preload, Cleanup cleanup) {
+        QemuHypervisor q = new QemuHypervisor(new QemuSettings("qemu-system-x86_64", "tcg", runDir,
+                guest.resolve("vmlinuz"), guest.resolve("initramfs.cpio.gz"), preload, "uffd", "", "", 10_000));
+        if (!q.availability().available()) {
+            throw new IllegalStateException(q.availability().reason());
         }
+        cleanup.add("stop the guests under " + runDir, q::destroyAll);
+        return q;
+    }
+
+    /**
+     * One node's NBD server for its guests' disks, its socket in {@code socketDir} and its copies of replicated disks
+     * in {@code imageDir}; {@code cleanup} closes it after whatever is added to it later (the guests, the engines).
+     */
+    static NbdExports nbdServer(String node, Path socketDir, Path imageDir, int initialChunkKib, Cleanup cleanup)
+            throws IOException {
+        NbdExports exports = new NbdExports(new NbdSettings(socketDir, imageDir, initialChunkKib));
+        cleanup.add("close the " + node + "'s NBD server", exports::close);
+        return exports;
+    }
+
+    /** A primary and a backup engine, and where the backup's stream listens. */
+    record Nodes(Engine primary, Engine backup, InetSocketAddress backupAddress) {
+    }
+
+    /**
+     * A primary engine ({@code bench-a}) and a backup engine ({@code bench-b}) in this JVM, joined by the MINA stream
+     * on loopback with a pre-shared secret in {@code dir}; the caller adds their helpers. {@code cleanup} stops them
+     * before whatever was added to it earlier (the guests, their disks): the primary first, so that no protection sees
+     * its backup go, then the backup, then the streams.
+     */
+    static Nodes nodes(Path dir, EngineSettings primarySettings, EngineSettings backupSettings, Cleanup cleanup)
+            throws IOException {
+        TransportSettings base = TransportSettings.defaults().withSecretFile(dir.resolve("stream.secret"));
+        MinaCheckpointTransport backupStream = MinaCheckpointTransport.create(
+                base.withListen("127.0.0.1", 0).withNodeId("bench-b"));
+        cleanup.add("close the backup's stream", backupStream::close);
+        MinaCheckpointTransport primaryStream = MinaCheckpointTransport.create(
+                base.withListen("127.0.0.1", 0).withNodeId("bench-a"));
+        cleanup.add("close the primary's stream", primaryStream::close);
+        Engine backup = new Engine(backupSettings);
+        cleanup.add("stop the backup engine", backup::shutdown);
+        backup.setTransport(backupStream);
+        Engine primary = new Engine(primarySettings);
+        cleanup.add("stop the primary engine", primary::shutdown);
+        primary.setTransport(primaryStream);
+        return new Nodes(primary, backup, InetSocketAddress.createUnresolved("127.0.0.1",
+                backupStream.listenAddress().getPort()));
+    }
+
+    /**
+     * Ends the protection of {@code id} at the end of a phase: unprotect returns once the primary's loop has ended
+     * (GOODBYE sent), and the backup then drops its replica. The caller stops the guest afterwards, never before: a
+     * guest that vanishes under its protection is a failure the engine must alarm.
+     */
+    static void unprotect(Engine primary, Engine backup, DomainId id) throws Exception {
+        primary.unprotect(id);
+        await(() -> row(primary, id, Role.PRIMARY) == null && row(backup, id, Role.BACKUP) == null, 30);
     }
 }

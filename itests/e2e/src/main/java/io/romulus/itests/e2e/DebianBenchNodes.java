@@ -14,7 +14,6 @@ import io.romulus.engine.internal.Engine;
 import io.romulus.engine.internal.EngineSettings;
 import io.romulus.nbd.internal.NbdDiskReplicator;
 import io.romulus.nbd.internal.NbdExports;
-import io.romulus.nbd.internal.NbdSettings;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
 import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
@@ -69,12 +68,10 @@ final class DebianBenchNodes {
         if (!primaryQemu.availability().available()) {
             throw new IllegalStateException(primaryQemu.availability().reason());
         }
-        NbdExports primaryExports = new NbdExports(new NbdSettings(run.resolve("a-nbd"), work.resolve("a-disks"),
-                4096));
-        cleanup.add("close the primary's NBD server", primaryExports::close);
-        NbdExports backupExports = new NbdExports(new NbdSettings(run.resolve("b-nbd"), work.resolve("b-disks"),
-                4096));
-        cleanup.add("close the backup's NBD server", backupExports::close);
+        NbdExports primaryExports = BenchSupport.nbdServer("primary", run.resolve("a-nbd"), work.resolve("a-disks"),
+                4096, cleanup);
+        NbdExports backupExports = BenchSupport.nbdServer("backup", run.resolve("b-nbd"), work.resolve("b-disks"),
+                4096, cleanup);
         primaryQemu.setDiskExports(primaryExports);
         backupQemu.setDiskExports(backupExports);
 
@@ -89,6 +86,12 @@ final class DebianBenchNodes {
             primaryQemu.destroyAll();
             backupQemu.destroyAll();
         });
+        // the primary engine stops first: a protection still running would otherwise see its backup go away
+        backup = new Engine(settings("bench-b"));
+        cleanup.add("stop the backup engine", backup::shutdown);
+        backup.addHypervisor(backupQemu);
+        backup.addDiskReplicator(new NbdDiskReplicator(backupExports), "nbd", 0);
+        backup.setTransport(backupStream);
         primary = new Engine(settings("bench-a"));
         cleanup.add("stop the primary engine", primary::shutdown);
         primary.addHypervisor(primaryQemu);
@@ -96,11 +99,6 @@ final class DebianBenchNodes {
         primaryDisks = new TimedDiskReplicator(new NbdDiskReplicator(primaryExports));
         primary.addDiskReplicator(primaryDisks, "nbd", 0);
         primary.setTransport(primaryStream);
-        backup = new Engine(settings("bench-b"));
-        cleanup.add("stop the backup engine", backup::shutdown);
-        backup.addHypervisor(backupQemu);
-        backup.addDiskReplicator(new NbdDiskReplicator(backupExports), "nbd", 0);
-        backup.setTransport(backupStream);
     }
 
     /**

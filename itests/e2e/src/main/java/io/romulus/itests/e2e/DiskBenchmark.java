@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -24,11 +23,7 @@ import io.romulus.engine.internal.Engine;
 import io.romulus.engine.internal.EngineSettings;
 import io.romulus.nbd.internal.NbdDiskReplicator;
 import io.romulus.nbd.internal.NbdExports;
-import io.romulus.nbd.internal.NbdSettings;
 import io.romulus.qemu.internal.QemuHypervisor;
-import io.romulus.qemu.internal.QemuSettings;
-import io.romulus.transport.mina.internal.MinaCheckpointTransport;
-import io.romulus.transport.mina.internal.TransportSettings;
 
 /**
  * The disk benchmark: the demo guest (TCG) with a 64 MiB ext4 disk on this node's NBD export, writing rounds of 4 KiB
@@ -69,35 +64,29 @@ public final class DiskBenchmark {
         Path guest = Path.of(a.getOrDefault("guest", "native/target/guest"));
         Path preload = Path.of(a.getOrDefault("preload", "native/target/lib/libromulus-uffd.so"));
         Path run = Path.of("/dev/shm", "romulus-diskbench-" + ProcessHandle.current().pid());
-        Path dir = Files.createTempDirectory("romulus-diskbench");
-        TransportSettings base = TransportSettings.defaults().withSecretFile(dir.resolve("stream.secret"));
-        QemuHypervisor primaryQemu = new QemuHypervisor(new QemuSettings("qemu-system-x86_64", "tcg", run.resolve("a"),
-                guest.resolve("vmlinuz"), guest.resolve("initramfs.cpio.gz"), preload, "uffd", "", "", 10_000));
-        QemuHypervisor backupQemu = new QemuHypervisor(new QemuSettings("qemu-system-x86_64", "tcg", run.resolve("b"),
-                guest.resolve("vmlinuz"), guest.resolve("initramfs.cpio.gz"), preload, "uffd", "", "", 10_000));
-        if (!primaryQemu.availability().available()) {
-            throw new IllegalStateException(primaryQemu.availability().reason());
-        }
-        try (NbdExports primaryDisks = new NbdExports(new NbdSettings(run.resolve("a-nbd"), run.resolve("a-disks"),
-                1024));
-                NbdExports backupDisks = new NbdExports(new NbdSettings(run.resolve("b-nbd"), run.resolve("b-disks"),
-                        1024));
-                MinaCheckpointTransport backupStream = MinaCheckpointTransport.create(
-                        base.withListen("127.0.0.1", 0).withNodeId("bench-b"));
-                MinaCheckpointTransport primaryStream = MinaCheckpointTransport.create(
-                        base.withListen("127.0.0.1", 0).withNodeId("bench-a"))) {
+        try (Cleanup cleanup = new Cleanup()) {
+            Path dir = Files.createTempDirectory("romulus-diskbench");
+            cleanup.deleteTree(dir);
+            cleanup.deleteTree(run);
+            // undone last to first: the engines and their streams, the guests, their disks
+            NbdExports primaryDisks = BenchSupport.nbdServer("primary", run.resolve("a-nbd"), run.resolve("a-disks"),
+                    1024, cleanup);
+            NbdExports backupDisks = BenchSupport.nbdServer("backup", run.resolve("b-nbd"), run.resolve("b-disks"),
+                    1024, cleanup);
+            QemuHypervisor primaryQemu = BenchSupport.demoGuests(run.resolve("a"), guest, preload, cleanup);
+            QemuHypervisor backupQemu = BenchSupport.demoGuests(run.resolve("b"), guest, preload, cleanup);
             primaryQemu.setDiskExports(primaryDisks);
             backupQemu.setDiskExports(backupDisks);
-            Engine primary = new Engine(EngineSettings.defaults("bench-a").withInterval(interval));
+            BenchSupport.Nodes nodes = BenchSupport.nodes(dir,
+                    EngineSettings.defaults("bench-a").withInterval(interval), EngineSettings.defaults("bench-b"),
+                    cleanup);
+            Engine primary = nodes.primary();
+            Engine backup = nodes.backup();
             primary.addHypervisor(primaryQemu);
             primary.addDiskReplicator(new NbdDiskReplicator(primaryDisks), "nbd", 0);
-            primary.setTransport(primaryStream);
-            Engine backup = new Engine(EngineSettings.defaults("bench-b"));
             backup.addHypervisor(backupQemu);
             backup.addDiskReplicator(new NbdDiskReplicator(backupDisks), "nbd", 0);
-            backup.setTransport(backupStream);
-            InetSocketAddress peer = InetSocketAddress.createUnresolved("127.0.0.1",
-                    backupStream.listenAddress().getPort());
+            InetSocketAddress peer = nodes.backupAddress();
 
             DomainId id = DomainId.parse("qemu:bench-disk");
             ProtectedDomain booted = primaryQemu.open(id, Map.of("memory", "128M", "disk", "64M", "disk-bench",
@@ -112,7 +101,7 @@ public final class DiskBenchmark {
             primary.protect(new ProtectRequest(id, peer, interval, Map.of()));
             await(() -> state(primary, id, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
             Phase during = phase(console, seconds);
-            primary.unprotect(id);
+            BenchSupport.unprotect(primary, backup, id);
             Phase after = phase(console, seconds);
             System.out.printf("  %-30s %10s %12s %12s %12s%n", "", "MiB/s", "p50 us", "p99 us", "max us");
             row("unprotected", before, before);
@@ -121,10 +110,6 @@ public final class DiskBenchmark {
             System.out.println();
             System.out.println("Per-round p50/p99/max are medians over the phase's rounds; ratios are to the first"
                     + " unprotected phase of the same guest in this run.");
-            primary.shutdown();
-            backup.shutdown();
-        } finally {
-            BenchSupport.cleanUp(primaryQemu, backupQemu, run);
         }
     }
 

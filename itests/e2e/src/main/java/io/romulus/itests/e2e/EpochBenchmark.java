@@ -84,7 +84,7 @@ public final class EpochBenchmark {
             await(() -> state(backup, first, Role.BACKUP) == ProtectionState.PROTECTED, 600);
             long copyNanos = System.nanoTime() - t0;
             long wire = primaryStream.stats().bytesSent() - bytesBefore;
-            primary.unprotect(first);
+            BenchSupport.unprotect(primary, backup, first);
             double socket = rawSocketMBps(memoryBytes);
             double pageRate = memoryBytes / 1e6 / (copyNanos / 1e9);
             System.out.println("Page stream (initial copy, to the first committed checkpoint)");
@@ -105,7 +105,7 @@ public final class EpochBenchmark {
                         Integer.toString(rate), "packet-rate", "200")));
                 await(() -> committed(backup, id) >= epochs + 20, 600);
                 List<EpochStats> stats = primary.epochs(id, epochs);
-                primary.unprotect(id);
+                BenchSupport.unprotect(primary, backup, id);
                 BenchSupport.checkpointRow(Integer.toString(rate), stats, src, dst);
             }
             System.out.println();

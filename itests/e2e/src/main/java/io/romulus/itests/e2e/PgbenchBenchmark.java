@@ -161,7 +161,7 @@ public final class PgbenchBenchmark {
             String state10 = describe(row(nodes.primary, GUEST, Role.PRIMARY));
 
             // phase 4: unprotected again (the guest runs on)
-            nodes.primary.unprotect(GUEST);
+            BenchSupport.unprotect(nodes.primary, nodes.backup, GUEST);
             Thread.sleep(SETTLE_MS);
             progress("phase 4: unprotected again");
             Pgbench.Run after = pgbench.run("phase4-unprotected", seconds);
