@@ -191,9 +191,6 @@ final class GuestLauncher {
                 return System.nanoTime();
             } catch (HypervisorException e) {
                 throw new CompletionException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new CompletionException(e);
             }
         });
         return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved);

@@ -1,6 +1,7 @@
 package io.romulus.qemu.internal;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HexFormat;
 import java.util.List;
@@ -13,14 +14,15 @@ import io.romulus.support.linux.LibC;
 import io.romulus.support.linux.LibcLoader;
 
 /**
- * Tells a host's bridge, and the switches beyond it, that a guest's MAC address is here now, before the guest runs:
- * one RARP frame per address, the frame QEMU's {@code announce-self} sends, sent by this node on the bridge device
- * itself (in the taps' network namespace) through a packet socket. QEMU queues its own announcement while the VM is
- * stopped, so a standby that is still loading its device state cannot announce; this does, so that the clients'
- * retransmissions reach the new host's tap (where they wait until the guest runs) instead of the dead one.
- *
- * <p>The bridge itself does not learn from frames it sends: the caller points its forwarding entry at the tap
- * ({@code bridge fdb replace}).
+ * Tells a host's bridge, and the switches beyond it, that a guest's MAC address is here now, before the guest runs.
+ * For each NIC, in the taps' network namespace and by the node itself (no command to start, a millisecond in all):
+ * the tap comes up (rtnetlink {@code RTM_NEWLINK}; it joined its bridge down when the standby started), the bridge's
+ * forwarding entry for the address points at the tap ({@code RTM_NEWNEIGH}, what {@code bridge fdb replace MAC dev
+ * TAP master dynamic} sends: a bridge does not learn from frames it sends itself), and one RARP frame, the frame
+ * QEMU's {@code announce-self} sends, goes out on the bridge through a packet socket, so that the switches beyond
+ * learn it too. QEMU queues its own announcement while the VM is stopped, so a standby that is still loading its
+ * device state cannot announce; this does, so that the clients' retransmissions reach the new host's tap (where they
+ * wait until the guest runs) instead of the dead one.
  */
 final class MacAnnouncement {
 
@@ -31,16 +33,32 @@ final class MacAnnouncement {
     private static final int CLONE_NEWNET = 0x40000000;
     private static final int SOCKADDR_LL_SIZE = 20;
     private static final int FRAME_SIZE = 60;
+    private static final int AF_NETLINK = 16;
+    private static final int AF_UNSPEC = 0;
+    private static final int AF_BRIDGE = 7;
+    private static final int NETLINK_ROUTE = 0;
+    private static final short RTM_NEWLINK = 16;
+    private static final short RTM_NEWNEIGH = 28;
+    private static final short NLMSG_ERROR = 2;
+    private static final short NLM_F_REQUEST = 1;
+    private static final short NLM_F_ACK = 4;
+    private static final short NLM_F_REPLACE = 0x100;
+    private static final short NLM_F_CREATE = 0x400;
+    private static final int IFF_UP = 1;
+    private static final short NUD_REACHABLE = 2;
+    private static final byte NTF_MASTER = 4;
+    private static final short NDA_LLADDR = 2;
+
+    /** One NIC to move: its tap, the bridge the tap is a port of, the guest's MAC address. */
+    record Nic(String tap, String bridge, String mac) {
+    }
 
     private MacAnnouncement() {
     }
 
     /** The RARP "reverse request" of {@code mac} from itself, padded to the Ethernet minimum, as QEMU builds it. */
     static byte[] rarp(String mac) {
-        byte[] m = HexFormat.ofDelimiter(":").parseHex(mac);
-        if (m.length != 6) {
-            throw new IllegalArgumentException("not a MAC address: " + mac);
-        }
+        byte[] m = mac(mac);
         byte[] f = new byte[FRAME_SIZE];
         for (int i = 0; i < 6; i++) {
             f[i] = (byte) 0xff; // broadcast
@@ -59,54 +77,100 @@ final class MacAnnouncement {
     }
 
     /**
+     * Moves each of {@code nics} here, in network namespace {@code netns} (empty: this node's own): tap up, forwarding
+     * entry to the tap, RARP on the bridge. Runs in a thread of its own, which alone enters the namespace.
+     */
+    static void moveHere(String netns, List<Nic> nics) throws IOException {
+        inNamespace(netns, "moving " + nics, libc -> {
+            for (Nic n : nics) {
+                int tap = index(libc, n.tap());
+                int bridge = index(libc, n.bridge());
+                byte[] mac = mac(n.mac());
+                rtnetlink(libc, linkUp(tap), "bringing " + n.tap() + " up");
+                rtnetlink(libc, forwardTo(tap, mac), "pointing " + n.bridge() + "'s entry of " + n.mac() + " at "
+                        + n.tap());
+                sendFrames(libc, bridge, n.bridge(), List.of(n.mac()));
+            }
+        });
+    }
+
+    /**
      * Sends one RARP per address in {@code macs} on {@code device} of network namespace {@code netns} (empty: this
-     * node's own). Runs in a thread of its own, which alone enters the namespace.
+     * node's own), in a thread of its own.
      */
     static void send(String netns, String device, List<String> macs) throws IOException {
+        inNamespace(netns, "announcing " + macs + " on " + device,
+                libc -> sendFrames(libc, index(libc, device), device, macs));
+    }
+
+    @FunctionalInterface
+    private interface NamespaceWork {
+        void run(LibC libc) throws IOException;
+    }
+
+    private static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
         AtomicReference<Exception> failure = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {
-                sendHere(netns, device, macs);
+                LibC libc = LibcLoader.load("announcing a guest's MAC address");
+                if (!netns.isEmpty()) {
+                    enter(libc, netns);
+                }
+                work.run(libc);
             } catch (IOException | RuntimeException e) {
                 failure.set(e);
             }
-        }, "romulus-announce-" + device);
+        }, "romulus-announce");
         t.start();
         try {
             t.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("announcing " + macs + " on " + device + " interrupted", e);
+            throw new IOException(what + " interrupted", e);
         }
         Exception e = failure.get();
         if (e != null) {
-            throw new IOException("cannot announce " + macs + " on " + device + (netns.isEmpty() ? "" : " in "
-                    + netns) + ": " + e.getMessage(), e);
+            throw new IOException(what + (netns.isEmpty() ? "" : " in " + netns) + " failed: " + e.getMessage(), e);
         }
     }
 
-    private static void sendHere(String netns, String device, List<String> macs)
-            throws IOException {
-        LibC libc = LibcLoader.load("announcing a guest's MAC address");
-        if (!netns.isEmpty()) {
-            int ns = libc.open("/run/netns/" + netns, O_RDONLY_CLOEXEC);
-            if (ns < 0) {
-                throw new IOException("no network namespace " + netns + ": " + Errno.text(LibcLoader.lastError()));
-            }
-            try {
-                // this thread stays in the namespace and ends after the send
-                if (libc.setns(ns, CLONE_NEWNET) != 0) {
-                    throw new IOException("cannot enter network namespace " + netns + ": "
-                            + Errno.text(LibcLoader.lastError()));
-                }
-            } finally {
-                libc.close(ns);
-            }
+    /** Moves the calling thread, which then ends, into network namespace {@code netns}. */
+    private static void enter(LibC libc, String netns) throws IOException {
+        int ns = libc.open("/run/netns/" + netns, O_RDONLY_CLOEXEC);
+        if (ns < 0) {
+            throw new IOException("no network namespace " + netns + ": " + Errno.text(LibcLoader.lastError()));
         }
+        try {
+            if (libc.setns(ns, CLONE_NEWNET) != 0) {
+                throw new IOException("cannot enter network namespace " + netns + ": "
+                        + Errno.text(LibcLoader.lastError()));
+            }
+        } finally {
+            libc.close(ns);
+        }
+    }
+
+    private static int index(LibC libc, String device) throws IOException {
         int index = libc.if_nametoindex(device);
         if (index == 0) {
             throw new IOException("no interface " + device + ": " + Errno.text(LibcLoader.lastError()));
         }
+        return index;
+    }
+
+    private static byte[] mac(String mac) {
+        byte[] m = HexFormat.ofDelimiter(":").parseHex(mac);
+        if (m.length != 6) {
+            throw new IllegalArgumentException("not a MAC address: " + mac);
+        }
+        return m;
+    }
+
+    private static short network(short v) {
+        return ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? Short.reverseBytes(v) : v;
+    }
+
+    private static void sendFrames(LibC libc, int index, String device, List<String> macs) throws IOException {
         int fd = libc.socket(AF_PACKET, SOCK_RAW, 0);
         if (fd < 0) {
             throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
@@ -114,9 +178,7 @@ final class MacAnnouncement {
         try (Memory addr = new Memory(SOCKADDR_LL_SIZE); Memory frame = new Memory(FRAME_SIZE)) {
             addr.clear();
             addr.setShort(0, (short) AF_PACKET);
-            short protocol = (short) ETH_P_RARP;
-            addr.setShort(2, ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? Short.reverseBytes(protocol)
-                    : protocol); // network byte order
+            addr.setShort(2, network((short) ETH_P_RARP));
             addr.setInt(4, index);
             if (libc.bind(fd, addr, SOCKADDR_LL_SIZE) != 0) {
                 throw new IOException("bind to " + device + ": " + Errno.text(LibcLoader.lastError()));
@@ -126,6 +188,60 @@ final class MacAnnouncement {
                 if (libc.send(fd, frame, FRAME_SIZE, 0) != FRAME_SIZE) {
                     throw new IOException("send on " + device + ": " + Errno.text(LibcLoader.lastError()));
                 }
+            }
+        } finally {
+            libc.close(fd);
+        }
+    }
+
+    /** RTM_NEWLINK: interface {@code index} up. */
+    static byte[] linkUp(int index) {
+        ByteBuffer b = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 16);
+        b.put((byte) AF_UNSPEC).put((byte) 0).putShort((short) 0).putInt(index).putInt(IFF_UP).putInt(IFF_UP);
+        return bytes(b);
+    }
+
+    /** RTM_NEWNEIGH of a bridge port: the bridge forwards {@code mac} to port {@code index}, a learnt (aging) entry. */
+    static byte[] forwardTo(int index, byte[] mac) {
+        ByteBuffer b = message(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, 12 + 12);
+        b.put((byte) AF_BRIDGE).put((byte) 0).putShort((short) 0).putInt(index).putShort(NUD_REACHABLE)
+                .put(NTF_MASTER).put((byte) 0);
+        b.putShort((short) (4 + mac.length)).putShort(NDA_LLADDR).put(mac).put(new byte[2]);
+        return bytes(b);
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[b.position()];
+        b.flip().get(out);
+        return out;
+    }
+
+    /** A netlink message of {@code body} bytes after its 16-byte header, the header written, in host byte order. */
+    private static ByteBuffer message(short type, int flags, int body) {
+        ByteBuffer b = ByteBuffer.allocate(16 + body).order(ByteOrder.nativeOrder());
+        b.putInt(16 + body).putShort(type).putShort((short) flags).putInt(1).putInt(0);
+        return b;
+    }
+
+    /** Sends one rtnetlink request and reads its acknowledgement; a negative error in it fails. */
+    private static void rtnetlink(LibC libc, byte[] request, String what) throws IOException {
+        int fd = libc.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        if (fd < 0) {
+            throw new IOException("socket(AF_NETLINK): " + Errno.text(LibcLoader.lastError()));
+        }
+        try (Memory out = new Memory(request.length); Memory in = new Memory(1024)) {
+            out.write(0, request, 0, request.length);
+            if (libc.send(fd, out, request.length, 0) != request.length) {
+                throw new IOException(what + ": send: " + Errno.text(LibcLoader.lastError()));
+            }
+            long n = libc.recv(fd, in, 1024, 0);
+            if (n < 20) {
+                throw new IOException(what + ": no acknowledgement: " + Errno.text(LibcLoader.lastError()));
+            }
+            ByteBuffer reply = in.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
+            int error = reply.getShort(4) == NLMSG_ERROR ? reply.getInt(16) : 0;
+            if (error != 0) {
+                throw new IOException(what + ": " + Errno.text(-error));
             }
         } finally {
             libc.close(fd);

@@ -74,7 +74,7 @@ final class QemuProcess implements AutoCloseable {
 
     /**
      * Like {@link #start}, with the taps left out of their bridges and down: a standby's, which nothing may reach
-     * before failover ({@link #joinBridges} then).
+     * before failover ({@link #joinBridges} then, or {@link #joinBridgesDown} and later bring them up).
      */
     static QemuProcess startDetached(String name, Path dir, VmDefinition vm, QemuSettings settings, boolean incoming,
             List<String> taps, List<GuestDisk> disks) throws HypervisorException, InterruptedException {
@@ -111,10 +111,23 @@ final class QemuProcess implements AutoCloseable {
 
     /** Puts each NIC's tap into its bridge ({@link #bridgeOf}) and brings it up. */
     void joinBridges(VmDefinition vm, QemuSettings settings) throws HypervisorException, InterruptedException {
+        joinBridges(vm, settings, true);
+    }
+
+    /**
+     * Puts each NIC's tap into its bridge and leaves it down: a port that is down is disabled, so the bridge forwards
+     * nothing to it (nothing waits in the tap) until it comes up.
+     */
+    void joinBridgesDown(VmDefinition vm, QemuSettings settings) throws HypervisorException, InterruptedException {
+        joinBridges(vm, settings, false);
+    }
+
+    private void joinBridges(VmDefinition vm, QemuSettings settings, boolean up)
+            throws HypervisorException, InterruptedException {
         for (int i = 0; i < taps.size(); i++) {
             String bridge = bridgeOf(vm.nics().get(i), settings);
             if (!bridge.isEmpty()) {
-                joinBridge(settings.netns(), taps.get(i), bridge);
+                joinBridge(settings.netns(), taps.get(i), bridge, up);
             }
         }
     }
@@ -270,14 +283,15 @@ final class QemuProcess implements AutoCloseable {
     }
 
     /** Puts {@code tap} into {@code bridge} of namespace {@code netns} (empty: the node's own) and brings it up. */
-    private void joinBridge(String netns, String tap, String bridge) throws HypervisorException, InterruptedException {
+    private void joinBridge(String netns, String tap, String bridge, boolean up)
+            throws HypervisorException, InterruptedException {
         List<String> ip = new ArrayList<>();
         if (!netns.isEmpty()) {
             ip.addAll(List.of("ip", "-n", netns));
         } else {
             ip.add("ip");
         }
-        ip.addAll(List.of("link", "set", tap, "master", bridge, "up"));
+        ip.addAll(List.of("link", "set", tap, "master", bridge, up ? "up" : "down"));
         run(ip);
     }
 

@@ -19,14 +19,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A replica's standby: the QEMU its failover will run, started ahead of time on the replica's RAM file, stopped and
- * waiting for a device state ({@code -S -incoming defer}), its taps down and out of their bridges. QEMU writes nothing
+ * waiting for a device state ({@code -S -incoming defer}), its taps in their bridges but down (a port that is down is
+ * disabled: the bridge forwards nothing to it). QEMU writes nothing
  * into guest RAM while it waits for an incoming state (it does not even load its ROMs), and the standby is never let
  * run: only activation, which holds the replica's lock (so no epoch is being applied), loads the committed device
  * state into it and lets it run. Process start-up and device-model construction are thus off the failover path.
  *
- * <p>At failover {@link #moveHere} brings the taps into their bridges, points each bridge's forwarding entry for the
- * guest's MAC address at its tap and announces the address (RARP) before the device state is even loaded, so that
- * what clients send meanwhile waits in the tap instead of going to the dead host.
+ * <p>At failover {@link #moveHere} brings the taps up, points each bridge's forwarding entry for the guest's MAC
+ * address at its tap and announces the address (RARP) before the device state is even loaded, so that what clients
+ * send meanwhile waits in the tap instead of going to the dead host.
  */
 final class Standby implements AutoCloseable {
 
@@ -50,6 +51,12 @@ final class Standby implements AutoCloseable {
         long started = System.nanoTime();
         QemuProcess p = QemuProcess.startDetached(id.name(), dir, vm, settings, true,
                 RunDirectory.tapNames(dir, vm.nics().size()), disks);
+        try {
+            p.joinBridgesDown(vm, settings);
+        } catch (HypervisorException | InterruptedException e) {
+            p.close();
+            throw e;
+        }
         Standby s = new Standby(id, p, disks, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         LOG.info("Standby QEMU of the replica of {} ready in {} ms (pid {}, {}), stopped until failover", id,
                 s.startMs, p.pid(), s.memory());
@@ -97,30 +104,26 @@ final class Standby implements AutoCloseable {
     }
 
     /**
-     * Failover, before the device state is loaded: each NIC's tap joins its bridge and comes up, the bridge forwards
-     * the guest's MAC address to it, and the address is announced on the bridge, so that the network sends the
-     * guest's traffic here from now on (it waits in the tap until the guest runs).
+     * Failover, before the device state is loaded: each NIC's tap (in its bridge already, down) comes up, the bridge
+     * forwards the guest's MAC address to it, and the address is announced on the bridge ({@link MacAnnouncement}), so
+     * that the network sends the guest's traffic here from now on (it waits in the tap until the guest runs).
      */
-    static void moveHere(QemuProcess p, VmDefinition vm, QemuSettings settings)
-            throws HypervisorException, InterruptedException {
-        p.joinBridges(vm, settings);
+    static void moveHere(QemuProcess p, VmDefinition vm, QemuSettings settings) throws HypervisorException {
+        List<MacAnnouncement.Nic> nics = new ArrayList<>();
         for (int i = 0; i < vm.nics().size(); i++) {
             VmNic nic = vm.nics().get(i);
             String bridge = QemuProcess.bridgeOf(nic, settings);
-            if (bridge.isEmpty()) {
-                continue;
+            if (!bridge.isEmpty()) {
+                nics.add(new MacAnnouncement.Nic(p.taps().get(i), bridge, nic.mac()));
             }
-            List<String> fdb = new ArrayList<>(List.of("bridge"));
-            if (!settings.netns().isEmpty()) {
-                fdb.addAll(List.of("-netns", settings.netns()));
-            }
-            fdb.addAll(List.of("fdb", "replace", nic.mac(), "dev", p.taps().get(i), "master", "dynamic"));
-            QemuProcess.run(fdb);
-            try {
-                MacAnnouncement.send(settings.netns(), bridge, List.of(nic.mac()));
-            } catch (IOException e) {
-                throw new HypervisorException(e.getMessage(), e);
-            }
+        }
+        if (nics.isEmpty()) {
+            return;
+        }
+        try {
+            MacAnnouncement.moveHere(settings.netns(), nics);
+        } catch (IOException e) {
+            throw new HypervisorException(e.getMessage(), e);
         }
     }
 

@@ -10,14 +10,16 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The RARP a failover sends before the standby runs: its bytes are QEMU's announce-self frame, and sent on a real
- * interface of another network namespace it teaches a bridge where the MAC address is.
+ * The MAC address move a failover makes before the standby runs: the RARP's bytes are QEMU's announce-self frame, the
+ * rtnetlink requests are iproute2's, and on real interfaces of another network namespace the move brings the tap up,
+ * points the bridge's entry at it and sends the RARP out of the bridge. Needs root.
  */
 class MacAnnouncementTest {
 
@@ -57,7 +59,48 @@ class MacAnnouncementTest {
         assertTrue(fdb.contains(mac + " dev v1 master br-t"), fdb);
         IOException e = assertThrows(IOException.class, () -> MacAnnouncement.send(netns, "nosuch0", List.of(mac)));
         assertTrue(e.getMessage().contains("no interface nosuch0"), e.getMessage());
-        assertArrayEquals(MacAnnouncement.rarp(mac), MacAnnouncement.rarp(mac.toUpperCase(java.util.Locale.ROOT)));
+        assertArrayEquals(MacAnnouncement.rarp(mac), MacAnnouncement.rarp(mac.toUpperCase(Locale.ROOT)));
+
+        // failover: the standby's tap, a port of the bridge but down, comes up and takes the address over (a veth
+        // stands for the tap: its peer gives it the carrier a tap has while QEMU holds it)
+        run("ip", "-n", netns, "link", "add", "tp0", "type", "veth", "peer", "name", "tq0");
+        run("ip", "-n", netns, "link", "set", "tq0", "up");
+        run("ip", "-n", netns, "link", "set", "tp0", "master", "br-t", "down");
+        long received = rxPackets("v0");
+        MacAnnouncement.moveHere(netns, List.of(new MacAnnouncement.Nic("tp0", "br-t", mac)));
+        fdb = run("bridge", "-netns", netns, "fdb", "show", "br", "br-t");
+        assertTrue(fdb.contains(mac + " dev tp0 master br-t"), fdb);
+        assertFalse(fdb.contains(mac + " dev v1 master br-t"), fdb);
+        assertTrue(run("ip", "-n", netns, "link", "show", "tp0").contains(",UP"), "tp0 is up");
+        assertTrue(rxPackets("v0") > received, "the RARP went out of the bridge to v1 and arrived at v0");
+        e = assertThrows(IOException.class, () -> MacAnnouncement.moveHere(netns,
+                List.of(new MacAnnouncement.Nic("tp0", "nosuch-br", mac))));
+        assertTrue(e.getMessage().contains("no interface nosuch-br"), e.getMessage());
+    }
+
+    @Test
+    void theRtnetlinkRequestsAreWhatIproute2Sends() {
+        HexFormat hex = HexFormat.of();
+        // ip link set dev #7 up: nlmsghdr (32 bytes, RTM_NEWLINK, REQUEST|ACK, seq 1), ifinfomsg index 7, flags and
+        // change IFF_UP
+        assertEquals("20000000" + "1000" + "0500" + "01000000" + "00000000" + "00000000" + "07000000" + "01000000"
+                + "01000000", hex.formatHex(MacAnnouncement.linkUp(7)));
+        // bridge fdb replace 52:54:00:aa:bb:cc dev #9 master dynamic: RTM_NEWNEIGH, REQUEST|ACK|REPLACE|CREATE,
+        // ndmsg AF_BRIDGE, NUD_REACHABLE, NTF_MASTER, NDA_LLADDR
+        assertEquals("28000000" + "1c00" + "0505" + "01000000" + "00000000" + "07000000" + "09000000" + "0200" + "04"
+                + "00" + "0a00" + "0200" + "525400aabbcc" + "0000", hex.formatHex(MacAnnouncement.forwardTo(9,
+                        HexFormat.ofDelimiter(":").parseHex("52:54:00:aa:bb:cc"))));
+    }
+
+    private long rxPackets(String dev) throws Exception {
+        String out = run("ip", "-n", netns, "-s", "link", "show", dev);
+        String[] lines = out.split("\n");
+        for (int i = 0; i < lines.length - 1; i++) {
+            if (lines[i].trim().startsWith("RX:")) {
+                return Long.parseLong(lines[i + 1].trim().split("\\s+")[1]);
+            }
+        }
+        throw new AssertionError("no RX counters in: " + out);
     }
 
     private static String run(String... cmd) throws Exception {
