@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,13 +20,22 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+import javax.xml.XMLConstants;
+import javax.xml.parsers.DocumentBuilderFactory;
 
 import org.junit.jupiter.api.Test;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+import org.w3c.dom.NodeList;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The documentation cannot rot silently: every relative link and every repository or node path that README.md and
- * docs/*.md name exists, and docs/configuration.md documents exactly the keys of etc/*.cfg, with their defaults.
+ * docs/*.md name exists, and docs/configuration.md documents exactly the keys of etc/*.cfg, with their defaults, and
+ * every key the components declare in their metatype.
  */
 class DocsTest {
 
@@ -245,6 +255,112 @@ class DocsTest {
                 Files.readString(root.resolve("docs/configuration.md"), StandardCharsets.UTF_8));
         assertFalse(documented.isEmpty(), "docs/configuration.md has no `PID` section");
         assertEquals(List.of(), differences(shipped(root.resolve("etc")), documented));
+    }
+
+    /**
+     * PID to its keys and defaults as the components declare them: the metatype XML that bnd generates from each
+     * {@code @ObjectClassDefinition} into the bundles the assembly ships. A key whose name says "(deprecated)" is
+     * left out; a key without a default (a required one) maps to null.
+     */
+    static Map<String, Map<String, String>> declared(Path system) throws Exception {
+        Map<String, Map<String, String>> pids = new TreeMap<>();
+        DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
+        factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
+        factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        List<Path> jars;
+        try (Stream<Path> s = Files.walk(system)) {
+            jars = s.filter(p -> p.toString().endsWith(".jar")).sorted().toList();
+        }
+        for (Path jar : jars) {
+            // a reactor build that stops before package (mvn test) assembles the bundles' classes directories
+            if (Files.isDirectory(jar)) {
+                Path dir = jar.resolve("OSGI-INF/metatype");
+                if (Files.isDirectory(dir)) {
+                    try (Stream<Path> s = Files.list(dir)) {
+                        for (Path xml : s.filter(p -> p.toString().endsWith(".xml")).sorted().toList()) {
+                            try (InputStream in = Files.newInputStream(xml)) {
+                                metatype(factory.newDocumentBuilder().parse(in), pids);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            try (ZipFile zip = new ZipFile(jar.toFile())) {
+                for (ZipEntry e : zip.stream().filter(z -> z.getName().startsWith("OSGI-INF/metatype/")
+                        && z.getName().endsWith(".xml")).toList()) {
+                    try (InputStream in = zip.getInputStream(e)) {
+                        metatype(factory.newDocumentBuilder().parse(in), pids);
+                    }
+                }
+            }
+        }
+        return pids;
+    }
+
+    /** Adds the PID of one metatype document with its keys (deprecated ones left out) and defaults. */
+    private static void metatype(Document xml, Map<String, Map<String, String>> pids) {
+        String pid = ((Element) xml.getElementsByTagName("Designate").item(0)).getAttribute("pid");
+        Map<String, String> keys = new TreeMap<>();
+        NodeList ads = xml.getElementsByTagName("AD");
+        for (int i = 0; i < ads.getLength(); i++) {
+            Element ad = (Element) ads.item(i);
+            if (!ad.getAttribute("name").contains("(deprecated)")) {
+                keys.put(ad.getAttribute("id"), ad.hasAttribute("default") ? ad.getAttribute("default") : null);
+            }
+        }
+        pids.put(pid, keys);
+    }
+
+    /** Every difference between what the components declare and what the reference says, one line each. */
+    static List<String> metatypeDifferences(Map<String, Map<String, String>> declared,
+            Map<String, Map<String, String>> documented) {
+        List<String> diffs = new ArrayList<>();
+        for (Map.Entry<String, Map<String, String>> pid : declared.entrySet()) {
+            Map<String, String> doc = documented.getOrDefault(pid.getKey(), Map.of());
+            for (Map.Entry<String, String> key : pid.getValue().entrySet()) {
+                String said = doc.get(key.getKey());
+                if (said == null) {
+                    diffs.add(pid.getKey() + " " + key.getKey() + ": declared by the component, not in the reference");
+                } else if (key.getValue() != null && !key.getValue().equals(said)) {
+                    diffs.add(pid.getKey() + " " + key.getKey() + ": the component's default is '" + key.getValue()
+                            + "', the reference's '" + said + "'");
+                }
+            }
+            for (String key : doc.keySet()) {
+                if (!pid.getValue().containsKey(key)) {
+                    diffs.add(pid.getKey() + " " + key + ": in the reference, not declared by the component");
+                }
+            }
+        }
+        return diffs;
+    }
+
+    @Test
+    void theConfigurationReferenceMatchesWhatTheComponentsDeclare() throws Exception {
+        Map<String, Map<String, String>> declared = declared(Distribution.assembly().resolve("system/io/romulus"));
+        assertTrue(declared.keySet().containsAll(Set.of("io.romulus.engine", "io.romulus.qemu", "io.romulus.detector",
+                "io.romulus.netbuf.plug", "io.romulus.witness.zookeeper")), "metatype found: " + declared.keySet()
+                + " (bnd writes it when it packages a bundle: a reactor build that stops before package, such as "
+                + "mvn test, assembles classes directories without it; run mvn verify, as scripts/test does)");
+        Map<String, Map<String, String>> documented = documented(
+                Files.readString(Distribution.root().resolve("docs/configuration.md"), StandardCharsets.UTF_8));
+        assertEquals(List.of(), metatypeDifferences(declared, documented));
+    }
+
+    @Test
+    void theMetatypeComparisonCatchesAnUndocumentedKeyAndADifferentDefault() {
+        Map<String, String> keys = new TreeMap<>();
+        keys.put("a", "1");
+        keys.put("required", null);
+        keys.put("new.key", "x");
+        Map<String, Map<String, String>> declared = Map.of("io.romulus.x", keys);
+        Map<String, Map<String, String>> doc = Map.of("io.romulus.x", Map.of("a", "2", "required", "zk:2181",
+                "gone", "0"));
+        assertEquals(Set.of("io.romulus.x a: the component's default is '1', the reference's '2'",
+                "io.romulus.x new.key: declared by the component, not in the reference",
+                "io.romulus.x gone: in the reference, not declared by the component"),
+                new HashSet<>(metatypeDifferences(declared, doc)));
     }
 
     @Test
