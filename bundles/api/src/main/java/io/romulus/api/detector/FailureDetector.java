@@ -34,6 +34,14 @@ public interface FailureDetector {
         /** Other traffic from the peer (checkpoint ACKs, stream records) also proves it alive. */
         void alive();
 
+        /**
+         * Milliseconds since the peer was last heard from (heartbeat or other evidence), for reports of how long a
+         * conviction took; NaN where the detector does not know.
+         */
+        default double silenceMillis() {
+            return Double.NaN;
+        }
+
         @Override
         void close();
     }

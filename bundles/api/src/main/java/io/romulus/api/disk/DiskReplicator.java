@@ -2,6 +2,7 @@ package io.romulus.api.disk;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
@@ -99,6 +100,16 @@ public interface DiskReplicator {
          * @return the disk as the activated domain is to see it (its kind and source on this host)
          */
         GuestDisk activate() throws Exception;
+
+        /**
+         * The disk as {@link #activate()} will return it, served already where the replicator can, for a standby VM
+         * that opens it before failover (see {@link io.romulus.api.hypervisor.Replica#standby}). The standby does no
+         * I/O on it until activation, which applies every committed write first. Idempotent. Empty (the default)
+         * where the disk cannot be opened before activation, e.g. a DRBD secondary: the VM then starts at failover.
+         */
+        default Optional<GuestDisk> standby() throws Exception {
+            return Optional.empty();
+        }
 
         /** Drops the replica's hold (not the disk's data). */
         @Override

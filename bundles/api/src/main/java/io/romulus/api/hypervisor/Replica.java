@@ -61,6 +61,20 @@ public interface Replica extends AutoCloseable {
     }
 
     /**
+     * Offers the binding to prepare the replica's failover ahead of time, with the disks as {@link #activate(List)}
+     * will be given them: a binding may start the VM's process now, stopped and waiting for a committed device state,
+     * so that a failover only loads that state and lets it run. The standby must never run before activation, and
+     * must not read the replica's memory or disks until then (invariant I2: it sees the committed state only once
+     * activation holds the replica). Called after commits, possibly often: it must return at once (start the process
+     * in the background) and do nothing when a standby with these disks is up or starting; a standby that died is
+     * started again. The default does nothing: activation starts everything.
+     *
+     * @param disks the disks the domain will be activated with, already served, in the primary's order
+     */
+    default void standby(List<GuestDisk> disks) {
+    }
+
+    /**
      * The engine lets go of the replica without dropping it (the engine bundle is being updated): it stays at its
      * committed epoch, so that {@link Hypervisor#adoptReplica(ReplicaSpec)} hands it to the next engine. The default
      * {@linkplain #close() drops} it: a binding that cannot adopt makes the primary copy the domain whole again.

@@ -22,11 +22,11 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
 
     public static final String DEFAULT_LISTEN_ADDRESS = "0.0.0.0";
     public static final int DEFAULT_LISTEN_PORT = 7490;
-    public static final long DEFAULT_INTERVAL_MS = 100;
+    public static final long DEFAULT_INTERVAL_MS = 10;
     public static final double DEFAULT_THRESHOLD = 8.0;
-    public static final long DEFAULT_MIN_STD_DEV_MS = 100;
-    public static final long DEFAULT_ACCEPTABLE_PAUSE_MS = 200;
-    public static final int DEFAULT_WINDOW = 200;
+    public static final long DEFAULT_MIN_STD_DEV_MS = 10;
+    public static final long DEFAULT_ACCEPTABLE_PAUSE_MS = 80;
+    public static final int DEFAULT_WINDOW = 500;
 
     public DetectorSettings {
         if (listenAddress == null || listenAddress.isBlank()) {

@@ -94,6 +94,9 @@ public final class PhiAccrual {
     private long lastArrival;
     private long heartbeats;
 
+    /** How much longer a peer never heard from may stay silent: see {@link #phi()}. */
+    static final long FIRST_HEARTBEAT_GRACE_NANOS = 1_000_000_000L;
+
     /**
      * @param parameters how to judge
      * @param nanoClock  monotonic time in nanoseconds ({@code System::nanoTime} outside tests)
@@ -135,9 +138,14 @@ public final class PhiAccrual {
         }
     }
 
-    /** The suspicion level now. */
+    /**
+     * The suspicion level now. Until its first heartbeat a peer gets {@link #FIRST_HEARTBEAT_GRACE_NANOS} more: it is
+     * monitored from the moment a stream names it, a little before it starts sending (its own stream set-up, a busy
+     * initial copy), and a node that never heard from its peer has no evidence that it stopped.
+     */
     public synchronized double phi() {
-        return phi(clock.getAsLong() - lastArrival);
+        long silence = clock.getAsLong() - lastArrival;
+        return phi(heard ? silence : silence - FIRST_HEARTBEAT_GRACE_NANOS);
     }
 
     /** Milliseconds since the peer was last heard from (heartbeat or other evidence). */

@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.romulus.api.detector.FailureDetector;
 import io.romulus.api.node.NodeIdentity;
+import io.romulus.support.linux.ThreadPriority;
 
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -74,6 +75,12 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
 
     static final String PID = "io.romulus.detector";
 
+    /**
+     * The real-time priority ({@code SCHED_RR}) of the heartbeat threads, which only block and send or receive one
+     * datagram: low among real-time threads (the kernel's own run at 50 and above), above every normal one.
+     */
+    static final int REALTIME_PRIORITY = 10;
+
     private static final Logger LOG = LoggerFactory.getLogger(UdpFailureDetector.class);
 
     private final Object lock = new Object();
@@ -113,7 +120,10 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             throw e;
         }
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "romulus-detector-heartbeats");
+            Thread t = new Thread(() -> {
+                LOG.info("heartbeat sender runs with {}", ThreadPriority.raiseCurrentThread(REALTIME_PRIORITY));
+                r.run();
+            }, "romulus-detector-heartbeats");
             t.setDaemon(true);
             return t;
         });
@@ -432,6 +442,11 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
         @Override
         public void alive() {
             accrual.alive();
+        }
+
+        @Override
+        public double silenceMillis() {
+            return accrual.silenceMillis();
         }
 
         @Override

@@ -10,13 +10,17 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.romulus.support.linux.ThreadPriority;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The heartbeat socket: one UDP {@link DatagramChannel} bound to the detector's own port, heartbeats sent from it to
  * each peer and received on it by a thread of its own. Datagrams that are not heartbeats are counted and ignored.
- * The channel stays unconnected, so ICMP errors from a peer that is down never reach the receiver.
+ * The channel stays unconnected, so ICMP errors from a peer that is down never reach the receiver. The receiving
+ * thread runs at real-time priority where the node may raise it ({@link ThreadPriority}), so that a busy host does
+ * not delay heartbeats into a false suspicion.
  */
 public final class UdpHeartbeats implements AutoCloseable {
 
@@ -107,6 +111,8 @@ public final class UdpHeartbeats implements AutoCloseable {
     }
 
     private void receive() {
+        LOG.info("heartbeat receiver on {} runs with {}", local,
+                ThreadPriority.raiseCurrentThread(UdpFailureDetector.REALTIME_PRIORITY));
         ByteBuffer buffer = ByteBuffer.allocate(RECEIVE_BUFFER);
         while (channel.isOpen()) {
             buffer.clear();

@@ -25,11 +25,11 @@ class DetectorSettingsTest {
         DetectorSettings s = DetectorSettings.of(config(Map.of("node_id", "node-a")));
         assertEquals(DetectorSettings.defaults("node-a"), s);
         assertEquals(7490, s.listen().getPort());
-        assertEquals(100, s.intervalMs());
+        assertEquals(10, s.intervalMs());
         assertEquals(8.0, s.threshold());
-        assertEquals(100, s.minStdDevMs());
-        assertEquals(200, s.acceptablePauseMs());
-        assertEquals(200, s.window());
+        assertEquals(10, s.minStdDevMs());
+        assertEquals(80, s.acceptablePauseMs());
+        assertEquals(500, s.window());
     }
 
     @Test

@@ -68,6 +68,21 @@ class PhiAccrualTest {
     }
 
     @Test
+    void aPeerNeverHeardFromGetsASecondMoreThanOneThatStopped() {
+        Clock clock = new Clock();
+        PhiAccrual never = new PhiAccrual(new PhiAccrual.Parameters(8.0, 10 * MS, 80 * MS, 500, 10 * MS),
+                clock::get);
+        long silentFromTheStart = millisToConviction(never, clock, 8.0);
+        PhiAccrual stopped = new PhiAccrual(new PhiAccrual.Parameters(8.0, 10 * MS, 80 * MS, 500, 10 * MS),
+                clock::get);
+        beat(stopped, clock, 100, 10);
+        long afterHeartbeats = millisToConviction(stopped, clock, 8.0);
+        assertTrue(afterHeartbeats > 100 && afterHeartbeats < 200, "a peer that stopped: " + afterHeartbeats + " ms");
+        assertTrue(Math.abs(afterHeartbeats + 1000 - silentFromTheStart) <= 20,
+                "a peer never heard from: " + silentFromTheStart + " ms");
+    }
+
+    @Test
     void silenceRaisesPhiMonotonicallyPastTheThresholdInPredictableTime() {
         Clock clock = new Clock();
         PhiAccrual d = new PhiAccrual(params(100, 0, 100), clock::get);
@@ -176,7 +191,7 @@ class PhiAccrualTest {
         PhiAccrual d = new PhiAccrual(params(100, 0, 100), clock::get);
         assertTrue(d.phi() < 0.5);
         long t = millisToConviction(d, clock, 8.0);
-        assertTrue(t >= 600 && t <= 700, "a silent peer is convicted after " + t + " ms");
+        assertTrue(t >= 1600 && t <= 1700, "a silent peer is convicted after " + t + " ms (a second of grace)");
     }
 
     @Test

@@ -124,7 +124,7 @@ class UdpFailureDetectorTest {
         LOG.info("b suspected {} ms after it stopped, phi {}", detectionMs, atA.suspectedPhi);
         assertEquals(List.of("suspected b"), atA.events);
         assertTrue(atA.suspectedPhi >= 8, "phi at suspicion " + atA.suspectedPhi);
-        assertTrue(detectionMs >= 300, "suspected too early, after " + detectionMs + " ms");
+        assertTrue(detectionMs >= 100, "suspected too early, after " + detectionMs + " ms");
         double atSuspicion = atA.suspectedPhi;
         await().atMost(DETECTION_LIMIT).until(() -> bSeenByA.phi() > atSuspicion + 2);
 
@@ -303,7 +303,7 @@ class UdpFailureDetectorTest {
     }
 
     @Test
-    void aPeerNeverHeardFromIsSentNothingAndSuspectedAfterTheUsualSilence() throws Exception {
+    void aPeerNeverHeardFromIsSentNothingAndSuspectedAfterTheUsualSilenceAndASecondOfGrace() throws Exception {
         UdpFailureDetector a = detector("a", 0);
         DatagramChannel c = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
         c.configureBlocking(false);
@@ -322,7 +322,7 @@ class UdpFailureDetectorTest {
         await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c")));
         long detectionMs = TimeUnit.NANOSECONDS.toMillis(atA.suspectedAt - monitored);
         LOG.info("a peer never heard from was suspected {} ms after monitor()", detectionMs);
-        assertTrue(detectionMs >= 600, "suspected too early, after " + detectionMs + " ms");
+        assertTrue(detectionMs >= 1000, "suspected too early, after " + detectionMs + " ms");
         assertTrue(cSeenByA.suspected());
         assertEquals(1, status(a, "c").suspicions());
         ByteBuffer in = ByteBuffer.allocate(Heartbeat.MAX_BYTES);

@@ -64,8 +64,9 @@ final class Activation {
             }
             lease = taken.get();
         }
+        String detail;
         try {
-            activate(domain, lease);
+            detail = activate(domain, lease);
         } catch (Exception e) {
             if (lease != null) {
                 lease.close();
@@ -73,8 +74,8 @@ final class Activation {
             throw e;
         }
         failovers.forget(domain);
-        engine.alarms().raiseAsked(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator; the domain "
-                + "runs on this node now (romulus:status shows whether it is protected back towards the node it came "
+        engine.alarms().raiseAsked(Alarm.Kind.FAILOVER, domain, "replica activated here by the operator"
+                + (detail.isEmpty() ? "" : " (" + detail + ")") + "; the domain runs on this node now (romulus:status shows whether it is protected back towards the node it came "
                 + "from)");
         return b.status();
     }
@@ -85,17 +86,22 @@ final class Activation {
         return b != null && !b.isActivated() && b.committedEpoch() >= 0;
     }
 
-    /** Activates the replica of {@code id}; the lease (if any) goes with the domain. */
-    void activate(DomainId id, Witness.Lease lease) throws Exception {
+    /**
+     * Activates the replica of {@code id}; the lease (if any) goes with the domain.
+     *
+     * @return how the domain came to run, from its binding ({@link ProtectedDomain#activationDetail()}), or empty
+     */
+    String activate(DomainId id, Witness.Lease lease) throws Exception {
         BackupReplica b = roles.replicas.get(id);
         if (b == null) {
             throw new IllegalArgumentException("this node holds no replica of " + id);
         }
         ProtectedDomain running = b.activate();
+        String detail = running.activationDetail();
         String back = b.returnAddress();
         if (!engine.settings().reprotect() || back == null) {
             roles.activated.put(id, new DomainRoles.Activated(running, lease));
-            return;
+            return detail;
         }
         try {
             primaries.protectBack(id, running, lease, b, ProtectRequest.parsePeer(back));
@@ -104,6 +110,7 @@ final class Activation {
                     + "romulus:protect gives it one", id, back, e.getMessage());
             roles.activated.put(id, new DomainRoles.Activated(running, lease));
         }
+        return detail;
     }
 
     /**

@@ -68,6 +68,8 @@ final class BackupReplica {
     final Consumer<BackupReplica> onOrderlyEnd;
     final Runnable onCommit;
     final Runnable onPlannedStop;
+    /** An old primary's stream is refused because the replica was activated here: the domain is announced again. */
+    final Runnable onTakenOver;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
 
     @GuardedBy("lock")
@@ -109,8 +111,10 @@ final class BackupReplica {
      * @param onPlannedStop called when the primary stops the stream for an update of its own (failover holds back a
      *                      while)
      */
-    BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop) {
+    BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
+            Runnable onTakenOver) {
         this.id = id;
+        this.onTakenOver = onTakenOver;
         this.onOrderlyEnd = onOrderlyEnd;
         this.onCommit = onCommit;
         this.onPlannedStop = onPlannedStop;
@@ -277,8 +281,9 @@ final class BackupReplica {
 
     /** A replica handed over by the previous engine, adopted by its binding. */
     static BackupReplica restored(HandedOver h, Replica replica, Consumer<BackupReplica> onOrderlyEnd,
-            Runnable onCommit, Runnable onPlannedStop) {
-        return ReplicaHandOver.restored(h, replica, new BackupReplica(h.id(), onOrderlyEnd, onCommit, onPlannedStop));
+            Runnable onCommit, Runnable onPlannedStop, Runnable onTakenOver) {
+        return ReplicaHandOver.restored(h, replica, new BackupReplica(h.id(), onOrderlyEnd, onCommit, onPlannedStop,
+                onTakenOver));
     }
 
     /** Why the committed replica cannot be activated, resumed or forked now, or null. */

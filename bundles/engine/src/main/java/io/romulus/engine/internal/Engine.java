@@ -250,8 +250,8 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     }
 
     @Override
-    public void activate(DomainId id, Witness.Lease lease) throws Exception {
-        activation.activate(id, lease);
+    public String activate(DomainId id, Witness.Lease lease) throws Exception {
+        return activation.activate(id, lease);
     }
 
     // ------------------------------------------------------------------------------------------------ status

@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
 final class FailoverCoordinator implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(FailoverCoordinator.class);
+    /** How often a backup refused the lease asks the witness again while the primary stays suspected. */
+    private static final long WITNESS_RETRY_MS = 50;
 
     /** What the coordinator needs from the engine. */
     interface Engine {
@@ -54,8 +56,8 @@ final class FailoverCoordinator implements AutoCloseable {
         /** Whether this node holds a replica of {@code id} with a committed checkpoint, not yet activated. */
         boolean canActivate(DomainId id);
 
-        /** Activates the replica; the lease (if any) goes with the domain. */
-        void activate(DomainId id, Witness.Lease lease) throws Exception;
+        /** Activates the replica; the lease (if any) goes with the domain. Returns how it came to run, or empty. */
+        String activate(DomainId id, Witness.Lease lease) throws Exception;
     }
 
     private final Engine engine;
@@ -141,6 +143,8 @@ final class FailoverCoordinator implements AutoCloseable {
         volatile FailureDetector.Monitor monitor;
         volatile boolean suspected;
         volatile long suspectedAtNanos;
+        /** How long the primary had been silent when it was suspected, in milliseconds (NaN: not known). */
+        volatile double silenceAtSuspicion = Double.NaN;
         volatile long graceUntilNanos;
         private String lastRefusal;
 
@@ -172,6 +176,8 @@ final class FailoverCoordinator implements AutoCloseable {
         public void suspected(String peerId, double phi) {
             suspected = true;
             suspectedAtNanos = System.nanoTime();
+            FailureDetector.Monitor m = monitor;
+            silenceAtSuspicion = m == null ? Double.NaN : m.silenceMillis();
             lastRefusal = null;
             try {
                 decisions.execute(() -> decide(phi));
@@ -239,11 +245,14 @@ final class FailoverCoordinator implements AutoCloseable {
             long convictedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - suspectedAtNanos);
             try {
                 long start = System.nanoTime();
-                engine.activate(id, lease);
-                engine.alarms().raise(Alarm.Kind.FAILOVER, id, "primary " + primaryNode + " convicted (phi "
-                        + String.format("%.1f", phi) + "); replica activated here in "
-                        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms"
-                        + (witness == null ? "" : " after taking the lease (" + convictedMs + " ms after suspicion)")
+                String how = engine.activate(id, lease);
+                double silence = silenceAtSuspicion;
+                engine.alarms().raise(Alarm.Kind.FAILOVER, id, "primary " + primaryNode + " convicted "
+                        + (Double.isNaN(silence) ? "" : "after " + Math.round(silence) + " ms of silence ")
+                        + "(phi " + String.format("%.1f", phi) + ")"
+                        + (witness == null ? "" : ", the lease taken " + convictedMs + " ms after suspicion")
+                        + "; replica activated here in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)
+                        + " ms" + (how.isEmpty() ? "" : " (" + how + ")")
                         + "; the domain runs on this node now (romulus:status shows whether it is protected back "
                         + "towards the node it came from)");
                 forget(id);
@@ -262,7 +271,8 @@ final class FailoverCoordinator implements AutoCloseable {
                 lastRefusal = why;
                 engine.alarms().raise(Alarm.Kind.WITNESS, id, why);
             }
-            long delay = engine.settings().reconnectDelayMs();
+            // the lease frees when the primary's ZooKeeper session expires: ask again soon, not a reconnect later
+            long delay = Math.min(engine.settings().reconnectDelayMs(), WITNESS_RETRY_MS);
             try {
                 Future<?> unused = decisions.schedule(() -> decide(monitor == null ? Double.NaN : monitor.phi()), delay,
                         TimeUnit.MILLISECONDS);

@@ -16,6 +16,7 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
+import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
@@ -223,6 +224,19 @@ final class PrimaryProtection {
     /** Whether this node took the domain over from another (failover), rather than being given it. */
     boolean takenOver() {
         return takenOver;
+    }
+
+    /** Announces the domain's addresses again from here (see {@link ProtectedDomain#announce()}). */
+    void announce() throws HypervisorException {
+        ProtectedDomain d = domain.lockIfPresent();
+        if (d == null) {
+            return;
+        }
+        try {
+            d.announce();
+        } finally {
+            domain.unlock();
+        }
     }
 
     void start() {

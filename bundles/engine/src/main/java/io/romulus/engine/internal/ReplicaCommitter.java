@@ -1,7 +1,13 @@
 package io.romulus.engine.internal;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.CommittedEpoch;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.transport.CheckpointException;
@@ -21,7 +27,12 @@ final class ReplicaCommitter {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaCommitter.class);
 
+    private static final long STANDBY_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     private final BackupReplica r;
+    /** The replica last offered a standby, and when (under the replica's lock). */
+    private Replica standbyOffered;
+    private long standbyOfferedAt;
 
     ReplicaCommitter(BackupReplica replica) {
         this.r = replica;
@@ -92,8 +103,47 @@ final class ReplicaCommitter {
             }
             r.committedEpoch = e;
             r.committedPages = epoch.pageCount();
+            offerStandby(replica, stream.disks);
         }
         r.onCommit.run();
+    }
+
+    /**
+     * Offers the committed replica's binding to prepare its failover ({@link Replica#standby}) with the disks as
+     * failover will attach them: at the replica's first commit, then at most once a second, so that a standby that
+     * died is started again. Nothing is offered where a disk cannot be served before failover. Under the lock.
+     */
+    private void offerStandby(Replica replica, List<BackupReplica.ReplicaDisk> disks) {
+        long now = System.nanoTime();
+        if (replica == standbyOffered && now - standbyOfferedAt < STANDBY_RECHECK_NANOS) {
+            return;
+        }
+        boolean first = replica != standbyOffered;
+        standbyOffered = replica;
+        standbyOfferedAt = now;
+        List<GuestDisk> served = new ArrayList<>();
+        for (BackupReplica.ReplicaDisk d : disks) {
+            try {
+                Optional<GuestDisk> s = d.backup().standby();
+                if (s.isEmpty()) {
+                    if (first) {
+                        LOG.info("No standby for the failover of {}: its disk {} cannot be served before failover; "
+                                + "failover starts the VM", r.id(), d.disk().name());
+                    }
+                    return;
+                }
+                served.add(s.get());
+            } catch (Exception e) {
+                LOG.warn("No standby for the failover of {}: serving its disk {} ahead of failover failed: {}", r.id(),
+                        d.disk().name(), e.getMessage());
+                return;
+            }
+        }
+        try {
+            replica.standby(served);
+        } catch (RuntimeException e) {
+            LOG.warn("Preparing the failover of {} failed: {}", r.id(), e.toString());
+        }
     }
 
     /**

@@ -59,6 +59,7 @@ final class ReplicaIntake {
         }
         String nodeId = settings.get().nodeId();
         if (roles.activated.containsKey(id)) {
+            announceAgain(id);
             throw new DomainTakenOverException(id + " was activated on " + nodeId + " and runs there now");
         }
         if (handOver.isClosed()) {
@@ -76,6 +77,7 @@ final class ReplicaIntake {
             if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
                 if (here.takenOver()) {
                     // this node took the domain over: the node asking is an old primary that must stop its copy
+                    announceAgain(id);
                     throw new DomainTakenOverException(id + " was taken over by " + nodeId + " and runs there now");
                 }
                 throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
@@ -178,7 +180,8 @@ final class ReplicaIntake {
     }
 
     private BackupReplica newReplica(DomainId id) {
-        return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id));
+        return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
+                () -> announceAgain(id));
     }
 
     /**
@@ -188,7 +191,7 @@ final class ReplicaIntake {
     boolean keepRestored(BackupReplica.HandedOver h, Replica adopted) {
         DomainId id = h.id();
         BackupReplica b = BackupReplica.restored(h, adopted, this::drop, () -> failovers.heard(id),
-                () -> plannedStop(id));
+                () -> plannedStop(id), () -> announceAgain(id));
         if (roles.replicas.putIfAbsent(id, b) != null) {
             return false;
         }
@@ -229,6 +232,27 @@ final class ReplicaIntake {
             if (b.binding().equals(binding)) {
                 b.bindingGone();
             }
+        }
+    }
+
+    /**
+     * An old primary of {@code id}, which runs here now, is told it lost the domain and fences itself: the domain's
+     * addresses are announced again from here, so that a frame its copy sent before it stopped (an ARP, which output
+     * buffering does not hold) does not keep the network sending the guest's traffic there.
+     */
+    void announceAgain(DomainId id) {
+        try {
+            DomainRoles.Activated a = roles.activated.get(id);
+            if (a != null) {
+                a.domain().announce();
+                return;
+            }
+            PrimaryProtection p = roles.primaries.get(id);
+            if (p != null) {
+                p.announce();
+            }
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("Announcing {} again after fencing its old primary failed: {}", id, e.getMessage());
         }
     }
 }

@@ -52,10 +52,17 @@ final class ReplicaStager implements ReplicaSink {
         this.pages = ByteBuffer.allocateDirect(256 * pageSize);
     }
 
+    /** Whether this stream's primary was told the domain was taken over (it then fences itself). */
+    private volatile boolean takenOverTold;
+
     /** Throws when this stream takes no more records: activated here, or replaced by a newer stream. */
     void checkLive() throws CheckpointException {
         if (superseded) {
             if (owner.isActivated()) {
+                if (!takenOverTold) {
+                    takenOverTold = true;
+                    owner.onTakenOver.run();
+                }
                 throw new DomainTakenOverException("the replica of " + owner.id() + " was activated on this node; "
                         + "checkpoints are refused");
             }

@@ -74,6 +74,16 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public String activationDetail() {
+        return d.activationDetail();
+    }
+
+    @Override
+    public void announce() throws HypervisorException {
+        d.announce();
+    }
+
+    @Override
     public void detach() {
         d.detach();
     }

@@ -1,10 +1,12 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -52,6 +54,11 @@ class ForwardingReplica implements Replica {
     @Override
     public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
         return r.fork(clone, overrides);
+    }
+
+    @Override
+    public void standby(List<GuestDisk> disks) {
+        r.standby(disks);
     }
 
     @Override

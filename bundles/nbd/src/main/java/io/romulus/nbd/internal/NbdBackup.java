@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Optional;
 import java.util.TreeMap;
 
 import io.romulus.api.disk.DiskReplicator;
@@ -46,6 +47,8 @@ public final class NbdBackup implements DiskReplicator.Backup {
     private long committed = -1;
     private boolean unsynced;
     private GuestDisk activated;
+    /** The disk served ahead of failover for a standby VM ({@link #standby()}), or null. */
+    private GuestDisk standby;
     private boolean closed;
 
     private NbdBackup(DomainId domain, GuestDisk disk, NbdExports exports, Path image, FileChannel file) {
@@ -174,7 +177,24 @@ public final class NbdBackup implements DiskReplicator.Backup {
         return activated;
     }
 
-    /** Releases the image file, and deletes it unless it was activated; an activated disk stays served. */
+    /**
+     * Serves the backup's image under the name {@link #activate()} will serve it, for a standby VM that opens it now
+     * and reads or writes nothing until activation, which first applies every committed write (the same export, so
+     * the standby's connection stays valid).
+     */
+    @Override
+    public synchronized Optional<GuestDisk> standby() throws IOException {
+        requireOpen();
+        if (standby == null) {
+            standby = exports.export(exportName(domain, disk), disk.name(), image);
+        }
+        return Optional.of(standby);
+    }
+
+    /**
+     * Releases the image file, and deletes it unless it was activated (then stops serving it, if a standby was
+     * served); an activated disk stays served.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -185,6 +205,9 @@ public final class NbdBackup implements DiskReplicator.Backup {
         try {
             file.close();
             if (activated == null) {
+                if (standby != null) {
+                    exports.unexport(exportName(domain, disk));
+                }
                 Files.deleteIfExists(image);
             }
         } catch (IOException e) {

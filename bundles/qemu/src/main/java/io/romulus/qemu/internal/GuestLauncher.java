@@ -7,7 +7,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -128,16 +132,26 @@ final class GuestLauncher {
         }
     }
 
-    /** A guest resumed from an image: when its start began ({@link System#nanoTime()}) and its device state loaded. */
-    record Resumed(QemuGuest guest, long started, long loaded) {
+    /**
+     * A guest resumed from an image: when its resume began ({@link System#nanoTime()}), when its MAC address was
+     * announced ahead of the load (0: not ahead, a cold start), when its device state was loaded and when it ran.
+     */
+    record Resumed(QemuGuest guest, boolean standby, long started, long announced, long loaded, long running) {
 
         long loadedMs() {
             return TimeUnit.NANOSECONDS.toMillis(loaded - started);
         }
 
-        /** Milliseconds from the start until now. */
+        /** Milliseconds from the start until the guest ran. */
         long runningMs() {
-            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            return TimeUnit.NANOSECONDS.toMillis(running - started);
+        }
+
+        /** Where the time went, for the FAILOVER alarm ({@link io.romulus.api.hypervisor.ProtectedDomain}). */
+        String detail() {
+            return (standby ? "standby QEMU; MAC announced in " + TimeUnit.NANOSECONDS.toMillis(announced - started)
+                    + " ms, " : "QEMU started cold (no standby); ") + "device state loaded in " + loadedMs()
+                    + " ms, running after " + runningMs() + " ms";
         }
     }
 
@@ -158,26 +172,73 @@ final class GuestLauncher {
             Thread.currentThread().interrupt();
             throw new HypervisorException(what + " " + id + " interrupted");
         }
+        return load(id, vm, p, deviceState, disks, what, started, null);
+    }
+
+    /**
+     * Failover into a {@link Standby}: while its MAC address moves here ({@link Standby#moveHere}, beside the load),
+     * loads {@code deviceState} into the waiting QEMU, then lets the guest run and announces its address again. If
+     * anything fails the standby's QEMU is killed and this throws; the caller may start a fresh one.
+     */
+    Resumed resumeStandby(DomainId id, VmDefinition vm, Standby standby, Path deviceState, List<GuestDisk> disks)
+            throws HypervisorException {
+        QemuSettings s = settings.get();
+        long started = System.nanoTime();
+        QemuProcess p = standby.process();
+        CompletableFuture<Long> moved = CompletableFuture.supplyAsync(() -> {
+            try {
+                Standby.moveHere(p, vm, s);
+                return System.nanoTime();
+            } catch (HypervisorException e) {
+                throw new CompletionException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CompletionException(e);
+            }
+        });
+        return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved);
+    }
+
+    private Resumed load(DomainId id, VmDefinition vm, QemuProcess p, Path deviceState, List<GuestDisk> disks,
+            String what, long started, CompletableFuture<Long> moved) throws HypervisorException {
+        QemuSettings s = settings.get();
         try {
             QmpClient qmp = p.qmp();
             qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));
             awaitStatus(qmp, id, "paused", s.qmpTimeoutMs());
             long loaded = System.nanoTime();
+            long announced = 0;
+            if (moved != null) {
+                announced = moved.get(s.qmpTimeoutMs(), TimeUnit.MILLISECONDS);
+            }
             qmp.execute("cont", null);
+            long running = System.nanoTime();
             if (!vm.nics().isEmpty()) {
                 qmp.execute("announce-self", QmpClient.arguments().put("initial", 50).put("max", 550)
                         .put("rounds", 5).put("step", 100));
             }
-            return new Resumed(new QemuGuest(id, p, vm, s, disks), started, loaded);
-        } catch (IOException e) {
+            return new Resumed(new QemuGuest(id, p, vm, s, disks), moved != null, started, announced, loaded, running);
+        } catch (IOException | TimeoutException e) {
             p.close();
-            throw new HypervisorException(what + " " + id + " failed: " + e.getMessage() + QemuProcess.logTail(dir),
-                    e);
+            throw new HypervisorException(what + " " + id + " failed: " + e.getMessage() + QemuProcess.logTail(
+                    p.dir()), e);
+        } catch (ExecutionException e) {
+            p.close();
+            Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause()
+                    : e.getCause();
+            throw new HypervisorException(what + " " + id + " failed: moving its MAC address here failed: "
+                    + cause.getMessage(), cause);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.close();
             throw new HypervisorException(what + " " + id + " interrupted");
         }
+    }
+
+    /** Starts the standby of replica {@code id} in {@code dir}: see {@link Standby}. */
+    Standby startStandby(DomainId id, VmDefinition vm, Path dir, List<GuestDisk> disks)
+            throws HypervisorException, InterruptedException {
+        return Standby.start(id, vm, dir, settings.get(), disks);
     }
 
     private static void awaitStatus(QmpClient qmp, DomainId id, String wanted, int timeoutMs)

@@ -50,6 +50,8 @@ final class QemuDomain implements ProtectedDomain {
     private boolean closed;
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
     private boolean handedOn;
+    /** How the guest came to run when it was activated from a replica, else empty. */
+    private volatile String activationDetail = "";
 
     QemuDomain(QemuGuests owner, DomainId id, QemuGuest guest) throws HypervisorException {
         this(owner, id, guest, mapRam(id, guest), null);
@@ -63,6 +65,33 @@ final class QemuDomain implements ProtectedDomain {
         this.deviceStateFile = guest.process().dir().resolve("device-state");
         this.ram = ram;
         this.tracker = tracker;
+    }
+
+    /** Records how the guest came to run: see {@link ProtectedDomain#activationDetail()}. */
+    void activated(String detail) {
+        activationDetail = detail;
+    }
+
+    @Override
+    public String activationDetail() {
+        return activationDetail;
+    }
+
+    /** QEMU's {@code announce-self}: three rounds, 50 ms apart, so that a frame the fenced copy sent late is undone. */
+    @Override
+    public void announce() throws HypervisorException {
+        if (guest.vm().nics().isEmpty()) {
+            return;
+        }
+        try {
+            guest.process().qmp().execute("announce-self", QmpClient.arguments().put("initial", 0).put("max", 100)
+                    .put("rounds", 3).put("step", 50));
+        } catch (IOException e) {
+            throw new HypervisorException("announcing " + id + " again failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("announcing " + id + " again interrupted");
+        }
     }
 
     static GuestRam mapRam(DomainId id, QemuGuest guest) throws HypervisorException {

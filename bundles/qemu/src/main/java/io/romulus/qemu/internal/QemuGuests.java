@@ -279,16 +279,30 @@ final class QemuGuests {
     }
 
     /**
-     * Failover: starts QEMU on a replica's RAM file waiting for its device state, loads the state, lets the guest run
-     * and announces its MAC address, so the network learns where it is now.
+     * Failover: loads the device state into the replica's {@link Standby} when it has one that fits, else starts QEMU
+     * on the replica's RAM file waiting for its device state and loads it; lets the guest run and announces its MAC
+     * address, so the network learns where it is now. A standby that fails is killed and a fresh QEMU started.
+     *
+     * @param standby the replica's standby, or null; this takes it over (runs it or kills it)
      */
     synchronized QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch,
-            List<GuestDisk> disks) throws HypervisorException {
+            List<GuestDisk> disks, Standby standby) throws HypervisorException {
         refuseRunning(id);
-        GuestLauncher.Resumed r = launcher.resume(id, vm, dir, deviceState, disks, "activating");
+        GuestLauncher.Resumed r = null;
+        if (standby != null) {
+            try {
+                r = launcher.resumeStandby(id, vm, standby, deviceState, disks);
+            } catch (HypervisorException e) {
+                standby.close();
+                LOG.warn("{}; starting a fresh QEMU instead", e.getMessage());
+            }
+        }
+        if (r == null) {
+            r = launcher.resume(id, vm, dir, deviceState, disks, "activating");
+        }
         QemuDomain d = resumed(r.guest());
-        LOG.info("Activated {} from checkpoint {}: device state loaded in {} ms, running after {} ms (pid {})", id,
-                epoch, r.loadedMs(), r.runningMs(), r.guest().process().pid());
+        d.activated(r.detail());
+        LOG.info("Activated {} from checkpoint {}: {} (pid {})", id, epoch, r.detail(), r.guest().process().pid());
         return d;
     }
 

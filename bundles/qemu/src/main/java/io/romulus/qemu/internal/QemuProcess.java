@@ -62,6 +62,22 @@ final class QemuProcess implements AutoCloseable {
      */
     static QemuProcess start(String name, Path dir, VmDefinition vm, QemuSettings settings, boolean incoming,
             List<String> taps, List<GuestDisk> disks) throws HypervisorException, InterruptedException {
+        QemuProcess q = startDetached(name, dir, vm, settings, incoming, taps, disks);
+        try {
+            q.joinBridges(vm, settings);
+        } catch (HypervisorException | InterruptedException e) {
+            q.close();
+            throw e;
+        }
+        return q;
+    }
+
+    /**
+     * Like {@link #start}, with the taps left out of their bridges and down: a standby's, which nothing may reach
+     * before failover ({@link #joinBridges} then).
+     */
+    static QemuProcess startDetached(String name, Path dir, VmDefinition vm, QemuSettings settings, boolean incoming,
+            List<String> taps, List<GuestDisk> disks) throws HypervisorException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         if (!settings.netns().isEmpty()) {
             cmd.addAll(List.of("ip", "netns", "exec", settings.netns()));
@@ -90,19 +106,17 @@ final class QemuProcess implements AutoCloseable {
             throw new HypervisorException("QEMU for qemu:" + name + " did not come up: " + e.getMessage()
                     + logTail(dir), e);
         }
-        QemuProcess q = new QemuProcess(name, dir, p.toHandle(), qmp, taps);
-        try {
-            for (int i = 0; i < taps.size(); i++) {
-                String bridge = bridgeOf(vm.nics().get(i), settings);
-                if (!bridge.isEmpty()) {
-                    q.joinBridge(settings.netns(), taps.get(i), bridge);
-                }
+        return new QemuProcess(name, dir, p.toHandle(), qmp, taps);
+    }
+
+    /** Puts each NIC's tap into its bridge ({@link #bridgeOf}) and brings it up. */
+    void joinBridges(VmDefinition vm, QemuSettings settings) throws HypervisorException, InterruptedException {
+        for (int i = 0; i < taps.size(); i++) {
+            String bridge = bridgeOf(vm.nics().get(i), settings);
+            if (!bridge.isEmpty()) {
+                joinBridge(settings.netns(), taps.get(i), bridge);
             }
-        } catch (HypervisorException | InterruptedException e) {
-            q.close();
-            throw e;
         }
-        return q;
     }
 
     /** The bridge a NIC's tap joins on a host with {@code settings}: its own, else the host's (empty: none). */

@@ -23,6 +23,11 @@ import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
 import io.romulus.support.state.StateFile;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * The backup's copy of a QEMU guest: a RAM file on tmpfs that a restored QEMU maps as its guest RAM, plus the device
  * state of the last committed epoch. Writers take the write lock per epoch, so an activation (which takes it too)
@@ -38,6 +43,8 @@ import io.romulus.support.state.StateFile;
  */
 final class QemuReplica implements Replica {
 
+    private static final Logger LOG = LoggerFactory.getLogger(QemuReplica.class);
+
     private final QemuReplicas owner;
     private final ReplicaSpec spec;
     private final VmDefinition vm;
@@ -48,6 +55,15 @@ final class QemuReplica implements Replica {
     private volatile long committed = -1;
     /** Why the replica is no longer usable here once {@link #ram} is null: activated, closed, detached. */
     private String gone = "closed";
+    /** The standby's state; never held while waiting for the replica's lock. */
+    private final Object standbyLock = new Object();
+    @GuardedBy("standbyLock")
+    private Standby standby;
+    @GuardedBy("standbyLock")
+    private boolean standbyStarting;
+    /** Activated, closed, detached or handed over: no more standbys for this handle. */
+    @GuardedBy("standbyLock")
+    private boolean standbyEnded;
 
     /** A new, empty replica in {@code dir}. */
     static QemuReplica create(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir)
@@ -180,7 +196,7 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(),
                         e);
             }
-            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks);
+            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks));
             gone = "activated";
             ram = null;
             owner.replicaGone(this);
@@ -267,6 +283,98 @@ final class QemuReplica implements Replica {
     }
 
     /**
+     * Keeps a {@link Standby} ready for this replica's failover, with {@code disks}: starts one in the background
+     * unless one that fits is up or starting, and starts it again if it died. Returns at once.
+     */
+    @Override
+    public void standby(List<GuestDisk> disks) {
+        if (!owner.standbyWanted()) {
+            return;
+        }
+        Standby stale;
+        synchronized (standbyLock) {
+            if (standbyEnded || standbyStarting) {
+                return;
+            }
+            stale = standby;
+            if (stale != null && stale.alive() && stale.fits(disks)) {
+                return;
+            }
+            if (stale != null) {
+                LOG.warn("The {} {}; starting another", stale, stale.alive() ? "has other disks than failover would "
+                        + "attach now" : "died");
+            }
+            standby = null;
+            standbyStarting = true;
+        }
+        owner.startStandby(() -> {
+            if (stale != null) {
+                stale.close();
+            }
+            startStandby(disks);
+        });
+    }
+
+    /** On the binding's standby thread: starts the standby, and keeps it unless the replica ended meanwhile. */
+    private void startStandby(List<GuestDisk> disks) {
+        Standby started = null;
+        try {
+            started = owner.launchStandby(spec.id(), vm, dir, disks);
+        } catch (HypervisorException e) {
+            LOG.warn("Cannot start a standby QEMU for the replica of {} (failover will start QEMU): {}", spec.id(),
+                    e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        boolean keep;
+        synchronized (standbyLock) {
+            standbyStarting = false;
+            keep = !standbyEnded;
+            if (keep) {
+                standby = started;
+            }
+            standbyLock.notifyAll();
+        }
+        if (!keep && started != null) {
+            started.close();
+        }
+    }
+
+    /**
+     * Ends standbys for this handle, waiting for one being started: returns the standby if it is alive and (unless
+     * {@code disks} is null) fits {@code disks}, and kills it otherwise.
+     */
+    private Standby endStandby(List<GuestDisk> disks) {
+        Standby s;
+        synchronized (standbyLock) {
+            standbyEnded = true;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (standbyStarting && System.nanoTime() < deadline) {
+                try {
+                    standbyLock.wait(TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()) + 1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            s = standby;
+            standby = null;
+        }
+        if (s != null && !(s.alive() && (disks == null || s.fits(disks)))) {
+            s.close();
+            return null;
+        }
+        return s;
+    }
+
+    private void closeStandby() {
+        Standby s = endStandby(null);
+        if (s != null) {
+            s.close();
+        }
+    }
+
+    /**
      * Hands the replica to a new handle, kept by the binding for {@link QemuHypervisor#adoptReplica}; waits for an
      * apply in progress. This handle is then unusable, and closing it does nothing.
      */
@@ -276,6 +384,12 @@ final class QemuReplica implements Replica {
         try {
             if (ram != null) {
                 QemuReplica next = new QemuReplica(owner, spec, vm, dir, ram, deviceState, committed);
+                Standby kept = endStandby(null);
+                if (kept != null) {
+                    synchronized (next.standbyLock) {
+                        next.standby = kept;
+                    }
+                }
                 ram = null;
                 gone = "detached";
                 owner.replicaDetached(this, next);
@@ -296,6 +410,7 @@ final class QemuReplica implements Replica {
             if (ram == null) {
                 return;
             }
+            closeStandby(); // the next version of the binding starts its own
             ram = null;
             gone = "handed over to the next version of the binding";
             try {
@@ -318,6 +433,7 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
+                closeStandby();
                 ram = null;
                 RunDirectory.deleteTree(dir);
                 owner.replicaGone(this);

@@ -9,6 +9,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
@@ -36,6 +39,12 @@ final class QemuReplicas {
     private final GuestLauncher launcher;
     private final QemuGuests guests;
     private final Set<QemuReplica> replicas = ConcurrentHashMap.newKeySet();
+    /** Starts replicas' standbys, one at a time, off the committer's thread. */
+    private final ExecutorService standbys = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "romulus-qemu-standby");
+        t.setDaemon(true);
+        return t;
+    });
     /** Replicas whose handle an engine detached, by domain name: the handles {@link #adopt} returns. */
     private final Map<String, QemuReplica> detached = new ConcurrentHashMap<>();
     /** Replicas an earlier version of the binding handed over, by domain name. */
@@ -88,6 +97,7 @@ final class QemuReplicas {
      * @return how many replicas are kept for the next version
      */
     int letGo() {
+        standbys.shutdown();
         // replicas first, then the detached ones: one being detached meanwhile moves from the first to the second
         List<QemuReplica> handed = new ArrayList<>(replicas);
         handed.forEach(QemuReplicas::handOver);
@@ -206,9 +216,29 @@ final class QemuReplicas {
     }
 
     /** Failover of a replica: see {@link QemuGuests#activate}. */
-    QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch, List<GuestDisk> disks)
-            throws HypervisorException {
-        return guests.activate(id, vm, dir, deviceState, epoch, disks);
+    QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch, List<GuestDisk> disks,
+            Standby standby) throws HypervisorException {
+        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby);
+    }
+
+    /** Whether replicas keep a {@link Standby} (the {@code standby} setting). */
+    boolean standbyWanted() {
+        return launcher.settings().standby();
+    }
+
+    /** Runs {@code task} (a replica starting its standby) on this binding's standby thread, one at a time. */
+    void startStandby(Runnable task) {
+        try {
+            standbys.execute(task);
+        } catch (RejectedExecutionException e) {
+            LOG.debug("The binding stops: no standby started", e);
+        }
+    }
+
+    /** See {@link GuestLauncher#startStandby}. */
+    Standby launchStandby(DomainId id, VmDefinition vm, Path dir, List<GuestDisk> disks)
+            throws HypervisorException, InterruptedException {
+        return launcher.startStandby(id, vm, dir, disks);
     }
 
     /** See {@link QemuGuests#cloneDir}. */

@@ -19,10 +19,12 @@ import java.util.Locale;
  * @param qmpTimeoutMs   QMP command timeout
  * @param diskDir        where qcow2 images of the user's VMs are converted to raw (once), on a real disk
  * @param libvirtUri     the libvirt connection where {@code -o libvirt=NAME} looks a VM's definition up
+ * @param standby        whether a backup keeps a QEMU started for each replica, stopped and waiting for its device
+ *                       state, so that failover only loads that state ({@link Standby})
  */
 public record QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd,
         Path preloadLibrary, String dirtyTracker, String netns, String bridge, int qmpTimeoutMs, Path diskDir,
-        String libvirtUri) {
+        String libvirtUri, boolean standby) {
 
     /** The default of {@code disk.dir}. */
     public static final String DEFAULT_DISK_DIR = "/var/lib/romulus/disks";
@@ -49,7 +51,14 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
         libvirtUri = libvirtUri.trim();
     }
 
-    /** Settings with the default {@code disk.dir} and {@code libvirt.uri}. */
+    /** Settings with a standby QEMU for each replica. */
+    public QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd, Path preloadLibrary,
+            String dirtyTracker, String netns, String bridge, int qmpTimeoutMs, Path diskDir, String libvirtUri) {
+        this(qemuBinary, accel, runDir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge, qmpTimeoutMs,
+                diskDir, libvirtUri, true);
+    }
+
+    /** Settings with the default {@code disk.dir} and {@code libvirt.uri}, and standbys. */
     public QemuSettings(String qemuBinary, String accel, Path runDir, Path kernel, Path initrd, Path preloadLibrary,
             String dirtyTracker, String netns, String bridge, int qmpTimeoutMs) {
         this(qemuBinary, accel, runDir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge, qmpTimeoutMs,
@@ -59,15 +68,21 @@ public record QemuSettings(String qemuBinary, String accel, Path runDir, Path ke
     /** These settings with how one guest already runs: a guest found running keeps what it was started with. */
     QemuSettings forGuest(String guestAccel, String guestNetns, String guestBridge, String guestDirtyTracker) {
         return new QemuSettings(qemuBinary, guestAccel, runDir, kernel, initrd, preloadLibrary, guestDirtyTracker,
-                guestNetns, guestBridge, qmpTimeoutMs, diskDir, libvirtUri);
+                guestNetns, guestBridge, qmpTimeoutMs, diskDir, libvirtUri, standby);
     }
 
     /** The settings of {@code c}, with the dirty tracker {@code tracker} ({@code auto} resolved already). */
+    /** These settings with or without standbys. */
+    public QemuSettings withStandby(boolean on) {
+        return new QemuSettings(qemuBinary, accel, runDir, kernel, initrd, preloadLibrary, dirtyTracker, netns, bridge,
+                qmpTimeoutMs, diskDir, libvirtUri, on);
+    }
+
     static QemuSettings of(QemuConfig c, String tracker) {
         Path home = Path.of(System.getProperty("karaf.home", "."));
         return new QemuSettings(c.qemu_binary(), c.accel(), Path.of(c.run_dir()), home.resolve(c.guest_kernel()),
                 home.resolve(c.guest_initrd()), home.resolve(c.preload_library()), tracker, c.netns(),
-                c.bridge(), c.qmp_timeout_ms(), Path.of(c.disk_dir()), c.libvirt_uri());
+                c.bridge(), c.qmp_timeout_ms(), Path.of(c.disk_dir()), c.libvirt_uri(), c.standby());
     }
 
 }

@@ -37,4 +37,10 @@ public interface LibC extends Library {
     int munmap(Pointer addr, long length);
 
     int getpagesize();
+
+    int sched_setscheduler(int pid, int policy, Pointer param);
+
+    int setpriority(int which, int who, int prio);
+
+    int if_nametoindex(String ifname);
 }

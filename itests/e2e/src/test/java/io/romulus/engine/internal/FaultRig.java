@@ -39,6 +39,8 @@ final class FaultRig implements AutoCloseable {
     Process client;
     final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos
     final List<String> errors = new CopyOnWriteArrayList<>();
+    /** Seconds between two of the client's increments. */
+    String clientInterval = "0.05";
     /** Values taken by checkClient's probes, which the client's own connection therefore skips. */
     final List<Long> probes = new CopyOnWriteArrayList<>();
 
@@ -88,7 +90,7 @@ final class FaultRig implements AutoCloseable {
         await().atMost(Duration.ofMinutes(2)).until(() -> Files.exists(console)
                 && Files.readString(console, StandardCharsets.ISO_8859_1).contains("ROMULUS-GUEST-READY"));
         awaitState(a, "PRIMARY", "PROTECTED", 120);
-        client = lab.inClient(List.of("python3", "-u", counterClient(), NetLab.GUEST_IP, "7000", "0.05"));
+        client = lab.inClient(List.of("python3", "-u", counterClient(), NetLab.GUEST_IP, "7000", clientInterval));
         Thread t = new Thread(this::readClient, "counter-client");
         t.setDaemon(true);
         t.start();

@@ -58,6 +58,8 @@ import io.romulus.witness.zookeeper.internal.ZooKeeperWitnessSettings;
 public final class NodeMain {
 
     static final String SCALEOUT_API = "romulus.scaleout.api";
+    /** The witness's ZooKeeper session timeout in milliseconds, when not the default. */
+    static final String WITNESS_SESSION_MS = "romulus.witness.session.ms";
     static final String SCALEOUT_READ_ONLY = "romulus.scaleout.readonly";
     static final String SCALEOUT_BACKUPS = "romulus.scaleout.backups";
     static final String SCALEOUT_DRAIN_MS = "romulus.scaleout.drain.ms";
@@ -80,7 +82,7 @@ public final class NodeMain {
                 .withSecretFile(secret).withListen(ip, 7480).withNodeId(node));
         UdpFailureDetector detector = new UdpFailureDetector(DetectorSettings.defaults(node).withListen(ip, 7490));
         ZooKeeperWitness witness = zookeeper.isEmpty() ? null
-                : new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults(zookeeper));
+                : new ZooKeeperWitness(witnessSettings(zookeeper));
         Engine engine = new Engine(EngineSettings.defaults(node));
         engine.addHypervisor(qemu);
         engine.addOutputBufferProvider(new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load()), 0);
@@ -185,5 +187,11 @@ public final class NodeMain {
     private static synchronized void say(String text) {
         System.out.println(text);
         System.out.flush();
+    }
+
+    private static ZooKeeperWitnessSettings witnessSettings(String zookeeper) {
+        ZooKeeperWitnessSettings s = ZooKeeperWitnessSettings.defaults(zookeeper);
+        Integer session = Integer.getInteger(WITNESS_SESSION_MS);
+        return session == null ? s : s.withTimeouts(session, s.connectionTimeoutMs(), s.operationTimeoutMs());
     }
 }

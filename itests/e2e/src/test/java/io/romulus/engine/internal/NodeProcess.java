@@ -56,7 +56,8 @@ final class NodeProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns, java,
                 "-XX:MaxDirectMemorySize=1g", "-Xmx512m", "-cp", System.getProperty("java.class.path")));
         for (String p : List.of("romulus.guest.dir", "romulus.uffd.preload", NodeMain.SCALEOUT_API,
-                NodeMain.SCALEOUT_READ_ONLY, NodeMain.SCALEOUT_BACKUPS, NodeMain.SCALEOUT_DRAIN_MS)) {
+                NodeMain.SCALEOUT_READ_ONLY, NodeMain.SCALEOUT_BACKUPS, NodeMain.SCALEOUT_DRAIN_MS,
+                NodeMain.WITNESS_SESSION_MS)) {
             if (System.getProperty(p) != null) {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Role;
@@ -156,6 +157,10 @@ class QemuFailoverTest {
         long detected = System.nanoTime();
         assertEquals(ProtectionState.ACTIVATED, nodes.backup.failover(GUEST).state());
         long restored = System.nanoTime();
+        // the backup's standby QEMU (started when the replica committed its first checkpoint) took the failover
+        String failover = nodes.backup.alarms(50).stream().filter(a -> a.kind() == Alarm.Kind.FAILOVER)
+                .map(Alarm::message).findFirst().orElse("");
+        assertTrue(failover.contains("standby QEMU; MAC announced in"), failover);
 
         await().atMost(Duration.ofSeconds(60)).until(() -> values.size() > before || !errors.isEmpty());
         long firstReply = System.nanoTime();

@@ -77,7 +77,7 @@ class DetectorMBeanImplTest {
         assertEquals("node-a", server.getAttribute(name, "NodeId"));
         assertEquals("127.0.0.1:" + a.localAddress().getPort(), server.getAttribute(name, "ListenAddress"));
         assertEquals(8.0, server.getAttribute(name, "Threshold"));
-        assertEquals(100L, server.getAttribute(name, "IntervalMs"));
+        assertEquals(10L, server.getAttribute(name, "IntervalMs"));
 
         await().atMost(Duration.ofSeconds(5)).until(() -> {
             TabularData peers = (TabularData) server.getAttribute(name, "Peers");
@@ -94,7 +94,7 @@ class DetectorMBeanImplTest {
         assertFalse((Boolean) heard.get("suspected"));
         assertTrue((Double) heard.get("phi") < 8, heard.toString());
         assertTrue((Double) heard.get("silenceMs") < 1000, heard.toString());
-        assertTrue((Double) heard.get("meanIntervalMs") > 50, heard.toString());
+        assertTrue((Double) heard.get("meanIntervalMs") > 1, heard.toString());
         assertTrue((Double) heard.get("stdDevMs") >= 0, heard.toString());
         assertEquals(0L, heard.get("suspicions"));
         assertTrue((Long) heard.get("lastHeartbeatMillis") > System.currentTimeMillis() - 5000, heard.toString());

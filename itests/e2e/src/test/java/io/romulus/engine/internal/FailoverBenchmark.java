@@ -1,0 +1,189 @@
+package io.romulus.engine.internal;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The failover benchmark ({@code scripts/bench-failover}): kill to first reply on a held connection. Two Romulus nodes
+ * run as processes in the primary and backup hosts' network namespaces (the {@link FaultRig} of the fault-injection
+ * suite: netlab hosts, the demo guest protected at 40 Hz, output in an NFQUEUE), and a client in the client's
+ * namespace increments the guest's counter every 10 ms over one TCP connection. Each trial kills the primary's host
+ * ({@code kill -9} of its node and its QEMU), measures the time from the kill to the client's first reply and its
+ * longest wait, reads where the time went from the FAILOVER alarm (silence before the conviction, activation: MAC
+ * announcement, device-state load, running), then starts a node on the killed host again and waits until the domain
+ * is protected towards it, so that the next trial kills the other host.
+ *
+ * <p>Without a witness, then (with {@code --witness}) with a ZooKeeper witness whose session timeout is
+ * {@code --session-ms} (ZooKeeper runs with a 500 ms tick, so 1000 ms is its least). Prints the distributions and the
+ * breakdown, and writes each trial's reply latency around the kill to {@code target/failover-latency.csv} (trial, mode,
+ * milliseconds from the kill, the wait that reply ended).
+ *
+ * <p>Usage: {@code scripts/bench-failover [--trials 10] [--witness] [--session-ms 1000]}.
+ */
+public final class FailoverBenchmark {
+
+    private static final Pattern SILENCE = Pattern.compile("after (\\d+) ms of silence");
+    private static final Pattern ACTIVATED = Pattern.compile("activated here in (\\d+) ms");
+    private static final Pattern ANNOUNCED = Pattern.compile("MAC announced in (\\d+) ms");
+    private static final Pattern LOADED = Pattern.compile("device state loaded in (\\d+) ms");
+    private static final Pattern RUNNING = Pattern.compile("running after (\\d+) ms");
+
+    /** One trial's figures, in milliseconds (-1: not known). */
+    private record Trial(String mode, long killToReply, long longestWait, long silence, long activated,
+            long announced, long loaded, long running, String alarm) {
+    }
+
+    private FailoverBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int trials = 10;
+        boolean witness = false;
+        int sessionMs = 1000;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--trials" -> trials = Integer.parseInt(args[++i]);
+                case "--witness" -> witness = true;
+                case "--session-ms" -> sessionMs = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + "; usage: scripts/bench-failover [--trials 10] [--witness] [--session-ms 1000]");
+            }
+        }
+        Path csv = Path.of("target", "failover-latency.csv");
+        Files.createDirectories(csv.getParent());
+        List<Trial> all = new ArrayList<>();
+        try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
+            out.println("trial,mode,ms_from_kill,wait_ms");
+            all.addAll(run("no witness", false, trials, out));
+            if (witness) {
+                System.setProperty(NodeMain.WITNESS_SESSION_MS, Integer.toString(sessionMs));
+                all.addAll(run("witness, session " + sessionMs + " ms", true, trials, out));
+            }
+        }
+        System.out.println();
+        System.out.println("Failover, kill -9 of the primary's node and QEMU to the first reply on a held connection "
+                + "(client every 10 ms), " + trials + " trials per mode:");
+        for (String mode : all.stream().map(Trial::mode).distinct().toList()) {
+            List<Trial> t = all.stream().filter(x -> x.mode().equals(mode)).toList();
+            System.out.printf(Locale.ROOT, "  %-26s %-22s %7s %7s %7s %7s%n", mode, "(ms)", "min", "median", "p90",
+                    "max");
+            row("kill to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
+            row("client's longest wait", t.stream().mapToLong(Trial::longestWait).toArray());
+            row("silence at conviction", t.stream().mapToLong(Trial::silence).toArray());
+            row("activation (engine)", t.stream().mapToLong(Trial::activated).toArray());
+            row("  MAC announced", t.stream().mapToLong(Trial::announced).toArray());
+            row("  device state loaded", t.stream().mapToLong(Trial::loaded).toArray());
+            row("  guest running", t.stream().mapToLong(Trial::running).toArray());
+        }
+        System.out.println("Per trial (FAILOVER alarm):");
+        for (int i = 0; i < all.size(); i++) {
+            Trial t = all.get(i);
+            System.out.printf(Locale.ROOT, "  %2d %-26s reply after %4d ms: %s%n", i + 1, t.mode(), t.killToReply(),
+                    t.alarm());
+        }
+        System.out.println("Reply latency around each kill: " + csv.toAbsolutePath());
+    }
+
+    private static void row(String what, long[] values) {
+        long[] v = Arrays.stream(values).filter(x -> x >= 0).sorted().toArray();
+        if (v.length == 0) {
+            System.out.printf(Locale.ROOT, "    %-48s %7s%n", what, "-");
+            return;
+        }
+        System.out.printf(Locale.ROOT, "    %-48s %7d %7d %7d %7d%n", what, v[0], v[v.length / 2],
+                v[Math.min(v.length - 1, (int) Math.ceil(v.length * 0.9) - 1)], v[v.length - 1]);
+    }
+
+    @SuppressWarnings("try") // FaultRig.close() may be interrupted: a benchmark fixture
+    private static List<Trial> run(String mode, boolean witness, int trials, PrintWriter csv) throws Exception {
+        List<Trial> results = new ArrayList<>();
+        Path dir = Files.createTempDirectory("romulus-bench-failover");
+        try (FaultRig rig = new FaultRig()) {
+            rig.clientInterval = "0.01";
+            rig.start(dir, witness, "dirty-rate=500");
+            int restarts = 0;
+            for (int i = 0; i < trials; i++) {
+                boolean aIsPrimary = rig.a.state("PRIMARY").equals("PROTECTED");
+                NodeProcess primary = aIsPrimary ? rig.a : rig.b;
+                NodeProcess backup = aIsPrimary ? rig.b : rig.a;
+                int alarmsBefore = backup.alarms.size();
+                Thread.sleep(1000 + (long) (Math.random() * 100)); // a random phase against epochs and heartbeats
+                long kill = System.nanoTime();
+                primary.killHost();
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+                        .until(() -> backup.alarms.size() > alarmsBefore && backup.alarms.stream()
+                                .skip(alarmsBefore).anyMatch(a -> a.kind().equals("FAILOVER")));
+                long reply = firstReplyAfter(rig, kill + TimeUnit.MILLISECONDS.toNanos(20));
+                String alarm = backup.alarms.stream().skip(alarmsBefore).filter(a -> a.kind().equals("FAILOVER"))
+                        .map(NodeProcess.AlarmLine::message).findFirst().orElse("");
+                Trial t = new Trial(mode, ms(reply - kill), rig.maxGapMs(kill - TimeUnit.SECONDS.toNanos(1), reply),
+                        figure(SILENCE, alarm), figure(ACTIVATED, alarm), figure(ANNOUNCED, alarm),
+                        figure(LOADED, alarm), figure(RUNNING, alarm), alarm);
+                results.add(t);
+                System.out.printf(Locale.ROOT, "%s trial %d: kill to first reply %d ms, longest wait %d ms; %s%n",
+                        mode, i + 1, t.killToReply(), t.longestWait(), alarm);
+                latency(csv, i + 1, mode, rig, kill);
+                if (!rig.errors.isEmpty()) {
+                    throw new AssertionError("the client's connection broke: " + rig.errors);
+                }
+                // the killed host's node starts again, and the domain is protected towards it
+                restarts++;
+                String zk = witness ? FaultRig.ZOOKEEPER : "";
+                if (aIsPrimary) {
+                    rig.a = NodeProcess.start(rig.lab.primaryHost(), "node-a", FaultRig.A_IP,
+                            rig.run.resolve("a" + restarts), rig.secret(), zk, FaultRig.log("node-a" + restarts));
+                } else {
+                    rig.b = NodeProcess.start(rig.lab.backupHost(), "node-b", FaultRig.B_IP,
+                            rig.run.resolve("b" + restarts), rig.secret(), zk, FaultRig.log("node-b" + restarts));
+                }
+                rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
+            }
+            rig.checkClient();
+        } finally {
+            new ProcessBuilder("rm", "-rf", dir.toString()).start().waitFor(30, TimeUnit.SECONDS);
+        }
+        return results;
+    }
+
+    private static long firstReplyAfter(FaultRig rig, long nanos) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
+                .until(() -> !rig.errors.isEmpty() || rig.values.stream().anyMatch(v -> v[1] > nanos));
+        return rig.values.stream().filter(v -> v[1] > nanos).mapToLong(v -> v[1]).min()
+                .orElseThrow(() -> new AssertionError("no reply: " + rig.errors));
+    }
+
+    /** The client's replies from a second before the kill to three seconds after it. */
+    private static void latency(PrintWriter csv, int trial, String mode, FaultRig rig, long kill) {
+        long previous = -1;
+        for (long[] v : rig.values) {
+            long rel = v[1] - kill;
+            if (rel >= -TimeUnit.SECONDS.toNanos(1) && rel <= TimeUnit.SECONDS.toNanos(3)) {
+                csv.printf(Locale.ROOT, "%d,%s,%.1f,%.1f%n", trial, mode, rel / 1e6,
+                        previous < 0 ? 0.0 : (v[1] - previous) / 1e6);
+            }
+            previous = v[1];
+        }
+        csv.flush();
+    }
+
+    private static long figure(Pattern p, String text) {
+        Matcher m = p.matcher(text);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+
+    private static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+}
