@@ -31,9 +31,10 @@ set -euo pipefail
 #   postgresql-15                    tests against the Debian guest: pgbench (Debian 12 ships it in the server package,
 #                                    not in postgresql-client-15; the host's own cluster is not used)
 #   redis-tools                      tests against the Debian guest: redis-cli
+#   systemd                          the assembly's tests: systemd-analyze verify of the shipped systemd unit
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
     cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs haproxy
-    mmdebstrap extlinux syslinux-common fdisk mount openssl postgresql-client-15 postgresql-15 redis-tools)
+    mmdebstrap extlinux syslinux-common fdisk mount openssl postgresql-client-15 postgresql-15 redis-tools systemd)
 
 romulus_need_packages() {
     local missing=() p

@@ -1,14 +1,17 @@
 package io.romulus.shell.command;
 
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
+import io.romulus.api.management.HypervisorMBean;
 
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Option;
+import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
 import org.apache.karaf.shell.support.table.ShellTable;
 /** {@code romulus:status}. */
@@ -19,8 +22,17 @@ public class StatusCommand extends RomulusCommand {
     @Option(name = "--alarms", description = "Also list the most recent alarms (unprotected, fenced, failover...)")
     boolean alarms;
 
+    /** The hypervisor bindings' MBeans: whether each can run here, and how (the QEMU binding's dirty tracker). */
+    @Reference(optional = true)
+    List<HypervisorMBean> hypervisors;
+
     @Override
     void run() {
+        printDomains();
+        printBindings();
+    }
+
+    private void printDomains() {
         if (alarms) {
             List<Alarm> recent = engine.alarms(20);
             if (recent.isEmpty()) {
@@ -61,5 +73,15 @@ public class StatusCommand extends RomulusCommand {
                     s.dirtyPages(), primary ? Long.toString(s.lagEpochs()) : "-", s.peer(), s.detail());
         }
         table.print(System.out);
+    }
+
+    /** One line per binding, e.g. {@code Binding qemu: available; dirty pages tracked with uffd (why)}. */
+    private void printBindings() {
+        List<HypervisorMBean> bindings = hypervisors;
+        if (bindings == null) {
+            return;
+        }
+        bindings.stream().sorted(Comparator.comparing(HypervisorMBean::getBinding)).forEach(h ->
+                System.out.printf("Binding %s: %s%n", h.getBinding(), h.getAvailability()));
     }
 }

@@ -34,6 +34,7 @@ import io.romulus.api.scaleout.ScalePair;
 import io.romulus.api.scaleout.ScaleOut;
 import io.romulus.api.management.DetectorMBean;
 import io.romulus.api.management.DrbdMBean;
+import io.romulus.api.management.HypervisorMBean;
 import io.romulus.api.netbuf.OutputBufferStats;
 
 import org.junit.jupiter.api.AfterEach;
@@ -190,6 +191,21 @@ class CommandsTest {
         assertTrue(lines[2].contains("PRIMARY") && lines[2].contains("1234") && lines[2].contains("25 ms")
                 && lines[2].contains("812 µs"), lines[2]);
         assertTrue(lines[3].contains("BACKUP") && lines[3].contains("verified 12"), lines[3]);
+    }
+
+    @Test
+    void statusSaysHowEachBindingRunsHereIncludingTheDirtyTrackerAutoChose() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        c.hypervisors = List.of(new FakeHypervisor("xen", false, "no Xen here (/proc/xen/capabilities is missing)"),
+                new FakeHypervisor("qemu", true, "available; dirty pages tracked with compare (dirty.tracker = auto: "
+                        + "this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+; this is 6.1.0-28-amd64))"));
+        c.execute();
+        String[] lines = out().strip().split("\n");
+        assertEquals("No domain is protected on this node.", lines[0]);
+        assertEquals("Binding qemu: available; dirty pages tracked with compare (dirty.tracker = auto: this kernel "
+                + "has no PAGEMAP_SCAN ioctl (Linux 6.7+; this is 6.1.0-28-amd64))", lines[1]);
+        assertEquals("Binding xen: no Xen here (/proc/xen/capabilities is missing)", lines[2]);
     }
 
     @Test
@@ -427,6 +443,35 @@ class CommandsTest {
     }
 
     /** The detector's MBean as the detector bundle fills it. */
+    private record FakeHypervisor(String binding, boolean available, String availability)
+            implements HypervisorMBean {
+
+        @Override
+        public String getBinding() {
+            return binding;
+        }
+
+        @Override
+        public boolean isAvailable() {
+            return available;
+        }
+
+        @Override
+        public String getAvailability() {
+            return availability;
+        }
+
+        @Override
+        public String[] getDomains() {
+            return new String[0];
+        }
+
+        @Override
+        public boolean isDegraded() {
+            return !available;
+        }
+    }
+
     private static final class FakeDetector implements DetectorMBean {
 
         private static final String[] ITEMS = {"monitor", "peer", "address", "learned", "phi", "suspected",
