@@ -82,7 +82,12 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         this.settings = settings;
         this.session = new ZooKeeperSession(settings, this::stateChanged);
         session.start();
-        LOG.info("witness {} started, connecting", describe());
+        if (settings.credentials().isPresent()) {
+            LOG.info("witness {} started as {}, connecting", describe(), settings.credentials().get());
+        } else {
+            LOG.warn("witness {} started without auth.user: its leases are open to anyone who can reach ZooKeeper, "
+                    + "who can delete or take them (see etc/io.romulus.witness.zookeeper.cfg.example)", describe());
+        }
     }
 
     /** Ends the ZooKeeper session, and with it every lease this client held. */
@@ -147,6 +152,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         }
         String what = "take the lease of domain " + domain;
         awaitConnected(deadline, what);
+        session.awaitProtected(deadline, what);
         byte[] data = LeaseZnode.data(nodeId);
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             notReleasing(path, what);
