@@ -83,7 +83,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         this.session = new ZooKeeperSession(settings, this::stateChanged);
         session.start();
         if (settings.credentials().isPresent()) {
-            LOG.info("witness {} started as {}, connecting", describe(), settings.credentials().get());
+            LOG.info("witness {} started, connecting", describe());
         } else {
             LOG.warn("witness {} started without auth.user: its leases are open to anyone who can reach ZooKeeper, "
                     + "who can delete or take them (see etc/io.romulus.witness.zookeeper.cfg.example)", describe());
@@ -114,7 +114,8 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     @Override
     public String describe() {
         return "ZooKeeper " + settings.connectString() + "/" + settings.namespace() + " (session "
-                + settings.sessionTimeoutMs() + " ms)";
+                + settings.sessionTimeoutMs() + " ms" + settings.credentials().map(c -> ", user " + c.user()).orElse("")
+                + ")";
     }
 
     /** The settings in force. */

@@ -107,6 +107,10 @@ class ZooKeeperWitnessTest {
         ZooKeeperWitness w = new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults("127.0.0.1:2181"));
         witnesses.add(w);
         assertEquals("ZooKeeper 127.0.0.1:2181/romulus (session 4000 ms)", w.describe());
+        ZooKeeperWitness authenticated = new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults("127.0.0.1:2181")
+                .withCredentials("romulus", "s3cret"));
+        witnesses.add(authenticated);
+        assertEquals("ZooKeeper 127.0.0.1:2181/romulus (session 4000 ms, user romulus)", authenticated.describe());
     }
 
     @Test
