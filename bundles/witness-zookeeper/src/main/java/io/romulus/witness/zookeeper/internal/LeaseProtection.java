@@ -20,10 +20,10 @@ import org.slf4j.LoggerFactory;
  * ({@link DigestCredentials#acl()}: it may do everything, anyone else may only read), so that nobody without the
  * credentials can delete a lease, create one, or change what one says.
  *
- * <p>Before a lease is taken, {@link #ensure} makes {@code /leases} (and the namespace) exist as PERSISTENT znodes
- * and gives both that ACL if they lack it: a namespace made by an earlier version (containers, open to anyone)
- * migrates by itself, provided that its ACL still lets this identity change it. If not, the call fails and says
- * what the operator has to do. Once both are protected and {@code /leases} is persistent, nothing but this identity
+ * <p>Before a lease is taken, {@link #ensure} makes {@code /leases} exist as a PERSISTENT znode (so the namespace,
+ * which Curator makes as a container, is never empty and never deleted by ZooKeeper) and gives both that ACL if they
+ * lack it: a namespace made by an earlier version (containers, open to anyone) migrates by itself, provided that
+ * its ACL still lets this identity change it. If not, the call fails and says what the operator has to do. Once both are protected and {@code /leases} is persistent, nothing but this identity
  * (or ZooKeeper's super user) can change that, so the check is not repeated within the same ZooKeeper session. A
  * {@code /leases} that is still a container of an earlier version is checked at every call, since ZooKeeper deletes
  * it when it is empty.
