@@ -43,7 +43,8 @@ public final class QmpClient implements AutoCloseable {
     private final SocketChannel channel;
     private final BufferedReader in;
     private final Object writeLock = new Object();
-    private final JsonNode greeting;
+    /** QEMU's greeting; the reader thread completes it with the first line. */
+    private final CompletableFuture<JsonNode> greeting = new CompletableFuture<>();
     private final Map<String, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
     private final CopyOnWriteArrayList<Consumer<QmpEvent>> listeners = new CopyOnWriteArrayList<>();
     private final AtomicLong ids = new AtomicLong();
@@ -51,30 +52,52 @@ public final class QmpClient implements AutoCloseable {
     private final Duration timeout;
     private volatile IOException failure;
 
-    private QmpClient(SocketChannel channel, Duration timeout) throws IOException, InterruptedException {
+    /** Reads the greeting, waiting for it until {@code deadline} ({@link System#nanoTime}), and negotiates. */
+    private QmpClient(SocketChannel channel, Duration timeout, long deadline) throws IOException, InterruptedException {
         this.channel = channel;
         this.timeout = timeout;
         // not Channels.newInputStream/newOutputStream: on a blocking SocketChannel both take the channel's blocking
         // lock, so a reader blocked in read() would keep every command from being written
         this.in = new BufferedReader(new InputStreamReader(new ChannelInput(channel), StandardCharsets.UTF_8));
-        String first = in.readLine();
-        if (first == null) {
-            throw new QmpException("QEMU closed the QMP socket before its greeting");
-        }
-        JsonNode g = JSON.readTree(first);
-        if (!g.has("QMP")) {
-            throw new QmpException("not a QMP greeting: " + first);
-        }
-        this.greeting = g.get("QMP");
+        // the reader thread reads the greeting, so that a server that never sends one cannot hold the caller
         this.reader = new Thread(this::read, "romulus-qmp-reader");
         this.reader.setDaemon(true);
         this.reader.start();
+        try {
+            greeting.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            close();
+            throw new QmpException("no QMP greeting within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            close();
+            throw e.getCause() instanceof QmpException q ? q
+                    : new QmpException("reading the QMP greeting failed: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            close();
+            throw e;
+        }
         execute("qmp_capabilities", null);
+    }
+
+    /** Reads the first line, QEMU's greeting, and completes {@link #greeting} with it; false if there was none. */
+    private boolean readGreeting() throws IOException {
+        String first = in.readLine();
+        if (first == null) {
+            greeting.completeExceptionally(new QmpException("QEMU closed the QMP socket before its greeting"));
+            return false;
+        }
+        JsonNode g = JSON.readTree(first);
+        if (!g.has("QMP")) {
+            greeting.completeExceptionally(new QmpException("not a QMP greeting: " + first));
+            return false;
+        }
+        greeting.complete(g.get("QMP"));
+        return true;
     }
 
     /**
      * Connects to QEMU's QMP socket, waiting up to {@code timeout} for the socket to appear (QEMU creates it while it
-     * starts), reads the greeting and enters command mode.
+     * starts) and for its greeting, and enters command mode.
      */
     public static QmpClient connect(Path socket, Duration timeout) throws IOException, InterruptedException {
         return connect(socket, timeout, () -> true);
@@ -92,7 +115,7 @@ public final class QmpClient implements AutoCloseable {
             SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             try {
                 ch.connect(UnixDomainSocketAddress.of(socket));
-                return new QmpClient(ch, timeout);
+                return new QmpClient(ch, timeout, deadline);
             } catch (IOException e) {
                 ch.close();
                 last = e;
@@ -105,12 +128,12 @@ public final class QmpClient implements AutoCloseable {
 
     /** QEMU's version as the greeting gave it, {@code major.minor.micro}. */
     public String version() {
-        JsonNode q = greeting.path("version").path("qemu");
+        JsonNode q = greeting().path("version").path("qemu");
         return q.path("major").asInt() + "." + q.path("minor").asInt() + "." + q.path("micro").asInt();
     }
 
     public JsonNode greeting() {
-        return greeting;
+        return greeting.getNow(NullNode.getInstance());
     }
 
     /** Adds a listener for asynchronous events; it runs on the reader thread and must not block. */
@@ -168,6 +191,10 @@ public final class QmpClient implements AutoCloseable {
 
     private void read() {
         try {
+            if (!readGreeting()) {
+                fail(new QmpException("no QMP greeting"));
+                return;
+            }
             String line;
             while ((line = in.readLine()) != null) {
                 JsonNode msg = JSON.readTree(line);
@@ -194,6 +221,7 @@ public final class QmpClient implements AutoCloseable {
             }
             fail(new QmpException("QEMU closed the QMP connection"));
         } catch (IOException e) {
+            greeting.completeExceptionally(e);
             fail(e);
         }
     }

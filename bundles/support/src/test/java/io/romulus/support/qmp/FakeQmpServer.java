@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * A scripted QMP server on a unix socket, as QEMU's chardev server speaks it: one client at a time, a greeting, then
  * for each command the lines the script gives (events, then the answer carrying the command's id). It records the
  * commands without their ids and counts the connections. For tests of QMP clients that run without QEMU.
+ * {@link #startSilent} makes one that accepts clients and never says a word, not even the greeting.
  */
 public final class FakeQmpServer implements AutoCloseable {
 
@@ -45,22 +46,37 @@ public final class FakeQmpServer implements AutoCloseable {
 
     private final ServerSocketChannel server;
     private final Script script;
+    /** Whether it greets its clients (and then answers them); a silent one only reads what they send. */
+    private final boolean greets;
     private final Thread serving;
     private final List<String> commands = new CopyOnWriteArrayList<>();
     private final List<Integer> connections = new CopyOnWriteArrayList<>();
 
-    private FakeQmpServer(ServerSocketChannel server, Script script) {
+    private FakeQmpServer(ServerSocketChannel server, Script script, boolean greets) {
         this.server = server;
         this.script = script;
+        this.greets = greets;
         this.serving = new Thread(this::serve, "fake-qmp");
         serving.setDaemon(true);
     }
 
     /** Listens at {@code socket} and serves its clients one after the other with {@code script}. */
     public static FakeQmpServer start(Path socket, Script script) throws IOException {
+        return start(socket, script, true);
+    }
+
+    /**
+     * Listens at {@code socket}, accepts its clients one after the other and keeps each connection open until the
+     * client closes it, without ever sending anything: a QEMU that hangs before its greeting.
+     */
+    public static FakeQmpServer startSilent(Path socket) throws IOException {
+        return start(socket, (command, id) -> List.of(), false);
+    }
+
+    private static FakeQmpServer start(Path socket, Script script, boolean greets) throws IOException {
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         ch.bind(UnixDomainSocketAddress.of(socket));
-        FakeQmpServer s = new FakeQmpServer(ch, script);
+        FakeQmpServer s = new FakeQmpServer(ch, script, greets);
         s.serving.start();
         return s;
     }
@@ -100,6 +116,12 @@ public final class FakeQmpServer implements AutoCloseable {
                 BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
                         StandardCharsets.UTF_8));
                 OutputStream out = Channels.newOutputStream(client);
+                if (!greets) {
+                    while (in.readLine() != null) {
+                        // silent: the connection stays open until the client closes it
+                    }
+                    continue;
+                }
                 send(out, GREETING);
                 for (String line = in.readLine(); line != null; line = in.readLine()) {
                     ObjectNode command = (ObjectNode) JSON.readTree(line);

@@ -3,6 +3,7 @@ package io.romulus.support.qmp;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -100,5 +101,18 @@ class QmpClientFakeServerTest {
         QmpException e = assertThrows(QmpException.class, () -> QmpClient.connect(nowhere, Duration.ofMillis(200)));
         assertTrue(e.getMessage().contains(nowhere.toString()), e.getMessage());
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+    }
+
+    @Test
+    void aServerThatNeverGreetsFailsTheConnectWithinTheTimeout() throws Exception {
+        Path socket = dir.resolve("mute.sock");
+        try (FakeQmpServer mute = FakeQmpServer.startSilent(socket)) {
+            // preemptive: a client that waits for the greeting forever fails here instead of hanging the build
+            QmpException e = assertTimeoutPreemptively(Duration.ofSeconds(3), () -> assertThrows(QmpException.class,
+                    () -> QmpClient.connect(socket, Duration.ofMillis(300))));
+            assertTrue(e.getMessage().contains("no QMP greeting"), e.getMessage());
+            assertEquals(List.of(1), mute.connections(), "one connection, closed again");
+            assertEquals(List.of(), mute.commands());
+        }
     }
 }

@@ -7,6 +7,9 @@ import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.editConfigurationFilePut;
 
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Dictionary;
 import java.util.Optional;
 
@@ -30,7 +33,8 @@ import org.osgi.service.cm.ConfigurationAdmin;
 
 /**
  * The ZooKeeper witness in the assembly, configured by etc/io.romulus.witness.zookeeper.cfg: against a real
- * ZooKeeper (run by the test JVM), then against one that is not there, then without a configuration.
+ * ZooKeeper (run by the test JVM) as ZooKeeper user romulus (digest authentication, ACLs on its znodes), then
+ * against one that is not there, then without a configuration.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -46,10 +50,15 @@ public class ZooKeeperWitnessIT extends RomulusTestSupport {
     public Option[] config() throws Exception {
         // runs in the test JVM, which keeps the ZooKeeper server until it exits
         String zookeeper = ZooKeeperForTests.connectString();
+        // as etc/io.romulus.witness.zookeeper.cfg.example advises: a ZooKeeper identity, its password in a file
+        Path password = Path.of("target", "zookeeper-itest.password").toAbsolutePath();
+        Files.writeString(password, PASSWORD + "\n", StandardCharsets.UTF_8);
         return OptionUtils.combine(node(),
                 systemProperty("romulus.itest.zookeeper").value(zookeeper),
                 editConfigurationFilePut(CFG, "connect.string", zookeeper),
-                editConfigurationFilePut(CFG, "session.timeout.ms", "4000"));
+                editConfigurationFilePut(CFG, "session.timeout.ms", "4000"),
+                editConfigurationFilePut(CFG, "auth.user", "romulus"),
+                editConfigurationFilePut(CFG, "auth.password.file", password.toString()));
     }
 
     @Test
@@ -60,7 +69,7 @@ public class ZooKeeperWitnessIT extends RomulusTestSupport {
 
         String zookeeper = System.getProperty("romulus.itest.zookeeper");
         Witness witness = awaitWitness(zookeeper);
-        assertEquals("ZooKeeper " + zookeeper + "/romulus (session 4000 ms)", witness.describe());
+        assertEquals("ZooKeeper " + zookeeper + "/romulus (session 4000 ms, user romulus)", witness.describe());
         Lease lease = witness.tryAcquire("itest-domain", "itest-node").orElseThrow();
         assertTrue(lease.held());
         assertTrue(lease.confirm());

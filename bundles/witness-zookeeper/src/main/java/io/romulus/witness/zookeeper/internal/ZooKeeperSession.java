@@ -1,5 +1,7 @@
 package io.romulus.witness.zookeeper.internal;
 
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -11,6 +13,7 @@ import io.romulus.api.witness.WitnessException;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.api.ACLProvider;
 import org.apache.curator.framework.api.BackgroundPathable;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
@@ -19,6 +22,7 @@ import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,11 +40,31 @@ final class ZooKeeperSession implements AutoCloseable {
 
     private final ZooKeeperWitnessSettings settings;
     private final CuratorFramework client;
+    /** How the leases are protected: empty without credentials (they are open to anyone). */
+    private final Optional<LeaseProtection> protection;
 
-    /** A client of the ensemble of {@code settings}, telling {@code states} of its connection; not started. */
+    /**
+     * A client of the ensemble of {@code settings}, telling {@code states} of its connection; not started. With
+     * credentials, every ZooKeeper handle authenticates with them and every znode it makes carries their ACL.
+     */
     ZooKeeperSession(ZooKeeperWitnessSettings settings, Consumer<ConnectionState> states) {
         this.settings = settings;
-        this.client = CuratorFrameworkFactory.builder()
+        CuratorFrameworkFactory.Builder builder = CuratorFrameworkFactory.builder();
+        settings.credentials().ifPresent(c -> {
+            List<ACL> acl = c.acl();
+            builder.authorization("digest", c.authInfo()).aclProvider(new ACLProvider() {
+                @Override
+                public List<ACL> getDefaultAcl() {
+                    return acl;
+                }
+
+                @Override
+                public List<ACL> getAclForPath(String path) {
+                    return acl;
+                }
+            });
+        });
+        this.client = builder
                 .connectString(settings.connectString())
                 .namespace(settings.namespace())
                 .sessionTimeoutMs(settings.sessionTimeoutMs())
@@ -57,6 +81,30 @@ final class ZooKeeperSession implements AutoCloseable {
                 })
                 .build();
         client.getConnectionStateListenable().addListener((c, state) -> states.accept(state));
+        this.protection = settings.credentials().map(c -> new LeaseProtection(client, c));
+    }
+
+    /**
+     * Makes sure, before a lease is taken, that nobody without the credentials can delete or take it
+     * ({@link LeaseProtection}); without credentials there is nothing to make sure of.
+     */
+    void awaitProtected(long deadline, String what) throws WitnessException {
+        if (protection.isPresent()) {
+            CompletableFuture<Void> done = protection.get().ensure(sessionId());
+            try {
+                done.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                done.cancel(false);
+                throw new WitnessException("cannot " + what + ": ZooKeeper did not answer in time");
+            } catch (ExecutionException e) {
+                throw new WitnessException("cannot " + what + ": " + (e.getCause() instanceof WitnessException w
+                        ? w.getMessage() : e.getCause().toString()), e.getCause());
+            } catch (InterruptedException e) {
+                done.cancel(false);
+                Thread.currentThread().interrupt();
+                throw new WitnessException("cannot " + what + ": interrupted", e);
+            }
+        }
     }
 
     /** Starts connecting to the ensemble; does not wait for the connection. */
@@ -134,8 +182,13 @@ final class ZooKeeperSession implements AutoCloseable {
 
     /** ZooKeeper answered {@code rc} when asked {@code what}. */
     WitnessException failed(String what, KeeperException.Code rc) {
+        String hint = rc != KeeperException.Code.NOAUTH ? ""
+                : settings.credentials().isEmpty() ? ": the leases are protected, and this witness has no auth.user and "
+                        + "auth.password.file (see etc/io.romulus.witness.zookeeper.cfg.example)"
+                : ": ZooKeeper user " + settings.credentials().get().user() + " is not the one the leases are "
+                        + "protected for (auth.user and auth.password.file must be the same on every node)";
         return new WitnessException("cannot " + what + ": " + KeeperException.create(rc).getMessage() + " ("
-                + settings.connectString() + ")");
+                + settings.connectString() + ")" + hint);
     }
 
     /**
@@ -145,7 +198,8 @@ final class ZooKeeperSession implements AutoCloseable {
     CompletableFuture<CuratorEvent> createEphemeral(String path, byte[] data, Consumer<Stat> late) {
         CompletableFuture<CuratorEvent> answer = new CompletableFuture<>();
         try {
-            client.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
+            // parents PERSISTENT, not containers: ZooKeeper deletes an empty container, and anyone may make it again
+            client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
                     .inBackground((c, event) -> {
                         if (!answer.complete(event) && code(event) == KeeperException.Code.OK) {
                             late.accept(event.getStat());

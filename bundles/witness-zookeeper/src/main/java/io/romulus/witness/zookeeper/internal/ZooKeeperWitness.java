@@ -82,7 +82,12 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         this.settings = settings;
         this.session = new ZooKeeperSession(settings, this::stateChanged);
         session.start();
-        LOG.info("witness {} started, connecting", describe());
+        if (settings.credentials().isPresent()) {
+            LOG.info("witness {} started, connecting", describe());
+        } else {
+            LOG.warn("witness {} started without auth.user: its leases are open to anyone who can reach ZooKeeper, "
+                    + "who can delete or take them (see etc/io.romulus.witness.zookeeper.cfg.example)", describe());
+        }
     }
 
     /** Ends the ZooKeeper session, and with it every lease this client held. */
@@ -109,7 +114,8 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
     @Override
     public String describe() {
         return "ZooKeeper " + settings.connectString() + "/" + settings.namespace() + " (session "
-                + settings.sessionTimeoutMs() + " ms)";
+                + settings.sessionTimeoutMs() + " ms" + settings.credentials().map(c -> ", user " + c.user()).orElse("")
+                + ")";
     }
 
     /** The settings in force. */
@@ -147,6 +153,7 @@ public final class ZooKeeperWitness implements Witness, AutoCloseable {
         }
         String what = "take the lease of domain " + domain;
         awaitConnected(deadline, what);
+        session.awaitProtected(deadline, what);
         byte[] data = LeaseZnode.data(nodeId);
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             notReleasing(path, what);

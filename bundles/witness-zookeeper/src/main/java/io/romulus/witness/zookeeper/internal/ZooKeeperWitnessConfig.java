@@ -33,4 +33,15 @@ public @interface ZooKeeperWitnessConfig {
     @AttributeDefinition(name = "Operation timeout (ms)", description = "Longest time one witness call (take, "
             + "confirm, look up, give up a lease) waits for ZooKeeper before it fails", min = "1")
     long operation_timeout_ms() default ZooKeeperWitnessSettings.DEFAULT_OPERATION_TIMEOUT_MS;
+
+    @AttributeDefinition(name = "ZooKeeper user", description = "The user of ZooKeeper's digest scheme the witness "
+            + "authenticates as, the same on every node; its znodes are then writable by this user only and "
+            + "readable by anyone. Empty: no authentication, and anyone who reaches ZooKeeper can delete or take a "
+            + "lease", required = false)
+    String auth_user() default "";
+
+    @AttributeDefinition(name = "ZooKeeper password file", description = "The file whose first line is the password "
+            + "of the ZooKeeper user (mode 600; relative paths are from Karaf's home); required with auth.user",
+            required = false)
+    String auth_password_file() default "";
 }

@@ -1,5 +1,6 @@
 package io.romulus.witness.zookeeper.internal;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,8 +14,10 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
 import io.romulus.api.witness.Witness.Lease;
@@ -26,8 +29,12 @@ import org.apache.curator.retry.RetryNTimes;
 import org.apache.curator.test.InstanceSpec;
 import org.apache.curator.test.TestingServer;
 import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -100,6 +107,10 @@ class ZooKeeperWitnessTest {
         ZooKeeperWitness w = new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults("127.0.0.1:2181"));
         witnesses.add(w);
         assertEquals("ZooKeeper 127.0.0.1:2181/romulus (session 4000 ms)", w.describe());
+        ZooKeeperWitness authenticated = new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults("127.0.0.1:2181")
+                .withCredentials("romulus", "s3cret"));
+        witnesses.add(authenticated);
+        assertEquals("ZooKeeper 127.0.0.1:2181/romulus (session 4000 ms, user romulus)", authenticated.describe());
     }
 
     @Test
@@ -260,5 +271,129 @@ class ZooKeeperWitnessTest {
         unknownWithinFiveSeconds(() -> w.tryAcquire(DOMAIN, "node-a"));
         unknownWithinFiveSeconds(() -> w.holder(DOMAIN));
         assertFalse(w.connected());
+    }
+
+    /** Anyone may do anything: what a znode made without an ACL has. */
+    private static final List<ACL> OPEN = new ArrayList<>(List.of(new ACL(ZooDefs.Perms.ALL,
+            new Id("world", "anyone"))));
+
+    /** A witness of this cluster: it authenticates as ZooKeeper user romulus. */
+    private ZooKeeperWitness authenticated() {
+        ZooKeeperWitness w = new ZooKeeperWitness(ZooKeeperWitnessSettings.defaults(server.getConnectString())
+                .withTimeouts(SESSION_MS, 1000, 1000).withCredentials("romulus", "s3cret"));
+        witnesses.add(w);
+        return w;
+    }
+
+    /** A plain client of the namespace, authenticated as {@code userPassword} unless that is null. */
+    private CuratorFramework client(String userPassword) throws InterruptedException {
+        CuratorFrameworkFactory.Builder b = CuratorFrameworkFactory.builder().connectString(server.getConnectString())
+                .namespace("romulus").sessionTimeoutMs(SESSION_MS).retryPolicy(new RetryNTimes(0, 0));
+        if (userPassword != null) {
+            b.authorization("digest", userPassword.getBytes(StandardCharsets.UTF_8));
+        }
+        CuratorFramework c = b.build();
+        c.start();
+        assertTrue(c.blockUntilConnected(5, SECONDS));
+        return c;
+    }
+
+    /** Asserts that ZooKeeper refuses {@code call} for want of the right identity. */
+    private static void refused(String what, Executable call) {
+        assertThrows(KeeperException.NoAuthException.class, call, what);
+    }
+
+    /** Asserts that nobody without romulus's credentials can change anything of the leases. */
+    private void onlyRomulusCanChangeTheLeases(String holder) throws Exception {
+        String lease = LeaseNames.path(DOMAIN);
+        for (String identity : new String[] {null, "romulus:wrong", "mallory:s3cret"}) {
+            try (CuratorFramework c = client(identity)) {
+                String who = identity == null ? "anonymous" : identity;
+                refused(who + " deletes the lease", () -> c.delete().forPath(lease));
+                refused(who + " rewrites the lease", () -> c.setData().forPath(lease, "mallory".getBytes(UTF_8)));
+                refused(who + " takes a lease", () -> c.create().withMode(CreateMode.EPHEMERAL)
+                        .forPath(LeaseNames.path("db-2"), "mallory".getBytes(UTF_8)));
+                refused(who + " opens the lease", () -> c.setACL().withACL(OPEN)
+                        .forPath(lease));
+                refused(who + " opens /leases", () -> c.setACL().withACL(OPEN)
+                        .forPath(LeaseNames.LEASES));
+                refused(who + " opens the namespace", () -> c.setACL().withACL(OPEN)
+                        .forPath("/"));
+                refused(who + " deletes /leases", () -> c.delete().deletingChildrenIfNeeded()
+                        .forPath(LeaseNames.LEASES));
+                // reading stays open: who holds a domain is no secret
+                assertEquals(holder, new String(c.getData().forPath(lease), UTF_8), who + " reads the lease");
+            }
+        }
+    }
+
+    @Test
+    void withCredentialsOnlyTheirHoldersCanDeleteOrTakeALease() throws Exception {
+        ZooKeeperWitness a = authenticated();
+        ZooKeeperWitness b = authenticated();
+        Lease lease = a.tryAcquire(DOMAIN, "node-a").orElseThrow();
+
+        onlyRomulusCanChangeTheLeases("node-a");
+        assertTrue(lease.confirm(), "the lease survived every attempt");
+        assertEquals(Optional.of("node-a"), b.holder(DOMAIN));
+
+        // a witness without the credentials can read, not take
+        ZooKeeperWitness anonymous = witness();
+        assertEquals(Optional.of("node-a"), anonymous.holder(DOMAIN));
+        WitnessException e = assertThrows(WitnessException.class, () -> anonymous.tryAcquire("db-2", "node-c"));
+        assertTrue(e.getMessage().contains("NoAuth") && e.getMessage().contains("auth.user"), e.getMessage());
+
+        // with them, the leases work as ever: one holder at a time, handed over when given up
+        assertEquals(Optional.empty(), b.tryAcquire(DOMAIN, "node-b"));
+        lease.close();
+        Lease taken = b.tryAcquire(DOMAIN, "node-b").orElseThrow();
+        assertTrue(taken.confirm());
+        onlyRomulusCanChangeTheLeases("node-b");
+        try (CuratorFramework c = client("romulus:s3cret")) {
+            assertEquals(Set.of("digest:" + new DigestCredentials("romulus", "s3cret").digestId() + ":31",
+                    "world:anyone:1"), acl(c, LeaseNames.path(DOMAIN)));
+        }
+    }
+
+    @Test
+    void aNamespaceMadeWithoutAclsIsProtectedOnTheFirstLease() throws Exception {
+        // as an earlier version left it: containers open to anyone, and a lease of an unauthenticated node
+        try (CuratorFramework old = client(null)) {
+            old.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
+                    .forPath(LeaseNames.path("old-domain"), "node-old".getBytes(UTF_8));
+            assertEquals(Set.of("world:anyone:31"), acl(old, "/"));
+
+            Lease lease = authenticated().tryAcquire(DOMAIN, "node-a").orElseThrow();
+            // (ZooKeeper shows the digest of an ACL only to those who may administer the znode)
+            assertEquals(Set.of("digest:romulus:x:31", "world:anyone:1"), acl(old, "/"));
+            try (CuratorFramework romulus = client("romulus:s3cret")) {
+                String ours = "digest:" + new DigestCredentials("romulus", "s3cret").digestId() + ":31";
+                assertEquals(Set.of(ours, "world:anyone:1"), acl(romulus, "/"));
+                assertEquals(Set.of(ours, "world:anyone:1"), acl(romulus, LeaseNames.LEASES));
+            }
+            assertTrue(lease.confirm());
+            onlyRomulusCanChangeTheLeases("node-a");
+        }
+    }
+
+    @Test
+    void aNamespaceOfAnotherIdentityIsRefusedWithWhatToDo() throws Exception {
+        try (CuratorFramework other = client("mallory:x")) {
+            other.create().creatingParentsIfNeeded()
+                    .withACL(new ArrayList<>(List.of(new ACL(ZooDefs.Perms.ALL, new Id("auth", "")))))
+                    .forPath(LeaseNames.LEASES);
+        }
+        WitnessException e = assertThrows(WitnessException.class,
+                () -> authenticated().tryAcquire(DOMAIN, "node-a"));
+        assertTrue(e.getMessage().contains("NoAuth") && e.getMessage().contains("setAcl -R /romulus digest:romulus:"),
+                e.getMessage());
+    }
+
+    private static Set<String> acl(CuratorFramework c, String path) throws Exception {
+        Set<String> entries = new HashSet<>();
+        for (ACL a : c.getACL().forPath(path)) {
+            entries.add(a.getId().getScheme() + ":" + a.getId().getId() + ":" + a.getPerms());
+        }
+        return entries;
     }
 }
