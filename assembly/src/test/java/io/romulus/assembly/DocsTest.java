@@ -209,7 +209,9 @@ class DocsTest {
             Matcher row = KEY_ROW.matcher(line);
             if (current != null && row.find()) {
                 String value = row.group(2);
-                current.put(row.group(1), value.equals("(empty)") ? "" : value.substring(1, value.length() - 1));
+                // a | in a key (an argument pattern of a command ACL) is written \| in a Markdown table
+                current.put(row.group(1).replace("\\|", "|"), value.equals("(empty)") ? ""
+                        : value.substring(1, value.length() - 1));
             }
         }
         return pids;
