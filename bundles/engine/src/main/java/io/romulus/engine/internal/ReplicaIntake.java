@@ -243,14 +243,15 @@ final class ReplicaIntake {
     void announceAgain(DomainId id) {
         try {
             DomainRoles.Activated a = roles.activated.get(id);
+            PrimaryProtection p = roles.primaries.get(id);
             if (a != null) {
                 a.domain().announce();
+            } else if (p != null) {
+                p.announce();
+            } else {
                 return;
             }
-            PrimaryProtection p = roles.primaries.get(id);
-            if (p != null) {
-                p.announce();
-            }
+            LOG.info("{} announced again from here: its old primary is told it lost the domain and fences itself", id);
         } catch (HypervisorException | RuntimeException e) {
             LOG.warn("Announcing {} again after fencing its old primary failed: {}", id, e.getMessage());
         }

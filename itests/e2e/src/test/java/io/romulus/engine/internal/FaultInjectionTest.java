@@ -129,6 +129,9 @@ class FaultInjectionTest {
         rig.checkClient();
         assertTrue(b.runsQemu(), "the VM runs on B");
         assertTrue(a.raised("FENCED"));
+        // the old copy's ARP frames (which output buffering does not hold) cannot keep the switch pointing at A
+        assertTrue(Files.readString(b.log, StandardCharsets.UTF_8).contains("announced again from here"),
+                "B announced the VM again when it told A it lost the domain; see " + b.log);
         // the fenced node is the new backup: B protects the domain back towards it
         long reprotected = rig.awaitState(b, "PRIMARY", "PROTECTED", 120);
         rig.checkClient();

@@ -31,12 +31,15 @@ final class NodeProcess implements AutoCloseable {
 
     final String netns;
     final String node;
+    /** Where the node's log goes. */
+    final Path log;
     private final Process process;
     private final Writer in;
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     final List<AlarmLine> alarms = new CopyOnWriteArrayList<>();
 
-    private NodeProcess(String netns, String node, Process process) {
+    private NodeProcess(String netns, String node, Process process, Path log) {
+        this.log = log;
         this.netns = netns;
         this.node = node;
         this.process = process;
@@ -54,7 +57,7 @@ final class NodeProcess implements AutoCloseable {
             throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns, java,
-                "-XX:MaxDirectMemorySize=1g", "-Xmx512m", "-cp", System.getProperty("java.class.path")));
+                "-XX:MaxDirectMemorySize=1g", "-Xmx512m", "-XX:MaxGCPauseMillis=20", "-cp", System.getProperty("java.class.path")));
         for (String p : List.of("romulus.guest.dir", "romulus.uffd.preload", NodeMain.SCALEOUT_API,
                 NodeMain.SCALEOUT_READ_ONLY, NodeMain.SCALEOUT_BACKUPS, NodeMain.SCALEOUT_DRAIN_MS,
                 NodeMain.WITNESS_SESSION_MS)) {
@@ -64,7 +67,7 @@ final class NodeProcess implements AutoCloseable {
         }
         cmd.addAll(List.of(NodeMain.class.getName(), node, ip, run.toString(), secret.toString(), zookeeper));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        NodeProcess n = new NodeProcess(netns, node, p);
+        NodeProcess n = new NodeProcess(netns, node, p, log);
         String ready = n.replies.poll(60, TimeUnit.SECONDS);
         if (ready == null || !ready.equals("ready " + node)) {
             n.close();
