@@ -94,6 +94,12 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     private volatile UdpHeartbeats socket;
     private volatile boolean closed;
     private ScheduledFuture<?> ticks;
+    /** When the last tick ran, and until when phi is not judged after this node stalled (scheduling thread only). */
+    private long lastTickNanos;
+    private long judgeAgainAtNanos = System.nanoTime();
+    private final AtomicLong localStalls = new AtomicLong();
+    /** A tick this much late (or three intervals, if more) means this node stalled. */
+    private static final long LOCAL_STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(40);
 
     /**
      * DS entry point: the node id is the node's one ({@link NodeIdentity}), read here and on every change of the
@@ -292,6 +298,9 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
                     }
                 }
             }
+            if (stalledJustNow(s.intervalMs())) {
+                return;
+            }
             for (PeerMonitor m : monitors) {
                 m.check(s.threshold());
             }
@@ -299,6 +308,31 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             // never let an exception end the periodic task
             LOG.warn("failure detector tick failed", e);
         }
+    }
+
+    /**
+     * Whether this node itself stalled a moment ago (a garbage collection, a host too busy even for the real-time
+     * heartbeat threads): the tick comes late, and the peers' heartbeats that arrived meanwhile still wait in the
+     * socket for the receiving thread, which stalled too. Their silence is then this node's own, so phi is not judged
+     * until two intervals after the stall, when the receiver has caught up. Runs on the scheduling thread only.
+     */
+    private boolean stalledJustNow(long intervalMs) {
+        long now = System.nanoTime();
+        long interval = TimeUnit.MILLISECONDS.toNanos(intervalMs);
+        long late = lastTickNanos == 0 ? 0 : now - lastTickNanos;
+        lastTickNanos = now;
+        if (late > Math.max(3 * interval, LOCAL_STALL_NANOS)) {
+            localStalls.incrementAndGet();
+            judgeAgainAtNanos = now + 2 * interval;
+            LOG.debug("failure detector: this node stalled for {} ms; judging its peers again in {} ms",
+                    TimeUnit.NANOSECONDS.toMillis(late), 2 * intervalMs);
+        }
+        return now - judgeAgainAtNanos < 0;
+    }
+
+    /** How many times this node itself stalled long enough that judging its peers was put off. */
+    public long localStalls() {
+        return localStalls.get();
     }
 
     private void received(Heartbeat heartbeat, InetSocketAddress from) {

@@ -303,6 +303,38 @@ class UdpFailureDetectorTest {
     }
 
     @Test
+    void afterThisNodeItselfStallsItsPeersAreNotJudgedUntilItsReceiverCaughtUp() throws Exception {
+        UdpFailureDetector a = detector("a", 0);
+        UdpFailureDetector b = detector("b", 0);
+        b.monitor("a", a.localAddress(), new Events());
+        Events atA = new Events();
+        a.monitor("b", b.localAddress(), atA);
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(a, "b") >= 10);
+        // a peer that is never heard from is suspected on a's scheduling thread, whose listener then holds that
+        // thread for 300 ms: a's next tick comes that late, as after a garbage collection
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        a.monitor("ghost", new InetSocketAddress("127.0.0.1", 9), new FailureDetector.Listener() {
+            @Override
+            public void suspected(String peerId, double phi) {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                held.countDown();
+            }
+
+            @Override
+            public void recovered(String peerId) {
+            }
+        });
+        assertTrue(held.await(10, TimeUnit.SECONDS));
+        await().atMost(DETECTION_LIMIT).until(() -> a.localStalls() >= 1);
+        Thread.sleep(200);
+        assertEquals(List.of(), atA.events, "b, heard all along, is not suspected for a's own stall");
+    }
+
+    @Test
     void aPeerNeverHeardFromIsSentNothingAndSuspectedAfterTheUsualSilenceAndASecondOfGrace() throws Exception {
         UdpFailureDetector a = detector("a", 0);
         DatagramChannel c = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));

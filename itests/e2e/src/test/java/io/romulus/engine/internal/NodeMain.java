@@ -146,9 +146,9 @@ public final class NodeMain {
                     case "detector" -> {
                         StringBuilder b = new StringBuilder();
                         for (UdpFailureDetector.PeerStatus p : detector.peers()) {
-                            b.append(String.format("peer %s heartbeats=%d suspicions=%d mean=%.1f std=%.1f phi=%.2f%n",
-                                    p.peerId(), p.heartbeats(), p.suspicions(), p.meanIntervalMillis(),
-                                    p.stdDevMillis(), p.phi()));
+                            b.append(String.format("peer %s heartbeats=%d suspicions=%d mean=%.1f std=%.1f phi=%.2f "
+                                    + "local-stalls=%d%n", p.peerId(), p.heartbeats(), p.suspicions(),
+                                    p.meanIntervalMillis(), p.stdDevMillis(), p.phi(), detector.localStalls()));
                         }
                         say(b + "end");
                     }

@@ -65,6 +65,8 @@ final class NodeProcess implements AutoCloseable {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }
         }
+        // the node's collections next to its log; both count milliseconds from the JVM's start
+        cmd.addAll(List.of("-Xlog:gc:file=" + log + ".gc:uptimemillis", "-Dorg.slf4j.simpleLogger.showDateTime=true"));
         cmd.addAll(List.of(NodeMain.class.getName(), node, ip, run.toString(), secret.toString(), zookeeper));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         NodeProcess n = new NodeProcess(netns, node, p, log);
