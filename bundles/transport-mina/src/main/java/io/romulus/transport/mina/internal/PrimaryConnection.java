@@ -116,10 +116,20 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     void received(Record record) throws MalformedRecordException {
         if (record.type() == RecordType.ERROR) {
             String message = Messages.parseError(record.body());
-            LOG.warn("Backup {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
-            failure = (record.flags() & Messages.ERROR_TAKEN_OVER) != 0
-                    ? new DomainTakenOverException("backup " + remote() + " took " + domain + " over: " + message)
-                    : new CheckpointException("backup " + remote() + " refused: " + message);
+            if (state == State.CHALLENGE) {
+                // before the backup proved the secret its words are only words: an ERROR ends the attempt, but its
+                // flags (taken over: this node would fence its own domain) are never obeyed
+                LOG.warn("Backup {} refused the checkpoint stream of {} before authenticating (its flags are "
+                        + "ignored): {}", remote(), domain, message);
+                failure = new CheckpointException("backup " + remote() + " refused before authenticating: "
+                        + message);
+            } else {
+                LOG.warn("Backup {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
+                failure = (record.flags() & Messages.ERROR_TAKEN_OVER) != 0
+                        ? new DomainTakenOverException("backup " + remote() + " took " + domain + " over: "
+                                + message)
+                        : new CheckpointException("backup " + remote() + " refused: " + message);
+            }
             handshake.completeExceptionally(failure);
             state = State.DONE;
             session.closeNow();
