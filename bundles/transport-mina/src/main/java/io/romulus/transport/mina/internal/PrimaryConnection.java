@@ -47,6 +47,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     private volatile boolean closedByUs;
     private volatile boolean handedOut;
     private byte[] clientHelloBody;
+    private byte[] clientNonce;
     private HelloReply peer;
 
     // sender-thread state, under sendLock
@@ -77,15 +78,16 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
 
     /** Sends the HELLO and waits for the backup's answer. */
     HelloReply handshake(long timeoutMs) throws CheckpointException, InterruptedException {
+        clientNonce = SharedSecret.nonce();
         Record first = Messages.clientHello(new Messages.ClientHello(Messages.PROTOCOL_VERSION, hello,
-                transport.settings().deltaCacheBytes(), SharedSecret.nonce()));
+                transport.settings().deltaCacheBytes(), clientNonce, transport.protection()));
         clientHelloBody = first.body();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         try {
             if (transport.settings().tlsEnabled()) {
                 secured.get(timeoutMs, TimeUnit.MILLISECONDS);
             }
-            session.write(first);
+            write(first);
             timeoutMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
             HelloReply reply = handshake.get(timeoutMs, TimeUnit.MILLISECONDS);
             handedOut = true;
@@ -110,6 +112,11 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             session.closeNow();
             throw e;
         }
+    }
+
+    @Override
+    boolean endsHandshake(Record record) {
+        return record.type() == RecordType.HELLO && record.flags() == Messages.HELLO_CHALLENGE;
     }
 
     @Override
@@ -169,8 +176,13 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             }
             proof = secret.primaryProof(c.nonce(), clientHelloBody);
         }
-        session.write(Messages.proof(proof));
+        // everything after the proof is sealed in both directions, under keys bound to both bodies
+        StreamProtection protection = transport.protection().max(c.protection());
+        StreamKeys keys = StreamKeys.derive(secret, clientHelloBody, record.body(), clientNonce, c.nonce(),
+                protection);
+        openWith(new RecordCipher(protection, keys.backupToPrimary(), false));
         state = State.WELCOME;
+        writeThenSeal(Messages.proof(proof), new RecordCipher(protection, keys.primaryToBackup(), true));
     }
 
     private void welcome(Record record) throws MalformedRecordException {
@@ -375,7 +387,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             }
         }
         checkOpen();
-        session.write(record);
+        write(record);
         wireBytes += record.frameLength();
     }
 
@@ -397,7 +409,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         closedByUs = true;
         if (isOpen()) {
             state = State.DONE;
-            session.write(Messages.goodbye());
+            write(Messages.goodbye());
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();
@@ -418,7 +430,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         closedByUs = true;
         if (isOpen()) {
             state = State.DONE;
-            session.write(error);
+            write(error);
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();
