@@ -9,8 +9,9 @@ import io.romulus.api.transport.RecordType;
 /**
  * Framing of the checkpoint stream, independent of MINA: {@code type:u16, flags:u16, length:u32, epoch:u64,
  * body[length], crc32c:u32}, big-endian, the CRC32C covering header and body. After the handshake every record is
- * sealed ({@link RecordCipher}): its flags carry {@link RecordCipher#SEALED}, its body is the AES-GCM ciphertext (or,
- * integrity only, the body in clear) followed by the 16-byte tag, and the length counts the tag.
+ * sealed ({@link RecordCipher}): its flags carry {@link RecordCipher#SEALED}, its body is cut into segments of 64 KiB,
+ * each the AES-GCM ciphertext (or, integrity only, the body in clear) followed by its 16-byte tag, and the length
+ * counts the tags.
  */
 public final class RecordCodec {
 
@@ -48,7 +49,7 @@ public final class RecordCodec {
         if (body.length > maxRecordBytes) {
             throw new IllegalArgumentException(record + " is longer than max.record.bytes=" + maxRecordBytes);
         }
-        int sealedLength = body.length + RecordCipher.TAG_BYTES;
+        int sealedLength = (int) RecordCipher.sealedLength(body.length);
         byte[] frame = new byte[HEADER_BYTES + sealedLength + TRAILER_BYTES];
         ByteBuffer buf = ByteBuffer.wrap(frame);
         buf.putShort((short) record.type().code());
@@ -117,7 +118,8 @@ public final class RecordCodec {
         }
         boolean sealed = (flags & RecordCipher.SEALED) != 0;
         boolean mustBeSealed = opener != null && opener.seals();
-        long max = (long) Math.min(limit, maxRecordBytes) + (mustBeSealed ? RecordCipher.TAG_BYTES : 0);
+        int bodyMax = Math.min(limit, maxRecordBytes);
+        long max = mustBeSealed ? RecordCipher.sealedLength(bodyMax) : bodyMax;
         if (length > max) {
             throw new MalformedRecordException(type + " record of " + length + " bytes exceeds "
                     + (opener == null && limit < maxRecordBytes ? "the limit before the handshake completes, "
