@@ -117,6 +117,9 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection) throws IOException {
         this.settings = settings;
         this.protection = protection;
+        if (protection != StreamProtection.NONE) {
+            RecordCipher.warmUp();
+        }
         this.secret = settings.pskEnabled() ? SharedSecret.loadOrCreate(settings.secretFile()) : null;
         SSLContext tls = settings.tlsEnabled() ? TlsContexts.create(settings) : null;
         MinaRecordCodecFactory codec = new MinaRecordCodecFactory(new RecordCodec(settings.maxRecordBytes()), stats);
