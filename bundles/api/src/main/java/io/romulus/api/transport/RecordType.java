@@ -3,7 +3,11 @@ package io.romulus.api.transport;
 /**
  * Record types of the checkpoint stream (ARCHITECTURE.md section 4). Every record on the wire is framed as
  * {@code type:u16, flags:u16, length:u32, epoch:u64, body[length], crc32c:u32}, big-endian, the CRC32C covering the
- * header and the body.
+ * header and the body. Only the HELLO exchange up to the primary's proof of the pre-shared secret travels in clear
+ * (and an ERROR that ends it, whose flags are then ignored); every later record, both directions, is sealed: flag bit
+ * {@code 0x8000} set, the body encrypted with AES-256-GCM (or, integrity only, in clear with an AES-GMAC tag) under
+ * per-direction keys derived from the secret, both nonces and the handshake, followed by the 16-byte tag that also
+ * covers the header and the record's sequence number in its direction.
  */
 public enum RecordType {
     /** Both directions, first record: protocol version, node, domain identity, sizes, binding, authentication. */

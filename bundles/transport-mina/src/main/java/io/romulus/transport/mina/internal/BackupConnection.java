@@ -31,6 +31,7 @@ final class BackupConnection extends Connection {
     private Messages.ClientHello clientHello;
     private byte[] clientHelloBody;
     private byte[] nonce;
+    private byte[] challengeBody;
     private ReplicaSink sink;
     private PageBatchCodec.Decoder decoder;
     private final DiskWriteCodec.Decoder diskDecoder = new DiskWriteCodec.Decoder();
@@ -51,6 +52,11 @@ final class BackupConnection extends Connection {
     @Override
     String role() {
         return "backup";
+    }
+
+    @Override
+    boolean endsHandshake(Record record) {
+        return record.type() == RecordType.HELLO && record.flags() == Messages.HELLO_PROOF;
     }
 
     @Override
@@ -100,8 +106,10 @@ final class BackupConnection extends Connection {
         nonce = SharedSecret.nonce();
         SharedSecret secret = transport.secret();
         byte[] proof = secret == null ? new byte[0] : secret.backupProof(clientHelloBody, nonce);
-        session.write(Messages.challenge(new Messages.Challenge(Messages.PROTOCOL_VERSION,
-                transport.settings().nodeId(), nonce, proof)));
+        Record challenge = Messages.challenge(new Messages.Challenge(Messages.PROTOCOL_VERSION,
+                transport.settings().nodeId(), nonce, proof, transport.protection()));
+        challengeBody = challenge.body();
+        write(challenge);
         state = State.PROOF;
     }
 
@@ -122,6 +130,13 @@ final class BackupConnection extends Connection {
                 return;
             }
         }
+        // the primary proved the secret: everything from here on is sealed in both directions
+        StreamProtection protection = transport.protection().max(clientHello.protection());
+        StreamKeys keys = StreamKeys.derive(secret, clientHelloBody, challengeBody, clientHello.nonce(), nonce,
+                protection);
+        openWith(new RecordCipher(protection, keys.primaryToBackup(), false));
+        sealWith(new RecordCipher(protection, keys.backupToPrimary(), true));
+        transport.authenticated(this);
         ReplicaAcceptor acceptor = transport.acceptor();
         if (acceptor == null) {
             state = State.DONE;
@@ -140,9 +155,10 @@ final class BackupConnection extends Connection {
         long cacheBytes = Math.min(clientHello.deltaCacheBytes(), transport.settings().deltaCacheBytes());
         decoder = new PageBatchCodec.Decoder(pageSize, new DeltaCache(cacheBytes, pageSize));
         lastEpoch = accepted.reply().committedEpoch();
-        session.write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
+        write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
         state = State.STREAMING;
-        LOG.info("Receiving checkpoint stream of {} from {} (node {})", domain, remote(), clientHello.hello().nodeId());
+        LOG.info("Receiving checkpoint stream of {} from {} (node {}, {})", domain, remote(),
+                clientHello.hello().nodeId(), protection);
     }
 
     private void streaming(Record record) throws MalformedRecordException {
@@ -211,7 +227,7 @@ final class BackupConnection extends Connection {
                 deviceStateBytes = 0;
                 diskWriteCount = 0;
                 checksum = new CRC32C();
-                session.write(Messages.ack(end.epoch()));
+                write(Messages.ack(end.epoch()));
             }
             case GOODBYE -> {
                 state = State.DONE;
@@ -251,6 +267,12 @@ final class BackupConnection extends Connection {
         return true;
     }
 
+    /** The peer was too slow to complete the handshake: drop the connection (there is no sink yet). */
+    void handshakeTimedOut(String reason) {
+        reject(reason); // from the timer thread: reject is idempotent and thread-safe
+
+    }
+
     /** A protocol violation: drop the connection and tell the sink. */
     void fail(String reason) {
         state = State.DONE;
@@ -262,7 +284,7 @@ final class BackupConnection extends Connection {
     void sinkFailed(Exception e) {
         state = State.DONE;
         LOG.warn("Replica of {} refused the stream from {}: {}", domain, remote(), e.getMessage());
-        session.write(Messages.error("the backup refused the stream: " + e.getMessage(),
+        write(Messages.error("the backup refused the stream: " + e.getMessage(),
                 e instanceof DomainTakenOverException));
         session.closeOnFlush();
         closeSink(e);

@@ -16,21 +16,27 @@ import io.romulus.api.transport.RecordType;
  *
  * <p>The HELLO exchange has four steps, told apart by the record's flags:
  * <ol>
- * <li>{@link #HELLO_CLIENT} primary to backup: protocol version, the {@link Hello}, the primary's delta cache size
- * and a fresh 32-byte nonce</li>
- * <li>{@link #HELLO_CHALLENGE} backup to primary: protocol version, backup node id, its fresh nonce and its proof
- * {@code HMAC-SHA256(secret, "romulus-backup" | step-1 body | backup nonce)} (empty without a secret)</li>
+ * <li>{@link #HELLO_CLIENT} primary to backup: protocol version, the {@link Hello}, the primary's delta cache size,
+ * a fresh 32-byte nonce and the {@link StreamProtection} the primary proposes (u8)</li>
+ * <li>{@link #HELLO_CHALLENGE} backup to primary: protocol version, backup node id, its fresh nonce, its proof
+ * {@code HMAC-SHA256(secret, "romulus-backup" | step-1 body | backup nonce)} (empty without a secret) and the
+ * protection the backup proposes (u8)</li>
  * <li>{@link #HELLO_PROOF} primary to backup: {@code HMAC-SHA256(secret, "romulus-primary" | backup nonce | step-1
  * body)}</li>
  * <li>{@link #HELLO_WELCOME} backup to primary, after the acceptor took the stream: the {@link HelloReply} and the
  * delta cache size both ends use; when the primary asked to resume its previous stream and the backup agreed, a last
- * field, the committed epoch the stream resumes from (absent otherwise, so a primary of an older version, which never
- * asks, never meets it)</li>
+ * field, the committed epoch the stream resumes from (absent otherwise)</li>
  * </ol>
+ *
+ * <p>Steps 1 to 3 travel in clear and are all a peer can send before it has proved the secret: before that, records
+ * are limited to {@code handshake.max.record.bytes}, anything but HELLO is refused, and an ERROR ends the attempt
+ * without its flags being obeyed. From step 4 on every record in both directions is sealed under keys derived from the
+ * secret, both nonces and both bodies ({@link StreamKeys}) with the stronger of the two proposed protections
+ * ({@link RecordCipher}); a record in clear is refused.
  */
 public final class Messages {
 
-    public static final int PROTOCOL_VERSION = 1;
+    public static final int PROTOCOL_VERSION = 2;
     public static final int HELLO_CLIENT = 1;
     public static final int HELLO_CHALLENGE = 2;
     public static final int HELLO_PROOF = 3;
@@ -45,11 +51,12 @@ public final class Messages {
     }
 
     /** Step 1. */
-    public record ClientHello(int version, Hello hello, long deltaCacheBytes, byte[] nonce) {
+    public record ClientHello(int version, Hello hello, long deltaCacheBytes, byte[] nonce,
+            StreamProtection protection) {
     }
 
     /** Step 2. */
-    public record Challenge(int version, String nodeId, byte[] nonce, byte[] proof) {
+    public record Challenge(int version, String nodeId, byte[] nonce, byte[] proof, StreamProtection protection) {
     }
 
     /** Step 4. */
@@ -65,6 +72,7 @@ public final class Messages {
         h.options().forEach((k, v) -> w.str(k).str(v));
         w.u64(m.deltaCacheBytes());
         w.bytes(m.nonce());
+        w.u8(m.protection().code());
         return new Record(RecordType.HELLO, HELLO_CLIENT, 0, w.toByteArray());
     }
 
@@ -91,13 +99,16 @@ public final class Messages {
         }
         long cache = r.u64();
         byte[] nonce = r.bytes(NONCE_BYTES);
+        StreamProtection protection = protection(r.u8());
         r.end();
-        return new ClientHello(version, new Hello(nodeId, domain, binding, memory, pageSize, options), cache, nonce);
+        return new ClientHello(version, new Hello(nodeId, domain, binding, memory, pageSize, options), cache, nonce,
+                protection);
     }
 
     public static Record challenge(Challenge m) {
         Writer w = new Writer().u16(m.version()).str(m.nodeId()).bytes(m.nonce());
         w.u16(m.proof().length).bytes(m.proof());
+        w.u8(m.protection().code());
         return new Record(RecordType.HELLO, HELLO_CHALLENGE, 0, w.toByteArray());
     }
 
@@ -107,8 +118,17 @@ public final class Messages {
         String nodeId = r.str();
         byte[] nonce = r.bytes(NONCE_BYTES);
         byte[] proof = r.bytes(r.u16());
+        StreamProtection protection = protection(r.u8());
         r.end();
-        return new Challenge(version, nodeId, nonce, proof);
+        return new Challenge(version, nodeId, nonce, proof, protection);
+    }
+
+    private static StreamProtection protection(int code) throws MalformedRecordException {
+        StreamProtection p = StreamProtection.of(code);
+        if (p == null) {
+            throw new MalformedRecordException("unknown stream protection " + code);
+        }
+        return p;
     }
 
     public static Record proof(byte[] proof) {

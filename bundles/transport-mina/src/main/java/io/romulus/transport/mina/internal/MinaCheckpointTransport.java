@@ -8,7 +8,11 @@ import java.util.Hashtable;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import javax.management.NotCompliantMBeanException;
 import javax.net.ssl.SSLContext;
@@ -63,6 +67,12 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     private final NioSocketConnector connector;
     private final NioSocketAcceptor acceptor;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    /** Accepted connections whose peer has not completed the handshake yet. */
+    private final Set<BackupConnection> pending = ConcurrentHashMap.newKeySet();
+    private final StreamProtection protection;
+    private final ScheduledExecutorService handshakeTimer;
+    private final ScheduledFuture<?> handshakeSweep;
+    private final AtomicLong lastRefusalWarning = new AtomicLong();
     private volatile ReplicaAcceptor replicaAcceptor;
     private volatile InetSocketAddress listenAddress;
     private ServiceRegistration<TransportMBean> mbeanRegistration;
@@ -92,7 +102,24 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     }
 
     MinaCheckpointTransport(TransportSettings settings) throws IOException {
+        this(settings, settings.encryption() ? StreamProtection.ENCRYPTED : StreamProtection.INTEGRITY);
+    }
+
+    /**
+     * A transport that proposes {@code protection}; {@link StreamProtection#NONE} only for the benchmark that
+     * measures what protection costs (a peer configured otherwise still gets its own protection).
+     */
+    static MinaCheckpointTransport create(TransportSettings settings, StreamProtection protection)
+            throws IOException {
+        return new MinaCheckpointTransport(settings, protection);
+    }
+
+    private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection) throws IOException {
         this.settings = settings;
+        this.protection = protection;
+        if (protection != StreamProtection.NONE) {
+            RecordCipher.warmUp();
+        }
         this.secret = settings.pskEnabled() ? SharedSecret.loadOrCreate(settings.secretFile()) : null;
         SSLContext tls = settings.tlsEnabled() ? TlsContexts.create(settings) : null;
         MinaRecordCodecFactory codec = new MinaRecordCodecFactory(new RecordCodec(settings.maxRecordBytes()), stats);
@@ -132,8 +159,25 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                         + settings.listenPort() + ": " + e.getMessage(), e);
             }
             listenAddress = acceptor.getLocalAddress();
+            handshakeTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "romulus-stream-handshakes");
+                t.setDaemon(true);
+                return t;
+            });
+            TransportSettings.Limits limits = settings.limits();
+            long period = Math.max(20, Math.min(1000, Math.min(limits.handshakeTimeoutMs(),
+                    limits.idleTimeoutMs()) / 4));
+            handshakeSweep = handshakeTimer.scheduleWithFixedDelay(this::dropSlowHandshakes, period, period,
+                    TimeUnit.MILLISECONDS);
         } else {
             acceptor = null;
+            handshakeTimer = null;
+            handshakeSweep = null;
+        }
+        if (secret == null && !settings.tlsEnabled()) {
+            LOG.warn("Checkpoint stream without pre-shared secret and without TLS: peers are not authenticated and "
+                    + "the record keys come from public values, so records are checked against corruption but not "
+                    + "protected against anyone on the path; set auth.psk.enabled=true");
         }
         LOG.info("Checkpoint transport started: node {}, listening on {}, TLS {}, pre-shared secret {}",
                 settings.nodeId(), listenAddress == null ? "nothing" : listenAddress,
@@ -156,7 +200,9 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                 c.auth_psk_enabled() ? resolveSecretFile(c.auth_secret_file()) : null, c.tls_enabled(),
                 path(c.tls_keystore()), c._tls_keystore_password(), path(c.tls_truststore()),
                 c._tls_truststore_password(), c.high_watermark_bytes(), c.max_record_bytes(),
-                (long) c.delta_cache_mb() * 1024 * 1024, c.connect_timeout_ms());
+                (long) c.delta_cache_mb() * 1024 * 1024, c.connect_timeout_ms(), c.stream_encryption(),
+                new TransportSettings.Limits(c.handshake_timeout_ms(), c.idle_timeout_ms(), c.max_connections(),
+                        c.max_pending_handshakes(), c.handshake_max_record_bytes()));
         return s;
     }
 
@@ -237,12 +283,72 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         return replicaAcceptor;
     }
 
+    /** What this node proposes for the records after the handshake. */
+    StreamProtection protection() {
+        return protection;
+    }
+
+    /**
+     * The connection of a session that has just been accepted, counted as a pending handshake; {@code null} when
+     * taking it would exceed {@code max.connections} streams or {@code max.pending.handshakes} connections that have
+     * not completed the handshake.
+     */
+    BackupConnection admit(IoSession session) {
+        TransportSettings.Limits limits = settings.limits();
+        String why = null;
+        synchronized (pending) {
+            if (acceptor.getManagedSessionCount() > limits.maxConnections()) {
+                why = "max.connections=" + limits.maxConnections();
+            } else if (pending.size() >= limits.maxPendingHandshakes()) {
+                why = "max.pending.handshakes=" + limits.maxPendingHandshakes();
+            } else {
+                BackupConnection c = new BackupConnection(this, session);
+                pending.add(c);
+                return c;
+            }
+        }
+        stats.refusedConnections.increment();
+        long now = System.nanoTime();
+        long last = lastRefusalWarning.get();
+        if (now - last > TimeUnit.SECONDS.toNanos(10) && lastRefusalWarning.compareAndSet(last, now)) {
+            LOG.warn("Closing checkpoint stream connection from {} on arrival: {} reached (warned at most every 10 s; "
+                    + "{} refused so far)", session.getRemoteAddress(), why, stats.refusedConnections());
+        } else {
+            LOG.debug("Closing checkpoint stream connection from {} on arrival: {} reached",
+                    session.getRemoteAddress(), why);
+        }
+        return null;
+    }
+
     void opened(Connection c) {
         connections.add(c);
     }
 
+    /** The peer of {@code c} proved the secret: its connection no longer counts as a pending handshake. */
+    void authenticated(BackupConnection c) {
+        pending.remove(c);
+    }
+
     void closed(Connection c) {
         connections.remove(c);
+        pending.remove(c);
+    }
+
+    /** Closes the connections that exceed {@code handshake.timeout.ms} or {@code idle.timeout.ms} in the handshake. */
+    private void dropSlowHandshakes() {
+        TransportSettings.Limits limits = settings.limits();
+        long now = System.currentTimeMillis();
+        for (BackupConnection c : pending) {
+            long age = now - c.session.getCreationTime();
+            long quiet = now - Math.max(c.session.getCreationTime(), c.session.getLastReadTime());
+            if (age > limits.handshakeTimeoutMs()) {
+                c.handshakeTimedOut("no complete handshake within handshake.timeout.ms=" + limits.handshakeTimeoutMs()
+                        + " ms");
+            } else if (quiet > limits.idleTimeoutMs()) {
+                c.handshakeTimedOut("nothing received for idle.timeout.ms=" + limits.idleTimeoutMs()
+                        + " ms during the handshake");
+            }
+        }
     }
 
     /**
@@ -262,14 +368,18 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         }
         if (acceptor != null) {
             acceptor.unbind();
+            handshakeSweep.cancel(false);
+            handshakeTimer.shutdownNow();
         }
         for (Connection c : List.copyOf(connections)) {
             if (c instanceof PrimaryConnection p) {
                 // an ERROR, not GOODBYE: the transport stopping (a bundle update, a node shutdown) does not end the
                 // protection, so the backup keeps its replica and the next stream resumes it
                 p.stopPlanned("the checkpoint transport of the primary is stopping");
+            } else if (c.session.isConnected() && !c.authenticated()) {
+                c.session.closeNow();
             } else if (c.session.isConnected()) {
-                c.session.write(Messages.goodbye());
+                c.write(Messages.goodbye());
                 if (!c.session.closeOnFlush().awaitUninterruptibly(1000)) {
                     c.session.closeNow();
                 }

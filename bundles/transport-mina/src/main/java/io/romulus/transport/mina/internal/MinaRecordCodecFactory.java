@@ -43,7 +43,11 @@ final class MinaRecordCodecFactory implements ProtocolCodecFactory {
         @Override
         public void encode(IoSession session, Object message, ProtocolEncoderOutput out) {
             Record record = (Record) message;
-            byte[] frame = codec.encode(record);
+            Connection c = (Connection) session.getAttribute(Connection.KEY);
+            if (c == null) {
+                throw new IllegalStateException("no connection on " + session + " to send " + record);
+            }
+            byte[] frame = c.encode(codec, record);
             stats.recordsSent.increment();
             stats.bytesSent.add(frame.length);
             out.write(IoBuffer.wrap(frame));
@@ -55,8 +59,13 @@ final class MinaRecordCodecFactory implements ProtocolCodecFactory {
         protected boolean doDecode(IoSession session, IoBuffer in, ProtocolDecoderOutput out) throws Exception {
             Record record;
             int before = in.position();
+            Connection c = (Connection) session.getAttribute(Connection.KEY);
+            if (c == null) {
+                in.position(in.limit()); // a connection refused on arrival: it is being closed
+                return false;
+            }
             try {
-                record = codec.decode(in.buf());
+                record = c.decode(codec, in.buf());
             } catch (MalformedRecordException e) {
                 in.position(in.limit()); // discard everything: the connection is going down
                 session.setAttribute(PENDING, 0);

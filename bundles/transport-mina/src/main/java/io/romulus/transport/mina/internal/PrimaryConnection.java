@@ -47,6 +47,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     private volatile boolean closedByUs;
     private volatile boolean handedOut;
     private byte[] clientHelloBody;
+    private byte[] clientNonce;
     private HelloReply peer;
 
     // sender-thread state, under sendLock
@@ -77,15 +78,16 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
 
     /** Sends the HELLO and waits for the backup's answer. */
     HelloReply handshake(long timeoutMs) throws CheckpointException, InterruptedException {
+        clientNonce = SharedSecret.nonce();
         Record first = Messages.clientHello(new Messages.ClientHello(Messages.PROTOCOL_VERSION, hello,
-                transport.settings().deltaCacheBytes(), SharedSecret.nonce()));
+                transport.settings().deltaCacheBytes(), clientNonce, transport.protection()));
         clientHelloBody = first.body();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         try {
             if (transport.settings().tlsEnabled()) {
                 secured.get(timeoutMs, TimeUnit.MILLISECONDS);
             }
-            session.write(first);
+            write(first);
             timeoutMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
             HelloReply reply = handshake.get(timeoutMs, TimeUnit.MILLISECONDS);
             handedOut = true;
@@ -113,13 +115,28 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     }
 
     @Override
+    boolean endsHandshake(Record record) {
+        return record.type() == RecordType.HELLO && record.flags() == Messages.HELLO_CHALLENGE;
+    }
+
+    @Override
     void received(Record record) throws MalformedRecordException {
         if (record.type() == RecordType.ERROR) {
             String message = Messages.parseError(record.body());
-            LOG.warn("Backup {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
-            failure = (record.flags() & Messages.ERROR_TAKEN_OVER) != 0
-                    ? new DomainTakenOverException("backup " + remote() + " took " + domain + " over: " + message)
-                    : new CheckpointException("backup " + remote() + " refused: " + message);
+            if (state == State.CHALLENGE) {
+                // before the backup proved the secret its words are only words: an ERROR ends the attempt, but its
+                // flags (taken over: this node would fence its own domain) are never obeyed
+                LOG.warn("Backup {} refused the checkpoint stream of {} before authenticating (its flags are "
+                        + "ignored): {}", remote(), domain, message);
+                failure = new CheckpointException("backup " + remote() + " refused before authenticating: "
+                        + message);
+            } else {
+                LOG.warn("Backup {} ended the checkpoint stream of {} with an error: {}", remote(), domain, message);
+                failure = (record.flags() & Messages.ERROR_TAKEN_OVER) != 0
+                        ? new DomainTakenOverException("backup " + remote() + " took " + domain + " over: "
+                                + message)
+                        : new CheckpointException("backup " + remote() + " refused: " + message);
+            }
             handshake.completeExceptionally(failure);
             state = State.DONE;
             session.closeNow();
@@ -159,8 +176,13 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             }
             proof = secret.primaryProof(c.nonce(), clientHelloBody);
         }
-        session.write(Messages.proof(proof));
+        // everything after the proof is sealed in both directions, under keys bound to both bodies
+        StreamProtection protection = transport.protection().max(c.protection());
+        StreamKeys keys = StreamKeys.derive(secret, clientHelloBody, record.body(), clientNonce, c.nonce(),
+                protection);
+        openWith(new RecordCipher(protection, keys.backupToPrimary(), false));
         state = State.WELCOME;
+        writeThenSeal(Messages.proof(proof), new RecordCipher(protection, keys.primaryToBackup(), true));
     }
 
     private void welcome(Record record) throws MalformedRecordException {
@@ -365,7 +387,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             }
         }
         checkOpen();
-        session.write(record);
+        write(record);
         wireBytes += record.frameLength();
     }
 
@@ -387,7 +409,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         closedByUs = true;
         if (isOpen()) {
             state = State.DONE;
-            session.write(Messages.goodbye());
+            write(Messages.goodbye());
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();
@@ -408,7 +430,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
         closedByUs = true;
         if (isOpen()) {
             state = State.DONE;
-            session.write(error);
+            write(error);
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();

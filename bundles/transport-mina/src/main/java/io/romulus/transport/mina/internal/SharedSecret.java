@@ -94,6 +94,11 @@ public final class SharedSecret {
         return hmac(PRIMARY_LABEL, backupNonce, clientHelloBody);
     }
 
+    /** The secret itself, for {@link StreamKeys}. */
+    byte[] material() {
+        return key.getEncoded();
+    }
+
     /** Constant-time comparison. */
     public static boolean matches(byte[] expected, byte[] actual) {
         return MessageDigest.isEqual(expected, actual);

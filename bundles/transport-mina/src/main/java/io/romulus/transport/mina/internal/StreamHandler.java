@@ -31,7 +31,12 @@ final class StreamHandler extends IoHandlerAdapter {
     @Override
     public void sessionCreated(IoSession session) {
         if (session.isServer()) {
-            session.setAttribute(Connection.KEY, new BackupConnection(transport, session));
+            BackupConnection admitted = transport.admit(session);
+            if (admitted == null) {
+                session.closeNow();
+                return;
+            }
+            session.setAttribute(Connection.KEY, admitted);
             LOG.debug("Checkpoint stream connection from {}", session.getRemoteAddress());
         }
         Connection c = connection(session);

@@ -61,4 +61,28 @@ public @interface TransportConfig {
 
     @AttributeDefinition(name = "Connect timeout", description = "Connect and HELLO timeout in milliseconds")
     long connect_timeout_ms() default TransportSettings.DEFAULT_CONNECT_TIMEOUT_MS;
+
+    @AttributeDefinition(name = "Encryption", description = "Encrypt every record after the handshake (AES-256-GCM "
+            + "under keys derived from the pre-shared secret and both nonces); false: authenticate only (AES-GMAC), "
+            + "the records in clear, for debugging. Records are always authenticated.")
+    boolean stream_encryption() default true;
+
+    @AttributeDefinition(name = "Handshake timeout", description = "A connection that has not completed the "
+            + "handshake this many milliseconds after it was accepted is closed")
+    long handshake_timeout_ms() default TransportSettings.Limits.DEFAULT_HANDSHAKE_TIMEOUT_MS;
+
+    @AttributeDefinition(name = "Idle timeout", description = "Before the handshake completes, a connection on "
+            + "which nothing arrives for this many milliseconds is closed")
+    long idle_timeout_ms() default TransportSettings.Limits.DEFAULT_IDLE_TIMEOUT_MS;
+
+    @AttributeDefinition(name = "Max connections", description = "Most stream connections accepted at once")
+    int max_connections() default TransportSettings.Limits.DEFAULT_MAX_CONNECTIONS;
+
+    @AttributeDefinition(name = "Max pending handshakes", description = "Most accepted connections that have not "
+            + "completed the handshake at once")
+    int max_pending_handshakes() default TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES;
+
+    @AttributeDefinition(name = "Max handshake record", description = "Longest record body accepted before the "
+            + "handshake completes, in bytes")
+    int handshake_max_record_bytes() default TransportSettings.Limits.DEFAULT_HANDSHAKE_MAX_RECORD_BYTES;
 }

@@ -20,10 +20,56 @@ import java.nio.file.Path;
  * @param maxRecordBytes     longest record body accepted
  * @param deltaCacheBytes    size of the per-connection XOR delta cache ({@code 0} disables delta encoding)
  * @param connectTimeoutMs   connect and HELLO timeout
+ * @param encryption         whether records after the handshake are encrypted (AES-256-GCM) as well as authenticated;
+ *                           {@code false}: authenticated only (AES-GMAC), the bodies in clear (for debugging)
+ * @param limits             what a peer may cost this node before it has proved the secret
  */
 public record TransportSettings(String listenHost, int listenPort, String nodeId, boolean pskEnabled, Path secretFile,
         boolean tlsEnabled, Path keystore, String keystorePassword, Path truststore, String truststorePassword,
-        long highWatermarkBytes, int maxRecordBytes, long deltaCacheBytes, long connectTimeoutMs) {
+        long highWatermarkBytes, int maxRecordBytes, long deltaCacheBytes, long connectTimeoutMs, boolean encryption,
+        Limits limits) {
+
+    /**
+     * Bounds on the listening side before a peer has completed the handshake (proved the pre-shared secret).
+     *
+     * @param handshakeTimeoutMs      an accepted connection that has not completed the handshake this long after it
+     *                                was accepted is closed
+     * @param idleTimeoutMs           before the handshake completes, the longest the peer may send nothing
+     * @param maxConnections          most stream connections accepted at once; further ones are closed at once
+     * @param maxPendingHandshakes    most accepted connections that have not completed the handshake; further ones
+     *                                are closed at once
+     * @param handshakeMaxRecordBytes longest record body accepted before the handshake completes, in both roles
+     */
+    public record Limits(long handshakeTimeoutMs, long idleTimeoutMs, int maxConnections, int maxPendingHandshakes,
+            int handshakeMaxRecordBytes) {
+
+        public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+        public static final long DEFAULT_IDLE_TIMEOUT_MS = 3_000;
+        public static final int DEFAULT_MAX_CONNECTIONS = 64;
+        public static final int DEFAULT_MAX_PENDING_HANDSHAKES = 16;
+        public static final int DEFAULT_HANDSHAKE_MAX_RECORD_BYTES = 64 * 1024;
+
+        public Limits {
+            if (handshakeTimeoutMs < 1 || idleTimeoutMs < 1) {
+                throw new IllegalArgumentException("handshake.timeout.ms and idle.timeout.ms must be positive, not "
+                        + handshakeTimeoutMs + " and " + idleTimeoutMs);
+            }
+            if (maxConnections < 1 || maxPendingHandshakes < 1) {
+                throw new IllegalArgumentException("max.connections and max.pending.handshakes must be positive, "
+                        + "not " + maxConnections + " and " + maxPendingHandshakes);
+            }
+            if (handshakeMaxRecordBytes < 1024) {
+                throw new IllegalArgumentException("handshake.max.record.bytes must be at least 1024, not "
+                        + handshakeMaxRecordBytes);
+            }
+        }
+
+        /** The documented defaults. */
+        public static Limits defaults() {
+            return new Limits(DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+                    DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_HANDSHAKE_MAX_RECORD_BYTES);
+        }
+    }
 
     public static final int DEFAULT_PORT = 7480;
     public static final long DEFAULT_HIGH_WATERMARK = 16L * 1024 * 1024;
@@ -50,62 +96,77 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
             throw new IllegalArgumentException("connect.timeout.ms must be positive, not " + connectTimeoutMs);
         }
         new RecordCodec(maxRecordBytes); // validates
+        if (limits == null) {
+            throw new IllegalArgumentException("limits are required");
+        }
     }
 
     /** Listens on 0.0.0.0:7480, no authentication, no TLS, the documented defaults otherwise. */
     public static TransportSettings defaults() {
         return new TransportSettings("0.0.0.0", DEFAULT_PORT, "node", false, null, false, null, null, null, null,
                 DEFAULT_HIGH_WATERMARK, RecordCodec.DEFAULT_MAX_RECORD_BYTES, DEFAULT_DELTA_CACHE,
-                DEFAULT_CONNECT_TIMEOUT_MS);
+                DEFAULT_CONNECT_TIMEOUT_MS, true, Limits.defaults());
     }
 
     public TransportSettings withListen(String host, int port) {
         return new TransportSettings(host, port, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withNodeId(String id) {
         return new TransportSettings(listenHost, listenPort, id, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withSecretFile(Path file) {
         return new TransportSettings(listenHost, listenPort, nodeId, file != null, file, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withTls(Path keystore, String keystorePassword, Path truststore,
             String truststorePassword) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, true, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withHighWatermark(long bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, bytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withMaxRecordBytes(int bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, bytes, deltaCacheBytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withDeltaCacheBytes(long bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, bytes,
-                connectTimeoutMs);
+                connectTimeoutMs, encryption, limits);
     }
 
     public TransportSettings withConnectTimeoutMs(long ms) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                ms);
+                ms, encryption, limits);
+    }
+
+    public TransportSettings withEncryption(boolean on) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs, on, limits);
+    }
+
+    public TransportSettings withLimits(Limits l) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs, encryption, l);
     }
 
     @Override
@@ -114,6 +175,6 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
                 + pskEnabled + ", secretFile=" + secretFile + ", tls=" + tlsEnabled + ", keystore=" + keystore
                 + ", truststore=" + truststore + ", highWatermarkBytes=" + highWatermarkBytes + ", maxRecordBytes="
                 + maxRecordBytes + ", deltaCacheBytes=" + deltaCacheBytes + ", connectTimeoutMs=" + connectTimeoutMs
-                + "]";
+                + ", encryption=" + encryption + ", " + limits + "]";
     }
 }

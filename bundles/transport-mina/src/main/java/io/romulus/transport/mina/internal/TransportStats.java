@@ -10,6 +10,7 @@ public final class TransportStats {
     final LongAdder bytesSent = new LongAdder();
     final LongAdder bytesReceived = new LongAdder();
     final LongAdder rejectedConnections = new LongAdder();
+    final LongAdder refusedConnections = new LongAdder();
     final LongAdder rawPageBytes = new LongAdder();
     final LongAdder encodedPageBytes = new LongAdder();
 
@@ -31,6 +32,11 @@ public final class TransportStats {
 
     public long rejectedConnections() {
         return rejectedConnections.sum();
+    }
+
+    /** Connections closed on arrival because max.connections or max.pending.handshakes was reached. */
+    public long refusedConnections() {
+        return refusedConnections.sum();
     }
 
     /** Raw page bytes over encoded page bytes ({@code PAGE_BATCH} bodies), 1.0 before any page was sent. */

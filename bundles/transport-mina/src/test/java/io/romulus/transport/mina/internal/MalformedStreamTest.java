@@ -88,7 +88,6 @@ class MalformedStreamTest {
     @ParameterizedTest
     @EnumSource(Corruption.class)
     void droppedWithReasonAndTheEpochIsNeverEnded(Corruption corruption) throws Exception {
-        RecordCodec codec = new RecordCodec(1 << 20);
         try (RawPeer raw = new RawPeer(backup.listenAddress())) {
             if (corruption == Corruption.RECORDS_BEFORE_HELLO) {
                 raw.send(new Record(RecordType.PAGE_BATCH, 0, 1, new byte[] {0, 0, 0, 0}));
@@ -125,19 +124,19 @@ class MalformedStreamTest {
             byte[] batch = encoder.encode(new long[] {1}, 0, 1, ByteBuffer.wrap(page(3)), new CRC32C()).body();
             switch (corruption) {
                 case BAD_CRC -> {
-                    byte[] frame = codec.encode(new Record(RecordType.PAGE_BATCH, 0, 2, batch));
+                    byte[] frame = raw.frame(new Record(RecordType.PAGE_BATCH, 0, 2, batch));
                     frame[40] ^= 0x10;
                     raw.sendBytes(frame);
                 }
                 case UNKNOWN_TYPE -> {
-                    byte[] frame = codec.encode(new Record(RecordType.DEVICE_STATE, 0, 2, new byte[8]));
+                    byte[] frame = raw.frame(new Record(RecordType.DEVICE_STATE, 0, 2, new byte[8]));
                     frame[1] = 99;
                     raw.sendBytes(frame);
                 }
                 case LENGTH_OVER_MAX -> raw.sendBytes(ByteBuffer.allocate(16).putShort((short) 2)
                         .putShort((short) 0).putInt(Integer.MAX_VALUE).putLong(2).array());
                 case TRUNCATED_RECORD -> {
-                    byte[] frame = codec.encode(new Record(RecordType.PAGE_BATCH, 0, 2, batch));
+                    byte[] frame = raw.frame(new Record(RecordType.PAGE_BATCH, 0, 2, batch));
                     raw.sendBytes(Arrays.copyOf(frame, frame.length / 2));
                     raw.shutdownOutput();
                 }

@@ -21,8 +21,16 @@ final class RawPeer implements AutoCloseable {
     private final DataInputStream in;
     private final OutputStream out;
     private final RecordCodec codec = new RecordCodec(RecordCodec.DEFAULT_MAX_RECORD_BYTES);
+    private final StreamProtection protection;
+    private RecordCipher sealer;
+    private RecordCipher opener;
 
     RawPeer(InetSocketAddress address) throws IOException {
+        this(address, StreamProtection.ENCRYPTED);
+    }
+
+    RawPeer(InetSocketAddress address, StreamProtection protection) throws IOException {
+        this.protection = protection;
         socket = new Socket(address.getAddress(), address.getPort());
         socket.setSoTimeout(5000);
         in = new DataInputStream(socket.getInputStream());
@@ -33,10 +41,14 @@ final class RawPeer implements AutoCloseable {
         return new Hello("raw-primary", domain, "sim", 1L << 20, PAGE, Map.of());
     }
 
-    /** Does the whole HELLO exchange with an optional secret; returns the welcome. */
+    /**
+     * Does the whole HELLO exchange with an optional secret, as a primary would (records after it are sealed);
+     * returns the welcome.
+     */
     Messages.Welcome handshake(SharedSecret secret, long cacheBytes) throws IOException {
+        byte[] nonce = SharedSecret.nonce();
         Record first = Messages.clientHello(new Messages.ClientHello(Messages.PROTOCOL_VERSION, hello("sim:raw"),
-                cacheBytes, SharedSecret.nonce()));
+                cacheBytes, nonce, protection));
         send(first);
         Record challenge = read();
         if (challenge.type() != RecordType.HELLO) {
@@ -45,6 +57,10 @@ final class RawPeer implements AutoCloseable {
         }
         Messages.Challenge c = Messages.parseChallenge(challenge.body());
         send(Messages.proof(secret == null ? new byte[0] : secret.primaryProof(c.nonce(), first.body())));
+        StreamProtection agreed = protection.max(c.protection());
+        StreamKeys keys = StreamKeys.derive(secret, first.body(), challenge.body(), nonce, c.nonce(), agreed);
+        sealer = new RecordCipher(agreed, keys.primaryToBackup(), true);
+        opener = new RecordCipher(agreed, keys.backupToPrimary(), false);
         Record welcome = read();
         if (welcome.type() != RecordType.HELLO) {
             throw new IOException("expected the welcome, got " + welcome + ": " + Messages.parseError(
@@ -54,7 +70,12 @@ final class RawPeer implements AutoCloseable {
     }
 
     void send(Record record) throws IOException {
-        sendBytes(codec.encode(record));
+        sendBytes(frame(record));
+    }
+
+    /** The record framed as the stream sends it now (sealed once the handshake is done); it counts as sent. */
+    byte[] frame(Record record) {
+        return codec.encode(record, sealer);
     }
 
     void sendBytes(byte[] bytes) throws IOException {
@@ -70,7 +91,16 @@ final class RawPeer implements AutoCloseable {
         in.readFully(rest);
         ByteBuffer all = ByteBuffer.allocate(header.length + rest.length).put(header).put(rest);
         all.flip();
-        return codec.decode(all);
+        try {
+            return codec.decode(all, codec.maxRecordBytes(), opener);
+        } catch (MalformedRecordException e) {
+            if (opener != null && ByteBuffer.wrap(header).getShort(0) == RecordType.ERROR.code()) {
+                // the backup refused before the keys: its ERROR is in clear
+                return new RecordCodec(RecordCodec.DEFAULT_MAX_RECORD_BYTES).decode(
+                        ByteBuffer.allocate(all.capacity()).put(header).put(rest).flip());
+            }
+            throw e;
+        }
     }
 
     /** Reads until the backup's ERROR and then the end of the stream; returns the error text. */

@@ -90,17 +90,20 @@ class RecordCodecTest {
     void helloExchangeBodiesRoundTrip() throws Exception {
         Hello hello = new Hello("node-a", "qemu:web", "qemu", 1L << 30, 4096, Map.of("accel", "tcg"));
         byte[] nonce = SharedSecret.nonce();
-        Record r = Messages.clientHello(new Messages.ClientHello(1, hello, 5L << 20, nonce));
+        Record r = Messages.clientHello(new Messages.ClientHello(1, hello, 5L << 20, nonce,
+                StreamProtection.INTEGRITY));
         Messages.ClientHello back = Messages.parseClientHello(r.body());
         assertEquals(hello, back.hello());
         assertEquals(5L << 20, back.deltaCacheBytes());
         assertArrayEquals(nonce, back.nonce());
         assertEquals(1, Messages.peekVersion(r.body()));
+        assertEquals(StreamProtection.INTEGRITY, back.protection());
 
         Messages.Challenge c = Messages.parseChallenge(Messages.challenge(
-                new Messages.Challenge(1, "node-b", nonce, new byte[] {9, 9})).body());
+                new Messages.Challenge(1, "node-b", nonce, new byte[] {9, 9}, StreamProtection.ENCRYPTED)).body());
         assertEquals("node-b", c.nodeId());
         assertArrayEquals(new byte[] {9, 9}, c.proof());
+        assertEquals(StreamProtection.ENCRYPTED, c.protection());
 
         Messages.Welcome w = Messages.parseWelcome(Messages.welcome(
                 new Messages.Welcome(new HelloReply("node-b", 41), 4096)).body());

@@ -30,6 +30,8 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     private final List<Object[]> stagedWrites = new ArrayList<>();
     final List<EpochEnd> ends = new CopyOnWriteArrayList<>();
     final List<Long> pageEpochs = new CopyOnWriteArrayList<>();
+    /** Every page the stream handed over, staged or not. */
+    final List<byte[]> pagesSeen = new CopyOnWriteArrayList<>();
     final AtomicInteger accepted = new AtomicInteger();
     volatile byte[] deviceState;
     volatile Throwable closedCause;
@@ -70,6 +72,7 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
             byte[] p = new byte[pageSize];
             src.get(p);
             staged.put(pfns[i], p);
+            pagesSeen.add(p);
         }
     }
 

@@ -334,11 +334,12 @@ class TransportTest {
         RecordingSink sink = sink();
         backup.setAcceptor(sink);
         try (RawPeer raw = new RawPeer(backup.listenAddress())) {
-            Record hello = Messages.clientHello(new Messages.ClientHello(2, RawPeer.hello("sim:vm"), 0,
-                    SharedSecret.nonce()));
+            // a node of the previous version, whose records after the handshake are not sealed
+            Record hello = Messages.clientHello(new Messages.ClientHello(1, RawPeer.hello("sim:vm"), 0,
+                    SharedSecret.nonce(), StreamProtection.NONE));
             raw.send(hello);
             String error = raw.readErrorThenEof();
-            assertEquals("protocol version 2 is not supported; this node speaks version 1", error);
+            assertEquals("protocol version 1 is not supported; this node speaks version 2", error);
         }
         assertEquals(0, sink.accepted.get());
     }
