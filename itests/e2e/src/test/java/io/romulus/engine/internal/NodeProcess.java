@@ -6,6 +6,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -172,12 +173,43 @@ final class NodeProcess implements AutoCloseable {
         return pids;
     }
 
-    /** Whether a QEMU runs in this host's namespace. */
+    /**
+     * Whether a VM runs on this host, judged from the host rather than from what the node says: a QEMU process in its
+     * namespace whose guest is on the network (one of its taps is up), or one without a tap. A standby QEMU (started
+     * ahead of a failover, stopped, its taps down) is not a running copy; the same process is once failover brought its
+     * taps up.
+     */
     boolean runsQemu() throws IOException, InterruptedException {
         for (long pid : hostPids()) {
-            String cmd = ProcessHandle.of(pid).flatMap(h -> h.info().command()).orElse("");
-            if (cmd.contains("qemu-system")) {
+            List<String> args;
+            try {
+                args = List.of(new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                        StandardCharsets.UTF_8).split("\0"));
+            } catch (IOException gone) {
+                continue;
+            }
+            if (args.isEmpty() || !args.get(0).contains("qemu-system")) {
+                continue;
+            }
+            List<String> taps = new ArrayList<>();
+            for (String a : args) {
+                for (String part : a.split(",")) {
+                    if (part.startsWith("ifname=")) {
+                        taps.add(part.substring("ifname=".length()));
+                    }
+                }
+            }
+            if (taps.isEmpty()) {
                 return true;
+            }
+            for (String tap : taps) {
+                Process p = new ProcessBuilder("ip", "-n", netns, "-o", "link", "show", tap).redirectErrorStream(true)
+                        .start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor(10, TimeUnit.SECONDS);
+                if (out.matches("(?s).*<[^>]*\\bUP\\b[^>]*>.*")) {
+                    return true;
+                }
             }
         }
         return false;
