@@ -13,8 +13,8 @@ public interface EngineMBean {
     /** One row per domain: domain, role, state, epoch, interval, last pause, dirty pages, lag, peer, detail. */
     TabularData getStatus() throws MBeanException;
 
-    /** The most recent alarms, newest last, one line each: time, kind, domain, message. */
-    String[] getAlarms();
+    /** The most recent alarms, newest last, one row each: sequence, time, kind, domain, message. */
+    TabularData getAlarms() throws MBeanException;
 
     /** Number of domains this node is primary for. */
     int getProtectedDomains();

@@ -1,5 +1,5 @@
 @Export
-@Version("1.4.0")
+@Version("2.0.0")
 package io.romulus.api.management;
 
 import org.osgi.annotation.bundle.Export;

@@ -1,6 +1,9 @@
 package io.romulus.shell.command;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import io.romulus.api.engine.EpochStats;
 
@@ -17,7 +20,8 @@ import org.apache.karaf.shell.support.table.ShellTable;
         + "checkpoints, newest last.")
 public class EpochsCommand extends RomulusCommand {
 
-    @Argument(index = 0, name = "domain", description = "binding:name (-n may also follow it)", required = true,
+    @Argument(index = 0, name = "domain", description = "binding:name (-n and --json may also follow it)",
+            required = true,
             multiValued = true)
     @Completion(DomainCompleter.class)
     List<String> words;
@@ -25,10 +29,15 @@ public class EpochsCommand extends RomulusCommand {
     @Option(name = "-n", description = "how many epochs (default 20)")
     int count = 20;
 
+    @Option(name = "--json", description = "Print a JSON array for scripts, oldest first (the fields and units of "
+            + "the Engine MBean's epochs operation)")
+    boolean json;
+
     @Override
     void run() {
         String domain = words.get(0);
-        List<String> rest = words.subList(1, words.size());
+        List<String> rest = new ArrayList<>(words.subList(1, words.size()));
+        json |= rest.remove("--json");
         if (rest.size() == 2 && rest.get(0).equals("-n")) {
             try {
                 count = Integer.parseInt(rest.get(1));
@@ -36,12 +45,17 @@ public class EpochsCommand extends RomulusCommand {
                 throw new IllegalArgumentException("-n '" + rest.get(1) + "' is not a whole number");
             }
         } else if (!rest.isEmpty()) {
-            throw new IllegalArgumentException("unexpected " + String.join(" ", rest) + ": romulus:epochs DOMAIN [-n N]");
+            throw new IllegalArgumentException("unexpected " + String.join(" ", rest)
+                    + ": romulus:epochs DOMAIN [-n N] [--json]");
         }
         if (count < 1) {
             throw new IllegalArgumentException("-n must be at least 1, not " + count);
         }
         List<EpochStats> epochs = engine.epochs(domain(domain), count);
+        if (json) {
+            System.out.println(Json.write(epochs.stream().map(EpochsCommand::fields).toList()));
+            return;
+        }
         if (epochs.isEmpty()) {
             System.out.println("No checkpoint of " + domain + " yet.");
             return;
@@ -58,5 +72,20 @@ public class EpochsCommand extends RomulusCommand {
                     e.ackNanos() < 0 ? "-" : String.format("%.1f", e.ackNanos() / 1e6));
         }
         table.print(System.out);
+    }
+
+    private static Map<String, Object> fields(EpochStats e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("epoch", e.epoch());
+        m.put("startedMillis", e.startedMillis());
+        m.put("runMicros", e.runNanos() / 1000);
+        m.put("dirtyPages", e.dirtyPages());
+        m.put("pauseMicros", e.pauseNanos() / 1000);
+        m.put("copyMicros", e.copyNanos() / 1000);
+        m.put("rawBytes", e.rawBytes());
+        m.put("wireBytes", e.wireBytes());
+        m.put("compressionRatio", e.compressionRatio());
+        m.put("ackMicros", e.ackNanos() < 0 ? -1 : e.ackNanos() / 1000);
+        return m;
     }
 }

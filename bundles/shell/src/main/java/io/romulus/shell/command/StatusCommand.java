@@ -1,8 +1,11 @@
 package io.romulus.shell.command;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectionStatus;
@@ -22,14 +25,70 @@ public class StatusCommand extends RomulusCommand {
     @Option(name = "--alarms", description = "Also list the most recent alarms (unprotected, fenced, failover...)")
     boolean alarms;
 
+    @Option(name = "--json", description = "Print one JSON object for scripts: domains, bindings (and alarms)")
+    boolean json;
+
     /** The hypervisor bindings' MBeans: whether each can run here, and how (the QEMU binding's dirty tracker). */
     @Reference(optional = true)
     List<HypervisorMBean> hypervisors;
 
     @Override
     void run() {
+        if (json) {
+            printJson();
+            return;
+        }
         printDomains();
         printBindings();
+    }
+
+    /**
+     * {@code {"domains":[{"domain":..,"role":..,"state":..,"epoch":..,"intervalMs":..,"lastPauseMicros":..,
+     * "dirtyPages":..,"lagEpochs":..,"peer":..,"detail":..}],"bindings":[{"binding":..,"availability":..}]}}, and
+     * {@code "alarms":[{"timeMillis":..,"kind":..,"domain":..,"message":..}]} with {@code --alarms}: the fields and
+     * units of the Engine MBean's {@code Status}.
+     */
+    private void printJson() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<Map<String, Object>> domains = new ArrayList<>();
+        for (ProtectionStatus s : engine.status()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("domain", s.domain());
+            d.put("role", s.role().name());
+            d.put("state", s.state().name());
+            d.put("epoch", s.epoch());
+            d.put("intervalMs", s.intervalMs());
+            d.put("lastPauseMicros", s.lastPauseNanos() / 1000);
+            d.put("dirtyPages", s.dirtyPages());
+            d.put("lagEpochs", s.lagEpochs());
+            d.put("peer", s.peer());
+            d.put("detail", s.detail());
+            domains.add(d);
+        }
+        out.put("domains", domains);
+        List<Map<String, Object>> bindings = new ArrayList<>();
+        if (hypervisors != null) {
+            hypervisors.stream().sorted(Comparator.comparing(HypervisorMBean::getBinding)).forEach(h -> {
+                Map<String, Object> b = new LinkedHashMap<>();
+                b.put("binding", h.getBinding());
+                b.put("availability", h.getAvailability());
+                bindings.add(b);
+            });
+        }
+        out.put("bindings", bindings);
+        if (alarms) {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (Alarm a : engine.alarms(20)) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("timeMillis", a.timeMillis());
+                m.put("kind", a.kind().name());
+                m.put("domain", a.domain());
+                m.put("message", a.message());
+                list.add(m);
+            }
+            out.put("alarms", list);
+        }
+        System.out.println(Json.write(out));
     }
 
     private void printDomains() {

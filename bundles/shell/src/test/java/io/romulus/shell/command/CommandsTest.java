@@ -224,6 +224,26 @@ class CommandsTest {
     }
 
     @Test
+    void statusPrintsJsonForScripts() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        c.json = true;
+        c.alarms = true;
+        c.hypervisors = List.of(new FakeHypervisor("sim", true, "available"));
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 1, "127.0.0.1:7481", "a \"quoted\"\ndetail"));
+        engine.alarms.add(new io.romulus.api.engine.Alarm(7, io.romulus.api.engine.Alarm.Kind.UNPROTECTED, "sim:demo",
+                "no backup"));
+        c.execute();
+        assertEquals("{\"domains\":[{\"domain\":\"sim:demo\",\"role\":\"PRIMARY\",\"state\":\"PROTECTED\","
+                + "\"epoch\":1234,\"intervalMs\":25,\"lastPauseMicros\":812,\"dirtyPages\":117,\"lagEpochs\":1,"
+                + "\"peer\":\"127.0.0.1:7481\",\"detail\":\"a \\\"quoted\\\"\\ndetail\"}],"
+                + "\"bindings\":[{\"binding\":\"sim\",\"availability\":\"available\"}],"
+                + "\"alarms\":[{\"timeMillis\":7,\"kind\":\"UNPROTECTED\",\"domain\":\"sim:demo\","
+                + "\"message\":\"no backup\"}]}", out().strip());
+    }
+
+    @Test
     void protectPassesTheBackupsHeartbeatAddress() throws Exception {
         ProtectCommand c = protect("sim:demo", "10.0.0.2:7480");
         c.words = List.of("sim:demo", "--heartbeat", "10.0.0.2:7491");
@@ -252,6 +272,17 @@ class CommandsTest {
                 && lines[2].contains("3.2"), lines[2]);
         assertTrue(lines[3].trim().endsWith("-"), "not acknowledged yet: " + lines[3]);
         assertEquals(5, engine.lastLimit);
+
+        out.reset();
+        c.words = List.of("sim:demo", "--json", "-n", "2"); // --json wherever it stands, like -n
+        c.execute();
+        assertEquals("[{\"epoch\":41,\"startedMillis\":0,\"runMicros\":25000,\"dirtyPages\":120,"
+                + "\"pauseMicros\":640,\"copyMicros\":300,\"rawBytes\":491520,\"wireBytes\":40960,"
+                + "\"compressionRatio\":12.0,\"ackMicros\":3200},"
+                + "{\"epoch\":42,\"startedMillis\":0,\"runMicros\":25000,\"dirtyPages\":130,"
+                + "\"pauseMicros\":650,\"copyMicros\":310,\"rawBytes\":0,\"wireBytes\":0,"
+                + "\"compressionRatio\":1.0,\"ackMicros\":-1}]", out().strip());
+        assertEquals(2, engine.lastLimit);
     }
 
     @Test

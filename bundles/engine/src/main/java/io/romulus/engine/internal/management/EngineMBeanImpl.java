@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -53,8 +54,16 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
         SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.DOUBLE,
         SimpleType.LONG};
 
+    /**
+     * An alarm is a row {@code key, value}: the shape of an MXBean map, which Jolokia turns into a JSON object and
+     * Hawtio into one {@code key=value} line per alarm (a row of more items shows there as {@code [object Object]}).
+     */
+    private static final String[] ALARM_ITEMS = {"key", "value"};
+    private static final OpenType<?>[] ALARM_TYPES = {SimpleType.STRING, SimpleType.STRING};
+
     private final ReplicationEngine engine;
     private final TabularType statusType;
+    private final TabularType alarmType;
     private final TabularType epochType;
 
     private final AtomicLong sequence = new AtomicLong();
@@ -81,6 +90,10 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
                 new String[] {"domain", "role"});
         CompositeType epoch = new CompositeType("EpochStats", "One checkpoint", EPOCH_ITEMS, EPOCH_ITEMS, EPOCH_TYPES);
         this.epochType = new TabularType("EpochStatsTable", "Recent checkpoints", epoch, new String[] {"epoch"});
+        CompositeType alarm = new CompositeType("Alarm", "One alarm", ALARM_ITEMS,
+                new String[] {"number and time", "kind, domain: message"}, ALARM_TYPES);
+        this.alarmType = new TabularType("Alarms", "Recent alarms, numbered oldest first", alarm,
+                new String[] {"key"});
     }
 
     @Override
@@ -158,10 +171,21 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
         sendNotification(n);
     }
 
+    /** The last 50 alarms: {@code 01 2026-12-06T16:50:00Z} = {@code UNPROTECTED qemu:demo: message}. */
     @Override
-    public String[] getAlarms() {
-        return engine.alarms(50).stream().map(a -> Instant.ofEpochMilli(a.timeMillis()) + " " + a.kind() + " "
-                + a.domain() + ": " + a.message()).toArray(String[]::new);
+    public TabularData getAlarms() throws MBeanException {
+        try {
+            TabularDataSupport table = new TabularDataSupport(alarmType);
+            int n = 0;
+            for (Alarm a : engine.alarms(50)) {
+                Object[] values = {String.format(Locale.ROOT, "%02d %s", ++n, Instant.ofEpochMilli(a.timeMillis())),
+                    a.kind() + " " + a.domain() + ": " + a.message()};
+                table.put(new CompositeDataSupport(alarmType.getRowType(), ALARM_ITEMS, values));
+            }
+            return table;
+        } catch (OpenDataException | RuntimeException e) {
+            throw new MBeanException(e, "alarms: " + e.getMessage());
+        }
     }
 
     @Override

@@ -1,0 +1,79 @@
+package io.romulus.api.management;
+
+import javax.management.MBeanException;
+
+/**
+ * {@code io.romulus:type=Protection,domain="binding:name"}: one domain this node protects (primary) or holds a replica
+ * of (backup), registered while it does. Every attribute is a scalar that Hawtio's Chart tab can plot. Rates and
+ * pause statistics are taken over the checkpoints of the last few seconds; on a backup, which does not see the
+ * primary's checkpoint statistics, they are 0 except the checkpoint rate.
+ *
+ * @since 2.0
+ */
+public interface ProtectionMBean {
+
+    /** {@code binding:name}. */
+    String getDomain();
+
+    /** {@code PRIMARY} or {@code BACKUP}. */
+    String getRole();
+
+    /** Where protection stands ({@code CONNECTING}, {@code SYNCING}, {@code PROTECTED}, ...). */
+    String getState();
+
+    /** The other node's address. */
+    String getPeer();
+
+    /** Progress of a full copy, or the reason for the state; empty when nothing needs explaining. */
+    String getDetail();
+
+    /** Primary: last epoch checkpointed; backup: last epoch committed. */
+    long getEpoch();
+
+    double getCheckpointsPerSecond();
+
+    /** The epoch interval; writing it retunes the protection (primary only). */
+    int getIntervalMs();
+
+    void setIntervalMs(int intervalMs) throws MBeanException;
+
+    long getLastPauseMicros();
+
+    double getMeanPauseMicros();
+
+    long getP99PauseMicros();
+
+    double getDirtyPagesPerSecond();
+
+    /** Bytes of checkpoints per second before encoding. */
+    double getRawBytesPerSecond();
+
+    /** Bytes of checkpoints per second sent. */
+    double getWireBytesPerSecond();
+
+    /** Raw over wire bytes of the recent checkpoints (1 when nothing was sent). */
+    double getCompressionRatio();
+
+    /** Mean time from the end of a pause to the backup's ACK, or -1 while none is known. */
+    long getAckLatencyMicros();
+
+    /** Checkpoints sent and not yet acknowledged. */
+    long getLagEpochs();
+
+    /** Packets the output buffers hold until their checkpoint is acknowledged (output commit). */
+    long getOutputHeldPackets();
+
+    long getOutputHeldBytes();
+
+    /** The initial full copy, 0 to 100; 100 once it is done. */
+    int getInitialSyncPercent();
+
+    /** The last alarm about this domain, {@code time kind: message}, or empty. */
+    String getLastAlarm();
+
+    /** Activates this node's replica of the domain (backup only). */
+    String failover() throws MBeanException;
+
+    /** Stops protecting the domain (primary only). */
+    void unprotect() throws MBeanException;
+}
