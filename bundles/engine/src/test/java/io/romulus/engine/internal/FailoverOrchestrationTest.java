@@ -157,9 +157,10 @@ class FailoverOrchestrationTest {
         backup.setTransport(link);
         protectAndWaitForCommits();
 
+        // before the planned stop, which starts the grace: waiting for STANDBY below may take a while on a busy host
+        long stoppedAt = System.nanoTime();
         primary.handOver(java.nio.file.Files.createTempDirectory("handover").resolve("state"));
         await().atMost(Duration.ofSeconds(5)).until(() -> state(backup, Role.BACKUP) == ProtectionState.STANDBY);
-        long stoppedAt = System.nanoTime();
         backupDetector.suspect("node-a");
         await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(1)).untilAsserted(() ->
                 assertEquals(ProtectionState.STANDBY, state(backup, Role.BACKUP), "no failover during the grace"));
