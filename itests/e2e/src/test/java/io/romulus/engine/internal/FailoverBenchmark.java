@@ -25,12 +25,14 @@ import static org.awaitility.Awaitility.await;
  * announcement, device-state load, running), then starts a node on the killed host again and waits until the domain
  * is protected towards it, so that the next trial kills the other host.
  *
- * <p>Without a witness, then (with {@code --witness}) with a ZooKeeper witness whose session timeout is
- * {@code --session-ms} (ZooKeeper runs with a 500 ms tick, so 1000 ms is its least). Prints the distributions and the
+ * <p>Without a witness, then (with {@code --witness}; only that with {@code --witness-only}) with a ZooKeeper witness
+ * whose session timeout is {@code --session-ms}, the ZooKeeper server ticking every {@code --tick-ms} (default 500:
+ * sessions of 1000 ms at least; ZooKeeper allows 2 to 20 ticks). Prints the distributions and the
  * breakdown, and writes each trial's reply latency around the kill to {@code target/failover-latency.csv} (trial, mode,
  * milliseconds from the kill, the wait that reply ended).
  *
- * <p>Usage: {@code scripts/bench-failover [--trials 10] [--witness] [--session-ms 1000]}.
+ * <p>Usage: {@code scripts/bench-failover [--trials 10] [--witness | --witness-only] [--session-ms 1000]
+ * [--tick-ms 500]}.
  */
 public final class FailoverBenchmark {
 
@@ -52,13 +54,21 @@ public final class FailoverBenchmark {
         int trials = 10;
         boolean witness = false;
         int sessionMs = 1000;
+        int tickMs = 500;
+        boolean plain = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--trials" -> trials = Integer.parseInt(args[++i]);
                 case "--witness" -> witness = true;
+                case "--witness-only" -> {
+                    witness = true;
+                    plain = false;
+                }
                 case "--session-ms" -> sessionMs = Integer.parseInt(args[++i]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; usage: scripts/bench-failover [--trials 10] [--witness] [--session-ms 1000]");
+                case "--tick-ms" -> tickMs = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + "; usage: "
+                        + "scripts/bench-failover [--trials 10] [--witness | --witness-only] [--session-ms 1000] "
+                        + "[--tick-ms 500]");
             }
         }
         Path csv = Path.of("target", "failover-latency.csv");
@@ -66,10 +76,13 @@ public final class FailoverBenchmark {
         List<Trial> all = new ArrayList<>();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
             out.println("trial,mode,ms_from_kill,wait_ms");
-            all.addAll(run("no witness", false, trials, out));
+            if (plain) {
+                all.addAll(run("no witness", false, trials, 0, out));
+            }
             if (witness) {
                 System.setProperty(NodeMain.WITNESS_SESSION_MS, Integer.toString(sessionMs));
-                all.addAll(run("witness, session " + sessionMs + " ms", true, trials, out));
+                all.addAll(run("witness, session " + sessionMs + " ms, tick " + tickMs + " ms", true, trials, tickMs,
+                        out));
             }
         }
         System.out.println();
@@ -107,11 +120,13 @@ public final class FailoverBenchmark {
     }
 
     @SuppressWarnings("try") // FaultRig.close() may be interrupted: a benchmark fixture
-    private static List<Trial> run(String mode, boolean witness, int trials, PrintWriter csv) throws Exception {
+    private static List<Trial> run(String mode, boolean witness, int trials, int tickMs, PrintWriter csv)
+            throws Exception {
         List<Trial> results = new ArrayList<>();
         Path dir = Files.createTempDirectory("romulus-bench-failover");
         try (FaultRig rig = new FaultRig()) {
             rig.clientInterval = "0.01";
+            rig.zooKeeperTickMs = witness ? tickMs : 500;
             rig.start(dir, witness, "dirty-rate=500");
             int restarts = 0;
             for (int i = 0; i < trials; i++) {

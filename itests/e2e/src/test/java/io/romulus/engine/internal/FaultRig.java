@@ -39,6 +39,8 @@ final class FaultRig implements AutoCloseable {
     Process client;
     final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos
     final List<String> errors = new CopyOnWriteArrayList<>();
+    /** The ZooKeeper server's tickTime: sessions may last 2 to 20 ticks. */
+    int zooKeeperTickMs = 500;
     /** Seconds between two of the client's increments. */
     String clientInterval = "0.05";
     /** Values taken by checkClient's probes, which the client's own connection therefore skips. */
@@ -104,7 +106,8 @@ final class FaultRig implements AutoCloseable {
         String java = ProcessHandle.current().info().command().orElse("java");
         Process zk = new ProcessBuilder("ip", "netns", "exec", lab.client(), java, "-Xmx256m",
                 "-Dzookeeper.admin.enableServer=false", "-cp", System.getProperty("java.class.path"),
-                "org.apache.zookeeper.server.ZooKeeperServerMain", "2181", data.toString(), "500")
+                "org.apache.zookeeper.server.ZooKeeperServerMain", "2181", data.toString(),
+                Integer.toString(zooKeeperTickMs))
                 .redirectErrorStream(true).redirectOutput(log("zookeeper").toFile()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> {
             Process probe = lab.inClient(List.of("bash", "-c", "exec 3<>/dev/tcp/10.77.0.100/2181"));
