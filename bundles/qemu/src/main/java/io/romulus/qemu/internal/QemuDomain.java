@@ -46,6 +46,8 @@ final class QemuDomain implements ProtectedDomain {
     private final GuestRam ram;
     private final Path deviceStateFile;
     private DirtyTracker tracker;
+    /** The QMP replies' hand-offs from the reader thread since {@link #takeHandOffNanos()} last took them. */
+    private final long[] handOff = new long[1];
     private boolean paused;
     private boolean closed;
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
@@ -141,7 +143,7 @@ final class QemuDomain implements ProtectedDomain {
 
     private void command(String name) throws HypervisorException {
         try {
-            qmp().execute(name, null);
+            qmp().execute(name, null, handOff);
         } catch (IOException e) {
             throw new HypervisorException(name + " of " + id + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -231,7 +233,7 @@ final class QemuDomain implements ProtectedDomain {
     public byte[] captureDeviceState() throws HypervisorException {
         try {
             qmp().execute("xen-save-devices-state", QmpClient.arguments()
-                    .put("filename", deviceStateFile.toString()).put("live", false));
+                    .put("filename", deviceStateFile.toString()).put("live", false), handOff);
             return Files.readAllBytes(deviceStateFile);
         } catch (IOException e) {
             throw new HypervisorException("saving the device state of " + id + " failed: " + e.getMessage(), e);
@@ -239,6 +241,13 @@ final class QemuDomain implements ProtectedDomain {
             Thread.currentThread().interrupt();
             throw new HypervisorException("saving the device state of " + id + " interrupted");
         }
+    }
+
+    @Override
+    public long takeHandOffNanos() {
+        long n = handOff[0];
+        handOff[0] = 0;
+        return n;
     }
 
     @Override
