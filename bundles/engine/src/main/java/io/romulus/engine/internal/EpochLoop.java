@@ -202,8 +202,9 @@ final class EpochLoop {
 
     /**
      * The pause of checkpoint {@code epoch}, with the domain locked: seals its output, pauses the domain, harvests
-     * the dirty pages (with any a resumed stream sends again), copies them and the device state into
-     * {@code staging}, takes the disks' barrier, and resumes the domain. The {@link #clock} times each part.
+     * the dirty pages (with any a resumed stream sends again), copies them into {@code staging}, takes the disks'
+     * barrier, captures the device state and resumes the domain (in one go where the binding can). The
+     * {@link #clock} times each part.
      */
     private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging)
             throws HypervisorException, LinkLostException {
@@ -213,6 +214,7 @@ final class EpochLoop {
         clock.start(pauseStart);
         d.pause();
         clock.lap(PauseClock.STOP, d.takeHandOffNanos());
+        boolean resumed = false;
         try {
             long[] harvested = d.harvestDirty();
             long[] again = s.takeResendPages();
@@ -223,21 +225,34 @@ final class EpochLoop {
             clock.lap(PauseClock.COPY, 0);
             ledger.pagesTaken(epoch, harvested);
             clock.skip();
-            byte[] bindingState = d.captureDeviceState();
-            int digest = verify ? MemoryDigest.of(d) : 0;
-            byte[] deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
-            clock.lap(PauseClock.DEVICE_STATE, d.takeHandOffNanos());
+            // the disks' barrier before the device state: the paused domain writes nothing, so either order cuts
+            // the same writes, and the device state's command may then resume the domain in the same breath
+            List<List<DiskWrite>> writes;
             try {
-                List<List<DiskWrite>> writes = disks.barrier(epoch);
-                clock.lap(PauseClock.DISK_BARRIER, 0);
-                return new Paused(pauseStart, deviceState, writes);
+                writes = disks.barrier(epoch);
             } catch (LinkLostException e) {
                 ledger.skip(epoch); // its output was sealed; the next stream's first checkpoint releases it
                 throw e;
             }
+            clock.lap(PauseClock.DISK_BARRIER, 0);
+            byte[] bindingState;
+            int digest = 0;
+            if (verify) {
+                // the digest reads the paused memory: the domain resumes after it
+                bindingState = d.captureDeviceState();
+                digest = MemoryDigest.of(d);
+            } else {
+                // with cont pipelined behind it, its round trip is part of the device state's
+                bindingState = d.captureDeviceStateAndResume();
+                resumed = true;
+            }
+            clock.lap(PauseClock.DEVICE_STATE, d.takeHandOffNanos());
+            return new Paused(pauseStart, new DeviceStateEnvelope(bindingState, verify, digest).encode(), writes);
         } finally {
-            d.resume();
-            clock.lap(PauseClock.CONT, d.takeHandOffNanos());
+            if (!resumed) {
+                d.resume();
+                clock.lap(PauseClock.CONT, d.takeHandOffNanos());
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -237,6 +238,23 @@ final class QemuDomain implements ProtectedDomain {
             return Files.readAllBytes(deviceStateFile);
         } catch (IOException e) {
             throw new HypervisorException("saving the device state of " + id + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("saving the device state of " + id + " interrupted");
+        }
+    }
+
+    /** {@code xen-save-devices-state} and {@code cont} in one write: QEMU resumes the guest once the state is saved. */
+    @Override
+    public byte[] captureDeviceStateAndResume() throws HypervisorException {
+        try {
+            qmp().executeAll(List.of("xen-save-devices-state", "cont"), Arrays.asList(QmpClient.arguments()
+                    .put("filename", deviceStateFile.toString()).put("live", false), null), handOff);
+            paused = false;
+            return Files.readAllBytes(deviceStateFile);
+        } catch (IOException e) {
+            throw new HypervisorException("saving the device state of " + id + " and resuming it failed: "
+                    + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HypervisorException("saving the device state of " + id + " interrupted");

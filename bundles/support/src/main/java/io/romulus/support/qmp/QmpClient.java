@@ -11,6 +11,9 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -162,33 +165,62 @@ public final class QmpClient implements AutoCloseable {
      */
     public JsonNode execute(String command, ObjectNode arguments, long[] handOff)
             throws QmpException, InterruptedException {
+        return executeAll(List.of(command), Arrays.asList(arguments), handOff).get(0);
+    }
+
+    /**
+     * Runs {@code commands} (with {@code arguments}, an element of which may be null) pipelined: writes them all at
+     * once, so that QEMU runs each as soon as the one before it is done, without a round trip between them, and
+     * returns their {@code return} values in order. Hand-offs are counted as by {@link #execute(String, ObjectNode,
+     * long[])}, for the last answer (the caller wakes once).
+     *
+     * @throws QmpException for the first command that failed (QEMU still ran the ones after it)
+     */
+    public List<JsonNode> executeAll(List<String> commands, List<ObjectNode> arguments, long[] handOff)
+            throws QmpException, InterruptedException {
         IOException f = failure;
         if (f != null) {
             throw new QmpException("the QMP connection is closed: " + f.getMessage(), f);
         }
-        String id = "romulus-" + ids.incrementAndGet();
-        ObjectNode request = JSON.createObjectNode().put("execute", command).put("id", id);
-        if (arguments != null && !arguments.isEmpty()) {
-            request.set("arguments", arguments);
-        }
-        Answer answer = new Answer();
-        pending.put(id, answer);
+        List<String> sent = new ArrayList<>();
+        List<Answer> answers = new ArrayList<>();
+        StringBuilder lines = new StringBuilder();
+        String command = commands.get(0);
         try {
-            ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            for (int i = 0; i < commands.size(); i++) {
+                String id = "romulus-" + ids.incrementAndGet();
+                ObjectNode request = JSON.createObjectNode().put("execute", commands.get(i)).put("id", id);
+                ObjectNode args = arguments.get(i);
+                if (args != null && !args.isEmpty()) {
+                    request.set("arguments", args);
+                }
+                lines.append(JSON.writeValueAsString(request)).append('\n');
+                Answer answer = new Answer();
+                sent.add(id);
+                answers.add(answer);
+                pending.put(id, answer);
+            }
+            ByteBuffer line = ByteBuffer.wrap(lines.toString().getBytes(StandardCharsets.UTF_8));
             synchronized (writeLock) {
                 while (line.hasRemaining()) {
                     channel.write(line);
                 }
             }
-            JsonNode reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (handOff != null) {
-                handOff[0] += Math.max(0, System.nanoTime() - answer.readNanos);
+            List<JsonNode> out = new ArrayList<>();
+            for (int i = 0; i < answers.size(); i++) {
+                command = commands.get(i);
+                Answer answer = answers.get(i);
+                JsonNode reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                if (handOff != null && i == answers.size() - 1) {
+                    handOff[0] += Math.max(0, System.nanoTime() - answer.readNanos);
+                }
+                if (reply.has("error")) {
+                    JsonNode e = reply.get("error");
+                    throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
+                }
+                out.add(reply.path("return"));
             }
-            if (reply.has("error")) {
-                JsonNode e = reply.get("error");
-                throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
-            }
-            return reply.path("return");
+            return out;
         } catch (QmpException e) {
             throw e;
         } catch (IOException e) {
@@ -198,7 +230,7 @@ public final class QmpClient implements AutoCloseable {
         } catch (TimeoutException e) {
             throw new QmpException(command + ": no answer within " + timeout.toMillis() + " ms");
         } finally {
-            pending.remove(id);
+            sent.forEach(pending::remove);
         }
     }
 
