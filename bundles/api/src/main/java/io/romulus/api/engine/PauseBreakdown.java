@@ -8,9 +8,11 @@ package io.romulus.api.engine;
  * @param harvestNanos     collecting the dirty pages and preparing the staging buffer
  * @param copyNanos        copying the dirty pages to the staging buffer
  * @param deviceStateNanos capturing the device state (QEMU: {@code xen-save-devices-state} and reading its file), less
- *                         its hand-offs
+ *                         its hand-offs; with the resume where the binding resumes in the same call
+ *                         ({@link io.romulus.api.hypervisor.ProtectedDomain#captureDeviceStateAndResume()})
  * @param diskBarrierNanos the disks' barrier
- * @param contNanos        the binding's resume call (QEMU: the QMP {@code cont} round trip), less its hand-offs
+ * @param contNanos        the binding's resume call (QEMU: the QMP {@code cont} round trip), less its hand-offs; 0
+ *                         where it went with the device state's
  * @param handOffNanos     waiting for another thread to hand over an answer (QEMU: from the QMP reader thread that
  *                         read a reply to the epoch thread running again)
  * @since 1.4
