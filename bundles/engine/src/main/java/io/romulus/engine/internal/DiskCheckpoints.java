@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The disks' part of each checkpoint. Each stream opens the primary side of every disk with the replicator the engine
- * picks for it, and its initial copy streams the disks' whole content after the memory's. In the pause of epoch N,
- * after the device state, each disk's barrier N returns the writes that belong to N; they travel after N's device
- * state, and the ACK of N commits them on the disks' side. A stream that breaks closes the disks' primary sides: the
+ * picks for it, and its initial copy streams the disks' whole content after the memory's. In the pause of epoch N
+ * (the paused domain writes nothing), each disk's barrier N returns the writes that belong to N; they travel after
+ * N's device state, and the ACK of N commits them on the disks' side. A stream that breaks closes the disks' primary sides: the
  * writes it did not deliver are in the next stream's initial copy, like the memory.
  *
  * <p>Used by the epoch loop's thread only: its fields need no lock.

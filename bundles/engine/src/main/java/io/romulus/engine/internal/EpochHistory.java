@@ -7,39 +7,72 @@ import io.romulus.api.engine.EpochStats;
 
 /**
  * The last {@code capacity} epochs of one protected domain. The epoch loop adds an entry per checkpoint, the sender
- * completes it with the transfer, the ACK completes it with the time to ACK.
+ * completes it with the transfer, the ACK completes it with the time to ACK. The entries live in one ring of longs,
+ * so recording an epoch allocates nothing; {@link EpochStats} are made only when someone asks.
  */
 final class EpochHistory {
 
-    private final EpochStats[] ring;
+    private static final int EPOCH = 0;
+    private static final int STARTED = 1;
+    private static final int RUN = 2;
+    private static final int DIRTY = 3;
+    private static final int PAUSE = 4;
+    private static final int RAW = 5;
+    private static final int WIRE = 6;
+    private static final int ACK = 7;
+    /** The pause's parts, in {@link PauseClock}'s order. */
+    private static final int PARTS = 8;
+    private static final int WIDTH = PARTS + PauseClock.PARTS;
+
+    private final int capacity;
+    private final long[] ring;
     private long newest = -1;
 
     EpochHistory(int capacity) {
-        this.ring = new EpochStats[capacity];
+        this.capacity = capacity;
+        this.ring = new long[capacity * WIDTH];
+        for (int i = 0; i < capacity; i++) {
+            ring[i * WIDTH + EPOCH] = -1;
+        }
     }
 
-    synchronized void add(EpochStats stats) {
-        ring[slot(stats.epoch())] = stats;
-        newest = Math.max(newest, stats.epoch());
+    /**
+     * Records checkpoint {@code epoch}: when it started (wall clock), how long the domain ran, the pages copied, the
+     * pause and its {@code parts} ({@link PauseClock#parts()}, copied).
+     */
+    synchronized void add(long epoch, long startedMillis, long runNanos, int dirtyPages, long pauseNanos,
+            long[] parts) {
+        int at = slot(epoch);
+        ring[at + EPOCH] = epoch;
+        ring[at + STARTED] = startedMillis;
+        ring[at + RUN] = runNanos;
+        ring[at + DIRTY] = dirtyPages;
+        ring[at + PAUSE] = pauseNanos;
+        ring[at + RAW] = 0;
+        ring[at + WIRE] = 0;
+        ring[at + ACK] = -1;
+        System.arraycopy(parts, 0, ring, at + PARTS, PauseClock.PARTS);
+        newest = Math.max(newest, epoch);
     }
 
     synchronized void transferred(long epoch, long rawBytes, long wireBytes) {
-        EpochStats s = ring[slot(epoch)];
-        if (s != null && s.epoch() == epoch) {
-            ring[slot(epoch)] = s.withTransfer(rawBytes, wireBytes);
+        int at = slot(epoch);
+        if (ring[at + EPOCH] == epoch) {
+            ring[at + RAW] = rawBytes;
+            ring[at + WIRE] = wireBytes;
         }
     }
 
     synchronized void acknowledged(long epoch, long ackNanos) {
-        EpochStats s = ring[slot(epoch)];
-        if (s != null && s.epoch() == epoch && s.ackNanos() < 0) {
-            ring[slot(epoch)] = s.withAck(ackNanos);
+        int at = slot(epoch);
+        if (ring[at + EPOCH] == epoch && ring[at + ACK] < 0) {
+            ring[at + ACK] = ackNanos;
         }
     }
 
     synchronized EpochStats get(long epoch) {
-        EpochStats s = ring[slot(epoch)];
-        return s != null && s.epoch() == epoch ? s : null;
+        int at = slot(epoch);
+        return epoch >= 0 && ring[at + EPOCH] == epoch ? stats(at) : null;
     }
 
     /** Up to {@code limit} most recent entries, oldest first. */
@@ -48,17 +81,23 @@ final class EpochHistory {
         if (newest < 0) {
             return out;
         }
-        long from = Math.max(0, newest - Math.min(limit, ring.length) + 1);
+        long from = Math.max(0, newest - Math.min(limit, capacity) + 1);
         for (long e = from; e <= newest; e++) {
-            EpochStats s = ring[slot(e)];
-            if (s != null && s.epoch() == e) {
-                out.add(s);
+            int at = slot(e);
+            if (ring[at + EPOCH] == e) {
+                out.add(stats(at));
             }
         }
         return out;
     }
 
+    private EpochStats stats(int at) {
+        return new EpochStats(ring[at + EPOCH], ring[at + STARTED], ring[at + RUN], (int) ring[at + DIRTY],
+                ring[at + PAUSE], ring[at + PARTS + PauseClock.COPY], ring[at + RAW], ring[at + WIRE], ring[at + ACK],
+                PauseClock.breakdown(ring, at + PARTS));
+    }
+
     private int slot(long epoch) {
-        return (int) Math.floorMod(epoch, (long) ring.length);
+        return (int) Math.floorMod(epoch, (long) capacity) * WIDTH;
     }
 }

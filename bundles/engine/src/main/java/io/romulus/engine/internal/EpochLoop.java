@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.romulus.api.disk.DiskWrite;
-import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -53,6 +52,8 @@ final class EpochLoop {
     /** The domain was adopted from a previous engine: its dirty log runs already. */
     private final boolean adopted;
     private final Thread thread;
+    /** Times the parts of each pause; used by the loop's thread only. */
+    private final PauseClock clock = new PauseClock();
 
     // set by the engine's threads before they ask the loop to stop, read by the loop as it ends
     private volatile boolean retiring;
@@ -170,8 +171,8 @@ final class EpochLoop {
             long pauseEnd = System.nanoTime();
             long pauseNanos = pauseEnd - paused.start;
 
-            history.add(new EpochStats(epoch, epochStartMillis, paused.start - epochStart, staging.pageCount(),
-                    pauseNanos, paused.copyNanos, 0, 0, -1));
+            history.add(epoch, epochStartMillis, paused.start - epochStart, staging.pageCount(), pauseNanos,
+                    clock.parts());
             ledger.checkpointTaken(epoch, paused.diskWrites, pauseEnd);
             status.checkpointTaken(pauseNanos, staging.pageCount());
             epochStart = pauseEnd;
@@ -184,18 +185,16 @@ final class EpochLoop {
         }
     }
 
-    /** What the pause of one checkpoint took: when it started, how long the page copy took, and what it captured. */
+    /** What the pause of one checkpoint took: when it started (its parts are in the clock), and what it captured. */
     private static final class Paused {
 
         final long start;
-        final long copyNanos;
         final byte[] deviceState;
         /** The epoch's own disk writes, per disk. */
         final List<List<DiskWrite>> diskWrites;
 
-        Paused(long start, long copyNanos, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+        Paused(long start, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
             this.start = start;
-            this.copyNanos = copyNanos;
             this.deviceState = deviceState;
             this.diskWrites = diskWrites;
         }
@@ -203,34 +202,57 @@ final class EpochLoop {
 
     /**
      * The pause of checkpoint {@code epoch}, with the domain locked: seals its output, pauses the domain, harvests
-     * the dirty pages (with any a resumed stream sends again), copies them and the device state into
-     * {@code staging}, takes the disks' barrier, and resumes the domain.
+     * the dirty pages (with any a resumed stream sends again), copies them into {@code staging}, takes the disks'
+     * barrier, captures the device state and resumes the domain (in one go where the binding can). The
+     * {@link #clock} times each part.
      */
     private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging)
             throws HypervisorException, LinkLostException {
         outputs.seal(epoch);
+        d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
         long pauseStart = System.nanoTime();
+        clock.start(pauseStart);
         d.pause();
+        clock.lap(PauseClock.STOP, d.takeHandOffNanos());
+        boolean resumed = false;
         try {
             long[] harvested = d.harvestDirty();
             long[] again = s.takeResendPages();
             long[] dirty = again == null ? harvested : union(harvested, again);
             ByteBuffer buffer = staging.prepare(dirty);
-            long copyStart = System.nanoTime();
+            clock.lap(PauseClock.HARVEST, 0);
             d.copyPages(dirty, 0, dirty.length, buffer);
-            long copyNanos = System.nanoTime() - copyStart;
+            clock.lap(PauseClock.COPY, 0);
             ledger.pagesTaken(epoch, harvested);
-            byte[] bindingState = d.captureDeviceState();
-            int digest = verify ? MemoryDigest.of(d) : 0;
-            byte[] deviceState = new DeviceStateEnvelope(bindingState, verify, digest).encode();
+            clock.skip();
+            // the disks' barrier before the device state: the paused domain writes nothing, so either order cuts
+            // the same writes, and the device state's command may then resume the domain in the same breath
+            List<List<DiskWrite>> writes;
             try {
-                return new Paused(pauseStart, copyNanos, deviceState, disks.barrier(epoch));
+                writes = disks.barrier(epoch);
             } catch (LinkLostException e) {
                 ledger.skip(epoch); // its output was sealed; the next stream's first checkpoint releases it
                 throw e;
             }
+            clock.lap(PauseClock.DISK_BARRIER, 0);
+            byte[] bindingState;
+            int digest = 0;
+            if (verify) {
+                // the digest reads the paused memory: the domain resumes after it
+                bindingState = d.captureDeviceState();
+                digest = MemoryDigest.of(d);
+            } else {
+                // with cont pipelined behind it, its round trip is part of the device state's
+                bindingState = d.captureDeviceStateAndResume();
+                resumed = true;
+            }
+            clock.lap(PauseClock.DEVICE_STATE, d.takeHandOffNanos());
+            return new Paused(pauseStart, new DeviceStateEnvelope(bindingState, verify, digest).encode(), writes);
         } finally {
-            d.resume();
+            if (!resumed) {
+                d.resume();
+                clock.lap(PauseClock.CONT, d.takeHandOffNanos());
+            }
         }
     }
 

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -19,6 +20,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.PauseBreakdown;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
@@ -112,6 +114,15 @@ class EngineReplicationTest {
         assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 0), "the workload dirtied pages");
         assertTrue(epochs.stream().filter(e -> e.ackNanos() >= 0).count() >= 90, "ACK times recorded");
         assertTrue(epochs.stream().allMatch(e -> e.copyNanos() <= e.pauseNanos()));
+        for (EpochStats e : epochs) {
+            PauseBreakdown b = e.breakdown();
+            long[] parts = {b.stopNanos(), b.harvestNanos(), b.copyNanos(), b.deviceStateNanos(),
+                b.diskBarrierNanos(), b.contNanos(), b.handOffNanos()};
+            assertTrue(Arrays.stream(parts).allMatch(n -> n >= 0), "no negative part: " + e);
+            assertTrue(b.sumNanos() > 0, "the pause's parts are recorded: " + e);
+            assertTrue(b.sumNanos() <= e.pauseNanos(), "the parts sum to at most the pause: " + e);
+            assertEquals(e.copyNanos(), b.copyNanos());
+        }
     }
 
     @Test

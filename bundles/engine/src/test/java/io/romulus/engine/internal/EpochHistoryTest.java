@@ -7,20 +7,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.PauseBreakdown;
 
 import org.junit.jupiter.api.Test;
 
 class EpochHistoryTest {
 
-    private static EpochStats stats(long epoch) {
-        return new EpochStats(epoch, 0, 25_000_000, 10, 100_000, 50_000, 0, 0, -1);
+    private static final long[] PARTS = {10_000, 20_000, 50_000, 5_000, 1_000, 9_000, 3_000};
+
+    private static void add(EpochHistory h, long epoch) {
+        h.add(epoch, 0, 25_000_000, 10, 100_000, PARTS);
     }
 
     @Test
     void keepsOnlyTheNewestEpochsOldestFirst() {
         EpochHistory h = new EpochHistory(4);
         for (long e = 1; e <= 10; e++) {
-            h.add(stats(e));
+            add(h, e);
         }
         List<EpochStats> recent = h.recent(100);
         assertEquals(List.of(7L, 8L, 9L, 10L), recent.stream().map(EpochStats::epoch).toList());
@@ -31,7 +34,7 @@ class EpochHistoryTest {
     @Test
     void transferAndAckCompleteAnEntryOnlyForTheirOwnEpoch() {
         EpochHistory h = new EpochHistory(4);
-        h.add(stats(5));
+        add(h, 5);
         h.transferred(5, 40_960, 10_240);
         h.acknowledged(5, 3_000_000);
         h.acknowledged(5, 9_000_000);
@@ -42,6 +45,18 @@ class EpochHistoryTest {
         assertEquals(4.0, s.compressionRatio());
         assertEquals(3_000_000, s.ackNanos(), "the first ACK time stays");
         assertTrue(h.recent(10).contains(s));
+    }
+
+    @Test
+    void keepsThePausesBreakdown() {
+        EpochHistory h = new EpochHistory(4);
+        add(h, 3);
+        PARTS[PauseClock.STOP] = 99; // the history copied the parts: the loop reuses its array
+        EpochStats s = h.get(3);
+        assertEquals(new PauseBreakdown(10_000, 20_000, 50_000, 5_000, 1_000, 9_000, 3_000), s.breakdown());
+        assertEquals(50_000, s.copyNanos());
+        assertEquals(2_000, s.breakdown().otherNanos(s.pauseNanos()));
+        PARTS[PauseClock.STOP] = 10_000;
     }
 
     @Test

@@ -59,6 +59,11 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public long takeHandOffNanos() {
+        return d.takeHandOffNanos();
+    }
+
+    @Override
     public List<GuestInterface> networkInterfaces() {
         return d.networkInterfaces();
     }

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,6 +47,8 @@ final class QemuDomain implements ProtectedDomain {
     private final GuestRam ram;
     private final Path deviceStateFile;
     private DirtyTracker tracker;
+    /** The QMP replies' hand-offs from the reader thread since {@link #takeHandOffNanos()} last took them. */
+    private final long[] handOff = new long[1];
     private boolean paused;
     private boolean closed;
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
@@ -141,7 +144,7 @@ final class QemuDomain implements ProtectedDomain {
 
     private void command(String name) throws HypervisorException {
         try {
-            qmp().execute(name, null);
+            qmp().execute(name, null, handOff);
         } catch (IOException e) {
             throw new HypervisorException(name + " of " + id + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -231,7 +234,7 @@ final class QemuDomain implements ProtectedDomain {
     public byte[] captureDeviceState() throws HypervisorException {
         try {
             qmp().execute("xen-save-devices-state", QmpClient.arguments()
-                    .put("filename", deviceStateFile.toString()).put("live", false));
+                    .put("filename", deviceStateFile.toString()).put("live", false), handOff);
             return Files.readAllBytes(deviceStateFile);
         } catch (IOException e) {
             throw new HypervisorException("saving the device state of " + id + " failed: " + e.getMessage(), e);
@@ -239,6 +242,30 @@ final class QemuDomain implements ProtectedDomain {
             Thread.currentThread().interrupt();
             throw new HypervisorException("saving the device state of " + id + " interrupted");
         }
+    }
+
+    /** {@code xen-save-devices-state} and {@code cont} in one write: QEMU resumes the guest once the state is saved. */
+    @Override
+    public byte[] captureDeviceStateAndResume() throws HypervisorException {
+        try {
+            qmp().executeAll(List.of("xen-save-devices-state", "cont"), Arrays.asList(QmpClient.arguments()
+                    .put("filename", deviceStateFile.toString()).put("live", false), null), handOff);
+            paused = false;
+            return Files.readAllBytes(deviceStateFile);
+        } catch (IOException e) {
+            throw new HypervisorException("saving the device state of " + id + " and resuming it failed: "
+                    + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("saving the device state of " + id + " interrupted");
+        }
+    }
+
+    @Override
+    public long takeHandOffNanos() {
+        long n = handOff[0];
+        handOff[0] = 0;
+        return n;
     }
 
     @Override

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.PauseBreakdown;
 
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -17,7 +18,8 @@ import org.apache.karaf.shell.support.table.ShellTable;
 /** {@code romulus:epochs sim:demo -n 20}. */
 @Service
 @Command(scope = "romulus", name = "epochs", description = "Shows the statistics of a protected domain's recent "
-        + "checkpoints, newest last.")
+        + "checkpoints, newest last, with where each pause went (µs): stop, harvest, copy, device state, disk barrier, "
+        + "cont, thread hand-offs and the rest.")
 public class EpochsCommand extends RomulusCommand {
 
     @Argument(index = 0, name = "domain", description = "binding:name (-n and --json may also follow it)",
@@ -61,13 +63,17 @@ public class EpochsCommand extends RomulusCommand {
             return;
         }
         ShellTable table = new ShellTable();
-        for (String c : new String[] {"Epoch", "Run (ms)", "Dirty", "Pause (µs)", "Copy (µs)", "Raw KiB", "Wire KiB",
-            "Ratio", "ACK (ms)"}) {
+        for (String c : new String[] {"Epoch", "Run (ms)", "Dirty", "Pause (µs)", "Stop", "Harvest", "Copy", "Device",
+            "Disk", "Cont", "Hand-off", "Other", "Raw KiB", "Wire KiB", "Ratio", "ACK (ms)"}) {
             table.column(c).alignRight();
         }
         for (EpochStats e : epochs) {
+            PauseBreakdown b = e.breakdown();
             table.addRow().addContent(e.epoch(), String.format("%.1f", e.runNanos() / 1e6), e.dirtyPages(),
-                    e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes() / 1024, e.wireBytes() / 1024,
+                    e.pauseNanos() / 1000, b.stopNanos() / 1000, b.harvestNanos() / 1000, e.copyNanos() / 1000,
+                    b.deviceStateNanos() / 1000, b.diskBarrierNanos() / 1000, b.contNanos() / 1000,
+                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000, e.rawBytes() / 1024,
+                    e.wireBytes() / 1024,
                     e.wireBytes() == 0 ? "-" : String.format("%.1f", e.compressionRatio()),
                     e.ackNanos() < 0 ? "-" : String.format("%.1f", e.ackNanos() / 1e6));
         }

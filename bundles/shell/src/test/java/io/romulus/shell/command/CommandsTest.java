@@ -23,6 +23,7 @@ import javax.management.openmbean.TabularDataSupport;
 import javax.management.openmbean.TabularType;
 
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.PauseBreakdown;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
@@ -260,7 +261,8 @@ class CommandsTest {
 
     @Test
     void epochsPrintsRecentCheckpoints() throws Exception {
-        engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000));
+        engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000,
+                new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000)));
         engine.epochs.add(new EpochStats(42, 0, 25_000_000, 130, 650_000, 310_000, 0, 0, -1));
         EpochsCommand c = new EpochsCommand();
         c.engine = engine;
@@ -268,8 +270,11 @@ class CommandsTest {
         c.execute();
         String[] lines = out().split("\n");
         assertTrue(lines[0].contains("Pause (µs)") && lines[0].contains("ACK (ms)"));
+        assertTrue(lines[0].matches(".*Stop.*Harvest.*Copy.*Device.*Disk.*Cont.*Hand-off.*Other.*"), lines[0]);
         assertTrue(lines[2].contains("41") && lines[2].contains("640") && lines[2].contains("12.0")
                 && lines[2].contains("3.2"), lines[2]);
+        // the breakdown, in the header's order: stop, harvest, copy, device state, disk, cont, hand-offs, other
+        assertTrue(lines[2].replaceAll("[ |]+", " ").contains(" 640 111 22 300 133 4 55 6 9 480 "), lines[2]);
         assertTrue(lines[3].trim().endsWith("-"), "not acknowledged yet: " + lines[3]);
         assertEquals(5, engine.lastLimit);
 

@@ -11,6 +11,9 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -45,7 +48,7 @@ public final class QmpClient implements AutoCloseable {
     private final Object writeLock = new Object();
     /** QEMU's greeting; the reader thread completes it with the first line. */
     private final CompletableFuture<JsonNode> greeting = new CompletableFuture<>();
-    private final Map<String, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
+    private final Map<String, Answer> pending = new ConcurrentHashMap<>();
     private final CopyOnWriteArrayList<Consumer<QmpEvent>> listeners = new CopyOnWriteArrayList<>();
     private final AtomicLong ids = new AtomicLong();
     private final Thread reader;
@@ -152,30 +155,72 @@ public final class QmpClient implements AutoCloseable {
      * @throws QmpException with QEMU's error class and description if the command failed, or if the connection did
      */
     public JsonNode execute(String command, ObjectNode arguments) throws QmpException, InterruptedException {
+        return execute(command, arguments, null);
+    }
+
+    /**
+     * As {@link #execute(String, ObjectNode)}, and adds to {@code handOff[0]} the nanoseconds from the reader thread
+     * having the reply in hand to the calling thread running again: the cost of handing the answer between threads,
+     * apart from the round trip to QEMU.
+     */
+    public JsonNode execute(String command, ObjectNode arguments, long[] handOff)
+            throws QmpException, InterruptedException {
+        return executeAll(List.of(command), Arrays.asList(arguments), handOff).get(0);
+    }
+
+    /**
+     * Runs {@code commands} (with {@code arguments}, an element of which may be null) pipelined: writes them all at
+     * once, so that QEMU runs each as soon as the one before it is done, without a round trip between them, and
+     * returns their {@code return} values in order. Hand-offs are counted as by {@link #execute(String, ObjectNode,
+     * long[])}, for the last answer (the caller wakes once).
+     *
+     * @throws QmpException for the first command that failed (QEMU still ran the ones after it)
+     */
+    public List<JsonNode> executeAll(List<String> commands, List<ObjectNode> arguments, long[] handOff)
+            throws QmpException, InterruptedException {
         IOException f = failure;
         if (f != null) {
             throw new QmpException("the QMP connection is closed: " + f.getMessage(), f);
         }
-        String id = "romulus-" + ids.incrementAndGet();
-        ObjectNode request = JSON.createObjectNode().put("execute", command).put("id", id);
-        if (arguments != null && !arguments.isEmpty()) {
-            request.set("arguments", arguments);
-        }
-        CompletableFuture<JsonNode> answer = new CompletableFuture<>();
-        pending.put(id, answer);
+        List<String> sent = new ArrayList<>();
+        List<Answer> answers = new ArrayList<>();
+        StringBuilder lines = new StringBuilder();
+        String command = commands.get(0);
         try {
-            ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            for (int i = 0; i < commands.size(); i++) {
+                String id = "romulus-" + ids.incrementAndGet();
+                ObjectNode request = JSON.createObjectNode().put("execute", commands.get(i)).put("id", id);
+                ObjectNode args = arguments.get(i);
+                if (args != null && !args.isEmpty()) {
+                    request.set("arguments", args);
+                }
+                lines.append(JSON.writeValueAsString(request)).append('\n');
+                Answer answer = new Answer();
+                sent.add(id);
+                answers.add(answer);
+                pending.put(id, answer);
+            }
+            ByteBuffer line = ByteBuffer.wrap(lines.toString().getBytes(StandardCharsets.UTF_8));
             synchronized (writeLock) {
                 while (line.hasRemaining()) {
                     channel.write(line);
                 }
             }
-            JsonNode reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (reply.has("error")) {
-                JsonNode e = reply.get("error");
-                throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
+            List<JsonNode> out = new ArrayList<>();
+            for (int i = 0; i < answers.size(); i++) {
+                command = commands.get(i);
+                Answer answer = answers.get(i);
+                JsonNode reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                if (handOff != null && i == answers.size() - 1) {
+                    handOff[0] += Math.max(0, System.nanoTime() - answer.readNanos);
+                }
+                if (reply.has("error")) {
+                    JsonNode e = reply.get("error");
+                    throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
+                }
+                out.add(reply.path("return"));
             }
-            return reply.path("return");
+            return out;
         } catch (QmpException e) {
             throw e;
         } catch (IOException e) {
@@ -185,7 +230,7 @@ public final class QmpClient implements AutoCloseable {
         } catch (TimeoutException e) {
             throw new QmpException(command + ": no answer within " + timeout.toMillis() + " ms");
         } finally {
-            pending.remove(id);
+            sent.forEach(pending::remove);
         }
     }
 
@@ -211,8 +256,9 @@ public final class QmpClient implements AutoCloseable {
                         }
                     }
                 } else if (msg.has("id")) {
-                    CompletableFuture<JsonNode> answer = pending.get(msg.get("id").asText());
+                    Answer answer = pending.get(msg.get("id").asText());
                     if (answer != null) {
+                        answer.readNanos = System.nanoTime();
                         answer.complete(msg);
                     }
                 } else {
@@ -229,6 +275,12 @@ public final class QmpClient implements AutoCloseable {
     private void fail(IOException cause) {
         failure = cause;
         pending.values().forEach(p -> p.completeExceptionally(cause));
+    }
+
+    /** The answer to one command, with when the reader thread had it ({@link System#nanoTime}). */
+    private static final class Answer extends CompletableFuture<JsonNode> {
+
+        volatile long readNanos;
     }
 
     /** Reads straight from the channel, without the blocking lock that would serialise it with writes. */

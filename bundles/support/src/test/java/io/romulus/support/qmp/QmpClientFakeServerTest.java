@@ -95,6 +95,27 @@ class QmpClientFakeServerTest {
     }
 
     @Test
+    void pipelinedCommandsAnswerInOrderAndTheFirstFailureIsReported() throws Exception {
+        try (QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            long[] handOff = new long[1];
+            List<com.fasterxml.jackson.databind.JsonNode> answers = qmp.executeAll(List.of("stop", "query-status"),
+                    java.util.Arrays.asList(null, null), handOff);
+            assertEquals(2, answers.size());
+            assertEquals("paused", answers.get(1).path("status").asText());
+            assertTrue(handOff[0] >= 0);
+            QmpException e = assertThrows(QmpException.class, () -> qmp.executeAll(List.of("nope", "query-status"),
+                    java.util.Arrays.asList(null, null), null));
+            assertEquals("CommandNotFound", e.errorClass());
+            assertTrue(e.getMessage().startsWith("nope"), e.getMessage());
+            assertEquals("paused", qmp.execute("query-status", null).path("status").asText(), "the connection stays");
+            String status = "{\"execute\":\"query-status\"}";
+            assertEquals(List.of("{\"execute\":\"qmp_capabilities\"}", "{\"execute\":\"stop\"}", status,
+                    "{\"execute\":\"nope\"}", status, status), server.commands(),
+                    "QEMU runs every pipelined command, in order, the one after a failure too");
+        }
+    }
+
+    @Test
     void aMissingSocketIsReportedWithItsPathWithinTheTimeout() {
         Path nowhere = dir.resolve("none.sock");
         long start = System.nanoTime();

@@ -43,9 +43,9 @@ final class BenchSupport {
     /**
      * One row of the checkpoint table from a run's epochs: medians of dirty pages, pause, memcpy of the same number of
      * scattered pages copied here from {@code src} to {@code dst} right now, their ratio per epoch, the p99 pause, the
-     * time to ACK, the compression ratio and the sustained checkpoint rate.
+     * time to ACK, the compression ratio and the sustained checkpoint rate. Returns the median memcpy.
      */
-    static void checkpointRow(String label, List<EpochStats> stats, ByteBuffer src, ByteBuffer dst) {
+    static long checkpointRow(String label, List<EpochStats> stats, ByteBuffer src, ByteBuffer dst) {
         double rateHz = (stats.size() - 1) * 1000.0
                 / Math.max(1, stats.get(stats.size() - 1).startedMillis() - stats.get(0).startedMillis());
         long[] pause = stats.stream().mapToLong(EpochStats::pauseNanos).sorted().toArray();
@@ -64,6 +64,7 @@ final class BenchSupport {
         System.out.printf("  %9s %8d %10.0f %11.0f %8.1f %9.0f %9.1f %8.1f %8.1f%n", label, median(dirty),
                 median(pause) / 1e3, median(memcpy) / 1e3, median(ratios) / 100.0,
                 pause[(int) (pause.length * 0.99)] / 1e3, median(ack) / 1e6, compr, rateHz);
+        return median(memcpy);
     }
 
     static long median(long[] sorted) {

@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,8 @@ import io.romulus.qemu.internal.QemuHypervisor;
  * epoch interval, and unprotected again;</li>
  * <li>per guest dirty rate: pause time per checkpoint beside the memcpy time of the same number of pages, the p99
  * pause, the time to ACK and the sustained checkpoint rate;</li>
+ * <li>per guest: where the pause went, part by part, beside the floor measured on the same guest before it was
+ * protected ({@link PauseFloor});</li>
  * <li>the time to resume the guest of the last dirty rate on the backup from its replica (failover restore).</li>
  * </ul>
  * Each phase ends as an operator would end it: protection stops (on both nodes) before its guest is stopped, so that
@@ -44,6 +47,8 @@ import io.romulus.qemu.internal.QemuHypervisor;
 public final class QemuBenchmark {
 
     private static final Pattern RATE = Pattern.compile("romulus-dirtier: rate (\\d+) pages/s");
+    /** Stop, device state, cont cycles on each guest before it is protected: the floor of its pauses. */
+    private static final int FLOOR_CYCLES = 200;
 
     private QemuBenchmark() {
     }
@@ -79,10 +84,11 @@ public final class QemuBenchmark {
             DomainId work = DomainId.parse("qemu:bench-work");
             ProtectedDomain booted = primaryQemu.open(work, Map.of("memory", "128M", "dirty-rate", "-1",
                     "dirty-mib", "32"));
-            booted.close(); // the guest runs on, unprotected
             Path console = run.resolve("a").resolve(work.name()).resolve("console.log");
             await(() -> printed(console) >= 3, 180);
             double before = mean(console, seconds);
+            PauseFloor workFloor = PauseFloor.measure(booted, FLOOR_CYCLES, interval);
+            booted.close(); // the guest runs on, unprotected
             primary.protect(new ProtectRequest(work, peer, interval, Map.of()));
             await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
             double during = mean(console, seconds);
@@ -101,21 +107,28 @@ public final class QemuBenchmark {
             System.out.println("Checkpoints of the guest (median over the phase; memcpy = the same number of scattered"
                     + " pages copied on this machine)");
             BenchSupport.checkpointHeader("rate p/s");
-            BenchSupport.checkpointRow("flat out", workEpochs, src, dst);
+            List<Runnable> breakdown = new ArrayList<>();
+            long workMemcpy = BenchSupport.checkpointRow("flat out", workEpochs, src, dst);
+            breakdown.add(() -> workFloor.row("flat out", workEpochs, workMemcpy));
             long restoreMs = -1;
             for (int i = 0; i < rates.length; i++) {
                 DomainId id = DomainId.parse("qemu:bench-" + rates[i]);
                 // protected once booted, as the workload above: the phase measures checkpoints at a steady dirty
                 // rate, and the boot's burst of written pages is no part of it
-                primaryQemu.open(id, Map.of("memory", "128M", "dirty-rate", Integer.toString(rates[i]))).close();
+                ProtectedDomain rateGuest = primaryQemu.open(id, Map.of("memory", "128M", "dirty-rate",
+                        Integer.toString(rates[i])));
                 Path rateConsole = run.resolve("a").resolve(id.name()).resolve("console.log");
                 await(() -> contains(rateConsole, "ROMULUS-GUEST-READY"), 300);
+                PauseFloor floor = PauseFloor.measure(rateGuest, FLOOR_CYCLES, interval);
+                rateGuest.close(); // the guest runs on, unprotected until protected below
                 primary.protect(new ProtectRequest(id, peer, interval, Map.of()));
                 await(() -> committed(backup, id) >= 1, 300);
                 long from = committed(backup, id);
                 Thread.sleep(seconds * 1000L);
                 List<EpochStats> stats = primary.epochs(id, (int) (committed(backup, id) - from));
-                BenchSupport.checkpointRow(Integer.toString(rates[i]), stats, src, dst);
+                String label = Integer.toString(rates[i]);
+                long memcpy = BenchSupport.checkpointRow(label, stats, src, dst);
+                breakdown.add(() -> floor.row(label, stats, memcpy));
                 if (i < rates.length - 1) {
                     BenchSupport.unprotect(primary, backup, id);
                     primaryQemu.destroy(id.name());
@@ -136,6 +149,11 @@ public final class QemuBenchmark {
             System.out.println();
             System.out.println("ratio = pause / memcpy of the same pages, per epoch, median; the pause also covers"
                     + " QMP stop and cont, the PAGEMAP_SCAN harvest and xen-save-devices-state.");
+            System.out.println();
+            System.out.println("Where the pause went (µs, median per part), beside the floor measured on the same guest");
+            PauseFloor.header();
+            breakdown.forEach(Runnable::run);
+            PauseFloor.legend(FLOOR_CYCLES);
             System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
                     + " announce-self): %d ms%n", restoreMs);
         }

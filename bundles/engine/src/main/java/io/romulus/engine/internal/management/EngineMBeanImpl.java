@@ -26,6 +26,7 @@ import javax.management.openmbean.TabularType;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
+import io.romulus.api.engine.PauseBreakdown;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.ReplicationEngine;
@@ -48,11 +49,14 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
     private static final OpenType<?>[] STATUS_TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
         SimpleType.LONG, SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.STRING,
         SimpleType.STRING};
+    /** The pause's breakdown follows {@code ackMicros}: its parts, then what none of them covers. */
     private static final String[] EPOCH_ITEMS = {"epoch", "startedMillis", "runMicros", "dirtyPages", "pauseMicros",
-        "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros"};
+        "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros", "stopMicros", "harvestMicros",
+        "deviceStateMicros", "diskBarrierMicros", "contMicros", "handOffMicros", "otherMicros"};
     private static final OpenType<?>[] EPOCH_TYPES = {SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
         SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.DOUBLE,
-        SimpleType.LONG};
+        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
+        SimpleType.LONG, SimpleType.LONG};
 
     /**
      * An alarm is a row {@code key, value}: the shape of an MXBean map, which Jolokia turns into a JSON object and
@@ -122,9 +126,12 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
             TabularDataSupport table = new TabularDataSupport(epochType);
             List<EpochStats> epochs = engine.epochs(DomainId.parse(domain), limit <= 0 ? 20 : limit);
             for (EpochStats e : epochs) {
+                PauseBreakdown b = e.breakdown();
                 Object[] values = {e.epoch(), e.startedMillis(), e.runNanos() / 1000, e.dirtyPages(),
                     e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes(), e.wireBytes(), e.compressionRatio(),
-                    e.ackNanos() < 0 ? -1L : e.ackNanos() / 1000};
+                    e.ackNanos() < 0 ? -1L : e.ackNanos() / 1000, b.stopNanos() / 1000, b.harvestNanos() / 1000,
+                    b.deviceStateNanos() / 1000, b.diskBarrierNanos() / 1000, b.contNanos() / 1000,
+                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000};
                 table.put(new CompositeDataSupport(epochType.getRowType(), EPOCH_ITEMS, values));
             }
             return table;
