@@ -92,6 +92,14 @@ public class EpochsCommand extends RomulusCommand {
         m.put("wireBytes", e.wireBytes());
         m.put("compressionRatio", e.compressionRatio());
         m.put("ackMicros", e.ackNanos() < 0 ? -1 : e.ackNanos() / 1000);
+        PauseBreakdown b = e.breakdown();
+        m.put("stopMicros", b.stopNanos() / 1000);
+        m.put("harvestMicros", b.harvestNanos() / 1000);
+        m.put("deviceStateMicros", b.deviceStateNanos() / 1000);
+        m.put("diskBarrierMicros", b.diskBarrierNanos() / 1000);
+        m.put("contMicros", b.contNanos() / 1000);
+        m.put("handOffMicros", b.handOffNanos() / 1000);
+        m.put("otherMicros", b.otherNanos(e.pauseNanos()) / 1000);
         return m;
     }
 }

@@ -283,10 +283,14 @@ class CommandsTest {
         c.execute();
         assertEquals("[{\"epoch\":41,\"startedMillis\":0,\"runMicros\":25000,\"dirtyPages\":120,"
                 + "\"pauseMicros\":640,\"copyMicros\":300,\"rawBytes\":491520,\"wireBytes\":40960,"
-                + "\"compressionRatio\":12.0,\"ackMicros\":3200},"
+                + "\"compressionRatio\":12.0,\"ackMicros\":3200,\"stopMicros\":111,\"harvestMicros\":22,"
+                + "\"deviceStateMicros\":133,\"diskBarrierMicros\":4,\"contMicros\":55,\"handOffMicros\":6,"
+                + "\"otherMicros\":9},"
                 + "{\"epoch\":42,\"startedMillis\":0,\"runMicros\":25000,\"dirtyPages\":130,"
                 + "\"pauseMicros\":650,\"copyMicros\":310,\"rawBytes\":0,\"wireBytes\":0,"
-                + "\"compressionRatio\":1.0,\"ackMicros\":-1}]", out().strip());
+                + "\"compressionRatio\":1.0,\"ackMicros\":-1,\"stopMicros\":0,\"harvestMicros\":0,"
+                + "\"deviceStateMicros\":0,\"diskBarrierMicros\":0,\"contMicros\":0,\"handOffMicros\":0,"
+                + "\"otherMicros\":650}]", out().strip());
         assertEquals(2, engine.lastLimit);
     }
 
