@@ -20,6 +20,12 @@ public interface DetectorMBean {
     /** Milliseconds between two heartbeats. */
     long getIntervalMs();
 
+    /** Whether heartbeats carry a MAC under the nodes' pre-shared secret, and only authenticated ones count. */
+    boolean isAuthenticated();
+
+    /** Heartbeats ignored because they were not authenticated, were sent too far from this node's clock, or replayed. */
+    long getRejectedHeartbeats();
+
     /**
      * One row per monitored peer: peer, address, phi, suspected, heartbeats received, milliseconds since it was last
      * heard from, mean and standard deviation of the heartbeat inter-arrival time in milliseconds, and the number of

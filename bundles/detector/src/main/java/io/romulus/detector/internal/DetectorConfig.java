@@ -22,6 +22,11 @@ public @interface DetectorConfig {
     @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
+    @AttributeDefinition(name = "Secret file", description = "The nodes' pre-shared secret (base64), the same "
+            + "file as the checkpoint stream's auth.secret.file: heartbeats carry an HMAC-SHA256 under it and are "
+            + "refused without; created with 32 random bytes if missing. Empty: heartbeats are not authenticated")
+    String auth_secret_file() default DetectorSettings.DEFAULT_SECRET_FILE;
+
     @AttributeDefinition(name = "Heartbeat interval (ms)", description = "Time between two heartbeats to each "
             + "monitored peer, and between two evaluations of phi", min = "1")
     long interval_ms() default DetectorSettings.DEFAULT_INTERVAL_MS;

@@ -1,9 +1,12 @@
 package io.romulus.detector.internal;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 
 import io.romulus.support.host.HostName;
+import io.romulus.support.secret.SecretFile;
 
 /**
  * The failure detector's settings, usable without OSGi.
@@ -16,9 +19,10 @@ import io.romulus.support.host.HostName;
  * @param minStdDevMs       smallest standard deviation of inter-arrival times assumed
  * @param acceptablePauseMs silence tolerated on top of the mean interval
  * @param window            inter-arrival times kept per peer
+ * @param secretFile        the pre-shared secret heartbeats are authenticated with; null: they are not
  */
 public record DetectorSettings(String listenAddress, int listenPort, String nodeId, long intervalMs,
-        double threshold, long minStdDevMs, long acceptablePauseMs, int window) {
+        double threshold, long minStdDevMs, long acceptablePauseMs, int window, Path secretFile) {
 
     public static final String DEFAULT_LISTEN_ADDRESS = "0.0.0.0";
     public static final int DEFAULT_LISTEN_PORT = 7490;
@@ -27,6 +31,14 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
     public static final long DEFAULT_MIN_STD_DEV_MS = 10;
     public static final long DEFAULT_ACCEPTABLE_PAUSE_MS = 80;
     public static final int DEFAULT_WINDOW = 500;
+    /** The stream's secret file (auth.secret.file of io.romulus.transport.mina), which both nodes hold. */
+    public static final String DEFAULT_SECRET_FILE = SecretFile.KARAF_ETC + "/romulus-stream.secret";
+
+    /** Without a secret: heartbeats are not authenticated. */
+    public DetectorSettings(String listenAddress, int listenPort, String nodeId, long intervalMs, double threshold,
+            long minStdDevMs, long acceptablePauseMs, int window) {
+        this(listenAddress, listenPort, nodeId, intervalMs, threshold, minStdDevMs, acceptablePauseMs, window, null);
+    }
 
     public DetectorSettings {
         if (listenAddress == null || listenAddress.isBlank()) {
@@ -61,14 +73,14 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
         }
     }
 
-    /** The defaults, for a node of the given name. */
+    /** The defaults, for a node of the given name, without a secret (heartbeats not authenticated). */
     public static DetectorSettings defaults(String nodeId) {
         return new DetectorSettings(DEFAULT_LISTEN_ADDRESS, DEFAULT_LISTEN_PORT, nodeId, DEFAULT_INTERVAL_MS,
                 DEFAULT_THRESHOLD, DEFAULT_MIN_STD_DEV_MS, DEFAULT_ACCEPTABLE_PAUSE_MS, DEFAULT_WINDOW);
     }
 
     /** From the OSGi configuration alone (its deprecated node id); an empty node id means the host name. */
-    public static DetectorSettings of(DetectorConfig c) {
+    public static DetectorSettings of(DetectorConfig c) throws IOException {
         return of(c, c.node_id());
     }
 
@@ -76,16 +88,24 @@ public record DetectorSettings(String listenAddress, int listenPort, String node
      * From the OSGi configuration and the node id ({@code io.romulus.node}, see
      * {@link io.romulus.api.node.NodeIdentity}); an empty node id means the host name.
      */
-    public static DetectorSettings of(DetectorConfig c, String nodeId) {
+    public static DetectorSettings of(DetectorConfig c, String nodeId) throws IOException {
         String node = nodeId == null || nodeId.isBlank() ? HostName.get() : nodeId;
+        String secret = c.auth_secret_file();
         return new DetectorSettings(c.listen_address(), c.listen_port(), node, c.interval_ms(), c.threshold(),
-                c.min_std_dev_ms(), c.acceptable_pause_ms(), c.window());
+                c.min_std_dev_ms(), c.acceptable_pause_ms(), c.window(),
+                secret == null || secret.isBlank() ? null : SecretFile.resolve(secret));
     }
 
     /** A copy bound elsewhere (tests use 127.0.0.1 and port 0). */
     public DetectorSettings withListen(String address, int port) {
         return new DetectorSettings(address, port, nodeId, intervalMs, threshold, minStdDevMs, acceptablePauseMs,
-                window);
+                window, secretFile);
+    }
+
+    /** A copy with heartbeats authenticated under the secret in {@code file} (null: not authenticated). */
+    public DetectorSettings withSecretFile(Path file) {
+        return new DetectorSettings(listenAddress, listenPort, nodeId, intervalMs, threshold, minStdDevMs,
+                acceptablePauseMs, window, file);
     }
 
     /** The socket address to bind. */

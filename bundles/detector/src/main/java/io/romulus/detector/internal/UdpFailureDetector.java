@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.romulus.api.detector.FailureDetector;
 import io.romulus.api.node.NodeIdentity;
 import io.romulus.support.linux.ThreadPriority;
+import io.romulus.support.secret.SecretFile;
 
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -40,6 +41,11 @@ import org.slf4j.LoggerFactory;
  * node id) once one arrived, and follows it when it changes (the peer restarted on another port or host). Until then
  * it is sent none; it is watched all the same, from the moment it is monitored, so a peer that is never heard from is
  * suspected like one that stopped.
+ *
+ * <p>With a secret file ({@code auth.secret.file}, the stream's) heartbeats carry a MAC and only those a node holding
+ * the secret sent, once, lately count ({@link HeartbeatGuard}); the others are counted ({@link #rejectedHeartbeats()})
+ * and ignored, so that heartbeats forged in a dead peer's name cannot keep it alive. Without one, every well-formed
+ * heartbeat counts, and the detector says so at WARN when it starts.
  *
  * <p>Listeners are called on the detector's single scheduling thread, so one peer's calls never overlap.
  *
@@ -86,7 +92,9 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     private final Object lock = new Object();
     private final ScheduledExecutorService scheduler;
     private final List<PeerMonitor> monitors = new CopyOnWriteArrayList<>();
-    private final AtomicLong sequence = new AtomicLong();
+    /** From the wall clock in microseconds: a restarted node continues above the sequences it sent before. */
+    private final AtomicLong sequence = new AtomicLong(System.currentTimeMillis() * 1000);
+    private final HeartbeatGuard guard;
     private final AtomicLong monitorNumbers = new AtomicLong();
     /** Where the node id is read on a change of configuration; null without OSGi. */
     private final ConfigurationAdmin configurations;
@@ -119,8 +127,16 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
     private UdpFailureDetector(DetectorSettings settings, ConfigurationAdmin configurations) throws IOException {
         this.configurations = configurations;
         this.settings = settings;
+        HeartbeatKey key;
         try {
-            this.socket = UdpHeartbeats.bind(settings.listen(), this::received);
+            key = key(settings);
+        } catch (IOException e) {
+            LOG.error("failure detector unavailable: {}", e.getMessage());
+            throw e;
+        }
+        this.guard = new HeartbeatGuard(key, System::currentTimeMillis);
+        try {
+            this.socket = UdpHeartbeats.bind(settings.listen(), guard, this::received);
         } catch (IOException e) {
             LOG.error("failure detector unavailable: {}", e.getMessage());
             throw e;
@@ -139,6 +155,20 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
         LOG.info("failure detector ready: node {}, {} ({})", settings.nodeId(), socket, settings);
     }
 
+    /**
+     * The heartbeat key of the settings' secret file (created if missing, as the stream does), or null without one,
+     * said at WARN.
+     */
+    private static HeartbeatKey key(DetectorSettings settings) throws IOException {
+        if (settings.secretFile() == null) {
+            LOG.warn("heartbeats are not authenticated (auth.secret.file of {} is empty): anyone who can send UDP to "
+                    + "port {} can keep a failed peer alive in this node's eyes and delay its failover", PID,
+                    settings.listenPort());
+            return null;
+        }
+        return HeartbeatKey.of(SecretFile.loadOrCreate(settings.secretFile()));
+    }
+
     @Modified
     void modified(DetectorConfig config) throws IOException {
         update(DetectorSettings.of(config, nodeId(configurations)));
@@ -155,14 +185,24 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
 
     /**
      * Retunes without a restart: monitored peers keep their heartbeat history. A new listen address or port binds
-     * the socket again; if that fails the old binding is restored when possible.
+     * the socket again; if that fails the old binding is restored when possible. Another secret file is read (and
+     * created if missing); if it cannot be, heartbeats keep the previous secret.
      */
-    public void update(DetectorSettings next) {
+    public void update(DetectorSettings requested) {
+        DetectorSettings next = requested;
         synchronized (lock) {
             if (closed) {
                 return;
             }
             DetectorSettings previous = settings;
+            if (!Objects.equals(next.secretFile(), previous.secretFile())) {
+                try {
+                    guard.key(key(next));
+                } catch (IOException e) {
+                    LOG.error("{}; heartbeats keep the secret of {}", e.getMessage(), previous.secretFile());
+                    next = next.withSecretFile(previous.secretFile());
+                }
+            }
             if (next.rebinds(previous)) {
                 rebind(previous, next);
             }
@@ -186,12 +226,12 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             old.close();
         }
         try {
-            socket = UdpHeartbeats.bind(next.listen(), this::received);
+            socket = UdpHeartbeats.bind(next.listen(), guard, this::received);
             LOG.info("failure detector now on {}", socket);
         } catch (IOException e) {
             LOG.error("{}; keeping {}:{}", e.getMessage(), previous.listenAddress(), previous.listenPort());
             try {
-                socket = UdpHeartbeats.bind(previous.listen(), this::received);
+                socket = UdpHeartbeats.bind(previous.listen(), guard, this::received);
             } catch (IOException again) {
                 LOG.error("failure detector has no heartbeat socket, every peer will be suspected: {}",
                         again.getMessage());
@@ -269,6 +309,16 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
         return s == null ? 0 : s.malformed();
     }
 
+    /** Heartbeats ignored since the detector started because they were not authenticated, stale or replayed. */
+    public long rejectedHeartbeats() {
+        return guard.rejected();
+    }
+
+    /** Whether heartbeats are authenticated (a secret file is configured). */
+    public boolean authenticated() {
+        return guard.key() != null;
+    }
+
     /** The settings in force. */
     public DetectorSettings settings() {
         return settings;
@@ -289,7 +339,7 @@ public final class UdpFailureDetector implements FailureDetector, AutoCloseable 
             UdpHeartbeats out = socket;
             if (out != null && !monitors.isEmpty()) {
                 byte[] datagram = new Heartbeat(s.nodeId(), sequence.getAndIncrement(), System.currentTimeMillis())
-                        .toBytes();
+                        .toBytes(guard.key());
                 Set<InetSocketAddress> done = new HashSet<>();
                 for (PeerMonitor m : monitors) {
                     InetSocketAddress to = m.target();

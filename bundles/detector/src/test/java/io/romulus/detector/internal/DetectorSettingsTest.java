@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.lang.reflect.Proxy;
+import java.nio.file.Path;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -21,8 +23,8 @@ class DetectorSettingsTest {
     }
 
     @Test
-    void defaultsFromTheConfiguration() {
-        DetectorSettings s = DetectorSettings.of(config(Map.of("node_id", "node-a")));
+    void defaultsFromTheConfiguration() throws Exception {
+        DetectorSettings s = DetectorSettings.of(config(Map.of("node_id", "node-a", "auth_secret_file", "")));
         assertEquals(DetectorSettings.defaults("node-a"), s);
         assertEquals(7490, s.listen().getPort());
         assertEquals(10, s.intervalMs());
@@ -33,8 +35,29 @@ class DetectorSettingsTest {
     }
 
     @Test
-    void anEmptyNodeIdIsTheHostName() {
-        String node = DetectorSettings.of(config(Map.of())).nodeId();
+    void theSecretIsTheStreamsFileInKarafEtcByDefault() throws Exception {
+        String before = System.getProperty("karaf.etc");
+        try {
+            System.clearProperty("karaf.etc");
+            IOException e = assertThrows(IOException.class, () -> DetectorSettings.of(config(Map.of())));
+            assertTrue(e.getMessage().contains("karaf.etc"), e.getMessage());
+            System.setProperty("karaf.etc", "/opt/romulus/etc");
+            assertEquals(Path.of("/opt/romulus/etc/romulus-stream.secret"),
+                    DetectorSettings.of(config(Map.of())).secretFile());
+            assertEquals(Path.of("/srv/hb.secret"),
+                    DetectorSettings.of(config(Map.of("auth_secret_file", " /srv/hb.secret "))).secretFile());
+        } finally {
+            if (before == null) {
+                System.clearProperty("karaf.etc");
+            } else {
+                System.setProperty("karaf.etc", before);
+            }
+        }
+    }
+
+    @Test
+    void anEmptyNodeIdIsTheHostName() throws Exception {
+        String node = DetectorSettings.of(config(Map.of("auth_secret_file", ""))).nodeId();
         assertFalse(node.isBlank());
     }
 
@@ -54,13 +77,14 @@ class DetectorSettingsTest {
         assertThrows(IllegalArgumentException.class, () -> s.withListen("0.0.0.0", 65536));
         assertThrows(IllegalArgumentException.class, () -> s.withListen("", 7490));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DetectorSettings.of(config(Map.of("node_id", "a", "threshold", 0.0))));
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "threshold", 0.0, "auth_secret_file", ""))));
         assertTrue(e.getMessage().contains("threshold"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> DetectorSettings.of(config(Map.of("node_id", "a", "min_std_dev_ms", 0L))));
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "min_std_dev_ms", 0L, "auth_secret_file",
+                        ""))));
         assertTrue(e.getMessage().contains("min.std.dev.ms"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> DetectorSettings.of(config(Map.of("node_id", "a", "window", 1))));
+                () -> DetectorSettings.of(config(Map.of("node_id", "a", "window", 1, "auth_secret_file", ""))));
         assertTrue(e.getMessage().contains("window"), e.getMessage());
     }
 }

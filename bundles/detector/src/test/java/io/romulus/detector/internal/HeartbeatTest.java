@@ -2,6 +2,7 @@ package io.romulus.detector.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,8 +18,8 @@ class HeartbeatTest {
     @Test
     void goldenBytes() {
         byte[] bytes = new Heartbeat("ab", 0x0102030405060708L, 0x1122334455667788L).toBytes();
-        assertEquals("524d4842" + "01" + "02" + "6162" + "0102030405060708" + "1122334455667788",
-                HexFormat.of().formatHex(bytes));
+        assertEquals("524d4842" + "02" + "02" + "6162" + "0102030405060708" + "1122334455667788"
+                + "00000000000000000000000000000000", HexFormat.of().formatHex(bytes));
     }
 
     @Test
@@ -38,8 +39,8 @@ class HeartbeatTest {
         assertMalformed(new byte[] {1, 2, 3}, "truncated");
         assertMalformed("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII), "magic");
         byte[] version = good.clone();
-        version[4] = 2;
-        assertMalformed(version, "version 2");
+        version[4] = 1;
+        assertMalformed(version, "version 1");
         byte[] noId = good.clone();
         noId[5] = 0;
         assertMalformed(noId, "without a node id");
@@ -53,6 +54,26 @@ class HeartbeatTest {
         notUtf8[6] = (byte) 0xff;
         assertMalformed(notUtf8, "UTF-8");
         assertArrayEquals(good, new Heartbeat("node-b", 7, 8).toBytes());
+    }
+
+    @Test
+    void theMacCoversEveryByteBeforeIt() throws Exception {
+        HeartbeatKey key = HeartbeatKey.of("0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII));
+        byte[] signed = new Heartbeat("ab", 0x0102030405060708L, 0x1122334455667788L).toBytes(key);
+        assertEquals(2 + 22 + HeartbeatKey.MAC_BYTES, signed.length);
+        assertEquals(new Heartbeat("ab", 0x0102030405060708L, 0x1122334455667788L),
+                Heartbeat.decode(ByteBuffer.wrap(signed)));
+        assertTrue(key.verify(signed, signed.length));
+        for (int i = 0; i < signed.length; i++) {
+            byte[] flipped = signed.clone();
+            flipped[i] ^= 0x01;
+            assertFalse(key.verify(flipped, flipped.length), "byte " + i + " flipped");
+        }
+        byte[] unsigned = new Heartbeat("ab", 0x0102030405060708L, 0x1122334455667788L).toBytes();
+        assertFalse(key.verify(unsigned, unsigned.length));
+        HeartbeatKey other = HeartbeatKey.of("another secret of 32 bytes......".getBytes(StandardCharsets.US_ASCII));
+        assertFalse(other.verify(signed, signed.length));
+        assertFalse(key.verify(signed, HeartbeatKey.MAC_BYTES - 1));
     }
 
     private static void assertMalformed(byte[] datagram, String why) {

@@ -11,9 +11,11 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Random;
@@ -22,12 +24,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import io.romulus.api.detector.FailureDetector;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,6 +77,12 @@ class UdpFailureDetectorTest {
 
     private UdpFailureDetector detector(String node, int port) throws IOException {
         return using(new UdpFailureDetector(DetectorSettings.defaults(node).withListen("127.0.0.1", port)));
+    }
+
+    /** A detector whose heartbeats are authenticated under the secret in {@code secret}. */
+    private UdpFailureDetector authenticated(String node, int port, Path secret) throws IOException {
+        return using(new UdpFailureDetector(DetectorSettings.defaults(node).withListen("127.0.0.1", port)
+                .withSecretFile(secret)));
     }
 
     private static long heartbeatsFrom(UdpFailureDetector d, String peer) {
@@ -391,6 +401,84 @@ class UdpFailureDetectorTest {
         c.alive();
         assertFalse(c.suspected(), "heard from after the suspicion");
         await().atMost(DETECTION_LIMIT).until(() -> atA.events.equals(List.of("suspected c", "recovered c")));
+    }
+
+    /**
+     * The primary (authenticated, as the backup) dies while an attacker sends heartbeats in its name as fast as it
+     * can from another socket, then from the primary's own address too: unsigned ones with fresh sequences and times,
+     * ones signed under another secret, and replays of genuine heartbeats the primary had sent it (the attacker is a
+     * peer of the primary's). None counts: the backup convicts the primary as quickly as without them. A restarted
+     * primary (its sequences continue from its clock) is believed again.
+     */
+    @Test
+    void spoofedHeartbeatsOfADeadPrimaryDoNotDelayItsConviction(@TempDir Path dir) throws Exception {
+        Path secret = dir.resolve("stream.secret");
+        UdpFailureDetector backup = authenticated("backup", 0, secret);
+        UdpFailureDetector primary = authenticated("primary", 0, secret);
+        InetSocketAddress primaryAt = primary.localAddress();
+        DatagramChannel attacker = using(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        Events atBackup = new Events();
+        FailureDetector.Monitor primarySeenByBackup = backup.monitor("primary", primaryAt, atBackup);
+        primary.monitor("backup", backup.localAddress(), new Events());
+        primary.monitor("attacker", (InetSocketAddress) attacker.getLocalAddress(), new Events());
+
+        List<byte[]> captured = new ArrayList<>();
+        ByteBuffer in = ByteBuffer.allocate(Heartbeat.MAX_BYTES);
+        while (captured.size() < 30) {
+            in.clear();
+            attacker.receive(in);
+            captured.add(Arrays.copyOf(in.array(), in.position()));
+        }
+        await().atMost(DETECTION_LIMIT).until(() -> heartbeatsFrom(backup, "primary") >= 10);
+        assertTrue(backup.authenticated());
+        assertEquals(0, backup.rejectedHeartbeats());
+
+        HeartbeatKey otherKey = HeartbeatKey.of(new byte[32]);
+        List<DatagramChannel> sources = new CopyOnWriteArrayList<>(List.of(attacker));
+        AtomicLong sent = new AtomicLong();
+        ScheduledExecutorService spoofer = Executors.newSingleThreadScheduledExecutor();
+        resources.push(spoofer::shutdownNow);
+        long[] sequence = {Long.MAX_VALUE / 2};
+        Future<?> spoofing = spoofer.scheduleAtFixedRate(() -> {
+            long now = System.currentTimeMillis();
+            List<byte[]> spoofs = List.of(new Heartbeat("primary", sequence[0]++, now).toBytes(),
+                    new Heartbeat("primary", sequence[0]++, now).toBytes(otherKey),
+                    captured.get((int) (sent.get() % captured.size())));
+            for (DatagramChannel from : sources) {
+                for (byte[] spoof : spoofs) {
+                    try {
+                        from.send(ByteBuffer.wrap(spoof), backup.localAddress());
+                        sent.incrementAndGet();
+                    } catch (IOException e) {
+                        LOG.debug("spoof not sent: {}", e.toString());
+                    }
+                }
+            }
+        }, 0, 2, TimeUnit.MILLISECONDS);
+        await().atMost(DETECTION_LIMIT).until(() -> backup.rejectedHeartbeats() >= 30);
+        assertEquals(List.of(), atBackup.events, "the primary is still alive");
+
+        long stopped = System.nanoTime();
+        primary.close();
+        long heardBefore = heartbeatsFrom(backup, "primary");
+        sources.add(using(DatagramChannel.open().bind(primaryAt)));
+        await().atMost(DETECTION_LIMIT).until(() -> !atBackup.events.isEmpty());
+        long detectionMs = TimeUnit.NANOSECONDS.toMillis(atBackup.suspectedAt - stopped);
+        LOG.info("primary convicted {} ms after it stopped, while {} spoofed heartbeats were sent; {} refused",
+                detectionMs, sent.get(), backup.rejectedHeartbeats());
+        assertEquals(List.of("suspected primary"), atBackup.events);
+        assertTrue(detectionMs < 1000, "conviction delayed to " + detectionMs + " ms");
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(primarySeenByBackup::suspected);
+        assertTrue(heartbeatsFrom(backup, "primary") <= heardBefore + 1, "heartbeats counted after the primary died");
+        assertTrue(backup.rejectedHeartbeats() >= 100, "refused: " + backup.rejectedHeartbeats());
+
+        spoofing.cancel(false);
+        spoofer.shutdownNow();
+        sources.get(1).close();
+        UdpFailureDetector restarted = authenticated("primary", primaryAt.getPort(), secret);
+        restarted.monitor("backup", backup.localAddress(), new Events());
+        await().atMost(DETECTION_LIMIT).until(() -> atBackup.events.size() >= 2);
+        assertEquals(List.of("suspected primary", "recovered primary"), atBackup.events);
     }
 
     private static Heartbeat receive(DatagramChannel channel, ByteBuffer buffer) throws Exception {

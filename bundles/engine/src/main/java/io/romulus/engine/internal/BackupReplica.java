@@ -70,6 +70,8 @@ final class BackupReplica {
     final Runnable onPlannedStop;
     /** An old primary's stream is refused because the replica was activated here: the domain is announced again. */
     final Runnable onTakenOver;
+    /** The committed replica became unusable (a fault while applying): the operator is alarmed (FAILED) with why. */
+    final Consumer<String> onFailure;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
 
     @GuardedBy("lock")
@@ -103,6 +105,11 @@ final class BackupReplica {
     volatile String verifyFailure;
     /** Why the committed replica's disks are not consistent, or null: not activated until a new one replaces it. */
     volatile String diskFailure;
+    /**
+     * Why an apply to the committed replica did not finish, or null: it may hold part of an epoch (torn), so it is
+     * not activated, resumed or forked until a new one (a full copy) replaces it.
+     */
+    volatile String applyFailure;
 
     /**
      * @param onOrderlyEnd  called when the primary ends the stream with GOODBYE (protection stopped there), so the
@@ -110,11 +117,14 @@ final class BackupReplica {
      * @param onCommit      called after each committed checkpoint: the primary is alive (failure detection)
      * @param onPlannedStop called when the primary stops the stream for an update of its own (failover holds back a
      *                      while)
+     * @param onFailure     called with the reason when the committed replica becomes unusable through a fault (an
+     *                      apply that did not finish), to raise an alarm
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
-            Runnable onTakenOver) {
+            Runnable onTakenOver, Consumer<String> onFailure) {
         this.id = id;
         this.onTakenOver = onTakenOver;
+        this.onFailure = onFailure;
         this.onOrderlyEnd = onOrderlyEnd;
         this.onCommit = onCommit;
         this.onPlannedStop = onPlannedStop;
@@ -281,9 +291,9 @@ final class BackupReplica {
 
     /** A replica handed over by the previous engine, adopted by its binding. */
     static BackupReplica restored(HandedOver h, Replica replica, Consumer<BackupReplica> onOrderlyEnd,
-            Runnable onCommit, Runnable onPlannedStop, Runnable onTakenOver) {
+            Runnable onCommit, Runnable onPlannedStop, Runnable onTakenOver, Consumer<String> onFailure) {
         return ReplicaHandOver.restored(h, replica, new BackupReplica(h.id(), onOrderlyEnd, onCommit, onPlannedStop,
-                onTakenOver));
+                onTakenOver, onFailure));
     }
 
     /** Why the committed replica cannot be activated, resumed or forked now, or null. */
@@ -292,13 +302,17 @@ final class BackupReplica {
             return "the binding went away (bundle update); waiting for its next version to adopt the replica";
         }
         String v = verifyFailure;
-        return v != null ? v : diskFailure;
+        if (v != null) {
+            return v;
+        }
+        String a = applyFailure;
+        return a != null ? a : diskFailure;
     }
 
     /**
      * One line for {@code romulus:status}: the stream's state and detail, unless the replica's own condition
-     * overrides them. A replica that failed verification or lost its disks' consistency shows FAILED, except while a
-     * new stream's initial copy builds the replica that replaces it.
+     * overrides them. A replica that failed verification, was torn by an apply that did not finish or lost its disks'
+     * consistency shows FAILED, except while a new stream's initial copy builds the replica that replaces it.
      */
     ProtectionStatus status() {
         ProtectionState st = state;
@@ -339,6 +353,9 @@ final class BackupReplica {
             if (replicaAway) {
                 throw new HypervisorException("the replica of " + id + " waits for the next version of its '"
                         + id.binding() + "' binding (bundle update); activate it once that version is up");
+            }
+            if (applyFailure != null) {
+                throw new HypervisorException("the replica of " + id + " is not activated: " + applyFailure);
             }
             if (diskFailure != null) {
                 throw new HypervisorException("the replica of " + id + " is not activated: " + diskFailure);

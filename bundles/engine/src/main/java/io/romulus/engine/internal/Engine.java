@@ -63,7 +63,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
         this.settings = settings;
         this.failovers = new FailoverCoordinator(this);
         this.primaries = new Primaries(this, helpers, roles, failovers);
-        this.intake = new ReplicaIntake(this::settings, helpers, roles, failovers);
+        this.intake = new ReplicaIntake(this::settings, helpers, roles, failovers, alarms);
         this.activation = new Activation(this, helpers, roles, failovers, primaries);
         this.status = new EngineStatus(helpers, roles);
         this.handOver = new EngineHandOver(this, helpers, roles, failovers, intake);

@@ -461,7 +461,8 @@ final class EpochLoop {
             } else {
                 failed(e);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // an Error too (a full disk under a mapped file, a bug in a binding): never end the protection silently
             failed(e);
         } finally {
             handedOver = teardown.shutdown(stream, retiring, handingOver);
@@ -469,9 +470,11 @@ final class EpochLoop {
     }
 
     /** Checkpointing failed while the domain was protected: the operator is alarmed (FAILED). */
-    private void failed(Exception e) {
+    private void failed(Throwable e) {
         LOG.error("Protection of {} failed; output it held is dropped, the backup keeps its replica, and the domain"
                 + " (if it still runs) continues UNPROTECTED", id, e);
-        status.failed("checkpointing failed: " + e.getMessage());
+        // an Error's class says more than its message (often none)
+        String why = e instanceof Error || e.getMessage() == null ? e.toString() : e.getMessage();
+        status.failed("checkpointing failed: " + why);
     }
 }

@@ -40,37 +40,37 @@ final class ReplicaCommitter {
 
     /**
      * Commits {@code epoch}, staged by {@code stream}; the transport acknowledges it when this returns. Afterwards the
-     * replica's {@code onCommit} callback hears that the primary is alive.
+     * replica's {@code onCommit} callback hears that the primary is alive. Whatever else is thrown on the way (an
+     * {@link Error} too) raises an alarm and ends the stream ({@link CheckpointException}), never the committer
+     * silently.
      */
     void commit(ReplicaStager stream, CommittedEpoch epoch, DeviceStateEnvelope envelope)
+            throws CheckpointException {
+        try {
+            commitOrThrow(stream, epoch, envelope);
+        } catch (RuntimeException | Error ex) {
+            String why = "committing checkpoint " + epoch.epoch() + " failed: " + ex;
+            LOG.error("The replica of {}: {}", r.id(), why, ex);
+            alarm(why);
+            throw new CheckpointException(why, ex);
+        }
+    }
+
+    private void commitOrThrow(ReplicaStager stream, CommittedEpoch epoch, DeviceStateEnvelope envelope)
             throws CheckpointException {
         long e = epoch.epoch();
         Replica replica = stream.replica;
         synchronized (r.lock) {
             stream.checkLive();
-            try {
-                replica.applyCommitted(epoch);
-                if (envelope.verify()) {
-                    int mine = MemoryDigest.of(replica);
-                    if (mine != envelope.memoryDigest()) {
-                        LOG.error("VERIFY FAILED: the replica of {} after checkpoint {} differs from the primary's"
-                                + " memory (CRC32C {} here, {} there); refusing the checkpoint", r.id(), e,
-                                Integer.toHexString(mine), Integer.toHexString(envelope.memoryDigest()));
-                        r.verifyFailure = "verification failed at checkpoint " + e + ": this replica is not activated";
-                        throw new CheckpointException("replica of " + r.id() + " differs from the primary after "
-                                + "checkpoint " + e);
-                    }
-                    r.verifiedEpochs.incrementAndGet();
-                }
-            } catch (HypervisorException ex) {
-                throw new CheckpointException("applying epoch " + e + " of " + r.id() + " failed: "
-                        + ex.getMessage(), ex);
+            apply(replica, epoch, r.committed == replica);
+            if (envelope.verify()) {
+                verify(replica, e, envelope);
             }
             // the disks follow the memory before the ACK, and before failover can look (it takes this lock)
             for (BackupReplica.ReplicaDisk d : stream.disks) {
                 try {
                     d.backup().commit(e);
-                } catch (Exception ex) {
+                } catch (Exception | Error ex) {
                     String why = "disk " + d.disk().name() + " failed to commit checkpoint " + e + ": "
                             + ex.getMessage();
                     if (r.committed == replica) {
@@ -78,6 +78,7 @@ final class ReplicaCommitter {
                         r.diskFailure = why;
                         LOG.error("The replica of {} is no longer consistent: {}; it will not be activated", r.id(),
                                 why, ex);
+                        alarm(why + "; the replica is not activated until a new full copy replaces it");
                     }
                     throw new CheckpointException(why, ex);
                 }
@@ -89,6 +90,7 @@ final class ReplicaCommitter {
                 r.committedDisks = stream.disks;
                 // what failed belonged to the replica this one replaces
                 r.verifyFailure = null;
+                r.applyFailure = null;
                 r.diskFailure = null;
                 if (old != null) {
                     old.close();
@@ -106,6 +108,58 @@ final class ReplicaCommitter {
             offerStandby(replica, stream.disks);
         }
         r.onCommit.run();
+    }
+
+    /**
+     * Applies {@code epoch} to {@code replica} (the {@code committed} one, or a new stream's), under the lock. An apply that does not finish, whatever it throws
+     * (an {@link Error} too: a full tmpfs under the RAM file raises SIGBUS, which reaches Java as an
+     * {@link InternalError} from the mapped buffer), may leave part of the epoch in the replica: the committed one is
+     * then marked torn and not activated, resumed or forked until a new stream's full copy replaces it, and the
+     * operator is alarmed. A new stream's replica that is not committed yet is dropped with the stream anyway.
+     */
+    private void apply(Replica replica, CommittedEpoch epoch, boolean committed) throws CheckpointException {
+        long e = epoch.epoch();
+        try {
+            replica.applyCommitted(epoch);
+        } catch (HypervisorException | RuntimeException | Error ex) {
+            String why = "applying checkpoint " + e + " did not finish (" + ex + "): the replica may hold part of "
+                    + "it and is not activated until a new full copy replaces it";
+            if (committed) {
+                r.applyFailure = why;
+                LOG.error("The replica of {} is torn: {}", r.id(), why, ex);
+                alarm(why);
+            }
+            throw new CheckpointException("applying epoch " + e + " of " + r.id() + " failed: " + ex, ex);
+        }
+    }
+
+    /** Checks the applied replica against the primary's memory digest, under the lock. */
+    private void verify(Replica replica, long e, DeviceStateEnvelope envelope) throws CheckpointException {
+        int mine;
+        try {
+            mine = MemoryDigest.of(replica);
+        } catch (HypervisorException ex) {
+            throw new CheckpointException("verifying epoch " + e + " of " + r.id() + " failed: " + ex.getMessage(),
+                    ex);
+        }
+        if (mine != envelope.memoryDigest()) {
+            LOG.error("VERIFY FAILED: the replica of {} after checkpoint {} differs from the primary's"
+                    + " memory (CRC32C {} here, {} there); refusing the checkpoint", r.id(), e,
+                    Integer.toHexString(mine), Integer.toHexString(envelope.memoryDigest()));
+            r.verifyFailure = "verification failed at checkpoint " + e + ": this replica is not activated";
+            throw new CheckpointException("replica of " + r.id() + " differs from the primary after "
+                    + "checkpoint " + e);
+        }
+        r.verifiedEpochs.incrementAndGet();
+    }
+
+    /** Raises a FAILED alarm; a failing listener does not hide the fault from the caller. */
+    private void alarm(String why) {
+        try {
+            r.onFailure.accept(why);
+        } catch (RuntimeException ex) {
+            LOG.warn("raising the alarm for {} failed", r.id(), ex);
+        }
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 
 import io.romulus.api.disk.DiskReplicator;
 import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.Hypervisor;
@@ -40,13 +41,15 @@ final class ReplicaIntake {
     private final HelperRegistry helpers;
     private final DomainRoles roles;
     private final FailoverCoordinator failovers;
+    private final Alarms alarms;
 
     ReplicaIntake(Supplier<EngineSettings> settings, HelperRegistry helpers, DomainRoles roles,
-            FailoverCoordinator failovers) {
+            FailoverCoordinator failovers, Alarms alarms) {
         this.settings = settings;
         this.helpers = helpers;
         this.roles = roles;
         this.failovers = failovers;
+        this.alarms = alarms;
     }
 
     /** Answers a primary's HELLO; {@code handOver} says whether the engine is stopping or still taking over. */
@@ -181,7 +184,7 @@ final class ReplicaIntake {
 
     private BackupReplica newReplica(DomainId id) {
         return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
-                () -> announceAgain(id));
+                () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why));
     }
 
     /**
@@ -191,7 +194,7 @@ final class ReplicaIntake {
     boolean keepRestored(BackupReplica.HandedOver h, Replica adopted) {
         DomainId id = h.id();
         BackupReplica b = BackupReplica.restored(h, adopted, this::drop, () -> failovers.heard(id),
-                () -> plannedStop(id), () -> announceAgain(id));
+                () -> plannedStop(id), () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why));
         if (roles.replicas.putIfAbsent(id, b) != null) {
             return false;
         }

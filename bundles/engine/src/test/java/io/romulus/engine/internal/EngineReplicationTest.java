@@ -16,7 +16,9 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
@@ -25,6 +27,7 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
+import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
@@ -167,24 +170,16 @@ class EngineReplicationTest {
     @Test
     void aReplicaThatFailedVerificationIsReplacedAndNothingOfItRemainsOnceTheNewOneCommits() throws Exception {
         AtomicBoolean corruptNextRead = new AtomicBoolean();
-        backup.shutdown();
-        backup = node("node-b", 3000);
-        backup.addHypervisor(new ForwardingHypervisor(oracle.backup(backupSim)) {
+        backupWrapping(replica -> new ForwardingReplica(replica) {
             @Override
-            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
-                return new ForwardingReplica(super.createReplica(spec)) {
-                    @Override
-                    public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
-                        int at = dst.position();
-                        super.readPage(pfn, dst);
-                        if (corruptNextRead.compareAndSet(true, false)) {
-                            dst.put(at, (byte) (dst.get(at) ^ 1)); // what the verification reads differs by a bit
-                        }
-                    }
-                };
+            public void readPage(long pfn, ByteBuffer dst) throws HypervisorException {
+                int at = dst.position();
+                super.readPage(pfn, dst);
+                if (corruptNextRead.compareAndSet(true, false)) {
+                    dst.put(at, (byte) (dst.get(at) ^ 1)); // what the verification reads differs by a bit
+                }
             }
         });
-        backup.setTransport(link);
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD, true));
         awaitProtected(30);
 
@@ -201,6 +196,71 @@ class EngineReplicationTest {
         assertEquals(ProtectionState.ACTIVATED, backup.failover(DEMO).state(),
                 "the failed verification belonged to the replica that was replaced");
         assertEquals(List.of(), oracle.mismatches);
+    }
+
+    /**
+     * I2 under faults: an apply that stops half-way (half the epoch's pages reach the replica, then the mapped RAM
+     * faults, as a full tmpfs raises SIGBUS) leaves a replica the oracle sees differ from every state of the primary;
+     * it is never activated: the backup shows FAILED with the reason, alarms, and refuses the failover, until a new
+     * full copy replaces it.
+     */
+    @Test
+    void anApplyThatDoesNotFinishLeavesAReplicaThatRefusesActivationUntilAFullCopyReplacesIt() throws Exception {
+        AtomicBoolean tearNextApply = new AtomicBoolean();
+        AtomicLong tornEpoch = new AtomicLong(-1);
+        backupWrapping(replica -> new ForwardingReplica(replica) {
+            @Override
+            public void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
+                if (epoch.pageCount() >= 2 && tearNextApply.compareAndSet(true, false)) {
+                    tornEpoch.set(epoch.epoch());
+                    super.applyCommitted(new CommittedEpoch(epoch.epoch(), epoch.pfns(), epoch.pageCount() / 2,
+                            epoch.pages(), epoch.deviceState()));
+                    throw new InternalError("a fault occurred in an unsafe memory access operation");
+                }
+                super.applyCommitted(epoch);
+            }
+        });
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        awaitProtected(30);
+
+        link.refuse = true; // the primary cannot come back with a new stream before the checks below
+        tearNextApply.set(true);
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(backup, Role.BACKUP).state()
+                == ProtectionState.FAILED);
+        String detail = row(backup, Role.BACKUP).detail();
+        assertTrue(detail.contains("applying checkpoint " + tornEpoch.get() + " did not finish"), detail);
+        assertTrue(backup.alarms(100).stream().anyMatch(a -> a.kind() == Alarm.Kind.FAILED
+                && a.message().contains("did not finish")), "FAILED is alarmed: " + backup.alarms(100));
+        Exception refused = assertThrows(Exception.class, () -> backup.failover(DEMO));
+        assertTrue(refused.getMessage().contains("not activated") && refused.getMessage().contains("InternalError"),
+                refused.getMessage());
+        assertEquals(1, oracle.mismatches.size(), "the torn state: " + oracle.mismatches);
+        assertTrue(oracle.mismatches.get(0).startsWith("epoch " + tornEpoch.get() + ":"), oracle.mismatches.get(0));
+
+        link.refuse = false;
+        await().atMost(Duration.ofSeconds(10)).until(() -> oracle.replicas.get() == 2);
+        awaitProtected(committedOnBackup() + 30);
+        detail = row(backup, Role.BACKUP).detail();
+        assertFalse(detail.contains("did not finish"), "a new full copy replaced the torn replica: " + detail);
+        link.refuse = true;
+        link.cut();
+        await().atMost(Duration.ofSeconds(5)).until(() -> row(backup, Role.BACKUP).state()
+                == ProtectionState.STANDBY);
+        assertEquals(ProtectionState.ACTIVATED, backup.failover(DEMO).state());
+        assertEquals(1, oracle.mismatches.size(), "only the torn state differed: " + oracle.mismatches);
+    }
+
+    /** Replaces the backup by one whose replicas are {@code wrap}ped. */
+    private void backupWrapping(UnaryOperator<Replica> wrap) {
+        backup.shutdown();
+        backup = node("node-b", 3000);
+        backup.addHypervisor(new ForwardingHypervisor(oracle.backup(backupSim)) {
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return wrap.apply(super.createReplica(spec));
+            }
+        });
+        backup.setTransport(link);
     }
 
     /** Both nodes say PROTECTED, and the backup committed checkpoint {@code epoch}. */
@@ -286,14 +346,28 @@ class EngineReplicationTest {
 
         d.gone = true;
 
+        assertFailedWithAnAlarmAndTheBackupKeepsItsReplica("is no longer open here");
+    }
+
+    /** The primary's protection FAILED with an alarm, its detail says {@code why}, and the backup can fail over. */
+    private void assertFailedWithAnAlarmAndTheBackupKeepsItsReplica(String why) {
         await().atMost(Duration.ofSeconds(10)).until(() -> row(primary, Role.PRIMARY).state()
                 == ProtectionState.FAILED);
         assertTrue(failedAlarm(primary), "FAILED is alarmed: " + primary.alarms(100));
         String detail = row(primary, Role.PRIMARY).detail();
-        assertTrue(detail.contains("is no longer open here"), detail);
+        assertTrue(detail.contains(why), detail);
         await().atMost(Duration.ofSeconds(10)).until(() -> row(backup, Role.BACKUP).state()
                 == ProtectionState.STANDBY);
         assertTrue(backup.canActivate(DEMO), "the backup keeps its replica for a failover");
+    }
+
+    @Test
+    void anErrorInTheEpochLoopFailsTheProtectionWithAnAlarm() throws Exception {
+        VanishingDomain d = protectVanishing();
+
+        d.breakNextPause = new StackOverflowError("a binding's bug");
+
+        assertFailedWithAnAlarmAndTheBackupKeepsItsReplica("java.lang.StackOverflowError: a binding's bug");
     }
 
     @Test

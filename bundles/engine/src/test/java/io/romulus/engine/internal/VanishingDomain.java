@@ -22,6 +22,8 @@ final class VanishingDomain extends ForwardingDomain {
     volatile CountDownLatch holdNextPause;
     /** Opens when a pause waits on {@link #holdNextPause}. */
     final CountDownLatch pausing = new CountDownLatch(1);
+    /** When set, the next pause throws it (a fault the binding does not report as a HypervisorException). */
+    volatile Error breakNextPause;
 
     private VanishingDomain(DomainId id, ProtectedDomain d) {
         super(d);
@@ -42,6 +44,11 @@ final class VanishingDomain extends ForwardingDomain {
 
     @Override
     public void pause() throws HypervisorException {
+        Error fault = breakNextPause;
+        if (fault != null) {
+            breakNextPause = null;
+            throw fault;
+        }
         CountDownLatch hold = holdNextPause;
         if (hold != null) {
             pausing.countDown();

@@ -55,6 +55,11 @@ final class QemuReplica implements Replica {
     private volatile long committed = -1;
     /** Why the replica is no longer usable here once {@link #ram} is null: activated, closed, detached. */
     private String gone = "closed";
+    /**
+     * Why the RAM file may hold part of an epoch (an apply that did not finish), or null; under the write lock. A torn
+     * replica is never activated, forked or handed over, and takes no more epochs: a full copy replaces it.
+     */
+    private String torn;
     /** The standby's state; never held while waiting for the replica's lock. */
     private final Object standbyLock = new Object();
     @GuardedBy("standbyLock")
@@ -125,6 +130,13 @@ final class QemuReplica implements Replica {
         return ram;
     }
 
+    /** Under the lock. */
+    private void refuseTorn() throws HypervisorException {
+        if (torn != null) {
+            throw new HypervisorException("the replica of " + spec.id() + " is not activated: " + torn);
+        }
+    }
+
     @Override
     public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
         lock.writeLock().lock();
@@ -139,7 +151,20 @@ final class QemuReplica implements Replica {
     public void applyCommitted(CommittedEpoch epoch) throws HypervisorException {
         lock.writeLock().lock();
         try {
-            usable().copyIn(epoch.pfns(), 0, epoch.pageCount(), epoch.pages().duplicate());
+            GuestRam r = usable();
+            if (torn != null) {
+                throw new HypervisorException("the replica of " + spec.id() + " is torn: " + torn);
+            }
+            try {
+                r.copyIn(epoch.pfns(), 0, epoch.pageCount(), epoch.pages().duplicate());
+            } catch (RuntimeException | Error e) {
+                // a full tmpfs under the RAM file raises SIGBUS, which the JVM reports as an InternalError here
+                torn = "checkpoint " + epoch.epoch() + " was applied in part only (" + e + "), over checkpoint "
+                        + committed;
+                LOG.error("The replica of {} is torn and will not be activated: {}", spec.id(), torn, e);
+                throw new HypervisorException("applying checkpoint " + epoch.epoch() + " to the replica of "
+                        + spec.id() + " did not finish, the replica is torn: " + e, e);
+            }
             deviceState = epoch.deviceState().clone();
             committed = epoch.epoch();
         } finally {
@@ -185,6 +210,7 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             usable();
+            refuseTorn();
             if (committed < 0 || deviceState == null || deviceState.length == 0) {
                 throw new HypervisorException("no committed checkpoint with a device state to activate for "
                         + spec.id());
@@ -238,6 +264,7 @@ final class QemuReplica implements Replica {
         lock.readLock().lock();
         try {
             GuestRam source = usable();
+            refuseTorn();
             if (committed < 0 || deviceState == null || deviceState.length == 0) {
                 throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id()
                         + ": no epoch was committed yet");
@@ -384,6 +411,7 @@ final class QemuReplica implements Replica {
         try {
             if (ram != null) {
                 QemuReplica next = new QemuReplica(owner, spec, vm, dir, ram, deviceState, committed);
+                next.torn = torn;
                 Standby kept = endStandby(null);
                 if (kept != null) {
                     synchronized (next.standbyLock) {
@@ -413,6 +441,10 @@ final class QemuReplica implements Replica {
             closeStandby(); // the next version of the binding starts its own
             ram = null;
             gone = "handed over to the next version of the binding";
+            if (torn != null) {
+                RunDirectory.deleteTree(dir);
+                throw new IOException("the replica of " + spec.id() + " is torn (" + torn + "); not handed over");
+            }
             try {
                 if (deviceState != null) {
                     StateFile.writeAtomically(dir.resolve(ReplicaStateFile.DEVICE_STATE), deviceState);

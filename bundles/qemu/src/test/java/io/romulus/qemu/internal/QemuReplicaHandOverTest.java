@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 class QemuReplicaHandOverTest {
 
     private static final int PAGE = 4096;
-    private static final ReplicaSpec SPEC = new ReplicaSpec(DomainId.parse("qemu:db"), 32L << 20, PAGE,
+    static final ReplicaSpec SPEC = new ReplicaSpec(DomainId.parse("qemu:db"), 32L << 20, PAGE,
             Map.of("memory", "32M", "dirty-mib", "1"));
 
     @TempDir

@@ -39,6 +39,9 @@ public class DetectorCommand implements Action {
         System.out.printf("Listen address  %s%n", listen.isEmpty() ? "(not bound)" : "UDP " + listen);
         System.out.printf(Locale.ROOT, "Threshold       phi %.1f%n", d.getThreshold());
         System.out.printf("Interval        %d ms%n", d.getIntervalMs());
+        System.out.printf("Heartbeats      %s, %d refused (not authenticated, stale or replayed)%n",
+                d.isAuthenticated() ? "authenticated" : "NOT authenticated (no secret file)",
+                d.getRejectedHeartbeats());
         System.out.println();
         var rows = d.getPeers().values();
         if (rows.isEmpty()) {

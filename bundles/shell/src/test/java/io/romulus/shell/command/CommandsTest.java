@@ -328,14 +328,15 @@ class CommandsTest {
         assertEquals("Listen address  UDP 0.0.0.0:7490", lines[1]);
         assertEquals("Threshold       phi 8.0", lines[2]);
         assertEquals("Interval        100 ms", lines[3]);
+        assertEquals("Heartbeats      authenticated, 3 refused (not authenticated, stale or replayed)", lines[4]);
         for (String column : new String[] {"Peer", "Address", "Phi", "Suspected", "Heartbeats", "Silence ms",
             "Mean ms", "StdDev ms", "Suspicions"}) {
-            assertTrue(lines[5].contains(column), column);
+            assertTrue(lines[6].contains(column), column);
         }
-        assertTrue(lines[7].matches("node-b\\s+\\|\\s+10\\.0\\.0\\.2:7490\\s+\\|\\s+0\\.0\\s+\\|\\s+no\\s+\\|\\s+1234"
-                + "\\s+\\|\\s+42\\s+\\|\\s+100\\.2\\s+\\|\\s+3\\.3\\s+\\|\\s+2\\s*"), lines[7]);
-        assertTrue(lines[8].matches("node-c\\s+\\|\\s+\\(not heard from yet\\)\\s+\\|\\s+8\\.6\\s+\\|\\s+yes\\s+\\|"
-                + "\\s+0\\s+\\|\\s+912\\s+\\|.*\\|\\s+1\\s*"), lines[8]);
+        assertTrue(lines[8].matches("node-b\\s+\\|\\s+10\\.0\\.0\\.2:7490\\s+\\|\\s+0\\.0\\s+\\|\\s+no\\s+\\|\\s+1234"
+                + "\\s+\\|\\s+42\\s+\\|\\s+100\\.2\\s+\\|\\s+3\\.3\\s+\\|\\s+2\\s*"), lines[8]);
+        assertTrue(lines[9].matches("node-c\\s+\\|\\s+\\(not heard from yet\\)\\s+\\|\\s+8\\.6\\s+\\|\\s+yes\\s+\\|"
+                + "\\s+0\\s+\\|\\s+912\\s+\\|.*\\|\\s+1\\s*"), lines[9]);
     }
 
     @Test
@@ -553,6 +554,16 @@ class CommandsTest {
         @Override
         public long getIntervalMs() {
             return 100;
+        }
+
+        @Override
+        public boolean isAuthenticated() {
+            return true;
+        }
+
+        @Override
+        public long getRejectedHeartbeats() {
+            return 3;
         }
 
         @Override

@@ -80,7 +80,8 @@ public final class NodeMain {
                 q.initrd(), q.preloadLibrary(), q.dirtyTracker(), "", "br0", q.qmpTimeoutMs()));
         MinaCheckpointTransport stream = MinaCheckpointTransport.create(TransportSettings.defaults()
                 .withSecretFile(secret).withListen(ip, 7480).withNodeId(node));
-        UdpFailureDetector detector = new UdpFailureDetector(DetectorSettings.defaults(node).withListen(ip, 7490));
+        UdpFailureDetector detector = new UdpFailureDetector(DetectorSettings.defaults(node).withListen(ip, 7490)
+                .withSecretFile(secret));
         ZooKeeperWitness witness = zookeeper.isEmpty() ? null
                 : new ZooKeeperWitness(witnessSettings(zookeeper));
         Engine engine = new Engine(EngineSettings.defaults(node));

@@ -86,6 +86,16 @@ public class DetectorMBeanImpl extends StandardMBean implements DetectorMBean {
     }
 
     @Override
+    public boolean isAuthenticated() {
+        return detector.authenticated();
+    }
+
+    @Override
+    public long getRejectedHeartbeats() {
+        return detector.rejectedHeartbeats();
+    }
+
+    @Override
     public TabularData getPeers() throws MBeanException {
         try {
             TabularDataSupport table = new TabularDataSupport(type);

@@ -78,6 +78,8 @@ class DetectorMBeanImplTest {
         assertEquals("127.0.0.1:" + a.localAddress().getPort(), server.getAttribute(name, "ListenAddress"));
         assertEquals(8.0, server.getAttribute(name, "Threshold"));
         assertEquals(10L, server.getAttribute(name, "IntervalMs"));
+        assertEquals(false, server.getAttribute(name, "Authenticated"));
+        assertEquals(0L, server.getAttribute(name, "RejectedHeartbeats"));
 
         await().atMost(Duration.ofSeconds(5)).until(() -> {
             TabularData peers = (TabularData) server.getAttribute(name, "Peers");

@@ -2,25 +2,19 @@ package io.romulus.transport.mina.internal;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
-import java.util.Base64;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.romulus.support.secret.SecretFile;
 
 /** The pre-shared secret of the stream and the HMAC-SHA256 challenge-response built on it. */
 public final class SharedSecret {
 
-    private static final Logger LOG = LoggerFactory.getLogger(SharedSecret.class);
     private static final byte[] BACKUP_LABEL = "romulus-backup".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PRIMARY_LABEL = "romulus-primary".getBytes(StandardCharsets.US_ASCII);
     static final SecureRandom RANDOM = new SecureRandom();
@@ -38,43 +32,10 @@ public final class SharedSecret {
 
     /**
      * Loads the base64 secret from {@code file}; if the file does not exist, writes 32 random bytes to it (mode 600)
-     * and says so at INFO.
+     * and says so at INFO ({@link SecretFile}, shared with the failure detector).
      */
     public static SharedSecret loadOrCreate(Path file) throws IOException {
-        if (!Files.exists(file)) {
-            byte[] secret = new byte[32];
-            RANDOM.nextBytes(secret);
-            byte[] text = (Base64.getEncoder().encodeToString(secret) + "\n").getBytes(StandardCharsets.US_ASCII);
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            try {
-                try {
-                    Files.createFile(file, PosixFilePermissions.asFileAttribute(
-                            PosixFilePermissions.fromString("rw-------")));
-                } catch (UnsupportedOperationException e) {
-                    Files.createFile(file);
-                }
-                Files.write(file, text);
-                LOG.info("Generated a new checkpoint stream secret in {}; the peer node needs a copy of the same file "
-                        + "(same path, mode 600) before it can connect", file.toAbsolutePath());
-            } catch (FileAlreadyExistsException e) {
-                LOG.debug("{} was created concurrently; using it", file);
-            }
-        }
-        String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
-        byte[] secret;
-        try {
-            secret = Base64.getDecoder().decode(text);
-        } catch (IllegalArgumentException e) {
-            throw new IOException("auth.secret.file " + file + " does not hold base64 text: " + e.getMessage(), e);
-        }
-        if (secret.length < 16) {
-            throw new IOException("auth.secret.file " + file + " holds " + secret.length
-                    + " bytes; at least 16 are needed");
-        }
-        return new SharedSecret(secret);
+        return new SharedSecret(SecretFile.loadOrCreate(file));
     }
 
     /** A fresh random nonce. */
