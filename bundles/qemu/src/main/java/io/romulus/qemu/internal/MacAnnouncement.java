@@ -46,6 +46,10 @@ final class MacAnnouncement {
     private static final short NLM_F_CREATE = 0x400;
     private static final int IFF_UP = 1;
     private static final short NUD_REACHABLE = 2;
+    private static final short NUD_NOARP = 0x40;
+    private static final int EPERM = 1;
+    /** How long a learnt entry is retried while the port is not forwarding yet, before a static one is made. */
+    private static final long FORWARDING_WAIT_NANOS = 200_000_000L;
     private static final byte NTF_MASTER = 4;
     private static final short NDA_LLADDR = 2;
 
@@ -86,9 +90,11 @@ final class MacAnnouncement {
                 int tap = index(libc, n.tap());
                 int bridge = index(libc, n.bridge());
                 byte[] mac = mac(n.mac());
-                rtnetlink(libc, linkUp(tap), "bringing " + n.tap() + " up");
-                rtnetlink(libc, forwardTo(tap, mac), "pointing " + n.bridge() + "'s entry of " + n.mac() + " at "
-                        + n.tap());
+                int error = rtnetlink(libc, linkUp(tap), "bringing " + n.tap() + " up");
+                if (error != 0) {
+                    throw new IOException("bringing " + n.tap() + " up: " + Errno.text(-error));
+                }
+                pointAt(libc, tap, mac, "pointing " + n.bridge() + "'s entry of " + n.mac() + " at " + n.tap());
                 sendFrames(libc, bridge, n.bridge(), List.of(n.mac()));
             }
         });
@@ -203,8 +209,38 @@ final class MacAnnouncement {
 
     /** RTM_NEWNEIGH of a bridge port: the bridge forwards {@code mac} to port {@code index}, a learnt (aging) entry. */
     static byte[] forwardTo(int index, byte[] mac) {
+        return forwardTo(index, mac, NUD_REACHABLE);
+    }
+
+    /**
+     * Points the bridge's entry of {@code mac} at port {@code tap}: a learnt (aging) entry, which the bridge refuses
+     * (EPERM) while the port is not forwarding yet (it comes up, and its carrier reaches the bridge, a moment after the
+     * link is set up: the kernel's link watch batches that); retried for {@link #FORWARDING_WAIT_NANOS}, then made
+     * static, which a port in any state takes (it goes with the tap when its QEMU ends).
+     */
+    private static void pointAt(LibC libc, int tap, byte[] mac, String what) throws IOException {
+        long deadline = System.nanoTime() + FORWARDING_WAIT_NANOS;
+        int error;
+        while ((error = rtnetlink(libc, forwardTo(tap, mac, NUD_REACHABLE), what)) == -EPERM
+                && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(what + " interrupted", e);
+            }
+        }
+        if (error == -EPERM) {
+            error = rtnetlink(libc, forwardTo(tap, mac, NUD_NOARP), what + " (static)");
+        }
+        if (error != 0) {
+            throw new IOException(what + ": " + Errno.text(-error));
+        }
+    }
+
+    private static byte[] forwardTo(int index, byte[] mac, short state) {
         ByteBuffer b = message(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, 12 + 12);
-        b.put((byte) AF_BRIDGE).put((byte) 0).putShort((short) 0).putInt(index).putShort(NUD_REACHABLE)
+        b.put((byte) AF_BRIDGE).put((byte) 0).putShort((short) 0).putInt(index).putShort(state)
                 .put(NTF_MASTER).put((byte) 0);
         b.putShort((short) (4 + mac.length)).putShort(NDA_LLADDR).put(mac).put(new byte[2]);
         return bytes(b);
@@ -223,8 +259,8 @@ final class MacAnnouncement {
         return b;
     }
 
-    /** Sends one rtnetlink request and reads its acknowledgement; a negative error in it fails. */
-    private static void rtnetlink(LibC libc, byte[] request, String what) throws IOException {
+    /** Sends one rtnetlink request and reads its acknowledgement: returns its error, 0 or a negative errno. */
+    private static int rtnetlink(LibC libc, byte[] request, String what) throws IOException {
         int fd = libc.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
         if (fd < 0) {
             throw new IOException("socket(AF_NETLINK): " + Errno.text(LibcLoader.lastError()));
@@ -239,10 +275,7 @@ final class MacAnnouncement {
                 throw new IOException(what + ": no acknowledgement: " + Errno.text(LibcLoader.lastError()));
             }
             ByteBuffer reply = in.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
-            int error = reply.getShort(4) == NLMSG_ERROR ? reply.getInt(16) : 0;
-            if (error != 0) {
-                throw new IOException(what + ": " + Errno.text(-error));
-            }
+            return reply.getShort(4) == NLMSG_ERROR ? reply.getInt(16) : 0;
         } finally {
             libc.close(fd);
         }
