@@ -374,7 +374,7 @@ final class QemuReplica implements Replica {
     private Standby endStandby(List<GuestDisk> disks) {
         Standby s;
         synchronized (standbyLock) {
-            standbyEnded = true;
+            // a standby being started is waited for and then taken (ending first would make its start drop it)
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (standbyStarting && System.nanoTime() < deadline) {
                 try {
@@ -384,6 +384,7 @@ final class QemuReplica implements Replica {
                     break;
                 }
             }
+            standbyEnded = true;
             s = standby;
             standby = null;
         }

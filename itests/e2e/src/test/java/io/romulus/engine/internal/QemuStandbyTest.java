@@ -49,8 +49,10 @@ class QemuStandbyTest {
     void theStandbyWaitsStoppedIsStartedAgainWhenItDiesAndRunsTheFailover() throws Exception {
         nodes = new QemuPair(dir, "", "", h -> h, h -> h, null, t -> t);
         nodes.primary.protect(new ProtectRequest(GUEST, nodes.backupAddress(), 25,
-                Map.of("memory", "64M", "dirty-rate", "500")));
-        nodes.awaitProtected(GUEST);
+                Map.of("memory", "128M", "dirty-rate", "500")));
+        Path console = nodes.run.resolve("a").resolve(GUEST.name()).resolve("console.log");
+        await().atMost(Duration.ofMinutes(2)).until(() -> QemuPair.lastTick(console) >= 1);
+        await().atMost(Duration.ofMinutes(2)).until(() -> nodes.committed() >= 1);
         long first = awaitStandby(-1);
 
         // stopped: a running TCG guest burns its vCPU; the standby does not, while the replica takes checkpoints
