@@ -4,6 +4,9 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -85,6 +88,18 @@ public interface ProtectedDomain extends AutoCloseable {
      */
     default String activationDetail() {
         return "";
+    }
+
+    /**
+     * For a domain activated from a replica: completes with the {@link System#nanoTime()} at which the guest's first
+     * frame after it ran left the guest (its binding's own address announcements do not count), for the FAILOVER
+     * alarm's last step; completes empty when the guest sent nothing in the binding's watch time (a guest nobody
+     * talks to) or the binding cannot tell. The default completes empty at once.
+     *
+     * @since 1.8
+     */
+    default CompletionStage<OptionalLong> firstFrameAfterActivation() {
+        return CompletableFuture.completedFuture(OptionalLong.empty());
     }
 
     /**

@@ -4,6 +4,8 @@ import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletionStage;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
@@ -66,7 +68,7 @@ final class Activation {
         }
         String detail;
         try {
-            detail = activate(domain, lease);
+            detail = activate(domain, lease).detail();
         } catch (Exception e) {
             if (lease != null) {
                 lease.close();
@@ -87,21 +89,24 @@ final class Activation {
     }
 
     /**
-     * Activates the replica of {@code id}; the lease (if any) goes with the domain.
-     *
-     * @return how the domain came to run, from its binding ({@link ProtectedDomain#activationDetail()}), or empty
+     * How an activated replica came to run: its binding's account ({@link ProtectedDomain#activationDetail()}, or
+     * empty) and when its first frame left it ({@link ProtectedDomain#firstFrameAfterActivation()}).
      */
-    String activate(DomainId id, Witness.Lease lease) throws Exception {
+    record Outcome(String detail, CompletionStage<OptionalLong> firstFrame) {
+    }
+
+    /** Activates the replica of {@code id}; the lease (if any) goes with the domain. */
+    Outcome activate(DomainId id, Witness.Lease lease) throws Exception {
         BackupReplica b = roles.replicas.get(id);
         if (b == null) {
             throw new IllegalArgumentException("this node holds no replica of " + id);
         }
         ProtectedDomain running = b.activate();
-        String detail = running.activationDetail();
+        Outcome outcome = new Outcome(running.activationDetail(), running.firstFrameAfterActivation());
         String back = b.returnAddress();
         if (!engine.settings().reprotect() || back == null) {
             roles.activated.put(id, new DomainRoles.Activated(running, lease));
-            return detail;
+            return outcome;
         }
         try {
             primaries.protectBack(id, running, lease, b, ProtectRequest.parsePeer(back));
@@ -110,7 +115,7 @@ final class Activation {
                     + "romulus:protect gives it one", id, back, e.getMessage());
             roles.activated.put(id, new DomainRoles.Activated(running, lease));
         }
-        return detail;
+        return outcome;
     }
 
     /**

@@ -250,7 +250,7 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     }
 
     @Override
-    public String activate(DomainId id, Witness.Lease lease) throws Exception {
+    public Activation.Outcome activate(DomainId id, Witness.Lease lease) throws Exception {
         return activation.activate(id, lease);
     }
 

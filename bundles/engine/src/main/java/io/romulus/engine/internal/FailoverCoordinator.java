@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -38,6 +39,8 @@ final class FailoverCoordinator implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FailoverCoordinator.class);
     /** How often a backup refused the lease asks the witness again while the primary stays suspected. */
     private static final long WITNESS_RETRY_MS = 50;
+    /** How long the FAILOVER alarm waits for the activated guest's first frame before it is raised without it. */
+    private static final long FIRST_FRAME_WAIT_MS = 3_000;
 
     /** What the coordinator needs from the engine. */
     interface Engine {
@@ -56,8 +59,8 @@ final class FailoverCoordinator implements AutoCloseable {
         /** Whether this node holds a replica of {@code id} with a committed checkpoint, not yet activated. */
         boolean canActivate(DomainId id);
 
-        /** Activates the replica; the lease (if any) goes with the domain. Returns how it came to run, or empty. */
-        String activate(DomainId id, Witness.Lease lease) throws Exception;
+        /** Activates the replica; the lease (if any) goes with the domain. Returns how it came to run. */
+        Activation.Outcome activate(DomainId id, Witness.Lease lease) throws Exception;
     }
 
     private final Engine engine;
@@ -133,6 +136,17 @@ final class FailoverCoordinator implements AutoCloseable {
         decisions.shutdownNow();
         watches.values().forEach(Watch::close);
         watches.clear();
+    }
+
+    /** The FAILOVER alarm's account of the guest's first frame here, when the binding saw it. */
+    private static String firstFrame(OptionalLong first, long start, long lastHeard, boolean silenceUnknown) {
+        if (first == null || first.isEmpty()) {
+            return "; no guest packet seen out of it yet";
+        }
+        long at = first.getAsLong();
+        return "; first guest packet out " + TimeUnit.NANOSECONDS.toMillis(at - start) + " ms after the "
+                + "activation began, " + TimeUnit.NANOSECONDS.toMillis(at - lastHeard) + " ms after the primary was "
+                + (silenceUnknown ? "suspected" : "last heard");
     }
 
     /** One watched primary. */
@@ -243,26 +257,36 @@ final class FailoverCoordinator implements AutoCloseable {
                 }
             }
             long convictedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - suspectedAtNanos);
+            Activation.Outcome outcome;
+            long start = System.nanoTime();
             try {
-                long start = System.nanoTime();
-                String how = engine.activate(id, lease);
-                double silence = silenceAtSuspicion;
-                engine.alarms().raise(Alarm.Kind.FAILOVER, id, "primary " + primaryNode + " convicted "
-                        + (Double.isNaN(silence) ? "" : "after " + Math.round(silence) + " ms of silence ")
-                        + "(phi " + String.format("%.1f", phi) + ")"
-                        + (witness == null ? "" : ", the lease taken " + convictedMs + " ms after suspicion")
-                        + "; replica activated here in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)
-                        + " ms" + (how.isEmpty() ? "" : " (" + how + ")")
-                        + "; the domain runs on this node now (romulus:status shows whether it is protected back "
-                        + "towards the node it came from)");
-                forget(id);
+                outcome = engine.activate(id, lease);
             } catch (Exception e) {
                 if (lease != null) {
                     lease.close();
                 }
                 engine.alarms().raise(Alarm.Kind.FAILED, id, "automatic failover of " + id + " failed: "
                         + e.getMessage());
+                return;
             }
+            long activated = System.nanoTime();
+            forget(id);
+            double silence = silenceAtSuspicion;
+            String head = "primary " + primaryNode + " convicted "
+                    + (Double.isNaN(silence) ? "" : "after " + Math.round(silence) + " ms of silence ")
+                    + "(phi " + String.format("%.1f", phi) + ")"
+                    + (witness == null ? "" : ", the lease taken " + convictedMs + " ms after suspicion")
+                    + "; replica activated here in " + TimeUnit.NANOSECONDS.toMillis(activated - start) + " ms"
+                    + (outcome.detail().isEmpty() ? "" : " (" + outcome.detail() + ")");
+            long lastHeard = Double.isNaN(silence) ? suspectedAtNanos
+                    : suspectedAtNanos - Math.round(silence * 1_000_000.0);
+            // the alarm waits (bounded) for the guest's first frame, the last step of the failover as clients see it
+            Future<?> unused = outcome.firstFrame().toCompletableFuture()
+                    .completeOnTimeout(OptionalLong.empty(), FIRST_FRAME_WAIT_MS, TimeUnit.MILLISECONDS)
+                    .whenCompleteAsync((first, failure) -> engine.alarms().raise(Alarm.Kind.FAILOVER, id, head
+                            + firstFrame(first, start, lastHeard, Double.isNaN(silence))
+                            + "; the domain runs on this node now (romulus:status shows whether it is protected back "
+                            + "towards the node it came from)"), decisions);
         }
 
         /** The witness said no (or nothing): try again while the primary stays suspected. */

@@ -84,6 +84,11 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public java.util.concurrent.CompletionStage<java.util.OptionalLong> firstFrameAfterActivation() {
+        return d.firstFrameAfterActivation();
+    }
+
+    @Override
     public void announce() throws HypervisorException {
         d.announce();
     }

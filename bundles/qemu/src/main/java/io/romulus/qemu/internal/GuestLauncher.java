@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
 final class GuestLauncher {
 
     private static final Logger LOG = LoggerFactory.getLogger(GuestLauncher.class);
+    /** How long {@code cont} waits for the first-frame watch's sockets (opened during the load, so normally not). */
+    private static final long FIRST_FRAME_READY_MS = 20;
 
     private final Supplier<QemuSettings> settings;
     private final Supplier<DiskExports> exports;
@@ -134,9 +136,11 @@ final class GuestLauncher {
 
     /**
      * A guest resumed from an image: when its resume began ({@link System#nanoTime()}), when its MAC address was
-     * announced ahead of the load (0: not ahead, a cold start), when its device state was loaded and when it ran.
+     * announced ahead of the load (0: not ahead, a cold start), when its device state was loaded and when it ran, and
+     * the watch for its first frame.
      */
-    record Resumed(QemuGuest guest, boolean standby, long started, long announced, long loaded, long running) {
+    record Resumed(QemuGuest guest, boolean standby, long started, long announced, long loaded, long running,
+            FirstFrameWatch firstFrame) {
 
         long loadedMs() {
             return TimeUnit.NANOSECONDS.toMillis(loaded - started);
@@ -199,6 +203,8 @@ final class GuestLauncher {
     private Resumed load(DomainId id, VmDefinition vm, QemuProcess p, Path deviceState, List<GuestDisk> disks,
             String what, long started, CompletableFuture<Long> moved) throws HypervisorException {
         QemuSettings s = settings.get();
+        // opened beside the load, so that it costs the failover nothing
+        FirstFrameWatch firstFrame = FirstFrameWatch.start(s.netns(), vm.nics().isEmpty() ? List.of() : p.taps());
         try {
             QmpClient qmp = p.qmp();
             qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));
@@ -208,13 +214,15 @@ final class GuestLauncher {
             if (moved != null) {
                 announced = moved.get(s.qmpTimeoutMs(), TimeUnit.MILLISECONDS);
             }
+            firstFrame.awaitReady(FIRST_FRAME_READY_MS);
             qmp.execute("cont", null);
             long running = System.nanoTime();
             if (!vm.nics().isEmpty()) {
                 qmp.execute("announce-self", QmpClient.arguments().put("initial", 50).put("max", 550)
                         .put("rounds", 5).put("step", 100));
             }
-            return new Resumed(new QemuGuest(id, p, vm, s, disks), moved != null, started, announced, loaded, running);
+            return new Resumed(new QemuGuest(id, p, vm, s, disks), moved != null, started, announced, loaded, running,
+                    firstFrame);
         } catch (IOException | TimeoutException e) {
             p.close();
             throw new HypervisorException(what + " " + id + " failed: " + e.getMessage() + QemuProcess.logTail(

@@ -141,7 +141,7 @@ final class MacAnnouncement {
     }
 
     /** Moves the calling thread, which then ends, into network namespace {@code netns}. */
-    private static void enter(LibC libc, String netns) throws IOException {
+    static void enter(LibC libc, String netns) throws IOException {
         int ns = libc.open("/run/netns/" + netns, O_RDONLY_CLOEXEC);
         if (ns < 0) {
             throw new IOException("no network namespace " + netns + ": " + Errno.text(LibcLoader.lastError()));
@@ -172,7 +172,8 @@ final class MacAnnouncement {
         return m;
     }
 
-    private static short network(short v) {
+    /** {@code v} in network byte order, as a socket address's protocol field wants it. */
+    static short network(short v) {
         return ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? Short.reverseBytes(v) : v;
     }
 

@@ -9,6 +9,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
@@ -55,6 +58,9 @@ final class QemuDomain implements ProtectedDomain {
     private boolean handedOn;
     /** How the guest came to run when it was activated from a replica, else empty. */
     private volatile String activationDetail = "";
+    /** When the guest's first frame after its activation came; empty for a guest not activated from a replica. */
+    private volatile CompletableFuture<OptionalLong> firstFrame = CompletableFuture.completedFuture(
+            OptionalLong.empty());
 
     QemuDomain(QemuGuests owner, DomainId id, QemuGuest guest) throws HypervisorException {
         this(owner, id, guest, mapRam(id, guest), null);
@@ -70,9 +76,18 @@ final class QemuDomain implements ProtectedDomain {
         this.tracker = tracker;
     }
 
-    /** Records how the guest came to run: see {@link ProtectedDomain#activationDetail()}. */
-    void activated(String detail) {
+    /**
+     * Records how the guest came to run and when its first frame came ({@link ProtectedDomain#activationDetail()},
+     * {@link ProtectedDomain#firstFrameAfterActivation()}).
+     */
+    void activated(String detail, CompletableFuture<OptionalLong> first) {
         activationDetail = detail;
+        firstFrame = first;
+    }
+
+    @Override
+    public CompletionStage<OptionalLong> firstFrameAfterActivation() {
+        return firstFrame.copy();
     }
 
     @Override

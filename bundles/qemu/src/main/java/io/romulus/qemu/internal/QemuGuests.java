@@ -301,7 +301,7 @@ final class QemuGuests {
             r = launcher.resume(id, vm, dir, deviceState, disks, "activating");
         }
         QemuDomain d = resumed(r.guest());
-        d.activated(r.detail());
+        d.activated(r.detail(), r.firstFrame().first());
         LOG.info("Activated {} from checkpoint {}: {} (pid {})", id, epoch, r.detail(), r.guest().process().pid());
         return d;
     }

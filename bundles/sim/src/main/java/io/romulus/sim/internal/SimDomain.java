@@ -2,6 +2,8 @@ package io.romulus.sim.internal;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletionStage;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
@@ -50,6 +52,15 @@ public final class SimDomain implements ProtectedDomain {
         if (detached) {
             throw new IllegalStateException("this handle on " + guest.id() + " was detached; adopt the domain again");
         }
+    }
+
+    /**
+     * When the guest's first packet left it: this handle's guest is new in this node (activated from a replica, or
+     * created), so its first packet is its first since it ran here.
+     */
+    @Override
+    public CompletionStage<OptionalLong> firstFrameAfterActivation() {
+        return guest.nic().firstFrame().copy();
     }
 
     /** Writes one long into a page as the guest would (tests use it to dirty chosen pages). */

@@ -1,5 +1,8 @@
 package io.romulus.sim.internal;
 
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+
 import io.romulus.api.hypervisor.GuestInterface;
 
 /** The synthetic NIC of a synthetic domain: emits numbered packets into its output buffer, or onto the wire. */
@@ -8,6 +11,8 @@ final class SimNic {
     private final GuestInterface description;
     private final SimWire wire;
     private volatile SimOutputBuffer buffer;
+    /** When this NIC's first packet left the guest: see {@link SimDomain#firstFrameAfterActivation()}. */
+    private final CompletableFuture<OptionalLong> firstFrame = new CompletableFuture<>();
 
     SimNic(String domainName, SimWire wire) {
         int h = domainName.hashCode();
@@ -39,7 +44,15 @@ final class SimNic {
         return buffer;
     }
 
+    /** Completes with the {@link System#nanoTime()} of the first packet this NIC emitted. */
+    CompletableFuture<OptionalLong> firstFrame() {
+        return firstFrame;
+    }
+
     void emit(long seq, long writeCount) {
+        if (!firstFrame.isDone()) {
+            firstFrame.complete(OptionalLong.of(System.nanoTime()));
+        }
         SimOutputBuffer b = buffer;
         if (b == null || !b.hold(seq, writeCount)) {
             wire.send(new SimWire.Packet(description.hostDevice(), seq, writeCount, -1, System.nanoTime()));

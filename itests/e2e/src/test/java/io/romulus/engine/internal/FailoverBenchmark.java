@@ -41,10 +41,14 @@ public final class FailoverBenchmark {
     private static final Pattern ANNOUNCED = Pattern.compile("MAC announced in (\\d+) ms");
     private static final Pattern LOADED = Pattern.compile("device state loaded in (\\d+) ms");
     private static final Pattern RUNNING = Pattern.compile("running after (\\d+) ms");
+    private static final Pattern FIRST_FRAME = Pattern.compile("first guest packet out (\\d+) ms after the activation "
+            + "began");
+    private static final Pattern FIRST_FRAME_TOTAL = Pattern.compile("first guest packet out \\d+ ms after the "
+            + "activation began, (\\d+) ms after the primary was last heard");
 
     /** One trial's figures, in milliseconds (-1: not known). */
     private record Trial(String mode, long killToReply, long longestWait, long silence, long activated,
-            long announced, long loaded, long running, String alarm) {
+            long announced, long loaded, long running, long firstFrame, long firstFrameTotal, String alarm) {
     }
 
     private FailoverBenchmark() {
@@ -99,6 +103,9 @@ public final class FailoverBenchmark {
             row("  MAC announced", t.stream().mapToLong(Trial::announced).toArray());
             row("  device state loaded", t.stream().mapToLong(Trial::loaded).toArray());
             row("  guest running", t.stream().mapToLong(Trial::running).toArray());
+            row("first guest packet out, after activation began", t.stream().mapToLong(Trial::firstFrame).toArray());
+            row("first guest packet out, after last heartbeat", t.stream().mapToLong(Trial::firstFrameTotal)
+                    .toArray());
         }
         System.out.println("Per trial (FAILOVER alarm):");
         for (int i = 0; i < all.size(); i++) {
@@ -145,7 +152,8 @@ public final class FailoverBenchmark {
                         .map(NodeProcess.AlarmLine::message).findFirst().orElse("");
                 Trial t = new Trial(mode, ms(reply - kill), rig.maxGapMs(kill - TimeUnit.SECONDS.toNanos(1), reply),
                         figure(SILENCE, alarm), figure(ACTIVATED, alarm), figure(ANNOUNCED, alarm),
-                        figure(LOADED, alarm), figure(RUNNING, alarm), alarm);
+                        figure(LOADED, alarm), figure(RUNNING, alarm), figure(FIRST_FRAME, alarm),
+                        figure(FIRST_FRAME_TOTAL, alarm), alarm);
                 results.add(t);
                 System.out.printf(Locale.ROOT, "%s trial %d: kill to first reply %d ms, longest wait %d ms; %s%n",
                         mode, i + 1, t.killToReply(), t.longestWait(), alarm);

@@ -105,8 +105,8 @@ class FaultInjectionTest {
         rig.checkClient();
         assertTrue(b.runsQemu(), "the VM runs on B");
         report("kill -9 primary (no witness)", "B", activated - fault, rig.maxGapMs(fault, reply) * 1_000_000L,
-                "detection " + ms(b.raisedAt("FAILOVER") - fault) + " ms to the FAILOVER alarm; node A restarted: "
-                        + "B PROTECTED again (full copy to A) " + ms(reprotected - restarted) + " ms later");
+                ms(b.raisedAt("FAILOVER") - fault) + " ms to the FAILOVER alarm (raised at the guest's first "
+                        + "packet); node A restarted: B PROTECTED again (full copy to A) " + ms(reprotected - restarted) + " ms later");
     }
 
     @Test
