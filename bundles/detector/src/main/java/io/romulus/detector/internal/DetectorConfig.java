@@ -10,41 +10,46 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
         description = "UDP heartbeats between Romulus nodes on their own port, judged by a phi-accrual detector")
 public @interface DetectorConfig {
 
-    @AttributeDefinition(name = "Listen address", description = "Address the heartbeat socket binds to; 0.0.0.0 "
-            + "is every IPv4 address, :: every address")
+    @AttributeDefinition(name = "Listen address", description = "Address the heartbeat socket binds to (0.0.0.0: "
+            + "every IPv4 address; ::, every IPv4 and IPv6 address)")
     String listen_address() default DetectorSettings.DEFAULT_LISTEN_ADDRESS;
 
-    @AttributeDefinition(name = "Listen port", description = "UDP port heartbeats are sent from and received on "
-            + "(0: any free port)", min = "0", max = "65535")
+    @AttributeDefinition(name = "Listen port", description = "UDP port heartbeats are sent from and received on (0: a "
+            + "free port, tests only). ROMULUS_HEARTBEAT_PORT sets it", min = "0", max = "65535")
     int listen_port() default DetectorSettings.DEFAULT_LISTEN_PORT;
 
     /** Deprecated: the node's one name is node.id in io.romulus.node; this one is read when that is empty. */
     @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
-    @AttributeDefinition(name = "Secret file", description = "The nodes' pre-shared secret (base64), the same "
-            + "file as the checkpoint stream's auth.secret.file: heartbeats carry an HMAC-SHA256 under it and are "
-            + "refused without; created with 32 random bytes if missing. Empty: heartbeats are not authenticated")
+    @AttributeDefinition(name = "Secret file", description = "The pre-shared secret heartbeats are authenticated with "
+            + "(an HMAC-SHA256 each): the same file as auth.secret.file of io.romulus.transport.mina, created with 32 "
+            + "random bytes at the first start if missing. An unreadable or invalid file stops the detector from "
+            + "starting. Empty: heartbeats are not authenticated, with a WARN at start; a node so configured and one "
+            + "with a secret refuse each other's heartbeats")
     String auth_secret_file() default DetectorSettings.DEFAULT_SECRET_FILE;
 
-    @AttributeDefinition(name = "Heartbeat interval (ms)", description = "Time between two heartbeats to each "
-            + "monitored peer, and between two evaluations of phi", min = "1")
+    @AttributeDefinition(name = "Heartbeat interval (ms)", description = "Milliseconds between two heartbeats to each "
+            + "peer, and between two evaluations of phi", min = "1")
     long interval_ms() default DetectorSettings.DEFAULT_INTERVAL_MS;
 
-    @AttributeDefinition(name = "Threshold", description = "phi at which a peer is suspected; 8 means a "
-            + "1e-8 chance that a peer this late is still alive", min = "0.1")
+    @AttributeDefinition(name = "Threshold", description = "phi at which a peer is suspected (and a backup may fail "
+            + "over); higher waits longer and errs less (8: a 1e-8 chance that a peer this late is still alive)",
+            min = "0.1")
     double threshold() default DetectorSettings.DEFAULT_THRESHOLD;
 
     @AttributeDefinition(name = "Minimum standard deviation (ms)", description = "Smallest standard deviation of "
-            + "heartbeat inter-arrival times assumed, so that very regular heartbeats do not make a hair trigger",
+            + "heartbeat inter-arrival times assumed, ms, so that regular heartbeats on a quiet network make no hair "
+            + "trigger",
             min = "1")
     long min_std_dev_ms() default DetectorSettings.DEFAULT_MIN_STD_DEV_MS;
 
-    @AttributeDefinition(name = "Acceptable pause (ms)", description = "Silence tolerated on top of the mean "
-            + "heartbeat interval (garbage collection, a loaded host) before phi starts to rise", min = "0")
+    @AttributeDefinition(name = "Acceptable pause (ms)", description = "Silence tolerated, ms, on top of the mean "
+            + "interval (GC, a loaded host, a lost datagram) before phi rises; raise it where the heartbeat threads "
+            + "cannot get real-time priority", min = "0")
     long acceptable_pause_ms() default DetectorSettings.DEFAULT_ACCEPTABLE_PAUSE_MS;
 
-    @AttributeDefinition(name = "Window", description = "Number of recent heartbeat inter-arrival times the "
-            + "mean and standard deviation are taken over", min = "2")
+    @AttributeDefinition(name = "Window", description = "Heartbeat inter-arrival times the mean and standard "
+            + "deviation are taken over (500 x 10 ms: 5 s)", min = "2")
     int window() default DetectorSettings.DEFAULT_WINDOW;
 }

@@ -9,20 +9,20 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                 + "failover. Upstream DRBD has no checkpoint barriers; see allow.protocol.c.without.barriers")
 public @interface DrbdConfig {
 
-    @AttributeDefinition(description = "drbdsetup executable (a name is looked up on PATH and in the sbin "
-            + "directories)")
+    @AttributeDefinition(description = "The drbdsetup executable (a bare name is looked up on PATH and in "
+            + "/usr/local/sbin, /usr/sbin, /sbin)")
     String drbdsetup() default "drbdsetup";
 
-    @AttributeDefinition(description = "drbdadm executable (a name is looked up on PATH and in the sbin directories)")
+    @AttributeDefinition(description = "The drbdadm executable (a bare name is looked up as drbdsetup's is)")
     String drbdadm() default "drbdadm";
 
-    @AttributeDefinition(description = "Accept protocol C without checkpoint barriers. UNSAFE: after a failover the "
-            + "backup's disk can hold writes of an epoch that never committed while its memory is the last "
-            + "committed epoch's, which the guest's file system may not survive. Protocols A and B are refused "
-            + "whatever this says")
+    @AttributeDefinition(description = "UNSAFE when true: upstream DRBD has no checkpoint barriers, so after a "
+            + "failover the backup's disk can hold writes of an epoch that never committed while its memory is the "
+            + "last committed epoch's, which the guest's file system may not survive. false refuses protocol C; A and "
+            + "B are always refused")
     boolean allow_protocol_c_without_barriers() default false;
 
-    @AttributeDefinition(description = "Seconds a drbdsetup or drbdadm command may take before it is killed and "
+    @AttributeDefinition(description = "Seconds one drbdsetup or drbdadm command may take before it is killed and "
             + "reported")
     int command_timeout_seconds() default DrbdSettings.DEFAULT_TIMEOUT_SECONDS;
 }

@@ -14,52 +14,60 @@ public @interface EngineConfig {
     @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
-    @AttributeDefinition(name = "Epoch interval (ms)", description = "Default time a protected domain runs between "
-            + "checkpoints; 25 ms is 40 checkpoints a second", min = "1")
+    @AttributeDefinition(name = "Epoch interval (ms)", description = "Default epoch interval, ms: the time a "
+            + "protected domain runs between two checkpoints (25 ms is 40 checkpoints a second, the Remus default). "
+            + "romulus:protect --interval overrides it per domain", min = "1")
     int interval_ms() default 25;
 
-    @AttributeDefinition(name = "Smallest interval (ms)", min = "1")
+    @AttributeDefinition(name = "Smallest interval (ms)", description = "Smallest interval an operator may set, ms",
+            min = "1")
     int interval_min_ms() default 1;
 
-    @AttributeDefinition(name = "Largest interval (ms)", min = "1")
+    @AttributeDefinition(name = "Largest interval (ms)", description = "Largest interval an operator may set, ms",
+            min = "1")
     int interval_max_ms() default 10_000;
 
-    @AttributeDefinition(name = "Epoch history", description = "Epochs of statistics kept per domain", min = "1")
+    @AttributeDefinition(name = "Epoch history", description = "Epochs of statistics kept per protected domain "
+            + "(romulus:epochs, the Engine MBean)", min = "1")
     int history_size() default 1024;
 
-    @AttributeDefinition(name = "Link timeout (ms)", description = "How long a primary holds output after losing its "
-            + "backup before it releases it and runs unprotected", min = "0")
+    @AttributeDefinition(name = "Link timeout (ms)", description = "How long, in ms, a primary keeps its output held "
+            + "after losing its backup or the link before it releases it and runs UNPROTECTED (an ALARM). A backup "
+            + "that has acknowledged nothing for a third of this (at least 1 s) counts as lost", min = "0")
     long link_timeout_ms() default 3000;
 
-    @AttributeDefinition(name = "Reconnect delay (ms)", min = "1")
+    @AttributeDefinition(name = "Reconnect delay (ms)", description = "Pause between two attempts to reach a lost "
+            + "backup, ms", min = "1")
     long reconnect_delay_ms() default 250;
 
     @AttributeDefinition(name = "Checkpoints in flight", description = "Checkpoints sent and not yet acknowledged "
-            + "before the epoch loop waits (the domain keeps running)", min = "1")
+            + "before the epoch loop waits for the backup (the domain keeps running: the epoch gets longer, the "
+            + "primary's memory does not grow)", min = "1")
     int max_inflight_epochs() default 4;
 
-    @AttributeDefinition(name = "Initial copy batch", description = "Pages per batch of the initial full copy",
-            min = "1")
+    @AttributeDefinition(name = "Initial copy batch", description = "Pages per batch of the initial full copy, which "
+            + "runs while the domain runs", min = "1")
     int initial_copy_batch() default 256;
 
-    @AttributeDefinition(name = "Failover mode", description = "What a backup does when the failure detector "
-            + "convicts its primary: automatic activates the replica (with a witness only once it holds the domain's "
-            + "lease; without one at once, which risks split brain if the primary is only cut off); manual raises an "
-            + "alarm and waits for romulus:failover", options = {
+    @AttributeDefinition(name = "Failover mode", description = "What a backup does when its failure detector convicts "
+            + "the primary: automatic activates the replica (with a witness, only once it holds the domain's lease); "
+            + "manual raises an alarm and waits for romulus:failover. Without a witness, automatic risks split brain "
+            + "when the primary is only cut off (a partition)", options = {
                 @Option(label = "automatic", value = "automatic"), @Option(label = "manual", value = "manual")})
     String failover_mode() default "automatic";
 
-    @AttributeDefinition(name = "Backup heartbeat port", description = "UDP port of a backup's failure detector "
-            + "when romulus:protect names none", min = "1", max = "65535")
+    @AttributeDefinition(name = "Backup heartbeat port", description = "UDP heartbeat port of a backup, when "
+            + "romulus:protect names no --heartbeat address", min = "1", max = "65535")
     int peer_heartbeat_port() default 7490;
 
-    @AttributeDefinition(name = "Protect back after failover", description = "After activating a replica, protect "
-            + "the domain back towards the old primary's node: it runs unprotected until that node answers as its "
-            + "new backup, then a full copy makes it PROTECTED")
+    @AttributeDefinition(name = "Protect back after failover", description = "After a failover, protect the domain "
+            + "back towards the node it came from as soon as that node answers as a backup (a full copy, then "
+            + "PROTECTED); until then it runs UNPROTECTED")
     boolean failover_reprotect() default true;
 
-    @AttributeDefinition(name = "Grace after a primary's update", description = "Milliseconds a backup holds back "
-            + "automatic failover after its primary stopped the stream for an update of its own (a bundle update or "
-            + "refresh of its engine or transport); a primary that stays silent longer is judged as usual")
+    @AttributeDefinition(name = "Grace after a primary's update", description = "How long, in ms, a backup holds back "
+            + "automatic failover after its primary stopped the stream for an update of its own engine or transport "
+            + "(a bundle update or refresh; the primary's heartbeats may pause meanwhile). A primary silent for "
+            + "longer is judged as usual. 0 turns the grace off")
     long handover_grace_ms() default EngineSettings.DEFAULT_HANDOVER_GRACE_MS;
 }

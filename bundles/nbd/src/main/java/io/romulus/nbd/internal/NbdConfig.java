@@ -9,15 +9,17 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                 + "shipped with each checkpoint and applied on the backup when the checkpoint commits")
 public @interface NbdConfig {
 
-    @AttributeDefinition(name = "Socket directory", description = "Directory of the NBD server's unix socket "
-            + "(nbd.sock), which the guests' QEMU connects to; a change takes effect when the component restarts")
+    @AttributeDefinition(name = "Socket directory", description = "Directory of this node's NBD socket (nbd.sock) "
+            + "that QEMU guests attach their disks to. Applies when the component restarts. ROMULUS_DISK_DIR=DIR sets "
+            + "it to DIR/nbd")
     String socket_dir() default NbdSettings.DEFAULT_SOCKET_DIR;
 
-    @AttributeDefinition(name = "Backup image directory", description = "Where a backup keeps its copy of each "
-            + "protected disk, as DOMAIN-DISK.img (sparse raw images)")
+    @AttributeDefinition(name = "Backup image directory", description = "The backup's copies of protected disks "
+            + "(DOMAIN-DISK.img, sparse raw images), served to the resumed guest on failover. Needs the guest's disk "
+            + "size free per protected disk. ROMULUS_DISK_DIR=DIR sets it to DIR/images")
     String image_dir() default NbdSettings.DEFAULT_IMAGE_DIR;
 
-    @AttributeDefinition(name = "Initial copy chunk (KiB)", description = "Size of the chunks the initial full "
-            + "copy of a disk is read and sent in", min = "4", max = "32768")
+    @AttributeDefinition(name = "Initial copy chunk (KiB)", description = "Chunk size of a disk's initial full copy, "
+            + "KiB", min = "4", max = "32768")
     int initial_chunk_kib() default NbdSettings.DEFAULT_INITIAL_CHUNK_KIB;
 }

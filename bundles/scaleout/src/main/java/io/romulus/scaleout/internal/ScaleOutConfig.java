@@ -8,44 +8,47 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
         description = "Domains whose requests change no state, run as several primary-backup pairs behind HAProxy")
 public @interface ScaleOutConfig {
 
-    @AttributeDefinition(name = "Read-only domains", description = "Domains (binding:name, comma-separated) whose "
-            + "requests change no state: only these may be scaled. Each pair is a separate copy; a request that "
-            + "changed state would change one pair only, and the pairs would answer differently from then on")
+    @AttributeDefinition(name = "Read-only domains", description = "Domains whose requests change no state "
+            + "(binding:name, comma-separated); only these can be scaled. Each pair is a separate copy: a request "
+            + "that changed state would change one pair only, and the pairs would answer differently from then on")
     String read_only() default "";
 
-    @AttributeDefinition(name = "Balancer runtime API", description = "HAProxy's runtime API: the path of its "
-            + "stats socket (level admin), or host:port for a TCP one")
+    @AttributeDefinition(name = "Balancer runtime API", description = "HAProxy's runtime API: a stats socket path "
+            + "with level admin, or host:port")
     String balancer_api() default "/run/romulus/haproxy.sock";
 
     @AttributeDefinition(name = "Backend", description = "The HAProxy backend of a scaled domain ({name}: the "
-            + "domain's name); it must exist, with a balance algorithm that allows servers added at run time "
+            + "domain's name); it must exist, with a balance algorithm that takes servers added at run time "
             + "(roundrobin, leastconn, first, random)")
     String backend() default "{name}";
 
-    @AttributeDefinition(name = "Pair name", description = "The domain name of pair {pair} (2, 3, ...) of {name}")
+    @AttributeDefinition(name = "Pair name", description = "Domain name of pair {pair} (2, 3, ...) of {name}")
     String pair_name() default "{name}-p{pair}";
 
-    @AttributeDefinition(name = "Pair bridge", description = "The bridge pair {pair}'s guest joins on every node: "
-            + "an L2 segment of its own, so that the pairs' identical guest addresses do not collide")
+    @AttributeDefinition(name = "Pair bridge", description = "Bridge of pair {pair}'s L2 segment on every node that "
+            + "may run it, so that the pairs' identical guest addresses never meet. Pair 1 (the domain itself) is "
+            + "expected on the bridge of pair 1 when it is protected with -o bridge=...")
     String pair_bridge() default "rp{pair}";
 
-    @AttributeDefinition(name = "Pair address", description = "host:port where the balancer reaches pair {pair} "
-            + "(for example a NAT address of the pair's segment)")
+    @AttributeDefinition(name = "Pair address", description = "host:port where the balancer reaches pair {pair} (for "
+            + "example a NAT address of the pair's segment)")
     String pair_address() default "10.78.{pair}.1:7000";
 
-    @AttributeDefinition(name = "Pair backups", description = "Checkpoint addresses (host:port, comma-separated) "
-            + "of the nodes new pairs are protected towards, in turn; empty: the node the scaled domain's primary "
-            + "runs on. Never this node")
+    @AttributeDefinition(name = "Pair backups", description = "Stream addresses (host:port, comma-separated) of the "
+            + "nodes new pairs are protected towards, in turn (empty: the node the scaled domain's primary runs on); "
+            + "never this node")
     String pair_backups() default "";
 
-    @AttributeDefinition(name = "Maximum pairs", min = "1", max = "64")
+    @AttributeDefinition(name = "Maximum pairs", description = "Upper bound of romulus:scale --pairs", min = "1",
+            max = "64")
     int max_pairs() default 16;
 
-    @AttributeDefinition(name = "Drain timeout (ms)", description = "On scale-down, how long a pair's open "
-            + "connections may take to end after it stops getting new ones, before they are cut", min = "0")
+    @AttributeDefinition(name = "Drain timeout (ms)", description = "On scale-down, how long in ms a removed pair's "
+            + "connections may take to end before they are cut", min = "0")
     long drain_timeout_ms() default 10000;
 
-    @AttributeDefinition(name = "Protect timeout (ms)", description = "How long a new pair may take to be "
-            + "PROTECTED (its initial copy); it joins the balancer only then", min = "1000")
+    @AttributeDefinition(name = "Protect timeout (ms)", description = "How long in ms a new pair may take to be "
+            + "PROTECTED (its initial copy) before scaling gives up on it; it joins the balancer only then",
+            min = "1000")
     long protect_timeout_ms() default 180000;
 }

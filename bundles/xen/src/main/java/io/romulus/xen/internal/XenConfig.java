@@ -8,11 +8,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
         + "libxenctrl) and where it keeps replica images")
 public @interface XenConfig {
 
-    @AttributeDefinition(description = "libvirt connection URI of this Xen host (libvirt's libxl driver)")
+    @AttributeDefinition(description = "libvirt connection of the Xen host (libvirt's libxl driver, Debian package "
+            + "libvirt-daemon-driver-xen)")
     String libvirt_uri() default "xen:///system";
 
-    @AttributeDefinition(description = "Directory for replica images on the backup: one image per protected domain, "
-            + "as large as the domain's populated memory. Also holds the small hand-over records of domains and "
+    @AttributeDefinition(description = "Replica images on the backup (one per domain, as large as its populated "
+            + "memory, rewritten in place at every checkpoint) and the small hand-over records of domains and "
             + "replicas detached for an update")
     String image_dir() default "/var/lib/romulus/xen";
 
@@ -20,7 +21,7 @@ public @interface XenConfig {
             + "socket, held only during a checkpoint's pause)")
     String device_model_qmp() default "/var/run/xen/qmp-libxl-%d";
 
-    @AttributeDefinition(description = "Where the device model saves its state at each checkpoint; %d is the domid "
-            + "(QEMU runs in dom0 and writes it, the binding reads it back; tmpfs is best)")
+    @AttributeDefinition(description = "Where the device model writes its state at each checkpoint; %d is the domid "
+            + "(QEMU runs in dom0 and writes it, the binding reads it back). Keep it on tmpfs")
     String device_model_state() default "/dev/shm/romulus-xen-dm-%d";
 }

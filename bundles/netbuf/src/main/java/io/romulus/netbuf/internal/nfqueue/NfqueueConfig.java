@@ -9,15 +9,15 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                 + "sch_plug)")
 public @interface NfqueueConfig {
 
-    @AttributeDefinition(description = "First NFQUEUE number used; each attached interface takes the next free one "
-            + "(0-65535, numbers are per network namespace)")
+    @AttributeDefinition(description = "First queue number (0-65535); each attached interface takes the next free one "
+            + "(numbers are per network namespace)")
     int queue_base() default NfqueueSettings.DEFAULT_QUEUE_BASE;
 
-    @AttributeDefinition(description = "Packets one queue may hold; beyond that the kernel drops guest output "
-            + "(never lets it through)")
+    @AttributeDefinition(description = "Packets one queue may hold; beyond that the kernel drops guest output (never "
+            + "releases it early)")
     int queue_maxlen() default NfqueueSettings.DEFAULT_QUEUE_MAXLEN;
 
-    @AttributeDefinition(description = "Bytes of each packet copied to Romulus (only counted, never modified); "
-            + "0 copies metadata only, and then byte counters stay 0")
+    @AttributeDefinition(description = "Bytes of each packet copied to Romulus, which only counts them, never "
+            + "modifies them (0: metadata only, and the byte counters stay 0)")
     int copy_range() default NfqueueSettings.DEFAULT_COPY_RANGE;
 }

@@ -10,13 +10,13 @@ import org.osgi.service.metatype.annotations.Option;
                 + "(the Remus way; needs a kernel with CONFIG_NET_SCH_PLUG)")
 public @interface PlugConfig {
 
-    @AttributeDefinition(description = "auto: offered only where the kernel has sch_plug (probed once); on: always "
-            + "offered (attach fails naming CONFIG_NET_SCH_PLUG where it is missing); off: never offered",
+    @AttributeDefinition(description = "auto: plug where the kernel has sch_plug (probed once); on: always "
+            + "(protection fails naming CONFIG_NET_SCH_PLUG where it is missing); off: never",
             options = {@Option(label = "auto", value = "auto"), @Option(label = "on", value = "on"),
                     @Option(label = "off", value = "off")})
     String mode() default "auto";
 
     @AttributeDefinition(description = "Bytes the plug qdisc may hold; beyond that the kernel drops guest output "
-            + "(never lets it through)")
+            + "(never releases it early)")
     int limit_bytes() default PlugSettings.DEFAULT_LIMIT_BYTES;
 }

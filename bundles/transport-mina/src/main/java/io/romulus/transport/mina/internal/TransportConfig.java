@@ -11,10 +11,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
         description = "Where this node listens for checkpoint streams and how streams are authenticated.")
 public @interface TransportConfig {
 
-    @AttributeDefinition(name = "Listen host", description = "Address to listen on for streams from primaries")
+    @AttributeDefinition(name = "Listen host", description = "Address the stream listens on for a primary's "
+            + "checkpoints. Put it on the replication link")
     String listen_host() default "0.0.0.0";
 
-    @AttributeDefinition(name = "Listen port", description = "TCP port to listen on; 0 picks a free one")
+    @AttributeDefinition(name = "Listen port", description = "TCP port of the stream (0: a free port, tests only). "
+            + "ROMULUS_STREAM_PORT sets it")
     int listen_port() default TransportSettings.DEFAULT_PORT;
 
     /** Deprecated: the node's one name is node.id in io.romulus.node; this one is read when that is empty. */
@@ -22,67 +24,78 @@ public @interface TransportConfig {
             required = false)
     String node_id() default "";
 
-    @AttributeDefinition(name = "Pre-shared secret", description = "Require HMAC-SHA256 proof of the shared secret "
-            + "from the peer, both directions")
+    @AttributeDefinition(name = "Pre-shared secret", description = "Both nodes prove knowledge of one pre-shared "
+            + "secret (HMAC-SHA256 challenge-response with fresh nonces, both directions)")
     boolean auth_psk_enabled() default true;
 
-    @AttributeDefinition(name = "Secret file", description = "Base64 secret shared by both nodes; created with 32 "
-            + "random bytes (mode 600) if missing")
+    @AttributeDefinition(name = "Secret file", description = "The secret, base64 of at least 16 bytes. Created with "
+            + "32 random bytes (mode 600) at the first start if missing: give both nodes the same one with "
+            + "bin/romulus-setup before their first start")
     String auth_secret_file() default "${karaf.etc}/romulus-stream.secret";
 
-    @AttributeDefinition(name = "TLS", description = "Run streams over TLS with mutual certificate authentication")
+    @AttributeDefinition(name = "TLS", description = "TLS (TLSv1.2) with mutual certificate authentication; may be "
+            + "combined with the secret")
     boolean tls_enabled() default false;
 
-    @AttributeDefinition(name = "Keystore", description = "PKCS12 keystore with this node's key", required = false)
+    @AttributeDefinition(name = "Keystore", description = "PKCS12 key store with this node's key and certificate",
+            required = false)
     String tls_keystore() default "";
 
     /** Key {@code .tls.keystore.password}: the leading dot keeps it out of the service properties. */
-    @AttributeDefinition(name = "Keystore password", type = AttributeType.PASSWORD, required = false)
+    @AttributeDefinition(name = "Keystore password", description = "Password of tls.keystore (a key that starts with "
+            + "a dot is never published as a service property)", type = AttributeType.PASSWORD, required = false)
     String _tls_keystore_password() default "";
 
-    @AttributeDefinition(name = "Truststore", description = "PKCS12 truststore with the peers' certificates",
-            required = false)
+    @AttributeDefinition(name = "Truststore", description = "PKCS12 trust store with the peer's certificate (or its "
+            + "CA)", required = false)
     String tls_truststore() default "";
 
     /** Key {@code .tls.truststore.password}: the leading dot keeps it out of the service properties. */
-    @AttributeDefinition(name = "Truststore password", type = AttributeType.PASSWORD, required = false)
+    @AttributeDefinition(name = "Truststore password", description = "Password of tls.truststore",
+            type = AttributeType.PASSWORD, required = false)
     String _tls_truststore_password() default "";
 
-    @AttributeDefinition(name = "High watermark", description = "Sends block while more bytes than this wait in a "
-            + "connection's outgoing queue")
+    @AttributeDefinition(name = "High watermark", description = "Sends on the primary block while more than this many "
+            + "bytes wait in the connection's outgoing queue (backpressure)")
     long high_watermark_bytes() default TransportSettings.DEFAULT_HIGH_WATERMARK;
 
-    @AttributeDefinition(name = "Max record", description = "Longest record body accepted, in bytes")
+    @AttributeDefinition(name = "Max record", description = "Longest record body accepted after the handshake, bytes; "
+            + "a longer length drops the connection before anything is allocated")
     int max_record_bytes() default RecordCodec.DEFAULT_MAX_RECORD_BYTES;
 
-    @AttributeDefinition(name = "Delta cache", description = "Per-connection cache of last sent pages for XOR "
-            + "delta encoding, in MiB (0 disables)")
+    @AttributeDefinition(name = "Delta cache", description = "Per-connection cache of last-sent pages for XOR-delta "
+            + "encoding, MiB of heap on each side (0: off). The connection uses the smaller of the two nodes' values")
     int delta_cache_mb() default 64;
 
-    @AttributeDefinition(name = "Connect timeout", description = "Connect and HELLO timeout in milliseconds")
+    @AttributeDefinition(name = "Connect timeout", description = "Timeout in ms for connecting to the backup and for "
+            + "the HELLO exchange (TLS handshake included)")
     long connect_timeout_ms() default TransportSettings.DEFAULT_CONNECT_TIMEOUT_MS;
 
-    @AttributeDefinition(name = "Encryption", description = "Encrypt every record after the handshake (AES-256-GCM "
-            + "under keys derived from the pre-shared secret and both nonces); false: authenticate only (AES-GMAC), "
-            + "the records in clear, for debugging. Records are always authenticated.")
+    @AttributeDefinition(name = "Encryption", description = "After the handshake every record in both directions is "
+            + "sealed under keys derived from the secret (HKDF-SHA256 over the secret, both nonces and both handshake "
+            + "bodies), with a per-direction sequence number: a record altered, injected, replayed, reordered or "
+            + "dropped ends the stream. true: AES-256-GCM, nothing crosses in clear; false: AES-GMAC tags only, "
+            + "records in clear, for debugging with a packet capture. The stronger of the two nodes' choices wins; no "
+            + "setting turns the tags off")
     boolean stream_encryption() default true;
 
-    @AttributeDefinition(name = "Handshake timeout", description = "A connection that has not completed the "
-            + "handshake this many milliseconds after it was accepted is closed")
+    @AttributeDefinition(name = "Handshake timeout", description = "A connection that has not completed the handshake "
+            + "(proved the secret) this many ms after it was accepted is closed")
     long handshake_timeout_ms() default TransportSettings.Limits.DEFAULT_HANDSHAKE_TIMEOUT_MS;
 
-    @AttributeDefinition(name = "Idle timeout", description = "Before the handshake completes, a connection on "
-            + "which nothing arrives for this many milliseconds is closed")
+    @AttributeDefinition(name = "Idle timeout", description = "Before the handshake completes, a connection on which "
+            + "nothing arrives for this many ms is closed")
     long idle_timeout_ms() default TransportSettings.Limits.DEFAULT_IDLE_TIMEOUT_MS;
 
-    @AttributeDefinition(name = "Max connections", description = "Most stream connections accepted at once")
+    @AttributeDefinition(name = "Max connections", description = "Most stream connections (authenticated or not) "
+            + "accepted at once; further ones are closed on arrival")
     int max_connections() default TransportSettings.Limits.DEFAULT_MAX_CONNECTIONS;
 
     @AttributeDefinition(name = "Max pending handshakes", description = "Most accepted connections that have not "
-            + "completed the handshake at once")
+            + "completed the handshake at once; further ones are closed on arrival")
     int max_pending_handshakes() default TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES;
 
     @AttributeDefinition(name = "Max handshake record", description = "Longest record body accepted before the "
-            + "handshake completes, in bytes")
+            + "handshake completes (the HELLO with its options), bytes; nothing longer is buffered until then")
     int handshake_max_record_bytes() default TransportSettings.Limits.DEFAULT_HANDSHAKE_MAX_RECORD_BYTES;
 }
