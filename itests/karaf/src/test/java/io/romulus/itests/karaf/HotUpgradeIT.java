@@ -323,12 +323,8 @@ class HotUpgradeIT {
     /** The domain's state on node A as the Engine MBean shows it, "absent" or "unreachable". */
     private static String stateOnA() {
         try {
-            for (JsonNode row : KarafNode.rows(a.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Status")), "state")) {
-                if (DOMAIN.equals(row.path("domain").asText()) && "PRIMARY".equals(row.path("role").asText())) {
-                    return row.path("state").asText();
-                }
-            }
-            return "absent";
+            return KarafNode.state(a.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Status")), DOMAIN, "PRIMARY")
+                    .orElse("absent");
         } catch (IOException e) {
             return "unreachable";
         } catch (InterruptedException e) {

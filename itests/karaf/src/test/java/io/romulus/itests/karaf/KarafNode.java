@@ -267,6 +267,15 @@ final class KarafNode {
         }
     }
 
+    /**
+     * The state of {@code domain} in {@code role} in a Jolokia rendering of the Engine's {@code Status} (a JSON object
+     * {@code "domain ROLE": "STATE, epoch ..."}), or empty when it has no such row.
+     */
+    static Optional<String> state(JsonNode status, String domain, String role) {
+        JsonNode line = status.path(domain + " " + role);
+        return line.isTextual() ? Optional.of(line.asText().split(",", 2)[0]) : Optional.empty();
+    }
+
     /** Every object in a Jolokia rendering of TabularData (nested maps by index) that has the item {@code field}. */
     static List<JsonNode> rows(JsonNode tabular, String field) {
         List<JsonNode> out = new ArrayList<>();
