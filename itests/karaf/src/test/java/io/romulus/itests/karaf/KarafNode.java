@@ -108,6 +108,11 @@ final class KarafNode {
         password = Files.readString(home.resolve("etc/romulus-admin.password")).trim();
     }
 
+    /** The password bin/setenv made for {@code admin} on the first start. */
+    String adminPassword() {
+        return password;
+    }
+
     /** The node's Karaf JVM, found like scripts/demo finds it: by its karaf.home on the command line. */
     Optional<Long> pid() {
         try {
