@@ -155,6 +155,16 @@ class ProtectionMBeansTest {
         assertTrue(row.get("value").toString().matches("PROTECTED, epoch \\d+, interval \\d+ ms, pause \\d+ µs, .*"),
                 row.toString());
 
+        TabularData buffers = assertInstanceOf(TabularData.class, platform.getAttribute(NETBUF, "Buffers"));
+        assertTrue(buffers.size() > 0, "the sim domain's output is held");
+        for (Object o : buffers.values()) {
+            CompositeData b = (CompositeData) o;
+            assertEquals(Set.of("key", "value"), b.getCompositeType().keySet());
+            assertTrue(b.get("key").toString().startsWith("sim:demo "), b.toString());
+            assertTrue(b.get("value").toString().matches(".+: \\d+ packets \\(\\d+ bytes\\) queued, \\d+ packets "
+                    + "\\(\\d+ bytes\\) released, \\d+ dropped, \\d+ epochs outstanding"), b.toString());
+        }
+
         primary.alarms().raise(Alarm.Kind.WITNESS, DEMO, "the witness is away");
         TabularData alarms = assertInstanceOf(TabularData.class, platform.getAttribute(ENGINE, "Alarms"));
         CompositeData alarm = alarms.values().stream().map(CompositeData.class::cast).reduce((a, b) -> b)

@@ -281,6 +281,27 @@ final class KarafNode {
         return line.isTextual() ? Optional.of(line.asText().split(",", 2)[0]) : Optional.empty();
     }
 
+    private static final Pattern BUFFER_LINE = Pattern.compile(
+            ".*: (\\d+) packets \\((\\d+) bytes\\) queued, (\\d+) packets \\((\\d+) bytes\\) released, (\\d+) dropped, .*");
+
+    /**
+     * The counters of each held interface in a Jolokia rendering of the NetBuffer MBean's {@code Buffers} (a JSON
+     * object {@code "domain interface": "nfqueue: 2 packets (180 bytes) queued, 10 packets (900 bytes) released,
+     * 0 dropped, 1 epochs outstanding"}): packets and bytes queued, packets and bytes released, packets dropped.
+     */
+    static List<long[]> bufferCounters(JsonNode buffers) {
+        List<long[]> out = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> e : buffers.properties()) {
+            Matcher m = BUFFER_LINE.matcher(e.getValue().asText());
+            if (!m.matches()) {
+                throw new IllegalArgumentException("not a line of the NetBuffer MBean's Buffers: " + e);
+            }
+            out.add(new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3)),
+                Long.parseLong(m.group(4)), Long.parseLong(m.group(5))});
+        }
+        return out;
+    }
+
     /** Every object in a Jolokia rendering of TabularData (nested maps by index) that has the item {@code field}. */
     static List<JsonNode> rows(JsonNode tabular, String field) {
         List<JsonNode> out = new ArrayList<>();
