@@ -10,7 +10,11 @@ import javax.management.openmbean.TabularData;
  */
 public interface EngineMBean {
 
-    /** One row per domain: domain, role, state, epoch, interval, last pause, dirty pages, lag, peer, detail. */
+    /**
+     * One row per domain and role, {@code key} = {@code "sim:demo PRIMARY"}, {@code value} = one line: state, epoch,
+     * interval, last pause, dirty pages, lag, peer and detail (Hawtio shows a table of strings as lines; the numbers
+     * are attributes of the domain's {@link ProtectionMBean}).
+     */
     TabularData getStatus() throws MBeanException;
 
     /** The most recent alarms, newest last, one row each: sequence, time, kind, domain, message. */

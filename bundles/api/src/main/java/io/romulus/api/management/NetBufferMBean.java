@@ -9,8 +9,8 @@ import javax.management.openmbean.TabularData;
 public interface NetBufferMBean {
 
     /**
-     * One row per held interface: domain, interface, implementation, packets and bytes queued, packets and bytes
-     * released, packets dropped, epochs outstanding.
+     * One row per held interface, {@code key} = domain and interface, {@code value} = one line: the implementation,
+     * packets and bytes queued, packets and bytes released, packets dropped, epochs outstanding.
      */
     TabularData getBuffers() throws MBeanException;
 

@@ -27,6 +27,9 @@ public interface TransportMBean {
     /** Raw page bytes over encoded page bytes, since start. */
     double getCompressionRatio();
 
-    /** One row per open connection. */
+    /**
+     * One row per open connection, {@code key} = role, domain and peer address, {@code value} = one line: bytes out, in
+     * and queued, and the last epoch sent (primary) or acknowledged (backup).
+     */
     TabularData getConnections();
 }

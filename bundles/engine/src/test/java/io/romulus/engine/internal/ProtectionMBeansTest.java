@@ -149,7 +149,21 @@ class ProtectionMBeansTest {
         assertOpenTypes(backupServer, demo);
         TabularData status = assertInstanceOf(TabularData.class, platform.getAttribute(ENGINE, "Status"));
         CompositeData row = status.values().stream().map(CompositeData.class::cast).findFirst().orElseThrow();
-        assertEquals("sim:demo", row.get("domain"));
+        // key and value strings: Jolokia makes it a JSON object of strings, which Hawtio shows line by line
+        assertEquals(Set.of("key", "value"), row.getCompositeType().keySet());
+        assertEquals("sim:demo PRIMARY", row.get("key"));
+        assertTrue(row.get("value").toString().matches("PROTECTED, epoch \\d+, interval \\d+ ms, pause \\d+ µs, .*"),
+                row.toString());
+
+        TabularData buffers = assertInstanceOf(TabularData.class, platform.getAttribute(NETBUF, "Buffers"));
+        assertTrue(buffers.size() > 0, "the sim domain's output is held");
+        for (Object o : buffers.values()) {
+            CompositeData b = (CompositeData) o;
+            assertEquals(Set.of("key", "value"), b.getCompositeType().keySet());
+            assertTrue(b.get("key").toString().startsWith("sim:demo "), b.toString());
+            assertTrue(b.get("value").toString().matches(".+: \\d+ packets \\(\\d+ bytes\\) queued, \\d+ packets "
+                    + "\\(\\d+ bytes\\) released, \\d+ dropped, \\d+ epochs outstanding"), b.toString());
+        }
 
         primary.alarms().raise(Alarm.Kind.WITNESS, DEMO, "the witness is away");
         TabularData alarms = assertInstanceOf(TabularData.class, platform.getAttribute(ENGINE, "Alarms"));

@@ -80,11 +80,7 @@ final class EpochRecorder implements AutoCloseable {
             }
             String state = "absent";
             if (answers.get(1).path("status").asInt() == 200) {
-                for (JsonNode row : KarafNode.rows(answers.get(1).path("value"), "state")) {
-                    if (domain.equals(row.path("domain").asText()) && "PRIMARY".equals(row.path("role").asText())) {
-                        state = row.path("state").asText();
-                    }
-                }
+                state = KarafNode.state(answers.get(1).path("value"), domain, "PRIMARY").orElse(state);
             } else {
                 state = "unreachable";
             }

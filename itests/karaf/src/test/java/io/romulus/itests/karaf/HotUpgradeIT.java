@@ -323,12 +323,8 @@ class HotUpgradeIT {
     /** The domain's state on node A as the Engine MBean shows it, "absent" or "unreachable". */
     private static String stateOnA() {
         try {
-            for (JsonNode row : KarafNode.rows(a.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Status")), "state")) {
-                if (DOMAIN.equals(row.path("domain").asText()) && "PRIMARY".equals(row.path("role").asText())) {
-                    return row.path("state").asText();
-                }
-            }
-            return "absent";
+            return KarafNode.state(a.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Status")), DOMAIN, "PRIMARY")
+                    .orElse("absent");
         } catch (IOException e) {
             return "unreachable";
         } catch (InterruptedException e) {
@@ -562,20 +558,19 @@ class HotUpgradeIT {
                 // copy.range = 0: NFQUEUE copies no payload, so byte counters stay 0 while the packets released grow
                 // (the client's replies); a buffer whose counters stand still holds nothing any more
                 String mbean = "io.romulus:type=NetBuffer,name=outputs";
-                List<JsonNode> first = KarafNode.rows(node.jolokia(KarafNode.read(mbean, "Buffers")),
-                        "packetsReleased");
+                // each: packets and bytes queued, packets and bytes released, packets dropped
+                List<long[]> first = KarafNode.bufferCounters(node.jolokia(KarafNode.read(mbean, "Buffers")));
                 Thread.sleep(2000);
-                List<JsonNode> then = KarafNode.rows(node.jolokia(KarafNode.read(mbean, "Buffers")),
-                        "packetsReleased");
-                long before = first.stream().mapToLong(r -> r.path("packetsReleased").asLong()).sum();
-                long after = then.stream().mapToLong(r -> r.path("packetsReleased").asLong()).sum();
+                JsonNode buffers = node.jolokia(KarafNode.read(mbean, "Buffers"));
+                List<long[]> then = KarafNode.bufferCounters(buffers);
+                long before = first.stream().mapToLong(r -> r[2]).sum();
+                long after = then.stream().mapToLong(r -> r[2]).sum();
                 if (then.isEmpty() || after <= before) {
                     return Optional.of("netbuf: no live output buffer: packets released " + before + " then " + after
-                            + " 2 s later, while the client talks (" + then + ")");
+                            + " 2 s later, while the client talks (" + buffers + ")");
                 }
-                return then.stream().allMatch(r -> r.path("bytesReleased").asLong() == 0
-                        && r.path("bytesQueued").asLong() == 0) ? Optional.empty()
-                        : Optional.of("netbuf nfqueue copy.range = 0 not in force: bytes counted " + then);
+                return then.stream().allMatch(r -> r[3] == 0 && r[1] == 0) ? Optional.empty()
+                        : Optional.of("netbuf nfqueue copy.range = 0 not in force: bytes counted " + buffers);
             }
             case "detector" -> {
                 return expect(node, "io.romulus:type=Detector,name=detector", "Threshold",

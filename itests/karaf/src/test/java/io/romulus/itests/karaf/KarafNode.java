@@ -108,6 +108,11 @@ final class KarafNode {
         password = Files.readString(home.resolve("etc/romulus-admin.password")).trim();
     }
 
+    /** The password bin/setenv made for {@code admin} on the first start. */
+    String adminPassword() {
+        return password;
+    }
+
     /** The node's Karaf JVM, found like scripts/demo finds it: by its karaf.home on the command line. */
     Optional<Long> pid() {
         try {
@@ -265,6 +270,36 @@ final class KarafNode {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /**
+     * The state of {@code domain} in {@code role} in a Jolokia rendering of the Engine's {@code Status} (a JSON object
+     * {@code "domain ROLE": "STATE, epoch ..."}), or empty when it has no such row.
+     */
+    static Optional<String> state(JsonNode status, String domain, String role) {
+        JsonNode line = status.path(domain + " " + role);
+        return line.isTextual() ? Optional.of(line.asText().split(",", 2)[0]) : Optional.empty();
+    }
+
+    private static final Pattern BUFFER_LINE = Pattern.compile(
+            ".*: (\\d+) packets \\((\\d+) bytes\\) queued, (\\d+) packets \\((\\d+) bytes\\) released, (\\d+) dropped, .*");
+
+    /**
+     * The counters of each held interface in a Jolokia rendering of the NetBuffer MBean's {@code Buffers} (a JSON
+     * object {@code "domain interface": "nfqueue: 2 packets (180 bytes) queued, 10 packets (900 bytes) released,
+     * 0 dropped, 1 epochs outstanding"}): packets and bytes queued, packets and bytes released, packets dropped.
+     */
+    static List<long[]> bufferCounters(JsonNode buffers) {
+        List<long[]> out = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> e : buffers.properties()) {
+            Matcher m = BUFFER_LINE.matcher(e.getValue().asText());
+            if (!m.matches()) {
+                throw new IllegalArgumentException("not a line of the NetBuffer MBean's Buffers: " + e);
+            }
+            out.add(new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3)),
+                Long.parseLong(m.group(4)), Long.parseLong(m.group(5))});
+        }
+        return out;
     }
 
     /** Every object in a Jolokia rendering of TabularData (nested maps by index) that has the item {@code field}. */

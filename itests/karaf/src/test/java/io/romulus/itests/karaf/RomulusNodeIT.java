@@ -81,7 +81,7 @@ public class RomulusNodeIT extends RomulusTestSupport {
         assertTrue(romulus.toString(), romulus.containsAll(List.of("io.romulus.api", "io.romulus.engine",
                 "io.romulus.transport.mina", "io.romulus.detector", "io.romulus.shell", "io.romulus.sim",
                 "io.romulus.qemu", "io.romulus.xen", "io.romulus.nbd", "io.romulus.drbd", "io.romulus.netbuf",
-                "io.romulus.witness.zookeeper", "io.romulus.scaleout")));
+                "io.romulus.witness.zookeeper", "io.romulus.scaleout", "io.romulus.hawtio")));
         // the replicated disk's NBD exports and both disk replicators are services of the node
         await("DiskExports and two DiskReplicators", 30, () -> bundleContext.getServiceReference(
                 "io.romulus.api.disk.DiskExports") != null && serviceCount("io.romulus.api.disk.DiskReplicator") == 2);

@@ -44,11 +44,6 @@ import org.osgi.service.component.annotations.Reference;
         property = "jmx.objectname=io.romulus:type=Engine,name=engine")
 public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean {
 
-    private static final String[] STATUS_ITEMS = {"domain", "role", "state", "epoch", "intervalMs", "lastPauseMicros",
-        "dirtyPages", "lagEpochs", "peer", "detail"};
-    private static final OpenType<?>[] STATUS_TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
-        SimpleType.LONG, SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.STRING,
-        SimpleType.STRING};
     /** The pause's breakdown follows {@code ackMicros}: its parts, then what none of them covers. */
     private static final String[] EPOCH_ITEMS = {"epoch", "startedMillis", "runMicros", "dirtyPages", "pauseMicros",
         "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros", "stopMicros", "harvestMicros",
@@ -59,11 +54,12 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
         SimpleType.LONG, SimpleType.LONG};
 
     /**
-     * An alarm is a row {@code key, value}: the shape of an MXBean map, which Jolokia turns into a JSON object and
-     * Hawtio into one {@code key=value} line per alarm (a row of more items shows there as {@code [object Object]}).
+     * A row of the status and of the alarms is {@code key, value}: the shape of an MXBean map, which Jolokia turns
+     * into a JSON object and Hawtio into one {@code key: value} line per row (a row of more items shows there as
+     * {@code [object Object]}). The numbers of a domain, one attribute each, are on its Protection MBean.
      */
-    private static final String[] ALARM_ITEMS = {"key", "value"};
-    private static final OpenType<?>[] ALARM_TYPES = {SimpleType.STRING, SimpleType.STRING};
+    private static final String[] MAP_ITEMS = {"key", "value"};
+    private static final OpenType<?>[] MAP_TYPES = {SimpleType.STRING, SimpleType.STRING};
 
     private final ReplicationEngine engine;
     private final TabularType statusType;
@@ -88,26 +84,34 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
         super(EngineMBean.class, new NotificationBroadcasterSupport(notificationInfo()));
         this.engine = engine;
         engine.addAlarmListener(alarmListener);
-        CompositeType row = new CompositeType("ProtectionStatus", "One protected domain on this node", STATUS_ITEMS,
-                STATUS_ITEMS, STATUS_TYPES);
+        CompositeType row = new CompositeType("ProtectionStatus", "One protected domain on this node", MAP_ITEMS,
+                new String[] {"domain and role", "state, epoch, interval, last pause, dirty pages, lag, peer, detail"},
+                MAP_TYPES);
         this.statusType = new TabularType("ProtectionStatusTable", "Domains on this node", row,
-                new String[] {"domain", "role"});
+                new String[] {"key"});
         CompositeType epoch = new CompositeType("EpochStats", "One checkpoint", EPOCH_ITEMS, EPOCH_ITEMS, EPOCH_TYPES);
         this.epochType = new TabularType("EpochStatsTable", "Recent checkpoints", epoch, new String[] {"epoch"});
-        CompositeType alarm = new CompositeType("Alarm", "One alarm", ALARM_ITEMS,
-                new String[] {"number and time", "kind, domain: message"}, ALARM_TYPES);
+        CompositeType alarm = new CompositeType("Alarm", "One alarm", MAP_ITEMS,
+                new String[] {"number and time", "kind, domain: message"}, MAP_TYPES);
         this.alarmType = new TabularType("Alarms", "Recent alarms, numbered oldest first", alarm,
                 new String[] {"key"});
     }
 
+    /**
+     * {@code sim:demo PRIMARY} = {@code PROTECTED, epoch 812, interval 25 ms, pause 310 µs, 120 dirty pages, lag 0,
+     * peer 10.0.0.2:7480}, then the detail when there is one.
+     */
     @Override
     public TabularData getStatus() throws MBeanException {
         try {
             TabularDataSupport table = new TabularDataSupport(statusType);
             for (ProtectionStatus s : engine.status()) {
-                Object[] values = {s.domain(), s.role().name(), s.state().name(), s.epoch(), s.intervalMs(),
-                    s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(), s.peer(), s.detail()};
-                table.put(new CompositeDataSupport(statusType.getRowType(), STATUS_ITEMS, values));
+                String line = String.format(Locale.ROOT,
+                        "%s, epoch %d, interval %d ms, pause %d µs, %d dirty pages, lag %d, peer %s%s", s.state(),
+                        s.epoch(), s.intervalMs(), s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(),
+                        s.peer(), s.detail() == null || s.detail().isEmpty() ? "" : ", " + s.detail());
+                Object[] values = {s.domain() + " " + s.role().name(), line};
+                table.put(new CompositeDataSupport(statusType.getRowType(), MAP_ITEMS, values));
             }
             return table;
         } catch (OpenDataException | RuntimeException e) {
@@ -187,7 +191,7 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
             for (Alarm a : engine.alarms(50)) {
                 Object[] values = {String.format(Locale.ROOT, "%02d %s", ++n, Instant.ofEpochMilli(a.timeMillis())),
                     a.kind() + " " + a.domain() + ": " + a.message()};
-                table.put(new CompositeDataSupport(alarmType.getRowType(), ALARM_ITEMS, values));
+                table.put(new CompositeDataSupport(alarmType.getRowType(), MAP_ITEMS, values));
             }
             return table;
         } catch (OpenDataException | RuntimeException e) {

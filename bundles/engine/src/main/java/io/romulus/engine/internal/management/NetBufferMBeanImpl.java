@@ -1,6 +1,7 @@
 package io.romulus.engine.internal.management;
 
 import java.util.List;
+import java.util.Locale;
 
 import javax.management.MBeanException;
 import javax.management.NotCompliantMBeanException;
@@ -28,10 +29,13 @@ import org.osgi.service.component.annotations.Reference;
         property = "jmx.objectname=io.romulus:type=NetBuffer,name=outputs")
 public class NetBufferMBeanImpl extends StandardMBean implements NetBufferMBean {
 
-    private static final String[] ITEMS = {"domain", "interface", "implementation", "packetsQueued", "bytesQueued",
-        "packetsReleased", "bytesReleased", "packetsDropped", "epochsOutstanding"};
-    private static final OpenType<?>[] TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
-        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG};
+    /**
+     * A held interface is a row {@code key, value} of strings, the shape of an MXBean map: Jolokia makes the table a
+     * JSON object and Hawtio shows one {@code key=value} line per interface (a row of more items shows there as
+     * {@code [object Object]}).
+     */
+    private static final String[] ITEMS = {"key", "value"};
+    private static final OpenType<?>[] TYPES = {SimpleType.STRING, SimpleType.STRING};
 
     private final ReplicationEngine engine;
     private final TabularType type;
@@ -41,20 +45,28 @@ public class NetBufferMBeanImpl extends StandardMBean implements NetBufferMBean 
             OpenDataException {
         super(NetBufferMBean.class);
         this.engine = engine;
-        CompositeType row = new CompositeType("OutputBuffer", "One held guest interface", ITEMS, ITEMS, TYPES);
-        this.type = new TabularType("OutputBuffers", "Held guest interfaces on this node", row,
-                new String[] {"domain", "interface"});
+        CompositeType row = new CompositeType("OutputBuffer", "One held guest interface", ITEMS,
+                new String[] {"domain and interface", "implementation: packets and bytes queued, released, dropped; "
+                    + "epochs outstanding"}, TYPES);
+        this.type = new TabularType("OutputBuffers", "Held guest interfaces on this node", row, new String[] {"key"});
     }
 
+    /**
+     * {@code sim:demo eth0} = {@code nfqueue: 2 packets (180 bytes) queued, 5120 packets (460800 bytes) released,
+     * 0 dropped, 1 epochs outstanding}.
+     */
     @Override
     public TabularData getBuffers() throws MBeanException {
         try {
             TabularDataSupport table = new TabularDataSupport(type);
             for (OutputStatus o : engine.outputs()) {
                 OutputBufferStats s = o.stats();
-                table.put(new CompositeDataSupport(type.getRowType(), ITEMS, new Object[] {o.domain(),
-                    o.interfaceName(), s.implementation(), s.packetsQueued(), s.bytesQueued(), s.packetsReleased(),
-                    s.bytesReleased(), s.packetsDropped(), s.epochsOutstanding()}));
+                String value = String.format(Locale.ROOT, "%s: %d packets (%d bytes) queued, %d packets (%d bytes) "
+                        + "released, %d dropped, %d epochs outstanding", s.implementation(), s.packetsQueued(),
+                        s.bytesQueued(), s.packetsReleased(), s.bytesReleased(), s.packetsDropped(),
+                        s.epochsOutstanding());
+                table.put(new CompositeDataSupport(type.getRowType(), ITEMS, new Object[] {o.domain() + " "
+                    + o.interfaceName(), value}));
             }
             return table;
         } catch (OpenDataException | RuntimeException e) {

@@ -1,5 +1,7 @@
 package io.romulus.transport.mina.internal.management;
 
+import java.util.Locale;
+
 import javax.management.NotCompliantMBeanException;
 import javax.management.StandardMBean;
 import javax.management.openmbean.CompositeDataSupport;
@@ -18,20 +20,23 @@ import io.romulus.transport.mina.internal.MinaCheckpointTransport;
 /** {@code io.romulus:type=Transport,name=mina}: a thin adapter over {@link MinaCheckpointTransport}. */
 public final class TransportMBeanImpl extends StandardMBean implements TransportMBean {
 
-    private static final String[] ITEMS = {"role", "domain", "remote", "bytesOut", "bytesIn", "queuedBytes",
-        "lastEpoch"};
+    /**
+     * A connection is a row {@code key, value} of strings, the shape of an MXBean map: Jolokia makes the table a JSON
+     * object and Hawtio shows one {@code key=value} line per connection (a row of more items shows there as
+     * {@code [object Object]}).
+     */
+    private static final String[] ITEMS = {"key", "value"};
     private static final CompositeType ROW;
     private static final TabularType TABLE;
 
     static {
         try {
             ROW = new CompositeType("Connection", "An open checkpoint stream", ITEMS,
-                    new String[] {"primary (this node sends) or backup (this node receives)", "protected domain",
-                        "peer address", "bytes written", "bytes read", "bytes waiting in the outgoing queue",
-                        "last epoch sent (primary) or acknowledged (backup)"},
-                    new OpenType<?>[] {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING, SimpleType.LONG,
-                        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG});
-            TABLE = new TabularType("Connections", "Open checkpoint streams", ROW, new String[] {"role", "remote"});
+                    new String[] {"role (primary: this node sends; backup: it receives), domain and peer address",
+                        "bytes written, read and waiting in the outgoing queue; the last epoch sent (primary) or "
+                            + "acknowledged (backup)"},
+                    new OpenType<?>[] {SimpleType.STRING, SimpleType.STRING});
+            TABLE = new TabularType("Connections", "Open checkpoint streams", ROW, new String[] {"key"});
         } catch (OpenDataException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -89,13 +94,16 @@ public final class TransportMBeanImpl extends StandardMBean implements Transport
         return transport.stats().compressionRatio();
     }
 
+    /** {@code primary sim:demo /10.0.0.2:7480} = {@code 81234 bytes out, 512 bytes in, 0 bytes queued, last epoch 6}. */
     @Override
     public TabularData getConnections() {
         TabularDataSupport table = new TabularDataSupport(TABLE);
         for (ConnectionInfo c : transport.connections()) {
             try {
-                table.put(new CompositeDataSupport(ROW, ITEMS, new Object[] {c.role(), c.domain(), c.remote(),
-                    c.bytesOut(), c.bytesIn(), c.queuedBytes(), c.lastEpoch()}));
+                String value = String.format(Locale.ROOT, "%d bytes out, %d bytes in, %d bytes queued, last epoch %d",
+                        c.bytesOut(), c.bytesIn(), c.queuedBytes(), c.lastEpoch());
+                table.put(new CompositeDataSupport(ROW, ITEMS, new Object[] {c.role() + " " + c.domain() + " "
+                    + c.remote(), value}));
             } catch (OpenDataException e) {
                 throw new IllegalStateException(e);
             }
