@@ -182,16 +182,17 @@ public final class PgbenchBenchmark {
                     state10);
             System.out.printf("Load after: %s; other QEMU processes on the machine: %d%n", uptime(),
                     otherQemusAfter);
-            String subject = String.format("pgbench -c %d in the Debian guest, %d s per phase", clients, seconds);
             SortedMap<Integer, List<EpochStats>> byInterval = new TreeMap<>(Map.of(25, rate40.epochs(), 100,
                     rate10.epochs()));
             Map<String, List<EpochStats>> phases = new LinkedHashMap<>();
             phases.put(rate40.label(), rate40.epochs());
             phases.put(rate10.label(), rate10.epochs());
             System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",
-                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), subject, Map.of("pgbench", byInterval))
-                            .toAbsolutePath(),
-                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), subject, phases).toAbsolutePath());
+                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), Map.of("pgbench -c " + clients + " (Debian guest)",
+                            byInterval)).toAbsolutePath(),
+                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), String.format("pgbench -c %d in the Debian"
+                            + " guest at each epoch interval (mean dirty pages, run time per epoch), %d s each",
+                            clients, seconds), phases).toAbsolutePath());
         }
     }
 

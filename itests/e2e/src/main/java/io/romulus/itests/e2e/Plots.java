@@ -41,8 +41,8 @@ import io.romulus.api.engine.PauseBreakdown;
  */
 public final class Plots {
 
-    private static final int WIDTH = 1000;
-    private static final int HEIGHT = 560;
+    private static final int WIDTH = 1200;
+    private static final int HEIGHT = 600;
     /** The series' colours in order, then again (Okabe and Ito's, told apart by colour-blind readers too). */
     static final Color[] PALETTE = {new Color(0, 114, 178), new Color(230, 159, 0), new Color(0, 158, 115),
         new Color(204, 121, 167), new Color(86, 180, 233), new Color(213, 94, 0), new Color(240, 228, 66),
@@ -82,7 +82,7 @@ public final class Plots {
      * epoch, one point per epoch interval the workload was checkpointed at ({@code workloads}: workload, then interval
      * in ms, then the epochs at that interval).
      */
-    public static Path dirtyPages(Path svg, String subject, Map<String, SortedMap<Integer, List<EpochStats>>> workloads)
+    public static Path dirtyPages(Path svg, Map<String, SortedMap<Integer, List<EpochStats>>> workloads)
             throws IOException {
         List<Series> series = new ArrayList<>();
         workloads.forEach((name, byInterval) -> {
@@ -98,18 +98,21 @@ public final class Plots {
                 }
             }
         }
-        return lines(svg, "Dirty pages per epoch against run time (seed Fig. 2), " + subject, "run time per epoch (ms)",
-                "dirty pages per epoch (mean)", series, false);
+        // a guest dirtying flat out and one dirtying 500 pages a second differ by orders of magnitude
+        boolean log = series.stream().allMatch(x -> Arrays.stream(x.y()).allMatch(y -> y > 0));
+        return lines(svg, "Dirty pages per epoch against run time (seed Fig. 2)", "run time per epoch (ms, mean at each"
+                + " epoch interval)", "dirty pages per epoch (mean" + (log ? ", log scale)" : ")"), series, false,
+                log);
     }
 
     /**
      * The seed's Fig. 3: where the pause of a checkpoint went, the mean of each part stacked (so each bar is the mean
-     * pause), one bar per phase ({@code phases}: label, then its epochs).
+     * pause), one bar per phase ({@code phases}: label, then its epochs), the phases told apart by {@code xAxis}.
      */
-    public static Path pauseBreakdown(Path svg, String subject, Map<String, List<EpochStats>> phases)
+    public static Path pauseBreakdown(Path svg, String xAxis, Map<String, List<EpochStats>> phases)
             throws IOException {
         List<String> categories = new ArrayList<>();
-        phases.forEach((label, epochs) -> categories.add(String.format(Locale.ROOT, "%s (%.0f pages, run %.1f ms)",
+        phases.forEach((label, epochs) -> categories.add(String.format(Locale.ROOT, "%s: %.0f pages, ran %.1f ms",
                 label, mean(epochs, EpochStats::dirtyPages), mean(epochs, EpochStats::runNanos) / 1e6)));
         Map<String, double[]> parts = new LinkedHashMap<>();
         PARTS.forEach((part, f) -> parts.put(part, phases.values().stream().mapToDouble(l -> mean(l, f) / 1e6)
@@ -121,8 +124,8 @@ public final class Plots {
                 }
             });
         }
-        return stacked(svg, "Where the checkpoint's pause went (seed Fig. 3), " + subject, "mean per part (ms)",
-                categories, parts);
+        return stacked(svg, "Where a checkpoint's pause goes (seed Fig. 3)", xAxis, "mean per part (ms)", categories,
+                parts);
     }
 
     /**
@@ -145,30 +148,36 @@ public final class Plots {
         List<Series> series = new ArrayList<>();
         trials.forEach((name, points) -> series.add(new Series(name, points.stream().mapToDouble(p -> p[0]).toArray(),
                 points.stream().mapToDouble(p -> p[1]).toArray())));
-        return lines(svg, "A client's reply latency around kill -9 of the primary (at 0)", "reply received, ms from the"
-                + " kill", "the reply's latency (ms)", series, true);
+        return lines(svg, "A client's reply latency around kill -9 of the primary", "reply received, ms from the kill"
+                + " (the vertical line)", "the reply's latency, request sent to reply received (ms)", series, true,
+                false);
     }
 
-    /** An XY chart of {@code series}, lines with markers; {@code markZero}: a vertical line at x = 0. */
-    static Path lines(Path svg, String what, String xAxis, String yAxis, List<Series> series, boolean markZero)
-            throws IOException {
+    /**
+     * An XY chart of {@code series}: lines with markers, or with {@code points} the markers alone and a vertical line
+     * at x = 0; its y axis logarithmic with {@code logY}.
+     */
+    static Path lines(Path svg, String what, String xAxis, String yAxis, List<Series> series, boolean points,
+            boolean logY) throws IOException {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title(what)).xAxisTitle(xAxis)
                 .yAxisTitle(yAxis).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS).setMarkerSize(5)
                 .setSeriesColors(PALETTE);
+        chart.getStyler().setYAxisLogarithmic(logY);
         for (Series s : series) {
             XYSeries line = chart.addSeries(s.name(), s.x(), s.y());
             line.setMarker(SeriesMarkers.CIRCLE);
         }
-        if (markZero) {
+        if (points) {
+            chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
             chart.addAnnotation(new AnnotationLine(0, true, false));
         }
         return write(chart, svg, "lines: " + String.join("; ", series.stream().map(Series::name).toList()));
     }
 
     /** A bar chart of {@code parts} (part, then its value per category) stacked in each category. */
-    static Path stacked(Path svg, String what, String yAxis, List<String> categories, Map<String, double[]> parts)
-            throws IOException {
+    static Path stacked(Path svg, String what, String xAxis, String yAxis, List<String> categories,
+            Map<String, double[]> parts) throws IOException {
         parts.forEach((part, values) -> {
             if (values.length != categories.size()) {
                 throw new IllegalArgumentException(part + ": " + values.length + " values for " + categories.size()
@@ -176,8 +185,8 @@ public final class Plots {
             }
         });
         CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title(what))
-                .yAxisTitle(yAxis).build();
-        chart.getStyler().setStacked(true).setLegendPosition(Styler.LegendPosition.OutsideE)
+                .xAxisTitle(xAxis).yAxisTitle(yAxis).build();
+        chart.getStyler().setStacked(true).setXAxisLabelRotation(8).setLegendPosition(Styler.LegendPosition.OutsideE)
                 .setSeriesColors(PALETTE);
         parts.forEach((part, values) -> chart.addSeries(part, categories, Arrays.stream(values).boxed().toList()));
         return write(chart, svg, "bars: " + String.join("; ", categories) + ". Stacked in each: "
@@ -186,7 +195,7 @@ public final class Plots {
 
     /** What the figure shows, the date, this machine and TCG. */
     static String title(String what) {
-        return String.format(Locale.ROOT, "%s. %s, %s, QEMU TCG", what, LocalDate.now(ZoneOffset.UTC), machine());
+        return String.format(Locale.ROOT, "%s · %s · %s · QEMU TCG", what, LocalDate.now(ZoneOffset.UTC), machine());
     }
 
     /** This machine: its name, cores, kernel and load average now. */
@@ -203,8 +212,8 @@ public final class Plots {
         } catch (IOException e) {
             // as the environment has it
         }
-        return String.format(Locale.ROOT, "host %s (%d cores, Linux %s, load %s)", host,
-                Runtime.getRuntime().availableProcessors(), System.getProperty("os.version"), load);
+        return String.format(Locale.ROOT, "%s (%d cores, Linux %s, load %s)", host,
+                Runtime.getRuntime().availableProcessors(), System.getProperty("os.version").split("-")[0], load);
     }
 
     /** Writes {@code chart} to {@code svg}, with its title and {@code desc} (what it draws) as the SVG's own. */

@@ -177,11 +177,11 @@ public final class QemuBenchmark {
             PauseFloor.legend(FLOOR_CYCLES);
             System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
                     + " announce-self): %d ms%n", restoreMs);
-            String subject = "the demo guest, " + seconds + " s per dirty rate";
             System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",
-                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), subject + " at " + interval + " ms",
+                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), String.format("the demo guest's dirtier"
+                            + " (mean dirty pages, run time per epoch), %d ms epochs, %d s each", interval, seconds),
                             phases).toAbsolutePath(),
-                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), subject, sweeps).toAbsolutePath());
+                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), sweeps).toAbsolutePath());
         }
     }
 

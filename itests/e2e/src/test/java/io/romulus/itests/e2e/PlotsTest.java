@@ -70,23 +70,23 @@ class PlotsTest {
         phases.put("500 p/s", slow);
         phases.put("flat out", fast);
 
-        Path svg = Plots.pauseBreakdown(dir.resolve("pause-breakdown.svg"), "test guest", phases);
+        Path svg = Plots.pauseBreakdown(dir.resolve("pause-breakdown.svg"), "the test's guests", phases);
 
         String text = svgText(svg);
         for (String part : List.of("stop", "harvest", "copy", "device state", "disk barrier", "cont", "hand-offs",
                 "other")) {
             assertTrue(text.contains(part), "the legend names the part " + part);
         }
-        assertTrue(text.contains("500 p/s (50 pages, run 25.0 ms)"), "a bar per phase, with its dirty pages and run");
-        assertTrue(text.contains("flat out (8000 pages, run 25.0 ms)"), text);
+        assertTrue(text.contains("500 p/s: 50 pages, ran 25.0 ms"), "a bar per phase, with its dirty pages and run");
+        assertTrue(text.contains("flat out: 8000 pages, ran 25.0 ms"), text);
         for (int i = 0; i < 8; i++) {
             assertEquals(2 + 1, filled(svg, Plots.PALETTE[i]), "part " + i + ": a bar in each phase, and its legend");
         }
         List<String> data = Files.readAllLines(dir.resolve("pause-breakdown.csv"), StandardCharsets.UTF_8);
         assertEquals("phase,part,mean_ms", data.get(0));
-        assertTrue(data.contains("\"500 p/s (50 pages, run 25.0 ms)\",stop,0.7000"), "the mean stop: " + data);
-        assertTrue(data.contains("\"flat out (8000 pages, run 25.0 ms)\",copy,7.5000"), "the copy: " + data);
-        assertTrue(data.contains("\"500 p/s (50 pages, run 25.0 ms)\",other,0.1000"), "the rest of the pause: " + data);
+        assertTrue(data.contains("\"500 p/s: 50 pages, ran 25.0 ms\",stop,0.7000"), "the mean stop: " + data);
+        assertTrue(data.contains("\"flat out: 8000 pages, ran 25.0 ms\",copy,7.5000"), "the copy: " + data);
+        assertTrue(data.contains("\"500 p/s: 50 pages, ran 25.0 ms\",other,0.1000"), "the rest of the pause: " + data);
     }
 
     @Test
@@ -101,7 +101,7 @@ class PlotsTest {
         workloads.put("dirtier 2000 pages/s", dirtier);
         workloads.put("pgbench", pgbench);
 
-        Path svg = Plots.dirtyPages(dir.resolve("dirty-pages.svg"), "test guests", workloads);
+        Path svg = Plots.dirtyPages(dir.resolve("dirty-pages.svg"), workloads);
 
         String text = svgText(svg);
         assertTrue(text.contains("dirtier 2000 pages/s") && text.contains("pgbench"), "a line per workload");
