@@ -11,6 +11,7 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -80,13 +81,15 @@ public final class Plots {
     /**
      * The seed's Fig. 2: for each workload, the mean dirty pages per epoch against the mean time the guest ran in the
      * epoch, one point per epoch interval the workload was checkpointed at ({@code workloads}: workload, then interval
-     * in ms, then the epochs at that interval).
+     * in ms, then the epochs at that interval), in the order of their run times: a guest that dirties more than the
+     * link carries runs longer than its interval, as the backup's ACKs allow.
      */
     public static Path dirtyPages(Path svg, Map<String, SortedMap<Integer, List<EpochStats>>> workloads)
             throws IOException {
         List<Series> series = new ArrayList<>();
         workloads.forEach((name, byInterval) -> {
-            List<List<EpochStats>> runs = byInterval.values().stream().filter(l -> !l.isEmpty()).toList();
+            List<List<EpochStats>> runs = byInterval.values().stream().filter(l -> !l.isEmpty())
+                    .sorted(Comparator.comparingDouble(l -> mean(l, EpochStats::runNanos))).toList();
             series.add(new Series(name,
                     runs.stream().mapToDouble(l -> mean(l, EpochStats::runNanos) / 1e6).toArray(),
                     runs.stream().mapToDouble(l -> mean(l, EpochStats::dirtyPages)).toArray()));
@@ -107,10 +110,14 @@ public final class Plots {
 
     /**
      * The seed's Fig. 3: where the pause of a checkpoint went, the mean of each part stacked (so each bar is the mean
-     * pause), one bar per phase ({@code phases}: label, then its epochs), the phases told apart by {@code xAxis}.
+     * pause), one bar per phase ({@code phases}: label, then its epochs) in the order of their dirty pages, the
+     * phases told apart by {@code xAxis}.
      */
-    public static Path pauseBreakdown(Path svg, String xAxis, Map<String, List<EpochStats>> phases)
+    public static Path pauseBreakdown(Path svg, String xAxis, Map<String, List<EpochStats>> given)
             throws IOException {
+        Map<String, List<EpochStats>> phases = new LinkedHashMap<>();
+        given.entrySet().stream().sorted(Comparator.comparingDouble(e -> mean(e.getValue(), EpochStats::dirtyPages)))
+                .forEach(e -> phases.put(e.getKey(), e.getValue()));
         List<String> categories = new ArrayList<>();
         phases.forEach((label, epochs) -> categories.add(String.format(Locale.ROOT, "%s: %.0f pages, ran %.1f ms",
                 label, mean(epochs, EpochStats::dirtyPages), mean(epochs, EpochStats::runNanos) / 1e6)));

@@ -67,8 +67,8 @@ class PlotsTest {
                 epoch(2, 26_000_000, 60, breakdown(800_000, 200_000, 50_000)));
         List<EpochStats> fast = List.of(epoch(3, 25_000_000, 8000, breakdown(9_000_000, 300_000, 7_500_000)));
         Map<String, List<EpochStats>> phases = new LinkedHashMap<>();
-        phases.put("500 p/s", slow);
         phases.put("flat out", fast);
+        phases.put("500 p/s", slow);
 
         Path svg = Plots.pauseBreakdown(dir.resolve("pause-breakdown.svg"), "the test's guests", phases);
 
@@ -78,7 +78,8 @@ class PlotsTest {
             assertTrue(text.contains(part), "the legend names the part " + part);
         }
         assertTrue(text.contains("500 p/s: 50 pages, ran 25.0 ms"), "a bar per phase, with its dirty pages and run");
-        assertTrue(text.contains("flat out: 8000 pages, ran 25.0 ms"), text);
+        assertTrue(text.contains("bars: 500 p/s: 50 pages, ran 25.0 ms; flat out: 8000 pages, ran 25.0 ms."),
+                "the bars in the order of their dirty pages: " + text);
         for (int i = 0; i < 8; i++) {
             assertEquals(2 + 1, filled(svg, Plots.PALETTE[i]), "part " + i + ": a bar in each phase, and its legend");
         }
@@ -97,17 +98,22 @@ class PlotsTest {
         dirtier.put(100, List.of(epoch(3, 98_000_000, 300, PauseBreakdown.NONE)));
         TreeMap<Integer, List<EpochStats>> pgbench = new TreeMap<>(Map.of(25, List.of(epoch(4, 25_000_000, 465,
                 PauseBreakdown.NONE))));
+        // a guest the link cannot keep up with: at 10 ms it ran longer than at 50 ms
+        TreeMap<Integer, List<EpochStats>> flatOut = new TreeMap<>(Map.of(10, List.of(epoch(5, 690_000_000, 8300,
+                PauseBreakdown.NONE)), 50, List.of(epoch(6, 160_000_000, 7300, PauseBreakdown.NONE))));
         Map<String, SortedMap<Integer, List<EpochStats>>> workloads = new LinkedHashMap<>();
         workloads.put("dirtier 2000 pages/s", dirtier);
         workloads.put("pgbench", pgbench);
+        workloads.put("flat out", flatOut);
 
         Path svg = Plots.dirtyPages(dir.resolve("dirty-pages.svg"), workloads);
 
         String text = svgText(svg);
         assertTrue(text.contains("dirtier 2000 pages/s") && text.contains("pgbench"), "a line per workload");
-        assertEquals(3 + 2, markers(svg), "a marker per interval of each workload, and one per workload in the legend");
+        assertEquals(5 + 3, markers(svg), "a marker per interval of each workload, and one per workload in the legend");
         assertEquals(List.of("workload,run_ms,dirty_pages", "dirtier 2000 pages/s,25.000,110.0",
-                "dirtier 2000 pages/s,98.000,300.0", "pgbench,25.000,465.0"),
+                "dirtier 2000 pages/s,98.000,300.0", "pgbench,25.000,465.0", "flat out,160.000,7300.0",
+                "flat out,690.000,8300.0"),
                 Files.readAllLines(dir.resolve("dirty-pages.csv"), StandardCharsets.UTF_8));
     }
 
