@@ -33,10 +33,11 @@ set -euo pipefail
 #   redis-tools                      tests against the Debian guest: redis-cli
 #   systemd                          the assembly's tests: systemd-analyze verify of the shipped systemd unit
 #   chromium, chromium-driver        the Karaf itests: HawtioViewIT drives Hawtio in headless Chromium (Selenium)
+#   fonts-dejavu-core                the benchmarks' plots (XChart draws their text with a font of the system; PlotsTest)
 ROMULUS_PACKAGES=(openjdk-17-jdk-headless maven curl iproute2 tar qemu-system-x86 gcc libc6-dev busybox-static
     cpio kmod xz-utils zstd python3 iptables procps socat libvirt0 libxen-dev qemu-utils drbd-utils e2fsprogs haproxy
     mmdebstrap extlinux syslinux-common fdisk mount openssl postgresql-client-15 postgresql-15 redis-tools systemd
-    chromium chromium-driver)
+    chromium chromium-driver fonts-dejavu-core)
 
 romulus_need_packages() {
     local missing=() p

@@ -10,8 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import io.romulus.api.engine.EpochStats;
@@ -34,7 +37,11 @@ import io.romulus.api.hypervisor.DomainId;
  * <li>the checkpoints under pgbench at each rate: pause and dirty pages per epoch (median, p99), checkpoints per
  * second, from the engine's epoch history.</li>
  * </ol>
- * Run it with {@code scripts/bench-debian [--seconds 40] [--clients 4] [--scale 4]}.
+ * It plots (in {@code --out}, SVG with the figures as CSV beside) dirty pages per epoch against the time the guest ran
+ * in it at the two rates (the seed paper's Fig. 2, {@code dirty-pages.svg}) and where the pause went at each (its
+ * Fig. 3, {@code pause-breakdown.svg}).
+ * Run it with {@code scripts/bench-debian [--seconds 40] [--clients 4] [--scale 4]
+ * [--out itests/e2e/target/bench-debian]}.
  */
 public final class PgbenchBenchmark {
 
@@ -72,7 +79,8 @@ public final class PgbenchBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = BenchSupport.parse(args, List.of("seconds", "clients", "scale", "debian", "preload",
-                "scripts"));
+                "scripts", "out"));
+        Path out = Path.of(a.getOrDefault("out", "itests/e2e/target/bench-debian"));
         int seconds = Integer.parseInt(a.getOrDefault("seconds", "40"));
         int clients = Integer.parseInt(a.getOrDefault("clients", "4"));
         int scale = Integer.parseInt(a.getOrDefault("scale", "4"));
@@ -174,6 +182,17 @@ public final class PgbenchBenchmark {
                     state10);
             System.out.printf("Load after: %s; other QEMU processes on the machine: %d%n", uptime(),
                     otherQemusAfter);
+            SortedMap<Integer, List<EpochStats>> byInterval = new TreeMap<>(Map.of(25, rate40.epochs(), 100,
+                    rate10.epochs()));
+            Map<String, List<EpochStats>> phases = new LinkedHashMap<>();
+            phases.put(rate40.label(), rate40.epochs());
+            phases.put(rate10.label(), rate10.epochs());
+            System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",
+                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), Map.of("pgbench -c " + clients + " (Debian guest)",
+                            byInterval)).toAbsolutePath(),
+                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), String.format("pgbench -c %d in the Debian"
+                            + " guest at each epoch interval (mean dirty pages, run time per epoch), %d s each",
+                            clients, seconds), phases).toAbsolutePath());
         }
     }
 

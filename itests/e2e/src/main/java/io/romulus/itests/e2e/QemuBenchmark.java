@@ -13,8 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,11 +41,16 @@ import io.romulus.qemu.internal.QemuHypervisor;
  * pause, the time to ACK and the sustained checkpoint rate;</li>
  * <li>per guest: where the pause went, part by part, beside the floor measured on the same guest before it was
  * protected ({@link PauseFloor});</li>
- * <li>the time to resume the guest of the last dirty rate on the backup from its replica (failover restore).</li>
+ * <li>the time to resume the guest of the last dirty rate on the backup from its replica (failover restore);</li>
+ * <li>per guest, after its phase: its protection at each epoch interval of {@code --run-times} in turn.</li>
  * </ul>
+ * It plots (in {@code --out}, SVG with the figures as CSV beside) the seed paper's Fig. 3, where the pause went per
+ * guest ({@code pause-breakdown.svg}), and its Fig. 2, dirty pages per epoch against the time the guest ran in it
+ * ({@code dirty-pages.svg}).
  * Each phase ends as an operator would end it: protection stops (on both nodes) before its guest is stopped, so that
  * the engines report nothing but what the phase measured.
- * Run it with {@code scripts/bench-qemu [--interval 25] [--seconds 15] [--rates 500,2000,8000]}.
+ * Run it with {@code scripts/bench-qemu [--interval 25] [--seconds 15] [--rates 500,2000,8000]
+ * [--run-times 10,25,50,100,200] [--sweep-seconds 4] [--out itests/e2e/target/bench-qemu]}.
  */
 public final class QemuBenchmark {
 
@@ -54,11 +62,16 @@ public final class QemuBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> a = BenchSupport.parse(args, List.of("interval", "seconds", "rates", "guest", "preload"));
+        Map<String, String> a = BenchSupport.parse(args, List.of("interval", "seconds", "rates", "run-times",
+                "sweep-seconds", "out", "guest", "preload"));
         int interval = Integer.parseInt(a.getOrDefault("interval", "25"));
         int seconds = Integer.parseInt(a.getOrDefault("seconds", "15"));
         int[] rates = Arrays.stream(a.getOrDefault("rates", "500,2000,8000").split(",")).mapToInt(Integer::parseInt)
                 .toArray();
+        int[] runTimes = Arrays.stream(a.getOrDefault("run-times", "10,25,50,100,200").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        int sweepSeconds = Integer.parseInt(a.getOrDefault("sweep-seconds", "4"));
+        Path out = Path.of(a.getOrDefault("out", "itests/e2e/target/bench-qemu"));
         Path guest = Path.of(a.getOrDefault("guest", "native/target/guest"));
         Path preload = Path.of(a.getOrDefault("preload", "native/target/lib/libromulus-uffd.so"));
         Path run = Path.of("/dev/shm", "romulus-bench-" + ProcessHandle.current().pid());
@@ -78,7 +91,11 @@ public final class QemuBenchmark {
             backup.addHypervisor(backupQemu);
             InetSocketAddress peer = nodes.backupAddress();
             System.out.printf("Romulus QEMU benchmark: the demo guest (128 MiB, TCG), %d ms epochs, %d s per phase, MINA"
-                    + " stream on loopback%n%n", interval, seconds);
+                    + " stream on loopback; then %d s at each epoch interval of %s ms per guest%n%n", interval, seconds,
+                    sweepSeconds, Arrays.toString(runTimes));
+            // the figures: the pause's parts per guest (Fig. 3) and dirty pages against run time per guest (Fig. 2)
+            Map<String, List<EpochStats>> phases = new LinkedHashMap<>();
+            Map<String, SortedMap<Integer, List<EpochStats>>> sweeps = new LinkedHashMap<>();
 
             // 1. a CPU-and-memory workload: unprotected, protected, unprotected again, in one guest
             DomainId work = DomainId.parse("qemu:bench-work");
@@ -93,6 +110,8 @@ public final class QemuBenchmark {
             await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
             double during = mean(console, seconds);
             List<EpochStats> workEpochs = primary.epochs(work, 1000);
+            phases.put("flat out", workEpochs);
+            sweeps.put("dirtier flat out (32 MiB)", sweep(primary, work, runTimes, sweepSeconds));
             BenchSupport.unprotect(primary, backup, work);
             double after = mean(console, seconds);
             System.out.println("Guest workload (dirtier writing flat out into 32 MiB, pages written per second)");
@@ -127,6 +146,8 @@ public final class QemuBenchmark {
                 Thread.sleep(seconds * 1000L);
                 List<EpochStats> stats = primary.epochs(id, (int) (committed(backup, id) - from));
                 String label = Integer.toString(rates[i]);
+                phases.put(rates[i] + " pages/s", stats);
+                sweeps.put("dirtier " + rates[i] + " pages/s", sweep(primary, id, runTimes, sweepSeconds));
                 long memcpy = BenchSupport.checkpointRow(label, stats, src, dst);
                 breakdown.add(() -> floor.row(label, stats, memcpy));
                 if (i < rates.length - 1) {
@@ -156,7 +177,31 @@ public final class QemuBenchmark {
             PauseFloor.legend(FLOOR_CYCLES);
             System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
                     + " announce-self): %d ms%n", restoreMs);
+            System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",
+                    Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), String.format("the demo guest's dirtier"
+                            + " (mean dirty pages, run time per epoch), %d ms epochs, %d s each", interval, seconds),
+                            phases).toAbsolutePath(),
+                    Plots.dirtyPages(out.resolve("dirty-pages.svg"), sweeps).toAbsolutePath());
         }
+    }
+
+    /**
+     * The seed's Fig. 2 for one guest: its protection checkpointed at each of {@code runTimes} (ms) in turn for
+     * {@code seconds}, after a settling second, and the epochs of each. Leaves the last interval set.
+     */
+    private static SortedMap<Integer, List<EpochStats>> sweep(Engine primary, DomainId id, int[] runTimes,
+            int seconds) throws InterruptedException {
+        SortedMap<Integer, List<EpochStats>> byInterval = new TreeMap<>();
+        for (int ms : runTimes) {
+            primary.setInterval(id, ms);
+            Thread.sleep(1000 + 2L * ms);
+            long from = System.currentTimeMillis();
+            Thread.sleep(seconds * 1000L);
+            long to = System.currentTimeMillis();
+            byInterval.put(ms, primary.epochs(id, Integer.MAX_VALUE).stream()
+                    .filter(e -> e.startedMillis() >= from && e.startedMillis() <= to).toList());
+        }
+        return byInterval;
     }
 
     /** The dirtier's per-second rates printed on the console after the first {@code skip} characters. */

@@ -13,6 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.romulus.itests.e2e.Plots;
+
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -29,7 +31,8 @@ import static org.awaitility.Awaitility.await;
  * whose session timeout is {@code --session-ms}, the ZooKeeper server ticking every {@code --tick-ms} (default 500:
  * sessions of 1000 ms at least; ZooKeeper allows 2 to 20 ticks). Prints the distributions and the
  * breakdown, and writes each trial's reply latency around the kill to {@code target/failover-latency.csv} (trial, mode,
- * milliseconds from the kill, the wait that reply ended).
+ * milliseconds from the kill, the wait that reply ended, the reply's latency) and its plot to
+ * {@code target/failover-latency.svg}.
  *
  * <p>Usage: {@code scripts/bench-failover [--trials 10] [--witness | --witness-only] [--session-ms 1000]
  * [--tick-ms 500]}.
@@ -79,7 +82,7 @@ public final class FailoverBenchmark {
         Files.createDirectories(csv.getParent());
         List<Trial> all = new ArrayList<>();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
-            out.println("trial,mode,ms_from_kill,wait_ms");
+            out.println("trial,mode,ms_from_kill,wait_ms,latency_ms");
             if (plain) {
                 all.addAll(run("no witness", false, trials, 0, out));
             }
@@ -113,7 +116,8 @@ public final class FailoverBenchmark {
             System.out.printf(Locale.ROOT, "  %2d %-26s reply after %4d ms: %s%n", i + 1, t.mode(), t.killToReply(),
                     t.alarm());
         }
-        System.out.println("Reply latency around each kill: " + csv.toAbsolutePath());
+        System.out.println("Reply latency around each kill: " + csv.toAbsolutePath() + ", plotted in "
+                + Plots.failoverLatency(csv, csv.resolveSibling("failover-latency.svg")).toAbsolutePath());
     }
 
     private static void row(String what, long[] values) {
@@ -206,14 +210,17 @@ public final class FailoverBenchmark {
         return end;
     }
 
-    /** The client's replies from a second before the kill to three seconds after it. */
+    /**
+     * The client's replies from a second before the kill to three seconds after it: when each came (ms from the
+     * kill), the wait it ended (since the reply before) and its own latency (request sent to reply received).
+     */
     private static void latency(PrintWriter csv, int trial, String mode, FaultRig rig, long kill) {
         long previous = -1;
         for (long[] v : rig.values) {
             long rel = v[1] - kill;
             if (rel >= -TimeUnit.SECONDS.toNanos(1) && rel <= TimeUnit.SECONDS.toNanos(3)) {
-                csv.printf(Locale.ROOT, "%d,%s,%.1f,%.1f%n", trial, mode, rel / 1e6,
-                        previous < 0 ? 0.0 : (v[1] - previous) / 1e6);
+                csv.printf(Locale.ROOT, "%d,\"%s\",%.1f,%.1f,%.1f%n", trial, mode, rel / 1e6,
+                        previous < 0 ? 0.0 : (v[1] - previous) / 1e6, v[2] / 1e6);
             }
             previous = v[1];
         }

@@ -37,7 +37,7 @@ final class FaultRig implements AutoCloseable {
     NodeProcess a;
     NodeProcess b;
     Process client;
-    final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos
+    final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos, the reply's latency (nanos)
     final List<String> errors = new CopyOnWriteArrayList<>();
     /** The ZooKeeper server's tickTime: sessions may last 2 to 20 ticks. */
     int zooKeeperTickMs = 500;
@@ -127,7 +127,9 @@ final class FaultRig implements AutoCloseable {
             String line;
             while ((line = in.readLine()) != null) {
                 if (line.startsWith("value ")) {
-                    values.add(new long[] {Long.parseLong(line.split(" ")[1]), System.nanoTime()});
+                    String[] f = line.split(" ");
+                    values.add(new long[] {Long.parseLong(f[1]), System.nanoTime(), Long.parseLong(f[3])
+                            - Long.parseLong(f[2])});
                 } else if (line.startsWith("error")) {
                     errors.add(line);
                 }
