@@ -24,6 +24,18 @@ public @interface EngineConfig {
     @AttributeDefinition(name = "Largest interval (ms)", min = "1")
     int interval_max_ms() default 10_000;
 
+    @AttributeDefinition(name = "Interval mode", description = "adaptive: the epoch lengthens when the backup or the "
+            + "link cannot keep up or when pauses take over 30% of it, and shortens when output waits, within the "
+            + "adaptive bounds (which always include the set interval); fixed: always the set interval", options = {
+                @Option(label = "adaptive", value = "adaptive"), @Option(label = "fixed", value = "fixed")})
+    String interval_mode() default "adaptive";
+
+    @AttributeDefinition(name = "Shortest adaptive interval (ms)", min = "1")
+    int interval_adaptive_min_ms() default 10;
+
+    @AttributeDefinition(name = "Longest adaptive interval (ms)", min = "1")
+    int interval_adaptive_max_ms() default 200;
+
     @AttributeDefinition(name = "Epoch history", description = "Epochs of statistics kept per domain", min = "1")
     int history_size() default 1024;
 

@@ -124,6 +124,9 @@ class ProtectionMBeansTest {
         assertEquals("BACKUP", backupServer.getAttribute(demo, "Role"));
         assertEquals("127.0.0.1:7480", platform.getAttribute(demo, "Peer"));
         assertEquals(10, platform.getAttribute(demo, "IntervalMs"));
+        assertEquals(10, platform.getAttribute(demo, "CurrentIntervalMs"));
+        assertEquals("fixed", platform.getAttribute(demo, "IntervalReason"));
+        assertEquals("", backupServer.getAttribute(demo, "IntervalReason"));
         assertEquals(100, platform.getAttribute(demo, "InitialSyncPercent"));
 
         long first = (Long) platform.getAttribute(demo, "Epoch");
@@ -150,6 +153,8 @@ class ProtectionMBeansTest {
         TabularData status = assertInstanceOf(TabularData.class, platform.getAttribute(ENGINE, "Status"));
         CompositeData row = status.values().stream().map(CompositeData.class::cast).findFirst().orElseThrow();
         assertEquals("sim:demo", row.get("domain"));
+        assertEquals(10, row.get("currentIntervalMs"));
+        assertEquals("fixed", row.get("intervalReason"));
 
         primary.alarms().raise(Alarm.Kind.WITNESS, DEMO, "the witness is away");
         TabularData alarms = assertInstanceOf(TabularData.class, platform.getAttribute(ENGINE, "Alarms"));

@@ -45,18 +45,19 @@ import org.osgi.service.component.annotations.Reference;
 public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean {
 
     private static final String[] STATUS_ITEMS = {"domain", "role", "state", "epoch", "intervalMs", "lastPauseMicros",
-        "dirtyPages", "lagEpochs", "peer", "detail"};
+        "dirtyPages", "lagEpochs", "peer", "detail", "currentIntervalMs", "intervalReason"};
     private static final OpenType<?>[] STATUS_TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
         SimpleType.LONG, SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.STRING,
-        SimpleType.STRING};
+        SimpleType.STRING, SimpleType.INTEGER, SimpleType.STRING};
     /** The pause's breakdown follows {@code ackMicros}: its parts, then what none of them covers. */
     private static final String[] EPOCH_ITEMS = {"epoch", "startedMillis", "runMicros", "dirtyPages", "pauseMicros",
         "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros", "stopMicros", "harvestMicros",
-        "deviceStateMicros", "diskBarrierMicros", "contMicros", "handOffMicros", "otherMicros"};
+        "deviceStateMicros", "diskBarrierMicros", "contMicros", "handOffMicros", "otherMicros", "cpuMicros",
+        "writeFaults"};
     private static final OpenType<?>[] EPOCH_TYPES = {SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
         SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.DOUBLE,
         SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
-        SimpleType.LONG, SimpleType.LONG};
+        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG};
 
     /**
      * An alarm is a row {@code key, value}: the shape of an MXBean map, which Jolokia turns into a JSON object and
@@ -106,7 +107,8 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
             TabularDataSupport table = new TabularDataSupport(statusType);
             for (ProtectionStatus s : engine.status()) {
                 Object[] values = {s.domain(), s.role().name(), s.state().name(), s.epoch(), s.intervalMs(),
-                    s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(), s.peer(), s.detail()};
+                    s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(), s.peer(), s.detail(),
+                    s.currentIntervalMs(), s.intervalReason()};
                 table.put(new CompositeDataSupport(statusType.getRowType(), STATUS_ITEMS, values));
             }
             return table;
@@ -131,7 +133,8 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
                     e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes(), e.wireBytes(), e.compressionRatio(),
                     e.ackNanos() < 0 ? -1L : e.ackNanos() / 1000, b.stopNanos() / 1000, b.harvestNanos() / 1000,
                     b.deviceStateNanos() / 1000, b.diskBarrierNanos() / 1000, b.contNanos() / 1000,
-                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000};
+                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000,
+                    e.cpuNanos() < 0 ? -1L : e.cpuNanos() / 1000, e.writeFaults()};
                 table.put(new CompositeDataSupport(epochType.getRowType(), EPOCH_ITEMS, values));
             }
             return table;
