@@ -339,8 +339,14 @@ final class EpochLoop {
             // backup: until then a stream still taking bytes is alive (a silent link stops taking them as soon
             // as the socket's buffer is full). Afterwards only ACKs count, so a backup that goes on reading but
             // no longer acknowledges (it took the domain over) is left, and the new stream learns why
+            // Until that first ACK the backup may still be installing a copy that the sockets' buffers delivered
+            // long after the last byte left here (a busy or lossy link), and while the backup's heartbeats still
+            // arrive the stream is in TCP's loss recovery, not lost: a new connection over the same path would only
+            // start cold (a lost SYN alone costs a second). Either gets the whole link timeout
             long silent = System.nanoTime() - s.progressNanos();
-            if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
+            long timeoutMs = s.acked() && !heartbeats.heardWithin(ackTimeoutMs()) ? ackTimeoutMs()
+                    : Math.max(ackTimeoutMs(), settings.linkTimeoutMs());
+            if (silent > TimeUnit.MILLISECONDS.toNanos(timeoutMs)) {
                 long out = s.acked() ? s.bytesOut() : link.bytesOut();
                 if (out > s.bytesOut()) {
                     s.bytesOut(out);

@@ -56,6 +56,8 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile boolean refuse;
     /** How long the backup takes over each checkpoint's end before it acknowledges it: a backup that is behind. */
     volatile long ackDelayMs;
+    /** How long the backup takes to install an initial copy before it acknowledges it. */
+    volatile long initialAckDelayMs;
     volatile Link current;
 
     LoopbackTransport() {
@@ -167,7 +169,7 @@ final class LoopbackTransport implements CheckpointTransport {
                         case "state" -> sink.deviceState(r.epoch(), r.state());
                         case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
                         case "end" -> {
-                            long slow = ackDelayMs;
+                            long slow = r.end().initial() ? initialAckDelayMs : ackDelayMs;
                             if (slow > 0) {
                                 Thread.sleep(slow);
                             }
