@@ -7,17 +7,20 @@ import java.util.Locale;
  * picks the next interval, within bounds that include the interval the operator set (the target).
  *
  * <ul>
- * <li>The link or the backup cannot keep up: the loop waited for room in the ACK window (back-pressure) for more than
- * a tenth of the interval. The interval grows by half: fewer, larger checkpoints need fewer round trips.</li>
- * <li>Pauses dominate: the pauses (smoothed over a few epochs) take more than {@value #PAUSE_HIGH} of the interval, as
- * a high dirty rate makes them. The interval grows by a quarter.</li>
+ * <li>The link or the backup cannot keep up: in {@value #PRESSURE_EPOCHS} epochs in a row the loop waited for room in
+ * the ACK window (back-pressure) for more than a tenth of the interval. The interval grows by a quarter: fewer,
+ * larger checkpoints need fewer round trips.</li>
+ * <li>Pauses dominate: in {@value #PRESSURE_EPOCHS} epochs in a row the pause took more than {@value #PAUSE_HIGH} of
+ * the interval, as a high dirty rate makes them. The interval grows by a quarter.</li>
  * <li>Output waits: the guest sent packets during the epoch (held until the ACK) and the pauses are short enough
  * (under {@value #PAUSE_LOW} of a shorter interval). The interval shrinks by a fifth: held output leaves sooner.</li>
  * <li>Otherwise, after {@value #CALM_EPOCHS} epochs in a row without back-pressure or long pauses, it steps back
  * towards the set interval (down only as far as the pauses stay clearly under {@value #PAUSE_HIGH} of it).</li>
  * </ul>
- * Growing acts at once; shrinking only once the epochs have been calm, so the two do not chase each other. In fixed
- * mode the interval is the set one. Pure arithmetic on what it is told: no clock, one thread (the epoch loop's).
+ * One long wait (TCP retransmitting on a lossy link) or one long pause (a busy host) is no trend: it lengthens
+ * nothing, since a longer interval would only make every reply wait longer. Growing needs a few epochs of pressure in
+ * a row, shrinking a few more of calm, so the two do not chase each other. In fixed mode the interval is the set
+ * one. Pure arithmetic on what it is told: no clock, one thread (the epoch loop's).
  */
 final class AdaptiveInterval {
 
@@ -27,6 +30,8 @@ final class AdaptiveInterval {
     static final double PAUSE_LOW = 0.1;
     /** Calm epochs in a row before the interval shrinks. */
     static final int CALM_EPOCHS = 8;
+    /** Epochs of back-pressure, or of long pauses, in a row before the interval grows. */
+    static final int PRESSURE_EPOCHS = 3;
     /** Stepping back down stops where the pauses would take more than this part of {@link #PAUSE_HIGH}. */
     static final double RETURN_MARGIN = 0.9;
     /** Back-pressure above this share of the interval lengthens it. */
@@ -69,6 +74,9 @@ final class AdaptiveInterval {
     /** Smoothed pause, ns; negative before the first. */
     private double pauseNanos = -1;
     private int calm;
+    /** Epochs in a row with back-pressure, and with long pauses. */
+    private int backlogged;
+    private int longPauses;
 
     /**
      * @param targetMs the interval the operator set
@@ -86,6 +94,8 @@ final class AdaptiveInterval {
         targetMs = ms;
         currentMs = ms;
         calm = 0;
+        backlogged = 0;
+        longPauses = 0;
         reason = adaptive ? Reason.SET : Reason.FIXED;
         why = "";
     }
@@ -130,16 +140,24 @@ final class AdaptiveInterval {
         }
         this.pauseNanos = this.pauseNanos < 0 ? pauseNanos : this.pauseNanos + (pauseNanos - this.pauseNanos) / 4;
         double intervalNanos = currentMs * 1e6;
-        if (waitedNanos > WAIT_SHARE * intervalNanos) {
+        boolean waited = waitedNanos > WAIT_SHARE * intervalNanos;
+        boolean longPause = pauseNanos > PAUSE_HIGH * intervalNanos;
+        backlogged = waited ? backlogged + 1 : 0;
+        longPauses = longPause ? longPauses + 1 : 0;
+        if (waited || longPause) {
             calm = 0;
-            grow(Math.max(currentMs + 1, (int) Math.ceil(currentMs * 1.5)), Reason.BACKLOG,
-                    String.format(Locale.ROOT, "waited %.1f ms for ACKs", waitedNanos / 1e6));
+        }
+        if (backlogged >= PRESSURE_EPOCHS) {
+            backlogged = 0;
+            grow(Reason.BACKLOG, String.format(Locale.ROOT, "waited %.1f ms for ACKs", waitedNanos / 1e6));
             return currentMs;
         }
-        if (this.pauseNanos > PAUSE_HIGH * intervalNanos) {
-            calm = 0;
-            grow(Math.max(currentMs + 1, (int) Math.ceil(currentMs * 1.25)), Reason.PAUSES,
-                    String.format(Locale.ROOT, "pause %.1f ms of %d ms", this.pauseNanos / 1e6, currentMs));
+        if (longPauses >= PRESSURE_EPOCHS) {
+            longPauses = 0;
+            grow(Reason.PAUSES, String.format(Locale.ROOT, "pause %.1f ms of %d ms", pauseNanos / 1e6, currentMs));
+            return currentMs;
+        }
+        if (waited || longPause) {
             return currentMs;
         }
         calm++;
@@ -165,9 +183,9 @@ final class AdaptiveInterval {
         return currentMs;
     }
 
-    /** Longer, up to the bound; at the bound it stays there for the same reason. */
-    private void grow(int ms, Reason r, String figures) {
-        currentMs = Math.min(highest(), ms);
+    /** A quarter longer, up to the bound; at the bound it stays there for the same reason. */
+    private void grow(Reason r, String figures) {
+        currentMs = Math.min(highest(), Math.max(currentMs + 1, (int) Math.ceil(currentMs * 1.25)));
         reason = r;
         why = figures;
     }

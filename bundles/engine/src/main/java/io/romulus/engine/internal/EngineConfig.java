@@ -25,7 +25,7 @@ public @interface EngineConfig {
     int interval_max_ms() default 10_000;
 
     @AttributeDefinition(name = "Interval mode", description = "adaptive: the epoch lengthens when the backup or the "
-            + "link cannot keep up or when pauses take over 30% of it, and shortens when output waits, within the "
+            + "link cannot keep up or when pauses take over 30% of it (3 epochs in a row), and shortens when output waits, within the "
             + "adaptive bounds (which always include the set interval); fixed: always the set interval", options = {
                 @Option(label = "adaptive", value = "adaptive"), @Option(label = "fixed", value = "fixed")})
     String interval_mode() default "adaptive";

@@ -38,13 +38,30 @@ class AdaptiveIntervalTest {
     }
 
     @Test
-    void backPressureLengthensAtOnceUpToTheBoundAndSaysWhy() {
+    void backPressureEpochAfterEpochLengthensUpToTheBoundAndSaysWhy() {
         AdaptiveInterval a = new AdaptiveInterval(25, ADAPTIVE);
-        assertEquals(38, epochs(a, 1, 20, 3, 0));
+        assertEquals(25, epochs(a, AdaptiveInterval.PRESSURE_EPOCHS - 1, 20, 3, 0));
+        assertEquals(32, epochs(a, 1, 20, 3, 0));
         assertEquals(AdaptiveInterval.Reason.BACKLOG, a.reason());
         assertTrue(a.describe().contains("waited 20.0 ms for ACKs"), a.describe());
-        assertEquals(200, epochs(a, 20, 100, 3, 0));
+        assertEquals(200, epochs(a, 40, 100, 3, 0));
         assertEquals(AdaptiveInterval.Reason.BACKLOG, a.reason());
+    }
+
+    @Test
+    void oneLongStallOfTheLinkLengthensNothing() {
+        AdaptiveInterval a = new AdaptiveInterval(25, ADAPTIVE);
+        // TCP retransmitting on a lossy link: one epoch waits 600 ms, the next ones find the window empty
+        for (int i = 0; i < 10; i++) {
+            assertEquals(25, epochs(a, 1, 600, 3, 0));
+            assertEquals(25, epochs(a, 4, 0, 3, 0));
+        }
+        // nor does a pause now and then that a busy host stretches
+        for (int i = 0; i < 10; i++) {
+            assertEquals(25, epochs(a, 1, 0, 30, 0));
+            assertEquals(25, epochs(a, 2, 0, 3, 0));
+        }
+        assertEquals(AdaptiveInterval.Reason.SET, a.reason());
     }
 
     @Test
@@ -69,7 +86,7 @@ class AdaptiveIntervalTest {
     @Test
     void onceCalmTheIntervalReturnsToTheSetOne() {
         AdaptiveInterval a = new AdaptiveInterval(25, ADAPTIVE);
-        epochs(a, 10, 100, 3, 0);
+        epochs(a, 40, 100, 3, 0);
         assertEquals(200, a.currentMs());
         // calm epochs: it holds for a while, then steps down to the set interval and stops there
         assertEquals(200, epochs(a, AdaptiveInterval.CALM_EPOCHS - 1, 0, 3, 0));
@@ -110,20 +127,20 @@ class AdaptiveIntervalTest {
         epochs(a, 30, 0, 0.5, 3);
         assertEquals(10, a.currentMs());
         // back-pressure with output waiting: it lengthens, and does not shrink again in the next few calm epochs
-        int grown = epochs(a, 1, 5, 0.5, 3);
-        assertEquals(15, grown);
-        assertEquals(15, epochs(a, AdaptiveInterval.CALM_EPOCHS - 1, 0, 0.5, 3));
+        int grown = epochs(a, AdaptiveInterval.PRESSURE_EPOCHS, 5, 0.5, 3);
+        assertEquals(13, grown);
+        assertEquals(13, epochs(a, AdaptiveInterval.CALM_EPOCHS - 1, 0, 0.5, 3));
     }
 
     @Test
     void theBoundsAlwaysIncludeTheSetInterval() {
         AdaptiveInterval a = new AdaptiveInterval(500, ADAPTIVE);
-        assertEquals(500, epochs(a, 1, 400, 3, 0));
+        assertEquals(500, epochs(a, AdaptiveInterval.PRESSURE_EPOCHS, 400, 3, 0));
         assertEquals(AdaptiveInterval.Reason.BACKLOG, a.reason());
         a.target(5);
         assertEquals(5, a.currentMs());
         assertEquals(5, epochs(a, 40, 0, 0.1, 9));
-        assertEquals(200, epochs(a, 40, 100, 0.1, 0));
+        assertEquals(200, epochs(a, 80, 100, 0.1, 0));
     }
 
     @Test
