@@ -75,6 +75,17 @@ public interface ProtectedDomain extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * How many write-protect faults the domain took between the last two harvests to have its writes tracked (with
+     * userfaultfd's asynchronous write-protect, one per page written: each costs the guest a trip through the host
+     * kernel), 0 for a tracking that takes none, or -1 (the default) where the binding cannot tell.
+     *
+     * @since 1.8
+     */
+    default long writeFaultsOfLastHarvest() {
+        return -1;
+    }
+
     /** What output commit attaches to. */
     List<GuestInterface> networkInterfaces();
 

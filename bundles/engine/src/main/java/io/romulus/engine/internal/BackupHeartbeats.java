@@ -70,6 +70,19 @@ final class BackupHeartbeats {
         }
     }
 
+    /**
+     * Whether the backup's failure detector was heard from within the last {@code millis} (its heartbeats, or an
+     * ACK): the backup and the path to it are alive, whatever the stream does. False without a detector, or one that
+     * cannot tell.
+     */
+    boolean heardWithin(long millis) {
+        FailureDetector.Monitor m;
+        synchronized (this) {
+            m = monitor;
+        }
+        return m != null && m.silenceMillis() < millis; // NaN (not known) compares false
+    }
+
     /** The failure detector changed: heartbeats go through the new one, unless the protection is stopping. */
     void detectorChanged(boolean stopping) {
         FailureDetector.Monitor m;

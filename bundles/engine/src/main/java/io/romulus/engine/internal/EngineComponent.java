@@ -91,7 +91,9 @@ public class EngineComponent implements ReplicationEngine {
         return new EngineSettings(node, c.interval_ms(), c.interval_min_ms(), c.interval_max_ms(), c.history_size(),
                 c.link_timeout_ms(), c.reconnect_delay_ms(), c.max_inflight_epochs(), c.initial_copy_batch(),
                 EngineSettings.FailoverMode.parse(c.failover_mode()), c.peer_heartbeat_port(),
-                c.failover_reprotect(), c.handover_grace_ms());
+                c.failover_reprotect(), c.handover_grace_ms(), new EngineSettings.IntervalPolicy(
+                        EngineSettings.IntervalPolicy.parseMode(c.interval_mode()), c.interval_adaptive_min_ms(),
+                        c.interval_adaptive_max_ms()));
     }
 
     @Modified

@@ -27,13 +27,30 @@ public @interface EngineConfig {
             min = "1")
     int interval_max_ms() default 10_000;
 
+    @AttributeDefinition(name = "Interval mode", description = "adaptive: the epoch lengthens when the backup or the "
+            + "link cannot keep up or when pauses take over 30% of it (3 epochs in a row), and shortens when output "
+            + "waits, within the adaptive bounds (which always include the set interval); the current interval and why "
+            + "are in romulus:status. fixed: always the set interval", options = {
+                @Option(label = "adaptive", value = "adaptive"), @Option(label = "fixed", value = "fixed")})
+    String interval_mode() default "adaptive";
+
+    @AttributeDefinition(name = "Shortest adaptive interval (ms)", description = "The shortest epoch interval the "
+            + "adaptive mode may choose, ms (raised to the set interval if that is shorter)", min = "1")
+    int interval_adaptive_min_ms() default 10;
+
+    @AttributeDefinition(name = "Longest adaptive interval (ms)", description = "The longest epoch interval the "
+            + "adaptive mode may choose, ms (lowered to the set interval if that is longer)", min = "1")
+    int interval_adaptive_max_ms() default 200;
+
     @AttributeDefinition(name = "Epoch history", description = "Epochs of statistics kept per protected domain "
             + "(romulus:epochs, the Engine MBean)", min = "1")
     int history_size() default 1024;
 
     @AttributeDefinition(name = "Link timeout (ms)", description = "How long, in ms, a primary keeps its output held "
             + "after losing its backup or the link before it releases it and runs UNPROTECTED (an ALARM). A backup "
-            + "that has acknowledged nothing for a third of this (at least 1 s) counts as lost", min = "0")
+            + "that has acknowledged nothing for a third of this (at least 1 s) counts as lost, unless its heartbeats "
+            + "still arrive (a stream recovering from loss) or it has not acknowledged its first checkpoint yet: then "
+            + "the whole timeout", min = "0")
     long link_timeout_ms() default 3000;
 
     @AttributeDefinition(name = "Reconnect delay (ms)", description = "Pause between two attempts to reach a lost "

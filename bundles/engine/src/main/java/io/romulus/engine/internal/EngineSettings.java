@@ -20,14 +20,59 @@ package io.romulus.engine.internal;
  *                            (it runs unprotected until that node answers as the new backup)
  * @param handoverGraceMs     how long a backup holds back automatic failover after its primary stopped the stream
  *                            for an update of its own (engine or transport bundle, a refresh)
+ * @param intervalPolicy      whether the interval adapts ({@link AdaptiveInterval}) and within which bounds
  */
 public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
         long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
-        FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect, long handoverGraceMs) {
+        FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect, long handoverGraceMs,
+        IntervalPolicy intervalPolicy) {
+
+    /**
+     * The interval's mode and the bounds an adaptive interval stays within (widened to include the set interval).
+     *
+     * @param adaptive {@code interval.mode = adaptive}; fixed otherwise
+     * @param minMs    {@code interval.adaptive.min.ms}
+     * @param maxMs    {@code interval.adaptive.max.ms}
+     */
+    public record IntervalPolicy(boolean adaptive, int minMs, int maxMs) {
+
+        /** The configuration's default: adaptive between 10 and 200 ms. */
+        public static final IntervalPolicy DEFAULT = new IntervalPolicy(true, 10, 200);
+        /** The set interval, always. */
+        public static final IntervalPolicy FIXED = new IntervalPolicy(false, 10, 200);
+
+        public IntervalPolicy {
+            if (minMs < 1 || maxMs < minMs) {
+                throw new IllegalArgumentException("adaptive interval bounds must satisfy 1 <= "
+                        + "interval.adaptive.min.ms <= interval.adaptive.max.ms");
+            }
+        }
+
+        /** {@code adaptive} or {@code fixed}, with a message naming both. */
+        public static boolean parseMode(String text) {
+            String mode = text == null ? "" : text.strip().toLowerCase(java.util.Locale.ROOT);
+            return switch (mode) {
+                case "adaptive" -> true;
+                case "fixed" -> false;
+                default -> throw new IllegalArgumentException("interval.mode is adaptive or fixed, not '" + text
+                        + "'");
+            };
+        }
+    }
+
+    /** Settings with a fixed interval. */
+    public EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
+            long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
+            FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect, long handoverGraceMs) {
+        this(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs, reconnectDelayMs,
+                maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs,
+                IntervalPolicy.FIXED);
+    }
 
     /** The default grace after a primary's planned stop: long enough for a Karaf refresh of its bundles. */
     public static final long DEFAULT_HANDOVER_GRACE_MS = 10_000;
 
+    /** Settings with a fixed interval and the default grace. */
     public EngineSettings(String nodeId, int intervalMs, int minIntervalMs, int maxIntervalMs, int historySize,
             long linkTimeoutMs, long reconnectDelayMs, int maxInflightEpochs, int initialCopyBatch,
             FailoverMode failoverMode, int peerHeartbeatPort, boolean reprotect) {
@@ -77,50 +122,62 @@ public record EngineSettings(String nodeId, int intervalMs, int minIntervalMs, i
             throw new IllegalArgumentException("initial.copy.batch must be at least 1, not " + initialCopyBatch);
         }
         java.util.Objects.requireNonNull(failoverMode, "failoverMode");
+        java.util.Objects.requireNonNull(intervalPolicy, "intervalPolicy");
         if (peerHeartbeatPort < 1 || peerHeartbeatPort > 65535) {
             throw new IllegalArgumentException("peer.heartbeat.port must be in 1-65535, not " + peerHeartbeatPort);
         }
     }
 
-    /** Defaults: 25 ms epochs (40 Hz), 1024 epochs of history, 3 s link timeout, automatic failover. */
+    /**
+     * Defaults: 25 ms epochs (40 Hz), adaptive between 10 and 200 ms, 1024 epochs of history, 3 s link timeout,
+     * automatic failover.
+     */
     public static EngineSettings defaults(String nodeId) {
-        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256, FailoverMode.AUTOMATIC, 7490, true);
+        return new EngineSettings(nodeId, 25, 1, 10_000, 1024, 3000, 250, 4, 256, FailoverMode.AUTOMATIC, 7490, true,
+                DEFAULT_HANDOVER_GRACE_MS, IntervalPolicy.DEFAULT);
+    }
+
+    /** A copy with another interval mode and bounds. */
+    public EngineSettings withIntervalPolicy(IntervalPolicy policy) {
+        return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect,
+                handoverGraceMs, policy);
     }
 
     /** A copy with another default interval. */
     public EngineSettings withInterval(int ms) {
         return new EngineSettings(nodeId, ms, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs, intervalPolicy);
     }
 
     /** A copy with another link timeout. */
     public EngineSettings withLinkTimeout(long ms) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, ms,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, handoverGraceMs, intervalPolicy);
     }
 
     /** A copy with another failover mode. */
     public EngineSettings withFailoverMode(FailoverMode mode) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort, reprotect, handoverGraceMs);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, mode, peerHeartbeatPort, reprotect, handoverGraceMs, intervalPolicy);
     }
 
     /** A copy that does, or does not, protect an activated domain back towards the old primary. */
     public EngineSettings withReprotect(boolean on) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, on, handoverGraceMs);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, on, handoverGraceMs, intervalPolicy);
     }
 
     /** A copy with another default heartbeat port of backups. */
     public EngineSettings withPeerHeartbeatPort(int port) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port, reprotect, handoverGraceMs);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, port, reprotect, handoverGraceMs, intervalPolicy);
     }
 
     /** A copy with another grace after a primary's planned stop. */
     public EngineSettings withHandoverGrace(long ms) {
         return new EngineSettings(nodeId, intervalMs, minIntervalMs, maxIntervalMs, historySize, linkTimeoutMs,
-                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, ms);
+                reconnectDelayMs, maxInflightEpochs, initialCopyBatch, failoverMode, peerHeartbeatPort, reprotect, ms, intervalPolicy);
     }
 
     int checkInterval(int ms) {

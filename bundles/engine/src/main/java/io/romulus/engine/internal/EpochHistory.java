@@ -20,8 +20,10 @@ final class EpochHistory {
     private static final int RAW = 5;
     private static final int WIRE = 6;
     private static final int ACK = 7;
+    private static final int CPU = 8;
+    private static final int FAULTS = 9;
     /** The pause's parts, in {@link PauseClock}'s order. */
-    private static final int PARTS = 8;
+    private static final int PARTS = 10;
     private static final int WIDTH = PARTS + PauseClock.PARTS;
 
     private final int capacity;
@@ -38,10 +40,11 @@ final class EpochHistory {
 
     /**
      * Records checkpoint {@code epoch}: when it started (wall clock), how long the domain ran, the pages copied, the
-     * pause and its {@code parts} ({@link PauseClock#parts()}, copied).
+     * pause and its {@code parts} ({@link PauseClock#parts()}, copied), the CPU time of the epoch loop's thread since
+     * the previous checkpoint and the write faults behind the harvest (each -1 where not known).
      */
     synchronized void add(long epoch, long startedMillis, long runNanos, int dirtyPages, long pauseNanos,
-            long[] parts) {
+            long[] parts, long loopCpuNanos, long writeFaults) {
         int at = slot(epoch);
         ring[at + EPOCH] = epoch;
         ring[at + STARTED] = startedMillis;
@@ -51,15 +54,21 @@ final class EpochHistory {
         ring[at + RAW] = 0;
         ring[at + WIRE] = 0;
         ring[at + ACK] = -1;
+        ring[at + CPU] = loopCpuNanos;
+        ring[at + FAULTS] = writeFaults;
         System.arraycopy(parts, 0, ring, at + PARTS, PauseClock.PARTS);
         newest = Math.max(newest, epoch);
     }
 
-    synchronized void transferred(long epoch, long rawBytes, long wireBytes) {
+    /** Checkpoint {@code epoch} was sent: its bytes, and the CPU time the sender's thread spent on it. */
+    synchronized void transferred(long epoch, long rawBytes, long wireBytes, long senderCpuNanos) {
         int at = slot(epoch);
         if (ring[at + EPOCH] == epoch) {
             ring[at + RAW] = rawBytes;
             ring[at + WIRE] = wireBytes;
+            if (ring[at + CPU] >= 0 && senderCpuNanos >= 0) {
+                ring[at + CPU] += senderCpuNanos;
+            }
         }
     }
 
@@ -94,7 +103,7 @@ final class EpochHistory {
     private EpochStats stats(int at) {
         return new EpochStats(ring[at + EPOCH], ring[at + STARTED], ring[at + RUN], (int) ring[at + DIRTY],
                 ring[at + PAUSE], ring[at + PARTS + PauseClock.COPY], ring[at + RAW], ring[at + WIRE], ring[at + ACK],
-                PauseClock.breakdown(ring, at + PARTS));
+                PauseClock.breakdown(ring, at + PARTS), ring[at + CPU], ring[at + FAULTS]);
     }
 
     private int slot(long epoch) {

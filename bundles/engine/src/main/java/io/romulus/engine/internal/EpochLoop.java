@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * already runs N+1; on ACK(N) ({@link #acknowledged}, on a transport thread) output N is released
  * ({@link OutputCommit}) and the disks commit N ({@link DiskCheckpoints}). Two staging buffers alternate, so epoch N+2 waits for the sending of N to finish, and at
  * most {@code maxInflightEpochs} checkpoints wait for their ACK: a slow link or backup lengthens the epoch, it never
- * grows memory.
+ * grows memory. The interval each epoch runs for is the status's current one: the set interval, or what the adaptive
+ * interval ({@link AdaptiveInterval}) makes of it after each checkpoint from the wait for room, the pause and the
+ * output the epoch held.
  *
  * <p>Around it ({@link #run}): each stream to the backup ({@link BackupLink}) starts with an initial copy
  * ({@link InitialSync}) or resumes the replica the backup holds; a stream that breaks is reconnected while output is
@@ -126,6 +128,8 @@ final class EpochLoop {
     private void checkpoints(PrimaryStream s) throws InterruptedException, HypervisorException, LinkLostException {
         long epochStart = System.nanoTime();
         long epochStartMillis = System.currentTimeMillis();
+        long held = outputs.packetsHeld();
+        long cpu = ThreadCpu.now();
         while (true) {
             s.check();
             disks.commitAcknowledged();
@@ -135,7 +139,7 @@ final class EpochLoop {
                 return;
             }
             // the domain runs for the interval
-            long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(status.intervalMs());
+            long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(status.currentIntervalMs());
             long now;
             while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
                 signal.awaitNanos(deadline - now);
@@ -147,7 +151,9 @@ final class EpochLoop {
             }
             // back-pressure: a free staging buffer and room in the ACK window
             long epoch = ledger.nextEpoch();
+            long waitStart = System.nanoTime();
             waitForRoom(s, epoch);
+            long waited = System.nanoTime() - waitStart;
             if (signal.stopping()) {
                 continue;
             }
@@ -171,10 +177,15 @@ final class EpochLoop {
             long pauseEnd = System.nanoTime();
             long pauseNanos = pauseEnd - paused.start;
 
+            long cpuNow = ThreadCpu.now();
             history.add(epoch, epochStartMillis, paused.start - epochStart, staging.pageCount(), pauseNanos,
-                    clock.parts());
+                    clock.parts(), cpu < 0 ? -1 : cpuNow - cpu, paused.writeFaults);
+            cpu = cpuNow;
             ledger.checkpointTaken(epoch, paused.diskWrites, pauseEnd);
-            status.checkpointTaken(pauseNanos, staging.pageCount());
+            // the output the guest sent during the epoch, held until its ACK, may shorten the next (adaptive)
+            long heldNow = outputs.packetsHeld();
+            status.checkpointTaken(pauseNanos, staging.pageCount(), waited, Math.max(0, heldNow - held));
+            held = heldNow;
             epochStart = pauseEnd;
             epochStartMillis = System.currentTimeMillis();
             if (LOG.isTraceEnabled()) {
@@ -192,11 +203,14 @@ final class EpochLoop {
         final byte[] deviceState;
         /** The epoch's own disk writes, per disk. */
         final List<List<DiskWrite>> diskWrites;
+        /** The binding's write-protect faults behind the harvest, or -1. */
+        final long writeFaults;
 
-        Paused(long start, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+        Paused(long start, byte[] deviceState, List<List<DiskWrite>> diskWrites, long writeFaults) {
             this.start = start;
             this.deviceState = deviceState;
             this.diskWrites = diskWrites;
+            this.writeFaults = writeFaults;
         }
     }
 
@@ -217,6 +231,7 @@ final class EpochLoop {
         boolean resumed = false;
         try {
             long[] harvested = d.harvestDirty();
+            long faults = d.writeFaultsOfLastHarvest();
             long[] again = s.takeResendPages();
             long[] dirty = again == null ? harvested : union(harvested, again);
             ByteBuffer buffer = staging.prepare(dirty);
@@ -247,7 +262,8 @@ final class EpochLoop {
                 resumed = true;
             }
             clock.lap(PauseClock.DEVICE_STATE, d.takeHandOffNanos());
-            return new Paused(pauseStart, new DeviceStateEnvelope(bindingState, verify, digest).encode(), writes);
+            return new Paused(pauseStart, new DeviceStateEnvelope(bindingState, verify, digest).encode(), writes,
+                    faults);
         } finally {
             if (!resumed) {
                 d.resume();
@@ -323,8 +339,14 @@ final class EpochLoop {
             // backup: until then a stream still taking bytes is alive (a silent link stops taking them as soon
             // as the socket's buffer is full). Afterwards only ACKs count, so a backup that goes on reading but
             // no longer acknowledges (it took the domain over) is left, and the new stream learns why
+            // Until that first ACK the backup may still be installing a copy that the sockets' buffers delivered
+            // long after the last byte left here (a busy or lossy link), and while the backup's heartbeats still
+            // arrive the stream is in TCP's loss recovery, not lost: a new connection over the same path would only
+            // start cold (a lost SYN alone costs a second). Either gets the whole link timeout
             long silent = System.nanoTime() - s.progressNanos();
-            if (silent > TimeUnit.MILLISECONDS.toNanos(ackTimeoutMs())) {
+            long timeoutMs = s.acked() && !heartbeats.heardWithin(ackTimeoutMs()) ? ackTimeoutMs()
+                    : Math.max(ackTimeoutMs(), settings.linkTimeoutMs());
+            if (silent > TimeUnit.MILLISECONDS.toNanos(timeoutMs)) {
                 long out = s.acked() ? s.bytesOut() : link.bytesOut();
                 if (out > s.bytesOut()) {
                     s.bytesOut(out);

@@ -61,6 +61,18 @@ final class OutputCommit {
         return passing;
     }
 
+    /** Packets held so far on every interface, a running count (interfaces whose buffer cannot count add 0). */
+    long packetsHeld() {
+        long n = 0;
+        for (PrimaryProtection.Output o : outputs) {
+            OutputBuffer b = o.buffer;
+            if (b != null) {
+                n += b.stats().packetsQueued();
+            }
+        }
+        return n;
+    }
+
     /** The buffers while the protection runs. */
     List<OutputStatus> statuses() {
         List<OutputStatus> out = new ArrayList<>();

@@ -177,7 +177,7 @@ final class PrimaryProtection {
         this.node = node;
         this.domain = new DomainHandle(id, domain);
         this.outputs = new OutputCommit(id, outputs);
-        this.status = new PrimaryStatus(id, hostPort(peer), verify, intervalMs, node);
+        this.status = new PrimaryStatus(id, hostPort(peer), verify, intervalMs, settings.intervalPolicy(), node);
         this.heartbeats = new BackupHeartbeats(id, heartbeat, node);
         this.history = new EpochHistory(settings.historySize());
         if (takenOver) {

@@ -12,10 +12,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a protection tells its operator: its state and the detail that explains it, the interval, the last pause, and
- * the alarms raised when it changes in a way that matters (unprotected, protected again, fenced, failed). The loop,
- * the ACK thread and the engine's threads all write and read it, under this object's monitor; alarms are raised
- * outside it.
+ * What a protection tells its operator: its state and the detail that explains it, the interval (the set one, and
+ * the current one with its reason: {@link AdaptiveInterval}), the last pause, and the alarms raised when it changes
+ * in a way that matters (unprotected, protected again, fenced, failed). The loop, the ACK thread and the engine's
+ * threads all write and read it, under this object's monitor; alarms are raised outside it.
  */
 final class PrimaryStatus {
 
@@ -30,8 +30,9 @@ final class PrimaryStatus {
     private ProtectionState state = ProtectionState.CONNECTING;
     @GuardedBy("this")
     private String detail = "connecting to the backup";
+    /** The set interval and the one the epochs run at now. */
     @GuardedBy("this")
-    private int intervalMs;
+    private final AdaptiveInterval interval;
     @GuardedBy("this")
     private long lastPauseNanos;
     @GuardedBy("this")
@@ -40,11 +41,12 @@ final class PrimaryStatus {
     @GuardedBy("this")
     private boolean raisedUnprotected;
 
-    PrimaryStatus(DomainId id, String peer, boolean verify, int intervalMs, PrimaryProtection.Node node) {
+    PrimaryStatus(DomainId id, String peer, boolean verify, int intervalMs, EngineSettings.IntervalPolicy policy,
+            PrimaryProtection.Node node) {
         this.id = id;
         this.peer = peer;
         this.verify = verify;
-        this.intervalMs = intervalMs;
+        this.interval = new AdaptiveInterval(intervalMs, policy);
         this.node = node;
     }
 
@@ -80,17 +82,33 @@ final class PrimaryStatus {
                 || state == ProtectionState.FENCED;
     }
 
+    /** The interval the operator set. */
     synchronized int intervalMs() {
-        return intervalMs;
+        return interval.targetMs();
     }
 
+    /** The operator set another interval: the epochs run at it from the next one on. */
     synchronized void intervalMs(int ms) {
-        intervalMs = ms;
+        interval.target(ms);
     }
 
-    synchronized void checkpointTaken(long pauseNanos, int dirtyPages) {
+    /** The interval the next epoch runs for: the set one, or what the adaptive interval made of it. */
+    synchronized int currentIntervalMs() {
+        return interval.currentMs();
+    }
+
+    /**
+     * A checkpoint was taken, after the loop waited {@code waitedNanos} for room in the ACK window, with
+     * {@code heldPackets} packets of output held from its epoch; the adaptive interval picks the next interval.
+     */
+    synchronized void checkpointTaken(long pauseNanos, int dirtyPages, long waitedNanos, long heldPackets) {
         lastPauseNanos = pauseNanos;
         lastDirty = dirtyPages;
+        int before = interval.currentMs();
+        int after = interval.checkpointTaken(waitedNanos, pauseNanos, heldPackets);
+        if (after != before && LOG.isDebugEnabled()) {
+            LOG.debug("{}: interval {} ms -> {} ms, {}", id, before, after, interval.describe());
+        }
     }
 
     /** No backup for the link timeout: output passes, and the operator is told (I4). */
@@ -149,11 +167,15 @@ final class PrimaryStatus {
         if (bindingAway && !ended()) {
             d = join("the '" + id.binding() + "' binding is away (bundle update?); no checkpoint, output held", d);
         }
+        if (interval.currentMs() != interval.targetMs() && !ended()) {
+            d = join(d, "interval " + interval.currentMs() + " ms, " + interval.describe());
+        }
         if (verify) {
             d = join(d, "verify on");
         }
-        return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed), intervalMs,
-                lastPauseNanos, lastDirty, lag, peer, d);
+        return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed),
+                interval.targetMs(), lastPauseNanos, lastDirty, lag, peer, d, interval.currentMs(),
+                interval.describe());
     }
 
     /** {@code first; then}, or whichever of them is not empty. */

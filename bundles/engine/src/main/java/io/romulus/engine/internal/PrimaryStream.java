@@ -173,6 +173,7 @@ final class PrimaryStream {
     /** Hands checkpoint {@code epoch} to the sender thread: pages, device state, disk writes, end. */
     void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
         sender.execute(() -> {
+            long cpu = ThreadCpu.now();
             try {
                 channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
                 channel.sendDeviceState(epoch, deviceState);
@@ -182,7 +183,7 @@ final class PrimaryStream {
                     }
                 }
                 EpochTransfer t = channel.endEpoch(epoch, false);
-                history.transferred(epoch, t.rawBytes(), t.wireBytes());
+                history.transferred(epoch, t.rawBytes(), t.wireBytes(), ThreadCpu.since(cpu));
                 sentThrough = epoch;
                 signal.signal();
             } catch (CheckpointException e) {

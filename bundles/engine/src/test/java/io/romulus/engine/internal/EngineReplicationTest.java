@@ -126,6 +126,63 @@ class EngineReplicationTest {
             assertTrue(b.sumNanos() <= e.pauseNanos(), "the parts sum to at most the pause: " + e);
             assertEquals(e.copyNanos(), b.copyNanos());
         }
+        // the engine's own CPU time: the epoch thread harvests and copies in every epoch, the sender encodes
+        assertTrue(epochs.stream().allMatch(e -> e.cpuNanos() > 0), "CPU time recorded: " + epochs.get(0));
+        assertTrue(epochs.stream().filter(e -> e.wireBytes() > 0).count() >= 90, "transfers recorded");
+    }
+
+    @Test
+    void aBackupSlowToInstallTheInitialCopyIsNotTakenForALostLink() throws Exception {
+        // 1.5 s to install the copy: longer than the 1 s without an ACK that counts an established stream as lost
+        link.initialAckDelayMs = 1500;
+        primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 20);
+        assertEquals(1, link.connects.get(), "one stream: no reconnect and no second full copy");
+        assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+    }
+
+    @Test
+    void aStreamStalledForMoreThanASecondIsNotLostWhileTheBackupsHeartbeatsArrive() throws Exception {
+        FakeDetector detector = new FakeDetector("node-a");
+        primary.setDetector(detector);
+        primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 20 && detector.watches("node-b"));
+        detector.monitors.forEach(w -> w.silence = 5); // the backup's heartbeats arrive
+        // the stream stalls 1.5 s per checkpoint, as TCP does retransmitting on a lossy link: no ACK for longer
+        // than the second after which a silent stream counts as lost
+        link.ackDelayMs = 1500;
+        long stalled = committedOnBackup();
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= stalled + 3);
+        link.ackDelayMs = 0;
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= stalled + 20);
+        assertEquals(1, link.connects.get(), "the stream went on: no reconnect");
+        assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+        primary.unprotect(DEMO);
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+    }
+
+    @Test
+    void theAdaptiveIntervalLengthensWhileTheBackupIsBehindAndComesBackOnceItKeepsUp() throws Exception {
+        primary.update(primary.settings().withIntervalPolicy(new EngineSettings.IntervalPolicy(true, 5, 100)));
+        primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 20);
+        // the backup takes 80 ms over each checkpoint: the ACK window fills, the loop waits, the interval grows (from
+        // wherever the output the workload sends had brought it)
+        link.ackDelayMs = 80;
+        await().atMost(Duration.ofSeconds(60)).until(() -> row(primary, Role.PRIMARY).intervalReason()
+                .contains("behind"));
+        ProtectionStatus slow = row(primary, Role.PRIMARY);
+        assertEquals(10, slow.intervalMs(), "the set interval stays");
+        assertTrue(slow.detail().contains("interval " + slow.currentIntervalMs() + " ms, lengthened"), slow.detail());
+        assertEquals(ProtectionState.PROTECTED, slow.state(), "a slow backup is no lost backup");
+        link.ackDelayMs = 0;
+        await().atMost(Duration.ofSeconds(60)).until(() -> !row(primary, Role.PRIMARY).intervalReason()
+                .contains("behind"));
+        long committed = committedOnBackup();
+        await().atMost(Duration.ofSeconds(30)).until(() -> committedOnBackup() >= committed + 20);
+        assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+        primary.unprotect(DEMO);
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
     }
 
     @Test

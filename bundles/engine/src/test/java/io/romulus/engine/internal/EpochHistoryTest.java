@@ -16,7 +16,7 @@ class EpochHistoryTest {
     private static final long[] PARTS = {10_000, 20_000, 50_000, 5_000, 1_000, 9_000, 3_000};
 
     private static void add(EpochHistory h, long epoch) {
-        h.add(epoch, 0, 25_000_000, 10, 100_000, PARTS);
+        h.add(epoch, 0, 25_000_000, 10, 100_000, PARTS, 300_000, 10);
     }
 
     @Test
@@ -35,15 +35,17 @@ class EpochHistoryTest {
     void transferAndAckCompleteAnEntryOnlyForTheirOwnEpoch() {
         EpochHistory h = new EpochHistory(4);
         add(h, 5);
-        h.transferred(5, 40_960, 10_240);
+        h.transferred(5, 40_960, 10_240, 200_000);
         h.acknowledged(5, 3_000_000);
         h.acknowledged(5, 9_000_000);
-        h.transferred(1, 1, 1); // slot of 1 is the slot of 5: an evicted epoch must not overwrite it
+        h.transferred(1, 1, 1, 1); // slot of 1 is the slot of 5: an evicted epoch must not overwrite it
         EpochStats s = h.get(5);
         assertEquals(40_960, s.rawBytes());
         assertEquals(10_240, s.wireBytes());
         assertEquals(4.0, s.compressionRatio());
         assertEquals(3_000_000, s.ackNanos(), "the first ACK time stays");
+        assertEquals(500_000, s.cpuNanos(), "the loop's CPU time and the sender's");
+        assertEquals(10, s.writeFaults());
         assertTrue(h.recent(10).contains(s));
     }
 
@@ -57,6 +59,15 @@ class EpochHistoryTest {
         assertEquals(50_000, s.copyNanos());
         assertEquals(2_000, s.breakdown().otherNanos(s.pauseNanos()));
         PARTS[PauseClock.STOP] = 10_000;
+    }
+
+    @Test
+    void cpuTimeNotKnownStaysUnknown() {
+        EpochHistory h = new EpochHistory(4);
+        h.add(2, 0, 25_000_000, 10, 100_000, PARTS, -1, -1);
+        h.transferred(2, 4096, 4096, 150_000);
+        assertEquals(-1, h.get(2).cpuNanos());
+        assertEquals(-1, h.get(2).writeFaults());
     }
 
     @Test

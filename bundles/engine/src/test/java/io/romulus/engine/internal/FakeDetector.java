@@ -57,6 +57,8 @@ final class FakeDetector implements FailureDetector {
         final InetSocketAddress address;
         final Listener listener;
         volatile boolean suspected;
+        /** What {@link #silenceMillis()} says: NaN (not known) unless the test sets it. */
+        volatile double silence = Double.NaN;
         final AtomicLong alive = new AtomicLong();
 
         Watched(String peerId, InetSocketAddress address, Listener listener) {
@@ -78,6 +80,11 @@ final class FakeDetector implements FailureDetector {
         @Override
         public void alive() {
             alive.incrementAndGet();
+        }
+
+        @Override
+        public double silenceMillis() {
+            return silence;
         }
 
         @Override

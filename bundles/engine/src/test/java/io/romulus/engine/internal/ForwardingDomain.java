@@ -64,6 +64,11 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public long writeFaultsOfLastHarvest() {
+        return d.writeFaultsOfLastHarvest();
+    }
+
+    @Override
     public List<GuestInterface> networkInterfaces() {
         return d.networkInterfaces();
     }

@@ -54,6 +54,10 @@ final class LoopbackTransport implements CheckpointTransport {
     final AtomicInteger turnedAway = new AtomicInteger();
     volatile Predicate<Rec> cutBefore = r -> false;
     volatile boolean refuse;
+    /** How long the backup takes over each checkpoint's end before it acknowledges it: a backup that is behind. */
+    volatile long ackDelayMs;
+    /** How long the backup takes to install an initial copy before it acknowledges it. */
+    volatile long initialAckDelayMs;
     volatile Link current;
 
     LoopbackTransport() {
@@ -165,6 +169,10 @@ final class LoopbackTransport implements CheckpointTransport {
                         case "state" -> sink.deviceState(r.epoch(), r.state());
                         case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
                         case "end" -> {
+                            long slow = r.end().initial() ? initialAckDelayMs : ackDelayMs;
+                            if (slow > 0) {
+                                Thread.sleep(slow);
+                            }
                             sink.epochEnd(r.end());
                             ackNanos.put(r.epoch(), System.nanoTime());
                             listener.acknowledged(r.epoch());

@@ -124,6 +124,9 @@ class ProtectionMBeansTest {
         assertEquals("BACKUP", backupServer.getAttribute(demo, "Role"));
         assertEquals("127.0.0.1:7480", platform.getAttribute(demo, "Peer"));
         assertEquals(10, platform.getAttribute(demo, "IntervalMs"));
+        assertEquals(10, platform.getAttribute(demo, "CurrentIntervalMs"));
+        assertEquals("fixed", platform.getAttribute(demo, "IntervalReason"));
+        assertEquals("", backupServer.getAttribute(demo, "IntervalReason"));
         assertEquals(100, platform.getAttribute(demo, "InitialSyncPercent"));
 
         long first = (Long) platform.getAttribute(demo, "Epoch");

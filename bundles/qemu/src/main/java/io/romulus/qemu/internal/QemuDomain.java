@@ -50,6 +50,8 @@ final class QemuDomain implements ProtectedDomain {
     private final GuestRam ram;
     private final Path deviceStateFile;
     private DirtyTracker tracker;
+    /** Write-protect faults behind the last harvest, -1 before the first. */
+    private long writeFaults = -1;
     /** The QMP replies' hand-offs from the reader thread since {@link #takeHandOffNanos()} last took them. */
     private final long[] handOff = new long[1];
     private boolean paused;
@@ -226,10 +228,18 @@ final class QemuDomain implements ProtectedDomain {
             throw new HypervisorException("the dirty log of " + id + " is not started");
         }
         try {
-            return tracker.harvest();
+            long[] pages = tracker.harvest();
+            // asynchronous write-protect: each page written was unprotected by one fault; comparing takes none
+            writeFaults = tracker instanceof UffdDirtyTracker ? pages.length : 0;
+            return pages;
         } catch (IOException e) {
             throw new HypervisorException("harvesting the written pages of " + id + " failed: " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public long writeFaultsOfLastHarvest() {
+        return writeFaults;
     }
 
     @Override

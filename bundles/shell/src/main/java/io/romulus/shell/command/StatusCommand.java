@@ -43,8 +43,8 @@ public class StatusCommand extends RomulusCommand {
     }
 
     /**
-     * {@code {"domains":[{"domain":..,"role":..,"state":..,"epoch":..,"intervalMs":..,"lastPauseMicros":..,
-     * "dirtyPages":..,"lagEpochs":..,"peer":..,"detail":..}],"bindings":[{"binding":..,"availability":..}]}}, and
+     * {@code {"domains":[{"domain":..,"role":..,"state":..,"epoch":..,"intervalMs":..,"currentIntervalMs":..,
+     * "intervalReason":..,"lastPauseMicros":..,"dirtyPages":..,"lagEpochs":..,"peer":..,"detail":..}],"bindings":[{"binding":..,"availability":..}]}}, and
      * {@code "alarms":[{"timeMillis":..,"kind":..,"domain":..,"message":..}]} with {@code --alarms}: the fields and
      * units of the Engine MBean's {@code Status}.
      */
@@ -58,6 +58,8 @@ public class StatusCommand extends RomulusCommand {
             d.put("state", s.state().name());
             d.put("epoch", s.epoch());
             d.put("intervalMs", s.intervalMs());
+            d.put("currentIntervalMs", s.currentIntervalMs());
+            d.put("intervalReason", s.intervalReason());
             d.put("lastPauseMicros", s.lastPauseNanos() / 1000);
             d.put("dirtyPages", s.dirtyPages());
             d.put("lagEpochs", s.lagEpochs());
@@ -127,11 +129,17 @@ public class StatusCommand extends RomulusCommand {
         for (ProtectionStatus s : rows) {
             boolean primary = s.role() == Role.PRIMARY;
             table.addRow().addContent(s.domain(), s.role(), s.state(), s.epoch(),
-                    primary ? s.intervalMs() + " ms" : "-",
+                    primary ? interval(s) : "-",
                     primary ? Format.micros(s.lastPauseNanos()) : "-",
                     s.dirtyPages(), primary ? Long.toString(s.lagEpochs()) : "-", s.peer(), s.detail());
         }
         table.print(System.out);
+    }
+
+    /** {@code 25 ms}, or {@code 38 ms (set 25)} while an adaptive interval runs the epochs at another. */
+    static String interval(ProtectionStatus s) {
+        return s.currentIntervalMs() == s.intervalMs() ? s.intervalMs() + " ms"
+                : s.currentIntervalMs() + " ms (set " + s.intervalMs() + ")";
     }
 
     /** One line per binding, e.g. {@code Binding qemu: available; dirty pages tracked with uffd (why)}. */

@@ -195,6 +195,23 @@ class CommandsTest {
     }
 
     @Test
+    void statusShowsTheAdaptiveIntervalBesideTheSetOne() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 3, "127.0.0.1:7481", "interval 38 ms, lengthened: the backup or the link is behind", 38,
+                "lengthened: the backup or the link is behind"));
+        c.execute();
+        String[] lines = out().split("\n");
+        assertTrue(lines[2].contains("38 ms (set 25)") && lines[2].contains("the link is behind"), lines[2]);
+        out.reset();
+        c.json = true;
+        c.execute();
+        assertTrue(out().contains("\"intervalMs\":25,\"currentIntervalMs\":38,\"intervalReason\":\"lengthened: the "
+                + "backup or the link is behind\""), out());
+    }
+
+    @Test
     void statusSaysHowEachBindingRunsHereIncludingTheDirtyTrackerAutoChose() throws Exception {
         StatusCommand c = new StatusCommand();
         c.engine = engine;
@@ -237,7 +254,8 @@ class CommandsTest {
                 "no backup"));
         c.execute();
         assertEquals("{\"domains\":[{\"domain\":\"sim:demo\",\"role\":\"PRIMARY\",\"state\":\"PROTECTED\","
-                + "\"epoch\":1234,\"intervalMs\":25,\"lastPauseMicros\":812,\"dirtyPages\":117,\"lagEpochs\":1,"
+                + "\"epoch\":1234,\"intervalMs\":25,\"currentIntervalMs\":25,\"intervalReason\":\"\","
+                + "\"lastPauseMicros\":812,\"dirtyPages\":117,\"lagEpochs\":1,"
                 + "\"peer\":\"127.0.0.1:7481\",\"detail\":\"a \\\"quoted\\\"\\ndetail\"}],"
                 + "\"bindings\":[{\"binding\":\"sim\",\"availability\":\"available\"}],"
                 + "\"alarms\":[{\"timeMillis\":7,\"kind\":\"UNPROTECTED\",\"domain\":\"sim:demo\","
@@ -262,7 +280,7 @@ class CommandsTest {
     @Test
     void epochsPrintsRecentCheckpoints() throws Exception {
         engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000,
-                new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000)));
+                new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000), 1_250_000, 118));
         engine.epochs.add(new EpochStats(42, 0, 25_000_000, 130, 650_000, 310_000, 0, 0, -1));
         EpochsCommand c = new EpochsCommand();
         c.engine = engine;
@@ -275,7 +293,12 @@ class CommandsTest {
                 && lines[2].contains("3.2"), lines[2]);
         // the breakdown, in the header's order: stop, harvest, copy, device state, disk, cont, hand-offs, other
         assertTrue(lines[2].replaceAll("[ |]+", " ").contains(" 640 111 22 300 133 4 55 6 9 480 "), lines[2]);
-        assertTrue(lines[3].trim().endsWith("-"), "not acknowledged yet: " + lines[3]);
+        assertTrue(lines[2].replaceAll("[ |]+", " ").trim().endsWith(" 3.2 1250 118"), "CPU, faults: " + lines[2]);
+        assertTrue(lines[3].replaceAll("[ |]+", " ").trim().endsWith("- - -"), "not acknowledged yet, CPU time and "
+                + "faults not known: " + lines[3]);
+        // the CPU time per checkpoint and per second, of the epochs where it is known: 1250 µs in 25.64 ms
+        assertEquals("Engine CPU: 1250 µs per checkpoint, 48.8 ms per second (4.9% of a core) over 1 checkpoints",
+                lines[4].strip());
         assertEquals(5, engine.lastLimit);
 
         out.reset();
@@ -285,12 +308,12 @@ class CommandsTest {
                 + "\"pauseMicros\":640,\"copyMicros\":300,\"rawBytes\":491520,\"wireBytes\":40960,"
                 + "\"compressionRatio\":12.0,\"ackMicros\":3200,\"stopMicros\":111,\"harvestMicros\":22,"
                 + "\"deviceStateMicros\":133,\"diskBarrierMicros\":4,\"contMicros\":55,\"handOffMicros\":6,"
-                + "\"otherMicros\":9},"
+                + "\"otherMicros\":9,\"cpuMicros\":1250,\"writeFaults\":118},"
                 + "{\"epoch\":42,\"startedMillis\":0,\"runMicros\":25000,\"dirtyPages\":130,"
                 + "\"pauseMicros\":650,\"copyMicros\":310,\"rawBytes\":0,\"wireBytes\":0,"
                 + "\"compressionRatio\":1.0,\"ackMicros\":-1,\"stopMicros\":0,\"harvestMicros\":0,"
                 + "\"deviceStateMicros\":0,\"diskBarrierMicros\":0,\"contMicros\":0,\"handOffMicros\":0,"
-                + "\"otherMicros\":650}]", out().strip());
+                + "\"otherMicros\":650,\"cpuMicros\":-1,\"writeFaults\":-1}]", out().strip());
         assertEquals(2, engine.lastLimit);
     }
 

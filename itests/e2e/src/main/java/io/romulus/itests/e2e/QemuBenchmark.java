@@ -81,9 +81,12 @@ public final class QemuBenchmark {
             cleanup.deleteTree(run);
             QemuHypervisor primaryQemu = BenchSupport.demoGuests(run.resolve("a"), guest, preload, cleanup);
             QemuHypervisor backupQemu = BenchSupport.demoGuests(run.resolve("b"), guest, preload, cleanup);
-            // the failover below is the operator's: an activated replica is not protected back towards the primary
+            // the failover below is the operator's: an activated replica is not protected back towards the primary.
+            // The interval is fixed: the figures are those of the interval asked for, not of what an adaptive one
+            // would make of it
             BenchSupport.Nodes nodes = BenchSupport.nodes(dir,
-                    EngineSettings.defaults("bench-a").withInterval(interval),
+                    EngineSettings.defaults("bench-a").withInterval(interval)
+                            .withIntervalPolicy(EngineSettings.IntervalPolicy.FIXED),
                     EngineSettings.defaults("bench-b").withReprotect(false), cleanup);
             Engine primary = nodes.primary();
             Engine backup = nodes.backup();
@@ -127,6 +130,8 @@ public final class QemuBenchmark {
                     + " pages copied on this machine)");
             BenchSupport.checkpointHeader("rate p/s");
             List<Runnable> breakdown = new ArrayList<>();
+            List<Runnable> costs = new ArrayList<>();
+            costs.add(() -> EngineCost.row("flat out", workEpochs));
             long workMemcpy = BenchSupport.checkpointRow("flat out", workEpochs, src, dst);
             breakdown.add(() -> workFloor.row("flat out", workEpochs, workMemcpy));
             long restoreMs = -1;
@@ -150,6 +155,7 @@ public final class QemuBenchmark {
                 sweeps.put("dirtier " + rates[i] + " pages/s", sweep(primary, id, runTimes, sweepSeconds));
                 long memcpy = BenchSupport.checkpointRow(label, stats, src, dst);
                 breakdown.add(() -> floor.row(label, stats, memcpy));
+                costs.add(() -> EngineCost.row(label, stats));
                 if (i < rates.length - 1) {
                     BenchSupport.unprotect(primary, backup, id);
                     primaryQemu.destroy(id.name());
@@ -175,6 +181,10 @@ public final class QemuBenchmark {
             PauseFloor.header();
             breakdown.forEach(Runnable::run);
             PauseFloor.legend(FLOOR_CYCLES);
+            System.out.println();
+            EngineCost.header();
+            costs.forEach(Runnable::run);
+            EngineCost.legend();
             System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
                     + " announce-self): %d ms%n", restoreMs);
             System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",

@@ -37,13 +37,27 @@ final class DelayLine implements AutoCloseable {
 
     /** Delays by {@code delayMs} and drops {@code loss} (0..1) of what enters the switch on {@code ports}. */
     DelayLine(NetLab lab, int delayMs, double loss, String... ports) throws Exception {
+        this(lab, delayMs, loss, java.util.Map.of(), ports);
+    }
+
+    /**
+     * Delays by {@code delayMs} what enters the switch on {@code ports}, and drops {@code loss} (0..1) of it; where
+     * {@code lossOnlyTo} names a port's destination address, only packets to that address are dropped (the
+     * replication link's, not the clients').
+     */
+    DelayLine(NetLab lab, int delayMs, double loss, java.util.Map<String, String> lossOnlyTo, String... ports)
+            throws Exception {
         this.lab = lab;
         for (String port : ports) {
             held.add(queues.attach(new GuestInterface(port, "00:00:00:00:00:00", "tap", port, lab.prefix + "-sw")));
         }
         for (String port : ports) {
-            List<String> rule = List.of("FORWARD", "-m", "physdev", "--physdev-in", port, "-m", "statistic",
-                    "--mode", "random", "--probability", Double.toString(loss), "-j", "DROP");
+            List<String> rule = new ArrayList<>(List.of("FORWARD", "-m", "physdev", "--physdev-in", port));
+            if (lossOnlyTo.containsKey(port)) {
+                rule.addAll(List.of("-d", lossOnlyTo.get(port)));
+            }
+            rule.addAll(List.of("-m", "statistic", "--mode", "random", "--probability", Double.toString(loss), "-j",
+                    "DROP"));
             List<String> insert = new ArrayList<>(List.of("ip", "netns", "exec", lab.prefix + "-sw", "iptables",
                     "-I"));
             insert.addAll(rule);

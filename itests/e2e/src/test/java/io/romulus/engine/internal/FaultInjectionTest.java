@@ -223,10 +223,12 @@ class FaultInjectionTest {
         long slowEpochsBefore = rig.committed();
         long end;
         try (DelayLine slow = new DelayLine(rig.lab, 50, 0.05, "a", "b")) {
-            // 20 s of a slow, lossy link, looked at all along: no suspicion, no failover, no fencing
+            // 20 s of a slow, lossy link, looked at all along: no suspicion, no failover, no fencing, and the
+            // protection never dropped (the stream rides out TCP's stalls: output is never released unprotected)
             await().during(Duration.ofSeconds(20)).atMost(Duration.ofSeconds(25)).untilAsserted(() -> {
                 assertFalse(b.raised("FAILOVER") || b.raised("PRIMARY_SUSPECTED"), "no false failover: " + b.alarms);
                 assertFalse(a.raised("FENCED"), a.alarms.toString());
+                assertFalse(a.raised("UNPROTECTED"), "protection never dropped: " + a.alarms);
             });
             end = System.nanoTime();
         }

@@ -37,7 +37,7 @@ final class FaultRig implements AutoCloseable {
     NodeProcess a;
     NodeProcess b;
     Process client;
-    final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos, the reply's latency (nanos)
+    final List<long[]> values = new CopyOnWriteArrayList<>(); // value, received nanos, the client's wait (ns)
     final List<String> errors = new CopyOnWriteArrayList<>();
     /** The ZooKeeper server's tickTime: sessions may last 2 to 20 ticks. */
     int zooKeeperTickMs = 500;
@@ -127,9 +127,10 @@ final class FaultRig implements AutoCloseable {
             String line;
             while ((line = in.readLine()) != null) {
                 if (line.startsWith("value ")) {
+                    // value, when it arrived here, and how long the client waited for it (its own clocks)
                     String[] f = line.split(" ");
-                    values.add(new long[] {Long.parseLong(f[1]), System.nanoTime(), Long.parseLong(f[3])
-                            - Long.parseLong(f[2])});
+                    long wait = f.length > 3 ? Long.parseLong(f[3]) - Long.parseLong(f[2]) : -1;
+                    values.add(new long[] {Long.parseLong(f[1]), System.nanoTime(), wait});
                 } else if (line.startsWith("error")) {
                     errors.add(line);
                 }

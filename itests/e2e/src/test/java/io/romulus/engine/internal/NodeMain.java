@@ -60,6 +60,8 @@ public final class NodeMain {
     static final String SCALEOUT_API = "romulus.scaleout.api";
     /** The witness's ZooKeeper session timeout in milliseconds, when not the default. */
     static final String WITNESS_SESSION_MS = "romulus.witness.session.ms";
+    /** {@code adaptive} or {@code fixed}: the engine's interval.mode; unset, its default. */
+    static final String INTERVAL_MODE = "romulus.interval.mode";
     static final String SCALEOUT_READ_ONLY = "romulus.scaleout.readonly";
     static final String SCALEOUT_BACKUPS = "romulus.scaleout.backups";
     static final String SCALEOUT_DRAIN_MS = "romulus.scaleout.drain.ms";
@@ -84,7 +86,13 @@ public final class NodeMain {
                 .withSecretFile(secret));
         ZooKeeperWitness witness = zookeeper.isEmpty() ? null
                 : new ZooKeeperWitness(witnessSettings(zookeeper));
-        Engine engine = new Engine(EngineSettings.defaults(node));
+        EngineSettings settings = EngineSettings.defaults(node);
+        if (System.getProperty(INTERVAL_MODE) != null) {
+            EngineSettings.IntervalPolicy p = settings.intervalPolicy();
+            settings = settings.withIntervalPolicy(new EngineSettings.IntervalPolicy(
+                    EngineSettings.IntervalPolicy.parseMode(System.getProperty(INTERVAL_MODE)), p.minMs(), p.maxMs()));
+        }
+        Engine engine = new Engine(settings);
         engine.addHypervisor(qemu);
         engine.addOutputBufferProvider(new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load()), 0);
         engine.setTransport(stream);

@@ -47,11 +47,12 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
     /** The pause's breakdown follows {@code ackMicros}: its parts, then what none of them covers. */
     private static final String[] EPOCH_ITEMS = {"epoch", "startedMillis", "runMicros", "dirtyPages", "pauseMicros",
         "copyMicros", "rawBytes", "wireBytes", "compressionRatio", "ackMicros", "stopMicros", "harvestMicros",
-        "deviceStateMicros", "diskBarrierMicros", "contMicros", "handOffMicros", "otherMicros"};
+        "deviceStateMicros", "diskBarrierMicros", "contMicros", "handOffMicros", "otherMicros", "cpuMicros",
+        "writeFaults"};
     private static final OpenType<?>[] EPOCH_TYPES = {SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
         SimpleType.INTEGER, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.DOUBLE,
         SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG,
-        SimpleType.LONG, SimpleType.LONG};
+        SimpleType.LONG, SimpleType.LONG, SimpleType.LONG, SimpleType.LONG};
 
     /**
      * A row of the status and of the alarms is {@code key, value}: the shape of an MXBean map, which Jolokia turns
@@ -106,9 +107,14 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
         try {
             TabularDataSupport table = new TabularDataSupport(statusType);
             for (ProtectionStatus s : engine.status()) {
+                String interval = s.currentIntervalMs() > 0 && s.currentIntervalMs() != s.intervalMs()
+                        ? s.currentIntervalMs() + " ms (set " + s.intervalMs() + " ms"
+                                + (s.intervalReason() == null || s.intervalReason().isEmpty() ? ""
+                                        : ": " + s.intervalReason()) + ")"
+                        : s.intervalMs() + " ms";
                 String line = String.format(Locale.ROOT,
-                        "%s, epoch %d, interval %d ms, pause %d µs, %d dirty pages, lag %d, peer %s%s", s.state(),
-                        s.epoch(), s.intervalMs(), s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(),
+                        "%s, epoch %d, interval %s, pause %d µs, %d dirty pages, lag %d, peer %s%s", s.state(),
+                        s.epoch(), interval, s.lastPauseNanos() / 1000, s.dirtyPages(), s.lagEpochs(),
                         s.peer(), s.detail() == null || s.detail().isEmpty() ? "" : ", " + s.detail());
                 Object[] values = {s.domain() + " " + s.role().name(), line};
                 table.put(new CompositeDataSupport(statusType.getRowType(), MAP_ITEMS, values));
@@ -135,7 +141,8 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
                     e.pauseNanos() / 1000, e.copyNanos() / 1000, e.rawBytes(), e.wireBytes(), e.compressionRatio(),
                     e.ackNanos() < 0 ? -1L : e.ackNanos() / 1000, b.stopNanos() / 1000, b.harvestNanos() / 1000,
                     b.deviceStateNanos() / 1000, b.diskBarrierNanos() / 1000, b.contNanos() / 1000,
-                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000};
+                    b.handOffNanos() / 1000, b.otherNanos(e.pauseNanos()) / 1000,
+                    e.cpuNanos() < 0 ? -1L : e.cpuNanos() / 1000, e.writeFaults()};
                 table.put(new CompositeDataSupport(epochType.getRowType(), EPOCH_ITEMS, values));
             }
             return table;

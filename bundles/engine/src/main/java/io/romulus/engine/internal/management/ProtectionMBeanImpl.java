@@ -171,6 +171,18 @@ public class ProtectionMBeanImpl extends StandardMBean implements ProtectionMBea
     }
 
     @Override
+    public int getCurrentIntervalMs() {
+        ProtectionStatus r = snapshot().row();
+        return r == null ? 0 : r.currentIntervalMs();
+    }
+
+    @Override
+    public String getIntervalReason() {
+        ProtectionStatus r = snapshot().row();
+        return r == null ? "" : r.intervalReason();
+    }
+
+    @Override
     public void setIntervalMs(int intervalMs) throws MBeanException {
         try {
             engine.setInterval(domain, intervalMs);

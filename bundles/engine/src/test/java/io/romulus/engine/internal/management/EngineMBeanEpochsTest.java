@@ -20,7 +20,7 @@ class EngineMBeanEpochsTest {
     @Test
     void epochsShowWhereEachPauseWent() throws Exception {
         EpochStats stats = new EpochStats(41, 1_000, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000,
-                new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000));
+                new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000), 1_250_000, 118);
         ReplicationEngine engine = (ReplicationEngine) Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {ReplicationEngine.class},
                 (proxy, method, args) -> method.getName().equals("epochs") ? List.of(stats) : null);
@@ -36,5 +36,7 @@ class EngineMBeanEpochsTest {
         assertEquals(6L, row.get("handOffMicros"));
         assertEquals(9L, row.get("otherMicros"), "what no part covers: 640 - 631");
         assertEquals(3_200L, row.get("ackMicros"));
+        assertEquals(1_250L, row.get("cpuMicros"));
+        assertEquals(118L, row.get("writeFaults"));
     }
 }
