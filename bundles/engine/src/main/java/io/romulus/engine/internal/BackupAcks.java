@@ -40,6 +40,22 @@ final class BackupAcks implements AckListener {
     }
 
     @Override
+    public void handOverReady(long epoch) {
+        PrimaryStream s = stream;
+        if (s != null) {
+            s.handOverAnswered(epoch, null);
+        }
+    }
+
+    @Override
+    public void handOverRefused(long epoch, String reason) {
+        PrimaryStream s = stream;
+        if (s != null) {
+            s.handOverAnswered(epoch, reason);
+        }
+    }
+
+    @Override
     public void closed(Throwable cause) {
         PrimaryStream s = stream;
         if (s != null) {
