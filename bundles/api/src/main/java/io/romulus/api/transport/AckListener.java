@@ -26,4 +26,13 @@ public interface AckListener {
      */
     default void handOverRefused(long epoch, String reason) {
     }
+
+    /**
+     * The backup asks for a planned switchover to itself (its operator ran it there); the primary starts one as if
+     * asked here. The default ignores it.
+     *
+     * @since 1.5
+     */
+    default void handOverRequested() {
+    }
 }

@@ -62,4 +62,15 @@ public interface ReplicaSink {
      */
     default void handOver(long epoch) {
     }
+
+    /**
+     * Asked by the transport after each {@link #epochEnd(EpochEnd)}: true makes that epoch's ACK ask the primary for a
+     * planned switchover to this node (the operator ran it here). Answers true at most once per operator's request.
+     * The default never asks.
+     *
+     * @since 1.5
+     */
+    default boolean handOverWanted() {
+        return false;
+    }
 }

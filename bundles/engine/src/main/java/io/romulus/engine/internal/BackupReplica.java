@@ -92,6 +92,9 @@ final class BackupReplica {
     Map<String, String> options = Map.of();
     @GuardedBy("lock")
     String returnAddress;
+    /** The operator asked here for a switchover, which the next ACK carries to the primary. */
+    @GuardedBy("lock")
+    private boolean switchoverWished;
 
     // Written under the lock, but read without it: status and the engine's checks must not wait for an apply or an
     // activation in progress, and each of these is read on its own.
@@ -380,6 +383,35 @@ final class BackupReplica {
                     + "; activating it here");
         }
         onHandOver.accept(epoch);
+    }
+
+    /**
+     * The operator asks for a switchover on this node, the backup: the next ACK asks the primary for it (the primary
+     * then hands the domain over as if asked there). Throws when no stream from the primary could carry the wish.
+     */
+    void wishSwitchover() {
+        synchronized (lock) {
+            if (activated) {
+                throw new IllegalStateException("the replica of " + id + " was activated: " + id + " runs here");
+            }
+            if (current == null || committed == null || state != ProtectionState.PROTECTED) {
+                throw new IllegalStateException("no stream from the primary of " + id + " is up (" + state
+                        + (detail.isEmpty() ? "" : ": " + detail) + "); run romulus:switchover on the primary "
+                        + primaryNode + " once it is PROTECTED");
+            }
+            switchoverWished = true;
+        }
+    }
+
+    /** Whether {@code stream}'s next ACK is to carry the operator's wish for a switchover; forgets it once said. */
+    boolean takeSwitchoverWish(ReplicaStager stream) {
+        synchronized (lock) {
+            if (current != stream || !switchoverWished) {
+                return false;
+            }
+            switchoverWished = false;
+            return true;
+        }
     }
 
     /** What {@link #activate(boolean)} started: the domain, and whether it is still paused. */

@@ -4,9 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.engine.ProtectionState;
@@ -65,8 +63,7 @@ final class EpochLoop {
     private volatile boolean handedOver;
     /** Set by the loop when a switchover handed the domain to the backup, before it ends. */
     private volatile boolean switchedOver;
-    /** An operator's switchover, waiting for the loop's next checkpoint. */
-    private final AtomicReference<PrimarySwitchover.Request> switchoverRequest = new AtomicReference<>();
+
     /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
     private volatile PrimaryStream stream;
 
@@ -128,19 +125,6 @@ final class EpochLoop {
         return handedOver;
     }
 
-    /**
-     * Asks for a switchover at the next checkpoint ({@link PrimarySwitchover}); the future completes with what
-     * happened, or exceptionally with why it did not.
-     */
-    CompletableFuture<String> requestSwitchover() {
-        PrimarySwitchover.Request r = new PrimarySwitchover.Request();
-        if (!switchoverRequest.compareAndSet(null, r)) {
-            throw new IllegalStateException("a switchover of " + id + " is under way already");
-        }
-        signal.signal();
-        return r.result;
-    }
-
     // ------------------------------------------------------------------------------------------------ the epochs
 
     /** Checkpoints on one stream, epoch after epoch, until it breaks or the protection stops. */
@@ -179,7 +163,7 @@ final class EpochLoop {
             }
             // seal, pause, harvest, copy, device state, disk barrier, resume; for a switchover the domain stays
             // paused (and locked) until it is handed over or the switchover aborts
-            PrimarySwitchover.Request sw = switchoverRequest.getAndSet(null);
+            PrimarySwitchover.Request sw = switchover.take();
             Paused paused;
             boolean stayLocked = false;
             try {
@@ -514,11 +498,7 @@ final class EpochLoop {
             // an Error too (a full disk under a mapped file, a bug in a binding): never end the protection silently
             failed(e);
         } finally {
-            PrimarySwitchover.Request left = switchoverRequest.getAndSet(null);
-            if (left != null) {
-                left.result.completeExceptionally(new IllegalStateException("the protection of " + id + " ended ("
-                        + status.state() + ") before the switchover could start"));
-            }
+            switchover.ended();
             handedOver = switchedOver ? teardown.switchedOver() : teardown.shutdown(stream, retiring, handingOver);
         }
     }

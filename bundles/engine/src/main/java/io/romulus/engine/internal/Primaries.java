@@ -180,15 +180,14 @@ final class Primaries {
      */
     String switchover(DomainId domain) throws Exception {
         PrimaryProtection p = roles.primaries.get(domain);
+        long timeoutMs = 2 * PrimaryProtection.switchoverTimeoutMs(engine.settings()) + 30_000;
         if (p == null) {
             BackupReplica b = roles.replicas.get(domain);
-            if (b != null && !b.isActivated()) {
-                throw new IllegalArgumentException("this node is the backup of " + domain + "; run romulus:switchover "
-                        + domain + " on its primary, " + b.status().peer());
+            if (b == null || b.isActivated()) {
+                throw new IllegalArgumentException(domain + " is not protected by this node");
             }
-            throw new IllegalArgumentException(domain + " is not protected by this node as primary");
+            return switchoverFromBackup(domain, b, timeoutMs);
         }
-        long timeoutMs = 2 * PrimaryProtection.switchoverTimeoutMs(engine.settings()) + 30_000;
         try {
             return p.switchover().get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -198,6 +197,33 @@ final class Primaries {
             throw new IllegalStateException("the switchover of " + domain + " did not finish within " + timeoutMs
                     + " ms; romulus:status shows where it stands", e);
         }
+    }
+
+    /**
+     * The switchover asked on the backup: the wish travels to the primary with the next ACK, and the domain comes
+     * here when the primary hands it over. Waits until it runs here, or says where to look when it does not.
+     */
+    private String switchoverFromBackup(DomainId domain, BackupReplica b, long timeoutMs) throws Exception {
+        String primaryNode = b.status().peer();
+        b.wishSwitchover();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (System.nanoTime() < deadline) {
+            PrimaryProtection p = roles.primaries.get(domain);
+            if (p != null) {
+                return domain + " was handed over to this node by " + primaryNode + " (" + p.status().detail() + ")";
+            }
+            if (roles.replicas.get(domain) != b) {
+                p = roles.primaries.get(domain); // the replica makes way for the primary after it is in place
+                if (p != null) {
+                    continue;
+                }
+                break;
+            }
+            Thread.sleep(10);
+        }
+        throw new IllegalStateException("asked the primary " + primaryNode + " of " + domain + " for a switchover, "
+                + "but the domain does not run here; romulus:status --alarms on " + primaryNode + " says why (a "
+                + "switchover that aborts leaves the domain running there, protected)");
     }
 
     /** {@code a} resolved now, or as it is when its name does not resolve. */

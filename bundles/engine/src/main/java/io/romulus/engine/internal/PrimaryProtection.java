@@ -143,6 +143,7 @@ final class PrimaryProtection {
     private final LoopSignal signal = new LoopSignal();
     private final EpochLoop loop;
     private final DiskCheckpoints disks;
+    private final PrimarySwitchover switchover;
 
     /**
      * @param heartbeat where the backup's failure detector listens
@@ -200,15 +201,15 @@ final class PrimaryProtection {
         DiskCheckpoints disks = new DiskCheckpoints(id, domain.disks(), node, ledger);
         this.disks = disks;
         ReleaseGuard guard = new ReleaseGuard(id, settings.nodeId(), node, lease);
+        this.switchover = new PrimarySwitchover(id, lineage, this.options, domain.info(),
+                switchoverTimeoutMs(settings), this.domain, this.outputs, ledger, guard, heartbeats, status, node,
+                signal);
         BackupLink link = new BackupLink(id, peer, this.options, lineage, settings, domain.info(), node, ledger, disks,
-                this.outputs, guard, heartbeats, status, history, signal);
+                this.outputs, guard, heartbeats, status, history, signal, this::switchoverAskedByBackup);
         InitialSync initialSync = new InitialSync(id, domain.info(), settings.initialCopyBatch(), this.domain,
                 ledger, disks, status, signal);
         ProtectionTeardown teardown = new ProtectionTeardown(id, this.domain, this.outputs, disks, guard, heartbeats,
                 ledger, status);
-        PrimarySwitchover switchover = new PrimarySwitchover(id, lineage, this.options, domain.info(),
-                switchoverTimeoutMs(settings), this.domain, this.outputs, ledger, guard, heartbeats, status, node,
-                signal);
         this.loop = new EpochLoop(id, settings, verify, this.domain, this.outputs, disks, ledger, status, heartbeats,
                 history, link, initialSync, teardown, switchover, signal, restored != null);
     }
@@ -284,7 +285,23 @@ final class PrimaryProtection {
             throw new IllegalStateException(id + " has replicated disks (" + disks.disks().size() + "): a switchover "
                     + "does not hand disks over yet; use romulus:failover on the backup after stopping the primary");
         }
-        return loop.requestSwitchover();
+        return switchover.request();
+    }
+
+    /** The backup's operator asked for a switchover there (on a transport thread): it goes as if asked here. */
+    private void switchoverAskedByBackup() {
+        LOG.info("{}: the backup asks for a switchover", id);
+        try {
+            switchover().whenComplete((done, failed) -> {
+                if (failed != null) {
+                    LOG.warn("{}: the switchover the backup asked for did not happen: {}", id, failed.getMessage());
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("{}: the backup asked for a switchover, which cannot start: {}", id, e.getMessage());
+            node.alarms().raise(io.romulus.api.engine.Alarm.Kind.SWITCHOVER, id, "the backup asked for a "
+                    + "switchover, which cannot start: " + e.getMessage());
+        }
     }
 
     /** Whether this node took the domain over from another (failover), rather than being given it. */

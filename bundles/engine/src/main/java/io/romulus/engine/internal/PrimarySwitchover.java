@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 import io.romulus.api.engine.Alarm;
@@ -61,6 +62,8 @@ final class PrimarySwitchover {
     private final PrimaryStatus status;
     private final PrimaryProtection.Node node;
     private final LoopSignal signal;
+    /** An operator's switchover, waiting for the loop's next checkpoint. */
+    private final AtomicReference<Request> pending = new AtomicReference<>();
 
     PrimarySwitchover(DomainId id, String lineage, Map<String, String> options, DomainInfo info, long timeoutMs,
             DomainHandle domain, OutputCommit outputs, UnackedCheckpoints ledger, ReleaseGuard guard,
@@ -78,6 +81,33 @@ final class PrimarySwitchover {
         this.status = status;
         this.node = node;
         this.signal = signal;
+    }
+
+    /**
+     * Asks for a switchover at the loop's next checkpoint; the future completes with what happened, or exceptionally
+     * with why it did not.
+     */
+    CompletableFuture<String> request() {
+        Request r = new Request();
+        if (!pending.compareAndSet(null, r)) {
+            throw new IllegalStateException("a switchover of " + id + " is under way already");
+        }
+        signal.signal();
+        return r.result;
+    }
+
+    /** The switchover the loop is to do at this checkpoint, or null; the loop's thread. */
+    Request take() {
+        return pending.getAndSet(null);
+    }
+
+    /** The loop ended: a switchover still waiting for it does not happen. */
+    void ended() {
+        Request left = pending.getAndSet(null);
+        if (left != null) {
+            left.result.completeExceptionally(new IllegalStateException("the protection of " + id + " ended ("
+                    + status.state() + ") before the switchover could start"));
+        }
     }
 
     /**

@@ -238,6 +238,12 @@ final class ReplicaStager implements ReplicaSink {
         owner.handedOver(this, epoch);
     }
 
+    /** Whether this epoch's ACK asks the primary for a switchover to this node (once per operator's request). */
+    @Override
+    public boolean handOverWanted() {
+        return owner.takeSwitchoverWish(this);
+    }
+
     @Override
     public void closed(Throwable cause) {
         clearStaged();

@@ -190,6 +190,9 @@ final class LoopbackTransport implements CheckpointTransport {
                             }
                             ackNanos.put(r.epoch(), System.nanoTime());
                             listener.acknowledged(r.epoch());
+                            if (sink.handOverWanted()) {
+                                listener.handOverRequested();
+                            }
                         }
                         case "bye" -> {
                             open = false;

@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
+import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
@@ -86,8 +87,8 @@ class SwitchoverTest {
 
     /** A protects sim:demo towards B until B committed {@code epochs}; returns when output was first held. */
     private long protectOnA(long epochs) throws Exception {
-        long from = System.nanoTime();
         a.protect(new ProtectRequest(DEMO, ADDRESS_B, 10, WORKLOAD));
+        long from = System.nanoTime(); // output before this was never held
         await().atMost(Duration.ofSeconds(60)).until(() -> protectedPair(a, b, epochs));
         return from;
     }
@@ -178,12 +179,29 @@ class SwitchoverTest {
     }
 
     @Test
-    void onTheBackupItSaysWhereToRunIt() throws Exception {
+    void onTheBackupItAsksThePrimaryOverTheStream() throws Exception {
+        nodes();
+        protectOnA(20);
+
+        String done = b.switchover(DEMO);
+        assertTrue(done.contains("handed over to this node by node-a"), done);
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, 30));
+        assertNull(simA.domain("demo"));
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void onABackupWithoutAStreamItSaysWhereToRunIt() throws Exception {
         nodes();
         protectOnA(5);
-        Exception e = assertThrows(IllegalArgumentException.class, () -> b.switchover(DEMO));
-        assertTrue(e.getMessage().contains("run romulus:switchover sim:demo on its primary, node-a"),
-                e.getMessage());
+        linkA.refuse = true;
+        linkA.cut();
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(b, Role.BACKUP).state() != ProtectionState.PROTECTED);
+        Exception e = assertThrows(IllegalStateException.class, () -> b.switchover(DEMO));
+        assertTrue(e.getMessage().contains("run romulus:switchover on the primary node-a"), e.getMessage());
+        linkA.refuse = false;
     }
 
     /** The domain runs on A, protected by B again, and nothing left A unacknowledged (I1), B's replica intact (I2). */

@@ -227,7 +227,14 @@ final class BackupConnection extends Connection {
                 deviceStateBytes = 0;
                 diskWriteCount = 0;
                 checksum = new CRC32C();
-                write(Messages.ack(end.epoch()));
+                boolean wanted;
+                try {
+                    wanted = sink.handOverWanted();
+                } catch (RuntimeException e) {
+                    LOG.warn("Replica sink of {} failed to say whether it wants the domain handed over", domain, e);
+                    wanted = false;
+                }
+                write(Messages.ack(end.epoch(), wanted));
             }
             case GOODBYE -> {
                 state = State.DONE;

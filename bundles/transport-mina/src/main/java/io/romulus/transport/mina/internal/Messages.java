@@ -46,6 +46,11 @@ public final class Messages {
     public static final int ERROR_TAKEN_OVER = 1;
     /** ERROR flag: the primary stops the stream for an update or restart of its own and resumes it shortly. */
     public static final int ERROR_PLANNED = 2;
+    /**
+     * ACK flag: the backup asks the primary for a planned switchover to itself. A primary that does not know it
+     * ignores it (flags of an ACK meant nothing before).
+     */
+    public static final int ACK_HANDOVER_WANTED = 1;
     /** HANDOVER flag, primary to backup: the domain is paused at the record's (acknowledged) epoch; can you take it? */
     public static final int HANDOVER_PREPARE = 1;
     /** HANDOVER flag, backup to primary: the replica can be activated from the record's epoch. */
@@ -224,7 +229,12 @@ public final class Messages {
     }
 
     public static Record ack(long epoch) {
-        return new Record(RecordType.ACK, 0, epoch, new byte[0]);
+        return ack(epoch, false);
+    }
+
+    /** An ACK; {@code handOverWanted} sets {@link #ACK_HANDOVER_WANTED}. */
+    public static Record ack(long epoch, boolean handOverWanted) {
+        return new Record(RecordType.ACK, handOverWanted ? ACK_HANDOVER_WANTED : 0, epoch, new byte[0]);
     }
 
     public static Record goodbye() {

@@ -219,6 +219,9 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
                 lastAcked = epoch;
                 try {
                     listener.acknowledged(epoch);
+                    if ((record.flags() & Messages.ACK_HANDOVER_WANTED) != 0) {
+                        listener.handOverRequested();
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("AckListener of {} failed on ACK({})", domain, epoch, e);
                 }

@@ -43,6 +43,8 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     volatile String refuseHandOver;
     final List<Long> prepared = new CopyOnWriteArrayList<>();
     final List<Long> handedOver = new CopyOnWriteArrayList<>();
+    /** The next ACK asks the primary for a switchover. */
+    final java.util.concurrent.atomic.AtomicBoolean wantHandOver = new java.util.concurrent.atomic.AtomicBoolean();
 
     RecordingSink(int pageSize) {
         this.pageSize = pageSize;
@@ -115,6 +117,11 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
             throw new CheckpointException(why);
         }
         prepared.add(epoch);
+    }
+
+    @Override
+    public boolean handOverWanted() {
+        return wantHandOver.getAndSet(false);
     }
 
     @Override

@@ -75,6 +75,12 @@ class TransportTest {
         final AtomicInteger closedCalls = new AtomicInteger();
         volatile Throwable cause;
         final List<String> handOverAnswers = new CopyOnWriteArrayList<>();
+        final AtomicInteger handOverRequests = new AtomicInteger();
+
+        @Override
+        public void handOverRequested() {
+            handOverRequests.incrementAndGet();
+        }
 
         @Override
         public void handOverReady(long epoch) {
@@ -369,7 +375,10 @@ class TransportTest {
         channel.endEpoch(1, false);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
 
-        // refused: the answer says why, and the stream goes on
+        assertEquals(0, acks.handOverRequests.get());
+
+        // refused: the answer says why, and the stream goes on; the backup's operator asks, with the next ACK
+        sink.wantHandOver.set(true);
         sink.refuseHandOver = "not now";
         channel.prepareHandOver(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("1 refused: not now"));
@@ -378,6 +387,7 @@ class TransportTest {
         channel.sendDeviceState(2, new byte[] {2});
         channel.endEpoch(2, false);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(2L));
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverRequests.get() == 1);
 
         // ready, then go: the backup takes it over and the stream ends, without GOODBYE
         sink.refuseHandOver = null;
