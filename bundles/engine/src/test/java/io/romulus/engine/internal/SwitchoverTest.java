@@ -141,6 +141,22 @@ class SwitchoverTest {
     }
 
     @Test
+    void theWitnesssLeaseMovesWithTheDomain() throws Exception {
+        FakeWitness witness = new FakeWitness();
+        nodes();
+        a.setWitness(witness.viewOf("node-a"));
+        b.setWitness(witness.viewOf("node-b"));
+        protectOnA(20);
+        assertEquals("node-a", witness.holder(DEMO.toString()).orElse(null), "the primary holds the lease");
+
+        a.switchover(DEMO);
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, 30));
+        assertEquals("node-b", witness.holder(DEMO.toString()).orElse(null), "the lease went with the domain");
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+    }
+
+    @Test
     void withoutTheFinalAckTheSwitchoverAbortsAndTheDomainStaysProtectedWhereItWas() throws Exception {
         nodes();
         long from = protectOnA(20);
