@@ -168,6 +168,11 @@ final class Primaries {
         }
         if (running.paused()) {
             d.resume(); // I5: the old primary stopped its copy before it sent the hand-over this follows
+            try {
+                d.announce(); // the binding left it paused, so it has not told the network where it runs now
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.warn("Announcing {} from here after the switchover failed: {}", id, e.getMessage());
+            }
         }
         LOG.info("{} runs here after a switchover at checkpoint {}; protected back towards {}", id, epoch,
                 PrimaryProtection.hostPort(peer));

@@ -292,7 +292,7 @@ final class PrimaryProtection {
     private void switchoverAskedByBackup() {
         LOG.info("{}: the backup asks for a switchover", id);
         try {
-            switchover().whenComplete((done, failed) -> {
+            java.util.concurrent.Future<?> unused = switchover().whenComplete((done, failed) -> {
                 if (failed != null) {
                     LOG.warn("{}: the switchover the backup asked for did not happen: {}", id, failed.getMessage());
                 }

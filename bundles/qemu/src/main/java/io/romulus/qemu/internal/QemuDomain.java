@@ -16,6 +16,8 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.dirty.CompareDirtyTracker;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.dirty.RamMapping;
@@ -73,6 +75,12 @@ final class QemuDomain implements ProtectedDomain {
     /** Records how the guest came to run: see {@link ProtectedDomain#activationDetail()}. */
     void activated(String detail) {
         activationDetail = detail;
+    }
+
+    /** The guest was activated and left paused (a switchover): {@link #resume()} lets it run. */
+    void activatedPaused(String detail) {
+        activationDetail = detail;
+        paused = true;
     }
 
     @Override
@@ -288,6 +296,25 @@ final class QemuDomain implements ProtectedDomain {
     @Override
     public Optional<Map<String, String>> replicaOptions() {
         return Optional.of(guest.vm().toMap());
+    }
+
+    /**
+     * Switchover: saves the paused guest's device state, stops its dirty log, kills its QEMU (it never runs here
+     * again) and keeps its RAM file, with that device state, as a replica committed at {@code epoch}: the new
+     * primary resumes it without a full copy.
+     */
+    @Override
+    public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+        if (closed || handedOn) {
+            throw new HypervisorException(id + " is no longer held by this handle");
+        }
+        if (!paused) {
+            throw new HypervisorException(id + " runs: it is kept as a replica only while paused");
+        }
+        byte[] state = captureDeviceState();
+        stopDirtyLog();
+        closed = true;
+        return owner.stopAsReplica(id.name(), spec, state, epoch);
     }
 
     /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */
