@@ -25,12 +25,13 @@ import org.slf4j.LoggerFactory;
  * <ol>
  * <li>Wait for ACK(N): output stays held until it comes (I1); N is then the backup's committed replica.</li>
  * <li>Ask the backup whether it can activate from exactly N (HANDOVER "prepare"); it answers "ready" or "refused".</li>
- * <li>Point of no return: this node's copy stops for good. Output of N leaves (acknowledged; the paused domain makes
- * no more), the buffers close, heartbeats stop, the domain stops and its memory image is kept as a replica of the
- * same lineage at N, and the witness's lease is given back.</li>
+ * <li>Point of no return: this node's copy stops for good: the domain stops and its memory image is kept as a
+ * replica of the same lineage at N. What output is held leaves (it was produced before the final pause, so N has
+ * it), the witness's lease is given back, and the replica takes the place of the primary protection.</li>
  * <li>Only then HANDOVER "go" is sent, the last record of the stream: the backup activates from N. The records of a
  * stream arrive in order, so the backup cannot run the domain before this node stopped it: I5 holds without a
- * witness, and with one the lease is free before the backup asks for it.</li>
+ * witness, and with one the lease is free before the backup asks for it. The heartbeats stop and the (empty) output
+ * buffers close after it.</li>
  * </ol>
  * Before step 3 anything that fails (no ACK in time, a refusal, no answer, the link dropping) aborts: the domain
  * resumes here, still protected, and a SWITCHOVER alarm says why. The backup, which never got "go", keeps its
@@ -119,11 +120,14 @@ final class PrimarySwitchover {
     boolean handOver(Request req, PrimaryStream s, ProtectedDomain d, long epoch)
             throws InterruptedException, LinkLostException {
         String backupNode = s.channel.peer().nodeId();
+        long checkpointed = System.nanoTime();
+        long acked;
         try {
             if (!await(s, () -> ledger.lastAcked() >= epoch)) {
                 return abort(req, d, "the backup did not acknowledge the final checkpoint " + epoch + " within "
                         + timeoutMs + " ms");
             }
+            acked = System.nanoTime();
             // ACK(N) releases output N on the transport's thread; it may not have done so yet: N is acknowledged
             outputs.release(epoch);
             try {
@@ -145,16 +149,22 @@ final class PrimarySwitchover {
             throw e;
         }
         // the point of no return: this copy stops for good before "go" leaves (I5)
+        long ready = System.nanoTime();
         Replica kept = stop(epoch);
         if (kept == null && domain.present()) {
             return abort(req, d, "this node could not stop its copy of the domain");
         }
-        heartbeats.close();
-        outputs.close(false); // all of it is of checkpoint N or earlier, acknowledged: the paused domain made no more
+        // what is held was produced before the final pause: checkpoint N, acknowledged, has it. It leaves before "go",
+        // so that nothing of the old copy follows the new primary's first reply on the wire
+        outputs.pass();
         guard.releaseLease();
         node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
                 info.memoryBytes(), info.pageSize()), kept);
-        long blackoutMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - req.askedNanos);
+        long stopped = System.nanoTime();
+        long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);
+        String parts = "final checkpoint taken " + ms(checkpointed - req.askedNanos) + " ms after the request, acknowledged "
+                + ms(acked - checkpointed) + " ms later, the backup ready " + ms(ready - acked) + " ms later, this copy "
+                + "stopped " + ms(stopped - ready) + " ms later";
         try {
             s.channel.handOver(epoch);
         } catch (CheckpointException e) {
@@ -163,15 +173,20 @@ final class PrimarySwitchover {
             String why = "switchover of " + id + " stopped this node's copy at checkpoint " + epoch + ", but the "
                     + "hand-over could not be sent to " + backupNode + " (" + e.getMessage() + "): it runs the domain "
                     + "once it convicts this node, or at once with romulus:failover " + id + " there";
+            heartbeats.close();
+            outputs.close(false);
             node.alarms().raise(Alarm.Kind.FAILED, id, why);
             req.result.completeExceptionally(new IllegalStateException(why));
             status.set(io.romulus.api.engine.ProtectionState.STOPPED, why);
             return true;
         }
+        // what no longer matters to the domain's run ends after "go": the heartbeats, the (empty) output buffers
+        heartbeats.close();
+        outputs.close(false);
         String done = id + " handed over to " + backupNode + " at checkpoint " + epoch + " (this node stopped its "
                 + "copy " + blackoutMs + " ms after the request and is its backup now"
                 + (kept == null ? "; the binding could not keep the memory image, so protection back copies the "
-                        + "domain whole" : ", resuming from its replica without a full copy") + ")";
+                        + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts + ")";
         status.set(io.romulus.api.engine.ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
                 + epoch);
         LOG.info("SWITCHOVER: {}", done);
@@ -196,6 +211,10 @@ final class PrimarySwitchover {
             LOG.error("{}: stopping the domain for the switchover failed", id, e);
         }
         return null;
+    }
+
+    private static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     /** Waits up to the timeout for {@code done}; throws when the stream breaks meanwhile. */
