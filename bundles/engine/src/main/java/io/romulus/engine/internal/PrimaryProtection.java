@@ -4,11 +4,15 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 import io.romulus.api.detector.FailureDetector;
 import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectionState;
@@ -225,7 +229,7 @@ final class PrimaryProtection {
             Map<String, String> options, String lineage, long epoch, boolean resumable, EngineSettings settings,
             ProtectedDomain domain, List<Output> outputs, Node node, Witness.Lease lease) {
         HandedOver h = new HandedOver(id, peer, heartbeat, settings.intervalMs(), options, false, lineage, epoch + 1,
-                epoch, epoch, resumable, !resumable, true, new java.util.TreeMap<>());
+                epoch, epoch, resumable, !resumable, true, new TreeMap<>());
         PrimaryProtection p = new PrimaryProtection(h, settings, domain, outputs, node, lease);
         if (resumable) {
             p.status.set(ProtectionState.DEGRADED, "took the domain over at checkpoint " + epoch + " (switchover); "
@@ -271,7 +275,7 @@ final class PrimaryProtection {
      * Hands the domain over to the backup at the next checkpoint ({@link PrimarySwitchover}). Refused unless the
      * protection is PROTECTED: the backup must hold a committed replica to activate, and the stream must be up.
      */
-    java.util.concurrent.CompletableFuture<String> switchover() {
+    CompletableFuture<String> switchover() {
         ProtectionStatus s = status();
         if (s.state() != ProtectionState.PROTECTED) {
             throw new IllegalStateException(id + " is " + s.state() + (s.detail().isEmpty() ? "" : " (" + s.detail()
@@ -292,14 +296,14 @@ final class PrimaryProtection {
     private void switchoverAskedByBackup() {
         LOG.info("{}: the backup asks for a switchover", id);
         try {
-            java.util.concurrent.Future<?> unused = switchover().whenComplete((done, failed) -> {
+            Future<?> unused = switchover().whenComplete((done, failed) -> {
                 if (failed != null) {
                     LOG.warn("{}: the switchover the backup asked for did not happen: {}", id, failed.getMessage());
                 }
             });
         } catch (RuntimeException e) {
             LOG.warn("{}: the backup asked for a switchover, which cannot start: {}", id, e.getMessage());
-            node.alarms().raise(io.romulus.api.engine.Alarm.Kind.SWITCHOVER, id, "the backup asked for a "
+            node.alarms().raise(Alarm.Kind.SWITCHOVER, id, "the backup asked for a "
                     + "switchover, which cannot start: " + e.getMessage());
         }
     }

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.HypervisorException;
@@ -177,7 +178,7 @@ final class PrimarySwitchover {
             outputs.close(false);
             node.alarms().raise(Alarm.Kind.FAILED, id, why);
             req.result.completeExceptionally(new IllegalStateException(why));
-            status.set(io.romulus.api.engine.ProtectionState.STOPPED, why);
+            status.set(ProtectionState.STOPPED, why);
             return true;
         }
         // what no longer matters to the domain's run ends after "go": the heartbeats, the (empty) output buffers
@@ -187,7 +188,7 @@ final class PrimarySwitchover {
                 + "copy " + blackoutMs + " ms after the request and is its backup now"
                 + (kept == null ? "; the binding could not keep the memory image, so protection back copies the "
                         + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts + ")";
-        status.set(io.romulus.api.engine.ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
+        status.set(ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
                 + epoch);
         LOG.info("SWITCHOVER: {}", done);
         req.result.complete(done);
