@@ -26,7 +26,14 @@ public record Alarm(long timeMillis, Kind kind, String domain, String message) {
         /** Backup: the replica was activated; the domain runs on this node, without a backup. */
         FAILOVER,
         /** Either: the witness could not be asked, or refused what was asked; output stays held meanwhile. */
-        WITNESS;
+        WITNESS,
+        /**
+         * Either: a planned switchover moved the domain (the new primary raises it), or aborted it (the old primary
+         * raises it, with why; the domain runs on there, still protected).
+         *
+         * @since 1.5
+         */
+        SWITCHOVER;
 
         /** The JMX notification type: {@code io.romulus.alarm.unprotected} and so on. */
         public String notificationType() {

@@ -32,6 +32,21 @@ public interface ReplicationEngine {
     ProtectionStatus failover(DomainId domain) throws Exception;
 
     /**
+     * Planned switchover: moves a domain this node protects as primary to its backup, which becomes the primary, while
+     * this node keeps the domain's memory image as a replica and becomes the backup (no full copy either way). The
+     * domain pauses for a final checkpoint; once the backup acknowledged it and agreed, this node's copy stops for
+     * good and only then does the backup run it. Should anything fail before that, the switchover aborts and the
+     * domain runs on here, still protected (an alarm says why). On the backup it asks the primary for the same over
+     * the stream. Returns what happened, in one sentence.
+     *
+     * @throws Exception when the switchover cannot start or was aborted, with why
+     * @since 1.5
+     */
+    default String switchover(DomainId domain) throws Exception {
+        throw new UnsupportedOperationException("this engine cannot switch a domain over");
+    }
+
+    /**
      * Scale-out: starts {@code clone}, a copy of {@code domain} taken from this node's replica at its last committed
      * epoch (see {@link io.romulus.api.hypervisor.Replica#fork}), and protects it towards {@code backup}. The
      * replica goes on being the backup of {@code domain}.

@@ -147,6 +147,22 @@ public interface ProtectedDomain extends AutoCloseable {
     }
 
     /**
+     * Planned switchover: stops the domain for good, as {@link #destroy()} would, but keeps its memory image, vCPU and
+     * device state as a replica committed at {@code epoch}, the checkpoint the domain is paused at and its backup
+     * activates from. The replica then takes further checkpoints from the new primary, which resumes it without a
+     * full copy. Called while the domain is paused; once it returns the domain never runs here again (I5). The
+     * default cannot: the engine then {@linkplain #destroy() destroys} the domain and the new primary copies it whole.
+     *
+     * @param spec what the replica is of (as the backup's HELLO would describe it)
+     * @throws HypervisorException when the binding cannot keep the image; the domain is then still paused and intact
+     * @since 1.8
+     */
+    default Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+        throw new HypervisorException("the " + spec.id().binding() + " binding cannot keep a stopped domain as a "
+                + "replica");
+    }
+
+    /**
      * The engine lets go of the domain without ending its protection (the engine bundle is being updated): the
      * domain keeps running and its dirty log keeps logging, so that {@link Hypervisor#adopt(DomainId)} hands it, with
      * every page written since this handle's last harvest, to the next engine. The default {@linkplain #close()

@@ -61,6 +61,19 @@ public interface Replica extends AutoCloseable {
     }
 
     /**
+     * {@link #activate(List)}, but the domain is left paused (planned switchover): the engine starts its dirty log and
+     * attaches its output buffers before it lets the domain run, so that the replica the old primary keeps can be
+     * resumed without a full copy. The default cannot: the engine then activates it running, and protects it back
+     * with a full copy.
+     *
+     * @throws HypervisorException if the binding cannot, or as {@link #activate(List)}
+     * @since 1.8
+     */
+    default ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
+        throw new HypervisorException("the " + spec().id().binding() + " binding cannot activate a replica paused");
+    }
+
+    /**
      * Offers the binding to prepare the replica's failover ahead of time, with the disks as {@link #activate(List)}
      * will be given them: a binding may start the VM's process now, stopped and waiting for a committed device state,
      * so that a failover only loads that state and lets it run. The standby must never run before activation, and

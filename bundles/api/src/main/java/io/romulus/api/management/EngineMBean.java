@@ -33,5 +33,11 @@ public interface EngineMBean {
 
     String failover(String domain) throws MBeanException;
 
+    /**
+     * Planned switchover of a protected domain to its backup, on either node of the pair (see
+     * {@link io.romulus.api.engine.ReplicationEngine#switchover}); returns what happened.
+     */
+    String switchover(String domain) throws MBeanException;
+
     void setInterval(String domain, int intervalMs) throws MBeanException;
 }

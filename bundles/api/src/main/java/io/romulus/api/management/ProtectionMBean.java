@@ -90,6 +90,9 @@ public interface ProtectionMBean {
     /** Activates this node's replica of the domain (backup only). */
     String failover() throws MBeanException;
 
+    /** Planned switchover of the domain to its backup, on either node of the pair; returns what happened. */
+    String switchover() throws MBeanException;
+
     /** Stops protecting the domain (primary only). */
     void unprotect() throws MBeanException;
 }

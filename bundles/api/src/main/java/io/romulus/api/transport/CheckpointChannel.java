@@ -69,4 +69,27 @@ public interface CheckpointChannel extends AutoCloseable {
     default void stopPlanned(String reason) {
         abort(reason);
     }
+
+    /**
+     * Planned switchover, first step: the domain is paused at checkpoint {@code epoch}, which the backup acknowledged;
+     * asks the backup whether it can activate its replica from exactly that checkpoint. The answer comes to the
+     * stream's {@link AckListener} ({@link AckListener#handOverReady} or {@link AckListener#handOverRefused}); the
+     * stream goes on either way until {@link #handOver(long)}. The default cannot.
+     *
+     * @since 1.5
+     */
+    default void prepareHandOver(long epoch) throws CheckpointException {
+        throw new CheckpointException("this checkpoint transport cannot hand a domain over");
+    }
+
+    /**
+     * Planned switchover, last step: this node's copy of the domain has stopped for good at checkpoint {@code epoch};
+     * tells the backup to activate its replica from it, and closes the stream (no GOODBYE: the backup keeps its
+     * replica and runs it). Nothing is sent after it. The default cannot.
+     *
+     * @since 1.5
+     */
+    default void handOver(long epoch) throws CheckpointException {
+        throw new CheckpointException("this checkpoint transport cannot hand a domain over");
+    }
 }

@@ -25,7 +25,14 @@ public enum RecordType {
     /** Either direction: a fatal error, with a message, before the connection is closed. */
     ERROR(7),
     /** Either direction: orderly end of the stream. */
-    GOODBYE(8);
+    GOODBYE(8),
+    /**
+     * Planned switchover (since 1.5), epoch = the checkpoint the domain is handed over at; the flags say which step:
+     * primary to backup "prepare" (the domain is paused at that acknowledged checkpoint), backup to primary "ready"
+     * or "refused" (body: why), primary to backup "go" (the primary's copy has stopped for good; the backup
+     * activates). A peer that does not know the type drops the connection, which aborts the switchover.
+     */
+    HANDOVER(9);
 
     private final int code;
 

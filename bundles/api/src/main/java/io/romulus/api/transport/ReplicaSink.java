@@ -40,4 +40,37 @@ public interface ReplicaSink {
      * @param cause {@code null} after an orderly GOODBYE, otherwise why it ended
      */
     void closed(Throwable cause);
+
+    /**
+     * The primary paused the domain at checkpoint {@code epoch}, which this side acknowledged, and asks whether the
+     * replica can be activated from exactly it (planned switchover). Returning says yes (the transport answers
+     * "ready"); throwing says no, with the exception's message (answered "refused"; the stream goes on). Records of a
+     * later epoch cancel the preparation. The default refuses.
+     *
+     * @since 1.5
+     */
+    default void prepareHandOver(long epoch) throws CheckpointException {
+        throw new CheckpointException("this backup cannot take a domain over");
+    }
+
+    /**
+     * The primary's copy of the domain stopped for good at checkpoint {@code epoch}, which this side prepared: the
+     * replica is to be activated from it. The stream ends after this call ({@link #closed(Throwable)} follows with a
+     * cause, which does not drop the replica). Must not block the transport for long.
+     *
+     * @since 1.5
+     */
+    default void handOver(long epoch) {
+    }
+
+    /**
+     * Asked by the transport after each {@link #epochEnd(EpochEnd)}: true makes that epoch's ACK ask the primary for a
+     * planned switchover to this node (the operator ran it here). Answers true at most once per operator's request.
+     * The default never asks.
+     *
+     * @since 1.5
+     */
+    default boolean handOverWanted() {
+        return false;
+    }
 }

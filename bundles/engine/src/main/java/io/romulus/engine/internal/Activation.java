@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
@@ -80,6 +81,64 @@ final class Activation {
                 + (detail.isEmpty() ? "" : " (" + detail + ")") + "; the domain runs on this node now (romulus:status shows whether it is protected back towards the node it came "
                 + "from)");
         return b.status();
+    }
+
+    /**
+     * Planned switchover, on the backup: the primary stopped its copy at checkpoint {@code epoch} and told this node
+     * to run the domain from it (the old primary gave up the witness's lease before it did). The replica is activated
+     * paused where the binding can, its dirty log started and its output held before it runs, and it is protected
+     * back towards the old primary, which resumes the replica it kept of {@code epoch}: no full copy.
+     */
+    void takeOver(DomainId id, long epoch) {
+        BackupReplica b = roles.replicas.get(id);
+        if (b == null) {
+            LOG.error("{} was handed over to this node, which holds no replica of it", id);
+            return;
+        }
+        long start = System.nanoTime();
+        Witness.Lease lease = null;
+        try {
+            lease = switchoverLease(id);
+            String lineage = b.lineage();
+            String back = b.returnAddress();
+            BackupReplica.Activated running = b.activate(true);
+            primaries.protectSwitchedOver(id, running, lease, b, ProtectRequest.parsePeer(back), lineage, epoch);
+            engine.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switched over to this node at checkpoint " + epoch
+                    + ": it runs here " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms after the "
+                    + "hand-over" + (running.paused() ? ", protected back towards " + back + ", which resumes its "
+                            + "replica" : ", unprotected until " + back + " has a full copy"));
+        } catch (Exception e) {
+            if (lease != null) {
+                lease.close();
+            }
+            LOG.error("SWITCHOVER: taking {} over at checkpoint {} failed", id, epoch, e);
+            engine.alarms().raise(Alarm.Kind.FAILED, id, "the switchover of " + id + " to this node failed after its "
+                    + "old primary stopped: " + e.getMessage() + "; the old primary keeps a replica of checkpoint "
+                    + epoch + ": run romulus:failover " + id + " there");
+        }
+    }
+
+    /**
+     * The witness's lease for a domain handed over to this node, or null without a witness. The old primary gave it
+     * up before the hand-over: a short wait covers the witness's own delay in seeing that.
+     */
+    private Witness.Lease switchoverLease(DomainId id) throws Exception {
+        Witness w = helpers.witness();
+        if (w == null) {
+            return null;
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (true) {
+            Optional<Witness.Lease> taken = w.tryAcquire(id.toString(), engine.settings().nodeId());
+            if (taken.isPresent()) {
+                return taken.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the witness (" + w.describe() + ") says "
+                        + w.holder(id.toString()).orElse("another node") + " still holds the lease of " + id);
+            }
+            Thread.sleep(20);
+        }
     }
 
     /** Whether this node holds a replica of {@code id} with a committed checkpoint, not yet activated. */

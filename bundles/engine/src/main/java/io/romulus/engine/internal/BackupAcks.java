@@ -17,10 +17,12 @@ final class BackupAcks implements AckListener {
 
     private final Receiver receiver;
     private final LoopSignal signal;
+    private final Runnable switchoverAsked;
     /** The stream, once the connection is up: set by the loop's thread, read by the transport's. */
     private volatile PrimaryStream stream;
 
-    BackupAcks(Receiver receiver, LoopSignal signal) {
+    BackupAcks(Receiver receiver, LoopSignal signal, Runnable switchoverAsked) {
+        this.switchoverAsked = switchoverAsked;
         this.receiver = receiver;
         this.signal = signal;
     }
@@ -37,6 +39,27 @@ final class BackupAcks implements AckListener {
         } else {
             receiver.acknowledged(s, epoch);
         }
+    }
+
+    @Override
+    public void handOverReady(long epoch) {
+        PrimaryStream s = stream;
+        if (s != null) {
+            s.handOverAnswered(epoch, null);
+        }
+    }
+
+    @Override
+    public void handOverRefused(long epoch, String reason) {
+        PrimaryStream s = stream;
+        if (s != null) {
+            s.handOverAnswered(epoch, reason);
+        }
+    }
+
+    @Override
+    public void handOverRequested() {
+        switchoverAsked.run();
     }
 
     @Override

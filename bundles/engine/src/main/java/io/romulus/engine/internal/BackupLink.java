@@ -51,11 +51,14 @@ final class BackupLink {
     private final PrimaryStatus status;
     private final EpochHistory history;
     private final LoopSignal signal;
+    /** The backup asked for a switchover to itself. */
+    private final Runnable switchoverAsked;
 
     BackupLink(DomainId id, InetSocketAddress peer, Map<String, String> options, String lineage,
             EngineSettings settings, DomainInfo info, PrimaryProtection.Node node, UnackedCheckpoints ledger,
             DiskCheckpoints disks, OutputCommit outputs, ReleaseGuard guard, BackupHeartbeats heartbeats,
-            PrimaryStatus status, EpochHistory history, LoopSignal signal) {
+            PrimaryStatus status, EpochHistory history, LoopSignal signal, Runnable switchoverAsked) {
+        this.switchoverAsked = switchoverAsked;
         this.id = id;
         this.peer = peer;
         this.options = Map.copyOf(options);
@@ -157,7 +160,7 @@ final class BackupLink {
         }
         Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), info.memoryBytes(), info.pageSize(),
                 helloOptions);
-        BackupAcks acks = new BackupAcks(receiver, signal);
+        BackupAcks acks = new BackupAcks(receiver, signal, switchoverAsked);
         CheckpointChannel channel = t.connect(target, hello, acks);
         PrimaryStream s = new PrimaryStream(id, channel, info.pageSize(), history, signal);
         HelloReply reply = channel.peer();

@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.LongConsumer;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 
@@ -72,6 +73,8 @@ final class BackupReplica {
     final Runnable onTakenOver;
     /** The committed replica became unusable (a fault while applying): the operator is alarmed (FAILED) with why. */
     final Consumer<String> onFailure;
+    /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
+    final LongConsumer onHandOver;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
 
     @GuardedBy("lock")
@@ -89,6 +92,9 @@ final class BackupReplica {
     Map<String, String> options = Map.of();
     @GuardedBy("lock")
     String returnAddress;
+    /** The operator asked here for a switchover, which the next ACK carries to the primary. */
+    @GuardedBy("lock")
+    private boolean switchoverWished;
 
     // Written under the lock, but read without it: status and the engine's checks must not wait for an apply or an
     // activation in progress, and each of these is read on its own.
@@ -121,8 +127,9 @@ final class BackupReplica {
      *                      apply that did not finish), to raise an alarm
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
-            Runnable onTakenOver, Consumer<String> onFailure) {
+            Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver) {
         this.id = id;
+        this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
         this.onFailure = onFailure;
         this.onOrderlyEnd = onOrderlyEnd;
@@ -142,6 +149,13 @@ final class BackupReplica {
     Map<String, String> options() {
         synchronized (lock) {
             return options;
+        }
+    }
+
+    /** The lineage of the stream that feeds (or last fed) the replica, or null. */
+    String lineage() {
+        synchronized (lock) {
+            return lineage;
         }
     }
 
@@ -289,12 +303,6 @@ final class BackupReplica {
         return ReplicaHandOver.handOver(this);
     }
 
-    /** A replica handed over by the previous engine, adopted by its binding. */
-    static BackupReplica restored(HandedOver h, Replica replica, Consumer<BackupReplica> onOrderlyEnd,
-            Runnable onCommit, Runnable onPlannedStop, Runnable onTakenOver, Consumer<String> onFailure) {
-        return ReplicaHandOver.restored(h, replica, new BackupReplica(h.id(), onOrderlyEnd, onCommit, onPlannedStop,
-                onTakenOver, onFailure));
-    }
 
     /** Why the committed replica cannot be activated, resumed or forked now, or null. */
     String unusable() {
@@ -335,10 +343,92 @@ final class BackupReplica {
     }
 
     /**
-     * Failover: cuts off the stream and brings the last committed epoch to life on this node. Waits for an apply in
-     * progress; never activates half an epoch.
+     * Planned switchover, the primary's first step: it paused the domain at checkpoint {@code epoch}, which this
+     * replica acknowledged; throws with why when the replica cannot be activated from exactly that checkpoint, or
+     * the primary could not be made its backup afterwards.
      */
+    void prepareSwitchover(ReplicaStager stream, long epoch) throws CheckpointException {
+        synchronized (lock) {
+            if (current != stream || activated) {
+                throw new CheckpointException("this stream no longer feeds the replica of " + id);
+            }
+            if (committed == null || committedEpoch != epoch) {
+                throw new CheckpointException("the replica of " + id + " is at checkpoint " + committedEpoch
+                        + ", not " + epoch);
+            }
+            String u = unusable();
+            if (u != null) {
+                throw new CheckpointException("the replica of " + id + " cannot be activated: " + u);
+            }
+            if (returnAddress == null) {
+                throw new CheckpointException("the primary did not say where its stream listens, so it could not "
+                        + "become the backup of " + id);
+            }
+        }
+    }
+
+    /**
+     * Planned switchover, the primary's last step: its copy stopped for good at checkpoint {@code epoch}, which
+     * {@code stream} prepared; the engine activates the replica (on its failover thread, not the transport's).
+     */
+    void handedOver(ReplicaStager stream, long epoch) {
+        synchronized (lock) {
+            if (current != stream || activated || committedEpoch != epoch) {
+                LOG.error("{}: the primary handed the domain over at checkpoint {}, which this replica cannot take "
+                        + "(committed {}, activated {}); failure detection decides", id, epoch, committedEpoch,
+                        activated);
+                return;
+            }
+            show(ProtectionState.STANDBY, "the primary handed the domain over at checkpoint " + epoch
+                    + "; activating it here");
+        }
+        onHandOver.accept(epoch);
+    }
+
+    /**
+     * The operator asks for a switchover on this node, the backup: the next ACK asks the primary for it (the primary
+     * then hands the domain over as if asked there). Throws when no stream from the primary could carry the wish.
+     */
+    void wishSwitchover() {
+        synchronized (lock) {
+            if (activated) {
+                throw new IllegalStateException("the replica of " + id + " was activated: " + id + " runs here");
+            }
+            if (current == null || committed == null || state != ProtectionState.PROTECTED) {
+                throw new IllegalStateException("no stream from the primary of " + id + " is up (" + state
+                        + (detail.isEmpty() ? "" : ": " + detail) + "); run romulus:switchover on the primary "
+                        + primaryNode + " once it is PROTECTED");
+            }
+            switchoverWished = true;
+        }
+    }
+
+    /** Whether {@code stream}'s next ACK is to carry the operator's wish for a switchover; forgets it once said. */
+    boolean takeSwitchoverWish(ReplicaStager stream) {
+        synchronized (lock) {
+            if (current != stream || !switchoverWished) {
+                return false;
+            }
+            switchoverWished = false;
+            return true;
+        }
+    }
+
+    /** What {@link #activate(boolean)} started: the domain, and whether it is still paused. */
+    record Activated(ProtectedDomain domain, boolean paused) {
+    }
+
+    /** Failover: see {@link #activate(boolean)}. */
     ProtectedDomain activate() throws HypervisorException {
+        return activate(false).domain();
+    }
+
+    /**
+     * Failover, or a switchover: cuts off the stream and brings the last committed epoch to life on this node. Waits
+     * for an apply in progress; never activates half an epoch. With {@code paused} (a switchover) the binding is
+     * asked to leave the domain paused; one that cannot starts it running.
+     */
+    Activated activate(boolean paused) throws HypervisorException {
         synchronized (lock) {
             if (activated) {
                 throw new IllegalStateException("the replica of " + id + " is already activated");
@@ -371,12 +461,25 @@ final class BackupReplica {
                             + e.getMessage(), e);
                 }
             }
-            ProtectedDomain running = committed.activate(disks);
-            show(ProtectionState.ACTIVATED, "activated from checkpoint " + committedEpoch);
-            LOG.info("FAILOVER: {} activated on this node from checkpoint {}{}", id, committedEpoch,
-                    disks.isEmpty() ? "" : " with disks " + String.join(", ", disks.stream().map(GuestDisk::name)
-                            .toList()));
-            return running;
+            ProtectedDomain running = null;
+            if (paused) {
+                try {
+                    running = committed.activatePaused(disks);
+                } catch (HypervisorException e) {
+                    LOG.info("{}: {}; it is activated running, and the old primary gets a full copy", id,
+                            e.getMessage());
+                }
+            }
+            boolean stillPaused = running != null;
+            if (running == null) {
+                running = committed.activate(disks);
+            }
+            show(ProtectionState.ACTIVATED, "activated from checkpoint " + committedEpoch
+                    + (paused ? " (switchover)" : ""));
+            LOG.info("{}: {} activated on this node from checkpoint {}{}", paused ? "SWITCHOVER" : "FAILOVER", id,
+                    committedEpoch, disks.isEmpty() ? "" : " with disks " + String.join(", ",
+                            disks.stream().map(GuestDisk::name).toList()));
+            return new Activated(running, stillPaused);
         }
     }
 

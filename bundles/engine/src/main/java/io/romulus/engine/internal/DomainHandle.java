@@ -7,6 +7,8 @@ import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -151,6 +153,35 @@ final class DomainHandle {
             if (domain != null) {
                 domain.detach();
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Switchover: the paused domain stops for good and its image is kept as a replica committed at {@code epoch}
+     * ({@link ProtectedDomain#stopAsReplica}); the handle lets go of it.
+     */
+    Replica keepAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+        lock.lock();
+        try {
+            if (domain == null) {
+                throw new HypervisorException("its '" + binding + "' binding is away (bundle update)");
+            }
+            Replica r = domain.stopAsReplica(spec, epoch);
+            domain = null;
+            return r;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Switchover where the binding keeps no image: the domain stops for good, and the handle lets go of it. */
+    void destroyAndForget() throws HypervisorException {
+        lock.lock();
+        try {
+            destroy();
+            domain = null;
         } finally {
             lock.unlock();
         }

@@ -18,6 +18,7 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
+import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
 import io.romulus.api.transport.CheckpointException;
@@ -242,6 +243,24 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     @Override
     public void retire(DomainId domain) throws Exception {
         activation.retire(domain);
+    }
+
+    @Override
+    public String switchover(DomainId domain) throws Exception {
+        return primaries.switchover(domain);
+    }
+
+    @Override
+    public void takeOver(DomainId id, long epoch) {
+        activation.takeOver(id, epoch);
+    }
+
+    @Override
+    public void keepAsBackup(BackupReplica.HandedOver state, Replica replica) {
+        roles.primaries.remove(state.id());
+        if (replica != null) {
+            intake.keepSwitchedOver(state, replica);
+        }
     }
 
     @Override

@@ -50,6 +50,7 @@ final class EpochLoop {
     private final BackupLink link;
     private final InitialSync initialSync;
     private final ProtectionTeardown teardown;
+    private final PrimarySwitchover switchover;
     private final LoopSignal signal;
     /** The domain was adopted from a previous engine: its dirty log runs already. */
     private final boolean adopted;
@@ -62,13 +63,16 @@ final class EpochLoop {
     private volatile boolean handingOver;
     /** Set by the loop as it ends; read after a join that may time out, so it is published lock-free. */
     private volatile boolean handedOver;
+    /** Set by the loop when a switchover handed the domain to the backup, before it ends. */
+    private volatile boolean switchedOver;
+
     /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
     private volatile PrimaryStream stream;
 
     EpochLoop(DomainId id, EngineSettings settings, boolean verify, DomainHandle domain, OutputCommit outputs,
             DiskCheckpoints disks, UnackedCheckpoints ledger, PrimaryStatus status, BackupHeartbeats heartbeats,
             EpochHistory history, BackupLink link, InitialSync initialSync, ProtectionTeardown teardown,
-            LoopSignal signal, boolean adopted) {
+            PrimarySwitchover switchover, LoopSignal signal, boolean adopted) {
         this.id = id;
         this.settings = settings;
         this.verify = verify;
@@ -82,6 +86,7 @@ final class EpochLoop {
         this.link = link;
         this.initialSync = initialSync;
         this.teardown = teardown;
+        this.switchover = switchover;
         this.signal = signal;
         this.adopted = adopted;
         this.thread = new Thread(this::run, "romulus-epoch-" + id);
@@ -162,12 +167,24 @@ final class EpochLoop {
             if (d == null) {
                 continue;
             }
-            // seal, pause, harvest, copy, device state, disk barrier, resume
+            // seal, pause, harvest, copy, device state, disk barrier, resume; for a switchover the domain stays
+            // paused (and locked) until it is handed over or the switchover aborts
+            PrimarySwitchover.Request sw = switchover.take();
             Paused paused;
+            boolean stayLocked = false;
             try {
-                paused = pause(d, epoch, s, staging);
+                paused = pause(d, epoch, s, staging, sw != null);
+                stayLocked = sw != null;
+            } catch (HypervisorException | LinkLostException | RuntimeException | Error e) {
+                if (sw != null) {
+                    sw.result.completeExceptionally(new IllegalStateException("switchover of " + id + " aborted: "
+                            + "its final checkpoint failed: " + e));
+                }
+                throw e;
             } finally {
-                domain.unlock();
+                if (!stayLocked) {
+                    domain.unlock();
+                }
             }
             List<List<DiskWrite>> diskWrites = paused.diskWrites;
             List<List<DiskWrite>> writesAgain = diskWrites.isEmpty() ? null : s.takeResendWrites();
@@ -193,6 +210,20 @@ final class EpochLoop {
             }
             // hand N to the sender; its ACK releases output N (acknowledged, below)
             s.sendAsync(epoch, staging, paused.deviceState, diskWrites);
+            if (sw != null) {
+                boolean done;
+                try {
+                    done = switchover.handOver(sw, s, d, epoch);
+                } finally {
+                    domain.unlock();
+                }
+                if (done) {
+                    switchedOver = true;
+                    signal.requestStop();
+                    return;
+                }
+                epochStart = System.nanoTime();
+            }
         }
     }
 
@@ -220,7 +251,7 @@ final class EpochLoop {
      * barrier, captures the device state and resumes the domain (in one go where the binding can). The
      * {@link #clock} times each part.
      */
-    private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging)
+    private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging, boolean stayPaused)
             throws HypervisorException, LinkLostException {
         outputs.seal(epoch);
         d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
@@ -229,6 +260,7 @@ final class EpochLoop {
         d.pause();
         clock.lap(PauseClock.STOP, d.takeHandOffNanos());
         boolean resumed = false;
+        boolean taken = false;
         try {
             long[] harvested = d.harvestDirty();
             long faults = d.writeFaultsOfLastHarvest();
@@ -252,20 +284,21 @@ final class EpochLoop {
             clock.lap(PauseClock.DISK_BARRIER, 0);
             byte[] bindingState;
             int digest = 0;
-            if (verify) {
-                // the digest reads the paused memory: the domain resumes after it
+            if (verify || stayPaused) {
+                // the digest reads the paused memory: the domain resumes after it (or stays paused for a switchover)
                 bindingState = d.captureDeviceState();
-                digest = MemoryDigest.of(d);
+                digest = verify ? MemoryDigest.of(d) : 0;
             } else {
                 // with cont pipelined behind it, its round trip is part of the device state's
                 bindingState = d.captureDeviceStateAndResume();
                 resumed = true;
             }
             clock.lap(PauseClock.DEVICE_STATE, d.takeHandOffNanos());
+            taken = true;
             return new Paused(pauseStart, new DeviceStateEnvelope(bindingState, verify, digest).encode(), writes,
                     faults);
         } finally {
-            if (!resumed) {
+            if (!resumed && !(stayPaused && taken)) {
                 d.resume();
                 clock.lap(PauseClock.CONT, d.takeHandOffNanos());
             }
@@ -487,7 +520,8 @@ final class EpochLoop {
             // an Error too (a full disk under a mapped file, a bug in a binding): never end the protection silently
             failed(e);
         } finally {
-            handedOver = teardown.shutdown(stream, retiring, handingOver);
+            switchover.ended();
+            handedOver = switchedOver ? teardown.switchedOver() : teardown.shutdown(stream, retiring, handingOver);
         }
     }
 

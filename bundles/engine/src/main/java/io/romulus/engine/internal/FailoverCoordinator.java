@@ -61,6 +61,9 @@ final class FailoverCoordinator implements AutoCloseable {
 
         /** Activates the replica; the lease (if any) goes with the domain. Returns how it came to run. */
         Activation.Outcome activate(DomainId id, Witness.Lease lease) throws Exception;
+
+        /** Planned switchover: the primary stopped its copy at {@code epoch}; the replica runs here from it. */
+        void takeOver(DomainId id, long epoch);
     }
 
     private final Engine engine;
@@ -112,6 +115,20 @@ final class FailoverCoordinator implements AutoCloseable {
             w.graceUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMs);
             LOG.info("The primary {} of {} is being updated: no automatic failover for {} ms unless it stays silent "
                     + "longer", w.primaryNode, id, graceMs);
+        }
+    }
+
+    /**
+     * The primary of {@code id} handed it over at {@code epoch} (planned switchover): no conviction is waited for, the
+     * replica is activated at once, on the decisions' thread (never the transport's), and the old primary is no
+     * longer watched.
+     */
+    void handedOver(DomainId id, long epoch) {
+        forget(id);
+        try {
+            decisions.execute(() -> engine.takeOver(id, epoch));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.warn("Failover decisions have stopped; {} is not taken over", id, e);
         }
     }
 

@@ -4,6 +4,9 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
@@ -130,6 +133,102 @@ final class Primaries {
         LOG.info("{} runs here after the failover; protecting it back towards {} (the node it came from) as soon as "
                 + "that node answers", id, PrimaryProtection.hostPort(peer));
         p.start();
+    }
+
+    /**
+     * Planned switchover, on the backup: the replica {@code b} was activated here at checkpoint {@code epoch} of
+     * {@code lineage} and becomes the primary, protected back towards {@code peer}, the old primary. Output is held
+     * and the dirty log started before a paused domain runs, so that the old primary resumes the replica it kept
+     * (no full copy, and nothing the domain writes or sends is missed).
+     */
+    void protectSwitchedOver(DomainId id, BackupReplica.Activated running, Witness.Lease lease, BackupReplica b,
+            InetSocketAddress peer, String lineage, long epoch) throws Exception {
+        EngineSettings s = engine.settings();
+        ProtectedDomain d = running.domain();
+        List<PrimaryProtection.Output> outputs;
+        try {
+            helpers.checkDisks(d);
+            outputs = helpers.attachOutputs(d, OutputBuffer::close);
+            d.startDirtyLog();
+        } catch (Exception e) {
+            roles.activated.put(id, new DomainRoles.Activated(d, lease));
+            roles.replicas.remove(id, b);
+            if (running.paused()) {
+                d.resume();
+            }
+            throw e;
+        }
+        InetSocketAddress heartbeat = resolved(InetSocketAddress.createUnresolved(peer.getHostString(),
+                s.peerHeartbeatPort()));
+        PrimaryProtection p = PrimaryProtection.switchedOver(id, peer, heartbeat, b.options(), lineage, epoch,
+                running.paused(), s, d, outputs, engine, lease);
+        synchronized (roles.lock) {
+            roles.primaries.put(id, p);
+            roles.replicas.remove(id, b);
+        }
+        if (running.paused()) {
+            d.resume(); // I5: the old primary stopped its copy before it sent the hand-over this follows
+            try {
+                d.announce(); // the binding left it paused, so it has not told the network where it runs now
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.warn("Announcing {} from here after the switchover failed: {}", id, e.getMessage());
+            }
+        }
+        LOG.info("{} runs here after a switchover at checkpoint {}; protected back towards {}", id, epoch,
+                PrimaryProtection.hostPort(peer));
+        p.start();
+    }
+
+    /**
+     * Planned switchover of a domain this node protects: waits for the loop to hand it over, or for the reason it
+     * did not.
+     */
+    String switchover(DomainId domain) throws Exception {
+        PrimaryProtection p = roles.primaries.get(domain);
+        long timeoutMs = 2 * PrimaryProtection.switchoverTimeoutMs(engine.settings()) + 30_000;
+        if (p == null) {
+            BackupReplica b = roles.replicas.get(domain);
+            if (b == null || b.isActivated()) {
+                throw new IllegalArgumentException(domain + " is not protected by this node");
+            }
+            return switchoverFromBackup(domain, b, timeoutMs);
+        }
+        try {
+            return p.switchover().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof Exception ex ? ex : e;
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("the switchover of " + domain + " did not finish within " + timeoutMs
+                    + " ms; romulus:status shows where it stands", e);
+        }
+    }
+
+    /**
+     * The switchover asked on the backup: the wish travels to the primary with the next ACK, and the domain comes
+     * here when the primary hands it over. Waits until it runs here, or says where to look when it does not.
+     */
+    private String switchoverFromBackup(DomainId domain, BackupReplica b, long timeoutMs) throws Exception {
+        String primaryNode = b.status().peer();
+        b.wishSwitchover();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (System.nanoTime() < deadline) {
+            PrimaryProtection p = roles.primaries.get(domain);
+            if (p != null) {
+                return domain + " was handed over to this node by " + primaryNode + " (" + p.status().detail() + ")";
+            }
+            if (roles.replicas.get(domain) != b) {
+                p = roles.primaries.get(domain); // the replica makes way for the primary after it is in place
+                if (p != null) {
+                    continue;
+                }
+                break;
+            }
+            Thread.sleep(10);
+        }
+        throw new IllegalStateException("asked the primary " + primaryNode + " of " + domain + " for a switchover, "
+                + "but the domain does not run here; romulus:status --alarms on " + primaryNode + " says why (a "
+                + "switchover that aborts leaves the domain running there, protected)");
     }
 
     /** {@code a} resolved now, or as it is when its name does not resolve. */

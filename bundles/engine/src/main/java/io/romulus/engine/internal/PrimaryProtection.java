@@ -4,11 +4,15 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 import io.romulus.api.detector.FailureDetector;
 import io.romulus.api.disk.DiskReplicator;
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.OutputStatus;
 import io.romulus.api.engine.ProtectionState;
@@ -18,6 +22,7 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.netbuf.OutputBuffer;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.netbuf.OutputBufferProvider;
@@ -87,6 +92,13 @@ final class PrimaryProtection {
 
         /** Attaches the best output buffer for {@code nic} (adopting a hold left by a previous one). */
         Output attachOutput(GuestInterface nic) throws OutputBufferException;
+
+        /**
+         * A switchover handed the domain to its backup: this node keeps {@code replica} (null when the binding could
+         * not keep the image) as its replica of the domain, described by {@code state}, in place of its primary
+         * protection, before the backup is told to run the domain.
+         */
+        void keepAsBackup(BackupReplica.HandedOver state, Replica replica);
     }
 
     /** One guest interface's output buffer and the provider it came from; the buffer is null while none holds it. */
@@ -134,6 +146,8 @@ final class PrimaryProtection {
     private final EpochHistory history;
     private final LoopSignal signal = new LoopSignal();
     private final EpochLoop loop;
+    private final DiskCheckpoints disks;
+    private final PrimarySwitchover switchover;
 
     /**
      * @param heartbeat where the backup's failure detector listens
@@ -189,15 +203,43 @@ final class PrimaryProtection {
             restore(restored);
         }
         DiskCheckpoints disks = new DiskCheckpoints(id, domain.disks(), node, ledger);
+        this.disks = disks;
         ReleaseGuard guard = new ReleaseGuard(id, settings.nodeId(), node, lease);
+        this.switchover = new PrimarySwitchover(id, lineage, this.options, domain.info(),
+                switchoverTimeoutMs(settings), this.domain, this.outputs, ledger, guard, heartbeats, status, node,
+                signal);
         BackupLink link = new BackupLink(id, peer, this.options, lineage, settings, domain.info(), node, ledger, disks,
-                this.outputs, guard, heartbeats, status, history, signal);
+                this.outputs, guard, heartbeats, status, history, signal, this::switchoverAskedByBackup);
         InitialSync initialSync = new InitialSync(id, domain.info(), settings.initialCopyBatch(), this.domain,
                 ledger, disks, status, signal);
         ProtectionTeardown teardown = new ProtectionTeardown(id, this.domain, this.outputs, disks, guard, heartbeats,
                 ledger, status);
         this.loop = new EpochLoop(id, settings, verify, this.domain, this.outputs, disks, ledger, status, heartbeats,
-                history, link, initialSync, teardown, signal, restored != null);
+                history, link, initialSync, teardown, switchover, signal, restored != null);
+    }
+
+    /**
+     * A switchover handed the domain to this node at checkpoint {@code epoch} of {@code lineage}: the protection goes
+     * on from there towards the old primary, {@code peer}. When {@code resumable} (the domain was activated paused
+     * and its dirty log started before it ran) the old primary resumes the replica it kept of that checkpoint and
+     * output is held until it acknowledges; otherwise it gets a full copy and output passes meanwhile, as after a
+     * failover.
+     */
+    static PrimaryProtection switchedOver(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat,
+            Map<String, String> options, String lineage, long epoch, boolean resumable, EngineSettings settings,
+            ProtectedDomain domain, List<Output> outputs, Node node, Witness.Lease lease) {
+        HandedOver h = new HandedOver(id, peer, heartbeat, settings.intervalMs(), options, false, lineage, epoch + 1,
+                epoch, epoch, resumable, !resumable, true, new TreeMap<>());
+        PrimaryProtection p = new PrimaryProtection(h, settings, domain, outputs, node, lease);
+        if (resumable) {
+            p.status.set(ProtectionState.DEGRADED, "took the domain over at checkpoint " + epoch + " (switchover); "
+                    + "output held until the old primary at " + hostPort(peer) + " resumes its replica as the backup");
+        } else {
+            p.status.set(ProtectionState.UNPROTECTED, "UNPROTECTED: took the domain over at checkpoint " + epoch
+                    + " (switchover) without a dirty log from its first instruction; the old primary at "
+                    + hostPort(peer) + " gets a full copy");
+        }
+        return p;
     }
 
     /** Goes on where the previous engine stopped: its checkpoints, and whether its output passed. */
@@ -219,6 +261,51 @@ final class PrimaryProtection {
 
     DomainId id() {
         return id;
+    }
+
+    /**
+     * How long a switchover waits for the final checkpoint's ACK, and then for the backup's answer, before it aborts:
+     * as long as a checkpoint may wait for its ACK before the link counts as lost.
+     */
+    static long switchoverTimeoutMs(EngineSettings settings) {
+        return Math.max(1000, settings.linkTimeoutMs() / 3);
+    }
+
+    /**
+     * Hands the domain over to the backup at the next checkpoint ({@link PrimarySwitchover}). Refused unless the
+     * protection is PROTECTED: the backup must hold a committed replica to activate, and the stream must be up.
+     */
+    CompletableFuture<String> switchover() {
+        ProtectionStatus s = status();
+        if (s.state() != ProtectionState.PROTECTED) {
+            throw new IllegalStateException(id + " is " + s.state() + (s.detail().isEmpty() ? "" : " (" + s.detail()
+                    + ")") + ": a switchover needs it PROTECTED, with its backup holding a committed checkpoint");
+        }
+        if (!domain.present()) {
+            throw new IllegalStateException(id + ": its '" + binding() + "' binding is away (bundle update); try again"
+                    + " once it is back");
+        }
+        if (!disks.disks().isEmpty()) {
+            throw new IllegalStateException(id + " has replicated disks (" + disks.disks().size() + "): a switchover "
+                    + "does not hand disks over yet; use romulus:failover on the backup after stopping the primary");
+        }
+        return switchover.request();
+    }
+
+    /** The backup's operator asked for a switchover there (on a transport thread): it goes as if asked here. */
+    private void switchoverAskedByBackup() {
+        LOG.info("{}: the backup asks for a switchover", id);
+        try {
+            Future<?> unused = switchover().whenComplete((done, failed) -> {
+                if (failed != null) {
+                    LOG.warn("{}: the switchover the backup asked for did not happen: {}", id, failed.getMessage());
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("{}: the backup asked for a switchover, which cannot start: {}", id, e.getMessage());
+            node.alarms().raise(Alarm.Kind.SWITCHOVER, id, "the backup asked for a "
+                    + "switchover, which cannot start: " + e.getMessage());
+        }
     }
 
     /** Whether this node took the domain over from another (failover), rather than being given it. */

@@ -43,6 +43,11 @@ final class PrimaryStream {
     /** The last checkpoint the sender finished sending. */
     private volatile long sentThrough = -1;
 
+    /** The backup's answer to a hand-over: null until it came, empty when it is ready, else why it refused. */
+    private volatile String handOverAnswer;
+    /** The checkpoint {@link #handOverAnswer} answers (written after it, read before it). */
+    private volatile long handOverAnswered = -1;
+
     // the loop's own
 
     /** The committed epoch the backup resumed this stream from, or -1 when it starts with an initial copy. */
@@ -143,6 +148,18 @@ final class PrimaryStream {
         List<List<DiskWrite>> w = resendWrites;
         resendWrites = null;
         return w;
+    }
+
+    /** The backup answered the hand-over at {@code epoch}: ready ({@code refusal} null) or not, and why. */
+    void handOverAnswered(long epoch, String refusal) {
+        handOverAnswer = refusal == null ? "" : refusal;
+        handOverAnswered = epoch;
+        signal.signal();
+    }
+
+    /** The backup's answer to the hand-over at {@code epoch}: null while none came, empty when it is ready. */
+    String handOverAnswer(long epoch) {
+        return handOverAnswered == epoch ? handOverAnswer : null;
     }
 
     /** Throws when the stream broke (the sender failed, the backup closed it). */

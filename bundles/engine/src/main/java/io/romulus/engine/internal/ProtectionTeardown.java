@@ -79,6 +79,16 @@ final class ProtectionTeardown {
     }
 
     /**
+     * A switchover handed the domain to the backup ({@link PrimarySwitchover}): the stream, the output buffers, the
+     * heartbeats, the domain and the lease went with it; the disks' primary sides end here.
+     */
+    boolean switchedOver() {
+        disks.close();
+        LOG.info("Protection of {} ended: the domain was switched over ({})", id, status.detail());
+        return false;
+    }
+
+    /**
      * Another node runs the domain: stop this copy first, then drop what is held. In that order: once the output
      * buffer is closed nothing holds the guest's packets any more, so the guest must be gone by then (I5).
      */

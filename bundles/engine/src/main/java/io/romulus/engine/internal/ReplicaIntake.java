@@ -184,7 +184,8 @@ final class ReplicaIntake {
 
     private BackupReplica newReplica(DomainId id) {
         return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
-                () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why));
+                () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why),
+                epoch -> failovers.handedOver(id, epoch));
     }
 
     /**
@@ -193,13 +194,29 @@ final class ReplicaIntake {
      */
     boolean keepRestored(BackupReplica.HandedOver h, Replica adopted) {
         DomainId id = h.id();
-        BackupReplica b = BackupReplica.restored(h, adopted, this::drop, () -> failovers.heard(id),
-                () -> plannedStop(id), () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why));
+        BackupReplica b = ReplicaHandOver.restored(h, adopted, newReplica(id));
         if (roles.replicas.putIfAbsent(id, b) != null) {
             return false;
         }
         failovers.watch(id, h.primaryNode());
         return true;
+    }
+
+    /**
+     * A switchover handed the domain this node ran to {@code h.primaryNode()}: this node keeps {@code kept}, its
+     * stopped domain's image at {@code h.committedEpoch()}, as the replica the new primary resumes (null when the
+     * binding could not keep it: the new primary then copies the domain whole). The new primary is watched once its
+     * stream arrives, not before: it does not send heartbeats until it runs the domain.
+     */
+    void keepSwitchedOver(BackupReplica.HandedOver h, Replica kept) {
+        DomainId id = h.id();
+        BackupReplica b = ReplicaHandOver.restored(h, kept, newReplica(id));
+        b.show(ProtectionState.STANDBY, "switched over to " + h.primaryNode() + " at checkpoint "
+                + h.committedEpoch() + "; waiting for it to resume this replica as its backup");
+        BackupReplica old = roles.replicas.put(id, b);
+        if (old != null) {
+            old.close();
+        }
     }
 
     private void plannedStop(DomainId id) {

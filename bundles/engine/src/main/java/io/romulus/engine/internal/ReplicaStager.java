@@ -13,6 +13,9 @@ import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.ReplicaSink;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * One stream into a {@link BackupReplica}: it receives the stream's records and stages each epoch whole. The first
  * epoch of a stream is the initial copy, written straight into the stream's replica and its disks; every later epoch
@@ -21,6 +24,8 @@ import io.romulus.api.transport.ReplicaSink;
  * {@link ReplicaCommitter}. Calls arrive in stream order from one transport thread, so the staged epoch needs no lock.
  */
 final class ReplicaStager implements ReplicaSink {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaStager.class);
 
     private final BackupReplica owner;
     private final ReplicaCommitter committer;
@@ -39,6 +44,8 @@ final class ReplicaStager implements ReplicaSink {
     private int diskWriteCount;
     private ByteBuffer pages;
     private byte[] deviceState = new byte[0];
+    /** The checkpoint a switchover was prepared at, or -1; the transport's thread only. */
+    private long preparedEpoch = -1;
 
     /** @param resumed the stream continues the committed replica: no initial copy */
     ReplicaStager(BackupReplica owner, ReplicaCommitter committer, Replica replica,
@@ -71,6 +78,7 @@ final class ReplicaStager implements ReplicaSink {
     }
 
     private void checkEpoch(long epoch) throws CheckpointException {
+        preparedEpoch = -1; // a later checkpoint: the primary resumed the domain, the switchover was dropped
         if (stagedEpoch == -1) {
             stagedEpoch = epoch;
         } else if (epoch != stagedEpoch) {
@@ -170,6 +178,7 @@ final class ReplicaStager implements ReplicaSink {
     @Override
     public void epochEnd(EpochEnd end) throws CheckpointException {
         checkLive();
+        preparedEpoch = -1;
         if (stagedEpoch != -1 && stagedEpoch != end.epoch()) {
             throw new CheckpointException("EPOCH_END " + end.epoch() + " ends epoch " + stagedEpoch);
         }
@@ -204,6 +213,35 @@ final class ReplicaStager implements ReplicaSink {
         count = 0;
         diskWriteCount = 0;
         deviceState = new byte[0];
+    }
+
+    /** The primary paused the domain at {@code epoch} and asks whether this replica can take it over from there. */
+    @Override
+    public void prepareHandOver(long epoch) throws CheckpointException {
+        checkLive();
+        preparedEpoch = -1;
+        if (stagedEpoch != -1) {
+            throw new CheckpointException("epoch " + stagedEpoch + " of " + owner.id() + " is still being received");
+        }
+        owner.prepareSwitchover(this, epoch);
+        preparedEpoch = epoch;
+    }
+
+    /** The primary stopped its copy at {@code epoch}: the replica is activated, if the switchover was prepared. */
+    @Override
+    public void handOver(long epoch) {
+        if (preparedEpoch != epoch) {
+            LOG.error("The primary of {} handed it over at checkpoint {}, which was not prepared here (prepared: {});"
+                    + " failure detection decides", owner.id(), epoch, preparedEpoch);
+            return;
+        }
+        owner.handedOver(this, epoch);
+    }
+
+    /** Whether this epoch's ACK asks the primary for a switchover to this node (once per operator's request). */
+    @Override
+    public boolean handOverWanted() {
+        return owner.takeSwitchoverWish(this);
     }
 
     @Override

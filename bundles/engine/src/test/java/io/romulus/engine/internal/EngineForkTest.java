@@ -73,7 +73,8 @@ class EngineForkTest {
         c = node("node-c", cloneOracle.backup(simC), simC, linkC);
     }
 
-    private static Engine node(String name, Hypervisor binding, SimHypervisor sim,
+    /** One node of the tests' network: manual failover, a 3 s link timeout. */
+    static Engine node(String name, Hypervisor binding, SimHypervisor sim,
             LoopbackTransport link) {
         Engine e = new Engine(new EngineSettings(name, 25, 1, 10_000, 512, 3000, 20, 4, 64,
                 EngineSettings.FailoverMode.MANUAL, 7490, false));
@@ -93,7 +94,7 @@ class EngineForkTest {
         simC.deactivate();
     }
 
-    private static ProtectionStatus row(Engine engine, DomainId domain, Role role) {
+    static ProtectionStatus row(Engine engine, DomainId domain, Role role) {
         return engine.status().stream().filter(s -> s.role() == role && s.domain().equals(domain.toString()))
                 .findFirst().orElse(null);
     }
@@ -103,7 +104,8 @@ class EngineForkTest {
         return s == null ? -1 : s.epoch();
     }
 
-    private static boolean protectedPair(Engine primary, Engine backup, DomainId domain, long backupEpoch) {
+    /** Both ends PROTECTED, and the backup committed at least {@code backupEpoch}. */
+    static boolean protectedPair(Engine primary, Engine backup, DomainId domain, long backupEpoch) {
         ProtectionStatus p = row(primary, domain, Role.PRIMARY);
         ProtectionStatus r = row(backup, domain, Role.BACKUP);
         return p != null && p.state() == ProtectionState.PROTECTED && r != null

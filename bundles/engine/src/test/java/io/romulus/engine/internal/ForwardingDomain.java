@@ -99,6 +99,12 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public io.romulus.api.hypervisor.Replica stopAsReplica(io.romulus.api.hypervisor.ReplicaSpec spec, long epoch)
+            throws HypervisorException {
+        return d.stopAsReplica(spec, epoch);
+    }
+
+    @Override
     public void detach() {
         d.detach();
     }

@@ -52,6 +52,11 @@ class ForwardingReplica implements Replica {
     }
 
     @Override
+    public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
+        return r.activatePaused(disks);
+    }
+
+    @Override
     public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
         return r.fork(clone, overrides);
     }

@@ -58,6 +58,10 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile long ackDelayMs;
     /** How long the backup takes to install an initial copy before it acknowledges it. */
     volatile long initialAckDelayMs;
+    /** The backup applies checkpoints but its ACKs are lost on the way back. */
+    volatile boolean dropAcks;
+    /** This node does not say where its stream listens (no {@code romulus.return} in its HELLOs). */
+    volatile boolean unlisted;
     volatile Link current;
 
     LoopbackTransport() {
@@ -116,7 +120,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public InetSocketAddress listenAddress() {
-        return new InetSocketAddress("127.0.0.1", port);
+        return unlisted ? null : new InetSocketAddress("127.0.0.1", port);
     }
 
     @Override
@@ -168,14 +172,35 @@ final class LoopbackTransport implements CheckpointTransport {
                         case "pages" -> sink.pages(r.epoch(), r.pfns(), r.count(), r.pages());
                         case "state" -> sink.deviceState(r.epoch(), r.state());
                         case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
+                        case "prepare" -> {
+                            try {
+                                sink.prepareHandOver(r.epoch());
+                                listener.handOverReady(r.epoch());
+                            } catch (CheckpointException e) {
+                                listener.handOverRefused(r.epoch(), e.getMessage());
+                            }
+                        }
+                        case "go" -> {
+                            open = false;
+                            sink.handOver(r.epoch());
+                            sink.closed(new CheckpointException("the primary handed the domain over"));
+                            listener.closed(new CheckpointException("handed over"));
+                            return;
+                        }
                         case "end" -> {
                             long slow = r.end().initial() ? initialAckDelayMs : ackDelayMs;
                             if (slow > 0) {
                                 Thread.sleep(slow);
                             }
                             sink.epochEnd(r.end());
+                            if (dropAcks) {
+                                continue;
+                            }
                             ackNanos.put(r.epoch(), System.nanoTime());
                             listener.acknowledged(r.epoch());
+                            if (sink.handOverWanted()) {
+                                listener.handOverRequested();
+                            }
                         }
                         case "bye" -> {
                             open = false;
@@ -275,6 +300,25 @@ final class LoopbackTransport implements CheckpointTransport {
             diskWrites = 0;
             raw = 0;
             return t;
+        }
+
+        @Override
+        public void prepareHandOver(long epoch) throws CheckpointException {
+            handOverStep("prepare", epoch);
+        }
+
+        @Override
+        public void handOver(long epoch) throws CheckpointException {
+            handOverStep("go", epoch);
+        }
+
+        private void handOverStep(String step, long epoch) throws CheckpointException {
+            try {
+                put(new Rec(step, epoch, null, 0, null, null, null));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CheckpointException("interrupted");
+            }
         }
 
         @Override

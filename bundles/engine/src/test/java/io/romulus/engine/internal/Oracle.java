@@ -42,6 +42,11 @@ final class Oracle {
     final Map<Long, Integer> replicaDigests = new ConcurrentHashMap<>();
     /** Where clones forked from the replicas this oracle checks record their pauses; null: they record nowhere. */
     volatile Oracle forks;
+    /**
+     * The oracle of the reverse stream after a switchover: the domain activated from a replica this oracle checks
+     * records its pauses there, and the replica a primary this oracle records keeps is checked there.
+     */
+    volatile Oracle reverse;
 
     /** The primary's binding: domains it opens record their memory digest in every pause. */
     Hypervisor primary(Hypervisor sim) {
@@ -129,6 +134,13 @@ final class Oracle {
             primaryDigests.put(HexFormat.of().formatHex(state), sim.memory().digest());
             return state;
         }
+
+        @Override
+        public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+            Replica r = sim.stopAsReplica(spec, epoch);
+            Oracle o = reverse;
+            return o == null ? r : o.new Checking((SimReplica) r);
+        }
     }
 
     private final class Checking extends ForwardingReplica {
@@ -152,6 +164,14 @@ final class Oracle {
                 mismatches.add("epoch " + epoch.epoch() + ": replica " + Integer.toHexString(actual) + ", primary "
                         + (expected == null ? "never paused in this state" : Integer.toHexString(expected)));
             }
+        }
+
+        @Override
+        public ProtectedDomain activatePaused(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
+                throws HypervisorException {
+            ProtectedDomain d = sim.activatePaused(disks);
+            Oracle o = reverse;
+            return o == null ? d : o.new Recording((SimDomain) d);
         }
 
         @Override

@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 
 import javax.management.MBeanAttributeInfo;
+import javax.management.MBeanException;
 import javax.management.MBeanServer;
 import javax.management.MBeanServerFactory;
 import javax.management.ObjectName;
@@ -110,6 +112,25 @@ class ProtectionMBeansTest {
         backup.shutdown();
         primarySim.deactivate();
         backupSim.deactivate();
+    }
+
+    @Test
+    void theProtectionMBeanSwitchesTheDomainOverToItsBackup() throws Exception {
+        backup.addOutputBufferProvider(backupSim, 0);
+        ObjectName demo = ProtectionMBeans.objectName(DEMO.toString());
+        primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
+        await().atMost(Duration.ofSeconds(20)).until(() -> platform.isRegistered(demo)
+                && "PROTECTED".equals(platform.getAttribute(demo, "State")));
+
+        String done = (String) platform.invoke(demo, "switchover", new Object[0], new String[0]);
+        assertTrue(done.contains("handed over to node-b"), done);
+        await().atMost(Duration.ofSeconds(10)).until(() -> backupSim.domain("demo") != null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "PRIMARY".equals(backupServer.getAttribute(demo,
+                "Role")));
+        MBeanException refused = assertThrows(MBeanException.class,
+                () -> platform.invoke(ENGINE, "switchover", new Object[] {"sim:other"},
+                        new String[] {"java.lang.String"}));
+        assertTrue(refused.getMessage().contains("not protected by this node"), refused.getMessage());
     }
 
     @Test

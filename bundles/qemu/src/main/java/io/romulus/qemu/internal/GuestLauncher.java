@@ -167,6 +167,12 @@ final class GuestLauncher {
      */
     Resumed resume(DomainId id, VmDefinition vm, Path dir, Path deviceState, List<GuestDisk> disks, String what)
             throws HypervisorException {
+        return resume(id, vm, dir, deviceState, disks, what, true);
+    }
+
+    /** {@link #resume}; without {@code run} the guest is left paused once its device state is loaded. */
+    Resumed resume(DomainId id, VmDefinition vm, Path dir, Path deviceState, List<GuestDisk> disks, String what,
+            boolean run) throws HypervisorException {
         QemuSettings s = settings.get();
         long started = System.nanoTime();
         QemuProcess p;
@@ -176,7 +182,7 @@ final class GuestLauncher {
             Thread.currentThread().interrupt();
             throw new HypervisorException(what + " " + id + " interrupted");
         }
-        return load(id, vm, p, deviceState, disks, what, started, null);
+        return load(id, vm, p, deviceState, disks, what, started, null, run);
     }
 
     /**
@@ -184,8 +190,8 @@ final class GuestLauncher {
      * loads {@code deviceState} into the waiting QEMU, then lets the guest run and announces its address again. If
      * anything fails the standby's QEMU is killed and this throws; the caller may start a fresh one.
      */
-    Resumed resumeStandby(DomainId id, VmDefinition vm, Standby standby, Path deviceState, List<GuestDisk> disks)
-            throws HypervisorException {
+    Resumed resumeStandby(DomainId id, VmDefinition vm, Standby standby, Path deviceState, List<GuestDisk> disks,
+            boolean run) throws HypervisorException {
         QemuSettings s = settings.get();
         long started = System.nanoTime();
         QemuProcess p = standby.process();
@@ -197,11 +203,16 @@ final class GuestLauncher {
                 throw new CompletionException(e);
             }
         });
-        return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved);
+        return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved, run);
     }
 
+    /**
+     * Loads the device state into {@code p}; with {@code run} lets the guest run and announces its MAC address,
+     * without it leaves the guest paused (a switchover: the engine starts its dirty log first, then resumes it and
+     * announces it).
+     */
     private Resumed load(DomainId id, VmDefinition vm, QemuProcess p, Path deviceState, List<GuestDisk> disks,
-            String what, long started, CompletableFuture<Long> moved) throws HypervisorException {
+            String what, long started, CompletableFuture<Long> moved, boolean run) throws HypervisorException {
         QemuSettings s = settings.get();
         // opened beside the load, so that it costs the failover nothing
         FirstFrameWatch firstFrame = FirstFrameWatch.start(s.netns(), vm.nics().isEmpty() ? List.of() : p.taps());
@@ -213,6 +224,10 @@ final class GuestLauncher {
             long announced = 0;
             if (moved != null) {
                 announced = moved.get(s.qmpTimeoutMs(), TimeUnit.MILLISECONDS);
+            }
+            if (!run) {
+                return new Resumed(new QemuGuest(id, p, vm, s, disks), moved != null, started, announced, loaded,
+                        loaded, firstFrame);
             }
             firstFrame.awaitReady(FIRST_FRAME_READY_MS);
             qmp.execute("cont", null);

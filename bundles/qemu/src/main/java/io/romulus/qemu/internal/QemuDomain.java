@@ -19,6 +19,8 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.qemu.internal.dirty.CompareDirtyTracker;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.dirty.RamMapping;
@@ -90,6 +92,12 @@ final class QemuDomain implements ProtectedDomain {
     @Override
     public CompletionStage<OptionalLong> firstFrameAfterActivation() {
         return firstFrame.copy();
+    }
+
+    /** The guest was activated and left paused (a switchover): {@link #resume()} lets it run. */
+    void activatedPaused(String detail) {
+        activationDetail = detail;
+        paused = true;
     }
 
     @Override
@@ -313,6 +321,32 @@ final class QemuDomain implements ProtectedDomain {
     @Override
     public Optional<Map<String, String>> replicaOptions() {
         return Optional.of(guest.vm().toMap());
+    }
+
+    /**
+     * Switchover: saves the paused guest's device state, stops its dirty log, kills its QEMU (it never runs here
+     * again) and keeps its RAM file, with that device state, as a replica committed at {@code epoch}: the new
+     * primary resumes it without a full copy.
+     */
+    @Override
+    public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+        if (closed || handedOn) {
+            throw new HypervisorException(id + " is no longer held by this handle");
+        }
+        if (!paused) {
+            throw new HypervisorException(id + " runs: it is kept as a replica only while paused");
+        }
+        long start = System.nanoTime();
+        byte[] state = captureDeviceState();
+        long saved = System.nanoTime();
+        stopDirtyLog();
+        long unlogged = System.nanoTime();
+        closed = true;
+        Replica r = owner.stopAsReplica(id.name(), spec, state, epoch);
+        LOG.info("{} kept as a replica at checkpoint {}: device state saved in {} us, dirty log stopped in {} us, QEMU "
+                + "stopped and its RAM file kept in {} us", id, epoch, (saved - start) / 1000, (unlogged - saved) / 1000,
+                (System.nanoTime() - unlogged) / 1000);
+        return r;
     }
 
     /** Fencing: kills this guest's QEMU (before releasing the hold, so it cannot run on) and removes its files. */

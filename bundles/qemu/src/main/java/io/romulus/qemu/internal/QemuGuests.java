@@ -20,6 +20,8 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.vm.VmDefinition;
@@ -286,24 +288,74 @@ final class QemuGuests {
      * @param standby the replica's standby, or null; this takes it over (runs it or kills it)
      */
     synchronized QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch,
-            List<GuestDisk> disks, Standby standby) throws HypervisorException {
+            List<GuestDisk> disks, Standby standby, boolean run) throws HypervisorException {
         refuseRunning(id);
         GuestLauncher.Resumed r = null;
         if (standby != null) {
             try {
-                r = launcher.resumeStandby(id, vm, standby, deviceState, disks);
+                r = launcher.resumeStandby(id, vm, standby, deviceState, disks, run);
             } catch (HypervisorException e) {
                 standby.close();
                 LOG.warn("{}; starting a fresh QEMU instead", e.getMessage());
             }
         }
         if (r == null) {
-            r = launcher.resume(id, vm, dir, deviceState, disks, "activating");
+            r = launcher.resume(id, vm, dir, deviceState, disks, "activating", run);
         }
         QemuDomain d = resumed(r.guest());
-        d.activated(r.detail(), r.firstFrame().first());
+        if (run) {
+            d.activated(r.detail(), r.firstFrame().first());
+        } else {
+            d.activatedPaused(r.detail());
+        }
         LOG.info("Activated {} from checkpoint {}: {} (pid {})", id, epoch, r.detail(), r.guest().process().pid());
         return d;
+    }
+
+    /** Makes the replica of a guest stopped for a switchover: {@link QemuReplicas#kept}, set by the binding. */
+    interface Keeper {
+        Replica keep(ReplicaSpec spec, Path dir, byte[] deviceState, long epoch) throws HypervisorException;
+    }
+
+    private volatile Keeper keeper;
+
+    void keeper(Keeper k) {
+        keeper = k;
+    }
+
+    /**
+     * Switchover: stops guest {@code name} for good, as {@link #destroy} does (its QEMU is killed first, so it cannot
+     * run on), but moves its RAM file into a new replica directory, where it becomes, with {@code deviceState}, a
+     * replica of {@code spec} committed at {@code epoch}.
+     */
+    synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch)
+            throws HypervisorException {
+        QemuGuest g = guests.get(name);
+        if (g == null) {
+            throw new HypervisorException("no QEMU guest '" + name + "' runs on this node");
+        }
+        Path dir = RunDirectory.newReplicaDir(launcher.settings().runDir(), name);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new HypervisorException("cannot create " + dir + " for the replica of " + g.id() + ": "
+                    + e.getMessage(), e);
+        }
+        g.process().close(); // killed first: from here on it never runs here again (I5)
+        forget(g);
+        g.disks().forEach(launcher::unexport);
+        try {
+            Files.move(g.process().dir().resolve("ram"), dir.resolve("ram"));
+        } catch (IOException e) {
+            RunDirectory.deleteTree(dir);
+            RunDirectory.deleteTree(g.process().dir());
+            throw new HypervisorException("stopped " + g.id() + ", but its RAM file could not become a replica: "
+                    + e.getMessage(), e);
+        }
+        RunDirectory.deleteTree(g.process().dir());
+        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}", g.id(), epoch,
+                dir);
+        return keeper.keep(spec, dir, deviceState, epoch);
     }
 
     /**

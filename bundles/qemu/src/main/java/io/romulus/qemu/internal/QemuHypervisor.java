@@ -97,6 +97,7 @@ public final class QemuHypervisor implements Hypervisor {
         GuestLauncher launcher = new GuestLauncher(() -> this.settings, () -> exports, this::availability);
         this.guests = new QemuGuests(launcher);
         this.replicas = new QemuReplicas(launcher, guests);
+        guests.keeper(replicas::kept);
         RunDirectory.rediscover(settings.runDir(), guests::inherit, replicas::inherit);
     }
 

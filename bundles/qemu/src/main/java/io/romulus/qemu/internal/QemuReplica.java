@@ -84,6 +84,19 @@ final class QemuReplica implements Replica {
         }
     }
 
+    /** Switchover: the RAM file {@code dir/ram} of a guest stopped at {@code epoch}, with its device state. */
+    static QemuReplica kept(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir, byte[] deviceState,
+            long epoch) throws HypervisorException {
+        try {
+            return new QemuReplica(owner, spec, vm, dir, GuestRam.map(dir.resolve("ram"), spec.memoryBytes(),
+                    spec.pageSize()), deviceState.clone(), epoch);
+        } catch (IOException e) {
+            RunDirectory.deleteTree(dir);
+            throw new HypervisorException("cannot map the RAM file of the stopped " + spec.id() + " in " + dir + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     /**
      * The replica an earlier version of the binding {@linkplain #handOver() handed over} in {@code dir}, at the epoch
      * its state file names; the state file is removed, so that it describes no later state of the RAM file.
@@ -203,6 +216,19 @@ final class QemuReplica implements Replica {
      */
     @Override
     public ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
+        return activate(disks, true);
+    }
+
+    /**
+     * Switchover: as {@link #activate(List)}, into the standby where there is one, but the guest is left paused once
+     * its device state is loaded; the engine starts its dirty log and then lets it run.
+     */
+    @Override
+    public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
+        return activate(disks, false);
+    }
+
+    private ProtectedDomain activate(List<GuestDisk> disks, boolean run) throws HypervisorException {
         if (disks.size() != vm.disks().size()) {
             throw new HypervisorException(spec.id() + " has " + vm.disks().size() + " disk(s), and the replica was "
                     + "given " + disks.size() + " to resume with");
@@ -222,7 +248,7 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(),
                         e);
             }
-            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks));
+            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks), run);
             gone = "activated";
             ram = null;
             owner.replicaGone(this);

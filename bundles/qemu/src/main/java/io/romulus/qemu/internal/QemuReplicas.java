@@ -215,10 +215,29 @@ final class QemuReplicas {
         return launcher.definitionOf(id, options);
     }
 
-    /** Failover of a replica: see {@link QemuGuests#activate}. */
+    /** Failover of a replica (or a switchover, without {@code run}): see {@link QemuGuests#activate}. */
     QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch, List<GuestDisk> disks,
-            Standby standby) throws HypervisorException {
-        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby);
+            Standby standby, boolean run) throws HypervisorException {
+        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby, run);
+    }
+
+    /**
+     * Switchover: the RAM file in {@code dir} of a guest this node stopped at {@code epoch}, with its device state,
+     * becomes the replica of {@code spec} (any other kept replica of the guest is dropped).
+     */
+    Replica kept(ReplicaSpec spec, Path dir, byte[] deviceState, long epoch) throws HypervisorException {
+        drop(spec.id().name());
+        VmDefinition vm;
+        try {
+            vm = definitionOf(spec.id(), spec.options());
+        } catch (IllegalArgumentException e) {
+            RunDirectory.deleteTree(dir);
+            throw new HypervisorException("the stopped " + spec.id() + " is not a VM this binding can start again: "
+                    + e.getMessage(), e);
+        }
+        QemuReplica r = QemuReplica.kept(this, spec, vm, dir, deviceState, epoch);
+        replicas.add(r);
+        return r;
     }
 
     /** Whether replicas keep a {@link Standby} (the {@code standby} setting). */

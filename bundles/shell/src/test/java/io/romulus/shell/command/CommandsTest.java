@@ -332,7 +332,12 @@ class CommandsTest {
         f.engine = engine;
         f.domain = "sim:demo";
         f.execute();
-        assertEquals(List.of("interval sim:demo 40", "unprotect sim:demo", "failover sim:demo"), engine.calls);
+        SwitchoverCommand s = new SwitchoverCommand();
+        s.engine = engine;
+        s.domain = "sim:demo";
+        s.execute();
+        assertEquals(List.of("interval sim:demo 40", "unprotect sim:demo", "failover sim:demo",
+                "switchover sim:demo"), engine.calls);
     }
 
     @Test
@@ -679,6 +684,12 @@ class CommandsTest {
         @Override
         public void retire(DomainId domain) {
             calls.add("retire " + domain);
+        }
+
+        @Override
+        public String switchover(DomainId domain) {
+            calls.add("switchover " + domain);
+            return domain + " handed over to node-b at checkpoint 7";
         }
 
         @Override

@@ -11,6 +11,8 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 
 /**
  * A handle on a synthetic domain (not a VM): what {@link SimHypervisor#open}, {@link SimHypervisor#adopt} and
@@ -183,6 +185,21 @@ public final class SimDomain implements ProtectedDomain {
 
     void markDetached() {
         detached = true;
+    }
+
+    /**
+     * Switchover: the domain stops for good and its memory and device state become a replica committed at
+     * {@code epoch}.
+     */
+    @Override
+    public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+        if (detached) {
+            throw new HypervisorException("this handle on " + guest.id() + " was detached; adopt the domain again");
+        }
+        if (!guest.isPaused()) {
+            throw new HypervisorException(guest.id() + " runs: it is kept as a replica only while paused");
+        }
+        return owner.stopAsReplica(this, spec, epoch);
     }
 
     /** Stops the synthetic domain; a detached handle does not (the domain is no longer its own). */

@@ -55,6 +55,13 @@ final class SimGuest {
 
     SimGuest(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState,
             SimWire wire) {
+        this(id, options, memory, deviceState, wire, false);
+    }
+
+    /** @param startPaused whether the guest starts paused (a replica activated for a switchover) */
+    SimGuest(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState,
+            SimWire wire, boolean startPaused) {
+        this.paused = startPaused;
         this.id = id;
         this.options = options;
         this.memory = memory;

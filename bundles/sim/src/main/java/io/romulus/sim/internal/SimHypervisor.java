@@ -199,17 +199,30 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
         }
     }
 
-    synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState)
+    synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState, boolean paused)
             throws HypervisorException {
-        SimDomain d = start(spec.id(), SimOptions.parse(spec.options()), memory, deviceState);
-        LOG.info("Activated {} from its replica: {}", spec.id(), d.description());
+        SimDomain d = start(spec.id(), SimOptions.parse(spec.options()), memory, deviceState, paused);
+        LOG.info("Activated {} from its replica{}: {}", spec.id(), paused ? " (paused)" : "", d.description());
         return d;
+    }
+
+    /**
+     * Switchover: the guest of {@code d} stops for good and its memory and device state, at {@code epoch}, become a
+     * replica of this binding.
+     */
+    synchronized SimReplica stopAsReplica(SimDomain d, ReplicaSpec spec, long epoch) {
+        SimGuest g = d.guest();
+        byte[] state = g.captureDeviceState();
+        g.stop();
+        forget(g);
+        LOG.info("{} stopped at checkpoint {}; its memory is kept as a replica", spec.id(), epoch);
+        return new SimReplica(this, spec, g.memory(), state, epoch);
     }
 
     /** Scale-out: starts {@code clone} with a copy of the memory and device state of a replica of {@code of}. */
     synchronized SimDomain fork(DomainId clone, DomainId of, long epoch, SimOptions options, SimMemory memory,
             byte[] deviceState) throws HypervisorException {
-        SimDomain d = start(clone, options, memory, deviceState);
+        SimDomain d = start(clone, options, memory, deviceState, false);
         LOG.info("Started {}, a clone of {} at epoch {}: {}", clone, of, epoch, d.description());
         return d;
     }
@@ -218,12 +231,12 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
      * Runs a domain resumed from a replica's memory and device state; like one activated from its replica, an engine
      * takes hold of it with {@link #open} (or is handed it).
      */
-    private SimDomain start(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState)
+    private SimDomain start(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState, boolean paused)
             throws HypervisorException {
         if (guests.containsKey(id.name())) {
             throw new HypervisorException(id + " already runs on this node");
         }
-        SimGuest g = new SimGuest(id, options, memory, deviceState, wire);
+        SimGuest g = new SimGuest(id, options, memory, deviceState, wire, paused);
         SimDomain d = new SimDomain(this, g, false);
         g.handle = d;
         guests.put(id.name(), g);

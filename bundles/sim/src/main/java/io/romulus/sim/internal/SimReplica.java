@@ -2,11 +2,13 @@ package io.romulus.sim.internal;
 
 import java.nio.ByteBuffer;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -38,7 +40,7 @@ public final class SimReplica implements Replica {
         this.memory = new SimMemory(spec.memoryBytes());
     }
 
-    private SimReplica(SimHypervisor owner, ReplicaSpec spec, SimMemory memory, byte[] deviceState, long committed) {
+    SimReplica(SimHypervisor owner, ReplicaSpec spec, SimMemory memory, byte[] deviceState, long committed) {
         this.owner = owner;
         this.spec = spec;
         this.memory = memory;
@@ -116,13 +118,26 @@ public final class SimReplica implements Replica {
 
     @Override
     public ProtectedDomain activate() throws HypervisorException {
+        return activate(false);
+    }
+
+    /** Switchover: the domain starts paused, so that the engine starts its dirty log before it runs. */
+    @Override
+    public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
+        if (!disks.isEmpty()) {
+            throw new HypervisorException("a synthetic domain has no disks");
+        }
+        return activate(true);
+    }
+
+    private ProtectedDomain activate(boolean paused) throws HypervisorException {
         lock.writeLock().lock();
         try {
             SimMemory m = usable();
             if (committed < 0) {
                 throw new HypervisorException("no committed epoch to activate for " + spec.id());
             }
-            SimDomain d = owner.activate(spec, m, deviceState);
+            SimDomain d = owner.activate(spec, m, deviceState, paused);
             state = State.ACTIVATED;
             memory = null;
             return d;

@@ -34,8 +34,12 @@ import static org.awaitility.Awaitility.await;
  * milliseconds from the kill, the wait that reply ended, the reply's latency) and its plot to
  * {@code target/failover-latency.svg}.
  *
- * <p>Usage: {@code scripts/bench-failover [--trials 10] [--witness | --witness-only] [--session-ms 1000]
- * [--tick-ms 500]}.
+ * <p>With {@code --switchover}, first as many planned switchovers of the same guest between the same two nodes
+ * (romulus:switchover on the primary, alternating), measured the same way from the request: its blackout on the held
+ * connection beside the failover's.
+ *
+ * <p>Usage: {@code scripts/bench-failover [--trials 10] [--switchover] [--witness | --witness-only]
+ * [--session-ms 1000] [--tick-ms 500]}.
  */
 public final class FailoverBenchmark {
 
@@ -63,10 +67,12 @@ public final class FailoverBenchmark {
         int sessionMs = 1000;
         int tickMs = 500;
         boolean plain = true;
+        boolean switchover = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--trials" -> trials = Integer.parseInt(args[++i]);
                 case "--witness" -> witness = true;
+                case "--switchover" -> switchover = true;
                 case "--witness-only" -> {
                     witness = true;
                     plain = false;
@@ -74,8 +80,8 @@ public final class FailoverBenchmark {
                 case "--session-ms" -> sessionMs = Integer.parseInt(args[++i]);
                 case "--tick-ms" -> tickMs = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + "; usage: "
-                        + "scripts/bench-failover [--trials 10] [--witness | --witness-only] [--session-ms 1000] "
-                        + "[--tick-ms 500]");
+                        + "scripts/bench-failover [--trials 10] [--switchover] [--witness | --witness-only] "
+                        + "[--session-ms 1000] [--tick-ms 500]");
             }
         }
         Path csv = Path.of("target", "failover-latency.csv");
@@ -83,6 +89,9 @@ public final class FailoverBenchmark {
         List<Trial> all = new ArrayList<>();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
             out.println("trial,mode,ms_from_kill,wait_ms,latency_ms");
+            if (switchover) {
+                all.addAll(switchovers(trials, out));
+            }
             if (plain) {
                 all.addAll(run("no witness", false, trials, 0, out));
             }
@@ -94,11 +103,17 @@ public final class FailoverBenchmark {
         }
         System.out.println();
         System.out.println("Failover, kill -9 of the primary's node and QEMU to the first reply on a held connection "
-                + "(client every 10 ms), " + trials + " trials per mode:");
+                + "(client every 10 ms), " + trials + " trials per mode; a switchover counts from its request:");
         for (String mode : all.stream().map(Trial::mode).distinct().toList()) {
             List<Trial> t = all.stream().filter(x -> x.mode().equals(mode)).toList();
             System.out.printf(Locale.ROOT, "  %-26s %-22s %7s %7s %7s %7s%n", mode, "(ms)", "min", "median", "p90",
                     "max");
+            if (mode.equals("switchover")) {
+                row("request to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
+                row("client's longest wait (blackout)", t.stream().mapToLong(Trial::longestWait).toArray());
+                row("command (until the old primary stopped)", t.stream().mapToLong(Trial::activated).toArray());
+                continue;
+            }
             row("kill to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
             row("client's longest wait", t.stream().mapToLong(Trial::longestWait).toArray());
             row("silence at conviction", t.stream().mapToLong(Trial::silence).toArray());
@@ -174,6 +189,45 @@ public final class FailoverBenchmark {
                 } else {
                     rig.b = NodeProcess.start(rig.lab.backupHost(), "node-b", FaultRig.B_IP,
                             rig.run.resolve("b" + restarts), rig.secret(), zk, FaultRig.log("node-b" + restarts));
+                }
+                rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
+            }
+            rig.checkClient();
+        } finally {
+            new ProcessBuilder("rm", "-rf", dir.toString()).start().waitFor(30, TimeUnit.SECONDS);
+        }
+        return results;
+    }
+
+    /**
+     * Planned switchovers of the guest, alternating between the nodes: romulus:switchover on the primary, then the
+     * first reply after the client's stall, and the client's longest wait; the old primary resumes as the backup.
+     */
+    @SuppressWarnings("try") // FaultRig.close() may be interrupted: a benchmark fixture
+    private static List<Trial> switchovers(int trials, PrintWriter csv) throws Exception {
+        List<Trial> results = new ArrayList<>();
+        Path dir = Files.createTempDirectory("romulus-bench-switchover");
+        try (FaultRig rig = new FaultRig()) {
+            rig.clientInterval = "0.01";
+            rig.start(dir, false, "dirty-rate=500");
+            for (int i = 0; i < trials; i++) {
+                boolean aIsPrimary = rig.a.state("PRIMARY").equals("PROTECTED");
+                NodeProcess primary = aIsPrimary ? rig.a : rig.b;
+                NodeProcess backup = aIsPrimary ? rig.b : rig.a;
+                rig.awaitState(backup, "BACKUP", "PROTECTED", 180);
+                Thread.sleep(1000 + (long) (Math.random() * 100)); // a random phase against epochs
+                long asked = System.nanoTime();
+                String answer = primary.must("switchover " + FaultRig.DOMAIN);
+                long returned = System.nanoTime();
+                long reply = replyEndingTheStall(rig, asked);
+                Trial t = new Trial("switchover", ms(reply - asked), rig.maxGapMs(asked - TimeUnit.SECONDS.toNanos(1),
+                        reply), -1, ms(returned - asked), -1, -1, -1, -1, -1, answer);
+                results.add(t);
+                System.out.printf(Locale.ROOT, "switchover trial %d: request to first reply %d ms, longest wait %d "
+                        + "ms; %s%n", i + 1, t.killToReply(), t.longestWait(), answer);
+                latency(csv, i + 1, "switchover", rig, asked);
+                if (!rig.errors.isEmpty()) {
+                    throw new AssertionError("the client's connection broke: " + rig.errors);
                 }
                 rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
             }

@@ -143,6 +143,7 @@ public final class NodeMain {
                         say("ok " + s.state());
                     }
                     case "failover" -> say("ok " + engine.failover(DomainId.parse(w[1])).state());
+                    case "switchover" -> say("ok " + engine.switchover(DomainId.parse(w[1])));
                     case "status" -> {
                         StringBuilder b = new StringBuilder();
                         for (ProtectionStatus s : engine.status()) {

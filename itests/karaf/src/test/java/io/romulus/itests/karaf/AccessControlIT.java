@@ -67,8 +67,9 @@ public class AccessControlIT extends RomulusTestSupport {
         assertFalse(out, refused(out));
         out = ssh(VIEWER, "romulus:scale");
         assertFalse(out, refused(out));
-        for (String change : new String[] {"romulus:failover " + DOMAIN, "romulus:unprotect " + DOMAIN,
-                "romulus:interval " + DOMAIN + " 40", "romulus:protect " + DOMAIN + " --peer 127.0.0.1:1",
+        for (String change : new String[] {"romulus:failover " + DOMAIN, "romulus:switchover " + DOMAIN,
+                "romulus:unprotect " + DOMAIN, "romulus:interval " + DOMAIN + " 40",
+                "romulus:protect " + DOMAIN + " --peer 127.0.0.1:1",
                 "romulus:scale " + DOMAIN + " --pairs 2"}) {
             out = ssh(VIEWER, change);
             assertTrue(change + " by a viewer: " + out, refused(out));
@@ -78,9 +79,11 @@ public class AccessControlIT extends RomulusTestSupport {
         assertFalse(out, refused(out));
         out = ssh(MANAGER, "romulus:failover " + DOMAIN);
         assertTrue(out, refused(out));
+        out = ssh(MANAGER, "romulus:switchover " + DOMAIN);
+        assertTrue(out, refused(out));
 
-        for (String change : new String[] {"romulus:failover " + DOMAIN, "romulus:unprotect " + DOMAIN,
-                "romulus:interval " + DOMAIN + " 40"}) {
+        for (String change : new String[] {"romulus:failover " + DOMAIN, "romulus:switchover " + DOMAIN,
+                "romulus:unprotect " + DOMAIN, "romulus:interval " + DOMAIN + " 40"}) {
             out = ssh(USER, change);
             assertFalse(change + " by an admin: " + out, refused(out));
         }
@@ -100,8 +103,8 @@ public class AccessControlIT extends RomulusTestSupport {
         assertTrue(out, out.contains("\"value\":\"" + NODE_ID + "\"") && out.contains("\"status\":200"));
         out = jolokia(ENGINE + "epochs/" + DOMAIN + "/5", VIEWER);
         assertFalse(out, forbidden(out));
-        for (String change : new String[] {"failover/" + DOMAIN, "unprotect/" + DOMAIN, "setInterval/" + DOMAIN + "/40",
-                "protect/" + DOMAIN + "/127.0.0.1:1/40/"}) {
+        for (String change : new String[] {"failover/" + DOMAIN, "switchover/" + DOMAIN, "unprotect/" + DOMAIN,
+                "setInterval/" + DOMAIN + "/40", "protect/" + DOMAIN + "/127.0.0.1:1/40/"}) {
             out = jolokia(ENGINE + change, VIEWER);
             assertTrue(change + " by a viewer: " + out, forbidden(out));
         }
@@ -112,8 +115,10 @@ public class AccessControlIT extends RomulusTestSupport {
         assertFalse(out, forbidden(out));
         out = jolokia(ENGINE + "failover/" + DOMAIN, MANAGER);
         assertTrue(out, forbidden(out));
+        out = jolokia(ENGINE + "switchover/" + DOMAIN, MANAGER);
+        assertTrue(out, forbidden(out));
 
-        for (String change : new String[] {"failover/" + DOMAIN, "unprotect/" + DOMAIN,
+        for (String change : new String[] {"failover/" + DOMAIN, "switchover/" + DOMAIN, "unprotect/" + DOMAIN,
                 "setInterval/" + DOMAIN + "/40"}) {
             out = jolokia(ENGINE + change, USER);
             assertFalse(change + " by an admin: " + out, forbidden(out));

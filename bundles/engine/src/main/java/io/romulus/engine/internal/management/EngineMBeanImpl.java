@@ -77,7 +77,8 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
     private static MBeanNotificationInfo[] notificationInfo() {
         String[] types = Arrays.stream(Alarm.Kind.values()).map(Alarm.Kind::notificationType).toArray(String[]::new);
         return new MBeanNotificationInfo[] {new MBeanNotificationInfo(types, Notification.class.getName(),
-                "Romulus alarms: unprotected, protected again, fenced, failed, primary suspected, failover, witness")};
+                "Romulus alarms: unprotected, protected again, fenced, failed, primary suspected, failover, witness, "
+                + "switchover")};
     }
 
     @Activate
@@ -212,6 +213,15 @@ public class EngineMBeanImpl extends StandardEmitterMBean implements EngineMBean
             engine.unprotect(DomainId.parse(domain));
         } catch (Exception e) {
             throw new MBeanException(e, "unprotect " + domain + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String switchover(String domain) throws MBeanException {
+        try {
+            return engine.switchover(DomainId.parse(domain));
+        } catch (Exception e) {
+            throw new MBeanException(e, "switchover " + domain + ": " + e.getMessage());
         }
     }
 

@@ -260,6 +260,15 @@ public class ProtectionMBeanImpl extends StandardMBean implements ProtectionMBea
     }
 
     @Override
+    public String switchover() throws MBeanException {
+        try {
+            return engine.switchover(domain);
+        } catch (Exception e) {
+            throw new MBeanException(e, "switchover " + domain + ": " + e.getMessage());
+        }
+    }
+
+    @Override
     public String failover() throws MBeanException {
         try {
             return engine.failover(domain).toString();

@@ -227,13 +227,21 @@ final class BackupConnection extends Connection {
                 deviceStateBytes = 0;
                 diskWriteCount = 0;
                 checksum = new CRC32C();
-                write(Messages.ack(end.epoch()));
+                boolean wanted;
+                try {
+                    wanted = sink.handOverWanted();
+                } catch (RuntimeException e) {
+                    LOG.warn("Replica sink of {} failed to say whether it wants the domain handed over", domain, e);
+                    wanted = false;
+                }
+                write(Messages.ack(end.epoch(), wanted));
             }
             case GOODBYE -> {
                 state = State.DONE;
                 closeSink(null);
                 session.closeOnFlush();
             }
+            case HANDOVER -> handOver(record);
             case ERROR -> {
                 String message = Messages.parseError(record.body());
                 state = State.DONE;
@@ -249,6 +257,41 @@ final class BackupConnection extends Connection {
                 session.closeNow();
             }
             default -> fail("unexpected " + record + " on an established stream");
+        }
+    }
+
+    /** A planned switchover's step from the primary: prepare (answered ready or refused) or go (the stream ends). */
+    private void handOver(Record record) throws MalformedRecordException {
+        int step = Messages.handOverStep(record);
+        long epoch = record.epoch();
+        if (openEpoch != NONE || epoch != lastEnded) {
+            fail("HANDOVER at epoch " + epoch + " while the last ended epoch is " + lastEnded
+                    + (openEpoch != NONE ? " and epoch " + openEpoch + " is open" : ""));
+            return;
+        }
+        switch (step) {
+            case Messages.HANDOVER_PREPARE -> {
+                try {
+                    sink.prepareHandOver(epoch);
+                    write(Messages.handOver(Messages.HANDOVER_READY, epoch, ""));
+                } catch (CheckpointException | RuntimeException e) {
+                    LOG.info("Replica of {} cannot take the domain over at {}: {}", domain, epoch, e.getMessage());
+                    write(Messages.handOver(Messages.HANDOVER_REFUSED, epoch,
+                            e.getMessage() == null ? e.toString() : e.getMessage()));
+                }
+            }
+            case Messages.HANDOVER_GO -> {
+                state = State.DONE;
+                LOG.info("Primary {} handed {} over at checkpoint {}", remote(), domain, epoch);
+                try {
+                    sink.handOver(epoch);
+                } catch (RuntimeException e) {
+                    LOG.error("Replica of {} failed to take the hand-over at {}", domain, epoch, e);
+                }
+                closeSink(new CheckpointException("the primary handed the domain over at checkpoint " + epoch));
+                session.closeOnFlush();
+            }
+            default -> fail("unexpected HANDOVER step " + step + " from the primary");
         }
     }
 

@@ -46,6 +46,19 @@ public final class Messages {
     public static final int ERROR_TAKEN_OVER = 1;
     /** ERROR flag: the primary stops the stream for an update or restart of its own and resumes it shortly. */
     public static final int ERROR_PLANNED = 2;
+    /**
+     * ACK flag: the backup asks the primary for a planned switchover to itself. A primary that does not know it
+     * ignores it (flags of an ACK meant nothing before).
+     */
+    public static final int ACK_HANDOVER_WANTED = 1;
+    /** HANDOVER flag, primary to backup: the domain is paused at the record's (acknowledged) epoch; can you take it? */
+    public static final int HANDOVER_PREPARE = 1;
+    /** HANDOVER flag, backup to primary: the replica can be activated from the record's epoch. */
+    public static final int HANDOVER_READY = 2;
+    /** HANDOVER flag, backup to primary: it cannot, for the reason in the body; the stream goes on. */
+    public static final int HANDOVER_REFUSED = 3;
+    /** HANDOVER flag, primary to backup, its last record: its copy stopped for good at the epoch; run the domain. */
+    public static final int HANDOVER_GO = 4;
 
     private Messages() {
     }
@@ -192,12 +205,36 @@ public final class Messages {
         return new Record(RecordType.ERROR, ERROR_PLANNED, 0, message.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * A HANDOVER record of the planned switchover at {@code epoch}: one of the {@code HANDOVER_*} steps, with the
+     * reason of a refusal (empty otherwise). Records of this type are new in version 2 of the stream without a
+     * version change: a peer that does not know them drops the connection, which aborts the switchover and nothing
+     * else (the primary resumes the domain and reconnects).
+     */
+    public static Record handOver(int step, long epoch, String refusal) {
+        return new Record(RecordType.HANDOVER, step, epoch, refusal.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The step of a HANDOVER record; throws on one this node does not know. */
+    public static int handOverStep(Record record) throws MalformedRecordException {
+        int step = record.flags() & 0x7fff;
+        if (step < HANDOVER_PREPARE || step > HANDOVER_GO) {
+            throw new MalformedRecordException("unknown HANDOVER step " + step);
+        }
+        return step;
+    }
+
     public static String parseError(byte[] body) {
         return new String(body, StandardCharsets.UTF_8);
     }
 
     public static Record ack(long epoch) {
-        return new Record(RecordType.ACK, 0, epoch, new byte[0]);
+        return ack(epoch, false);
+    }
+
+    /** An ACK; {@code handOverWanted} sets {@link #ACK_HANDOVER_WANTED}. */
+    public static Record ack(long epoch, boolean handOverWanted) {
+        return new Record(RecordType.ACK, handOverWanted ? ACK_HANDOVER_WANTED : 0, epoch, new byte[0]);
     }
 
     public static Record goodbye() {

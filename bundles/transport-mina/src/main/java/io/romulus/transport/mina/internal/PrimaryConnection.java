@@ -219,6 +219,9 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
                 lastAcked = epoch;
                 try {
                     listener.acknowledged(epoch);
+                    if ((record.flags() & Messages.ACK_HANDOVER_WANTED) != 0) {
+                        listener.handOverRequested();
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("AckListener of {} failed on ACK({})", domain, epoch, e);
                 }
@@ -227,11 +230,33 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
                 state = State.DONE;
                 session.closeNow();
             }
+            case HANDOVER -> handOverAnswer(record);
             default -> fail("unexpected " + record + " from the backup");
         }
     }
 
     private volatile long lastEndedVolatile = -1;
+
+    /** The backup's answer to a hand-over: ready, or refused with why. */
+    private void handOverAnswer(Record record) {
+        int step;
+        try {
+            step = Messages.handOverStep(record);
+        } catch (MalformedRecordException e) {
+            fail(e.getMessage());
+            return;
+        }
+        long epoch = record.epoch();
+        try {
+            switch (step) {
+                case Messages.HANDOVER_READY -> listener.handOverReady(epoch);
+                case Messages.HANDOVER_REFUSED -> listener.handOverRefused(epoch, Messages.parseError(record.body()));
+                default -> fail("unexpected HANDOVER step " + step + " from the backup");
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("AckListener of {} failed on the hand-over answer for {}", domain, epoch, e);
+        }
+    }
 
     void fail(String reason) {
         state = State.DONE;
@@ -413,6 +438,36 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             session.closeOnFlush().awaitUninterruptibly(1000);
         } else {
             session.closeNow();
+        }
+    }
+
+    /** Switchover: asks the backup whether it can take the domain over at {@code epoch}. */
+    @Override
+    public void prepareHandOver(long epoch) throws CheckpointException {
+        synchronized (sendLock) {
+            if (openEpoch != NONE || epoch > lastEnded) {
+                throw new IllegalStateException("a hand-over is prepared at an ended epoch, between epochs");
+            }
+            try {
+                send(Messages.handOver(Messages.HANDOVER_PREPARE, epoch, ""));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CheckpointException("interrupted while preparing the hand-over", e);
+            }
+        }
+    }
+
+    /** Switchover: this node's copy stopped at {@code epoch}; the last record tells the backup to run the domain. */
+    @Override
+    public void handOver(long epoch) throws CheckpointException {
+        synchronized (sendLock) {
+            checkOpen();
+            closedByUs = true;
+            state = State.DONE;
+            write(Messages.handOver(Messages.HANDOVER_GO, epoch, ""));
+            if (!session.closeOnFlush().awaitUninterruptibly(2000)) {
+                throw new CheckpointException("the hand-over to " + remote() + " was not sent within 2 s");
+            }
         }
     }
 

@@ -37,6 +37,21 @@ class RecordCodecTest {
     }
 
     @Test
+    void handOverRecordsCarryTheirStepTheEpochAndARefusalsReason() throws Exception {
+        byte[] frame = codec.encode(Messages.handOver(Messages.HANDOVER_REFUSED, 77, "no room"));
+        ByteBuffer b = ByteBuffer.wrap(frame);
+        assertEquals(9, b.getShort(), "HANDOVER is type 9");
+        assertEquals(Messages.HANDOVER_REFUSED, b.getShort());
+        Record back = codec.decode(ByteBuffer.wrap(frame));
+        assertEquals(RecordType.HANDOVER, back.type());
+        assertEquals(77, back.epoch());
+        assertEquals(Messages.HANDOVER_REFUSED, Messages.handOverStep(back));
+        assertEquals("no room", Messages.parseError(back.body()));
+        assertThrows(MalformedRecordException.class,
+                () -> Messages.handOverStep(new Record(RecordType.HANDOVER, 5, 77, new byte[0])));
+    }
+
+    @Test
     void frameLayoutIsBigEndianWithCrcOverHeaderAndBody() {
         byte[] frame = codec.encode(new Record(RecordType.ACK, 0x0102, 0x0A0B0C0D0E0F1011L, new byte[] {42}));
         ByteBuffer b = ByteBuffer.wrap(frame);

@@ -39,6 +39,12 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     volatile boolean closedOrderly;
     /** When set, {@link #pages} blocks until it is counted down. */
     volatile CountDownLatch gate;
+    /** Why a hand-over is refused; null: it is taken. */
+    volatile String refuseHandOver;
+    final List<Long> prepared = new CopyOnWriteArrayList<>();
+    final List<Long> handedOver = new CopyOnWriteArrayList<>();
+    /** The next ACK asks the primary for a switchover. */
+    final java.util.concurrent.atomic.AtomicBoolean wantHandOver = new java.util.concurrent.atomic.AtomicBoolean();
 
     RecordingSink(int pageSize) {
         this.pageSize = pageSize;
@@ -102,6 +108,25 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
         }
         stagedWrites.clear();
         ends.add(end);
+    }
+
+    @Override
+    public void prepareHandOver(long epoch) throws CheckpointException {
+        String why = refuseHandOver;
+        if (why != null) {
+            throw new CheckpointException(why);
+        }
+        prepared.add(epoch);
+    }
+
+    @Override
+    public boolean handOverWanted() {
+        return wantHandOver.getAndSet(false);
+    }
+
+    @Override
+    public void handOver(long epoch) {
+        handedOver.add(epoch);
     }
 
     @Override

@@ -74,6 +74,23 @@ class TransportTest {
         final List<Long> acked = new CopyOnWriteArrayList<>();
         final AtomicInteger closedCalls = new AtomicInteger();
         volatile Throwable cause;
+        final List<String> handOverAnswers = new CopyOnWriteArrayList<>();
+        final AtomicInteger handOverRequests = new AtomicInteger();
+
+        @Override
+        public void handOverRequested() {
+            handOverRequests.incrementAndGet();
+        }
+
+        @Override
+        public void handOverReady(long epoch) {
+            handOverAnswers.add(epoch + " ready");
+        }
+
+        @Override
+        public void handOverRefused(long epoch, String reason) {
+            handOverAnswers.add(epoch + " refused: " + reason);
+        }
 
         @Override
         public void acknowledged(long epoch) {
@@ -346,6 +363,46 @@ class TransportTest {
             assertEquals("protocol version 1 is not supported; this node speaks version 2", error);
         }
         assertEquals(0, sink.accepted.get());
+    }
+
+    @Test
+    void aHandOverIsPreparedAnsweredAndEndsTheStreamWithoutGoodbye() throws Exception {
+        MinaCheckpointTransport backup = start(base());
+        RecordingSink sink = sink();
+        backup.setAcceptor(sink);
+        MinaCheckpointTransport primary = start(base().withListen(null, 0));
+        Acks acks = new Acks();
+        CheckpointChannel channel = primary.connect(backup.listenAddress(), hello("sim:vm"), acks);
+        long[] pfns = {3};
+        channel.sendPages(1, pfns, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
+        channel.sendDeviceState(1, new byte[] {1});
+        channel.endEpoch(1, false);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
+
+        assertEquals(0, acks.handOverRequests.get());
+
+        // refused: the answer says why, and the stream goes on; the backup's operator asks, with the next ACK
+        sink.wantHandOver.set(true);
+        sink.refuseHandOver = "not now";
+        channel.prepareHandOver(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("1 refused: not now"));
+        assertTrue(channel.isOpen());
+        channel.sendPages(2, pfns, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
+        channel.sendDeviceState(2, new byte[] {2});
+        channel.endEpoch(2, false);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(2L));
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverRequests.get() == 1);
+
+        // ready, then go: the backup takes it over and the stream ends, without GOODBYE
+        sink.refuseHandOver = null;
+        channel.prepareHandOver(2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("2 ready"));
+        assertEquals(List.of(2L), sink.prepared);
+        channel.handOver(2);
+        assertTrue(sink.closed.await(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(List.of(2L), sink.handedOver);
+        assertTrue(!sink.closedOrderly, "the backup keeps its replica: no GOODBYE");
+        assertTrue(!channel.isOpen());
     }
 
     @Test

@@ -1,0 +1,253 @@
+package io.romulus.engine.internal;
+
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.ProtectionState;
+import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.api.transport.CheckpointException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary's side of a planned switchover, on the epoch loop's thread, right after the loop took the final
+ * checkpoint N with the domain left paused (ARCHITECTURE.md section 6, "Planned switchover").
+ *
+ * <ol>
+ * <li>Wait for ACK(N): output stays held until it comes (I1); N is then the backup's committed replica.</li>
+ * <li>Ask the backup whether it can activate from exactly N (HANDOVER "prepare"); it answers "ready" or "refused".</li>
+ * <li>Point of no return: this node's copy stops for good: the domain stops and its memory image is kept as a
+ * replica of the same lineage at N. What output is held leaves (it was produced before the final pause, so N has
+ * it), the witness's lease is given back, and the replica takes the place of the primary protection.</li>
+ * <li>Only then HANDOVER "go" is sent, the last record of the stream: the backup activates from N. The records of a
+ * stream arrive in order, so the backup cannot run the domain before this node stopped it: I5 holds without a
+ * witness, and with one the lease is free before the backup asks for it. The heartbeats stop and the (empty) output
+ * buffers close after it.</li>
+ * </ol>
+ * Before step 3 anything that fails (no ACK in time, a refusal, no answer, the link dropping) aborts: the domain
+ * resumes here, still protected, and a SWITCHOVER alarm says why. The backup, which never got "go", keeps its
+ * replica and drops the preparation with the next checkpoint.
+ *
+ * <p>After "go" the new primary protects the domain back towards this node, which resumes its replica: the new
+ * primary's first checkpoint carries the pages written since N, and no full copy travels.
+ */
+final class PrimarySwitchover {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PrimarySwitchover.class);
+
+    /** One operator's request; completed with what happened, or exceptionally with why it did not. */
+    static final class Request {
+        final CompletableFuture<String> result = new CompletableFuture<>();
+        final long askedNanos = System.nanoTime();
+    }
+
+    private final DomainId id;
+    private final String lineage;
+    private final Map<String, String> options;
+    private final DomainInfo info;
+    private final long timeoutMs;
+    private final DomainHandle domain;
+    private final OutputCommit outputs;
+    private final UnackedCheckpoints ledger;
+    private final ReleaseGuard guard;
+    private final BackupHeartbeats heartbeats;
+    private final PrimaryStatus status;
+    private final PrimaryProtection.Node node;
+    private final LoopSignal signal;
+    /** An operator's switchover, waiting for the loop's next checkpoint. */
+    private final AtomicReference<Request> pending = new AtomicReference<>();
+
+    PrimarySwitchover(DomainId id, String lineage, Map<String, String> options, DomainInfo info, long timeoutMs,
+            DomainHandle domain, OutputCommit outputs, UnackedCheckpoints ledger, ReleaseGuard guard,
+            BackupHeartbeats heartbeats, PrimaryStatus status, PrimaryProtection.Node node, LoopSignal signal) {
+        this.id = id;
+        this.lineage = lineage;
+        this.options = Map.copyOf(options);
+        this.info = info;
+        this.timeoutMs = timeoutMs;
+        this.domain = domain;
+        this.outputs = outputs;
+        this.ledger = ledger;
+        this.guard = guard;
+        this.heartbeats = heartbeats;
+        this.status = status;
+        this.node = node;
+        this.signal = signal;
+    }
+
+    /**
+     * Asks for a switchover at the loop's next checkpoint; the future completes with what happened, or exceptionally
+     * with why it did not.
+     */
+    CompletableFuture<String> request() {
+        Request r = new Request();
+        if (!pending.compareAndSet(null, r)) {
+            throw new IllegalStateException("a switchover of " + id + " is under way already");
+        }
+        signal.signal();
+        return r.result;
+    }
+
+    /** The switchover the loop is to do at this checkpoint, or null; the loop's thread. */
+    Request take() {
+        return pending.getAndSet(null);
+    }
+
+    /** The loop ended: a switchover still waiting for it does not happen. */
+    void ended() {
+        Request left = pending.getAndSet(null);
+        if (left != null) {
+            left.result.completeExceptionally(new IllegalStateException("the protection of " + id + " ended ("
+                    + status.state() + ") before the switchover could start"));
+        }
+    }
+
+    /**
+     * Hands the domain, paused at checkpoint {@code epoch} (sent, not yet acknowledged) and locked, over to the
+     * backup on {@code s}. Returns true when it was handed over (the loop ends, the stream is closed), false when the
+     * switchover aborted (the domain runs again). Throws when the stream broke before the point of no return, after
+     * resuming the domain.
+     */
+    boolean handOver(Request req, PrimaryStream s, ProtectedDomain d, long epoch)
+            throws InterruptedException, LinkLostException {
+        String backupNode = s.channel.peer().nodeId();
+        long checkpointed = System.nanoTime();
+        long acked;
+        try {
+            if (!await(s, () -> ledger.lastAcked() >= epoch)) {
+                return abort(req, d, "the backup did not acknowledge the final checkpoint " + epoch + " within "
+                        + timeoutMs + " ms");
+            }
+            acked = System.nanoTime();
+            // ACK(N) releases output N on the transport's thread; it may not have done so yet: N is acknowledged
+            outputs.release(epoch);
+            try {
+                s.channel.prepareHandOver(epoch);
+            } catch (CheckpointException e) {
+                s.fail(e);
+                throw new LinkLostException(e.getMessage(), e);
+            }
+            if (!await(s, () -> s.handOverAnswer(epoch) != null)) {
+                return abort(req, d, "the backup " + backupNode + " did not answer the hand-over at checkpoint "
+                        + epoch + " within " + timeoutMs + " ms");
+            }
+            String refusal = s.handOverAnswer(epoch);
+            if (!refusal.isEmpty()) {
+                return abort(req, d, "the backup " + backupNode + " cannot take the domain over: " + refusal);
+            }
+        } catch (LinkLostException e) {
+            abort(req, d, "the link to the backup dropped: " + e.getMessage());
+            throw e;
+        }
+        // the point of no return: this copy stops for good before "go" leaves (I5)
+        long ready = System.nanoTime();
+        Replica kept = stop(epoch);
+        if (kept == null && domain.present()) {
+            return abort(req, d, "this node could not stop its copy of the domain");
+        }
+        // what is held was produced before the final pause: checkpoint N, acknowledged, has it. It leaves before "go",
+        // so that nothing of the old copy follows the new primary's first reply on the wire
+        outputs.pass();
+        guard.releaseLease();
+        node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
+                info.memoryBytes(), info.pageSize()), kept);
+        long stopped = System.nanoTime();
+        long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);
+        String parts = "final checkpoint taken " + ms(checkpointed - req.askedNanos) + " ms after the request, acknowledged "
+                + ms(acked - checkpointed) + " ms later, the backup ready " + ms(ready - acked) + " ms later, this copy "
+                + "stopped " + ms(stopped - ready) + " ms later";
+        try {
+            s.channel.handOver(epoch);
+        } catch (CheckpointException e) {
+            // this node stopped; the backup, which never got "go", activates its replica of N when its failure
+            // detector convicts this node (or romulus:failover there): the domain runs again from the same state
+            String why = "switchover of " + id + " stopped this node's copy at checkpoint " + epoch + ", but the "
+                    + "hand-over could not be sent to " + backupNode + " (" + e.getMessage() + "): it runs the domain "
+                    + "once it convicts this node, or at once with romulus:failover " + id + " there";
+            heartbeats.close();
+            outputs.close(false);
+            node.alarms().raise(Alarm.Kind.FAILED, id, why);
+            req.result.completeExceptionally(new IllegalStateException(why));
+            status.set(ProtectionState.STOPPED, why);
+            return true;
+        }
+        // what no longer matters to the domain's run ends after "go": the heartbeats, the (empty) output buffers
+        heartbeats.close();
+        outputs.close(false);
+        String done = id + " handed over to " + backupNode + " at checkpoint " + epoch + " (this node stopped its "
+                + "copy " + blackoutMs + " ms after the request and is its backup now"
+                + (kept == null ? "; the binding could not keep the memory image, so protection back copies the "
+                        + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts + ")";
+        status.set(ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
+                + epoch);
+        LOG.info("SWITCHOVER: {}", done);
+        req.result.complete(done);
+        return true;
+    }
+
+    /**
+     * Stops the paused domain for good, keeping its image as a replica at {@code epoch}; where the binding cannot,
+     * destroys it (the new primary then copies it whole). Returns the replica, or null.
+     */
+    private Replica stop(long epoch) {
+        try {
+            return domain.keepAsReplica(new ReplicaSpec(id, info.memoryBytes(), info.pageSize(), options), epoch);
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("{}: the '{}' binding did not keep the stopped domain as a replica ({}); stopping it, and the "
+                    + "new primary copies it whole", id, id.binding(), e.getMessage());
+        }
+        try {
+            domain.destroyAndForget();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("{}: stopping the domain for the switchover failed", id, e);
+        }
+        return null;
+    }
+
+    private static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+
+    /** Waits up to the timeout for {@code done}; throws when the stream breaks meanwhile. */
+    private boolean await(PrimaryStream s, BooleanSupplier done) throws InterruptedException, LinkLostException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!done.getAsBoolean()) {
+            s.check();
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            signal.awaitUnless(done, Math.min(left, TimeUnit.MILLISECONDS.toNanos(5)));
+        }
+        return true;
+    }
+
+    /** The switchover aborts: the domain runs on here, still protected; the alarm and the request say why. */
+    private boolean abort(Request req, ProtectedDomain d, String why) {
+        String message = "switchover of " + id + " aborted: " + why + "; the domain runs on this node, still "
+                + "protected";
+        try {
+            d.resume();
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("{}: resuming the domain after the aborted switchover failed", id, e);
+            status.failed("resuming after an aborted switchover failed: " + e.getMessage());
+            message = "switchover of " + id + " aborted: " + why + "; resuming the domain here failed: "
+                    + e.getMessage();
+        }
+        LOG.warn("SWITCHOVER ABORTED: {}", message);
+        node.alarms().raise(Alarm.Kind.SWITCHOVER, id, message);
+        status.detail(message);
+        req.result.completeExceptionally(new IllegalStateException(message));
+        return false;
+    }
+}
