@@ -82,6 +82,11 @@ public @interface TransportConfig {
             + "completed the handshake at once")
     int max_pending_handshakes() default TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES;
 
+    @AttributeDefinition(name = "Max pending handshakes per address", description = "Most of those pending "
+            + "handshakes from one IP address, so that one address cannot take them all")
+    int max_pending_handshakes_per_address() default
+            TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES_PER_ADDRESS;
+
     @AttributeDefinition(name = "Max handshake record", description = "Longest record body accepted before the "
             + "handshake completes, in bytes")
     int handshake_max_record_bytes() default TransportSettings.Limits.DEFAULT_HANDSHAKE_MAX_RECORD_BYTES;
