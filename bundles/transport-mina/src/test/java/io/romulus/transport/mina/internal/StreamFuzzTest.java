@@ -23,7 +23,7 @@ import io.romulus.api.transport.Hello;
  *
  * <p>For every input: nothing is thrown but {@link MalformedRecordException}; nothing is allocated beyond what the
  * limits allow (a record's body is at most the limit of the connection's phase, a batch decodes to at most
- * {@link PageBatchCodec#MAX_PAGES_PER_BATCH} pages, a DISK_WRITES to at most {@link DiskWriteCodec#MAX_DECODED_BYTES});
+ * a record's worth of pages whatever the page size, a DISK_WRITES to at most {@link DiskWriteCodec#MAX_DECODED_BYTES});
  * and what parses, encodes back to the same thing. The seeds (.../StreamFuzzTestInputs/input/) are records and bodies
  * the encoders of this module wrote ({@link StreamSeeds}, which says how to write them again). Run by execution
  * {@code fuzz} of the parent pom (docs/developing.md).
@@ -31,6 +31,7 @@ import io.romulus.api.transport.Hello;
 class StreamFuzzTest {
 
     static final int PAGE_SIZE = 4096;
+    static final int HUGE_PAGE = 2 << 20;
     static final int MAX_RECORD_BYTES = 64 * 1024;
     static final int HANDSHAKE_LIMIT = 4096;
     static final byte[] KEY = new byte[StreamKeys.KEY_BYTES];
@@ -85,11 +86,19 @@ class StreamFuzzTest {
     }
 
     private static void pageBatch(byte[] body) throws MalformedRecordException {
+        // the same body in pages of 2 MiB (ZERO pages cost 13 bytes each): never more than a record's worth
+        try {
+            PageBatchCodec.Decoded huge = new PageBatchCodec.Decoder(HUGE_PAGE, new DeltaCache(0, HUGE_PAGE),
+                    MAX_RECORD_BYTES).decode(body, new CRC32C());
+            assertTrue(huge.pages().remaining() <= Math.max(MAX_RECORD_BYTES, HUGE_PAGE));
+        } catch (MalformedRecordException e) {
+            // refused
+        }
         PageBatchCodec.Decoded d;
         CRC32C checksum = new CRC32C();
         try {
-            d = new PageBatchCodec.Decoder(PAGE_SIZE, new DeltaCache(16L * PAGE_SIZE, PAGE_SIZE)).decode(body,
-                    checksum);
+            d = new PageBatchCodec.Decoder(PAGE_SIZE, new DeltaCache(16L * PAGE_SIZE, PAGE_SIZE), MAX_RECORD_BYTES)
+                    .decode(body, checksum);
         } catch (MalformedRecordException e) {
             return;
         }
@@ -108,7 +117,7 @@ class StreamFuzzTest {
                 .encode(d.pfns(), 0, n, d.pages(), sent);
         CRC32C received = new CRC32C();
         PageBatchCodec.Decoded again = new PageBatchCodec.Decoder(PAGE_SIZE,
-                new DeltaCache(16L * PAGE_SIZE, PAGE_SIZE)).decode(e.body(), received);
+                new DeltaCache(16L * PAGE_SIZE, PAGE_SIZE), MAX_RECORD_BYTES).decode(e.body(), received);
         assertArrayEquals(d.pfns(), again.pfns());
         assertEquals(d.pages(), again.pages());
         assertEquals(sent.getValue(), received.getValue());
