@@ -36,10 +36,13 @@ class NbdFuzzTest {
             Path shm = Path.of("/dev/shm");
             DIR = Files.isDirectory(shm) ? Files.createTempDirectory(shm, "nbd-fuzz")
                     : Files.createTempDirectory("nbd-fuzz");
-            DIR.toFile().deleteOnExit();
             SERVER = NbdServer.start(DIR.resolve("nbd.sock"));
             Path disk = DIR.resolve("disk0.img");
             Path readOnly = DIR.resolve("ro.img");
+            // deleted in the reverse order: the files, then the directory
+            for (Path p : new Path[] {DIR, DIR.resolve("nbd.sock"), disk, readOnly}) {
+                p.toFile().deleteOnExit();
+            }
             byte[] content = new byte[EXPORT_BYTES];
             for (int i = 0; i < content.length; i++) {
                 content[i] = (byte) (i * 31);
