@@ -4,10 +4,13 @@ import static io.romulus.nbd.internal.NbdProtocol.*;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
+import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.ClosedChannelException;
@@ -34,18 +37,23 @@ final class NbdConnection implements AutoCloseable {
             | FLAG_SEND_WRITE_ZEROES | FLAG_CAN_MULTI_CONN;
 
     private final NbdServer server;
-    private final SocketChannel channel;
+    private final Closeable channel;
     private final long number;
     private final DataInputStream in;
     private final DataOutputStream out;
     private volatile NbdExport export;
 
     NbdConnection(NbdServer server, SocketChannel channel, long number) {
+        this(server, Channels.newInputStream(channel), Channels.newOutputStream(channel), channel, number);
+    }
+
+    /** A connection over any pair of streams (NbdFuzzTest feeds it bytes); closing {@code channel} ends it. */
+    NbdConnection(NbdServer server, InputStream in, OutputStream out, Closeable channel, long number) {
         this.server = server;
         this.channel = channel;
         this.number = number;
-        this.in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(channel), 64 << 10));
-        this.out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(channel), 64 << 10));
+        this.in = new DataInputStream(new BufferedInputStream(in, 64 << 10));
+        this.out = new DataOutputStream(new BufferedOutputStream(out, 64 << 10));
     }
 
     long number() {

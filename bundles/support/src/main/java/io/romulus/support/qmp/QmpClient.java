@@ -89,13 +89,27 @@ public final class QmpClient implements AutoCloseable {
             greeting.completeExceptionally(new QmpException("QEMU closed the QMP socket before its greeting"));
             return false;
         }
-        JsonNode g = JSON.readTree(first);
-        if (!g.has("QMP")) {
-            greeting.completeExceptionally(new QmpException("not a QMP greeting: " + first));
+        try {
+            greeting.complete(greetingOf(first));
+            return true;
+        } catch (QmpException e) {
+            greeting.completeExceptionally(e);
             return false;
         }
-        greeting.complete(g.get("QMP"));
-        return true;
+    }
+
+    /** The {@code QMP} object of QEMU's greeting line. */
+    static JsonNode greetingOf(String line) throws QmpException {
+        JsonNode g;
+        try {
+            g = JSON.readTree(line);
+        } catch (IOException e) {
+            throw new QmpException("not a QMP greeting: " + line, e);
+        }
+        if (!g.has("QMP")) {
+            throw new QmpException("not a QMP greeting: " + line);
+        }
+        return g.get("QMP");
     }
 
     /**
@@ -214,11 +228,7 @@ public final class QmpClient implements AutoCloseable {
                 if (handOff != null && i == answers.size() - 1) {
                     handOff[0] += Math.max(0, System.nanoTime() - answer.readNanos);
                 }
-                if (reply.has("error")) {
-                    JsonNode e = reply.get("error");
-                    throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
-                }
-                out.add(reply.path("return"));
+                out.add(returnOf(command, reply));
             }
             return out;
         } catch (QmpException e) {
@@ -243,11 +253,8 @@ public final class QmpClient implements AutoCloseable {
             String line;
             while ((line = in.readLine()) != null) {
                 JsonNode msg = JSON.readTree(line);
-                if (msg.has("event")) {
-                    JsonNode ts = msg.path("timestamp");
-                    QmpEvent event = new QmpEvent(msg.get("event").asText(),
-                            msg.has("data") ? msg.get("data") : NullNode.getInstance(),
-                            ts.path("seconds").asLong() * 1_000_000 + ts.path("microseconds").asLong());
+                QmpEvent event = eventOf(msg);
+                if (event != null) {
                     for (Consumer<QmpEvent> l : listeners) {
                         try {
                             l.accept(event);
@@ -270,6 +277,25 @@ public final class QmpClient implements AutoCloseable {
             greeting.completeExceptionally(e);
             fail(e);
         }
+    }
+
+    /** The event a message of QEMU is, or null if it is none. */
+    static QmpEvent eventOf(JsonNode msg) {
+        if (!msg.has("event")) {
+            return null;
+        }
+        JsonNode ts = msg.path("timestamp");
+        return new QmpEvent(msg.get("event").asText(), msg.has("data") ? msg.get("data") : NullNode.getInstance(),
+                ts.path("seconds").asLong() * 1_000_000 + ts.path("microseconds").asLong());
+    }
+
+    /** What QEMU's reply to {@code command} returned, or its error as a {@link QmpException}. */
+    static JsonNode returnOf(String command, JsonNode reply) throws QmpException {
+        if (reply.has("error")) {
+            JsonNode e = reply.get("error");
+            throw new QmpException(e.path("class").asText(), command + ": " + e.path("desc").asText(), null);
+        }
+        return reply.path("return");
     }
 
     private void fail(IOException cause) {

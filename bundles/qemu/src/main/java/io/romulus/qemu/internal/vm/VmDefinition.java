@@ -78,8 +78,9 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
         }
         if (!topology.isEmpty()) {
             Matcher t = TOPOLOGY.matcher(topology);
-            if (!t.matches() || Integer.parseInt(t.group(1)) * Integer.parseInt(t.group(2))
-                    * Integer.parseInt(t.group(3)) != cpus) {
+            // in long, of at most 9 digits each: no overflow makes a product of billions equal to cpus
+            if (!t.matches() || t.group(1).length() > 9 || t.group(2).length() > 9 || t.group(3).length() > 9
+                    || Long.parseLong(t.group(1)) * Long.parseLong(t.group(2)) * Long.parseLong(t.group(3)) != cpus) {
                 throw new IllegalArgumentException("cpu.topology must be SOCKETS,CORES,THREADS whose product is cpus ("
                         + cpus + "), not '" + topology + "'");
             }
@@ -300,9 +301,13 @@ public record VmDefinition(long memoryBytes, int cpus, String machine, String cp
         if (!m.matches()) {
             throw new IllegalArgumentException(key + " '" + text + "' is not a size such as 512M or 2G");
         }
-        long n = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "m" : m.group(2).toLowerCase(Locale.ROOT);
-        return unit.startsWith("g") ? n << 30 : n << 20;
+        try {
+            // exact: a shift would make 2^34+1 G (which overflows) the same as 1G
+            return Math.multiplyExact(Long.parseLong(m.group(1)), unit.startsWith("g") ? 1L << 30 : 1L << 20);
+        } catch (ArithmeticException | NumberFormatException e) {
+            throw new IllegalArgumentException(key + " '" + text + "' is too large a size");
+        }
     }
 
     /** A whole number, or a refusal that names {@code key}. */

@@ -19,6 +19,16 @@ class VmDefinitionTest {
     }
 
     @Test
+    void sizesAndTopologiesThatOverflowAreRefusedNotWrappedAround() {
+        // 2^34+1 GiB shifted into a long is 1 GiB; 1073741825 * 4 * 1 in an int is 4 (VmOptionsFuzzTest's property)
+        assertTrue(refusal(Map.of("disk.0.file", "/x", "memory", "17179869185G")).contains("too large"));
+        assertTrue(refusal(Map.of("disk.0.file", "/x", "memory", "99999999999999999999")).contains("too large"));
+        assertTrue(refusal(Map.of("disk.0.file", "/x", "cpus", "4", "cpu.topology", "1073741825,4,1"))
+                .contains("whose product is cpus"));
+        assertEquals(4, VmDefinition.parse(Map.of("disk.0.file", "/x", "cpus", "4", "cpu.topology", "1,2,2")).cpus());
+    }
+
+    @Test
     void aVmOfItsOwnDiskAndNicWithTheDefaults() {
         VmDefinition vm = VmDefinition.parse(Map.of("disk.0.file", "/srv/pg.img", "nic.0.mac", "52:54:00:AA:BB:01"));
         assertEquals(512L << 20, vm.memoryBytes());

@@ -50,8 +50,8 @@ final class RuntimeReplies {
         if (!m.find()) {
             throw refused("show info", info, "cannot read HAProxy's version '" + version + "'");
         }
-        int major = Integer.parseInt(m.group(1));
-        int minor = Integer.parseInt(m.group(2));
+        int major = number("show info", info, "Version", m.group(1));
+        int minor = number("show info", info, "Version", m.group(2));
         if (major < MINIMUM_VERSION[0] || (major == MINIMUM_VERSION[0] && minor < MINIMUM_VERSION[1])) {
             throw refused("show info", "Version: " + version,
                     "dynamic servers need HAProxy 2.4 or newer; Debian 12's haproxy is 2.6");
@@ -103,11 +103,15 @@ final class RuntimeReplies {
             }
             String name = f[cName];
             String[] stat = sessions.get(name);
-            servers.add(new Server(backend, name, Integer.parseInt(f[cId]),
-                    "-".equals(f[cAddr]) ? null : f[cAddr], Integer.parseInt(f[cPort]),
-                    Server.OperationalState.of(Integer.parseInt(f[cOp])), Integer.parseInt(f[cAdmin]),
-                    Integer.parseInt(f[cWeight]), stat == null ? 0 : Integer.parseInt(stat[0]),
-                    stat == null ? "" : stat[1]));
+            int op = number(stateCommand, state, "srv_op_state", f[cOp]);
+            if (op < 0 || op >= Server.OperationalState.values().length) {
+                throw refused(stateCommand, state, "unknown srv_op_state " + op);
+            }
+            servers.add(new Server(backend, name, number(stateCommand, state, "srv_id", f[cId]),
+                    "-".equals(f[cAddr]) ? null : f[cAddr], number(stateCommand, state, "srv_port", f[cPort]),
+                    Server.OperationalState.of(op), number(stateCommand, state, "srv_admin_state", f[cAdmin]),
+                    number(stateCommand, state, "srv_uweight", f[cWeight]),
+                    stat == null ? 0 : number("show stat", state, "scur", stat[0]), stat == null ? "" : stat[1]));
         }
         return servers;
     }
@@ -160,6 +164,15 @@ final class RuntimeReplies {
         }
         fields.add(field.toString());
         return fields;
+    }
+
+    /** A whole number in {@code answer}'s column {@code column}, or a refusal that names them. */
+    private int number(String command, String answer, String column, String text) throws HaproxyException {
+        try {
+            return Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw refused(command, answer, column + " '" + text + "' is not a number");
+        }
     }
 
     private int column(String command, List<String> columns, String name) throws HaproxyException {

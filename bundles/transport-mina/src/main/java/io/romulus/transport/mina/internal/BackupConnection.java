@@ -153,7 +153,8 @@ final class BackupConnection extends Connection {
         }
         sink = accepted.sink();
         long cacheBytes = Math.min(clientHello.deltaCacheBytes(), transport.settings().deltaCacheBytes());
-        decoder = new PageBatchCodec.Decoder(pageSize, new DeltaCache(cacheBytes, pageSize));
+        decoder = new PageBatchCodec.Decoder(pageSize, new DeltaCache(cacheBytes, pageSize),
+                transport.settings().maxRecordBytes());
         lastEpoch = accepted.reply().committedEpoch();
         write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
         state = State.STREAMING;

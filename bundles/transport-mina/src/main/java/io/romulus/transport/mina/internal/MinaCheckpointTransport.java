@@ -1,6 +1,7 @@
 package io.romulus.transport.mina.internal;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Dictionary;
@@ -202,7 +203,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                 c._tls_truststore_password(), c.high_watermark_bytes(), c.max_record_bytes(),
                 (long) c.delta_cache_mb() * 1024 * 1024, c.connect_timeout_ms(), c.stream_encryption(),
                 new TransportSettings.Limits(c.handshake_timeout_ms(), c.idle_timeout_ms(), c.max_connections(),
-                        c.max_pending_handshakes(), c.handshake_max_record_bytes()));
+                        c.max_pending_handshakes(), c.handshake_max_record_bytes(),
+                        c.max_pending_handshakes_per_address()));
         return s;
     }
 
@@ -290,8 +292,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
 
     /**
      * The connection of a session that has just been accepted, counted as a pending handshake; {@code null} when
-     * taking it would exceed {@code max.connections} streams or {@code max.pending.handshakes} connections that have
-     * not completed the handshake.
+     * taking it would exceed {@code max.connections} streams, {@code max.pending.handshakes} connections that have
+     * not completed the handshake, or {@code max.pending.handshakes.per.address} of those from the session's address.
      */
     BackupConnection admit(IoSession session) {
         TransportSettings.Limits limits = settings.limits();
@@ -301,6 +303,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                 why = "max.connections=" + limits.maxConnections();
             } else if (pending.size() >= limits.maxPendingHandshakes()) {
                 why = "max.pending.handshakes=" + limits.maxPendingHandshakes();
+            } else if (pendingFrom(session) >= limits.maxPendingHandshakesPerAddress()) {
+                why = "max.pending.handshakes.per.address=" + limits.maxPendingHandshakesPerAddress();
             } else {
                 BackupConnection c = new BackupConnection(this, session);
                 pending.add(c);
@@ -318,6 +322,22 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                     session.getRemoteAddress(), why);
         }
         return null;
+    }
+
+    /** How many pending handshakes come from the IP address of {@code session} (at most max.pending.handshakes). */
+    private int pendingFrom(IoSession session) {
+        InetAddress from = ipOf(session);
+        int n = 0;
+        for (BackupConnection c : pending) {
+            if (from != null && from.equals(ipOf(c.session))) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static InetAddress ipOf(IoSession session) {
+        return session.getRemoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
     }
 
     void opened(Connection c) {

@@ -151,11 +151,24 @@ public final class PageBatchCodec {
 
         private final int pageSize;
         private final DeltaCache cache;
+        private final int maxPages;
         private final LZ4SafeDecompressor decompressor = LZ4.safeDecompressor();
 
+        /** A decoder of batches of at most {@link RecordCodec#DEFAULT_MAX_RECORD_BYTES} of pages. */
         public Decoder(int pageSize, DeltaCache cache) {
+            this(pageSize, cache, RecordCodec.DEFAULT_MAX_RECORD_BYTES);
+        }
+
+        /**
+         * @param maxDecodedBytes most bytes of pages one batch may decode to, the receiver's max.record.bytes: a
+         *                        sender puts at most {@link #pagesPerBatch} pages in a record, and those never hold
+         *                        more (without this bound, 256 ZERO pages of 2 MiB, 3 KiB on the wire, would make the
+         *                        receiver allocate 512 MiB)
+         */
+        public Decoder(int pageSize, DeltaCache cache, int maxDecodedBytes) {
             this.pageSize = pageSize;
             this.cache = cache;
+            this.maxPages = Math.max(1, Math.min(MAX_PAGES_PER_BATCH, maxDecodedBytes / pageSize));
         }
 
         /**
@@ -171,7 +184,11 @@ public final class PageBatchCodec {
                 throw new MalformedRecordException("PAGE_BATCH body of " + body.length + " bytes has no page count");
             }
             long count = Integer.toUnsignedLong(in.getInt());
-            if (count > MAX_PAGES_PER_BATCH || count * PAGE_HEADER_BYTES > in.remaining()) {
+            if (count > maxPages) {
+                throw new MalformedRecordException("PAGE_BATCH says " + count + " pages of " + pageSize
+                        + " bytes; a batch holds at most " + maxPages);
+            }
+            if (count * PAGE_HEADER_BYTES > in.remaining()) {
                 throw new MalformedRecordException("PAGE_BATCH says " + count + " pages but its body has only "
                         + body.length + " bytes");
             }

@@ -95,6 +95,11 @@ public @interface TransportConfig {
             + "completed the handshake at once; further ones are closed on arrival")
     int max_pending_handshakes() default TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES;
 
+    @AttributeDefinition(name = "Max pending handshakes per address", description = "Most of those pending "
+            + "handshakes from one IP address, so that one address cannot take them all")
+    int max_pending_handshakes_per_address() default
+            TransportSettings.Limits.DEFAULT_MAX_PENDING_HANDSHAKES_PER_ADDRESS;
+
     @AttributeDefinition(name = "Max handshake record", description = "Longest record body accepted before the "
             + "handshake completes (the HELLO with its options), bytes; nothing longer is buffered until then")
     int handshake_max_record_bytes() default TransportSettings.Limits.DEFAULT_HANDSHAKE_MAX_RECORD_BYTES;

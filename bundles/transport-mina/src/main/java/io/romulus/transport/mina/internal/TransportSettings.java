@@ -39,14 +39,17 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
      * @param maxPendingHandshakes    most accepted connections that have not completed the handshake; further ones
      *                                are closed at once
      * @param handshakeMaxRecordBytes longest record body accepted before the handshake completes, in both roles
+     * @param maxPendingHandshakesPerAddress most of those pending handshakes from one IP address, so that one address
+     *                                cannot take every pending slot and keep the real primary out
      */
     public record Limits(long handshakeTimeoutMs, long idleTimeoutMs, int maxConnections, int maxPendingHandshakes,
-            int handshakeMaxRecordBytes) {
+            int handshakeMaxRecordBytes, int maxPendingHandshakesPerAddress) {
 
         public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
         public static final long DEFAULT_IDLE_TIMEOUT_MS = 3_000;
         public static final int DEFAULT_MAX_CONNECTIONS = 64;
         public static final int DEFAULT_MAX_PENDING_HANDSHAKES = 16;
+        public static final int DEFAULT_MAX_PENDING_HANDSHAKES_PER_ADDRESS = 8;
         public static final int DEFAULT_HANDSHAKE_MAX_RECORD_BYTES = 64 * 1024;
 
         public Limits {
@@ -62,12 +65,24 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
                 throw new IllegalArgumentException("handshake.max.record.bytes must be at least 1024, not "
                         + handshakeMaxRecordBytes);
             }
+            if (maxPendingHandshakesPerAddress < 1) {
+                throw new IllegalArgumentException("max.pending.handshakes.per.address must be positive, not "
+                        + maxPendingHandshakesPerAddress);
+            }
+        }
+
+        /** Without a bound per address beyond {@code maxPendingHandshakes}. */
+        public Limits(long handshakeTimeoutMs, long idleTimeoutMs, int maxConnections, int maxPendingHandshakes,
+                int handshakeMaxRecordBytes) {
+            this(handshakeTimeoutMs, idleTimeoutMs, maxConnections, maxPendingHandshakes, handshakeMaxRecordBytes,
+                    maxPendingHandshakes);
         }
 
         /** The documented defaults. */
         public static Limits defaults() {
             return new Limits(DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
-                    DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_HANDSHAKE_MAX_RECORD_BYTES);
+                    DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_HANDSHAKE_MAX_RECORD_BYTES,
+                    DEFAULT_MAX_PENDING_HANDSHAKES_PER_ADDRESS);
         }
     }
 

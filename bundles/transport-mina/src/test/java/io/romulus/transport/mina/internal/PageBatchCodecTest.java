@@ -1,6 +1,7 @@
 package io.romulus.transport.mina.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,6 +55,28 @@ class PageBatchCodecTest {
         }
         assertEquals(sent.getValue(), received.getValue(), "checksum over decoded data");
         return enc;
+    }
+
+    @Test
+    void aBatchOfZeroPagesCannotMakeTheReceiverAllocateMoreThanARecordHolds() {
+        // 256 ZERO pages take 3332 bytes on the wire; of 2 MiB each they would decode to 512 MiB
+        int huge = 1 << 21;
+        ByteBuffer body = ByteBuffer.allocate(4 + 256 * PageBatchCodec.PAGE_HEADER_BYTES).putInt(256);
+        for (int i = 0; i < 256; i++) {
+            body.putLong(i).put((byte) PageEncoding.ZERO.code()).putInt(0);
+        }
+        PageBatchCodec.Decoder dec = new PageBatchCodec.Decoder(huge, new DeltaCache(0, huge),
+                RecordCodec.DEFAULT_MAX_RECORD_BYTES);
+        MalformedRecordException e = assertThrows(MalformedRecordException.class,
+                () -> dec.decode(body.array(), new CRC32C()));
+        assertTrue(e.getMessage().contains("at most 8"), e.getMessage());
+        // what a sender puts into one record still decodes
+        int pages = PageBatchCodec.pagesPerBatch(huge, RecordCodec.DEFAULT_MAX_RECORD_BYTES);
+        ByteBuffer fits = ByteBuffer.allocate(4 + pages * PageBatchCodec.PAGE_HEADER_BYTES).putInt(pages);
+        for (int i = 0; i < pages; i++) {
+            fits.putLong(i).put((byte) PageEncoding.ZERO.code()).putInt(0);
+        }
+        assertDoesNotThrow(() -> dec.decode(fits.array(), new CRC32C()));
     }
 
     @Test

@@ -139,6 +139,31 @@ class PreAuthenticationTest {
         }
     }
 
+    @Test
+    void oneAddressHoldsAtMostItsShareOfThePendingHandshakesAndAnotherStillGetsIn() throws Exception {
+        MinaCheckpointTransport backup = backup(new TransportSettings.Limits(20_000, 20_000, 64, 16, 65536, 3));
+        InetAddress attacker = InetAddress.getByName("127.0.0.2");
+        List<Socket> idle = new ArrayList<>();
+        try {
+            for (int i = 0; i < 10; i++) {
+                Socket s = new Socket(backup.listenAddress().getAddress(), backup.listenAddress().getPort(), attacker,
+                        0);
+                idle.add(s);
+            }
+            // 3 from 127.0.0.2 wait in their handshake, the other 7 are closed on arrival
+            await().atMost(Duration.ofSeconds(10)).until(() -> backup.stats().refusedConnections() == 7);
+            assertEquals(3, backup.connections().size(), "at most max.pending.handshakes.per.address held");
+            // the primary, from another address, still completes its handshake while they wait
+            MinaCheckpointTransport primary = start(TransportSettings.defaults().withListen(null, 0)
+                    .withSecretFile(secret()));
+            primary.connect(backup.listenAddress(), hello(), IGNORE).close();
+        } finally {
+            for (Socket s : idle) {
+                s.close();
+            }
+        }
+    }
+
     private MinaCheckpointTransport backup(TransportSettings.Limits limits) throws IOException {
         MinaCheckpointTransport backup = start(TransportSettings.defaults().withListen("127.0.0.1", 0)
                 .withSecretFile(secret()).withLimits(limits));
