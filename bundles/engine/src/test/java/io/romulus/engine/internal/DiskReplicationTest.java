@@ -136,7 +136,9 @@ class DiskReplicationTest {
             assertEquals(disks.primaryCommits.get(i - 1) + 1, disks.primaryCommits.get(i), "committed in order");
         }
         assertEquals(1, disks.primariesClosed.get(), "unprotect closes the disk's primary side");
-        assertTrue(b.closed, "the primary's GOODBYE drops the disk's replica");
+        // the GOODBYE reaches the backup on its own thread, a moment after unprotect returned
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertTrue(b.closed,
+                "the primary's GOODBYE drops the disk's replica"));
 
         assertEquals(1, replicaOptions.size());
         assertEquals(WORKLOAD, replicaOptions.get(0), "the binding gets its options and none of the engine's");
