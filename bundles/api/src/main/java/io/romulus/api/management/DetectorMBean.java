@@ -27,9 +27,19 @@ public interface DetectorMBean {
     long getRejectedHeartbeats();
 
     /**
-     * One row per monitored peer: peer, address, phi, suspected, heartbeats received, milliseconds since it was last
-     * heard from, mean and standard deviation of the heartbeat inter-arrival time in milliseconds, and the number of
-     * times it was suspected.
+     * One line per monitored peer, for a JMX console: {@code key} = the peer and the monitor's number, {@code value} =
+     * its address, phi, whether it is suspected, heartbeats received, silence, inter-arrival mean and standard
+     * deviation, and times suspected, in words (Hawtio shows a row of more items as {@code [object Object]}).
+     * {@link #peers()} has the same figures as typed items.
      */
     TabularData getPeers() throws MBeanException;
+
+    /**
+     * One row per monitored peer, typed: peer, address, phi, suspected, heartbeats received, milliseconds since it was
+     * last heard from, mean and standard deviation of the heartbeat inter-arrival time in milliseconds, and the number
+     * of times it was suspected (for scripts and {@code romulus:detector}).
+     *
+     * @since 3.0
+     */
+    TabularData peers() throws MBeanException;
 }

@@ -75,12 +75,24 @@ class DrbdMBeanImplTest {
             assertEquals(true, server.getAttribute(NAME, "Available"));
             assertEquals("available", server.getAttribute(NAME, "Reason"));
             assertEquals(true, server.getAttribute(NAME, "AllowProtocolCWithoutBarriers"));
-            Map<String, Map<String, Object>> rows = rows((TabularData) server.getAttribute(NAME, "Resources"));
+            Map<String, Map<String, Object>> rows = rows((TabularData) server.invoke(NAME, "resources", null,
+                    null));
             assertEquals(Map.of("name", "r0", "role", "Primary", "connections", "peer: Connected/Secondary",
                     "disks", "0: UpToDate", "resync", ""), rows.get("r0"));
             assertEquals(Map.of("name", "test0", "role", "Primary", "connections", "peer: Connected/Secondary",
                     "disks", "0: UpToDate", "resync", "peer/0: 42.50%"), rows.get("test0"));
             assertEquals(2, rows.size());
+            // what a JMX console shows: one key and one value of words per resource
+            Map<String, Map<String, Object>> lines = new java.util.TreeMap<>();
+            for (Object o : ((TabularData) server.getAttribute(NAME, "Resources")).values()) {
+                javax.management.openmbean.CompositeData line = (javax.management.openmbean.CompositeData) o;
+                assertEquals(java.util.Set.of("key", "value"), line.getCompositeType().keySet());
+                lines.put((String) line.get("key"), Map.of("value", line.get("value")));
+            }
+            assertEquals(Map.of("value", "role Primary; connections peer: Connected/Secondary; disks 0: UpToDate; "
+                    + "resyncs none"), lines.get("r0"));
+            assertEquals(Map.of("value", "role Primary; connections peer: Connected/Secondary; disks 0: UpToDate; "
+                    + "resyncs peer/0: 42.50%"), lines.get("test0"));
         } finally {
             replicator.deactivate();
         }

@@ -43,7 +43,7 @@ public class DetectorCommand implements Action {
                 d.isAuthenticated() ? "authenticated" : "NOT authenticated (no secret file)",
                 d.getRejectedHeartbeats());
         System.out.println();
-        var rows = d.getPeers().values();
+        var rows = d.peers().values();
         if (rows.isEmpty()) {
             System.out.println("No peer is monitored by this node.");
             return null;

@@ -43,7 +43,7 @@ public class DrbdCommand implements Action {
             System.out.println("DRBD is unavailable on this host: no resource can be listed or protected.");
             return null;
         }
-        var rows = d.getResources().values();
+        var rows = d.resources().values();
         if (rows.isEmpty()) {
             System.out.println("No DRBD resource is known on this host.");
             return null;

@@ -596,6 +596,11 @@ class CommandsTest {
 
         @Override
         public TabularData getPeers() {
+            throw new AssertionError("romulus:detector reads the typed rows of peers(), not the console's lines");
+        }
+
+        @Override
+        public TabularData peers() {
             return peers;
         }
     }
@@ -638,6 +643,11 @@ class CommandsTest {
 
         @Override
         public TabularData getResources() {
+            throw new AssertionError("romulus:drbd reads the typed rows of resources(), not the console's lines");
+        }
+
+        @Override
+        public TabularData resources() {
             return resources;
         }
 

@@ -1,6 +1,7 @@
 package io.romulus.detector.internal.management;
 
 import java.net.InetSocketAddress;
+import java.util.Locale;
 
 import javax.management.MBeanException;
 import javax.management.NotCompliantMBeanException;
@@ -24,7 +25,7 @@ import org.osgi.service.component.annotations.Reference;
 
 /**
  * {@code io.romulus:type=Detector,name=detector}: a thin adapter over {@link UdpFailureDetector#peers()} and its
- * settings. Besides the items {@link DetectorMBean#getPeers()} names, a row says whether the address was learned from
+ * settings. Besides the items {@link DetectorMBean#peers()} names, a row says whether the address was learned from
  * the peer's heartbeats, the wall-clock time of its last heartbeat, and the monitor's number (a peer watched twice,
  * for two domains, has two rows).
  */
@@ -46,8 +47,13 @@ public class DetectorMBeanImpl extends StandardMBean implements DetectorMBean {
         SimpleType.BOOLEAN, SimpleType.DOUBLE, SimpleType.BOOLEAN, SimpleType.LONG, SimpleType.DOUBLE,
         SimpleType.DOUBLE, SimpleType.DOUBLE, SimpleType.LONG, SimpleType.LONG};
 
+    /** A line of {@link #getPeers()}: the shape of an MXBean map, which Hawtio shows as {@code key: value}. */
+    private static final String[] LINE_ITEMS = {"key", "value"};
+    private static final OpenType<?>[] LINE_TYPES = {SimpleType.STRING, SimpleType.STRING};
+
     private final UdpFailureDetector detector;
     private final TabularType type;
+    private final TabularType lines;
 
     @Activate
     public DetectorMBeanImpl(@Reference UdpFailureDetector detector) throws NotCompliantMBeanException,
@@ -58,6 +64,11 @@ public class DetectorMBeanImpl extends StandardMBean implements DetectorMBean {
                 TYPES);
         this.type = new TabularType("MonitoredPeers", "Peers this node watches", row,
                 new String[] {"peer", "monitor"});
+        CompositeType line = new CompositeType("MonitoredPeerLine", "One peer this node watches, in words",
+                LINE_ITEMS, new String[] {"the peer and the monitor's number", "what the detector knows of it"},
+                LINE_TYPES);
+        this.lines = new TabularType("MonitoredPeerLines", "Peers this node watches, in words", line,
+                new String[] {"key"});
     }
 
     @Override
@@ -97,6 +108,25 @@ public class DetectorMBeanImpl extends StandardMBean implements DetectorMBean {
 
     @Override
     public TabularData getPeers() throws MBeanException {
+        try {
+            TabularDataSupport table = new TabularDataSupport(lines);
+            for (PeerStatus p : detector.peers()) {
+                String value = String.format(Locale.ROOT, "%s%s, phi %.2f, %s, %d heartbeats, silent %.0f ms, "
+                        + "inter-arrival mean %.1f ms sd %.1f ms, suspected %d times",
+                        p.address().isEmpty() ? "address not learned yet" : p.address(),
+                        p.learned() ? " (learned)" : "", p.phi(), p.suspected() ? "SUSPECTED" : "not suspected",
+                        p.heartbeats(), p.silenceMillis(), p.meanIntervalMillis(), p.stdDevMillis(), p.suspicions());
+                table.put(new CompositeDataSupport(lines.getRowType(), LINE_ITEMS,
+                        new Object[] {p.peerId() + " #" + p.monitor(), value}));
+            }
+            return table;
+        } catch (OpenDataException | RuntimeException e) {
+            throw new MBeanException(e, "listing the monitored peers failed: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public TabularData peers() throws MBeanException {
         try {
             TabularDataSupport table = new TabularDataSupport(type);
             for (PeerStatus p : detector.peers()) {

@@ -82,12 +82,27 @@ class DetectorMBeanImplTest {
         assertEquals(0L, server.getAttribute(name, "RejectedHeartbeats"));
 
         await().atMost(Duration.ofSeconds(5)).until(() -> {
-            TabularData peers = (TabularData) server.getAttribute(name, "Peers");
+            TabularData peers = (TabularData) server.invoke(name, "peers", null, null);
             return (Long) row(peers, "node-b").get("heartbeats") >= 5
                     && (Boolean) row(peers, "node-c").get("suspected");
         });
-        TabularData peers = (TabularData) server.getAttribute(name, "Peers");
+        TabularData peers = (TabularData) server.invoke(name, "peers", null, null);
         assertEquals(2, peers.size());
+
+        // the attribute a JMX console shows: one key and one value of words per peer, no nested items
+        TabularData lines = (TabularData) server.getAttribute(name, "Peers");
+        assertEquals(2, lines.size());
+        java.util.Map<String, String> byKey = new java.util.TreeMap<>();
+        for (Object o : lines.values()) {
+            CompositeData line = (CompositeData) o;
+            assertEquals(java.util.Set.of("key", "value"), line.getCompositeType().keySet());
+            byKey.put(((String) line.get("key")).replaceAll(" #\\d+$", ""), (String) line.get("value"));
+        }
+        assertEquals(java.util.Set.of("node-b", "node-c"), byKey.keySet(), byKey.toString());
+        assertTrue(byKey.get("node-b").matches("127\\.0\\.0\\.1:\\d+, phi [0-9.]+, not suspected, \\d+ heartbeats, "
+                + "silent \\d+ ms, inter-arrival mean [0-9.]+ ms sd [0-9.]+ ms, suspected 0 times"), byKey.toString());
+        assertTrue(byKey.get("node-c").startsWith("address not learned yet (learned), phi "), byKey.toString());
+        assertTrue(byKey.get("node-c").contains(", SUSPECTED, 0 heartbeats"), byKey.toString());
 
         CompositeData heard = row(peers, "node-b");
         InetSocketAddress bAt = b.localAddress();
@@ -115,7 +130,8 @@ class DetectorMBeanImplTest {
         UdpFailureDetector a = detector("node-a");
         a.monitor("node-b", null, QUIET);
         a.monitor("node-b", null, QUIET);
-        TabularData peers = new DetectorMBeanImpl(a).getPeers();
-        assertEquals(2, peers.size());
+        DetectorMBeanImpl bean = new DetectorMBeanImpl(a);
+        assertEquals(2, bean.peers().size());
+        assertEquals(2, bean.getPeers().size(), "one line per monitor");
     }
 }

@@ -42,8 +42,13 @@ public class DrbdMBeanImpl extends StandardMBean implements DrbdMBean {
     private static final OpenType<?>[] TYPES = {SimpleType.STRING, SimpleType.STRING, SimpleType.STRING,
         SimpleType.STRING, SimpleType.STRING};
 
+    /** A line of {@link #getResources()}: the shape of an MXBean map, which Hawtio shows as {@code key: value}. */
+    private static final String[] LINE_ITEMS = {"key", "value"};
+    private static final OpenType<?>[] LINE_TYPES = {SimpleType.STRING, SimpleType.STRING};
+
     private final DrbdDiskReplicator replicator;
     private final TabularType type;
+    private final TabularType lines;
 
     @Activate
     public DrbdMBeanImpl(@Reference DrbdDiskReplicator replicator) throws NotCompliantMBeanException,
@@ -53,6 +58,11 @@ public class DrbdMBeanImpl extends StandardMBean implements DrbdMBean {
         CompositeType row = new CompositeType("DrbdResource", "One DRBD resource on this host", ITEMS, DESCRIPTIONS,
                 TYPES);
         this.type = new TabularType("DrbdResources", "The DRBD resources on this host", row, new String[] {"name"});
+        CompositeType line = new CompositeType("DrbdResourceLine", "One DRBD resource on this host, in words",
+                LINE_ITEMS, new String[] {"the resource's name", "its role, connections, disks and resyncs"},
+                LINE_TYPES);
+        this.lines = new TabularType("DrbdResourceLines", "The DRBD resources on this host, in words", line,
+                new String[] {"key"});
     }
 
     @Override
@@ -72,6 +82,27 @@ public class DrbdMBeanImpl extends StandardMBean implements DrbdMBean {
 
     @Override
     public TabularData getResources() throws MBeanException {
+        try {
+            TabularDataSupport table = new TabularDataSupport(lines);
+            for (Object o : resources().values()) {
+                javax.management.openmbean.CompositeData r = (javax.management.openmbean.CompositeData) o;
+                String value = "role " + r.get("role") + "; connections " + orNone(r.get("connections")) + "; disks "
+                        + orNone(r.get("disks")) + "; resyncs " + orNone(r.get("resync"));
+                table.put(new CompositeDataSupport(lines.getRowType(), LINE_ITEMS, new Object[] {r.get("name"),
+                    value}));
+            }
+            return table;
+        } catch (OpenDataException | RuntimeException e) {
+            throw new MBeanException(e, "listing the DRBD resources failed: " + e.getMessage());
+        }
+    }
+
+    private static String orNone(Object text) {
+        return text == null || text.toString().isEmpty() ? "none" : text.toString();
+    }
+
+    @Override
+    public TabularData resources() throws MBeanException {
         try {
             TabularDataSupport table = new TabularDataSupport(type);
             Optional<DrbdState> state = replicator.state();
