@@ -75,20 +75,29 @@ final class HeartbeatGuard {
             return Verdict.UNAUTHENTICATED;
         }
         long now = clock.getAsLong();
-        if (heartbeat.sentAt() < now - WINDOW_MS || heartbeat.sentAt() > now + WINDOW_MS) {
+        // sentAt is the sender's word: compared without overflow (a sentAt near Long.MIN_VALUE is not "in the window")
+        long skew;
+        try {
+            skew = Math.subtractExact(heartbeat.sentAt(), now);
+        } catch (ArithmeticException e) {
             return Verdict.STALE;
         }
-        long[] last = sequences.computeIfAbsent(heartbeat.nodeId(), n -> new long[] {Long.MIN_VALUE});
-        if (heartbeat.sequence() <= last[0]) {
+        if (skew < -WINDOW_MS || skew > WINDOW_MS) {
+            return Verdict.STALE;
+        }
+        // {accepted any yet (0 or 1), the last sequence accepted}: every sequence, Long.MIN_VALUE too, may come first
+        long[] last = sequences.computeIfAbsent(heartbeat.nodeId(), n -> new long[] {0, 0});
+        if (last[0] != 0 && heartbeat.sequence() <= last[1]) {
             return Verdict.REPLAYED;
         }
-        last[0] = heartbeat.sequence();
+        last[0] = 1;
+        last[1] = heartbeat.sequence();
         return Verdict.ACCEPTED;
     }
 
     /** The last sequence accepted from {@code nodeId}, for messages. */
     long lastSequence(String nodeId) {
         long[] last = sequences.get(nodeId);
-        return last == null ? -1 : last[0];
+        return last == null || last[0] == 0 ? -1 : last[1];
     }
 }

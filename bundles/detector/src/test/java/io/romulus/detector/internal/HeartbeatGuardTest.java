@@ -78,6 +78,29 @@ class HeartbeatGuardTest {
         assertEquals(3, guard.rejected());
     }
 
+    /** Found by HeartbeatFuzzTest: the window's bounds overflowed near Long.MIN_VALUE and Long.MAX_VALUE. */
+    @Test
+    void theWindowHoldsAtTheEndsOfTheClock() throws Exception {
+        for (long at : new long[] {Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MAX_VALUE}) {
+            HeartbeatGuard g = new HeartbeatGuard(KEY, () -> at);
+            byte[] now = new Heartbeat("node-a", 1, at).toBytes(KEY);
+            assertEquals(Verdict.ACCEPTED, g.check(Heartbeat.decode(ByteBuffer.wrap(now)), now, now.length), "" + at);
+            byte[] far = new Heartbeat("node-a", 2, at == Long.MAX_VALUE ? Long.MIN_VALUE : Long.MAX_VALUE)
+                    .toBytes(KEY);
+            assertEquals(Verdict.STALE, g.check(Heartbeat.decode(ByteBuffer.wrap(far)), far, far.length), "" + at);
+        }
+    }
+
+    /** Found by HeartbeatFuzzTest: a first heartbeat of sequence Long.MIN_VALUE was taken for a replay. */
+    @Test
+    void anySequenceMayComeFirst() throws Exception {
+        byte[] first = new Heartbeat("node-a", Long.MIN_VALUE, NOW).toBytes(KEY);
+        assertEquals(Verdict.ACCEPTED, check(first));
+        assertEquals(Long.MIN_VALUE, guard.lastSequence("node-a"));
+        assertEquals(Verdict.REPLAYED, check(first));
+        assertEquals(-1, guard.lastSequence("node-b"), "none accepted yet");
+    }
+
     @Test
     void withoutAKeyEveryWellFormedHeartbeatPasses() throws Exception {
         HeartbeatGuard open = new HeartbeatGuard(null, clock::get);
