@@ -215,6 +215,11 @@ public class EngineComponent implements ReplicationEngine {
     }
 
     @Override
+    public String switchover(DomainId domain) throws Exception {
+        return engine.switchover(domain);
+    }
+
+    @Override
     public ProtectionStatus fork(DomainId domain, DomainId clone, Map<String, String> overrides,
             InetSocketAddress backup) throws Exception {
         return engine.fork(domain, clone, overrides, backup);
