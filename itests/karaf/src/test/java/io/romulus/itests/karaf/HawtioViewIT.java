@@ -39,6 +39,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  */
 class HawtioViewIT {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HawtioViewIT.class);
+
     private static final Path WORK = Path.of("target/hawtio").toAbsolutePath();
     private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
@@ -110,7 +112,7 @@ class HawtioViewIT {
     }
 
     private static void log(String what) {
-        System.out.printf(java.util.Locale.ROOT, "%6.1f s  %s%n", (System.nanoTime() - START) / 1e9, what);
+        LOG.info(String.format(java.util.Locale.ROOT, "%6.1f s  %s", (System.nanoTime() - START) / 1e9, what));
     }
 
     @AfterAll
@@ -253,7 +255,7 @@ class HawtioViewIT {
             Path png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
             Files.copy(png, WORK.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
-            System.err.println("no screenshot " + name + ": " + e);
+            LOG.warn("no screenshot {}: {}", name, e.toString());
         }
     }
 
