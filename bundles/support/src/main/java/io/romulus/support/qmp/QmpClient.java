@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.InputStream;
+import java.io.Reader;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -42,6 +43,12 @@ public final class QmpClient implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(QmpClient.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * The longest line (one QMP message) read from QEMU, in characters: 4 MiB. QEMU's largest replies (query-qmp-schema,
+     * query-block with many devices) are some hundreds of KiB; a longer line ends the connection instead of filling the
+     * heap.
+     */
+    public static final int MAX_LINE_CHARS = 4 << 20;
 
     private final SocketChannel channel;
     private final BufferedReader in;
@@ -84,7 +91,7 @@ public final class QmpClient implements AutoCloseable {
 
     /** Reads the first line, QEMU's greeting, and completes {@link #greeting} with it; false if there was none. */
     private boolean readGreeting() throws IOException {
-        String first = in.readLine();
+        String first = readLine(in, MAX_LINE_CHARS);
         if (first == null) {
             greeting.completeExceptionally(new QmpException("QEMU closed the QMP socket before its greeting"));
             return false;
@@ -133,6 +140,10 @@ public final class QmpClient implements AutoCloseable {
             try {
                 ch.connect(UnixDomainSocketAddress.of(socket));
                 return new QmpClient(ch, timeout, deadline);
+            } catch (LineTooLongException e) {
+                // QEMU answered, with too much: trying again would read as much again
+                ch.close();
+                throw e;
             } catch (IOException e) {
                 ch.close();
                 last = e;
@@ -251,7 +262,7 @@ public final class QmpClient implements AutoCloseable {
                 return;
             }
             String line;
-            while ((line = in.readLine()) != null) {
+            while ((line = readLine(in, MAX_LINE_CHARS)) != null) {
                 JsonNode msg = JSON.readTree(line);
                 QmpEvent event = eventOf(msg);
                 if (event != null) {
@@ -276,6 +287,42 @@ public final class QmpClient implements AutoCloseable {
         } catch (IOException e) {
             greeting.completeExceptionally(e);
             fail(e);
+            if (e instanceof LineTooLongException) {
+                LOG.warn("Closing the QMP connection: {}", e.getMessage());
+                closeChannel();
+            }
+        }
+    }
+
+    /**
+     * The next line of {@code in} without its end ({@code \n} or {@code \r\n}), or null at the end of the stream; a
+     * line longer than {@code maxChars} is a {@link QmpException} naming the limit, read no further.
+     */
+    static String readLine(Reader in, int maxChars) throws IOException {
+        StringBuilder line = new StringBuilder();
+        int c;
+        while ((c = in.read()) != -1) {
+            if (c == '\n') {
+                int end = line.length();
+                return line.substring(0, end > 0 && line.charAt(end - 1) == '\r' ? end - 1 : end);
+            }
+            if (line.length() >= maxChars) {
+                throw new LineTooLongException(maxChars);
+            }
+            line.append((char) c);
+        }
+        return line.length() == 0 ? null : line.toString();
+    }
+
+    /** A line from QEMU longer than the limit: the connection is closed. */
+    private static final class LineTooLongException extends QmpException {
+
+        private static final long serialVersionUID = 1L;
+
+        LineTooLongException(int maxChars) {
+            super("a QMP message from QEMU is longer than " + (maxChars % (1 << 20) == 0 ? (maxChars >> 20) + " MiB"
+                    : maxChars + " characters") + " (the limit of one line, QmpClient.MAX_LINE_CHARS); the "
+                    + "connection is closed");
         }
     }
 
@@ -338,6 +385,14 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    private void closeChannel() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("Closing the QMP socket failed", e);
+        }
+    }
+
     /** Whether the connection is still up. */
     public boolean isOpen() {
         return failure == null && channel.isOpen();
@@ -345,11 +400,7 @@ public final class QmpClient implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.debug("Closing the QMP socket failed", e);
-        }
+        closeChannel();
         try {
             reader.join(TimeUnit.SECONDS.toMillis(2));
         } catch (InterruptedException e) {

@@ -27,7 +27,7 @@ class QmpFuzzTest {
     @FuzzTest
     void session(byte[] input) throws IOException {
         BufferedReader in = new BufferedReader(new StringReader(new String(input, StandardCharsets.UTF_8)));
-        String first = in.readLine();
+        String first = QmpClient.readLine(in, QmpClient.MAX_LINE_CHARS);
         if (first == null) {
             return;
         }
@@ -38,7 +38,8 @@ class QmpFuzzTest {
         } catch (QmpException e) {
             return;
         }
-        for (String line = in.readLine(); line != null; line = in.readLine()) {
+        for (String line = QmpClient.readLine(in, QmpClient.MAX_LINE_CHARS); line != null;
+                line = QmpClient.readLine(in, QmpClient.MAX_LINE_CHARS)) {
             JsonNode msg;
             try {
                 msg = JSON.readTree(line);
