@@ -91,6 +91,11 @@ final class BackupConnection extends Connection {
         clientHello = Messages.parseClientHello(record.body());
         Hello hello = clientHello.hello();
         domain = hello.domain();
+        String identity = PeerIdentity.mismatch(session, hello.nodeId());
+        if (identity != null) {
+            fail(identity);
+            return;
+        }
         int ps = hello.pageSize();
         if (ps < 512 || ps > (1 << 21) || Integer.bitCount(ps) != 1) {
             fail("page size " + ps + " is not a power of two between 512 and 2 MiB");

@@ -21,7 +21,6 @@ import javax.net.ssl.SSLContext;
 import org.apache.mina.core.future.ConnectFuture;
 import org.apache.mina.core.session.IoSession;
 import org.apache.mina.filter.codec.ProtocolCodecFilter;
-import org.apache.mina.filter.ssl.SslFilter;
 import org.apache.mina.transport.socket.nio.NioSocketAcceptor;
 import org.apache.mina.transport.socket.nio.NioSocketConnector;
 import org.osgi.framework.BundleContext;
@@ -60,7 +59,6 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     public static final String PID = "io.romulus.transport.mina";
     public static final String SECRET_FILE_NAME = "romulus-stream.secret";
     private static final Logger LOG = LoggerFactory.getLogger(MinaCheckpointTransport.class);
-    private static final String[] TLS_PROTOCOLS = {"TLSv1.2"};
 
     private final TransportSettings settings;
     private final TransportStats stats = new TransportStats();
@@ -130,9 +128,7 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         connector.setConnectTimeoutMillis(settings.connectTimeoutMs());
         connector.getSessionConfig().setTcpNoDelay(true);
         if (tls != null) {
-            SslFilter ssl = new SslFilter(tls);
-            ssl.setEnabledProtocols(TLS_PROTOCOLS);
-            connector.getFilterChain().addLast("ssl", ssl);
+            connector.getFilterChain().addLast("ssl", TlsContexts.filter(tls, settings, false));
         }
         connector.getFilterChain().addLast("codec", new ProtocolCodecFilter(codec));
         connector.setHandler(handler);
@@ -144,10 +140,7 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
             acceptor.setCloseOnDeactivation(false);
             acceptor.getSessionConfig().setTcpNoDelay(true);
             if (tls != null) {
-                SslFilter ssl = new SslFilter(tls);
-                ssl.setNeedClientAuth(true);
-                ssl.setEnabledProtocols(TLS_PROTOCOLS);
-                acceptor.getFilterChain().addLast("ssl", ssl);
+                acceptor.getFilterChain().addLast("ssl", TlsContexts.filter(tls, settings, true));
             }
             acceptor.getFilterChain().addLast("codec", new ProtocolCodecFilter(codec));
             acceptor.setHandler(handler);
@@ -182,7 +175,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         }
         LOG.info("Checkpoint transport started: node {}, listening on {}, TLS {}, pre-shared secret {}",
                 settings.nodeId(), listenAddress == null ? "nothing" : listenAddress,
-                settings.tlsEnabled() ? "on" : "off", secret != null ? "on (" + settings.secretFile() + ")" : "off");
+                settings.tlsEnabled() ? "on " + settings.tlsProtocols() + ", peers' certificates must name their node id"
+                        : "off", secret != null ? "on (" + settings.secretFile() + ")" : "off");
     }
 
     /** {@value NodeIdentity#KEY} of {@value NodeIdentity#PID}, else (deprecated, logged) the transport's own. */
@@ -204,7 +198,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                 (long) c.delta_cache_mb() * 1024 * 1024, c.connect_timeout_ms(), c.stream_encryption(),
                 new TransportSettings.Limits(c.handshake_timeout_ms(), c.idle_timeout_ms(), c.max_connections(),
                         c.max_pending_handshakes(), c.handshake_max_record_bytes(),
-                        c.max_pending_handshakes_per_address()));
+                        c.max_pending_handshakes_per_address()),
+                TransportSettings.tlsProtocols(c.tls_protocols()));
         return s;
     }
 

@@ -163,6 +163,11 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             return;
         }
         Messages.Challenge c = Messages.parseChallenge(record.body());
+        String identity = PeerIdentity.mismatch(session, c.nodeId());
+        if (identity != null) {
+            fail(identity);
+            return;
+        }
         SharedSecret secret = transport.secret();
         byte[] proof = new byte[0];
         if (secret != null) {
@@ -191,6 +196,11 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             return;
         }
         Messages.Welcome w = Messages.parseWelcome(record.body());
+        String identity = PeerIdentity.mismatch(session, w.reply().nodeId());
+        if (identity != null) {
+            fail(identity);
+            return;
+        }
         if (w.deltaCacheBytes() < 0 || w.deltaCacheBytes() > transport.settings().deltaCacheBytes()) {
             fail("backup chose a delta cache of " + w.deltaCacheBytes() + " bytes, more than offered");
             return;

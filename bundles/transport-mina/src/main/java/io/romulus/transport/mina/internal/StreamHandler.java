@@ -4,6 +4,7 @@ import java.io.IOException;
 
 import javax.net.ssl.SSLException;
 
+import org.apache.mina.core.buffer.IoBuffer;
 import org.apache.mina.core.service.IoHandlerAdapter;
 import org.apache.mina.core.session.IoSession;
 import org.apache.mina.core.write.WriteRequest;
@@ -60,7 +61,15 @@ final class StreamHandler extends IoHandlerAdapter {
 
     @Override
     public void event(IoSession session, FilterEvent event) {
-        if (event == SslEvent.SECURED && connection(session) instanceof PrimaryConnection p) {
+        if (event != SslEvent.SECURED) {
+            return;
+        }
+        // MINA 2.2's SslFilter runs the handshake's delegated tasks (certificate checks) on a thread of its own, and a
+        // task that ends the handshake decodes the records that arrived meanwhile (with TLS 1.3 the primary's HELLO
+        // follows its Finished at once) without passing them on: they would wait for the next bytes from the peer,
+        // which waits for an answer. Nothing arrives for the empty buffer; it makes the filter pass the queue on.
+        session.getFilterChain().fireMessageReceived(IoBuffer.allocate(0));
+        if (connection(session) instanceof PrimaryConnection p) {
             p.secured();
         }
     }

@@ -11,6 +11,8 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
+import org.apache.mina.filter.ssl.SslFilter;
+
 /** Builds the TLS context of the stream from PKCS12 files. */
 final class TlsContexts {
 
@@ -32,6 +34,19 @@ final class TlsContexts {
             throw new IOException("cannot set up TLS from " + s.keystore() + " and " + s.truststore() + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The SSL filter of one side: only {@code tls.protocols} (TLS 1.3 by default), and on the listening side a client
+     * certificate required. Which node a certificate names is checked in the HELLO ({@link PeerIdentity}).
+     */
+    static SslFilter filter(SSLContext context, TransportSettings s, boolean listening) {
+        SslFilter ssl = new SslFilter(context);
+        ssl.setEnabledProtocols(s.tlsProtocols().toArray(String[]::new));
+        if (listening) {
+            ssl.setNeedClientAuth(true);
+        }
+        return ssl;
     }
 
     private static KeyStore load(Path file, String password, String key) throws IOException,

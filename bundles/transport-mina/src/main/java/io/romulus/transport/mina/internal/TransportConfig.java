@@ -33,9 +33,15 @@ public @interface TransportConfig {
             + "bin/romulus-setup before their first start")
     String auth_secret_file() default "${karaf.etc}/romulus-stream.secret";
 
-    @AttributeDefinition(name = "TLS", description = "TLS (TLSv1.2) with mutual certificate authentication; may be "
-            + "combined with the secret")
+    @AttributeDefinition(name = "TLS", description = "TLS (tls.protocols, TLSv1.3 by default) with mutual "
+            + "certificate authentication; each node's certificate must name its node.id as a subjectAltName DNS entry "
+            + "(checked on both sides against the node id the peer announces). May be combined with the secret")
     boolean tls_enabled() default false;
+
+    @AttributeDefinition(name = "TLS protocols", description = "TLS versions offered and accepted, comma-separated: "
+            + "TLSv1.3 (the default) and TLSv1.2, nothing older. A peer that offers none of them is refused in the TLS "
+            + "handshake")
+    String tls_protocols() default "TLSv1.3";
 
     @AttributeDefinition(name = "Keystore", description = "PKCS12 key store with this node's key and certificate",
             required = false)

@@ -1,6 +1,8 @@
 package io.romulus.transport.mina.internal;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * Everything a {@link MinaCheckpointTransport} needs, without OSGi. Build one with {@link #defaults()} and the
@@ -23,11 +25,13 @@ import java.nio.file.Path;
  * @param encryption         whether records after the handshake are encrypted (AES-256-GCM) as well as authenticated;
  *                           {@code false}: authenticated only (AES-GMAC), the bodies in clear (for debugging)
  * @param limits             what a peer may cost this node before it has proved the secret
+ * @param tlsProtocols       the TLS versions offered and accepted when TLS is on: {@code TLSv1.3} (the default)
+ *                           and {@code TLSv1.2}, nothing older
  */
 public record TransportSettings(String listenHost, int listenPort, String nodeId, boolean pskEnabled, Path secretFile,
         boolean tlsEnabled, Path keystore, String keystorePassword, Path truststore, String truststorePassword,
         long highWatermarkBytes, int maxRecordBytes, long deltaCacheBytes, long connectTimeoutMs, boolean encryption,
-        Limits limits) {
+        Limits limits, List<String> tlsProtocols) {
 
     /**
      * Bounds on the listening side before a peer has completed the handshake (proved the pre-shared secret).
@@ -90,6 +94,9 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
     public static final long DEFAULT_HIGH_WATERMARK = 16L * 1024 * 1024;
     public static final long DEFAULT_DELTA_CACHE = 64L * 1024 * 1024;
     public static final long DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+    public static final List<String> DEFAULT_TLS_PROTOCOLS = List.of("TLSv1.3");
+    /** The TLS versions {@code tls.protocols} may name. */
+    public static final List<String> SUPPORTED_TLS_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
     public TransportSettings {
         if (listenPort < 0 || listenPort > 65535) {
@@ -114,81 +121,102 @@ public record TransportSettings(String listenHost, int listenPort, String nodeId
         if (limits == null) {
             throw new IllegalArgumentException("limits are required");
         }
+        if (tlsProtocols == null || tlsProtocols.isEmpty()) {
+            throw new IllegalArgumentException("tls.protocols must name at least one of " + SUPPORTED_TLS_PROTOCOLS);
+        }
+        for (String p : tlsProtocols) {
+            if (!SUPPORTED_TLS_PROTOCOLS.contains(p)) {
+                throw new IllegalArgumentException("tls.protocols: " + p + " is not one of " + SUPPORTED_TLS_PROTOCOLS);
+            }
+        }
+        tlsProtocols = List.copyOf(tlsProtocols);
     }
 
     /** Listens on 0.0.0.0:7480, no authentication, no TLS, the documented defaults otherwise. */
     public static TransportSettings defaults() {
         return new TransportSettings("0.0.0.0", DEFAULT_PORT, "node", false, null, false, null, null, null, null,
                 DEFAULT_HIGH_WATERMARK, RecordCodec.DEFAULT_MAX_RECORD_BYTES, DEFAULT_DELTA_CACHE,
-                DEFAULT_CONNECT_TIMEOUT_MS, true, Limits.defaults());
+                DEFAULT_CONNECT_TIMEOUT_MS, true, Limits.defaults(), DEFAULT_TLS_PROTOCOLS);
     }
 
     public TransportSettings withListen(String host, int port) {
         return new TransportSettings(host, port, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withNodeId(String id) {
         return new TransportSettings(listenHost, listenPort, id, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withSecretFile(Path file) {
         return new TransportSettings(listenHost, listenPort, nodeId, file != null, file, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withTls(Path keystore, String keystorePassword, Path truststore,
             String truststorePassword) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, true, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withHighWatermark(long bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, bytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withMaxRecordBytes(int bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, bytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withDeltaCacheBytes(long bytes) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, bytes,
-                connectTimeoutMs, encryption, limits);
+                connectTimeoutMs, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withConnectTimeoutMs(long ms) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                ms, encryption, limits);
+                ms, encryption, limits, tlsProtocols);
     }
 
     public TransportSettings withEncryption(boolean on) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, on, limits);
+                connectTimeoutMs, on, limits, tlsProtocols);
     }
 
     public TransportSettings withLimits(Limits l) {
         return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
                 keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
-                connectTimeoutMs, encryption, l);
+                connectTimeoutMs, encryption, l, tlsProtocols);
+    }
+
+    public TransportSettings withTlsProtocols(List<String> protocols) {
+        return new TransportSettings(listenHost, listenPort, nodeId, pskEnabled, secretFile, tlsEnabled, keystore,
+                keystorePassword, truststore, truststorePassword, highWatermarkBytes, maxRecordBytes, deltaCacheBytes,
+                connectTimeoutMs, encryption, limits, protocols);
+    }
+
+    /** The protocols of a {@code tls.protocols} value: comma- or space-separated. */
+    public static List<String> tlsProtocols(String value) {
+        return value == null ? List.of()
+                : Arrays.stream(value.split("[,\\s]+")).filter(v -> !v.isEmpty()).toList();
     }
 
     @Override
     public String toString() {
         return "TransportSettings[listen=" + listenHost + ":" + listenPort + ", nodeId=" + nodeId + ", psk="
-                + pskEnabled + ", secretFile=" + secretFile + ", tls=" + tlsEnabled + ", keystore=" + keystore
-                + ", truststore=" + truststore + ", highWatermarkBytes=" + highWatermarkBytes + ", maxRecordBytes="
+                + pskEnabled + ", secretFile=" + secretFile + ", tls=" + tlsEnabled + " " + tlsProtocols + ", keystore="
+                + keystore                + ", truststore=" + truststore + ", highWatermarkBytes=" + highWatermarkBytes + ", maxRecordBytes="
                 + maxRecordBytes + ", deltaCacheBytes=" + deltaCacheBytes + ", connectTimeoutMs=" + connectTimeoutMs
                 + ", encryption=" + encryption + ", " + limits + "]";
     }

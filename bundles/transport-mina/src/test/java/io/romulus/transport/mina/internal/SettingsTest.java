@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,5 +50,17 @@ class SettingsTest {
         assertTrue(e.getMessage().contains("max.record.bytes"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> TransportSettings.defaults().withListen("x", 70000));
         assertThrows(IllegalArgumentException.class, () -> TransportSettings.defaults().withHighWatermark(0));
+    }
+
+    @Test
+    void tlsIsVersion13UnlessTls12IsAddedAndNothingOlder() {
+        assertEquals(List.of("TLSv1.3"), TransportSettings.defaults().tlsProtocols());
+        assertEquals(List.of("TLSv1.3", "TLSv1.2"), TransportSettings.defaults()
+                .withTlsProtocols(TransportSettings.tlsProtocols(" TLSv1.3, TLSv1.2")).tlsProtocols());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TransportSettings.defaults().withTlsProtocols(List.of("TLSv1.3", "TLSv1.1")));
+        assertTrue(e.getMessage().contains("tls.protocols: TLSv1.1 is not one of [TLSv1.3, TLSv1.2]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> TransportSettings.defaults().withTlsProtocols(TransportSettings.tlsProtocols(" ")));
     }
 }
