@@ -22,9 +22,9 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <p>Why keys from the pre-shared secret rather than TLS 1.3 by default: the secret exists on every pair already (it is
  * generated on first start and copied to the peer), so confidentiality and integrity need no PKI, no certificates to
- * issue, rotate and check against node identities; AES-GCM through {@code javax.crypto} uses the CPU's AES and
- * carry-less multiply instructions; and MINA 2.2.10's {@code SslFilter} stalls intermittently after a TLSv1.3
- * handshake (why {@code tls.enabled} keeps TLSv1.2). TLS remains available on top, for sites that want certificates.
+ * issue, rotate and check against node identities; and AES-GCM through {@code javax.crypto} uses the CPU's AES and
+ * carry-less multiply instructions. TLS (1.3 by default, each peer's certificate checked against its node id:
+ * {@link PeerIdentity}) remains available on top, for sites that want certificates.
  */
 final class StreamKeys {
 
