@@ -91,7 +91,7 @@ final class BackupConnection extends Connection {
         clientHello = Messages.parseClientHello(record.body());
         Hello hello = clientHello.hello();
         domain = hello.domain();
-        String identity = PeerIdentity.mismatch(session, hello.nodeId());
+        String identity = PeerIdentity.mismatch(this, hello.nodeId());
         if (identity != null) {
             fail(identity);
             return;

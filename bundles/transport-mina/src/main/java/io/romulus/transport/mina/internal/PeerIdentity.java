@@ -11,7 +11,6 @@ import java.util.Locale;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
-import org.apache.mina.core.session.IoSession;
 import org.apache.mina.filter.ssl.SslFilter;
 
 /**
@@ -33,12 +32,15 @@ final class PeerIdentity {
     }
 
     /**
-     * Why the TLS peer of {@code session} is not {@code nodeId}, or {@code null} if its certificate names it. A session
-     * without TLS (tls.enabled=false) is not checked.
+     * Why the TLS peer of {@code connection} is not {@code nodeId}, or {@code null} if its certificate names it or the
+     * transport of {@code connection} does not run TLS (tls.enabled=false).
      */
-    static String mismatch(IoSession session, String nodeId) {
-        if (!(session.getAttribute(SslFilter.SSL_SECURED) instanceof SSLSession tls)) {
+    static String mismatch(Connection connection, String nodeId) {
+        if (!connection.transport.settings().tlsEnabled()) {
             return null;
+        }
+        if (!(connection.session.getAttribute(SslFilter.SSL_SECURED) instanceof SSLSession tls)) {
+            return "TLS peer identity: the connection has no completed TLS session";
         }
         Certificate[] chain;
         try {

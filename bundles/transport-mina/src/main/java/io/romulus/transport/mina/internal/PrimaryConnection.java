@@ -163,7 +163,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             return;
         }
         Messages.Challenge c = Messages.parseChallenge(record.body());
-        String identity = PeerIdentity.mismatch(session, c.nodeId());
+        String identity = PeerIdentity.mismatch(this, c.nodeId());
         if (identity != null) {
             fail(identity);
             return;
@@ -196,7 +196,7 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
             return;
         }
         Messages.Welcome w = Messages.parseWelcome(record.body());
-        String identity = PeerIdentity.mismatch(session, w.reply().nodeId());
+        String identity = PeerIdentity.mismatch(this, w.reply().nodeId());
         if (identity != null) {
             fail(identity);
             return;
