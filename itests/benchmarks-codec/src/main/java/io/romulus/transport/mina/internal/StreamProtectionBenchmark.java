@@ -1,11 +1,15 @@
 package io.romulus.transport.mina.internal;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.Map;
@@ -14,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -32,7 +37,6 @@ import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.ReplicaAcceptor;
 import io.romulus.api.transport.ReplicaSink;
-import io.romulus.itests.benchmarks.codec.PageBatchBenchmark.Throughput;
 
 /**
  * The whole checkpoint stream on loopback, primary to backup and ACK back, with each {@link StreamProtection}: one
@@ -40,7 +44,9 @@ import io.romulus.itests.benchmarks.codec.PageBatchBenchmark.Throughput;
  * acknowledged, with up to {@code inflight} checkpoints unacknowledged ({@code rawMiB}: MiB of guest memory per second
  * through the stream). {@code NONE} is the stream as it was before records were sealed (only reachable from this
  * package, for this comparison); {@code ENCRYPTED} is the default. Both ends run in this one JVM, so their CPU adds up
- * on one machine; each iteration also prints the CPU time of the process per MiB.
+ * on one machine; {@code cpuMs} is the CPU time of the process (both ends) per second, so {@code cpuMs / rawMiB} is
+ * the CPU cost per MiB, which the load of a shared machine changes less than the throughput.
+ * {@link StreamProtectionComparison} runs the modes one after the other and prints the ratios.
  *
  * <p>In this package (a split package on the benchmark's class path) to reach the package-private factory that
  * proposes {@code NONE}. Run: {@code java -jar target/benchmarks.jar StreamProtectionBenchmark}.
@@ -52,6 +58,7 @@ public class StreamProtectionBenchmark {
 
     static final int PAGE = 4096;
     static final int PAGES = 1024;
+    private static final String PASS = "bench-only";
 
     @Param({"NONE", "INTEGRITY", "ENCRYPTED"})
     public StreamProtection protection;
@@ -67,6 +74,13 @@ public class StreamProtectionBenchmark {
     @Param({"random", "text"})
     public String workload;
 
+    /**
+     * true: the stream runs over TLS 1.3 as well (tls.enabled, certificates made with keytool at setup): with
+     * {@code NONE}, TLS instead of the sealed records; with {@code ENCRYPTED}, both.
+     */
+    @Param({"false"})
+    public boolean tls;
+
     private Path dir;
     private MinaCheckpointTransport backup;
     private MinaCheckpointTransport primary;
@@ -75,10 +89,32 @@ public class StreamProtectionBenchmark {
     private long epoch;
     private final long[] pfns = new long[PAGES];
     private ByteBuffer pages;
-    private final com.sun.management.OperatingSystemMXBean os =
+
+    private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    private long cpuAtStart;
-    private long epochAtStart;
+
+    /** Reported by JMH as rates per second: MiB of guest memory through the stream, ms of the process's CPU time. */
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    @State(Scope.Thread)
+    public static class Cost {
+        public double rawMiB;
+        public double cpuMs;
+        private long cpuAt;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            rawMiB = 0;
+            cpuMs = 0;
+            cpuAt = OS.getProcessCpuTime();
+        }
+
+        void add(double mib) {
+            rawMiB += mib;
+            long now = OS.getProcessCpuTime();
+            cpuMs += (now - cpuAt) / 1e6;
+            cpuAt = now;
+        }
+    }
 
     /** A backup that decodes everything and keeps nothing. */
     private static final class Discard implements ReplicaAcceptor, ReplicaSink {
@@ -116,7 +152,15 @@ public class StreamProtectionBenchmark {
         new Random(1).nextBytes(key);
         Files.writeString(secret, Base64.getEncoder().encodeToString(key));
         TransportSettings base = TransportSettings.defaults().withSecretFile(secret).withDeltaCacheBytes(0);
-        backup = MinaCheckpointTransport.create(base.withListen("127.0.0.1", 0).withNodeId("bench-b"), protection);
+        if (tls) {
+            Path a = keyStore("bench-a");
+            base = base.withTls(a, PASS, trustStore(a, keyStore("bench-b")), PASS);
+        }
+        TransportSettings backupSettings = base.withListen("127.0.0.1", 0).withNodeId("bench-b");
+        if (tls) {
+            backupSettings = backupSettings.withTls(dir.resolve("bench-b.p12"), PASS, base.truststore(), PASS);
+        }
+        backup = MinaCheckpointTransport.create(backupSettings, protection);
         backup.setAcceptor(new Discard());
         primary = MinaCheckpointTransport.create(base.withListen(null, 0).withNodeId("bench-a"), protection);
         channel = primary.connect(backup.listenAddress(), new Hello("bench-a", "sim:bench", "sim",
@@ -151,23 +195,41 @@ public class StreamProtectionBenchmark {
         pages.flip();
     }
 
-    /** CPU time of the whole process (both ends of the stream) per MiB: what the machine's load does not change. */
-    @Setup(Level.Iteration)
-    public void cpuBefore() {
-        cpuAtStart = os.getProcessCpuTime();
-        epochAtStart = epoch;
+    /** A PKCS12 key store with a self-signed certificate for node id {@code node} (a subjectAltName DNS entry). */
+    private Path keyStore(String node) throws IOException, InterruptedException {
+        Path file = dir.resolve(node + ".p12");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair", "-alias", node, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + node,
+                "-ext", "SAN=dns:" + node, "-validity", "2", "-storetype", "PKCS12", "-keystore", file.toString(),
+                "-storepass", PASS, "-keypass", PASS).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException("keytool failed: " + out);
+        }
+        return file;
     }
 
-    @TearDown(Level.Iteration)
-    public void cpuAfter() {
-        double mib = (double) (epoch - epochAtStart) * PAGES * PAGE / (1024 * 1024);
-        // JMH benchmarks report on stdout; this is not product code
-        System.out.printf("%n[stream] protection=%s workload=%s CPU %.2f ms per MiB (both ends)%n", protection,
-                workload, (os.getProcessCpuTime() - cpuAtStart) / 1e6 / mib);
+    /** A trust store with the certificates of {@code keyStores}. */
+    private Path trustStore(Path... keyStores) throws IOException, GeneralSecurityException {
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        for (Path file : keyStores) {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(file)) {
+                ks.load(in, PASS.toCharArray());
+            }
+            String alias = ks.aliases().nextElement();
+            trust.setCertificateEntry(alias, ks.getCertificate(alias));
+        }
+        Path file = dir.resolve("trust.p12");
+        try (OutputStream out = Files.newOutputStream(file)) {
+            trust.store(out, PASS.toCharArray());
+        }
+        return file;
     }
 
     @Benchmark
-    public long checkpoint(Throughput t) throws Exception {
+    public long checkpoint(Cost t) throws Exception {
         long e = ++epoch;
         channel.sendPages(e, pfns, 0, PAGES, pages);
         channel.endEpoch(e, e == 1);
@@ -177,7 +239,7 @@ public class StreamProtectionBenchmark {
             }
             LockSupport.parkNanos(20_000);
         }
-        t.rawMiB += (double) PAGES * PAGE / (1024 * 1024);
+        t.add((double) PAGES * PAGE / (1024 * 1024));
         return e;
     }
 
