@@ -1,6 +1,5 @@
 package io.romulus.engine.internal;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -266,9 +265,11 @@ final class EpochLoop {
             long faults = d.writeFaultsOfLastHarvest();
             long[] again = s.takeResendPages();
             long[] dirty = again == null ? harvested : union(harvested, again);
-            ByteBuffer buffer = staging.prepare(dirty);
+            staging.prepare(dirty);
             clock.lap(PauseClock.HARVEST, 0);
-            d.copyPages(dirty, 0, dirty.length, buffer);
+            for (int i = 0; i < staging.segmentCount(); i++) {
+                d.copyPages(dirty, staging.segmentFrom(i), staging.segmentPageCount(i), staging.segment(i));
+            }
             clock.lap(PauseClock.COPY, 0);
             ledger.pagesTaken(epoch, harvested);
             clock.skip();

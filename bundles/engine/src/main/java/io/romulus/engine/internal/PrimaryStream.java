@@ -68,7 +68,9 @@ final class PrimaryStream {
         this.channel = channel;
         this.history = history;
         this.signal = signal;
-        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64), new StagingBuffer(pageSize, 64)};
+        long segment = StagingBuffer.streamSegmentBytes;
+        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64, segment),
+            new StagingBuffer(pageSize, 64, segment)};
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "romulus-sender-" + id);
             t.setDaemon(true);
@@ -192,7 +194,10 @@ final class PrimaryStream {
         sender.execute(() -> {
             long cpu = ThreadCpu.now();
             try {
-                channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
+                for (int i = 0; i < buffer.segmentCount(); i++) {
+                    channel.sendPages(epoch, buffer.pfns(), buffer.segmentFrom(i), buffer.segmentPageCount(i),
+                            buffer.pages(i));
+                }
                 channel.sendDeviceState(epoch, deviceState);
                 for (int i = 0; i < diskWrites.size(); i++) {
                     if (!diskWrites.get(i).isEmpty()) {

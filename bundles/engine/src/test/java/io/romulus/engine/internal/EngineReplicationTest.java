@@ -186,6 +186,25 @@ class EngineReplicationTest {
     }
 
     @Test
+    void checkpointsLargerThanAStagingSegmentTravelInPartsAndEveryCommittedEpochStillEqualsThePrimary()
+            throws Exception {
+        // segments of 8 pages: the workload's checkpoints (about 100 dirty pages) are staged, copied and sent in parts,
+        // as a checkpoint of more than 2 GiB is with the default segment of 1 GiB
+        StagingBuffer.streamSegmentBytes = 8L * 4096;
+        try {
+            primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+            await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 100);
+            List<EpochStats> epochs = primary.epochs(DEMO, 50);
+            primary.unprotect(DEMO);
+            assertTrue(oracle.checked.get() >= 100, "checked " + oracle.checked.get());
+            assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+            assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 8), "checkpoints of more than one segment");
+        } finally {
+            StagingBuffer.streamSegmentBytes = StagingBuffer.DEFAULT_SEGMENT_BYTES;
+        }
+    }
+
+    @Test
     void aLinkCutMidEpochNeverAppliesThatEpochAndTheNextStreamResumesTheReplicaWithoutACopy() throws Exception {
         AtomicBoolean cut = new AtomicBoolean();
         link.cutBefore = r -> r.epoch() == 60 && r.type().equals("state") && cut.compareAndSet(false, true);
