@@ -63,14 +63,15 @@ final class PrimaryStream {
     @GuardedBy("this")
     private boolean closing;
 
-    PrimaryStream(DomainId id, CheckpointChannel channel, int pageSize, EpochHistory history, LoopSignal signal) {
+    /** @param segmentBytes the size of a staging segment ({@link StagingBuffer#DEFAULT_SEGMENT_BYTES}; tests lower it) */
+    PrimaryStream(DomainId id, CheckpointChannel channel, int pageSize, long segmentBytes, EpochHistory history,
+            LoopSignal signal) {
         this.id = id;
         this.channel = channel;
         this.history = history;
         this.signal = signal;
-        long segment = StagingBuffer.streamSegmentBytes;
-        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64, segment),
-            new StagingBuffer(pageSize, 64, segment)};
+        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64, segmentBytes),
+            new StagingBuffer(pageSize, 64, segmentBytes)};
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "romulus-sender-" + id);
             t.setDaemon(true);

@@ -1,28 +1,30 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
- * An engine-owned, off-heap buffer for the pages of one checkpoint. It grows to the largest dirty set seen and is
- * reused, so the pause does not allocate in the steady state. A {@link ByteBuffer} holds at most 2 GiB and a
- * checkpoint of a large guest may dirty more, so the pages live in segments of at most {@code segmentBytes} (1 GiB):
- * segment {@code i} holds pages {@code pfns[segmentFrom(i)..+segmentPageCount(i))}, each copied and sent on its own.
+ * An engine-owned, off-heap buffer for the pages of one checkpoint: on the primary the pages the pause copies, on the
+ * backup the pages a stream delivers until the checkpoint's end. A {@link ByteBuffer} holds at most 2 GiB and a
+ * checkpoint of a large guest may dirty more, so the pages live in segments of at most {@code segmentBytes} (1 GiB by
+ * default): segment {@code i} holds pages {@code pfns[segmentFrom(i)..+segmentPageCount(i))}, and each is copied, sent
+ * and applied on its own.
+ *
+ * <p>The buffer grows to the checkpoint it holds and is reused, so the pause does not allocate in the steady state. The
+ * first segment stays; segments beyond those the current checkpoint needs are let go, so one large checkpoint does not
+ * pin its memory for the life of the stream (the garbage collector frees it).
  */
 final class StagingBuffer {
 
     /** Bytes of pages in one segment, at most. */
     static final long DEFAULT_SEGMENT_BYTES = 1L << 30;
-    /**
-     * The segment size of the buffers a stream creates from now on: {@link #DEFAULT_SEGMENT_BYTES}, lowered by tests
-     * so that checkpoints of a few pages already travel in parts. Volatile: read by the threads that open streams.
-     */
-    static volatile long streamSegmentBytes = DEFAULT_SEGMENT_BYTES;
 
     private final int pageSize;
     private final int segmentPages;
     private ByteBuffer[] segments;
-    private long[] pfns = new long[0];
+    private long[] pfns;
     private int pageCount;
 
     StagingBuffer(int pageSize, int initialPages) {
@@ -31,35 +33,89 @@ final class StagingBuffer {
 
     /** With segments of at most {@code segmentBytes} (at least one page), for tests of checkpoints of many segments. */
     StagingBuffer(int pageSize, int initialPages, long segmentBytes) {
+        if (segmentBytes < pageSize || segmentBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a staging segment holds 1 page to 2 GiB, not " + segmentBytes
+                    + " bytes");
+        }
         this.pageSize = pageSize;
-        this.segmentPages = (int) Math.max(1, Math.min(segmentBytes, Integer.MAX_VALUE) / pageSize);
+        this.segmentPages = (int) (segmentBytes / pageSize);
         this.segments = new ByteBuffer[] {
             ByteBuffer.allocateDirect(Math.max(1, Math.min(initialPages, segmentPages)) * pageSize)};
+        this.pfns = new long[Math.max(1, initialPages)];
     }
 
-    /** Makes room for the pages of {@code dirtyPfns} and clears every segment, ready to be filled from position 0. */
+    /**
+     * Primary: makes room for the pages of {@code dirtyPfns} (kept, not copied) and clears every segment, ready to be
+     * filled from position 0 ({@link #segment}).
+     */
     void prepare(long[] dirtyPfns) {
-        int count = dirtyPfns.length;
-        int needed = segmentsFor(count);
+        reserve(dirtyPfns.length, 0);
+        for (int i = 0; i < segmentsFor(dirtyPfns.length); i++) {
+            segments[i].clear();
+        }
+        pfns = dirtyPfns;
+        pageCount = dirtyPfns.length;
+    }
+
+    /** Backup: empties the buffer for the next checkpoint; its pages then arrive by {@link #append}. */
+    void clear() {
+        reserve(0, 0);
+        pageCount = 0;
+    }
+
+    /**
+     * Backup: appends {@code n} pages, {@code batchPfns[0..n)}, whose contents {@code data} holds from its position (a
+     * batch may straddle segments).
+     */
+    void append(long[] batchPfns, int n, ByteBuffer data) {
+        int total = Math.addExact(pageCount, n);
+        reserve(total, pageCount);
+        if (total > pfns.length) {
+            pfns = Arrays.copyOf(pfns, (int) Math.min(Integer.MAX_VALUE, Math.max(total, 2L * pfns.length)));
+        }
+        System.arraycopy(batchPfns, 0, pfns, pageCount, n);
+        ByteBuffer src = data.duplicate();
+        int done = 0;
+        while (done < n) {
+            int at = pageCount + done;
+            int k = Math.min(n - done, segmentPages - at % segmentPages);
+            src.limit(src.position() + k * pageSize);
+            segments[at / segmentPages].put(at % segmentPages * pageSize, src, src.position(), k * pageSize);
+            src.position(src.limit());
+            done += k;
+        }
+        pageCount = total;
+    }
+
+    /**
+     * Makes room for {@code pages} pages, keeping the contents of the first {@code keep}, and lets go of the segments
+     * beyond them (but the first).
+     */
+    private void reserve(int pages, int keep) {
+        int needed = segmentsFor(pages);
         if (needed > segments.length) {
             segments = Arrays.copyOf(segments, needed);
         }
         for (int i = 0; i < needed; i++) {
-            int pages = Math.min(segmentPages, count - i * segmentPages);
+            int want = Math.min(segmentPages, pages - i * segmentPages);
             ByteBuffer s = segments[i];
             int capacity = s == null ? 0 : s.capacity() / pageSize;
-            if (pages > capacity) {
-                int grown = (int) Math.min(segmentPages, Math.max(pages, 2L * capacity));
-                segments[i] = ByteBuffer.allocateDirect(grown * pageSize);
+            if (want > capacity) {
+                int grown = (int) Math.min(segmentPages, Math.max(want, 2L * capacity));
+                ByteBuffer bigger = ByteBuffer.allocateDirect(grown * pageSize);
+                int kept = Math.max(0, Math.min(capacity, keep - i * segmentPages));
+                if (kept > 0) {
+                    bigger.put(0, s, 0, kept * pageSize);
+                }
+                segments[i] = bigger;
             }
         }
-        for (ByteBuffer s : segments) {
-            if (s != null) {
-                s.clear();
-            }
+        for (int i = needed; i < segments.length; i++) {
+            segments[i] = null;
         }
-        pfns = dirtyPfns;
-        pageCount = count;
+        if (needed < segments.length) {
+            segments = Arrays.copyOf(segments, needed);
+        }
     }
 
     private int segmentsFor(int pages) {
@@ -93,6 +149,15 @@ final class StagingBuffer {
         return view;
     }
 
+    /** The staged pages of every segment, in order: what a backup applies. */
+    List<ByteBuffer> segmentViews() {
+        List<ByteBuffer> views = new ArrayList<>(segmentCount());
+        for (int i = 0; i < segmentCount(); i++) {
+            views.add(pages(i));
+        }
+        return views;
+    }
+
     long[] pfns() {
         return pfns;
     }
@@ -103,5 +168,14 @@ final class StagingBuffer {
 
     int pageSize() {
         return pageSize;
+    }
+
+    /** Bytes of staging held now (all segments' capacity). */
+    long capacityBytes() {
+        long bytes = 0;
+        for (ByteBuffer s : segments) {
+            bytes += s == null ? 0 : s.capacity();
+        }
+        return bytes;
     }
 }

@@ -61,18 +61,27 @@ class EngineReplicationTest {
 
     @BeforeEach
     void nodes() {
-        primary = node("node-a", 3000);
+        nodes(3000, StagingBuffer.DEFAULT_SEGMENT_BYTES);
+    }
+
+    /** Both engines, whose checkpoints are staged in segments of {@code segmentBytes} on either side. */
+    private void nodes(long linkTimeoutMs, long segmentBytes) {
+        primary = node("node-a", linkTimeoutMs, segmentBytes);
         primary.addHypervisor(oracle.primary(primarySim));
         primary.addOutputBufferProvider(primarySim, 0);
-        backup = node("node-b", 3000);
+        backup = node("node-b", linkTimeoutMs, segmentBytes);
         backup.addHypervisor(oracle.backup(backupSim));
         primary.setTransport(link);
         backup.setTransport(link); // the backup's engine receives what arrives on the link
     }
 
     private static Engine node(String name, long linkTimeoutMs) {
+        return node(name, linkTimeoutMs, StagingBuffer.DEFAULT_SEGMENT_BYTES);
+    }
+
+    private static Engine node(String name, long linkTimeoutMs, long segmentBytes) {
         return new Engine(new EngineSettings(name, 25, 1, 10_000, 512, linkTimeoutMs, 20, 4, 64,
-                EngineSettings.FailoverMode.MANUAL, 7490, false));
+                EngineSettings.FailoverMode.MANUAL, 7490, false), segmentBytes);
     }
 
     @AfterEach
@@ -188,20 +197,21 @@ class EngineReplicationTest {
     @Test
     void checkpointsLargerThanAStagingSegmentTravelInPartsAndEveryCommittedEpochStillEqualsThePrimary()
             throws Exception {
-        // segments of 8 pages: the workload's checkpoints (about 100 dirty pages) are staged, copied and sent in parts,
-        // as a checkpoint of more than 2 GiB is with the default segment of 1 GiB
-        StagingBuffer.streamSegmentBytes = 8L * 4096;
-        try {
-            primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
-            await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 100);
-            List<EpochStats> epochs = primary.epochs(DEMO, 50);
-            primary.unprotect(DEMO);
-            assertTrue(oracle.checked.get() >= 100, "checked " + oracle.checked.get());
-            assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
-            assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 8), "checkpoints of more than one segment");
-        } finally {
-            StagingBuffer.streamSegmentBytes = StagingBuffer.DEFAULT_SEGMENT_BYTES;
-        }
+        // segments of 8 pages on both sides: the workload's checkpoints (about 100 dirty pages) are staged, copied,
+        // sent and applied in parts, as a checkpoint of more than 2 GiB is with the default segment of 1 GiB
+        primary.shutdown();
+        backup.shutdown();
+        nodes(3000, 8L * 4096);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 100);
+        long before = System.nanoTime();
+        List<EpochStats> epochs = primary.epochs(DEMO, 50);
+        primary.unprotect(DEMO);
+        assertTrue(oracle.checked.get() >= 100, "checked " + oracle.checked.get());
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
+        assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 8), "checkpoints of more than one segment");
     }
 
     @Test

@@ -67,6 +67,55 @@ class StagingBufferTest {
     }
 
     @Test
+    void aLargeCheckpointLetsGoOfItsExtraSegmentsWhenASmallerOneFollows() {
+        StagingBuffer b = new StagingBuffer(PAGE, 1, 4L * PAGE);
+        stageAndRead(b, pfns(30));
+        assertEquals(8, b.segmentCount());
+        assertEquals(30L * PAGE, b.capacityBytes());
+        stageAndRead(b, pfns(3));
+        assertEquals(4L * PAGE, b.capacityBytes(), "only the first segment stays");
+    }
+
+    /** The backup's side: batches of a stream, which straddle segments, read back in order and whole. */
+    @Test
+    void batchesAppendedOnTheBackupFillSegmentsInOrderAcrossTheirBoundaries() {
+        StagingBuffer b = new StagingBuffer(PAGE, 1, 3L * PAGE);
+        for (int round = 0; round < 2; round++) {
+            b.clear();
+            long[] all = pfns(17);
+            int done = 0;
+            for (int n : new int[] {2, 5, 1, 4, 5}) {
+                ByteBuffer batch = ByteBuffer.allocate(n * PAGE + 16);
+                batch.position(16); // a batch's pages start where its record's body puts them
+                for (int p = 0; p < n; p++) {
+                    for (int j = 0; j < PAGE / 8; j++) {
+                        batch.putLong(all[done + p] * 31 + j);
+                    }
+                }
+                batch.position(16);
+                long[] batchPfns = java.util.Arrays.copyOfRange(all, done, done + n);
+                b.append(batchPfns, n, batch);
+                done += n;
+            }
+            assertEquals(17, b.pageCount());
+            assertEquals(6, b.segmentCount());
+            List<ByteBuffer> segments = b.segmentViews();
+            int page = 0;
+            for (ByteBuffer s : segments) {
+                assertEquals(0, s.position());
+                while (s.hasRemaining()) {
+                    assertEquals(all[page], b.pfns()[page]);
+                    for (int j = 0; j < PAGE / 8; j++) {
+                        assertEquals(all[page] * 31 + j, s.getLong(), "page " + page + ", long " + j);
+                    }
+                    page++;
+                }
+            }
+            assertEquals(17, page);
+        }
+    }
+
+    @Test
     void noDirtyPagesIsOneEmptySegment() {
         StagingBuffer b = new StagingBuffer(PAGE, 64);
         b.prepare(new long[0]);
