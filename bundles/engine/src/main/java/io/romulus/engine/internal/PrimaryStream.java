@@ -42,6 +42,8 @@ final class PrimaryStream {
     private volatile long initialEpoch = Long.MAX_VALUE;
     /** The last checkpoint the sender finished sending. */
     private volatile long sentThrough = -1;
+    /** The last checkpoint handed to the sender. */
+    private volatile long handedThrough = -1;
 
     /** The backup's answer to a hand-over: null until it came, empty when it is ready, else why it refused. */
     private volatile String handOverAnswer;
@@ -94,6 +96,11 @@ final class PrimaryStream {
 
     long sentThrough() {
         return sentThrough;
+    }
+
+    /** Whether the sender is still sending a checkpoint (a large one takes a while on a slow link). */
+    boolean sending() {
+        return sentThrough < handedThrough;
     }
 
     long resumedFrom() {
@@ -192,6 +199,7 @@ final class PrimaryStream {
 
     /** Hands checkpoint {@code epoch} to the sender thread: pages, device state, disk writes, end. */
     void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+        handedThrough = epoch;
         sender.execute(() -> {
             long cpu = ThreadCpu.now();
             try {

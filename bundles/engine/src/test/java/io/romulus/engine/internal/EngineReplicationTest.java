@@ -215,6 +215,37 @@ class EngineReplicationTest {
     }
 
     @Test
+    void aCheckpointThatTakesLongerThanTheAckTimeoutToCrossASlowLinkIsNotTakenForALostLink() throws Exception {
+        // no heartbeats here: after the first ACK the backup counts as lost after max(1 s, link timeout / 3) = 1 s
+        // without one. A checkpoint of every page (1024 pages in 128 segments of 8) crosses the link one segment every
+        // 20 ms: 2.6 s, all of it before its end can be acknowledged, as a checkpoint of gigabytes on a slow link
+        primary.shutdown();
+        backup.shutdown();
+        nodes(300, 8L * 4096);
+        primary.protect(new ProtectRequest(DEMO, PEER, 20, Map.of("memory", "4M", "dirty-rate", "200",
+                "packet-rate", "200")));
+        long from = System.nanoTime();
+        await().atMost(Duration.ofSeconds(30)).until(() -> committedOnBackup() >= 5);
+        link.pagesDelayMs = 20;
+        SimDomain guest = primarySim.domain(DEMO.name());
+        guest.writeRange(0, 1024, 0x5107_0000L);
+        await().atMost(Duration.ofSeconds(60)).until(() -> primary.epochs(DEMO, 512).stream()
+                .anyMatch(e -> e.dirtyPages() >= 1024 && e.ackNanos() >= 0 && committedOnBackup() >= e.epoch()));
+        link.pagesDelayMs = 0;
+        long before = System.nanoTime();
+        EpochStats large = primary.epochs(DEMO, 512).stream().filter(e -> e.dirtyPages() >= 1024).findFirst()
+                .orElseThrow();
+        primary.unprotect(DEMO);
+
+        assertEquals(1, link.connects.get(), "no reconnection: bytes still crossing the link are progress");
+        assertTrue(large.ackNanos() > TimeUnit.SECONDS.toNanos(1), "the checkpoint took longer than the ACK "
+                + "timeout: " + large.ackNanos() / 1_000_000 + " ms");
+        assertTrue(oracle.committed.contains(large.epoch()));
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
+    }
+
+    @Test
     void aLinkCutMidEpochNeverAppliesThatEpochAndTheNextStreamResumesTheReplicaWithoutACopy() throws Exception {
         AtomicBoolean cut = new AtomicBoolean();
         link.cutBefore = r -> r.epoch() == 60 && r.type().equals("state") && cut.compareAndSet(false, true);
