@@ -102,7 +102,7 @@ final class StagingBuffer {
             int capacity = s == null ? 0 : s.capacity() / pageSize;
             if (want > capacity) {
                 int grown = (int) Math.min(segmentPages, Math.max(want, 2L * capacity));
-                ByteBuffer bigger = ByteBuffer.allocateDirect(grown * pageSize);
+                ByteBuffer bigger = allocate(grown, pages);
                 int kept = Math.max(0, Math.min(capacity, keep - i * segmentPages));
                 if (kept > 0) {
                     bigger.put(0, s, 0, kept * pageSize);
@@ -115,6 +115,20 @@ final class StagingBuffer {
         }
         if (needed < segments.length) {
             segments = Arrays.copyOf(segments, needed);
+        }
+    }
+
+    /**
+     * A segment of {@code segmentPages} pages, for a checkpoint of {@code pages}; a JVM whose direct memory cannot
+     * hold it throws {@link IllegalStateException} naming the setting to raise.
+     */
+    private ByteBuffer allocate(int segmentPages, int pages) {
+        try {
+            return ByteBuffer.allocateDirect(segmentPages * pageSize);
+        } catch (OutOfMemoryError e) {
+            throw new IllegalStateException("staging a checkpoint of " + pages + " pages (" + (((long) pages
+                    * pageSize) >> 20) + " MiB) needs more direct memory than this JVM may take (-XX:MaxDirectMemorySize,"
+                    + " ROMULUS_DIRECT_MEMORY in bin/setenv): " + e.getMessage(), e);
         }
     }
 

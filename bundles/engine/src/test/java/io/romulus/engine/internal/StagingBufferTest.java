@@ -1,10 +1,15 @@
 package io.romulus.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
 
 import org.junit.jupiter.api.Test;
 
@@ -113,6 +118,19 @@ class StagingBufferTest {
             }
             assertEquals(17, page);
         }
+    }
+
+    /** More than the JVM's direct memory (this module's tests run with 1 GiB): refused at once, naming the setting. */
+    @Test
+    void aCheckpointBeyondTheDirectMemoryLimitIsRefusedWithTheSettingToRaise() {
+        String limit = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                .getVMOption("MaxDirectMemorySize").getValue();
+        long bytes = Long.parseLong(limit);
+        assertTrue(bytes > 0 && bytes < (1L << 31) - PAGE, "the tests' JVM limits direct memory: " + limit);
+        StagingBuffer b = new StagingBuffer(PAGE, 1, Integer.MAX_VALUE);
+        long[] dirty = pfns((int) (bytes / PAGE) + 1);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.prepare(dirty));
+        assertTrue(e.getMessage().contains("ROMULUS_DIRECT_MEMORY"), e.getMessage());
     }
 
     @Test
