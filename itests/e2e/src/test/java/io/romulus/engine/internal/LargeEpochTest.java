@@ -89,7 +89,10 @@ class LargeEpochTest {
     }
 
     private static EngineSettings engine(String node) {
-        return new EngineSettings(node, 500, 1, 10_000, 1024, 60_000, 50, 4, 256,
+        // the link timeout is long: on a busy machine this checkpoint took 15-25 s to be encoded, sent, decoded,
+        // staged and applied, and without heartbeats a third of the timeout without an ACK after its last byte
+        // counts as a lost link (docs/operations.md)
+        return new EngineSettings(node, 500, 1, 10_000, 1024, 180_000, 50, 4, 256,
                 EngineSettings.FailoverMode.MANUAL, 7490, false);
     }
 
