@@ -16,8 +16,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * backup's network namespaces every few milliseconds (through {@code /proc/PID/net/snmp} and {@code netstat} of a
  * process inside each, so without forking a command per sample), and for a wait names the first recovery event that
  * happened on either host while it lasted: a retransmission timeout, a tail-loss probe, a fast retransmission or other
- * retransmission of the primary's stream, a retransmission of the backup's ACKs, or none (then the loss was of a packet
- * the hosts' own stacks do not send: the guest's reply, which waits for the guest's retransmission timeout).
+ * retransmission of the primary's stream, a retransmission of the backup's ACKs, or none (then the wait was a loss of
+ * a packet the hosts' own stacks do not send, the guest's reply, which waits for the guest's retransmission timeout;
+ * or checkpoints queued behind the stream's congestion window).
  */
 final class TcpEventSampler implements AutoCloseable {
 
@@ -129,7 +130,7 @@ final class TcpEventSampler implements AutoCloseable {
         if (b[0] > 0) {
             return "backup retransmit (ACKs)";
         }
-        return "no host retransmit (the guest's reply)";
+        return "no host retransmit (a lost reply of the guest, or a queue)";
     }
 
     /** The counters' increase between the first and the last sample in the window, per namespace. */
