@@ -18,6 +18,8 @@ public interface LibC extends Library {
 
     int setsockopt(int sockfd, int level, int optname, Pointer optval, int optlen);
 
+    int getsockopt(int sockfd, int level, int optname, Pointer optval, Pointer optlen);
+
     long send(int sockfd, Pointer buf, long len, int flags);
 
     long recv(int sockfd, Pointer buf, long len, int flags);

@@ -47,31 +47,57 @@ public final class DegradedLinkBenchmark {
         List<Link> links = new ArrayList<>();
         int seconds = 30;
         boolean replicationOnly = false;
+        boolean perPacket = false;
+        String hostCongestion = "";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--links" -> {
                     for (String l : args[++i].split(",")) {
                         String[] f = l.split(":");
-                        links.add(new Link(Integer.parseInt(f[0]), Double.parseDouble(f[1])));
+                        double loss = Double.parseDouble(f[1]);
+                        if (loss < 0 || loss >= 1) {
+                            throw new IllegalArgumentException("the loss of " + l + " is a share of the packets "
+                                    + "(0.01 for 1%), and the delay is each way (25 for an RTT of 50 ms)");
+                        }
+                        links.add(new Link(Integer.parseInt(f[0]), loss));
                     }
                 }
                 case "--seconds" -> seconds = Integer.parseInt(args[++i]);
                 case "--replication-loss-only" -> replicationOnly = true;
+                case "--per-packet" -> perPacket = true;
+                case "--host-congestion" -> hostCongestion = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + "; usage: "
                         + "scripts/bench-failover --links 25:0.01,25:0.05 [--seconds 30] [--replication-loss-only] "
-                        + "[--interval-mode MODE]");
+                        + "[--per-packet] [--host-congestion reno] [--interval-mode MODE] [--stream-tuning on|off]");
             }
         }
         if (links.isEmpty()) {
             links = List.of(new Link(25, 0.01), new Link(25, 0.05));
         }
-        String mode = System.getProperty(NodeMain.INTERVAL_MODE, "adaptive (the default)");
+        String mode = System.getProperty(NodeMain.INTERVAL_MODE, "adaptive (the default)") + ", stream TCP options "
+                + System.getProperty(NodeMain.STREAM_TUNING, "on (the default)");
         List<String> results = new ArrayList<>();
         Path dir = Files.createTempDirectory("romulus-degraded");
+        if (perPacket) {
+            mode += ", one segment per packet (no GSO)";
+        }
+        if (!hostCongestion.isEmpty()) {
+            mode += ", the hosts' default congestion control " + hostCongestion;
+        }
         try (FaultRig rig = new FaultRig()) {
+            rig.perPacket = perPacket;
+            rig.hostCongestion = hostCongestion;
             rig.start(dir, true, "dirty-rate=500");
-            for (Link link : links) {
-                results.add(measure(rig, link, seconds, mode, replicationOnly));
+            Map<String, String> lossOnlyTo = replicationOnly ? Map.of("a", FaultRig.B_IP, "b", FaultRig.A_IP)
+                    : Map.of();
+            // one delay line for the whole run: a moment without delay between two conditions would leave BBR's
+            // minimum RTT at microseconds for its 10 s window, starving the stream at the next condition's start
+            try (DelayLine line = new DelayLine(rig.lab, links.get(0).delayMs(), 0, lossOnlyTo, "a", "b")) {
+                for (Link link : links) {
+                    line.set(link.delayMs(), 0);
+                    Thread.sleep(SETTLE_MS);
+                    results.add(measure(rig, line, link, seconds, mode, replicationOnly));
+                }
             }
         }
         System.out.println();
@@ -80,10 +106,11 @@ public final class DegradedLinkBenchmark {
         results.forEach(System.out::println);
     }
 
-    @SuppressWarnings("try") // the delay line is only closed
-    private static String measure(FaultRig rig, Link link, int seconds, String mode, boolean replicationOnly)
-            throws Exception {
-        Thread.sleep(3000); // the stream settles after the previous condition
+    /** The delay alone before each condition's loss: longer than BBR's 10 s window of the minimum RTT. */
+    private static final long SETTLE_MS = 12_000;
+
+    private static String measure(FaultRig rig, DelayLine line, Link link, int seconds, String mode,
+            boolean replicationOnly) throws Exception {
         long degradedBefore = count(rig.a.log, "degraded:");
         Map<String, Long> tcpBefore = tcp(rig);
         long committedBefore = rig.committed();
@@ -91,8 +118,10 @@ public final class DegradedLinkBenchmark {
         long start = System.nanoTime();
         long end;
         long committedAfter;
-        Map<String, String> lossOnlyTo = replicationOnly ? Map.of("a", FaultRig.B_IP, "b", FaultRig.A_IP) : Map.of();
-        try (DelayLine line = new DelayLine(rig.lab, link.delayMs(), link.loss(), lossOnlyTo, "a", "b")) {
+        TcpEventSampler events = new TcpEventSampler(TcpEventSampler.pidIn(rig.lab, rig.lab.primaryHost()),
+                TcpEventSampler.pidIn(rig.lab, rig.lab.backupHost()));
+        line.set(link.delayMs(), link.loss());
+        try (events) {
             long deadline = start + TimeUnit.SECONDS.toNanos(seconds);
             while (System.nanoTime() < deadline) {
                 Thread.sleep(1000);
@@ -104,12 +133,14 @@ public final class DegradedLinkBenchmark {
             }
             committedAfter = rig.committed();
             end = System.nanoTime();
+            line.set(link.delayMs(), 0);
         }
         Map<String, Long> tcpAfter = tcp(rig);
         long degraded = count(rig.a.log, "degraded:") - degradedBefore;
         double rate = (committedAfter - committedBefore) / ((end - start) / 1e9);
-        long[] waits = rig.values.stream().filter(v -> v[1] >= start && v[1] <= end && v.length > 2 && v[2] >= 0)
-                .mapToLong(v -> v[2] / 1_000_000).sorted().toArray();
+        List<long[]> replies = rig.values.stream().filter(v -> v[1] >= start && v[1] <= end && v.length > 2
+                && v[2] >= 0).toList();
+        long[] waits = replies.stream().mapToLong(v -> v[2] / 1_000_000).sorted().toArray();
         long gap = rig.maxGapMs(start, end);
         long p50 = percentile(waits, 0.5);
         long p99 = percentile(waits, 0.99);
@@ -126,6 +157,15 @@ public final class DegradedLinkBenchmark {
                 + " replies %d ms)%s%n", p50, p99, max, waits.length, gap,
                 link.loss() <= 0.01 ? verdict(p99 >= 0 && p99 <= p99Target, "p99 <= 3 x (RTT + interval) = " + p99Target)
                         : verdict(max >= 0 && max <= 2000, "no wait over 2000 ms")));
+        Map<String, Integer> causes = new TreeMap<>();
+        for (long[] v : replies) {
+            if (v[2] / 1_000_000 > p99Target) {
+                causes.merge(events.cause(v[1] - v[2], v[1]), 1, Integer::sum);
+            }
+        }
+        b.append(String.format(Locale.ROOT, "    waits over %d ms by what the hosts' TCP did meanwhile: %s%n",
+                p99Target, causes));
+        b.append(String.format(Locale.ROOT, "    TCP events during the condition: %s%n", events.totals(start, end)));
         b.append(String.format(Locale.ROOT, "    stream reconnects %d; primary's TCP: %s%n", degraded,
                 delta(tcpBefore, tcpAfter)));
         b.append(String.format(Locale.ROOT, "    interval (status, once a second): %s%n", intervals));

@@ -32,7 +32,10 @@ final class DelayLine implements AutoCloseable {
         return t;
     });
     private final NetLab lab;
-    private final List<List<String>> lossRules = new ArrayList<>();
+    private final java.util.Map<String, String> lossOnlyTo;
+    private final String[] ports;
+    private List<List<String>> lossRules = new ArrayList<>();
+    private volatile long lag;
     private long tick;
 
     /** Delays by {@code delayMs} and drops {@code loss} (0..1) of what enters the switch on {@code ports}. */
@@ -48,8 +51,39 @@ final class DelayLine implements AutoCloseable {
     DelayLine(NetLab lab, int delayMs, double loss, java.util.Map<String, String> lossOnlyTo, String... ports)
             throws Exception {
         this.lab = lab;
+        this.lossOnlyTo = lossOnlyTo;
+        this.ports = ports.clone();
         for (String port : ports) {
             held.add(queues.attach(new GuestInterface(port, "00:00:00:00:00:00", "tap", port, lab.prefix + "-sw")));
+        }
+        lossRules = insertLoss(loss);
+        lag = delayMs / TICK_MS;
+        Future<?> unused = clock.scheduleAtFixedRate(() -> {
+            long t = ++tick;
+            for (OutputBuffer b : held) {
+                b.seal(t);
+                if (t > lag) {
+                    b.release(t - lag);
+                }
+            }
+        }, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Another delay and loss without a moment of neither (a lower RTT seen even once would stay in BBR's minimum RTT
+     * for 10 s): the new loss rules go in before the old ones go, a longer delay holds the next packets longer.
+     */
+    void set(int delayMs, double loss) throws Exception {
+        List<List<String>> old = lossRules;
+        lossRules = insertLoss(loss);
+        deleteLoss(old);
+        lag = delayMs / TICK_MS;
+    }
+
+    private List<List<String>> insertLoss(double loss) throws Exception {
+        List<List<String>> rules = new ArrayList<>();
+        if (loss <= 0) {
+            return rules;
         }
         for (String port : ports) {
             List<String> rule = new ArrayList<>(List.of("FORWARD", "-m", "physdev", "--physdev-in", port));
@@ -62,18 +96,18 @@ final class DelayLine implements AutoCloseable {
                     "-I"));
             insert.addAll(rule);
             lab.run(insert);
-            lossRules.add(rule);
+            rules.add(rule);
         }
-        long lag = delayMs / TICK_MS;
-        Future<?> unused = clock.scheduleAtFixedRate(() -> {
-            long t = ++tick;
-            for (OutputBuffer b : held) {
-                b.seal(t);
-                if (t > lag) {
-                    b.release(t - lag);
-                }
-            }
-        }, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+        return rules;
+    }
+
+    private void deleteLoss(List<List<String>> rules) throws Exception {
+        for (List<String> rule : rules) {
+            List<String> delete = new ArrayList<>(List.of("ip", "netns", "exec", lab.prefix + "-sw", "iptables",
+                    "-D"));
+            delete.addAll(rule);
+            lab.run(delete);
+        }
     }
 
     @Override
@@ -84,11 +118,6 @@ final class DelayLine implements AutoCloseable {
             b.passThrough();
             b.close();
         }
-        for (List<String> rule : lossRules) {
-            List<String> delete = new ArrayList<>(List.of("ip", "netns", "exec", lab.prefix + "-sw", "iptables",
-                    "-D"));
-            delete.addAll(rule);
-            lab.run(delete);
-        }
+        deleteLoss(lossRules);
     }
 }

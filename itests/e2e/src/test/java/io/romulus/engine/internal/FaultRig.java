@@ -41,6 +41,13 @@ final class FaultRig implements AutoCloseable {
     final List<String> errors = new CopyOnWriteArrayList<>();
     /** The ZooKeeper server's tickTime: sessions may last 2 to 20 ticks. */
     int zooKeeperTickMs = 500;
+    /**
+     * Whether the hosts send packets of one segment each (no GSO, set before the nodes connect): a loss on the switch
+     * then drops one packet, as on a real link, rather than a GSO burst of up to 64 KB.
+     */
+    boolean perPacket;
+    /** The hosts' default TCP congestion control (empty: the machine's), e.g. Debian's cubic. */
+    String hostCongestion = "";
     /** Seconds between two of the client's increments. */
     String clientInterval = "0.05";
     /** Values taken by checkClient's probes, which the client's own connection therefore skips. */
@@ -80,6 +87,15 @@ final class FaultRig implements AutoCloseable {
     void start(Path tempDir, boolean witness, String load) throws Exception {
         dir = tempDir;
         lab = NetLab.up();
+        for (String host : List.of(lab.primaryHost(), lab.backupHost())) {
+            if (perPacket) {
+                lab.run(List.of("ip", "-n", host, "link", "set", "br0", "gso_max_segs", "1"));
+            }
+            if (!hostCongestion.isEmpty()) {
+                lab.run(List.of("ip", "netns", "exec", host, "sysctl", "-q", "-w",
+                        "net.ipv4.tcp_congestion_control=" + hostCongestion));
+            }
+        }
         String zk = "";
         if (witness) {
             zookeeper = startZooKeeper();

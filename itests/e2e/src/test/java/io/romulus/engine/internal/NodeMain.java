@@ -28,6 +28,7 @@ import io.romulus.scaleout.internal.HaproxyBalancer;
 import io.romulus.scaleout.internal.ScaleOutController;
 import io.romulus.scaleout.internal.ScaleOutSettings;
 import io.romulus.transport.mina.internal.MinaCheckpointTransport;
+import io.romulus.transport.mina.internal.SocketTuning;
 import io.romulus.transport.mina.internal.TransportSettings;
 import io.romulus.witness.zookeeper.internal.ZooKeeperWitness;
 import io.romulus.witness.zookeeper.internal.ZooKeeperWitnessSettings;
@@ -62,6 +63,8 @@ public final class NodeMain {
     static final String WITNESS_SESSION_MS = "romulus.witness.session.ms";
     /** {@code adaptive} or {@code fixed}: the engine's interval.mode; unset, its default. */
     static final String INTERVAL_MODE = "romulus.interval.mode";
+    /** "off": the stream's sockets keep the kernel's TCP options (the degraded-link benchmark's comparison). */
+    static final String STREAM_TUNING = "romulus.stream.tuning";
     static final String SCALEOUT_READ_ONLY = "romulus.scaleout.readonly";
     static final String SCALEOUT_BACKUPS = "romulus.scaleout.backups";
     static final String SCALEOUT_DRAIN_MS = "romulus.scaleout.drain.ms";
@@ -81,7 +84,8 @@ public final class NodeMain {
         QemuHypervisor qemu = new QemuHypervisor(new QemuSettings(q.qemuBinary(), q.accel(), q.runDir(), q.kernel(),
                 q.initrd(), q.preloadLibrary(), q.dirtyTracker(), "", "br0", q.qmpTimeoutMs()));
         MinaCheckpointTransport stream = MinaCheckpointTransport.create(TransportSettings.defaults()
-                .withSecretFile(secret).withListen(ip, 7480).withNodeId(node));
+                .withSecretFile(secret).withListen(ip, 7480).withNodeId(node),
+                "off".equals(System.getProperty(STREAM_TUNING)) ? SocketTuning.none() : SocketTuning.defaults());
         UdpFailureDetector detector = new UdpFailureDetector(DetectorSettings.defaults(node).withListen(ip, 7490)
                 .withSecretFile(secret));
         ZooKeeperWitness witness = zookeeper.isEmpty() ? null

@@ -61,7 +61,7 @@ final class NodeProcess implements AutoCloseable {
                 "-XX:MaxDirectMemorySize=1g", "-Xmx512m", "-XX:MaxGCPauseMillis=20", "-cp", System.getProperty("java.class.path")));
         for (String p : List.of("romulus.guest.dir", "romulus.uffd.preload", NodeMain.SCALEOUT_API,
                 NodeMain.SCALEOUT_READ_ONLY, NodeMain.SCALEOUT_BACKUPS, NodeMain.SCALEOUT_DRAIN_MS,
-                NodeMain.WITNESS_SESSION_MS, NodeMain.INTERVAL_MODE)) {
+                NodeMain.WITNESS_SESSION_MS, NodeMain.INTERVAL_MODE, NodeMain.STREAM_TUNING)) {
             if (System.getProperty(p) != null) {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }

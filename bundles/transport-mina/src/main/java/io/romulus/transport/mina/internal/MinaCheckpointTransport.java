@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import javax.management.NotCompliantMBeanException;
@@ -72,6 +73,8 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     private final ScheduledExecutorService handshakeTimer;
     private final ScheduledFuture<?> handshakeSweep;
     private final AtomicLong lastRefusalWarning = new AtomicLong();
+    private final SocketTuning socketTuning;
+    private final AtomicBoolean socketTuningReported = new AtomicBoolean();
     private volatile ReplicaAcceptor replicaAcceptor;
     private volatile InetSocketAddress listenAddress;
     private ServiceRegistration<TransportMBean> mbeanRegistration;
@@ -83,7 +86,7 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
     @Activate
     public MinaCheckpointTransport(BundleContext context, TransportConfig config,
             @Reference ConfigurationAdmin configurations) throws IOException {
-        this(settingsOf(config, nodeId(configurations)));
+        this(settingsOf(config, nodeId(configurations)), tuningOf(config));
         try {
             @SuppressWarnings("JdkObsolete") // OSGi's registerService takes a Dictionary
         Dictionary<String, Object> props = new Hashtable<>();
@@ -100,8 +103,17 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         return new MinaCheckpointTransport(settings);
     }
 
+    /** Creates and starts a transport without OSGi whose sockets get {@code tuning}; {@link #close()} stops it. */
+    public static MinaCheckpointTransport create(TransportSettings settings, SocketTuning tuning) throws IOException {
+        return new MinaCheckpointTransport(settings, tuning);
+    }
+
     MinaCheckpointTransport(TransportSettings settings) throws IOException {
-        this(settings, settings.encryption() ? StreamProtection.ENCRYPTED : StreamProtection.INTEGRITY);
+        this(settings, SocketTuning.defaults());
+    }
+
+    private MinaCheckpointTransport(TransportSettings settings, SocketTuning tuning) throws IOException {
+        this(settings, settings.encryption() ? StreamProtection.ENCRYPTED : StreamProtection.INTEGRITY, tuning);
     }
 
     /**
@@ -110,12 +122,14 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
      */
     static MinaCheckpointTransport create(TransportSettings settings, StreamProtection protection)
             throws IOException {
-        return new MinaCheckpointTransport(settings, protection);
+        return new MinaCheckpointTransport(settings, protection, SocketTuning.defaults());
     }
 
-    private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection) throws IOException {
+    private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection, SocketTuning tuning)
+            throws IOException {
         this.settings = settings;
         this.protection = protection;
+        this.socketTuning = tuning;
         if (protection != StreamProtection.NONE) {
             RecordCipher.warmUp();
         }
@@ -201,6 +215,12 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
                         c.max_pending_handshakes_per_address()),
                 TransportSettings.tlsProtocols(c.tls_protocols()));
         return s;
+    }
+
+    /** The TCP options of the stream's sockets that the configuration sets. */
+    static SocketTuning tuningOf(TransportConfig c) {
+        return new SocketTuning(c.tcp_rto_min_ms(), c.tcp_rto_max_ms(), c.tcp_thin_linear_timeouts(),
+                c.tcp_congestion());
     }
 
     /** Resolves {@code ${karaf.etc}} in the configured secret file; a blank value means the default name there. */
@@ -337,6 +357,29 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
 
     void opened(Connection c) {
         connections.add(c);
+        tune(c.session);
+    }
+
+    /** The socket options of {@link SocketTuning} on a new connection; reported once per transport. */
+    private void tune(IoSession session) {
+        if (socketTuning.isNone()) {
+            return;
+        }
+        try {
+            SocketTuning.Applied applied = socketTuning.apply(session.getLocalAddress(), session.getRemoteAddress());
+            if (socketTuningReported.compareAndSet(false, true)) {
+                LOG.info("Checkpoint stream sockets for lossy links: {}", applied);
+            } else {
+                LOG.debug("Checkpoint stream socket {}: {}", session.getRemoteAddress(), applied);
+            }
+        } catch (IOException e) {
+            if (socketTuningReported.compareAndSet(false, true)) {
+                LOG.warn("Checkpoint stream sockets keep the kernel's TCP options (recovery from a lost segment may "
+                        + "take 200 ms or more): {}", e.getMessage());
+            } else {
+                LOG.debug("Checkpoint stream socket {} not tuned: {}", session.getRemoteAddress(), e.getMessage());
+            }
+        }
     }
 
     /** The peer of {@code c} proved the secret: its connection no longer counts as a pending handshake. */

@@ -109,4 +109,27 @@ public @interface TransportConfig {
     @AttributeDefinition(name = "Max handshake record", description = "Longest record body accepted before the "
             + "handshake completes (the HELLO with its options), bytes; nothing longer is buffered until then")
     int handshake_max_record_bytes() default TransportSettings.Limits.DEFAULT_HANDSHAKE_MAX_RECORD_BYTES;
+
+    @AttributeDefinition(name = "TCP minimum retransmission timeout", description = "Lowest retransmission timeout "
+            + "of the stream's sockets in ms, rounded up to the kernel's timer tick (TCP_RTO_MIN_US, Linux 6.15 and "
+            + "later; 0: the kernel's 200 ms or the route's rto_min). One lost segment holds every checkpoint and "
+            + "ACK behind it until TCP recovers; this bounds the wait for a lost tail segment or a lost ACK. On "
+            + "older kernels set rto_min on the replication route instead (docs/operations.md)")
+    int tcp_rto_min_ms() default SocketTuning.DEFAULT_RTO_MIN_MS;
+
+    @AttributeDefinition(name = "TCP maximum retransmission timeout", description = "Highest retransmission timeout "
+            + "of the stream's sockets in ms after backing off (TCP_RTO_MAX_MS, Linux 6.15 and later; 1000..120000, "
+            + "0: the kernel's 120 s)")
+    int tcp_rto_max_ms() default SocketTuning.DEFAULT_RTO_MAX_MS;
+
+    @AttributeDefinition(name = "TCP thin linear timeouts", description = "TCP_THIN_LINEAR_TIMEOUTS on the stream's "
+            + "sockets: while fewer than four segments are in flight (the backup's ACKs), retransmission timeouts "
+            + "do not back off exponentially")
+    boolean tcp_thin_linear_timeouts() default true;
+
+    @AttributeDefinition(name = "TCP congestion control", description = "Congestion control of the stream's sockets "
+            + "(TCP_CONGESTION; empty: the host's default). BBR does not take random loss for congestion: with "
+            + "CUBIC, Debian's default, 1% loss at 50 ms RTT caps the stream far below what the checkpoints need. "
+            + "A name the kernel does not have is reported and the host's default is kept", required = false)
+    String tcp_congestion() default SocketTuning.DEFAULT_CONGESTION;
 }
