@@ -177,6 +177,8 @@ class QuickstartIT {
                 boolean toB = switchovers % 2 == 1;
                 // the new primary protects the VM back towards the old one, which resumed its replica
                 expectRoles(command, out, toB ? "b" : "a", toB ? "a" : "b");
+                // the VM's memory and its replicated disk stay where they are: nothing is copied back
+                expect(command, out, "without a full copy");
                 clientCountsOn("switchover");
             }
             case "scripts/demo failover" -> {
