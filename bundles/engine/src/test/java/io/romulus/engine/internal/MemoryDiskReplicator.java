@@ -43,6 +43,8 @@ final class MemoryDiskReplicator implements DiskReplicator {
     /** Primary sides resumed by a switchover's new primary, and disks handed over by its old primary. */
     final AtomicInteger resumes = new AtomicInteger();
     final List<BackupDisk> kept = new CopyOnWriteArrayList<>();
+    /** Hand-overs and activations, in the order they happened on either node ("handOver N", "activate"). */
+    final List<String> events = new CopyOnWriteArrayList<>();
     final AtomicInteger primariesClosed = new AtomicInteger();
     final AtomicInteger checked = new AtomicInteger();
 
@@ -168,6 +170,7 @@ final class MemoryDiskReplicator implements DiskReplicator {
             @Override
             public Backup handOver(long epoch) {
                 d.stopLog();
+                events.add("handOver " + epoch);
                 BackupDisk b = new BackupDisk(disk, d);
                 kept.add(b);
                 return b;
@@ -328,6 +331,7 @@ final class MemoryDiskReplicator implements DiskReplicator {
         @Override
         public synchronized GuestDisk activate() {
             activated = true;
+            events.add("activate");
             if (over != null) {
                 return disk;
             }

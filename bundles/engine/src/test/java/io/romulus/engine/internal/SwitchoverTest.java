@@ -305,6 +305,8 @@ class SwitchoverTest {
         assertEquals(List.of(vda), activatedWith.get("node-a"), "A runs it on its own disk");
         assertEquals(2, disks.kept.size(), "B kept its copy as the backup's");
         assertEquals(2, disks.resumes.get());
+        // the old primary hands its disk over before the new primary activates its own (DRBD: demote, then promote)
+        assertEquals(List.of("handOver " + n, "activate", "handOver " + nb, "activate"), disks.events);
         long last = row(b, Role.BACKUP).epoch() + 10;
         await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(a, b, last));
 
