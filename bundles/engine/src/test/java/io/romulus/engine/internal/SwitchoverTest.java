@@ -362,13 +362,14 @@ class SwitchoverTest {
         assertNotNull(kept, "A keeps a replica");
         assertEquals(n, kept.epoch());
         assertEquals(1, disks.kept.size(), "with its disk at the same checkpoint");
+        assertEquals(disks.pauseDigests.get("vda").get(n), disks.kept.get(0).digest(),
+                "A's disk is as it was at the pause of checkpoint " + n);
 
         // as the alarm says: A runs it again from checkpoint n, memory and disk
         assertEquals(ProtectionState.ACTIVATED, a.failover(DEMO).state());
         assertNotNull(simA.domain("demo"));
         assertTrue(disks.kept.get(0).activated);
-        assertEquals(disks.pauseDigests.get("vda").get(n), disks.kept.get(0).digest(),
-                "A's disk is as it was at the pause of checkpoint " + n);
+        assertEquals(List.of(vda), activatedWith.get("node-a"), "A runs it on its own disk");
         assertEquals(List.of(), disks.mismatches);
         assertEquals(List.of(), forward.mismatches);
     }
