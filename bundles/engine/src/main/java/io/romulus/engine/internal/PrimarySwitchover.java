@@ -239,8 +239,9 @@ final class PrimarySwitchover {
         } catch (Exception e) {
             LOG.error("{}: handing its disks over at checkpoint {} failed", id, epoch, e);
             node.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switchover of " + id + " at checkpoint " + epoch + ": "
-                    + e.getMessage() + "; this node keeps no replica, so protection back starts with a full copy, "
-                    + "and should the new primary fail to activate, check the disk here before romulus:failover");
+                    + e.getMessage() + "; this node keeps no replica, so protection back starts with a full copy; "
+                    + "should the new primary fail to activate its disk, the domain is down: release the disk here "
+                    + "(DRBD: drbdadm secondary) and start the domain by hand");
             return null;
         }
         if (!keep) {
