@@ -46,6 +46,28 @@ public interface DiskReplicator {
     default void fence(DomainId domain, GuestDisk disk) throws Exception {
     }
 
+    /**
+     * Whether a planned switchover can hand this replicator's disks over ({@link Primary#handOver} on the old
+     * primary, {@link #resume} on the new one). The default says no: the engine refuses to switch a domain with such
+     * a disk over, and says so.
+     */
+    default boolean handsOver() {
+        return false;
+    }
+
+    /**
+     * Planned switchover, on the new primary: the primary side of {@code disk} (as its {@link Backup#activate()}
+     * returned it) for a stream that resumes the old primary's copy, which holds the disk as of checkpoint
+     * {@code epoch} already: nothing is copied. Called while the activated domain is still paused: the write log
+     * starts now, and the first {@link Primary#barrier} returns every write since. {@link Primary#initialCopy} is not
+     * called on it unless the old primary cannot resume (then it copies the disk whole as usual).
+     *
+     * @throws UnsupportedOperationException where this replicator cannot (the default; see {@link #handsOver()})
+     */
+    default Primary resume(DomainId domain, GuestDisk disk, long epoch) throws Exception {
+        throw new UnsupportedOperationException(name() + " disks cannot be handed over by a switchover");
+    }
+
     /** A part of the disk's content for the initial copy. */
     @FunctionalInterface
     interface ChunkSink {
@@ -73,6 +95,22 @@ public interface DiskReplicator {
 
         /** The backup acknowledged {@code epoch}. */
         void committed(long epoch) throws Exception;
+
+        /**
+         * Planned switchover, on the old primary: the domain was stopped for good after checkpoint {@code epoch},
+         * whose writes this side returned at barrier {@code epoch} and the backup committed. This node's copy of the
+         * disk, which holds it as of {@code epoch}, becomes the backup side of the new primary's stream, with no copy
+         * (in-stream: the same image; DRBD: the resource is demoted here, so that the new primary can promote its
+         * own, invariant I5). Called before the backup is told to run the domain. This side stops logging; the
+         * engine does not close it afterwards.
+         *
+         * @return the backup side over this node's copy, committed at {@code epoch}
+         * @throws UnsupportedOperationException where the replicator cannot (the default; see
+         *                                       {@link DiskReplicator#handsOver()})
+         */
+        default Backup handOver(long epoch) throws Exception {
+            throw new UnsupportedOperationException("this disk cannot be handed over by a switchover");
+        }
 
         /** Stops logging; the disk stays as it is and keeps serving the domain. */
         @Override

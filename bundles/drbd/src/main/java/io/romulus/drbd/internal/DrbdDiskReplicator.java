@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * The disk replicator of kind {@code drbd} (ARCHITECTURE.md section 7): the protected domain's disk is a DRBD
  * volume, and DRBD moves the data beside the checkpoint stream, so {@link Primary#barrier} returns no writes and
  * the backup stages none. What this class does is coordinate: it checks that the resource is fit to back a
- * protected domain before protection starts, promotes the backup's side on failover and demotes an old primary.
+ * protected domain before protection starts, promotes the backup's side on failover and demotes an old primary;
+ * a planned switchover demotes the old primary's side before the new primary's activation promotes its own.
  *
  * <p>A disk's {@link GuestDisk#source()} names the DRBD resource, {@code RES} or {@code RES/VOLUME} (see
  * {@link DrbdVolumeRef}); {@link Backup#activate()} returns the disk as the activated domain opens it: kind
@@ -259,7 +260,27 @@ public final class DrbdDiskReplicator implements DiskReplicator {
             throw new DrbdRefusedException("cannot protect disk " + disk.name() + " of " + domain + " with DRBD: "
                     + unavailable.get());
         }
-        return new DrbdPrimary(checks.checkPrimary(tools, settings, domain, disk, this::barrierSupport));
+        return new DrbdPrimary(checks.checkPrimary(tools, settings, domain, disk, this::barrierSupport), () -> tools,
+                domain, disk);
+    }
+
+    /**
+     * A switchover demotes the old primary's resource ({@link DrbdPrimary#handOver}) before the new primary's
+     * activation promotes its own ({@link DrbdBackup#activate()}): the old primary sends the hand-over only after it
+     * demoted, so the two are never both Primary (I5).
+     */
+    @Override
+    public boolean handsOver() {
+        return true;
+    }
+
+    /**
+     * The new primary's side after a switchover: its resource was promoted by the activation; DRBD keeps the old
+     * primary's side in sync, so nothing is copied. Checked as at protection.
+     */
+    @Override
+    public Primary resume(DomainId domain, GuestDisk disk, long epoch) throws Exception {
+        return primary(domain, disk);
     }
 
     @Override

@@ -230,6 +230,54 @@ class DrbdDiskReplicatorTest {
         assertEquals(List.of(EVENTS_ALL, "drbdadm secondary r0"), ok.calls());
     }
 
+    /**
+     * A planned switchover hands the disk over through the same SPI: the old primary's side demotes its resource
+     * (after its domain stopped, before the hand-over is sent), and only then the new primary's activation promotes
+     * its own, so the pair never has two Primaries (I5); the old primary's side is then a backup of the same resource.
+     */
+    @Test
+    void aSwitchoverDemotesTheOldPrimaryBeforeTheNewPrimaryPromotes() throws Exception {
+        List<String> journal = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ScriptedRunner hostA = primaryWith("C").journal(journal, "A").ok("drbdadm secondary r0", "")
+                .ok("drbdadm primary r0", "");
+        String secondary = String.join("\n", Samples.unwrapped("ug9-events2-statistics-now.txt"));
+        String promoted = secondary.replace("role:Secondary suspended", "role:Primary suspended");
+        ScriptedRunner hostB = new ScriptedRunner().journal(journal, "B").ok(EVENTS_ALL, secondary)
+                .ok(EVENTS_R0, secondary).ok("drbdadm primary r0", "");
+        DrbdDiskReplicator a = replicator(hostA, true);
+        DrbdDiskReplicator b = replicator(hostB, false);
+        assertTrue(a.handsOver() && b.handsOver());
+        DiskReplicator.Primary onA = a.primary(DOMAIN, DISK);
+        DiskReplicator.Backup onB = b.backup(DOMAIN, DISK);
+        journal.clear();
+
+        // the engine's order: A's domain stopped, A hands its disk over, A sends "go", B activates
+        DiskReplicator.Backup keptOnA = onA.handOver(41);
+        hostB.ok(EVENTS_R0, promoted);
+        GuestDisk activated = onB.activate();
+        assertEquals("/dev/drbd7", activated.source());
+        assertEquals(List.of("A: drbdadm secondary r0", "B: drbdadm primary r0", "B: " + EVENTS_R0), journal,
+                "the old primary demotes before the new one promotes");
+
+        // and back: the kept side is a backup of the same resource, promoted when it is activated again
+        journal.clear();
+        keptOnA.stage(42, List.of());
+        keptOnA.commit(42);
+        GuestDisk again = keptOnA.activate();
+        assertEquals("drbd", again.kind());
+        assertEquals(List.of("A: drbdadm primary r0", "A: " + EVENTS_R0), journal);
+    }
+
+    @Test
+    void aSwitchoverWhoseDemotionFailsIsReportedAndNotOutdated() throws Exception {
+        ScriptedRunner hostA = primaryWith("C").fails("drbdadm secondary r0", 11,
+                "r0: State change failed: (-12) Device is held open by someone\n");
+        DiskReplicator.Primary onA = replicator(hostA, true).primary(DOMAIN, DISK);
+        DrbdCommandException e = assertThrows(DrbdCommandException.class, () -> onA.handOver(41));
+        assertTrue(e.getMessage().contains("cannot demote DRBD resource r0 to Secondary"), e.getMessage());
+        assertFalse(hostA.calls().contains("drbdadm outdate r0"), "its data must stay promotable: " + hostA.calls());
+    }
+
     @Test
     void commandLinesOfTheTools() throws Exception {
         ScriptedRunner runner = new ScriptedRunner().ok("drbdadm adjust r0", "").ok("drbdadm status r0",

@@ -18,6 +18,16 @@ final class ScriptedRunner implements CommandRunner {
     private final Map<String, Result> answers = new HashMap<>();
     private final Map<String, List<String>> streams = new HashMap<>();
     final List<String> calls = new ArrayList<>();
+    /** Where the commands of several hosts are recorded in the order they ran, or null. */
+    private List<String> journal;
+    private String host;
+
+    /** Also records each command line, prefixed with {@code hostName}, in {@code shared}. */
+    ScriptedRunner journal(List<String> shared, String hostName) {
+        this.journal = shared;
+        this.host = hostName;
+        return this;
+    }
 
     /** {@code command} prints {@code out} and exits 0. */
     ScriptedRunner ok(String command, String out) {
@@ -48,6 +58,9 @@ final class ScriptedRunner implements CommandRunner {
     public synchronized Result run(List<String> argv, Duration timeout) throws DrbdCommandException {
         String k = key(argv);
         calls.add(k);
+        if (journal != null) {
+            journal.add(host + ": " + k);
+        }
         Result r = answers.get(k);
         if (r == null) {
             throw new DrbdCommandException("cannot run " + k + ": not scripted", argv, -1, "", null);

@@ -114,6 +114,84 @@ final class DiskCheckpoints {
         }
     }
 
+    /**
+     * Why a switchover cannot hand the disks over (a disk whose replicator cannot, or has none now), or null when
+     * every disk can be.
+     */
+    String noHandOver() {
+        for (GuestDisk d : disks) {
+            DiskReplicator r = node.diskReplicator(d);
+            if (r == null) {
+                return node.noDiskReplicator(d);
+            }
+            if (!r.handsOver()) {
+                return "disk " + d.name() + " is replicated by '" + r.name() + "', which cannot hand a disk over in a "
+                        + "switchover";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Planned switchover, on the new primary, with the activated domain still paused at checkpoint {@code epoch}:
+     * opens each disk's primary side as a resumed one (its write log starts now, no initial copy), since the old
+     * primary's copy holds the disks at {@code epoch}. Returns why it could not, after closing what it opened (the
+     * old primary then gets a full copy), or null.
+     */
+    String resume(long epoch) {
+        List<DiskReplicator.Primary> opened = new ArrayList<>();
+        for (GuestDisk disk : disks) {
+            DiskReplicator replicator = node.diskReplicator(disk);
+            try {
+                if (replicator == null) {
+                    throw new IllegalStateException(node.noDiskReplicator(disk));
+                }
+                opened.add(replicator.resume(id, disk, epoch));
+            } catch (Exception e) {
+                opened.forEach(DiskReplicator.Primary::close);
+                LOG.warn("{}: disk {} cannot continue from checkpoint {} after the switchover: {}", id, disk.name(),
+                        epoch, e.toString());
+                return "disk " + disk.name() + ": " + e.getMessage();
+            }
+        }
+        primaries = opened;
+        committed = epoch;
+        return null;
+    }
+
+    /**
+     * Planned switchover, on the old primary, once its copy of the domain stopped for good after checkpoint
+     * {@code epoch} (acknowledged): each disk's copy here becomes the backup side of the new primary's stream
+     * ({@link DiskReplicator.Primary#handOver}), before the backup runs the domain. Returns them in disk order; throws
+     * when a disk could not be handed over, after closing those that were.
+     */
+    List<BackupReplica.ReplicaDisk> handOver(long epoch) throws Exception {
+        List<BackupReplica.ReplicaDisk> kept = new ArrayList<>();
+        List<DiskReplicator.Primary> sides = primaries;
+        primaries = List.of();
+        Exception failure = null;
+        for (int i = 0; i < sides.size(); i++) {
+            try {
+                if (failure == null) {
+                    kept.add(new BackupReplica.ReplicaDisk(disks.get(i), sides.get(i).handOver(epoch)));
+                    continue;
+                }
+            } catch (Exception e) {
+                failure = new Exception("disk " + disks.get(i).name() + " could not be handed over: " + e.getMessage(),
+                        e);
+            }
+            sides.get(i).close();
+        }
+        if (failure == null && sides.size() != disks.size()) {
+            failure = new IllegalStateException("the disks' primary sides are not open");
+        }
+        if (failure != null) {
+            kept.forEach(d -> d.backup().close());
+            throw failure;
+        }
+        return kept;
+    }
+
     /** Barrier {@code epoch} on every disk, in the pause: the writes of the epoch, per disk (none without disks). */
     List<List<DiskWrite>> barrier(long epoch) throws LinkLostException {
         if (primaries.isEmpty()) {

@@ -273,10 +273,10 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     }
 
     @Override
-    public void keepAsBackup(BackupReplica.HandedOver state, Replica replica) {
+    public void keepAsBackup(BackupReplica.HandedOver state, Replica replica, List<BackupReplica.ReplicaDisk> disks) {
         roles.primaries.remove(state.id());
         if (replica != null) {
-            intake.keepSwitchedOver(state, replica);
+            intake.keepSwitchedOver(state, replica, disks);
         }
     }
 

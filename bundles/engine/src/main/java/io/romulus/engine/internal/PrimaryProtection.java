@@ -95,10 +95,11 @@ final class PrimaryProtection {
 
         /**
          * A switchover handed the domain to its backup: this node keeps {@code replica} (null when the binding could
-         * not keep the image) as its replica of the domain, described by {@code state}, in place of its primary
-         * protection, before the backup is told to run the domain.
+         * not keep the image) as its replica of the domain, described by {@code state}, with {@code disks} (this
+         * node's copies of the domain's disks, at the same checkpoint), in place of its primary protection, before the
+         * backup is told to run the domain.
          */
-        void keepAsBackup(BackupReplica.HandedOver state, Replica replica);
+        void keepAsBackup(BackupReplica.HandedOver state, Replica replica, List<BackupReplica.ReplicaDisk> disks);
 
         /** The size of a segment of a stream's staging ({@link StagingBuffer}). */
         long stagingSegmentBytes();
@@ -210,7 +211,7 @@ final class PrimaryProtection {
         ReleaseGuard guard = new ReleaseGuard(id, settings.nodeId(), node, lease);
         this.switchover = new PrimarySwitchover(id, lineage, this.options, domain.info(),
                 switchoverTimeoutMs(settings), this.domain, this.outputs, ledger, guard, heartbeats, status, node,
-                signal);
+                signal, disks);
         BackupLink link = new BackupLink(id, peer, this.options, lineage, settings, domain.info(), node, ledger, disks,
                 this.outputs, guard, heartbeats, status, history, signal, this::switchoverAskedByBackup);
         InitialSync initialSync = new InitialSync(id, domain.info(), settings.initialCopyBatch(), this.domain,
@@ -234,7 +235,15 @@ final class PrimaryProtection {
         HandedOver h = new HandedOver(id, peer, heartbeat, settings.intervalMs(), options, false, lineage, epoch + 1,
                 epoch, epoch, resumable, !resumable, true, new TreeMap<>());
         PrimaryProtection p = new PrimaryProtection(h, settings, domain, outputs, node, lease);
-        if (resumable) {
+        String noDisks = resumable ? p.disks.resume(epoch) : null;
+        if (noDisks != null) {
+            // the old primary's disks cannot be continued: it gets a full copy, and output passes meanwhile
+            p.ledger.diskLogsEnded();
+            p.outputs.pass();
+            p.status.set(ProtectionState.UNPROTECTED, "UNPROTECTED: took the domain over at checkpoint " + epoch
+                    + " (switchover), but its disks cannot continue from there (" + noDisks + "); the old primary at "
+                    + hostPort(peer) + " gets a full copy");
+        } else if (resumable) {
             p.status.set(ProtectionState.DEGRADED, "took the domain over at checkpoint " + epoch + " (switchover); "
                     + "output held until the old primary at " + hostPort(peer) + " resumes its replica as the backup");
         } else {
@@ -288,9 +297,10 @@ final class PrimaryProtection {
             throw new IllegalStateException(id + ": its '" + binding() + "' binding is away (bundle update); try again"
                     + " once it is back");
         }
-        if (!disks.disks().isEmpty()) {
-            throw new IllegalStateException(id + " has replicated disks (" + disks.disks().size() + "): a switchover "
-                    + "does not hand disks over yet; use romulus:failover on the backup after stopping the primary");
+        String noHandOver = disks.noHandOver();
+        if (noHandOver != null) {
+            throw new IllegalStateException(id + ": a switchover cannot hand its disks over (" + noHandOver + "); use "
+                    + "romulus:failover on the backup after stopping the primary");
         }
         return switchover.request();
     }

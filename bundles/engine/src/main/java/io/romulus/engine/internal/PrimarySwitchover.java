@@ -1,5 +1,6 @@
 package io.romulus.engine.internal;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -64,12 +65,15 @@ final class PrimarySwitchover {
     private final PrimaryStatus status;
     private final PrimaryProtection.Node node;
     private final LoopSignal signal;
+    private final DiskCheckpoints disks;
     /** An operator's switchover, waiting for the loop's next checkpoint. */
     private final AtomicReference<Request> pending = new AtomicReference<>();
 
     PrimarySwitchover(DomainId id, String lineage, Map<String, String> options, DomainInfo info, long timeoutMs,
             DomainHandle domain, OutputCommit outputs, UnackedCheckpoints ledger, ReleaseGuard guard,
-            BackupHeartbeats heartbeats, PrimaryStatus status, PrimaryProtection.Node node, LoopSignal signal) {
+            BackupHeartbeats heartbeats, PrimaryStatus status, PrimaryProtection.Node node, LoopSignal signal,
+            DiskCheckpoints disks) {
+        this.disks = disks;
         this.id = id;
         this.lineage = lineage;
         this.options = Map.copyOf(options);
@@ -159,8 +163,13 @@ final class PrimarySwitchover {
         // so that nothing of the old copy follows the new primary's first reply on the wire
         outputs.pass();
         guard.releaseLease();
+        List<BackupReplica.ReplicaDisk> keptDisks = handOverDisks(epoch, kept != null);
+        if (keptDisks == null && kept != null) {
+            kept.close(); // its disks are not at the same checkpoint: protection back copies the domain whole
+            kept = null;
+        }
         node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
-                info.memoryBytes(), info.pageSize()), kept);
+                info.memoryBytes(), info.pageSize()), kept, keptDisks == null ? List.of() : keptDisks);
         long stopped = System.nanoTime();
         long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);
         String parts = "final checkpoint taken " + ms(checkpointed - req.askedNanos) + " ms after the request, acknowledged "
@@ -212,6 +221,34 @@ final class PrimarySwitchover {
             LOG.error("{}: stopping the domain for the switchover failed", id, e);
         }
         return null;
+    }
+
+    /**
+     * The domain's disks, stopped with it after checkpoint {@code epoch}, become the backup sides of the new primary's
+     * stream, here, before "go" (DRBD: this node's resource is demoted before the new primary promotes its own, I5).
+     * Returns them, or null when a disk could not be handed over (alarmed: the memory replica is then dropped too, and
+     * the new primary copies the domain whole). Without a kept memory replica ({@code keep} false) they are closed.
+     */
+    private List<BackupReplica.ReplicaDisk> handOverDisks(long epoch, boolean keep) {
+        if (disks.disks().isEmpty()) {
+            return List.of();
+        }
+        List<BackupReplica.ReplicaDisk> kept;
+        try {
+            kept = disks.handOver(epoch);
+        } catch (Exception e) {
+            LOG.error("{}: handing its disks over at checkpoint {} failed", id, epoch, e);
+            node.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switchover of " + id + " at checkpoint " + epoch + ": "
+                    + e.getMessage() + "; this node keeps no replica, so protection back starts with a full copy; "
+                    + "should the new primary fail to activate its disk, the domain is down: release the disk here "
+                    + "(DRBD: drbdadm secondary) and start the domain by hand");
+            return null;
+        }
+        if (!keep) {
+            kept.forEach(d -> d.backup().close());
+            return null;
+        }
+        return kept;
     }
 
     private static long ms(long nanos) {

@@ -208,12 +208,16 @@ final class ReplicaIntake {
     /**
      * A switchover handed the domain this node ran to {@code h.primaryNode()}: this node keeps {@code kept}, its
      * stopped domain's image at {@code h.committedEpoch()}, as the replica the new primary resumes (null when the
-     * binding could not keep it: the new primary then copies the domain whole). The new primary is watched once its
-     * stream arrives, not before: it does not send heartbeats until it runs the domain.
+     * binding could not keep it: the new primary then copies the domain whole), with {@code disks}, this node's
+     * copies of the domain's disks at the same checkpoint, so that the new primary resumes the disks too. The new
+     * primary is watched once its stream arrives, not before: it does not send heartbeats until it runs the domain.
      */
-    void keepSwitchedOver(BackupReplica.HandedOver h, Replica kept) {
+    void keepSwitchedOver(BackupReplica.HandedOver h, Replica kept, List<BackupReplica.ReplicaDisk> disks) {
         DomainId id = h.id();
         BackupReplica b = ReplicaHandOver.restored(h, kept, newReplica(id));
+        synchronized (b.lock) {
+            b.committedDisks = List.copyOf(disks);
+        }
         b.show(ProtectionState.STANDBY, "switched over to " + h.primaryNode() + " at checkpoint "
                 + h.committedEpoch() + "; waiting for it to resume this replica as its backup");
         BackupReplica old = roles.replicas.put(id, b);

@@ -40,6 +40,11 @@ final class MemoryDiskReplicator implements DiskReplicator {
     final List<BackupDisk> backups = new CopyOnWriteArrayList<>();
     final List<Long> primaryCommits = new CopyOnWriteArrayList<>();
     final AtomicInteger initialCopies = new AtomicInteger();
+    /** Primary sides resumed by a switchover's new primary, and disks handed over by its old primary. */
+    final AtomicInteger resumes = new AtomicInteger();
+    final List<BackupDisk> kept = new CopyOnWriteArrayList<>();
+    /** Hand-overs and activations, in the order they happened on either node ("handOver N", "activate"). */
+    final List<String> events = new CopyOnWriteArrayList<>();
     final AtomicInteger primariesClosed = new AtomicInteger();
     final AtomicInteger checked = new AtomicInteger();
 
@@ -124,6 +129,20 @@ final class MemoryDiskReplicator implements DiskReplicator {
     }
 
     @Override
+    public boolean handsOver() {
+        return true;
+    }
+
+    /** A switchover's new primary: the write log starts now; the old primary kept its copy, so nothing is copied. */
+    @Override
+    public Primary resume(DomainId domain, GuestDisk disk, long epoch) {
+        Primary p = primary(domain, disk);
+        disks.get(disk.source()).startLog();
+        resumes.incrementAndGet();
+        return p;
+    }
+
+    @Override
     public Primary primary(DomainId domain, GuestDisk disk) {
         PrimaryDisk d = disks.get(disk.source());
         Map<Long, Integer> digests = pauseDigests.computeIfAbsent(disk.name(), k -> new ConcurrentHashMap<>());
@@ -147,6 +166,16 @@ final class MemoryDiskReplicator implements DiskReplicator {
                 primaryCommits.add(epoch);
             }
 
+            /** The old primary's disk itself becomes the backup's copy (the same bytes, nothing copied). */
+            @Override
+            public Backup handOver(long epoch) {
+                d.stopLog();
+                events.add("handOver " + epoch);
+                BackupDisk b = new BackupDisk(disk, d);
+                kept.add(b);
+                return b;
+            }
+
             @Override
             public void close() {
                 d.stopLog();
@@ -166,6 +195,8 @@ final class MemoryDiskReplicator implements DiskReplicator {
     static final class PrimaryDisk {
         private final byte[] content;
         private List<DiskWrite> log;
+        /** Whether the domain runs: a paused or stopped guest writes nothing (see {@link #running(boolean)}). */
+        private boolean running = true;
 
         PrimaryDisk(byte[] content) {
             this.content = content;
@@ -175,8 +206,16 @@ final class MemoryDiskReplicator implements DiskReplicator {
             return content.length;
         }
 
-        /** The guest writes. */
+        /** The domain runs, or is paused or stopped: the guest's writes are dropped meanwhile (it does none). */
+        synchronized void running(boolean runs) {
+            running = runs;
+        }
+
+        /** The guest writes (unless it is paused or stopped). */
         synchronized void write(long offset, byte[] data) {
+            if (!running) {
+                return;
+            }
             System.arraycopy(data, 0, content, (int) offset, data.length);
             if (log != null) {
                 log.add(new DiskWrite(offset, data.clone()));
@@ -219,6 +258,8 @@ final class MemoryDiskReplicator implements DiskReplicator {
     final class BackupDisk implements Backup {
         final GuestDisk disk;
         final byte[] content;
+        /** The old primary's disk it is (a switchover), or null for a copy of its own. */
+        private final PrimaryDisk over;
         private final TreeMap<Long, List<DiskWrite>> staged = new TreeMap<>();
         final List<Long> committed = new CopyOnWriteArrayList<>();
         final List<Long> discarded = new CopyOnWriteArrayList<>();
@@ -229,6 +270,14 @@ final class MemoryDiskReplicator implements DiskReplicator {
         BackupDisk(GuestDisk disk) {
             this.disk = disk;
             this.content = new byte[(int) disk.sizeBytes()];
+            this.over = null;
+        }
+
+        /** A switchover's old primary keeps {@code over}, its own disk, as the copy: the same bytes. */
+        BackupDisk(GuestDisk disk, PrimaryDisk over) {
+            this.disk = disk;
+            this.content = over.content;
+            this.over = over;
         }
 
         @Override
@@ -275,10 +324,22 @@ final class MemoryDiskReplicator implements DiskReplicator {
             staged.clear();
         }
 
+        /**
+         * The activated disk, which the activated domain writes as a primary's disk: a kept disk is the old primary's
+         * own again, and a copy is served as {@code mem-replica:/NAME}.
+         */
         @Override
         public synchronized GuestDisk activate() {
             activated = true;
-            return new GuestDisk(disk.name(), KIND, "mem-replica:/" + disk.name(), disk.sizeBytes());
+            events.add("activate");
+            if (over != null) {
+                return disk;
+            }
+            GuestDisk served = new GuestDisk(disk.name(), KIND, "mem-replica:/" + disk.name(), disk.sizeBytes());
+            PrimaryDisk running = new PrimaryDisk(content);
+            running.running(false); // until its domain runs
+            disks.put(served.source(), running);
+            return served;
         }
 
         @Override

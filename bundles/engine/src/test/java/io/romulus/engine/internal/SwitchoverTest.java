@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -21,6 +23,12 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.Hypervisor;
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.sim.internal.SimHypervisor;
 import io.romulus.sim.internal.SimWire;
 
@@ -54,6 +62,13 @@ class SwitchoverTest {
     private final Oracle forward = new Oracle();
     /** The stream B to A after the switchover. */
     private final Oracle backward = new Oracle();
+    private final MemoryDiskReplicator disks = new MemoryDiskReplicator();
+    private final GuestDisk vda = disks.create("vda", 1 << 20);
+    /** B's binding fails to activate a replica (after "go"). */
+    private volatile boolean failActivation;
+    private final List<Thread> writers = new CopyOnWriteArrayList<>();
+    /** The disks each node's binding activated the domain with, last. */
+    private final Map<String, List<GuestDisk>> activatedWith = new ConcurrentHashMap<>();
     private Engine a;
     private Engine b;
 
@@ -63,8 +78,125 @@ class SwitchoverTest {
         b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
     }
 
+    /** As {@link #nodes()}, with sim:demo's disk vda replicated in-stream; its guest writes it while it runs on A. */
+    private void nodesWithDisk() {
+        forward.reverse = backward;
+        backward.reverse = forward;
+        a = EngineForkTest.node("node-a", withDisk(backward.backup(forward.primary(simA)), false), simA, linkA);
+        b = EngineForkTest.node("node-b", withDisk(forward.backup(simB), true), simB, linkB);
+        a.addDiskReplicator(disks, MemoryDiskReplicator.KIND, 0);
+        b.addDiskReplicator(disks, MemoryDiskReplicator.KIND, 0);
+        writers.add(disks.startWriter(vda, new AtomicLong()));
+    }
+
+    /**
+     * A binding whose domains have the disk vda (opened) or the disks they were activated with, and whose guest
+     * writes nothing while its domain is paused or stopped; on node B ({@code b}) activation fails while
+     * {@link #failActivation} is set.
+     */
+    private Hypervisor withDisk(Hypervisor h, boolean nodeB) {
+        return new ForwardingHypervisor(h) {
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                return new DiskDomain(super.open(id, options), List.of(vda), nodeB);
+            }
+
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return new DiskReplica(super.createReplica(spec), nodeB);
+            }
+        };
+    }
+
+    /** A domain with disks: pausing or stopping it stops its guest's writes. */
+    private final class DiskDomain extends ForwardingDomain {
+
+        private final List<GuestDisk> attached;
+        private final boolean nodeB;
+
+        DiskDomain(ProtectedDomain d, List<GuestDisk> attached, boolean nodeB) {
+            super(d);
+            this.attached = attached;
+            this.nodeB = nodeB;
+        }
+
+        @Override
+        public List<GuestDisk> disks() {
+            return attached;
+        }
+
+        @Override
+        public void pause() throws HypervisorException {
+            super.pause();
+            running(false);
+        }
+
+        @Override
+        public void resume() throws HypervisorException {
+            running(true);
+            super.resume();
+        }
+
+        @Override
+        public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+            running(false);
+            return new DiskReplica(super.stopAsReplica(spec, epoch), nodeB);
+        }
+
+        void running(boolean runs) {
+            for (GuestDisk g : attached) {
+                MemoryDiskReplicator.PrimaryDisk p = disks.disk(g);
+                if (p != null) {
+                    p.running(runs);
+                }
+            }
+        }
+    }
+
+    /** A replica activated with its disks (the sim attaches none: the disk domain reports them). */
+    private final class DiskReplica extends ForwardingReplica {
+
+        private final boolean nodeB;
+
+        DiskReplica(Replica r, boolean nodeB) {
+            super(r);
+            this.nodeB = nodeB;
+        }
+
+        @Override
+        public ProtectedDomain activate(List<GuestDisk> attached) throws HypervisorException {
+            refuse();
+            DiskDomain d = new DiskDomain(super.activate(), attached, nodeB);
+            activatedWith.put(nodeB ? "node-b" : "node-a", attached);
+            d.running(true);
+            return d;
+        }
+
+        @Override
+        public ProtectedDomain activatePaused(List<GuestDisk> attached) throws HypervisorException {
+            refuse();
+            activatedWith.put(nodeB ? "node-b" : "node-a", attached);
+            return new DiskDomain(super.activatePaused(List.of()), attached, nodeB);
+        }
+
+        private void refuse() throws HypervisorException {
+            if (nodeB && failActivation) {
+                throw new HypervisorException("the binding failed to start the domain (test)");
+            }
+        }
+    }
+
+    /** The guest goes on writing its disk where it runs now (a disk activated on that node). */
+    private void guestWritesOn(GuestDisk disk) {
+        writers.add(disks.startWriter(disk, new AtomicLong()));
+    }
+
     @AfterEach
-    void stop() {
+    void stop() throws InterruptedException {
+        for (Thread w : writers) {
+            w.interrupt();
+            w.join(1000);
+        }
         if (a != null) {
             a.shutdown();
             b.shutdown();
@@ -139,6 +271,107 @@ class SwitchoverTest {
         assertTrue(!after.isEmpty(), "the new primary released output");
         assertEquals(before.get(before.size() - 1).seq() + 1, after.get(0).seq(),
                 "the sequence continues across the switchover");
+    }
+
+    @Test
+    void aDomainWithAReplicatedDiskSwitchesOverAndBackWithoutCopyingTheDisk() throws Exception {
+        nodesWithDisk();
+        protectOnA(20);
+
+        String there = a.switchover(DEMO);
+        Matcher m = AT.matcher(there);
+        assertTrue(m.find(), there);
+        long n = Long.parseLong(m.group(1));
+        assertTrue(there.contains("without a full copy"), there);
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        GuestDisk onB = new GuestDisk("vda", MemoryDiskReplicator.KIND, "mem-replica:/vda", 1 << 20);
+        assertEquals(List.of(onB), activatedWith.get("node-b"), "B runs it on its copy");
+        assertEquals(1, disks.kept.size(), "A kept its own disk as the backup's copy");
+        assertEquals(1, disks.resumes.get(), "B's disk resumed without a copy");
+        guestWritesOn(onB);
+        long later = row(a, Role.BACKUP).epoch() + 20;
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, later));
+        MemoryDiskReplicator.BackupDisk keptOnA = disks.kept.get(0);
+        assertTrue(keptOnA.committed.size() >= 20, "A's disk commits B's checkpoints: " + keptOnA.committed);
+        assertEquals(n + 1, keptOnA.committed.get(0), "from the checkpoint after the hand-over on");
+
+        String back = b.switchover(DEMO);
+        Matcher mb = AT.matcher(back);
+        assertTrue(mb.find(), back);
+        long nb = Long.parseLong(mb.group(1));
+        assertTrue(nb > n, back);
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(a, b, nb + 10));
+        assertTrue(keptOnA.activated, "A runs the domain on its own disk again");
+        assertEquals(List.of(vda), activatedWith.get("node-a"), "A runs it on its own disk");
+        assertEquals(2, disks.kept.size(), "B kept its copy as the backup's");
+        assertEquals(2, disks.resumes.get());
+        // the old primary hands its disk over before the new primary activates its own (DRBD: demote, then promote)
+        assertEquals(List.of("handOver " + n, "activate", "handOver " + nb, "activate"), disks.events);
+        long last = row(b, Role.BACKUP).epoch() + 10;
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(a, b, last));
+
+        // no copy of the disk in either direction: the one initial copy is the first protection's
+        assertEquals(1, disks.initialCopies.get(), "the disk was copied once, at the first protection");
+        assertEquals(1, disks.backups.size(), "no backup side other than the first one and the kept disks");
+        assertEquals(0, backward.replicas.get(), "no full copy of the memory back to A");
+        // I2 for the disk at every committed checkpoint, on both sides, and for the memory both ways
+        assertEquals(List.of(), disks.mismatches);
+        assertTrue(disks.kept.get(1).committed.size() >= 10, "B's copy committed A's checkpoints again");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void anAbortedSwitchoverLeavesTheDiskProtectedWhereItWas() throws Exception {
+        nodesWithDisk();
+        long from = protectOnA(20);
+        linkA.dropAcks = true;
+
+        Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        assertTrue(e.getMessage().contains("did not acknowledge the final checkpoint"), e.getMessage());
+        linkA.dropAcks = false;
+        assertStillProtectedOnA(from);
+        MemoryDiskReplicator.BackupDisk onB = disks.backups.get(0);
+        long now = onB.committed.size();
+        await().atMost(Duration.ofSeconds(30)).until(() -> onB.committed.size() >= now + 10);
+        assertEquals(List.of(), disks.kept, "nothing was handed over");
+        assertEquals(1, disks.initialCopies.get(), "the disk's replica on B goes on, not copied again");
+        assertEquals(1, disks.backups.size());
+        assertEquals(List.of(), disks.mismatches);
+    }
+
+    @Test
+    void whenTheBackupFailsToActivateAfterGoTheOldPrimaryKeepsTheCheckpointAndTheAlarmSaysToFailOverThere()
+            throws Exception {
+        nodesWithDisk();
+        protectOnA(20);
+        failActivation = true;
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        await().atMost(Duration.ofSeconds(10)).until(() -> raised(b, Alarm.Kind.FAILED, "failed after its old "
+                + "primary stopped"));
+        assertTrue(raised(b, Alarm.Kind.FAILED, "the old primary keeps a replica of checkpoint " + n + ": run "
+                + "romulus:failover sim:demo there"), b.alarms(10).toString());
+        // the domain is down: neither node runs it
+        assertNull(simA.domain("demo"));
+        assertNull(simB.domain("demo"));
+        ProtectionStatus kept = row(a, Role.BACKUP);
+        assertNotNull(kept, "A keeps a replica");
+        assertEquals(n, kept.epoch());
+        assertEquals(1, disks.kept.size(), "with its disk at the same checkpoint");
+        assertEquals(disks.pauseDigests.get("vda").get(n), disks.kept.get(0).digest(),
+                "A's disk is as it was at the pause of checkpoint " + n);
+
+        // as the alarm says: A runs it again from checkpoint n, memory and disk
+        assertEquals(ProtectionState.ACTIVATED, a.failover(DEMO).state());
+        assertNotNull(simA.domain("demo"));
+        assertTrue(disks.kept.get(0).activated);
+        assertEquals(List.of(vda), activatedWith.get("node-a"), "A runs it on its own disk");
+        assertEquals(List.of(), disks.mismatches);
+        assertEquals(List.of(), forward.mismatches);
     }
 
     @Test

@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * initial copy is written straight to it; the writes of each later epoch are held in memory until that epoch commits,
  * then applied in order (epoch by epoch, each epoch's writes in the order they completed on the primary, so that
  * overlapping writes end as they ended there) and made durable. On failover the image, as of the last committed
- * epoch, is served by this node's {@link NbdExports} as export {@code DOMAIN-DISK}.
+ * epoch, is served by this node's {@link NbdExports} as export {@code DOMAIN-DISK}. After a switchover the old
+ * primary's own image is the backup's copy instead ({@link #kept}): the file its export served, never deleted, served
+ * again under that export's name on activation.
  */
 public final class NbdBackup implements DiskReplicator.Backup {
 
@@ -42,6 +44,13 @@ public final class NbdBackup implements DiskReplicator.Backup {
     private static final java.util.concurrent.atomic.AtomicLong STREAMS = new java.util.concurrent.atomic.AtomicLong();
 
     private final Path image;
+    /** The export name it is served under on activation. */
+    private final String name;
+    /**
+     * Whether the image is this node's own copy of the disk, kept from the primary it was (switchover): it is never
+     * deleted, whatever happens to the replica.
+     */
+    private final boolean kept;
     private final FileChannel file;
     private final NavigableMap<Long, List<DiskWrite>> staged = new TreeMap<>();
     private long committed = -1;
@@ -51,12 +60,32 @@ public final class NbdBackup implements DiskReplicator.Backup {
     private GuestDisk standby;
     private boolean closed;
 
-    private NbdBackup(DomainId domain, GuestDisk disk, NbdExports exports, Path image, FileChannel file) {
+    private NbdBackup(DomainId domain, GuestDisk disk, NbdExports exports, Path image, String name, boolean kept,
+            FileChannel file) {
         this.domain = domain;
         this.disk = disk;
         this.exports = exports;
         this.image = image;
+        this.name = name;
+        this.kept = kept;
         this.file = file;
+    }
+
+    /**
+     * Planned switchover, on the old primary: the image {@code export} served to the stopped domain, which holds the
+     * disk as of checkpoint {@code epoch}, becomes the backup side of the new primary's stream (the same file, no
+     * copy). Activated, it is served again as {@code export}'s name, the source the domain had here. Never deleted.
+     */
+    static NbdBackup kept(DomainId domain, GuestDisk disk, NbdExports exports, NbdExport export, long epoch)
+            throws IOException {
+        FileChannel file = FileChannel.open(export.image(), StandardOpenOption.READ, StandardOpenOption.WRITE);
+        NbdBackup b = new NbdBackup(domain, disk, exports, export.image(), export.name(), true, file);
+        synchronized (b) {
+            b.committed = epoch;
+        }
+        LOG.info("{} disk {}: its image {} is kept as the backup's copy at checkpoint {} (no copy)", domain,
+                disk.name(), export.image(), epoch);
+        return b;
     }
 
     static NbdBackup open(DomainId domain, GuestDisk disk, NbdExports exports) throws IOException {
@@ -73,7 +102,7 @@ public final class NbdBackup implements DiskReplicator.Backup {
         }
         FileChannel file = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
         LOG.info("{} disk {}: backup image {} ({} bytes)", domain, disk.name(), image, disk.sizeBytes());
-        return new NbdBackup(domain, disk, exports, image, file);
+        return new NbdBackup(domain, disk, exports, image, name, false, file);
     }
 
     /** The export name and image file name of a backup's disk: {@code DOMAIN-DISK}. */
@@ -170,7 +199,7 @@ public final class NbdBackup implements DiskReplicator.Backup {
         requireOpen();
         discardUncommitted();
         file.force(false);
-        activated = exports.export(exportName(domain, disk), disk.name(), image);
+        activated = exports.export(name, disk.name(), image);
         file.close();
         LOG.info("{} disk {}: activated as of epoch {}, served as {}", domain, disk.name(), committed,
                 activated.source());
@@ -186,7 +215,7 @@ public final class NbdBackup implements DiskReplicator.Backup {
     public synchronized Optional<GuestDisk> standby() throws IOException {
         requireOpen();
         if (standby == null) {
-            standby = exports.export(exportName(domain, disk), disk.name(), image);
+            standby = exports.export(name, disk.name(), image);
         }
         return Optional.of(standby);
     }
@@ -206,9 +235,11 @@ public final class NbdBackup implements DiskReplicator.Backup {
             file.close();
             if (activated == null) {
                 if (standby != null) {
-                    exports.unexport(exportName(domain, disk));
+                    exports.unexport(name);
                 }
-                Files.deleteIfExists(image);
+                if (!kept) {
+                    Files.deleteIfExists(image);
+                }
             }
         } catch (IOException e) {
             LOG.debug("{} disk {}: closing {}: {}", domain, disk.name(), image, e.getMessage());

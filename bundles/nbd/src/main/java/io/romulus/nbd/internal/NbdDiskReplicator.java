@@ -60,7 +60,24 @@ public final class NbdDiskReplicator implements DiskReplicator {
         NbdExport export = exports.find(disk).orElseThrow(() -> new IOException("disk " + disk.name() + " of "
                 + domain + " (" + disk.source() + ") is not served by this node's NBD server on "
                 + exports.socket()));
-        return new NbdPrimary(domain, disk, export, exports.settings().initialChunkBytes());
+        return new NbdPrimary(domain, disk, exports, export, exports.settings().initialChunkBytes());
+    }
+
+    /** A switchover's old primary keeps the image it served as the backup copy; the new primary's copy is served. */
+    @Override
+    public boolean handsOver() {
+        return true;
+    }
+
+    /**
+     * The primary side of a disk the new primary activated in a switchover ({@link NbdBackup#activate()} served it):
+     * its write log starts now, and the old primary, which kept its image, gets no copy.
+     */
+    @Override
+    public NbdPrimary resume(DomainId domain, GuestDisk disk, long epoch) throws IOException {
+        NbdPrimary p = primary(domain, disk);
+        p.resume(epoch);
+        return p;
     }
 
     /** The backup side: a sparse image {@code image.dir/DOMAIN-DISK.STREAM.img} of the announced size, per stream. */

@@ -1,5 +1,6 @@
 package io.romulus.nbd.internal;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 
@@ -21,14 +22,16 @@ public final class NbdPrimary implements DiskReplicator.Primary {
 
     private final DomainId domain;
     private final GuestDisk disk;
+    private final NbdExports exports;
     private final NbdExport export;
     private final int chunkBytes;
     private volatile boolean closed;
     private volatile boolean logging;
 
-    NbdPrimary(DomainId domain, GuestDisk disk, NbdExport export, int chunkBytes) {
+    NbdPrimary(DomainId domain, GuestDisk disk, NbdExports exports, NbdExport export, int chunkBytes) {
         this.domain = domain;
         this.disk = disk;
+        this.exports = exports;
         this.export = export;
         this.chunkBytes = chunkBytes;
     }
@@ -65,6 +68,21 @@ public final class NbdPrimary implements DiskReplicator.Primary {
         LOG.info("{} disk {}: initial copy done in {} ms", domain, disk.name(), (System.nanoTime() - start) / 1_000_000);
     }
 
+    /**
+     * Planned switchover, on the new primary: the backup (the old primary) holds the disk as of {@code epoch}, so
+     * nothing is copied; the write log starts now, while the domain is still paused, and the first barrier returns
+     * every write since.
+     */
+    void resume(long epoch) {
+        if (closed) {
+            throw new IllegalStateException("disk " + disk.name() + " of " + domain + " is no longer replicated");
+        }
+        export.startLog();
+        logging = true;
+        LOG.info("{} disk {}: replicated from checkpoint {} on (the backup holds it; no initial copy)", domain,
+                disk.name(), epoch);
+    }
+
     /** The writes completed since the previous barrier (or since the initial copy started), in completion order. */
     @Override
     public List<DiskWrite> barrier(long epoch) {
@@ -82,6 +100,26 @@ public final class NbdPrimary implements DiskReplicator.Primary {
     @Override
     public void committed(long epoch) {
         // the writes left with the checkpoint: nothing is held here
+    }
+
+    /**
+     * Planned switchover, on the old primary: the domain stopped after checkpoint {@code epoch}; the image the export
+     * served becomes the backup side of the new primary's stream (the same file, see {@link NbdBackup#kept}). Logging
+     * stops here. Refused when the image was written after the final barrier (it would not be at {@code epoch}).
+     */
+    @Override
+    public NbdBackup handOver(long epoch) throws IOException {
+        if (!logging || closed) {
+            throw new IllegalStateException("disk " + disk.name() + " of " + domain + ": no write log, so the image "
+                    + "is not known to be at checkpoint " + epoch);
+        }
+        long late = export.loggedBytes();
+        close();
+        if (late > 0) {
+            throw new IllegalStateException("disk " + disk.name() + " of " + domain + " was written (" + late
+                    + " bytes) after the barrier of the final checkpoint " + epoch);
+        }
+        return NbdBackup.kept(domain, disk, exports, export, epoch);
     }
 
     /** Bytes written since the last barrier. */

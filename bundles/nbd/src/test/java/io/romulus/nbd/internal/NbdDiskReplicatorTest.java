@@ -213,4 +213,55 @@ class NbdDiskReplicatorTest {
             assertArrayEquals(filled(4096, 0x55), writes.get(0).data());
         }
     }
+
+    /**
+     * A planned switchover: at the final checkpoint both copies hold the disk; the old primary's image (the very file
+     * its export served, no copy) becomes the backup of the new primary, which resumes logging with no initial copy;
+     * the new primary's writes reach the old primary's image at each commit, and switching back serves that image
+     * again under its old name. A kept image is never deleted.
+     */
+    @Test
+    void aSwitchoverKeepsTheOldPrimarysImageAsTheBackupAndTheNewPrimaryResumesWithoutACopy() throws Exception {
+        DiskReplicator.Primary onA = replicatorA.primary(DOMAIN, disk);
+        NbdBackup onB = replicatorB.backup(DOMAIN, disk);
+        onA.initialCopy(onB::writeInitial);
+        qemuIoOk(disk.source(), "write -P 0x21 0 4k");
+        onB.stage(7, onA.barrier(7));
+        onB.commit(7);
+        assertTrue(replicatorA.handsOver() && replicatorB.handsOver());
+
+        // the switchover at checkpoint 7: A's domain stopped (the binding unexported its disk), B activates
+        nodeA.unexport("web-vda");
+        NbdBackup keptOnA = (NbdBackup) onA.handOver(7);
+        assertEquals(image.toRealPath(), keptOnA.image(), "A's copy is the image its export served");
+        assertEquals(7, keptOnA.committedEpoch());
+        GuestDisk onBDisk = onB.activate();
+        DiskReplicator.Primary resumed = replicatorB.resume(DOMAIN, onBDisk, 7);
+        assertThrows(IllegalStateException.class, () -> resumed.initialCopy((offset, data) -> {
+            throw new AssertionError("nothing is copied");
+        }), "the write log runs already");
+        qemuIoOk(onBDisk.source(), "write -P 0x32 8k 4k", "write -P 0x33 1M 8k");
+        List<DiskWrite> epoch8 = resumed.barrier(8);
+        assertEquals(2, epoch8.size(), "every write since the resume, and nothing else");
+        keptOnA.stage(8, epoch8);
+        assertFalse(Arrays.equals(filled(4096, 0x32), read(image, 8 << 10, 4096)), "staged before commit");
+        keptOnA.commit(8);
+        assertSameContent(onB.image(), image);
+        onB.close();
+
+        // and back at checkpoint 8: B's image is kept there, A serves its own image again under its old name
+        nodeB.unexport("web-vda");
+        NbdBackup keptOnB = (NbdBackup) resumed.handOver(8);
+        GuestDisk again = keptOnA.activate();
+        assertEquals(disk, again, "the disk A's domain had before");
+        DiskReplicator.Primary onAAgain = replicatorA.resume(DOMAIN, again, 8);
+        qemuIoOk(again.source(), "write -P 0x44 0 512");
+        keptOnB.stage(9, onAAgain.barrier(9));
+        keptOnB.commit(9);
+        assertSameContent(image, keptOnB.image());
+        onAAgain.close();
+        keptOnB.close();
+        keptOnA.close();
+        assertTrue(Files.exists(keptOnB.image()) && Files.exists(image), "kept images are never deleted");
+    }
 }

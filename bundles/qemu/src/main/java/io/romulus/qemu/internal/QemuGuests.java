@@ -352,9 +352,13 @@ final class QemuGuests {
             throw new HypervisorException("stopped " + g.id() + ", but its RAM file could not become a replica: "
                     + e.getMessage(), e);
         }
-        RunDirectory.deleteTree(g.process().dir());
-        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}", g.id(), epoch,
-                dir);
+        // the disk images in the guest's directory (the demo guest's) stay: the disk replicator keeps them as the
+        // replica's disks, which the new primary resumes without a copy
+        List<Path> images = g.vm().disks().stream().map(d -> Path.of(d.file()))
+                .filter(f -> f.startsWith(g.process().dir())).toList();
+        RunDirectory.deleteTreeExcept(g.process().dir(), images);
+        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{}", g.id(),
+                epoch, dir, images.isEmpty() ? "" : ", its disk images " + images + " where they are");
         return keeper.keep(spec, dir, deviceState, epoch);
     }
 

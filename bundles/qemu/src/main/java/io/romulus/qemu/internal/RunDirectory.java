@@ -75,6 +75,24 @@ final class RunDirectory {
         return taps;
     }
 
+    /** Deletes everything in {@code dir} but the files {@code keep} (and the directories holding them). */
+    static void deleteTreeExcept(Path dir, List<Path> keep) {
+        if (keep.isEmpty()) {
+            deleteTree(dir);
+            return;
+        }
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder())
+                    .filter(p -> keep.stream().noneMatch(k -> k.startsWith(p)))
+                    .forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LOG.warn("Could not remove {}: {}", dir, e.getMessage());
+        }
+    }
+
     static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {
             return;

@@ -25,6 +25,8 @@ final class DiskFailoverRig implements AutoCloseable {
     final NbdExports primaryExports;
     final NbdExports backupExports;
     final CuttableLink link;
+    /** The output commit both nodes' guests can use (the backup's, once it runs the guest after a switchover). */
+    final OutputBufferProvider output;
 
     /**
      * @param disks    where each node keeps its disk images (a-disks, b-disks below it)
@@ -35,8 +37,10 @@ final class DiskFailoverRig implements AutoCloseable {
         QemuPair pair = null;
         NbdExports a = null;
         NbdExports b = null;
+        OutputBufferProvider out = null;
         try {
             OutputBufferProvider output = new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load());
+            out = output;
             pair = new QemuPair(secretDir, lab.primaryHost(), lab.backupHost(), crash::binding, h -> h, output,
                     crash::transport);
             a = new NbdExports(new NbdSettings(pair.run.resolve("a-nbd"), disks.resolve("a-disks"), chunkKib));
@@ -55,6 +59,7 @@ final class DiskFailoverRig implements AutoCloseable {
             throw e;
         }
         nodes = pair;
+        output = out;
         primaryExports = a;
         backupExports = b;
     }

@@ -94,6 +94,16 @@ class ForwardingTransport implements CheckpointTransport {
         }
 
         @Override
+        public void prepareHandOver(long epoch) throws CheckpointException {
+            c.prepareHandOver(epoch);
+        }
+
+        @Override
+        public void handOver(long epoch) throws CheckpointException {
+            c.handOver(epoch);
+        }
+
+        @Override
         public boolean isOpen() {
             return c.isOpen();
         }

@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
@@ -21,6 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -47,6 +49,7 @@ import io.romulus.api.hypervisor.DomainId;
  * <li>after the guest unmounts its filesystem, the backup's disk passes {@code e2fsck -fn}, and its journal holds
  *     every record the client was told about, before and after the failover, numbered 1, 2, 3, ... without a gap.
  * </ul>
+ * And a planned switchover of the same guest, whose disk moves with it without a copy.
  */
 class QemuDiskFailoverTest {
 
@@ -168,6 +171,73 @@ class QemuDiskFailoverTest {
                 + "before, {} on the backup's disk at the failover, {} in the end; stream {} at the failover, {} in the"
                 + " end", phase, crash.firedInEpoch, before.size(), atFailover.size(), last.size(),
                 streamAtFailover.size(), streamLast.size());
+    }
+
+    /**
+     * Planned switchover of the guest with its disk: the backup host runs it on its copy of the disk and protects it
+     * back; the old primary keeps the image its export served (no copy) and the new primary's writes reach it with
+     * each checkpoint. The client holds one connection and appends durable records across the move. Checked: no
+     * disk image was built on the old primary (no copy back); once the guest unmounted its filesystem and the next
+     * checkpoints committed there, the old primary's image passes {@code e2fsck -fn} and holds every record the
+     * client was told was durable, before and after the switchover.
+     */
+    @Test
+    void aSwitchoverSendsTheNewPrimarysDiskWritesToTheOldPrimarysImageWithoutACopy() throws Exception {
+        hosts(new PrimaryCrash(PrimaryCrash.Phase.RUN, () -> { })); // no crash
+        nodes.backup.addOutputBufferProvider(rig.output, 0); // the backup holds output once it runs the guest
+        nodes.primary.protect(new ProtectRequest(GUEST, link.address(), 25,
+                Map.of("memory", "128M", "nic", "tap", "disk", "64M")));
+        nodes.awaitProtected(GUEST);
+        Path imageOnA = nodes.run.resolve("a").resolve(GUEST.name()).resolve("disk.img");
+        assertTrue(Files.isRegularFile(imageOnA), imageOnA + " is the primary's disk");
+
+        List<Entry> durable = new CopyOnWriteArrayList<>();
+        List<String> errors = new CopyOnWriteArrayList<>();
+        String journalClient = script("journal-client.py");
+        client = lab.inClient(List.of("python3", "-u", journalClient, NetLab.GUEST_IP, JOURNAL_PORT, "0.02"));
+        read(client, durable, errors);
+        await().atMost(Duration.ofSeconds(60)).until(() -> durable.size() >= 40 || !errors.isEmpty());
+        assertEquals(List.of(), errors);
+
+        int before = durable.size();
+        String done = nodes.primary.switchover(GUEST);
+        assertTrue(done.contains("without a full copy"), done);
+        await().atMost(Duration.ofSeconds(60)).until(() -> QemuSwitchoverTest.protectedPair(nodes,
+                /* primary= */ nodes.backup, /* backup= */ nodes.primary));
+        assertNull(nodes.row(nodes.primary, Role.PRIMARY), "the old primary runs the guest no more");
+        await().atMost(Duration.ofSeconds(60)).until(() -> durable.size() >= before + 50 || !errors.isEmpty());
+        assertEquals(List.of(), errors, "the client's connection survived the switchover");
+        assertEquals(List.of(), imagesIn(dir.resolve("a-disks")), "no copy of the disk was made on the old primary");
+
+        // the guest unmounts its filesystem; the checkpoints after it commit on the old primary's image
+        client.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        Process unmount = lab.inClient(List.of("python3", journalClient, NetLab.GUEST_IP, JOURNAL_PORT, "0",
+                "-1"));
+        String answer = new String(unmount.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(unmount.waitFor(30, TimeUnit.SECONDS) && answer.contains("unmounted"), answer);
+        long unmounted = nodes.row(nodes.backup, Role.PRIMARY).epoch();
+        await().atMost(Duration.ofSeconds(30)).until(() -> nodes.row(nodes.primary, Role.BACKUP).epoch()
+                >= unmounted + 5);
+
+        run(List.of("e2fsck", "-fn", imageOnA.toString()), 0);
+        Map<Long, Long> journal = journal(imageOnA, "/journal");
+        for (Entry e : durable) {
+            assertEquals(e.rand(), journal.get(e.seq()), "record " + e.seq() + " the client was told was durable "
+                    + "is on the old primary's image");
+        }
+        assertTrue(durable.size() > before, "records were written after the switchover");
+        LoggerFactory.getLogger(QemuDiskFailoverTest.class).info("DISK SWITCHOVER: {} records durable before the "
+                + "switchover, {} in the end, all on the old primary's image ({} records); {}", before,
+                durable.size(), journal.size(), done);
+    }
+
+    private static List<Path> imagesIn(Path disks) throws IOException {
+        if (!Files.isDirectory(disks)) {
+            return List.of();
+        }
+        try (var images = Files.list(disks)) {
+            return images.filter(p -> p.getFileName().toString().endsWith(".img")).toList();
+        }
     }
 
     /**

@@ -112,7 +112,8 @@ class QemuSwitchoverTest {
         t.start();
     }
 
-    private static boolean protectedPair(QemuPair nodes, Engine primary, Engine backup) {
+    /** Both ends PROTECTED, {@code primary} the primary. */
+    static boolean protectedPair(QemuPair nodes, Engine primary, Engine backup) {
         ProtectionStatus p = nodes.row(primary, Role.PRIMARY);
         ProtectionStatus b = nodes.row(backup, Role.BACKUP);
         return p != null && p.state() == ProtectionState.PROTECTED && b != null

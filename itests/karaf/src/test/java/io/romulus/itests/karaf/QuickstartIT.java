@@ -96,8 +96,10 @@ class QuickstartIT {
     }
 
     /** The commands {@link #check} knows what to expect of. */
-    static final List<String> CHECKED = List.of("scripts/demo", "scripts/demo status", "scripts/demo failover",
-            "scripts/demo rejoin", "scripts/demo stop");
+    static final List<String> CHECKED = List.of("scripts/demo", "scripts/demo status", "scripts/demo switchover",
+            "scripts/demo failover", "scripts/demo rejoin", "scripts/demo stop");
+    /** Switchovers run so far: each moves the VM to the other node. */
+    private static int switchovers;
     static final String SHELL_LOGIN = "target/demo/node-a/bin/client ";
 
     /** Whether this test runs {@code command} and checks what it shows. */
@@ -170,24 +172,19 @@ class QuickstartIT {
                 expectRoles(command, out, "a", "b");
                 expect(command, out, "last answers");
             }
+            case "scripts/demo switchover" -> {
+                switchovers++;
+                boolean toB = switchovers % 2 == 1;
+                // the new primary protects the VM back towards the old one, which resumed its replica
+                expectRoles(command, out, toB ? "b" : "a", toB ? "a" : "b");
+                // the VM's memory and its replicated disk stay where they are: nothing is copied back
+                expect(command, out, "without a full copy");
+                clientCountsOn("switchover");
+            }
             case "scripts/demo failover" -> {
                 expect(command, out, "ALARM FAILOVER");
                 expect(command, out, "it never reconnected");
-                // the client carries on with the replica on node B: an answer received after the command ended,
-                // which was after the kill (the client stamps answers with CLOCK_MONOTONIC, System.nanoTime's clock)
-                long ended = System.nanoTime();
-                long deadline = ended + TimeUnit.SECONDS.toNanos(60);
-                while (lastReceivedNanos() < ended && System.nanoTime() < deadline) {
-                    Thread.sleep(500);
-                }
-                assertTrue(lastReceivedNanos() >= ended, "the client got no answer after the failover within 60 s: "
-                        + clientLog());
-                List<Long> values = values();
-                for (int i = 1; i < values.size(); i++) {
-                    assertEquals(values.get(i - 1) + 1, values.get(i), "the counter jumped or repeated across the "
-                            + "failover (answer " + i + "): " + clientLog());
-                }
-                assertTrue(!clientLog().contains("error"), "the client's connection broke: " + clientLog());
+                clientCountsOn("failover");
             }
             case "scripts/demo rejoin" -> expectRoles(command, out, "b", "a");
             case "scripts/demo stop" -> {
@@ -203,6 +200,26 @@ class QuickstartIT {
                 }
             }
         }
+    }
+
+    /**
+     * The client carries on after {@code what}: an answer received after the command ended (the client stamps answers
+     * with CLOCK_MONOTONIC, System.nanoTime's clock), on the same connection, the counter without a gap or a repeat.
+     */
+    private static void clientCountsOn(String what) throws IOException, InterruptedException {
+        long ended = System.nanoTime();
+        long deadline = ended + TimeUnit.SECONDS.toNanos(60);
+        while (lastReceivedNanos() < ended && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+        }
+        assertTrue(lastReceivedNanos() >= ended, "the client got no answer after the " + what + " within 60 s: "
+                + clientLog());
+        List<Long> values = values();
+        for (int i = 1; i < values.size(); i++) {
+            assertEquals(values.get(i - 1) + 1, values.get(i), "the counter jumped or repeated across the " + what
+                    + " (answer " + i + "): " + clientLog());
+        }
+        assertTrue(!clientLog().contains("error"), "the client's connection broke: " + clientLog());
     }
 
     /** Runs one command of the quickstart as a user types it, from the top directory; its output, exit code 0. */
