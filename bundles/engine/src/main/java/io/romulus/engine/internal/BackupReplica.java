@@ -92,6 +92,9 @@ final class BackupReplica {
     Map<String, String> options = Map.of();
     @GuardedBy("lock")
     String returnAddress;
+    /** The checkpoint a switchover's "prepare" had the binding prepare the activation at, or -1. */
+    @GuardedBy("lock")
+    private long prepared = -1;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -149,6 +152,13 @@ final class BackupReplica {
     Map<String, String> options() {
         synchronized (lock) {
             return options;
+        }
+    }
+
+    /** What the committed replica is of, when it has one and no disks; else null. */
+    ReplicaSpec specWithoutDisks() {
+        synchronized (lock) {
+            return committed == null || !committedDisks.isEmpty() ? null : committed.spec();
         }
     }
 
@@ -363,6 +373,48 @@ final class BackupReplica {
             if (returnAddress == null) {
                 throw new CheckpointException("the primary did not say where its stream listens, so it could not "
                         + "become the backup of " + id);
+            }
+            prepareActivation(epoch);
+        }
+    }
+
+    /**
+     * The binding may prepare the activation at {@code epoch} now ({@link Replica#prepareActivation}): its standby
+     * loads the committed device state and the guest's addresses move here, so that "go" only lets the domain run.
+     * Replicas with disks are activated as before. A binding that fails to prepare activates from scratch.
+     */
+    @GuardedBy("lock")
+    private void prepareActivation(long epoch) {
+        if (!committedDisks.isEmpty()) {
+            return;
+        }
+        try {
+            if (committed.prepareActivation(List.of())) {
+                prepared = epoch;
+                showDetail("switchover to this node prepared at checkpoint " + epoch);
+            }
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("{}: preparing the switchover's activation at checkpoint {} failed ({}); \"go\" activates it "
+                    + "from scratch", id, epoch, e.getMessage());
+        }
+    }
+
+    /**
+     * A checkpoint is about to be applied to the committed replica: a switchover prepared at an earlier one did not
+     * happen, and the binding takes its preparation back ({@link Replica#unprepare}).
+     */
+    void dropPreparation() {
+        synchronized (lock) {
+            if (prepared < 0 || committed == null) {
+                return;
+            }
+            LOG.info("{}: the switchover prepared at checkpoint {} did not happen; the preparation is taken back",
+                    id, prepared);
+            prepared = -1;
+            try {
+                committed.unprepare();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: taking back the switchover's preparation failed", id, e);
             }
         }
     }

@@ -66,6 +66,9 @@ final class EpochLoop {
     /** Set by the loop when a switchover handed the domain to the backup, before it ends. */
     private volatile boolean switchedOver;
 
+    /** A switchover handed the domain to this node: its steps until the first output is released, or null. */
+    private volatile HandOverTimeline handOverTimeline;
+
     /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
     private volatile PrimaryStream stream;
 
@@ -95,6 +98,11 @@ final class EpochLoop {
 
     void start() {
         thread.start();
+    }
+
+    /** Times this node's part of the switchover that handed the domain to it, until its first output leaves. */
+    void timeHandOver(HandOverTimeline timeline) {
+        handOverTimeline = timeline;
     }
 
     /** The current stream, or null before the first. */
@@ -143,8 +151,10 @@ final class EpochLoop {
                 disks.commitAcknowledged();
                 return;
             }
-            // the domain runs for the interval
-            long deadline = epochStart + TimeUnit.MILLISECONDS.toNanos(status.currentIntervalMs());
+            // the domain runs for the interval; until the first output after a switchover is released, a fifth of
+            // it: what the domain answers to the requests that waited for it leaves that much sooner
+            long intervalNanos = TimeUnit.MILLISECONDS.toNanos(status.currentIntervalMs());
+            long deadline = epochStart + (handOverTimeline == null ? intervalNanos : Math.max(1, intervalNanos / 5));
             long now;
             while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
                 signal.awaitNanos(deadline - now);
@@ -210,6 +220,10 @@ final class EpochLoop {
             }
             // hand N to the sender; its ACK releases output N (acknowledged, below)
             s.sendAsync(epoch, staging, paused.deviceState, diskWrites);
+            HandOverTimeline t = handOverTimeline;
+            if (t != null) {
+                t.mark("checkpoint " + epoch + " sent");
+            }
             if (sw != null) {
                 boolean done;
                 try {
@@ -320,6 +334,11 @@ final class EpochLoop {
             return; // an ACK at least as new came first
         }
         outputs.release(epoch);
+        HandOverTimeline t = handOverTimeline;
+        if (t != null) {
+            handOverTimeline = null;
+            t.released(epoch);
+        }
         Long pauseEnd = ledger.takePauseEnd(epoch);
         if (pauseEnd != null) {
             history.acknowledged(epoch, System.nanoTime() - pauseEnd);
@@ -469,6 +488,10 @@ final class EpochLoop {
                 }
                 everConnected = true;
                 stream = s;
+                HandOverTimeline t = handOverTimeline;
+                if (t != null) {
+                    t.mark("stream back up");
+                }
                 try {
                     if (s.resumedFrom() >= 0) {
                         link.resumed(s);

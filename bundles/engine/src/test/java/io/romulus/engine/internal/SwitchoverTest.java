@@ -114,6 +114,9 @@ class SwitchoverTest {
         assertTrue(row(b, Role.PRIMARY).epoch() > n, "the new primary's checkpoints continue the old numbering");
         assertEquals(0, backward.replicas.get(), "no full copy back: A's binding built no new replica");
         assertEquals(1, linkB.connects.get(), "one stream back, resumed at once");
+        assertEquals(0, linkB.aborted.get(), "the stream back, opened beside the activation, is the one in use");
+        assertEquals(List.of("prepare " + n), forward.preparations,
+                "B's binding prepared the activation at \"prepare\", and it was not taken back");
         assertTrue(raised(b, Alarm.Kind.SWITCHOVER, "at checkpoint " + n));
 
         // I2 both ways
@@ -193,6 +196,49 @@ class SwitchoverTest {
         assertTrue(e.getMessage().contains("link to the backup dropped"), e.getMessage());
         linkA.cutBefore = r -> false;
         assertStillProtectedOnA(from);
+    }
+
+    @Test
+    void anAbortAfterTheBackupPreparedTakesThePreparationBackAndTheAddressesComeBack() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.dropHandOverAnswers = true; // B prepares, but its "ready" is lost
+
+        Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        assertTrue(e.getMessage().contains("did not answer the hand-over"), e.getMessage());
+        linkA.dropHandOverAnswers = false;
+        assertTrue(raised(a, Alarm.Kind.SWITCHOVER, "aborted"));
+        assertStillProtectedOnA(from);
+        // B's binding prepared the activation, and took it back before the next checkpoint was applied
+        assertEquals("unprepare", forward.preparations.get(1), forward.preparations.toString());
+        assertTrue(forward.preparations.get(0).startsWith("prepare "), forward.preparations.toString());
+        assertEquals(2, forward.preparations.size(), forward.preparations.toString());
+        // the addresses B may have moved at "prepare" are announced from A again
+        assertEquals(1, forward.announces.get());
+    }
+
+    @Test
+    void aTakeOverThatFailsClosesTheStreamOpenedBesideIt() throws Exception {
+        nodes();
+        protectOnA(20);
+        forward.failActivation = true;
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+
+        // past "go" A stopped its copy; B could not run the domain, says so, and closes the stream it opened back
+        await().atMost(Duration.ofSeconds(30)).until(() -> raised(b, Alarm.Kind.FAILED, "romulus:failover"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> linkB.aborted.get() == 1);
+        assertEquals(1, linkB.connects.get(), "the stream back was opened beside the activation");
+        assertNull(simA.domain("demo"), "A's copy stopped for good (I5)");
+        assertNull(simB.domain("demo"), "B did not run the domain");
+        assertNull(row(b, Role.PRIMARY));
+        ProtectionStatus kept = row(a, Role.BACKUP);
+        assertEquals(n, kept.epoch(), "A keeps its replica of checkpoint " + n + " for romulus:failover there");
+        assertTrue(kept.state() != ProtectionState.PROTECTED, kept.toString());
+        assertEquals(List.of(), backward.mismatches);
     }
 
     @Test
