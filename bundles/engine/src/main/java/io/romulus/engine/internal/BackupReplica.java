@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -92,6 +93,8 @@ final class BackupReplica {
     Map<String, String> options = Map.of();
     @GuardedBy("lock")
     String returnAddress;
+    /** The replica was kept by a switchover's old primary, and the new primary has not resumed it yet. */
+    private final AtomicBoolean awaitingNewPrimary = new AtomicBoolean();
     /** The checkpoint a switchover's "prepare" had the binding prepare the activation at, or -1. */
     @GuardedBy("lock")
     private long prepared = -1;
@@ -160,6 +163,16 @@ final class BackupReplica {
         synchronized (lock) {
             return committed == null || !committedDisks.isEmpty() ? null : committed.spec();
         }
+    }
+
+    /** A switchover's old primary keeps this replica: the new primary resumes it while it activates the domain. */
+    void awaitNewPrimary() {
+        awaitingNewPrimary.set(true);
+    }
+
+    /** Whether this is the new primary's first stream into a replica kept by a switchover; forgets it. */
+    boolean takeAwaitingNewPrimary() {
+        return awaitingNewPrimary.getAndSet(false);
     }
 
     /** The lineage of the stream that feeds (or last fed) the replica, or null. */

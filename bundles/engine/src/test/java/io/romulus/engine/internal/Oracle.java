@@ -40,6 +40,8 @@ final class Oracle {
     final List<String> preparations = new CopyOnWriteArrayList<>();
     /** Whether the backup's replicas say they prepared a switchover's activation when asked. */
     volatile boolean prepareActivations = true;
+    /** How long the backup's replicas take to activate for a switchover. */
+    volatile long activationDelayMs;
     /** The backup's replicas fail to activate for a switchover. */
     volatile boolean failActivation;
     /** Announcements of the primary's domains. */
@@ -205,6 +207,13 @@ final class Oracle {
                 throws HypervisorException {
             if (failActivation) {
                 throw new HypervisorException("activation failed (test)");
+            }
+            if (activationDelayMs > 0) {
+                try {
+                    Thread.sleep(activationDelayMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             ProtectedDomain d = sim.activatePaused(disks);
             Oracle o = reverse;

@@ -242,6 +242,42 @@ class SwitchoverTest {
     }
 
     @Test
+    void theOldPrimaryDoesNotConvictTheNewOneWhileItActivatesTheDomain() throws Exception {
+        forward.reverse = backward;
+        FakeDetector detectorA = new FakeDetector("node-a");
+        a = automatic("node-a", backward.backup(forward.primary(simA)), simA, linkA);
+        b = automatic("node-b", forward.backup(simB), simB, linkB);
+        a.setDetector(detectorA);
+        b.setDetector(new FakeDetector("node-b"));
+        protectOnA(20);
+        forward.activationDelayMs = 1500; // B takes its time to run the domain, and sends no heartbeat meanwhile
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        // A accepts B's stream, opened beside the activation, and watches B, which is silent: A's detector suspects it
+        await().atMost(Duration.ofSeconds(10)).until(() -> detectorA.watches("node-b"));
+        detectorA.suspect("node-b");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertNull(simA.domain("demo"), "A did not run the domain while B took it over (I5)");
+        assertNotNull(simB.domain("demo"));
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+    }
+
+    /** A node that fails over by itself once its detector convicts the primary. */
+    private static Engine automatic(String name, io.romulus.api.hypervisor.Hypervisor binding, SimHypervisor sim,
+            LoopbackTransport link) {
+        Engine e = new Engine(EngineSettings.defaults(name).withFailoverMode(EngineSettings.FailoverMode.AUTOMATIC)
+                .withPeerHeartbeatPort(7490));
+        e.addHypervisor(binding);
+        e.addOutputBufferProvider(sim, 0);
+        e.setTransport(link);
+        return e;
+    }
+
+    @Test
     void onTheBackupItAsksThePrimaryOverTheStream() throws Exception {
         nodes();
         protectOnA(20);
