@@ -14,9 +14,10 @@ public @interface EngineConfig {
     @AttributeDefinition(name = "Node id (deprecated)", description = NodeIdentity.DEPRECATED_KEY_DESCRIPTION)
     String node_id() default "";
 
-    @AttributeDefinition(name = "Epoch interval (ms)", description = "Default epoch interval, ms: the time a "
-            + "protected domain runs between two checkpoints (25 ms is 40 checkpoints a second, the Remus default). "
-            + "romulus:protect --interval overrides it per domain", min = "1")
+    @AttributeDefinition(name = "Epoch interval (ms)", description = "Default epoch interval, ms: from the start of one "
+            + "checkpoint's pause to the next, the pause included (25 ms is 40 checkpoints a second, the Remus "
+            + "default); the domain runs at least a quarter of it after each pause. romulus:protect --interval "
+            + "overrides it per domain", min = "1")
     int interval_ms() default 25;
 
     @AttributeDefinition(name = "Smallest interval (ms)", description = "Smallest interval an operator may set, ms",

@@ -139,7 +139,8 @@ final class EpochLoop {
 
     /** Checkpoints on one stream, epoch after epoch, until it breaks or the protection stops. */
     private void checkpoints(PrimaryStream s) throws InterruptedException, HypervisorException, LinkLostException {
-        long epochStart = System.nanoTime();
+        long epochStart = System.nanoTime(); // when the domain last resumed
+        long periodStart = epochStart; // when the last checkpoint's pause began
         long epochStartMillis = System.currentTimeMillis();
         long held = outputs.packetsHeld();
         long cpu = ThreadCpu.now();
@@ -151,10 +152,12 @@ final class EpochLoop {
                 disks.commitAcknowledged();
                 return;
             }
-            // the domain runs for the interval; until the first output after a switchover is released, a fifth of
-            // it: what the domain answers to the requests that waited for it leaves that much sooner
-            long intervalNanos = TimeUnit.MILLISECONDS.toNanos(status.currentIntervalMs());
-            long deadline = epochStart + (handOverTimeline == null ? intervalNanos : Math.max(1, intervalNanos / 5));
+            // the domain runs until the interval since the last checkpoint began is over; until the first output
+            // after a switchover is released, a fifth of the interval after it resumed: what the domain answers to
+            // the requests that waited for it leaves that much sooner
+            long intervalMs = status.currentIntervalMs();
+            long deadline = handOverTimeline == null ? nextCheckpoint(periodStart, epochStart, intervalMs)
+                    : epochStart + Math.max(1, TimeUnit.MILLISECONDS.toNanos(intervalMs) / 5);
             long now;
             while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
                 signal.awaitNanos(deadline - now);
@@ -214,6 +217,7 @@ final class EpochLoop {
             status.checkpointTaken(pauseNanos, staging.pageCount(), waited, Math.max(0, heldNow - held));
             held = heldNow;
             epochStart = pauseEnd;
+            periodStart = paused.start;
             epochStartMillis = System.currentTimeMillis();
             if (LOG.isTraceEnabled()) {
                 LOG.trace("{} epoch {}: {} dirty pages, pause {} us", id, epoch, staging.pageCount(), pauseNanos / 1000);
@@ -237,8 +241,24 @@ final class EpochLoop {
                     return;
                 }
                 epochStart = System.nanoTime();
+                periodStart = epochStart;
             }
         }
+    }
+
+    /**
+     * When the next checkpoint's pause begins: one interval after the last one's began, so that a 25 ms interval is
+     * 40 checkpoints a second (ARCHITECTURE.md section 3) and the pause is part of the epoch, not added to it. The
+     * domain still runs at least a quarter of the interval after each resume: when the pause and the wait for room
+     * take most of the interval, checkpoints come less often rather than back to back (the adaptive interval
+     * lengthens such epochs where it is on).
+     *
+     * @param periodStart when the last checkpoint's pause began (or protection started)
+     * @param runStart    when the domain resumed after it
+     */
+    static long nextCheckpoint(long periodStart, long runStart, long intervalMs) {
+        long interval = TimeUnit.MILLISECONDS.toNanos(intervalMs);
+        return Math.max(periodStart + interval, runStart + interval / 4);
     }
 
     /** What the pause of one checkpoint took: when it started (its parts are in the clock), and what it captured. */
