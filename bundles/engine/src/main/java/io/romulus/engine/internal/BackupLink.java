@@ -171,7 +171,8 @@ final class BackupLink {
             }
             channel = t.connect(target, hello, acks);
         }
-        PrimaryStream s = new PrimaryStream(id, channel, info.pageSize(), history, signal);
+        PrimaryStream s = new PrimaryStream(id, channel, info.pageSize(), node.stagingSegmentBytes(), history,
+                signal);
         HelloReply reply = channel.peer();
         if (range != null && reply.resumed()) {
             if (reply.resumedFrom() < range[0] || reply.resumedFrom() > range[1]) {

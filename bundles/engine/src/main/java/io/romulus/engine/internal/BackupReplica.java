@@ -77,6 +77,7 @@ final class BackupReplica {
     /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
     final LongConsumer onHandOver;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
+    private final long stagingSegmentBytes;
 
     @GuardedBy("lock")
     Replica committed;          // the replica failover uses; null until a first commit
@@ -131,9 +132,11 @@ final class BackupReplica {
      *                      while)
      * @param onFailure     called with the reason when the committed replica becomes unusable through a fault (an
      *                      apply that did not finish), to raise an alarm
+     * @param stagingSegmentBytes the size of a segment of a stream's staging ({@link StagingBuffer})
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
-            Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver) {
+            Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver, long stagingSegmentBytes) {
+        this.stagingSegmentBytes = stagingSegmentBytes;
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -221,8 +224,8 @@ final class BackupReplica {
                 throw new DomainTakenOverException("the replica of " + id + " was activated on this node; it no "
                         + "longer accepts checkpoints");
             }
-            return startStream(new ReplicaStager(this, committer, replica, disks, false), primaryNodeId,
-                    ProtectionState.SYNCING, "receiving the initial copy");
+            return startStream(new ReplicaStager(this, committer, replica, disks, false, stagingSegmentBytes),
+                    primaryNodeId, ProtectionState.SYNCING, "receiving the initial copy");
         }
     }
 
@@ -244,8 +247,8 @@ final class BackupReplica {
             discardUncommitted(committedDisks);
             this.options = Map.copyOf(bindingOptions);
             this.returnAddress = returnAddress;
-            ReplicaStager sink = startStream(new ReplicaStager(this, committer, committed, committedDisks, true),
-                    primaryNodeId, ProtectionState.PROTECTED, "stream resumed at checkpoint " + c);
+            ReplicaStager sink = startStream(new ReplicaStager(this, committer, committed, committedDisks, true,
+                    stagingSegmentBytes), primaryNodeId, ProtectionState.PROTECTED, "stream resumed at checkpoint " + c);
             LOG.info("Stream of {} from {} resumed at checkpoint {} (no initial copy)", id, primaryNodeId, c);
             return sink;
         }

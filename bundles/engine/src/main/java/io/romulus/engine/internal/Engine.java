@@ -60,11 +60,23 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     private final EngineStatus status;
     private final EngineHandOver handOver;
 
+    private final long stagingSegmentBytes;
+
     public Engine(EngineSettings settings) {
+        this(settings, StagingBuffer.DEFAULT_SEGMENT_BYTES);
+    }
+
+    /**
+     * @param stagingSegmentBytes the size of a segment of the staging of checkpoints on both sides
+     *                            ({@link StagingBuffer}); tests lower it so that small checkpoints travel in parts
+     */
+    Engine(EngineSettings settings, long stagingSegmentBytes) {
         this.settings = settings;
+        this.stagingSegmentBytes = stagingSegmentBytes;
         this.failovers = new FailoverCoordinator(this);
         this.primaries = new Primaries(this, helpers, roles, failovers);
-        this.intake = new ReplicaIntake(this::settings, helpers, roles, failovers, alarms);
+        this.intake = new ReplicaIntake(this::settings, helpers, roles, failovers, alarms,
+                stagingSegmentBytes);
         this.activation = new Activation(this, helpers, roles, failovers, primaries);
         this.status = new EngineStatus(helpers, roles);
         this.handOver = new EngineHandOver(this, helpers, roles, failovers, intake);
@@ -73,6 +85,11 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     @Override
     public EngineSettings settings() {
         return settings;
+    }
+
+    @Override
+    public long stagingSegmentBytes() {
+        return stagingSegmentBytes;
     }
 
     /** New settings apply to new protections; running ones keep their interval. */

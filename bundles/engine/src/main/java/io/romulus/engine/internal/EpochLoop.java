@@ -1,6 +1,5 @@
 package io.romulus.engine.internal;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -300,9 +299,11 @@ final class EpochLoop {
             long faults = d.writeFaultsOfLastHarvest();
             long[] again = s.takeResendPages();
             long[] dirty = again == null ? harvested : union(harvested, again);
-            ByteBuffer buffer = staging.prepare(dirty);
+            staging.prepare(dirty);
             clock.lap(PauseClock.HARVEST, 0);
-            d.copyPages(dirty, 0, dirty.length, buffer);
+            for (int i = 0; i < staging.segmentCount(); i++) {
+                d.copyPages(dirty, staging.segmentFrom(i), staging.segmentPageCount(i), staging.segment(i));
+            }
             clock.lap(PauseClock.COPY, 0);
             ledger.pagesTaken(epoch, harvested);
             clock.skip();
@@ -414,12 +415,15 @@ final class EpochLoop {
             // Until that first ACK the backup may still be installing a copy that the sockets' buffers delivered
             // long after the last byte left here (a busy or lossy link), and while the backup's heartbeats still
             // arrive the stream is in TCP's loss recovery, not lost: a new connection over the same path would only
-            // start cold (a lost SYN alone costs a second). Either gets the whole link timeout
+            // start cold (a lost SYN alone costs a second). Either gets the whole link timeout.
+            // While the sender is still in the middle of a checkpoint, bytes taken count too: a checkpoint of
+            // gigabytes may take longer than the timeout to cross the link, and only its end can be acknowledged
+            // (a backup that took the domain over refuses the checkpoint's first record, which breaks the stream)
             long silent = System.nanoTime() - s.progressNanos();
             long timeoutMs = s.acked() && !heartbeats.heardWithin(ackTimeoutMs()) ? ackTimeoutMs()
                     : Math.max(ackTimeoutMs(), settings.linkTimeoutMs());
             if (silent > TimeUnit.MILLISECONDS.toNanos(timeoutMs)) {
-                long out = s.acked() ? s.bytesOut() : link.bytesOut();
+                long out = s.acked() && !s.sending() ? s.bytesOut() : link.bytesOut();
                 if (out > s.bytesOut()) {
                     s.bytesOut(out);
                     continue;

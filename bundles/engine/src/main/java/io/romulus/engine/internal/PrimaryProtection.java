@@ -99,6 +99,9 @@ final class PrimaryProtection {
          * protection, before the backup is told to run the domain.
          */
         void keepAsBackup(BackupReplica.HandedOver state, Replica replica);
+
+        /** The size of a segment of a stream's staging ({@link StagingBuffer}). */
+        long stagingSegmentBytes();
     }
 
     /** One guest interface's output buffer and the provider it came from; the buffer is null while none holds it. */

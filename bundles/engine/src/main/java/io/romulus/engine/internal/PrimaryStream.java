@@ -42,6 +42,8 @@ final class PrimaryStream {
     private volatile long initialEpoch = Long.MAX_VALUE;
     /** The last checkpoint the sender finished sending. */
     private volatile long sentThrough = -1;
+    /** The last checkpoint handed to the sender. */
+    private volatile long handedThrough = -1;
 
     /** The backup's answer to a hand-over: null until it came, empty when it is ready, else why it refused. */
     private volatile String handOverAnswer;
@@ -63,12 +65,15 @@ final class PrimaryStream {
     @GuardedBy("this")
     private boolean closing;
 
-    PrimaryStream(DomainId id, CheckpointChannel channel, int pageSize, EpochHistory history, LoopSignal signal) {
+    /** @param segmentBytes the size of a staging segment ({@link StagingBuffer#DEFAULT_SEGMENT_BYTES}; tests lower it) */
+    PrimaryStream(DomainId id, CheckpointChannel channel, int pageSize, long segmentBytes, EpochHistory history,
+            LoopSignal signal) {
         this.id = id;
         this.channel = channel;
         this.history = history;
         this.signal = signal;
-        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64), new StagingBuffer(pageSize, 64)};
+        this.staging = new StagingBuffer[] {new StagingBuffer(pageSize, 64, segmentBytes),
+            new StagingBuffer(pageSize, 64, segmentBytes)};
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "romulus-sender-" + id);
             t.setDaemon(true);
@@ -91,6 +96,11 @@ final class PrimaryStream {
 
     long sentThrough() {
         return sentThrough;
+    }
+
+    /** Whether the sender is still sending a checkpoint (a large one takes a while on a slow link). */
+    boolean sending() {
+        return sentThrough < handedThrough;
     }
 
     long resumedFrom() {
@@ -189,10 +199,14 @@ final class PrimaryStream {
 
     /** Hands checkpoint {@code epoch} to the sender thread: pages, device state, disk writes, end. */
     void sendAsync(long epoch, StagingBuffer buffer, byte[] deviceState, List<List<DiskWrite>> diskWrites) {
+        handedThrough = epoch;
         sender.execute(() -> {
             long cpu = ThreadCpu.now();
             try {
-                channel.sendPages(epoch, buffer.pfns(), 0, buffer.pageCount(), buffer.pages());
+                for (int i = 0; i < buffer.segmentCount(); i++) {
+                    channel.sendPages(epoch, buffer.pfns(), buffer.segmentFrom(i), buffer.segmentPageCount(i),
+                            buffer.pages(i));
+                }
                 channel.sendDeviceState(epoch, deviceState);
                 for (int i = 0; i < diskWrites.size(); i++) {
                     if (!diskWrites.get(i).isEmpty()) {

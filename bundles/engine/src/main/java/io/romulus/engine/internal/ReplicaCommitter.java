@@ -218,6 +218,9 @@ final class ReplicaCommitter {
             if (current) {
                 r.current = null;
             }
+            if (r.lastCommitter == stream) {
+                r.lastCommitter = null; // the ended stream's staging (up to a checkpoint's size) goes with it
+            }
             if (stream.replica != r.committed) {
                 stream.replica.close();
             }

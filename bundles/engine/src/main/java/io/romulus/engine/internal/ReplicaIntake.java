@@ -42,9 +42,12 @@ final class ReplicaIntake {
     private final DomainRoles roles;
     private final FailoverCoordinator failovers;
     private final Alarms alarms;
+    private final long stagingSegmentBytes;
 
+    /** @param stagingSegmentBytes the size of a segment of a stream's staging ({@link StagingBuffer}) */
     ReplicaIntake(Supplier<EngineSettings> settings, HelperRegistry helpers, DomainRoles roles,
-            FailoverCoordinator failovers, Alarms alarms) {
+            FailoverCoordinator failovers, Alarms alarms, long stagingSegmentBytes) {
+        this.stagingSegmentBytes = stagingSegmentBytes;
         this.settings = settings;
         this.helpers = helpers;
         this.roles = roles;
@@ -190,7 +193,7 @@ final class ReplicaIntake {
     private BackupReplica newReplica(DomainId id) {
         return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
                 () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why),
-                epoch -> failovers.handedOver(id, epoch));
+                epoch -> failovers.handedOver(id, epoch), stagingSegmentBytes);
     }
 
     /**

@@ -1,7 +1,6 @@
 package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.List;
 
 import io.romulus.api.disk.DiskWrite;
@@ -39,24 +38,28 @@ final class ReplicaStager implements ReplicaSink {
     volatile boolean superseded;
     private boolean initialDone;
     private long stagedEpoch = -1;
-    private long[] pfns = new long[256];
+    /** Pages of the epoch that arrived (of the initial copy: written to the replica). */
     private int count;
     private int diskWriteCount;
-    private ByteBuffer pages;
+    /** The staged pages of a checkpoint, in segments: a checkpoint of a large guest may carry more than 2 GiB. */
+    private final StagingBuffer pages;
     private byte[] deviceState = new byte[0];
     /** The checkpoint a switchover was prepared at, or -1; the transport's thread only. */
     private long preparedEpoch = -1;
 
-    /** @param resumed the stream continues the committed replica: no initial copy */
+    /**
+     * @param resumed      the stream continues the committed replica: no initial copy
+     * @param segmentBytes the size of a staging segment ({@link StagingBuffer#DEFAULT_SEGMENT_BYTES}; tests lower it)
+     */
     ReplicaStager(BackupReplica owner, ReplicaCommitter committer, Replica replica,
-            List<BackupReplica.ReplicaDisk> disks, boolean resumed) {
+            List<BackupReplica.ReplicaDisk> disks, boolean resumed, long segmentBytes) {
         this.owner = owner;
         this.committer = committer;
         this.initialDone = resumed;
         this.replica = replica;
         this.disks = List.copyOf(disks);
         this.pageSize = replica.spec().pageSize();
-        this.pages = ByteBuffer.allocateDirect(256 * pageSize);
+        this.pages = new StagingBuffer(pageSize, 256, segmentBytes);
     }
 
     /** Whether this stream's primary was told the domain was taken over (it then fences itself). */
@@ -108,28 +111,12 @@ final class ReplicaStager implements ReplicaSink {
             count += n;
             return;
         }
-        ensure(count + n);
-        System.arraycopy(batchPfns, 0, pfns, count, n);
-        ByteBuffer src = data.duplicate();
-        src.limit(src.position() + n * pageSize);
-        pages.position(count * pageSize);
-        pages.put(src);
+        if (data.remaining() < (long) n * pageSize) {
+            throw new CheckpointException(n + " pages of epoch " + epoch + " of " + owner.id() + " came with "
+                    + data.remaining() + " bytes");
+        }
+        pages.append(batchPfns, n, data);
         count += n;
-    }
-
-    private void ensure(int pagesNeeded) {
-        if (pagesNeeded > pfns.length) {
-            pfns = Arrays.copyOf(pfns, Math.max(pagesNeeded, pfns.length * 2));
-        }
-        long bytes = (long) pagesNeeded * pageSize;
-        if (bytes > pages.capacity()) {
-            long grown = Math.min(Integer.MAX_VALUE - pageSize, Math.max(bytes, 2L * pages.capacity()));
-            ByteBuffer bigger = ByteBuffer.allocateDirect((int) (grown - grown % pageSize));
-            ByteBuffer old = pages.duplicate();
-            old.position(0).limit(count * pageSize);
-            bigger.put(old);
-            pages = bigger;
-        }
     }
 
     @Override
@@ -199,11 +186,10 @@ final class ReplicaStager implements ReplicaSink {
             initialDone = true;
             owner.initialCopyReceived(count);
         } else {
-            ByteBuffer staged = pages.duplicate();
-            staged.position(0).limit(count * pageSize);
             DeviceStateEnvelope envelope = DeviceStateEnvelope.decode(deviceState);
-            committer.commit(this, new CommittedEpoch(end.epoch(), pfns, count, staged, envelope.bindingState()),
-                    envelope);
+            committer.commit(this, new CommittedEpoch(end.epoch(), pages.pfns(), count, pages.segmentViews(),
+                    envelope.bindingState()), envelope);
+            pages.clear(); // on this thread: closed() may come from another
         }
         clearStaged();
     }

@@ -61,18 +61,27 @@ class EngineReplicationTest {
 
     @BeforeEach
     void nodes() {
-        primary = node("node-a", 3000);
+        nodes(3000, StagingBuffer.DEFAULT_SEGMENT_BYTES);
+    }
+
+    /** Both engines, whose checkpoints are staged in segments of {@code segmentBytes} on either side. */
+    private void nodes(long linkTimeoutMs, long segmentBytes) {
+        primary = node("node-a", linkTimeoutMs, segmentBytes);
         primary.addHypervisor(oracle.primary(primarySim));
         primary.addOutputBufferProvider(primarySim, 0);
-        backup = node("node-b", 3000);
+        backup = node("node-b", linkTimeoutMs, segmentBytes);
         backup.addHypervisor(oracle.backup(backupSim));
         primary.setTransport(link);
         backup.setTransport(link); // the backup's engine receives what arrives on the link
     }
 
     private static Engine node(String name, long linkTimeoutMs) {
+        return node(name, linkTimeoutMs, StagingBuffer.DEFAULT_SEGMENT_BYTES);
+    }
+
+    private static Engine node(String name, long linkTimeoutMs, long segmentBytes) {
         return new Engine(new EngineSettings(name, 25, 1, 10_000, 512, linkTimeoutMs, 20, 4, 64,
-                EngineSettings.FailoverMode.MANUAL, 7490, false));
+                EngineSettings.FailoverMode.MANUAL, 7490, false), segmentBytes);
     }
 
     @AfterEach
@@ -183,6 +192,57 @@ class EngineReplicationTest {
         assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
         primary.unprotect(DEMO);
         assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+    }
+
+    @Test
+    void checkpointsLargerThanAStagingSegmentTravelInPartsAndEveryCommittedEpochStillEqualsThePrimary()
+            throws Exception {
+        // segments of 8 pages on both sides: the workload's checkpoints (about 100 dirty pages) are staged, copied,
+        // sent and applied in parts, as a checkpoint of more than 2 GiB is with the default segment of 1 GiB
+        primary.shutdown();
+        backup.shutdown();
+        nodes(3000, 8L * 4096);
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 100);
+        long before = System.nanoTime();
+        List<EpochStats> epochs = primary.epochs(DEMO, 50);
+        primary.unprotect(DEMO);
+        assertTrue(oracle.checked.get() >= 100, "checked " + oracle.checked.get());
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
+        assertTrue(epochs.stream().anyMatch(e -> e.dirtyPages() > 8), "checkpoints of more than one segment");
+    }
+
+    @Test
+    void aCheckpointThatTakesLongerThanTheAckTimeoutToCrossASlowLinkIsNotTakenForALostLink() throws Exception {
+        // no heartbeats here: after the first ACK the backup counts as lost after max(1 s, link timeout / 3) = 1 s
+        // without one. A checkpoint of every page (1024 pages in 128 segments of 8) crosses the link one segment every
+        // 20 ms: 2.6 s, all of it before its end can be acknowledged, as a checkpoint of gigabytes on a slow link
+        primary.shutdown();
+        backup.shutdown();
+        nodes(300, 8L * 4096);
+        primary.protect(new ProtectRequest(DEMO, PEER, 20, Map.of("memory", "4M", "dirty-rate", "200",
+                "packet-rate", "200")));
+        long from = System.nanoTime();
+        await().atMost(Duration.ofSeconds(30)).until(() -> committedOnBackup() >= 5);
+        link.pagesDelayMs = 20;
+        SimDomain guest = primarySim.domain(DEMO.name());
+        guest.writeRange(0, 1024, 0x5107_0000L);
+        await().atMost(Duration.ofSeconds(60)).until(() -> primary.epochs(DEMO, 512).stream()
+                .anyMatch(e -> e.dirtyPages() >= 1024 && e.ackNanos() >= 0 && committedOnBackup() >= e.epoch()));
+        link.pagesDelayMs = 0;
+        long before = System.nanoTime();
+        EpochStats large = primary.epochs(DEMO, 512).stream().filter(e -> e.dirtyPages() >= 1024).findFirst()
+                .orElseThrow();
+        primary.unprotect(DEMO);
+
+        assertEquals(1, link.connects.get(), "no reconnection: bytes still crossing the link are progress");
+        assertTrue(large.ackNanos() > TimeUnit.SECONDS.toNanos(1), "the checkpoint took longer than the ACK "
+                + "timeout: " + large.ackNanos() / 1_000_000 + " ms");
+        assertTrue(oracle.committed.contains(large.epoch()));
+        assertEquals(List.of(), oracle.mismatches, "I2: replica differs from the primary");
+        Oracle.assertOutputCommit(primarySim.wire().packets(), link.ackNanos, from, before);
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.zip.CRC32C;
@@ -56,6 +57,8 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile boolean refuse;
     /** How long the backup takes over each checkpoint's end before it acknowledges it: a backup that is behind. */
     volatile long ackDelayMs;
+    /** How long each record of pages takes to cross the link: a slow link, on which a checkpoint takes a while. */
+    volatile long pagesDelayMs;
     /** How long the backup takes to install an initial copy before it acknowledges it. */
     volatile long initialAckDelayMs;
     /** The backup applies checkpoints but its ACKs are lost on the way back. */
@@ -103,7 +106,7 @@ final class LoopbackTransport implements CheckpointTransport {
             throw e;
         }
         connects.incrementAndGet();
-        Link link = new Link(accepted.sink(), accepted.reply(), listener, hello.pageSize());
+        Link link = new Link(accepted.sink(), accepted.reply(), listener, hello.pageSize(), hello.domain());
         current = link;
         link.start();
         return link;
@@ -129,7 +132,10 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public List<ConnectionInfo> connections() {
-        return List.of();
+        Link l = current;
+        return l == null || !l.open ? List.of()
+                : List.of(new ConnectionInfo("primary", l.domain, "127.0.0.1:" + port, l.bytesOut.get(), 0, 0,
+                        -1));
     }
 
     final class Link implements CheckpointChannel {
@@ -138,6 +144,7 @@ final class LoopbackTransport implements CheckpointTransport {
         private final HelloReply reply;
         private final AckListener listener;
         private final int pageSize;
+        private final String domain;
         private final BlockingQueue<Rec> queue = new ArrayBlockingQueue<>(8);
         private final Thread delivery;
         private final CRC32C crc = new CRC32C();
@@ -147,8 +154,11 @@ final class LoopbackTransport implements CheckpointTransport {
         private long raw;
         private volatile Throwable failure;
         private volatile boolean open = true;
+        /** Bytes of the records the link took so far (as a socket's counter: what left the sender). */
+        private final AtomicLong bytesOut = new AtomicLong();
 
-        Link(ReplicaSink sink, HelloReply reply, AckListener listener, int pageSize) {
+        Link(ReplicaSink sink, HelloReply reply, AckListener listener, int pageSize, String domain) {
+            this.domain = domain;
             this.sink = sink;
             this.reply = reply;
             this.listener = listener;
@@ -173,7 +183,12 @@ final class LoopbackTransport implements CheckpointTransport {
                         return;
                     }
                     switch (r.type()) {
-                        case "pages" -> sink.pages(r.epoch(), r.pfns(), r.count(), r.pages());
+                        case "pages" -> {
+                            if (pagesDelayMs > 0) {
+                                Thread.sleep(pagesDelayMs);
+                            }
+                            sink.pages(r.epoch(), r.pfns(), r.count(), r.pages());
+                        }
                         case "state" -> sink.deviceState(r.epoch(), r.state());
                         case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
                         case "prepare" -> {
@@ -243,6 +258,7 @@ final class LoopbackTransport implements CheckpointTransport {
                             : new CheckpointException("link closed: " + failure.getMessage(), failure);
                 }
                 if (queue.offer(r, 5, TimeUnit.MILLISECONDS)) {
+                    bytesOut.addAndGet(r.pages() == null ? 64 : r.pages().remaining());
                     return;
                 }
             }

@@ -7,6 +7,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A guest's RAM file (QEMU's {@code memory-backend-file,share=on}, on tmpfs), mapped shared into this JVM: what the
@@ -123,11 +125,12 @@ final class GuestRam {
         return (a * pageSize) / CHUNK == (b * pageSize) / CHUNK;
     }
 
-    /** A read-only view of the whole RAM when it fits one chunk (the compare-scan tracker needs one buffer). */
-    ByteBuffer view() {
-        if (chunks.length != 1) {
-            throw new UnsupportedOperationException("a single view of " + bytes + " bytes of RAM");
+    /** Views of the whole RAM, one per chunk of the mapping, in order (what the compare-scan tracker reads). */
+    List<ByteBuffer> views() {
+        List<ByteBuffer> views = new ArrayList<>(chunks.length);
+        for (MappedByteBuffer c : chunks) {
+            views.add(c.duplicate());
         }
-        return chunks[0].duplicate();
+        return views;
     }
 }

@@ -192,7 +192,7 @@ final class QemuDomain implements ProtectedDomain {
                 RamMapping m = ramMapping(guest, ram);
                 tracker = UffdDirtyTracker.attach(pid, QemuSettings.UFFD_FD, m.start(), m.length(), PAGE_SIZE);
             } else {
-                tracker = new CompareDirtyTracker(ram.view(), PAGE_SIZE);
+                tracker = new CompareDirtyTracker(ram.views(), PAGE_SIZE);
             }
             LOG.info("Dirty log of {} started ({})", id, tracker.name());
         } catch (IOException e) {

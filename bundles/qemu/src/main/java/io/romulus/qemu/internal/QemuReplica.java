@@ -175,7 +175,7 @@ final class QemuReplica implements Replica {
             }
             dropPreparation();
             try {
-                r.copyIn(epoch.pfns(), 0, epoch.pageCount(), epoch.pages().duplicate());
+                epoch.writePages(spec.pageSize(), r::copyIn);
             } catch (RuntimeException | Error e) {
                 // a full tmpfs under the RAM file raises SIGBUS, which the JVM reports as an InternalError here
                 torn = "checkpoint " + epoch.epoch() + " was applied in part only (" + e + "), over checkpoint "

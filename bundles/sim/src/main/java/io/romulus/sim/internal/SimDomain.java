@@ -70,6 +70,14 @@ public final class SimDomain implements ProtectedDomain {
         guest.write(pfn, offset, value);
     }
 
+    /**
+     * Writes {@code value + pfn} into each page {@code pfn} of {@code [from, to)} in one step, between two pauses, so
+     * that one checkpoint holds them all (tests use it for a checkpoint of a chosen size).
+     */
+    public void writeRange(long from, long to, long value) {
+        guest.writeRange(from, to, value);
+    }
+
     @Override
     public DomainInfo info() {
         return guest.info();

@@ -154,6 +154,22 @@ final class SimGuest {
         }
     }
 
+    /**
+     * Writes {@code value + pfn} into each page {@code pfn} of {@code [from, to)} in one step, so that one checkpoint
+     * holds them all.
+     */
+    void writeRange(long from, long to, long value) {
+        guest.lock();
+        try {
+            for (long pfn = from; pfn < to; pfn++) {
+                store(pfn, 8, value + pfn);
+                writeCount++;
+            }
+        } finally {
+            guest.unlock();
+        }
+    }
+
     DomainInfo info() {
         return new DomainInfo(id, memory.bytes(), SimMemory.PAGE_SIZE, !paused && !stopped, description());
     }

@@ -65,13 +65,15 @@ public final class SimReplica implements Replica {
     public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
         lock.writeLock().lock();
         try {
-            SimMemory m = usable();
-            ByteBuffer src = pages.duplicate();
-            for (int i = from; i < from + count; i++) {
-                m.writePage(pfns[i], src);
-            }
+            write(usable(), pfns, from, count, pages.duplicate());
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    private static void write(SimMemory m, long[] pfns, int from, int count, ByteBuffer src) {
+        for (int i = from; i < from + count; i++) {
+            m.writePage(pfns[i], src);
         }
     }
 
@@ -80,10 +82,7 @@ public final class SimReplica implements Replica {
         lock.writeLock().lock();
         try {
             SimMemory m = usable();
-            ByteBuffer src = epoch.pages().duplicate();
-            for (int i = 0; i < epoch.pageCount(); i++) {
-                m.writePage(epoch.pfns()[i], src);
-            }
+            epoch.writePages(SimMemory.PAGE_SIZE, (pfns, from, count, src) -> write(m, pfns, from, count, src));
             deviceState = epoch.deviceState().clone();
             committed = epoch.epoch();
         } finally {

@@ -162,9 +162,7 @@ final class XenReplica implements Replica {
             throw new HypervisorException("replica of " + spec.id() + ": " + broken);
         }
         try {
-            ByteBuffer pages = epoch.pages().duplicate();
-            pages.position(0);
-            image.writePages(epoch.pfns(), 0, epoch.pageCount(), pages);
+            epoch.writePages(spec.pageSize(), image::writePages);
             image.apply(next);
         } catch (IOException | IllegalArgumentException e) {
             broken = "applying epoch " + epoch.epoch() + " failed: " + e.getMessage();

@@ -2,6 +2,7 @@ package io.romulus.qemu.internal.dirty;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Dirty-page tracking for kernels without {@code PAGEMAP_SCAN} (before Linux 6.7): keeps a private copy of
@@ -12,15 +13,16 @@ import java.util.Arrays;
  * size, memory-bandwidth bound: tens of milliseconds per GiB), however few pages changed. A page that was
  * written with the value it already had is not reported, which is harmless for replication.
  *
- * <p>The memory is seen through a {@link ByteBuffer} (e.g. a {@code MappedByteBuffer} of QEMU's RAM file),
- * so one tracker covers at most 2 GiB; larger guests need one tracker per 2 GiB slice.
+ * <p>The memory is seen through {@link ByteBuffer}s (e.g. the {@code MappedByteBuffer}s of QEMU's RAM file), each of
+ * at most 2 GiB: a larger guest's memory is a list of slices, whose pages are numbered on from one slice to the next.
  */
 public final class CompareDirtyTracker implements DirtyTracker {
 
-    private final ByteBuffer memory;
-    private final ByteBuffer copy;
+    private final ByteBuffer[] memory;
+    private final ByteBuffer[] copy;
+    /** The number of the first page of each slice. */
+    private final long[] firstPage;
     private final int pageSize;
-    private final int size;
     private long[] pages = new long[64];
 
     /**
@@ -28,36 +30,58 @@ public final class CompareDirtyTracker implements DirtyTracker {
      * The buffer is not modified (its position and limit are not used afterwards).
      */
     public CompareDirtyTracker(ByteBuffer memory, int pageSize) {
-        if (pageSize <= 0 || memory.remaining() % pageSize != 0) {
-            throw new IllegalArgumentException(
-                    "memory size " + memory.remaining() + " is not a multiple of the page size " + pageSize);
-        }
-        this.memory = memory.slice();
+        this(List.of(memory), pageSize);
+    }
+
+    /**
+     * Starts tracking the memory made of {@code slices}, in order, each from its position to its limit, taking the
+     * first copy now. The buffers are not modified.
+     */
+    public CompareDirtyTracker(List<ByteBuffer> slices, int pageSize) {
+        int n = slices.size();
+        this.memory = new ByteBuffer[n];
+        this.copy = new ByteBuffer[n];
+        this.firstPage = new long[n];
         this.pageSize = pageSize;
-        this.size = this.memory.capacity();
-        byte[] initial = new byte[size];
-        this.memory.get(0, initial);
-        this.copy = ByteBuffer.wrap(initial);
+        long page = 0;
+        for (int i = 0; i < n; i++) {
+            ByteBuffer slice = slices.get(i);
+            if (pageSize <= 0 || slice.remaining() % pageSize != 0) {
+                throw new IllegalArgumentException(
+                        "memory size " + slice.remaining() + " is not a multiple of the page size " + pageSize);
+            }
+            memory[i] = slice.slice();
+            byte[] initial = new byte[memory[i].capacity()];
+            memory[i].get(0, initial);
+            copy[i] = ByteBuffer.wrap(initial);
+            firstPage[i] = page;
+            page += initial.length / pageSize;
+        }
     }
 
     @Override
     public synchronized long[] harvest() {
         int count = 0;
-        int offset = 0;
-        while (offset < size) {
-            int length = size - offset;
-            int at = memory.slice(offset, length).mismatch(copy.slice(offset, length));
-            if (at < 0) {
-                break;
+        for (int i = 0; i < memory.length; i++) {
+            ByteBuffer m = memory[i];
+            ByteBuffer c = copy[i];
+            int size = m.capacity();
+            int offset = 0;
+            while (offset < size) {
+                int length = size - offset;
+                int at = m.slice(offset, length).mismatch(c.slice(offset, length));
+                if (at < 0) {
+                    break;
+                }
+                int page = (offset + at) / pageSize;
+                int pageStart = page * pageSize;
+                c.put(pageStart, m, pageStart, pageSize);
+                if (count == pages.length) {
+                    pages = Arrays.copyOf(pages, count * 2);
+                }
+                pages[count++] = firstPage[i] + page;
+                offset = pageStart + pageSize;
             }
-            int page = (offset + at) / pageSize;
-            int pageStart = page * pageSize;
-            copy.put(pageStart, memory, pageStart, pageSize);
-            if (count == pages.length) {
-                pages = Arrays.copyOf(pages, count * 2);
-            }
-            pages[count++] = page;
-            offset = pageStart + pageSize;
         }
         return Arrays.copyOf(pages, count);
     }

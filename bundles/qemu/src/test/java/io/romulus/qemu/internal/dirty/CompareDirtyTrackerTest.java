@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.ByteBuffer;
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
 
 class CompareDirtyTrackerTest {
@@ -51,6 +53,25 @@ class CompareDirtyTrackerTest {
             }
             whole.put(0, (byte) 42); // outside the tracked range
             assertArrayEquals(expected, tracker.harvest());
+            assertArrayEquals(new long[0], tracker.harvest());
+        }
+    }
+
+    /** A guest larger than one buffer: its memory in slices, whose pages are numbered on across them. */
+    @Test
+    void numbersThePagesOfSeveralSlicesOnFromOneToTheNext() {
+        ByteBuffer first = ByteBuffer.allocateDirect(16 * PAGE);
+        ByteBuffer second = ByteBuffer.allocateDirect(16 * PAGE);
+        ByteBuffer third = ByteBuffer.allocate(3 * PAGE);
+        try (CompareDirtyTracker tracker = new CompareDirtyTracker(List.of(first, second, third), PAGE)) {
+            assertArrayEquals(new long[0], tracker.harvest());
+            touch(first, 15, PAGE - 1);
+            touch(second, 0, 0);
+            touch(second, 9, 100);
+            touch(third, 2, PAGE - 1);
+            assertArrayEquals(new long[] {15, 16, 25, 34}, tracker.harvest());
+            touch(third, 0, 0);
+            assertArrayEquals(new long[] {32}, tracker.harvest());
             assertArrayEquals(new long[0], tracker.harvest());
         }
     }
