@@ -74,6 +74,36 @@ public interface Replica extends AutoCloseable {
     }
 
     /**
+     * Planned switchover: the primary paused the domain at this replica's committed epoch and asks whether it can
+     * take over from exactly there. A binding may prepare the activation now, so that the {@link #activatePaused}
+     * that follows the primary's "go" only has to let the domain run: load the committed device state into a standby
+     * process that stays stopped, and move the guest's addresses to this host, where what clients send meanwhile
+     * waits until the domain runs (the paused primary would only drop it). Nothing may run before activation (I5).
+     * Until {@link #activatePaused}, {@link #activate(List)} or {@link #unprepare()}, no epoch is applied (the primary
+     * is paused); a binding must still drop the preparation by itself before applying one. The default prepares
+     * nothing.
+     *
+     * @param disks the disks the domain will be activated with, as for {@link #activate(List)}
+     * @return whether anything was prepared
+     * @throws HypervisorException if preparing failed; the binding has then undone what it did, and activation
+     *                             starts from scratch
+     * @since 1.9
+     */
+    default boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        return false;
+    }
+
+    /**
+     * The switchover that {@link #prepareActivation} prepared for did not happen (it aborted, or the stream goes on
+     * with a later epoch): the replica returns to a clean replica, its standby to a clean standby; the primary moves
+     * the guest's addresses back. The default does nothing.
+     *
+     * @since 1.9
+     */
+    default void unprepare() {
+    }
+
+    /**
      * Offers the binding to prepare the replica's failover ahead of time, with the disks as {@link #activate(List)}
      * will be given them: a binding may start the VM's process now, stopped and waiting for a committed device state,
      * so that a failover only loads that state and lets it run. The standby must never run before activation, and

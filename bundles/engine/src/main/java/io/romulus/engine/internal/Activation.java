@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -14,8 +15,10 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
+import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.transport.CheckpointTransport;
+import io.romulus.api.transport.Hello;
 import io.romulus.api.witness.Witness;
 
 import org.slf4j.Logger;
@@ -97,12 +100,19 @@ final class Activation {
         }
         long start = System.nanoTime();
         Witness.Lease lease = null;
+        PreOpenedStream stream = null;
         try {
-            lease = switchoverLease(id);
             String lineage = b.lineage();
             String back = b.returnAddress();
+            InetSocketAddress peer = ProtectRequest.parsePeer(back);
+            HandOverTimeline timeline = new HandOverTimeline(id, epoch, start);
+            // the stream back to the old primary, which keeps its replica as a backup already, opens beside the
+            // activation
+            stream = openStreamBack(id, b, peer, lineage, epoch);
+            lease = switchoverLease(id);
             BackupReplica.Activated running = b.activate(true);
-            primaries.protectSwitchedOver(id, running, lease, b, ProtectRequest.parsePeer(back), lineage, epoch);
+            timeline.mark(running.paused() ? "activated paused" : "activated running");
+            primaries.protectSwitchedOver(id, running, lease, b, peer, lineage, epoch, timeline, stream);
             engine.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switched over to this node at checkpoint " + epoch
                     + ": it runs here " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms after the "
                     + "hand-over" + (running.paused() ? ", protected back towards " + back + ", which resumes its "
@@ -111,11 +121,35 @@ final class Activation {
             if (lease != null) {
                 lease.close();
             }
+            if (stream != null) {
+                stream.discard("taking the domain over failed");
+            }
             LOG.error("SWITCHOVER: taking {} over at checkpoint {} failed", id, epoch, e);
             engine.alarms().raise(Alarm.Kind.FAILED, id, "the switchover of " + id + " to this node failed after its "
                     + "old primary stopped: " + e.getMessage() + "; the old primary keeps a replica of checkpoint "
                     + epoch + ": run romulus:failover " + id + " there");
         }
+    }
+
+    /**
+     * Opens the stream back to {@code peer}, the old primary of {@code id}, with the HELLO the protection's first
+     * attempt will send (resuming the replica it kept of {@code epoch}), or returns null where it cannot tell that
+     * HELLO ahead (disks, no transport, a name that does not resolve).
+     */
+    private PreOpenedStream openStreamBack(DomainId id, BackupReplica b, InetSocketAddress peer, String lineage,
+            long epoch) {
+        CheckpointTransport t = helpers.transport();
+        ReplicaSpec spec = b.specWithoutDisks();
+        if (t == null || spec == null || lineage == null) {
+            return null;
+        }
+        InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
+        if (target.isUnresolved()) {
+            return null;
+        }
+        Hello hello = BackupLink.hello(engine.settings().nodeId(), id, spec.memoryBytes(), spec.pageSize(),
+                b.options(), List.of(), lineage, new long[] {epoch, epoch}, target, t);
+        return PreOpenedStream.open(t, target, hello, id);
     }
 
     /**

@@ -5,12 +5,14 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
+import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.CheckpointTransport;
@@ -53,6 +55,8 @@ final class BackupLink {
     private final LoopSignal signal;
     /** The backup asked for a switchover to itself. */
     private final Runnable switchoverAsked;
+    /** The stream a switchover opened ahead for the first connection attempt, or null. */
+    private volatile PreOpenedStream preOpened;
 
     BackupLink(DomainId id, InetSocketAddress peer, Map<String, String> options, String lineage,
             EngineSettings settings, DomainInfo info, PrimaryProtection.Node node, UnackedCheckpoints ledger,
@@ -136,6 +140,11 @@ final class BackupLink {
             }
             signal.awaitNanos(TimeUnit.MILLISECONDS.toNanos(settings.reconnectDelayMs()));
         }
+        PreOpenedStream pre = preOpened;
+        preOpened = null;
+        if (pre != null) {
+            pre.discard("the protection stopped before it connected");
+        }
         return null;
     }
 
@@ -147,21 +156,21 @@ final class BackupLink {
         if (target.isUnresolved()) {
             throw new CheckpointException("cannot resolve " + peer.getHostString());
         }
-        Map<String, String> helloOptions = new LinkedHashMap<>(options);
-        DiskAnnouncement.announce(disks.disks(), helloOptions);
-        helloOptions.put(PrimaryProtection.LINEAGE_OPTION, lineage);
         long[] range = ledger.resumeRange();
-        if (range != null) {
-            helloOptions.put(PrimaryProtection.RESUME_OPTION, range[0] + "-" + range[1]);
-        }
-        String back = returnAddress(target, t);
-        if (back != null) {
-            helloOptions.put(PrimaryProtection.RETURN_OPTION, back);
-        }
-        Hello hello = new Hello(settings.nodeId(), id.toString(), id.binding(), info.memoryBytes(), info.pageSize(),
-                helloOptions);
+        Hello hello = hello(settings.nodeId(), id, info.memoryBytes(), info.pageSize(), options, disks.disks(),
+                lineage, range, target, t);
         BackupAcks acks = new BackupAcks(receiver, signal, switchoverAsked);
-        CheckpointChannel channel = t.connect(target, hello, acks);
+        PreOpenedStream pre = preOpened;
+        preOpened = null;
+        CheckpointChannel channel;
+        if (pre != null && pre.hello().equals(hello)) {
+            channel = pre.take(acks, PrimaryProtection.switchoverTimeoutMs(settings));
+        } else {
+            if (pre != null) {
+                pre.discard("this node's HELLO differs from the one it was opened with");
+            }
+            channel = t.connect(target, hello, acks);
+        }
         PrimaryStream s = new PrimaryStream(id, channel, info.pageSize(), node.stagingSegmentBytes(), history,
                 signal);
         HelloReply reply = channel.peer();
@@ -182,6 +191,34 @@ final class BackupLink {
         LOG.info("{} stream of {} to backup {} ({}) is up", reconnecting ? "Reconnected:" : "Connected:", id,
                 reply.nodeId(), PrimaryProtection.hostPort(peer));
         return s;
+    }
+
+    /**
+     * The HELLO of a stream of {@code id} from node {@code nodeId} to {@code target}: the binding's options, the
+     * disks, the lineage, the checkpoints it can resume from ({@code range}, or null) and where this node's stream
+     * listens.
+     */
+    static Hello hello(String nodeId, DomainId id, long memoryBytes, int pageSize, Map<String, String> options,
+            List<GuestDisk> disks, String lineage, long[] range, InetSocketAddress target, CheckpointTransport t) {
+        Map<String, String> helloOptions = new LinkedHashMap<>(options);
+        DiskAnnouncement.announce(disks, helloOptions);
+        helloOptions.put(PrimaryProtection.LINEAGE_OPTION, lineage);
+        if (range != null) {
+            helloOptions.put(PrimaryProtection.RESUME_OPTION, range[0] + "-" + range[1]);
+        }
+        String back = returnAddress(target, t);
+        if (back != null) {
+            helloOptions.put(PrimaryProtection.RETURN_OPTION, back);
+        }
+        return new Hello(nodeId, id.toString(), id.binding(), memoryBytes, pageSize, helloOptions);
+    }
+
+    /**
+     * A switchover handed the domain to this node: {@code pre} is the stream back to the old primary, opened while
+     * the domain was activated; the first connection attempt takes it.
+     */
+    void preOpened(PreOpenedStream pre) {
+        preOpened = pre;
     }
 
     /**

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -93,6 +94,11 @@ final class BackupReplica {
     Map<String, String> options = Map.of();
     @GuardedBy("lock")
     String returnAddress;
+    /** The replica was kept by a switchover's old primary, and the new primary has not resumed it yet. */
+    private final AtomicBoolean awaitingNewPrimary = new AtomicBoolean();
+    /** The checkpoint a switchover's "prepare" had the binding prepare the activation at, or -1. */
+    @GuardedBy("lock")
+    private long prepared = -1;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -153,6 +159,23 @@ final class BackupReplica {
         synchronized (lock) {
             return options;
         }
+    }
+
+    /** What the committed replica is of, when it has one and no disks; else null. */
+    ReplicaSpec specWithoutDisks() {
+        synchronized (lock) {
+            return committed == null || !committedDisks.isEmpty() ? null : committed.spec();
+        }
+    }
+
+    /** A switchover's old primary keeps this replica: the new primary resumes it while it activates the domain. */
+    void awaitNewPrimary() {
+        awaitingNewPrimary.set(true);
+    }
+
+    /** Whether this is the new primary's first stream into a replica kept by a switchover; forgets it. */
+    boolean takeAwaitingNewPrimary() {
+        return awaitingNewPrimary.getAndSet(false);
     }
 
     /** The lineage of the stream that feeds (or last fed) the replica, or null. */
@@ -366,6 +389,48 @@ final class BackupReplica {
             if (returnAddress == null) {
                 throw new CheckpointException("the primary did not say where its stream listens, so it could not "
                         + "become the backup of " + id);
+            }
+            prepareActivation(epoch);
+        }
+    }
+
+    /**
+     * The binding may prepare the activation at {@code epoch} now ({@link Replica#prepareActivation}): its standby
+     * loads the committed device state and the guest's addresses move here, so that "go" only lets the domain run.
+     * Replicas with disks are activated as before. A binding that fails to prepare activates from scratch.
+     */
+    @GuardedBy("lock")
+    private void prepareActivation(long epoch) {
+        if (!committedDisks.isEmpty()) {
+            return;
+        }
+        try {
+            if (committed.prepareActivation(List.of())) {
+                prepared = epoch;
+                showDetail("switchover to this node prepared at checkpoint " + epoch);
+            }
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.warn("{}: preparing the switchover's activation at checkpoint {} failed ({}); \"go\" activates it "
+                    + "from scratch", id, epoch, e.getMessage());
+        }
+    }
+
+    /**
+     * A checkpoint is about to be applied to the committed replica: a switchover prepared at an earlier one did not
+     * happen, and the binding takes its preparation back ({@link Replica#unprepare}).
+     */
+    void dropPreparation() {
+        synchronized (lock) {
+            if (prepared < 0 || committed == null) {
+                return;
+            }
+            LOG.info("{}: the switchover prepared at checkpoint {} did not happen; the preparation is taken back",
+                    id, prepared);
+            prepared = -1;
+            try {
+                committed.unprepare();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: taking back the switchover's preparation failed", id, e);
             }
         }
     }

@@ -65,6 +65,9 @@ final class EpochLoop {
     /** Set by the loop when a switchover handed the domain to the backup, before it ends. */
     private volatile boolean switchedOver;
 
+    /** A switchover handed the domain to this node: its steps until the first output is released, or null. */
+    private volatile HandOverTimeline handOverTimeline;
+
     /** The current stream, published lock-free for the status and for a stop that cannot wait for the loop. */
     private volatile PrimaryStream stream;
 
@@ -94,6 +97,11 @@ final class EpochLoop {
 
     void start() {
         thread.start();
+    }
+
+    /** Times this node's part of the switchover that handed the domain to it, until its first output leaves. */
+    void timeHandOver(HandOverTimeline timeline) {
+        handOverTimeline = timeline;
     }
 
     /** The current stream, or null before the first. */
@@ -143,8 +151,12 @@ final class EpochLoop {
                 disks.commitAcknowledged();
                 return;
             }
-            // the domain runs until the interval since the last checkpoint began is over
-            long deadline = nextCheckpoint(periodStart, epochStart, status.currentIntervalMs());
+            // the domain runs until the interval since the last checkpoint began is over; until the first output
+            // after a switchover is released, a fifth of the interval after it resumed: what the domain answers to
+            // the requests that waited for it leaves that much sooner
+            long intervalMs = status.currentIntervalMs();
+            long deadline = handOverTimeline == null ? nextCheckpoint(periodStart, epochStart, intervalMs)
+                    : epochStart + Math.max(1, TimeUnit.MILLISECONDS.toNanos(intervalMs) / 5);
             long now;
             while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
                 signal.awaitNanos(deadline - now);
@@ -211,6 +223,10 @@ final class EpochLoop {
             }
             // hand N to the sender; its ACK releases output N (acknowledged, below)
             s.sendAsync(epoch, staging, paused.deviceState, diskWrites);
+            HandOverTimeline t = handOverTimeline;
+            if (t != null) {
+                t.mark("checkpoint " + epoch + " sent");
+            }
             if (sw != null) {
                 boolean done;
                 try {
@@ -339,6 +355,11 @@ final class EpochLoop {
             return; // an ACK at least as new came first
         }
         outputs.release(epoch);
+        HandOverTimeline t = handOverTimeline;
+        if (t != null) {
+            handOverTimeline = null;
+            t.released(epoch);
+        }
         Long pauseEnd = ledger.takePauseEnd(epoch);
         if (pauseEnd != null) {
             history.acknowledged(epoch, System.nanoTime() - pauseEnd);
@@ -491,6 +512,10 @@ final class EpochLoop {
                 }
                 everConnected = true;
                 stream = s;
+                HandOverTimeline t = handOverTimeline;
+                if (t != null) {
+                    t.mark("stream back up");
+                }
                 try {
                     if (s.resumedFrom() >= 0) {
                         link.resumed(s);

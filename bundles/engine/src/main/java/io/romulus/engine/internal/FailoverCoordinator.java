@@ -110,11 +110,16 @@ final class FailoverCoordinator implements AutoCloseable {
      * by then is judged as usual, so a crash during an update delays failover by at most the grace.
      */
     void grace(DomainId id, long graceMs) {
+        grace(id, graceMs, "is being updated");
+    }
+
+    /** {@link #grace(DomainId, long)}, the log saying why: the primary {@code why}. */
+    void grace(DomainId id, long graceMs, String why) {
         Watch w = watches.get(id);
         if (w != null && graceMs > 0) {
             w.graceUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMs);
-            LOG.info("The primary {} of {} is being updated: no automatic failover for {} ms unless it stays silent "
-                    + "longer", w.primaryNode, id, graceMs);
+            LOG.info("The primary {} of {} {}: no automatic failover for {} ms unless it stays silent longer",
+                    w.primaryNode, id, why, graceMs);
         }
     }
 

@@ -142,14 +142,17 @@ final class Primaries {
      * (no full copy, and nothing the domain writes or sends is missed).
      */
     void protectSwitchedOver(DomainId id, BackupReplica.Activated running, Witness.Lease lease, BackupReplica b,
-            InetSocketAddress peer, String lineage, long epoch) throws Exception {
+            InetSocketAddress peer, String lineage, long epoch, HandOverTimeline timeline, PreOpenedStream stream)
+            throws Exception {
         EngineSettings s = engine.settings();
         ProtectedDomain d = running.domain();
         List<PrimaryProtection.Output> outputs;
         try {
             helpers.checkDisks(d);
             outputs = helpers.attachOutputs(d, OutputBuffer::close);
+            timeline.mark("output buffers attached");
             d.startDirtyLog();
+            timeline.mark("dirty log started");
         } catch (Exception e) {
             roles.activated.put(id, new DomainRoles.Activated(d, lease));
             roles.replicas.remove(id, b);
@@ -161,15 +164,17 @@ final class Primaries {
         InetSocketAddress heartbeat = resolved(InetSocketAddress.createUnresolved(peer.getHostString(),
                 s.peerHeartbeatPort()));
         PrimaryProtection p = PrimaryProtection.switchedOver(id, peer, heartbeat, b.options(), lineage, epoch,
-                running.paused(), s, d, outputs, engine, lease);
+                running.paused(), s, d, outputs, engine, lease, timeline, stream);
         synchronized (roles.lock) {
             roles.primaries.put(id, p);
             roles.replicas.remove(id, b);
         }
         if (running.paused()) {
             d.resume(); // I5: the old primary stopped its copy before it sent the hand-over this follows
+            timeline.mark("running");
             try {
                 d.announce(); // the binding left it paused, so it has not told the network where it runs now
+                timeline.mark("announced");
             } catch (HypervisorException | RuntimeException e) {
                 LOG.warn("Announcing {} from here after the switchover failed: {}", id, e.getMessage());
             }

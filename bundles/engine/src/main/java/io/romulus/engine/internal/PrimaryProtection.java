@@ -152,6 +152,7 @@ final class PrimaryProtection {
     private final EpochLoop loop;
     private final DiskCheckpoints disks;
     private final PrimarySwitchover switchover;
+    private final BackupLink link;
 
     /**
      * @param heartbeat where the backup's failure detector listens
@@ -214,6 +215,7 @@ final class PrimaryProtection {
                 signal, disks);
         BackupLink link = new BackupLink(id, peer, this.options, lineage, settings, domain.info(), node, ledger, disks,
                 this.outputs, guard, heartbeats, status, history, signal, this::switchoverAskedByBackup);
+        this.link = link;
         InitialSync initialSync = new InitialSync(id, domain.info(), settings.initialCopyBatch(), this.domain,
                 ledger, disks, status, signal);
         ProtectionTeardown teardown = new ProtectionTeardown(id, this.domain, this.outputs, disks, guard, heartbeats,
@@ -231,10 +233,15 @@ final class PrimaryProtection {
      */
     static PrimaryProtection switchedOver(DomainId id, InetSocketAddress peer, InetSocketAddress heartbeat,
             Map<String, String> options, String lineage, long epoch, boolean resumable, EngineSettings settings,
-            ProtectedDomain domain, List<Output> outputs, Node node, Witness.Lease lease) {
+            ProtectedDomain domain, List<Output> outputs, Node node, Witness.Lease lease, HandOverTimeline timeline,
+            PreOpenedStream stream) {
         HandedOver h = new HandedOver(id, peer, heartbeat, settings.intervalMs(), options, false, lineage, epoch + 1,
                 epoch, epoch, resumable, !resumable, true, new TreeMap<>());
         PrimaryProtection p = new PrimaryProtection(h, settings, domain, outputs, node, lease);
+        p.loop.timeHandOver(timeline);
+        if (stream != null) {
+            p.link.preOpened(stream);
+        }
         String noDisks = resumable ? p.disks.resume(epoch) : null;
         if (noDisks != null) {
             // the old primary's disks cannot be continued: it gets a full copy, and output passes meanwhile

@@ -25,18 +25,23 @@ import org.slf4j.LoggerFactory;
  * checkpoint N with the domain left paused (ARCHITECTURE.md section 6, "Planned switchover").
  *
  * <ol>
- * <li>Wait for ACK(N): output stays held until it comes (I1); N is then the backup's committed replica.</li>
- * <li>Ask the backup whether it can activate from exactly N (HANDOVER "prepare"); it answers "ready" or "refused".</li>
+ * <li>Wait for ACK(N): output stays held until it comes (I1); N is then the backup's committed replica. All that is
+ * held then leaves (it was produced before the final pause, so N has it), before the next step may move the domain's
+ * addresses away from this host.</li>
+ * <li>Ask the backup whether it can activate from exactly N (HANDOVER "prepare"); it answers "ready" or "refused".
+ * Meanwhile it may prepare the activation: load N's device state into its standby and move the domain's addresses
+ * to its host, where clients' packets wait for the domain instead of reaching this paused copy.</li>
  * <li>Point of no return: this node's copy stops for good: the domain stops and its memory image is kept as a
- * replica of the same lineage at N. What output is held leaves (it was produced before the final pause, so N has
- * it), the witness's lease is given back, and the replica takes the place of the primary protection.</li>
+ * replica of the same lineage at N. The witness's lease is given back, and the replica takes the place of the
+ * primary protection.</li>
  * <li>Only then HANDOVER "go" is sent, the last record of the stream: the backup activates from N. The records of a
  * stream arrive in order, so the backup cannot run the domain before this node stopped it: I5 holds without a
  * witness, and with one the lease is free before the backup asks for it. The heartbeats stop and the (empty) output
  * buffers close after it.</li>
  * </ol>
- * Before step 3 anything that fails (no ACK in time, a refusal, no answer, the link dropping) aborts: the domain
- * resumes here, still protected, and a SWITCHOVER alarm says why. The backup, which never got "go", keeps its
+ * Before step 3 anything that fails (no ACK in time, a refusal, no answer, the link dropping) aborts: output is held
+ * again, the domain resumes here, still protected, its addresses are announced here again, and a SWITCHOVER alarm
+ * says why. The backup, which never got "go", keeps its
  * replica and drops the preparation with the next checkpoint.
  *
  * <p>After "go" the new primary protects the domain back towards this node, which resumes its replica: the new
@@ -66,6 +71,12 @@ final class PrimarySwitchover {
     private final PrimaryProtection.Node node;
     private final LoopSignal signal;
     private final DiskCheckpoints disks;
+    /**
+     * Output passes, and the backup was (or is about to be) asked to prepare the hand-over, so it may have moved the
+     * domain's addresses to its host ({@link io.romulus.api.hypervisor.Replica#prepareActivation}): an abort holds
+     * output again and announces the addresses here again. The loop's thread only.
+     */
+    private boolean prepared;
     /** An operator's switchover, waiting for the loop's next checkpoint. */
     private final AtomicReference<Request> pending = new AtomicReference<>();
 
@@ -127,14 +138,20 @@ final class PrimarySwitchover {
         String backupNode = s.channel.peer().nodeId();
         long checkpointed = System.nanoTime();
         long acked;
+        prepared = false;
         try {
             if (!await(s, () -> ledger.lastAcked() >= epoch)) {
                 return abort(req, d, "the backup did not acknowledge the final checkpoint " + epoch + " within "
                         + timeoutMs + " ms");
             }
             acked = System.nanoTime();
-            // ACK(N) releases output N on the transport's thread; it may not have done so yet: N is acknowledged
-            outputs.release(epoch);
+            // everything held was produced before the final pause (the domain is paused): N, acknowledged, has it.
+            // It all leaves now, also what reached the buffer after N was sealed, and before "prepare", which may move
+            // the domain's addresses to the backup's host: a frame of this copy after that would point the network
+            // back here (and what is still held when this copy stops would be lost with its interfaces). An abort
+            // holds output again before the domain resumes (I1)
+            outputs.pass();
+            prepared = true;
             try {
                 s.channel.prepareHandOver(epoch);
             } catch (CheckpointException e) {
@@ -159,9 +176,6 @@ final class PrimarySwitchover {
         if (kept == null && domain.present()) {
             return abort(req, d, "this node could not stop its copy of the domain");
         }
-        // what is held was produced before the final pause: checkpoint N, acknowledged, has it. It leaves before "go",
-        // so that nothing of the old copy follows the new primary's first reply on the wire
-        outputs.pass();
         guard.releaseLease();
         List<BackupReplica.ReplicaDisk> keptDisks = handOverDisks(epoch, kept != null);
         if (keptDisks == null && kept != null) {
@@ -190,13 +204,15 @@ final class PrimarySwitchover {
             status.set(ProtectionState.STOPPED, why);
             return true;
         }
+        long sent = System.nanoTime();
         // what no longer matters to the domain's run ends after "go": the heartbeats, the (empty) output buffers
         heartbeats.close();
         outputs.close(false);
         String done = id + " handed over to " + backupNode + " at checkpoint " + epoch + " (this node stopped its "
                 + "copy " + blackoutMs + " ms after the request and is its backup now"
                 + (kept == null ? "; the binding could not keep the memory image, so protection back copies the "
-                        + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts + ")";
+                        + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts
+                + ", the hand-over sent " + ms(sent - stopped) + " ms later)";
         status.set(ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
                 + epoch);
         LOG.info("SWITCHOVER: {}", done);
@@ -273,6 +289,9 @@ final class PrimarySwitchover {
     private boolean abort(Request req, ProtectedDomain d, String why) {
         String message = "switchover of " + id + " aborted: " + why + "; the domain runs on this node, still "
                 + "protected";
+        if (prepared) {
+            outputs.hold(); // before the domain runs again: its output waits for checkpoint N+1's ACK (I1)
+        }
         try {
             d.resume();
         } catch (HypervisorException | RuntimeException e) {
@@ -280,6 +299,15 @@ final class PrimarySwitchover {
             status.failed("resuming after an aborted switchover failed: " + e.getMessage());
             message = "switchover of " + id + " aborted: " + why + "; resuming the domain here failed: "
                     + e.getMessage();
+        }
+        if (prepared) {
+            // the backup may have moved the domain's addresses to its host at "prepare": they come back here
+            try {
+                d.announce();
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.warn("{}: announcing the domain here again after the aborted switchover failed: {}", id,
+                        e.getMessage());
+            }
         }
         LOG.warn("SWITCHOVER ABORTED: {}", message);
         node.alarms().raise(Alarm.Kind.SWITCHOVER, id, message);

@@ -119,6 +119,9 @@ final class ReplicaCommitter {
      */
     private void apply(Replica replica, CommittedEpoch epoch, boolean committed) throws CheckpointException {
         long e = epoch.epoch();
+        if (committed) {
+            r.dropPreparation();
+        }
         try {
             replica.applyCommitted(epoch);
         } catch (HypervisorException | RuntimeException | Error ex) {

@@ -123,6 +123,11 @@ final class ReplicaIntake {
                     range.get()[0], range.get()[1], disks, bindingOptions, returnAddress);
             if (sink != null) {
                 failovers.watch(id, hello.nodeId());
+                if (existing.takeAwaitingNewPrimary()) {
+                    // a switchover's new primary opens this stream while it is still activating the domain: its
+                    // heartbeats start once it runs, so its silence until then convicts nothing
+                    failovers.grace(id, settings.get().handoverGraceMs(), "is taking the domain over (switchover)");
+                }
                 long from = existing.committedEpoch();
                 return new Accepted(sink, new HelloReply(nodeId, from, from));
             }
@@ -220,6 +225,7 @@ final class ReplicaIntake {
         }
         b.show(ProtectionState.STANDBY, "switched over to " + h.primaryNode() + " at checkpoint "
                 + h.committedEpoch() + "; waiting for it to resume this replica as its backup");
+        b.awaitNewPrimary();
         BackupReplica old = roles.replicas.put(id, b);
         if (old != null) {
             old.close();

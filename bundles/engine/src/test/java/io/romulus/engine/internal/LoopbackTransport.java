@@ -63,6 +63,10 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile long initialAckDelayMs;
     /** The backup applies checkpoints but its ACKs are lost on the way back. */
     volatile boolean dropAcks;
+    /** The backup's answers to a switchover's "prepare" are lost on the way back. */
+    volatile boolean dropHandOverAnswers;
+    /** Streams from this node that it aborted (ended with an ERROR). */
+    final AtomicInteger aborted = new AtomicInteger();
     /** This node does not say where its stream listens (no {@code romulus.return} in its HELLOs). */
     volatile boolean unlisted;
     volatile Link current;
@@ -190,7 +194,9 @@ final class LoopbackTransport implements CheckpointTransport {
                         case "prepare" -> {
                             try {
                                 sink.prepareHandOver(r.epoch());
-                                listener.handOverReady(r.epoch());
+                                if (!dropHandOverAnswers) {
+                                    listener.handOverReady(r.epoch());
+                                }
                             } catch (CheckpointException e) {
                                 listener.handOverRefused(r.epoch(), e.getMessage());
                             }
@@ -344,6 +350,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
         @Override
         public void abort(String reason) {
+            aborted.incrementAndGet();
             fail(new CheckpointException("the primary reported: " + reason));
         }
 

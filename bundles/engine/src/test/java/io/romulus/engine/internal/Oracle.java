@@ -36,6 +36,16 @@ final class Oracle {
     final List<Long> committed = new CopyOnWriteArrayList<>();
     final List<String> mismatches = new CopyOnWriteArrayList<>();
     final AtomicInteger checked = new AtomicInteger();
+    /** What the engine asked the backup's replicas to prepare for a switchover, and take back, in order. */
+    final List<String> preparations = new CopyOnWriteArrayList<>();
+    /** Whether the backup's replicas say they prepared a switchover's activation when asked. */
+    volatile boolean prepareActivations = true;
+    /** How long the backup's replicas take to activate for a switchover. */
+    volatile long activationDelayMs;
+    /** The backup's replicas fail to activate for a switchover. */
+    volatile boolean failActivation;
+    /** Announcements of the primary's domains. */
+    final AtomicInteger announces = new AtomicInteger();
     /** Replicas the backup's binding built: one per stream that started with an initial copy. */
     final AtomicInteger replicas = new AtomicInteger();
     /** The replica's CRC32C after each apply, by committed epoch. */
@@ -136,6 +146,12 @@ final class Oracle {
         }
 
         @Override
+        public void announce() throws HypervisorException {
+            announces.incrementAndGet();
+            sim.announce();
+        }
+
+        @Override
         public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
             Replica r = sim.stopAsReplica(spec, epoch);
             Oracle o = reverse;
@@ -167,8 +183,38 @@ final class Oracle {
         }
 
         @Override
+        public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks) {
+            preparations.add("prepare " + sim.committedEpoch());
+            return prepareActivations;
+        }
+
+        @Override
+        public void unprepare() {
+            preparations.add("unprepare");
+        }
+
+        @Override
+        public ProtectedDomain activate(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
+                throws HypervisorException {
+            if (failActivation) {
+                throw new HypervisorException("activation failed (test)");
+            }
+            return sim.activate(disks);
+        }
+
+        @Override
         public ProtectedDomain activatePaused(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
                 throws HypervisorException {
+            if (failActivation) {
+                throw new HypervisorException("activation failed (test)");
+            }
+            if (activationDelayMs > 0) {
+                try {
+                    Thread.sleep(activationDelayMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             ProtectedDomain d = sim.activatePaused(disks);
             Oracle o = reverse;
             return o == null ? d : o.new Recording((SimDomain) d);

@@ -246,6 +246,9 @@ class SwitchoverTest {
         assertTrue(row(b, Role.PRIMARY).epoch() > n, "the new primary's checkpoints continue the old numbering");
         assertEquals(0, backward.replicas.get(), "no full copy back: A's binding built no new replica");
         assertEquals(1, linkB.connects.get(), "one stream back, resumed at once");
+        assertEquals(0, linkB.aborted.get(), "the stream back, opened beside the activation, is the one in use");
+        assertEquals(List.of("prepare " + n), forward.preparations,
+                "B's binding prepared the activation at \"prepare\", and it was not taken back");
         assertTrue(raised(b, Alarm.Kind.SWITCHOVER, "at checkpoint " + n));
 
         // I2 both ways
@@ -429,6 +432,85 @@ class SwitchoverTest {
     }
 
     @Test
+    void anAbortAfterTheBackupPreparedTakesThePreparationBackAndTheAddressesComeBack() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.dropHandOverAnswers = true; // B prepares, but its "ready" is lost
+
+        Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        assertTrue(e.getMessage().contains("did not answer the hand-over"), e.getMessage());
+        linkA.dropHandOverAnswers = false;
+        assertTrue(raised(a, Alarm.Kind.SWITCHOVER, "aborted"));
+        assertStillProtectedOnA(from);
+        // B's binding prepared the activation, and took it back before the next checkpoint was applied
+        assertEquals("unprepare", forward.preparations.get(1), forward.preparations.toString());
+        assertTrue(forward.preparations.get(0).startsWith("prepare "), forward.preparations.toString());
+        assertEquals(2, forward.preparations.size(), forward.preparations.toString());
+        // the addresses B may have moved at "prepare" are announced from A again
+        assertEquals(1, forward.announces.get());
+    }
+
+    @Test
+    void aTakeOverThatFailsClosesTheStreamOpenedBesideIt() throws Exception {
+        nodes();
+        protectOnA(20);
+        forward.failActivation = true;
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+
+        // past "go" A stopped its copy; B could not run the domain, says so, and closes the stream it opened back
+        await().atMost(Duration.ofSeconds(30)).until(() -> raised(b, Alarm.Kind.FAILED, "romulus:failover"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> linkB.aborted.get() == 1);
+        assertEquals(1, linkB.connects.get(), "the stream back was opened beside the activation");
+        assertNull(simA.domain("demo"), "A's copy stopped for good (I5)");
+        assertNull(simB.domain("demo"), "B did not run the domain");
+        assertNull(row(b, Role.PRIMARY));
+        ProtectionStatus kept = row(a, Role.BACKUP);
+        assertEquals(n, kept.epoch(), "A keeps its replica of checkpoint " + n + " for romulus:failover there");
+        assertTrue(kept.state() != ProtectionState.PROTECTED, kept.toString());
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void theOldPrimaryDoesNotConvictTheNewOneWhileItActivatesTheDomain() throws Exception {
+        forward.reverse = backward;
+        FakeDetector detectorA = new FakeDetector("node-a");
+        a = automatic("node-a", backward.backup(forward.primary(simA)), simA, linkA);
+        b = automatic("node-b", forward.backup(simB), simB, linkB);
+        a.setDetector(detectorA);
+        b.setDetector(new FakeDetector("node-b"));
+        protectOnA(20);
+        forward.activationDelayMs = 1500; // B takes its time to run the domain, and sends no heartbeat meanwhile
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        // A accepts B's stream, opened beside the activation, and watches B, which is silent: A's detector suspects it
+        await().atMost(Duration.ofSeconds(10)).until(() -> detectorA.watches("node-b"));
+        detectorA.suspect("node-b");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertNull(simA.domain("demo"), "A did not run the domain while B took it over (I5)");
+        assertNotNull(simB.domain("demo"));
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+    }
+
+    /** A node that fails over by itself once its detector convicts the primary. */
+    private static Engine automatic(String name, io.romulus.api.hypervisor.Hypervisor binding, SimHypervisor sim,
+            LoopbackTransport link) {
+        Engine e = new Engine(EngineSettings.defaults(name).withFailoverMode(EngineSettings.FailoverMode.AUTOMATIC)
+                .withPeerHeartbeatPort(7490));
+        e.addHypervisor(binding);
+        e.addOutputBufferProvider(sim, 0);
+        e.setTransport(link);
+        return e;
+    }
+
+    @Test
     void onTheBackupItAsksThePrimaryOverTheStream() throws Exception {
         nodes();
         protectOnA(20);
@@ -459,7 +541,9 @@ class SwitchoverTest {
         long now = row(b, Role.BACKUP).epoch();
         await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(a, b, now + 10));
         assertNotNull(simA.domain("demo"));
-        assertTrue(!simA.domain("demo").isPaused(), "the domain runs again on the old primary");
+        // it pauses at every checkpoint: "runs again" is that it is seen running, not that it runs at one instant
+        await("the domain runs again on the old primary").atMost(Duration.ofSeconds(5))
+                .pollInterval(Duration.ofMillis(1)).until(() -> !simA.domain("demo").isPaused());
         assertNull(simB.domain("demo"), "the backup did not run it");
         assertNull(row(b, Role.PRIMARY));
         assertEquals(List.of(), forward.mismatches);

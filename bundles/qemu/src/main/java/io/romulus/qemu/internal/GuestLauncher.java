@@ -153,6 +153,10 @@ final class GuestLauncher {
 
         /** Where the time went, for the FAILOVER alarm ({@link io.romulus.api.hypervisor.ProtectedDomain}). */
         String detail() {
+            if (standby && loaded == started) {
+                return "standby QEMU prepared at the switchover's \"prepare\" (device state loaded and MAC address "
+                        + "moved then), running after " + runningMs() + " ms";
+            }
             return (standby ? "standby QEMU; MAC announced in " + TimeUnit.NANOSECONDS.toMillis(announced - started)
                     + " ms, " : "QEMU started cold (no standby); ") + "device state loaded in " + loadedMs()
                     + " ms, running after " + runningMs() + " ms";
@@ -191,11 +195,22 @@ final class GuestLauncher {
      * anything fails the standby's QEMU is killed and this throws; the caller may start a fresh one.
      */
     Resumed resumeStandby(DomainId id, VmDefinition vm, Standby standby, Path deviceState, List<GuestDisk> disks,
-            boolean run) throws HypervisorException {
+            boolean run, boolean preloaded) throws HypervisorException {
         QemuSettings s = settings.get();
         long started = System.nanoTime();
         QemuProcess p = standby.process();
-        CompletableFuture<Long> moved = CompletableFuture.supplyAsync(() -> {
+        if (preloaded) {
+            // a switchover's "prepare" loaded the device state and moved the MAC address here already
+            return load(id, vm, p, null, disks, "activating the prepared standby of", started,
+                    CompletableFuture.completedFuture(started), run);
+        }
+        CompletableFuture<Long> moved = moveHere(p, vm, s);
+        return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved, run);
+    }
+
+    /** {@link Standby#moveHere} on another thread; completes with when it was done. */
+    private static CompletableFuture<Long> moveHere(QemuProcess p, VmDefinition vm, QemuSettings s) {
+        return CompletableFuture.supplyAsync(() -> {
             try {
                 Standby.moveHere(p, vm, s);
                 return System.nanoTime();
@@ -203,7 +218,42 @@ final class GuestLauncher {
                 throw new CompletionException(e);
             }
         });
-        return load(id, vm, p, deviceState, disks, "activating the standby of", started, moved, run);
+    }
+
+    /**
+     * Switchover, at "prepare": moves the guest's MAC address to the standby's taps ({@link Standby#moveHere}), then
+     * loads {@code deviceState} into its QEMU, which stays paused until {@link #resumeStandby} with
+     * {@code preloaded} lets it run. Returns how long it took (ms); if anything fails the standby's QEMU is killed
+     * and this throws.
+     */
+    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState) throws HypervisorException {
+        QemuSettings s = settings.get();
+        long started = System.nanoTime();
+        QemuProcess p = standby.process();
+        try {
+            // first, and not beside the load: a client's next request, sent a few milliseconds after the old
+            // primary's last reply, must find the address here already, or it is lost with the old copy and waits
+            // for its TCP retransmission (200 ms and more)
+            Standby.moveHere(p, vm, s);
+        } catch (HypervisorException e) {
+            p.close();
+            throw new HypervisorException("preparing the standby of " + id + " failed: moving its MAC address here "
+                    + "failed: " + e.getMessage(), e);
+        }
+        try {
+            QmpClient qmp = p.qmp();
+            qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));
+            awaitStatus(qmp, id, "paused", s.qmpTimeoutMs());
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        } catch (IOException e) {
+            p.close();
+            throw new HypervisorException("preparing the standby of " + id + " failed: " + e.getMessage()
+                    + QemuProcess.logTail(p.dir()), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.close();
+            throw new HypervisorException("preparing the standby of " + id + " interrupted");
+        }
     }
 
     /**
@@ -218,9 +268,11 @@ final class GuestLauncher {
         FirstFrameWatch firstFrame = FirstFrameWatch.start(s.netns(), vm.nics().isEmpty() ? List.of() : p.taps());
         try {
             QmpClient qmp = p.qmp();
-            qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));
-            awaitStatus(qmp, id, "paused", s.qmpTimeoutMs());
-            long loaded = System.nanoTime();
+            if (deviceState != null) {
+                qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));
+                awaitStatus(qmp, id, "paused", s.qmpTimeoutMs());
+            }
+            long loaded = deviceState == null ? started : System.nanoTime();
             long announced = 0;
             if (moved != null) {
                 announced = moved.get(s.qmpTimeoutMs(), TimeUnit.MILLISECONDS);

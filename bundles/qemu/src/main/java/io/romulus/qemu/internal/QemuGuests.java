@@ -288,12 +288,12 @@ final class QemuGuests {
      * @param standby the replica's standby, or null; this takes it over (runs it or kills it)
      */
     synchronized QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch,
-            List<GuestDisk> disks, Standby standby, boolean run) throws HypervisorException {
+            List<GuestDisk> disks, Standby standby, boolean run, boolean preloaded) throws HypervisorException {
         refuseRunning(id);
         GuestLauncher.Resumed r = null;
         if (standby != null) {
             try {
-                r = launcher.resumeStandby(id, vm, standby, deviceState, disks, run);
+                r = launcher.resumeStandby(id, vm, standby, deviceState, disks, run, preloaded);
             } catch (HypervisorException e) {
                 standby.close();
                 LOG.warn("{}; starting a fresh QEMU instead", e.getMessage());

@@ -69,6 +69,11 @@ final class QemuReplica implements Replica {
     /** Activated, closed, detached or handed over: no more standbys for this handle. */
     @GuardedBy("standbyLock")
     private boolean standbyEnded;
+    /**
+     * A switchover's "prepare" loaded the committed device state into the standby and moved the MAC address here:
+     * the epoch it loaded, or -1. Written under the write lock.
+     */
+    private volatile long prepared = -1;
 
     /** A new, empty replica in {@code dir}. */
     static QemuReplica create(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir)
@@ -168,6 +173,7 @@ final class QemuReplica implements Replica {
             if (torn != null) {
                 throw new HypervisorException("the replica of " + spec.id() + " is torn: " + torn);
             }
+            dropPreparation();
             try {
                 epoch.writePages(spec.pageSize(), r::copyIn);
             } catch (RuntimeException | Error e) {
@@ -241,20 +247,101 @@ final class QemuReplica implements Replica {
                 throw new HypervisorException("no committed checkpoint with a device state to activate for "
                         + spec.id());
             }
-            Path stateFile = dir.resolve(ReplicaStateFile.DEVICE_STATE);
-            try {
-                Files.write(stateFile, deviceState);
-            } catch (IOException e) {
-                throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(),
-                        e);
-            }
-            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks), run);
+            Path stateFile = writeDeviceState();
+            boolean preloaded = prepared == committed;
+            prepared = -1;
+            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks), run,
+                    preloaded);
             gone = "activated";
             ram = null;
             owner.replicaGone(this);
             return d;
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Switchover, at "prepare": loads the committed device state into the standby (which stays stopped) and moves the
+     * guest's MAC address to its taps, so that {@link #activatePaused} only lets it run and what clients send
+     * meanwhile waits here. Does nothing (false) without a standby that is up and fits {@code disks}; one being
+     * started is not waited for.
+     */
+    @Override
+    public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        lock.writeLock().lock();
+        try {
+            usable();
+            refuseTorn();
+            if (committed < 0 || deviceState == null || deviceState.length == 0) {
+                return false;
+            }
+            if (prepared == committed) {
+                return true;
+            }
+            Standby s;
+            synchronized (standbyLock) {
+                s = standbyEnded || standbyStarting ? null : standby;
+            }
+            if (s == null || !s.alive() || !s.fits(disks)) {
+                return false;
+            }
+            Path stateFile = writeDeviceState();
+            long ms;
+            try {
+                ms = owner.preload(spec.id(), vm, s, stateFile);
+            } catch (HypervisorException e) {
+                dropPreparation(); // its QEMU was killed: the next standby() starts a clean one
+                throw e;
+            }
+            prepared = committed;
+            LOG.info("Prepared the switchover of {} at checkpoint {}: device state loaded into the standby and MAC "
+                    + "address moved here in {} ms", spec.id(), committed, ms);
+            return true;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Writes the committed device state next to the RAM file, for QEMU to load; returns the file. */
+    private Path writeDeviceState() throws HypervisorException {
+        Path stateFile = dir.resolve(ReplicaStateFile.DEVICE_STATE);
+        try {
+            Files.write(stateFile, deviceState);
+        } catch (IOException e) {
+            throw new HypervisorException("cannot write the device state of " + spec.id() + ": " + e.getMessage(), e);
+        }
+        return stateFile;
+    }
+
+    /** The prepared switchover did not happen: the standby, loaded with a device state, is replaced by a clean one. */
+    @Override
+    public void unprepare() {
+        lock.writeLock().lock();
+        try {
+            dropPreparation();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Kills a standby that a switchover's "prepare" loaded (it cannot take another device state); the engine's next
+     * {@link #standby} starts a clean one. Under the write lock.
+     */
+    private void dropPreparation() {
+        if (prepared < 0) {
+            return;
+        }
+        prepared = -1;
+        Standby s;
+        synchronized (standbyLock) {
+            s = standby;
+            standby = null;
+        }
+        if (s != null) {
+            LOG.info("The switchover of {} did not happen: its prepared standby is replaced by a clean one", spec.id());
+            s.close();
         }
     }
 
@@ -437,6 +524,7 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
+                dropPreparation();
                 QemuReplica next = new QemuReplica(owner, spec, vm, dir, ram, deviceState, committed);
                 next.torn = torn;
                 Standby kept = endStandby(null);

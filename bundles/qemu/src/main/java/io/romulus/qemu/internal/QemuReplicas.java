@@ -217,8 +217,13 @@ final class QemuReplicas {
 
     /** Failover of a replica (or a switchover, without {@code run}): see {@link QemuGuests#activate}. */
     QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch, List<GuestDisk> disks,
-            Standby standby, boolean run) throws HypervisorException {
-        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby, run);
+            Standby standby, boolean run, boolean preloaded) throws HypervisorException {
+        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby, run, preloaded);
+    }
+
+    /** See {@link GuestLauncher#preload}. */
+    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState) throws HypervisorException {
+        return launcher.preload(id, vm, standby, deviceState);
     }
 
     /**

@@ -38,8 +38,13 @@ import static org.awaitility.Awaitility.await;
  * (romulus:switchover on the primary, alternating), measured the same way from the request: its blackout on the held
  * connection beside the failover's.
  *
- * <p>Usage: {@code scripts/bench-failover [--trials 10] [--switchover] [--witness | --witness-only]
- * [--session-ms 1000] [--tick-ms 500]}.
+ * <p>Each switchover's parts are printed too: the old primary's (final checkpoint, its ACK, prepare to ready, its copy
+ * stopped, "go" sent; from its answer) and the new primary's, since "go" arrived (activated, output buffers attached,
+ * dirty log started, running, announced, the stream back to the old primary up, its first checkpoint sent, output
+ * released; from the {@code SWITCHOVER timeline} line of its log). {@code --switchover-only} runs no failovers.
+ *
+ * <p>Usage: {@code scripts/bench-failover [--trials 10] [--switchover | --switchover-only] [--witness |
+ * --witness-only] [--session-ms 1000] [--tick-ms 500]}.
  */
 public final class FailoverBenchmark {
 
@@ -52,6 +57,19 @@ public final class FailoverBenchmark {
             + "began");
     private static final Pattern FIRST_FRAME_TOTAL = Pattern.compile("first guest packet out \\d+ ms after the "
             + "activation began, (\\d+) ms after the primary was last heard");
+
+    /** The old primary's account of a switchover (its answer), in ms: each step after the one before. */
+    private static final Pattern OLD_PRIMARY = Pattern.compile("final checkpoint taken (\\d+) ms after the request, "
+            + "acknowledged (\\d+) ms later, the backup ready (\\d+) ms later, this copy stopped (\\d+) ms later, the "
+            + "hand-over sent (\\d+) ms later");
+    /** The new primary's timeline of a switchover (its log), in ms after the hand-over arrived. */
+    private static final Pattern TIMELINE = Pattern.compile("SWITCHOVER timeline of \\S+ from checkpoint \\d+, ms after "
+            + "the hand-over: (.*)$");
+    /** The switchover's parts, in the order the breakdown prints them. */
+    private static final List<String> PARTS = List.of("final checkpoint taken (after the request)",
+            "final checkpoint acknowledged", "prepare -> ready", "old copy stopped", "go sent", "new: activated",
+            "new: output buffers attached", "new: dirty log started", "new: running", "new: announced",
+            "new: stream back up", "new: first checkpoint sent", "new: output released");
 
     /** One trial's figures, in milliseconds (-1: not known). */
     private record Trial(String mode, long killToReply, long longestWait, long silence, long activated,
@@ -73,6 +91,10 @@ public final class FailoverBenchmark {
                 case "--trials" -> trials = Integer.parseInt(args[++i]);
                 case "--witness" -> witness = true;
                 case "--switchover" -> switchover = true;
+                case "--switchover-only" -> {
+                    switchover = true;
+                    plain = false;
+                }
                 case "--witness-only" -> {
                     witness = true;
                     plain = false;
@@ -80,17 +102,18 @@ public final class FailoverBenchmark {
                 case "--session-ms" -> sessionMs = Integer.parseInt(args[++i]);
                 case "--tick-ms" -> tickMs = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + "; usage: "
-                        + "scripts/bench-failover [--trials 10] [--switchover] [--witness | --witness-only] "
-                        + "[--session-ms 1000] [--tick-ms 500]");
+                        + "scripts/bench-failover [--trials 10] [--switchover | --switchover-only] [--witness | "
+                        + "--witness-only] [--session-ms 1000] [--tick-ms 500]");
             }
         }
         Path csv = Path.of("target", "failover-latency.csv");
         Files.createDirectories(csv.getParent());
         List<Trial> all = new ArrayList<>();
+        List<long[]> breakdown = new ArrayList<>();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
             out.println("trial,mode,ms_from_kill,wait_ms,latency_ms");
             if (switchover) {
-                all.addAll(switchovers(trials, out));
+                all.addAll(switchovers(trials, out, breakdown));
             }
             if (plain) {
                 all.addAll(run("no witness", false, trials, 0, out));
@@ -112,6 +135,12 @@ public final class FailoverBenchmark {
                 row("request to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
                 row("client's longest wait (blackout)", t.stream().mapToLong(Trial::longestWait).toArray());
                 row("command (until the old primary stopped)", t.stream().mapToLong(Trial::activated).toArray());
+                System.out.println("    where it went (old primary: each step after the one before; new primary: ms "
+                        + "since go arrived)");
+                for (int k = 0; k < PARTS.size(); k++) {
+                    int part = k;
+                    row("  " + PARTS.get(k), breakdown.stream().mapToLong(b -> b[part]).toArray());
+                }
                 continue;
             }
             row("kill to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
@@ -204,7 +233,7 @@ public final class FailoverBenchmark {
      * first reply after the client's stall, and the client's longest wait; the old primary resumes as the backup.
      */
     @SuppressWarnings("try") // FaultRig.close() may be interrupted: a benchmark fixture
-    private static List<Trial> switchovers(int trials, PrintWriter csv) throws Exception {
+    private static List<Trial> switchovers(int trials, PrintWriter csv, List<long[]> breakdown) throws Exception {
         List<Trial> results = new ArrayList<>();
         Path dir = Files.createTempDirectory("romulus-bench-switchover");
         try (FaultRig rig = new FaultRig()) {
@@ -225,11 +254,19 @@ public final class FailoverBenchmark {
                 results.add(t);
                 System.out.printf(Locale.ROOT, "switchover trial %d: request to first reply %d ms, longest wait %d "
                         + "ms; %s%n", i + 1, t.killToReply(), t.longestWait(), answer);
+                rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
+                long[] p = parts(answer, backup);
+                breakdown.add(p);
+                StringBuilder line = new StringBuilder();
+                for (int k = 0; k < PARTS.size(); k++) {
+                    line.append(k == 0 ? "" : ", ").append(PARTS.get(k)).append(' ').append(p[k]);
+                }
+                System.out.printf(Locale.ROOT, "  parts (old primary: each after the one before; new: since go): "
+                        + "%s; blackout %d%n", line, t.longestWait());
                 latency(csv, i + 1, "switchover", rig, asked);
                 if (!rig.errors.isEmpty()) {
                     throw new AssertionError("the client's connection broke: " + rig.errors);
                 }
-                rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
             }
             rig.checkClient();
         } finally {
@@ -279,6 +316,44 @@ public final class FailoverBenchmark {
             previous = v[1];
         }
         csv.flush();
+    }
+
+    /**
+     * The switchover's parts from the old primary's answer and the new primary's timeline in its log (ms; -1 where
+     * a step is missing): the old primary's steps each after the one before, the new primary's since "go" arrived.
+     */
+    private static long[] parts(String answer, NodeProcess newPrimary) throws java.io.IOException {
+        long[] p = new long[PARTS.size()];
+        Arrays.fill(p, -1);
+        Matcher m = OLD_PRIMARY.matcher(answer);
+        if (m.find()) {
+            for (int i = 0; i < 5; i++) {
+                p[i] = Long.parseLong(m.group(i + 1));
+            }
+        }
+        String timeline = null;
+        for (String line : Files.readAllLines(newPrimary.log, StandardCharsets.UTF_8)) {
+            Matcher t = TIMELINE.matcher(line);
+            if (t.find()) {
+                timeline = t.group(1);
+            }
+        }
+        if (timeline == null) {
+            return p;
+        }
+        for (String step : timeline.split(", ")) {
+            int space = step.lastIndexOf(' ');
+            String name = step.substring(0, space);
+            long v = Long.parseLong(step.substring(space + 1));
+            int at = name.startsWith("activated") ? 5 : name.equals("output buffers attached") ? 6
+                    : name.equals("dirty log started") ? 7 : name.equals("running") ? 8 : name.equals("announced") ? 9
+                    : name.equals("stream back up") ? 10 : name.endsWith(" sent") ? 11
+                    : name.startsWith("output released") ? 12 : -1;
+            if (at >= 0 && (at != 11 || p[11] < 0)) {
+                p[at] = v;
+            }
+        }
+        return p;
     }
 
     private static long figure(Pattern p, String text) {
