@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import javax.management.MBeanAttributeInfo;
 import javax.management.MBeanException;
@@ -55,7 +56,10 @@ class ProtectionMBeansTest {
 
     private final SimHypervisor primarySim = new SimHypervisor();
     private final SimHypervisor backupSim = new SimHypervisor();
-    private final LoopbackTransport link = new LoopbackTransport();
+    /** Each node listens on a port of its own (node-b at {@link #PEER}): a switchover's stream back reaches node-a. */
+    private final Map<Integer, LoopbackTransport> network = new ConcurrentHashMap<>();
+    private final LoopbackTransport linkA = new LoopbackTransport(7481, network);
+    private final LoopbackTransport linkB = new LoopbackTransport(7480, network);
     private final MBeanServer platform = ManagementFactory.getPlatformMBeanServer();
     private final MBeanServer backupServer = MBeanServerFactory.newMBeanServer();
     private final List<ProtectionMBeans> registries = new ArrayList<>();
@@ -82,8 +86,8 @@ class ProtectionMBeansTest {
         primary.addOutputBufferProvider(primarySim, 0);
         backup = node("node-b");
         backup.addHypervisor(backupSim);
-        primary.setTransport(link);
-        backup.setTransport(link);
+        primary.setTransport(linkA);
+        backup.setTransport(linkB);
         platform.registerMBean(new EngineMBeanImpl(primary), ENGINE);
         platform.registerMBean(new NetBufferMBeanImpl(primary), NETBUF);
         platform.registerMBean(new HypervisorMBeanImpl(primarySim), SIM);
