@@ -64,6 +64,12 @@ final class ReplicaIntake {
             throw new CheckpointException("bad domain in HELLO: " + e.getMessage());
         }
         String nodeId = settings.get().nodeId();
+        if (hello.nodeId().equals(nodeId) && roles.activated.containsKey(id)) {
+            // not an old primary coming back: answering "taken over" would make this node fence its own domain
+            throw new CheckpointException("the stream of " + id + " comes from this node itself (" + nodeId + "), "
+                    + "which runs the domain: its backup's address points back at this node, or two nodes share "
+                    + "a node id");
+        }
         if (roles.activated.containsKey(id)) {
             announceAgain(id);
             throw new DomainTakenOverException(id + " was activated on " + nodeId + " and runs there now");

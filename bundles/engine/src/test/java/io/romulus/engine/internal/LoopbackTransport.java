@@ -120,6 +120,11 @@ final class LoopbackTransport implements CheckpointTransport {
         }
     }
 
+    /** What this node's engine set to receive streams, or null. */
+    ReplicaAcceptor acceptor() {
+        return acceptor.get();
+    }
+
     @Override
     public void setAcceptor(ReplicaAcceptor a) {
         acceptor.set(a);

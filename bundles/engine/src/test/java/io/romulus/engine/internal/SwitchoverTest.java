@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -29,6 +30,9 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.DomainTakenOverException;
+import io.romulus.api.transport.Hello;
 import io.romulus.sim.internal.SimHypervisor;
 import io.romulus.sim.internal.SimWire;
 
@@ -274,6 +278,24 @@ class SwitchoverTest {
         assertTrue(!after.isEmpty(), "the new primary released output");
         assertEquals(before.get(before.size() - 1).seq() + 1, after.get(0).seq(),
                 "the sequence continues across the switchover");
+    }
+
+    @Test
+    void aStreamFromTheNodeThatRunsTheDomainToItselfIsRefusedWithoutFencingIt() throws Exception {
+        linkA.unlisted = true; // B cannot protect the domain back: it stays activated, unprotected, on B
+        nodes();
+        protectOnA(20);
+        b.failover(DEMO);
+        await().atMost(Duration.ofSeconds(30)).until(() -> simB.domain("demo") != null
+                && !simB.domain("demo").isPaused());
+
+        // B's own HELLO for the domain it runs (a peer address pointing back at B, or a second node named node-b):
+        // answering "taken over" would make B fence its own domain
+        Hello own = new Hello("node-b", DEMO.toString(), "sim", 4L << 20, 4096, Map.of());
+        CheckpointException refused = assertThrows(CheckpointException.class, () -> linkB.acceptor().accept(own));
+        assertFalse(refused instanceof DomainTakenOverException, "B would fence its own domain: " + refused);
+        assertTrue(refused.getMessage().contains("comes from this node itself (node-b)"), refused.getMessage());
+        assertNotNull(simB.domain("demo"), "the domain still runs on B");
     }
 
     @Test
