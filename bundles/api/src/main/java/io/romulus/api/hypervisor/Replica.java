@@ -94,6 +94,20 @@ public interface Replica extends AutoCloseable {
     }
 
     /**
+     * Planned switchover: the network interfaces the domain will have once the activation that
+     * {@link #prepareActivation} prepared is done, as its {@link ProtectedDomain#networkInterfaces()} will list them
+     * (the standby's taps, say). The engine attaches their output buffers right after the preparation, so that "go"
+     * does not wait for them: they hold nothing until the domain runs. It detaches them again when the preparation is
+     * taken back, and attaches anew any interface the activated domain lists otherwise. Empty (the default) when the
+     * binding cannot tell before the activation, or prepared nothing.
+     *
+     * @since 1.10
+     */
+    default List<GuestInterface> preparedInterfaces() {
+        return List.of();
+    }
+
+    /**
      * The switchover that {@link #prepareActivation} prepared for did not happen (it aborted, or the stream goes on
      * with a later epoch): the replica returns to a clean replica, its standby to a clean standby; the primary moves
      * the guest's addresses back. The default does nothing.

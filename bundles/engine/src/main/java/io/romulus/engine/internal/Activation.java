@@ -194,16 +194,19 @@ final class Activation {
         if (b == null) {
             throw new IllegalArgumentException("this node holds no replica of " + id);
         }
-        ProtectedDomain running = b.activate();
+        BackupReplica.Activated activated = b.activate(false);
+        ProtectedDomain running = activated.domain();
         Outcome outcome = new Outcome(running.activationDetail(), running.firstFrameAfterActivation());
         String back = b.returnAddress();
         if (!engine.settings().reprotect() || back == null) {
+            activated.closeOutputs("the domain runs here unprotected");
             roles.activated.put(id, new DomainRoles.Activated(running, lease));
             return outcome;
         }
         try {
-            primaries.protectBack(id, running, lease, b, ProtectRequest.parsePeer(back));
+            primaries.protectBack(id, activated, lease, b, ProtectRequest.parsePeer(back));
         } catch (OutputBufferException | RuntimeException e) {
+            activated.closeOutputs("protecting the domain back failed");
             LOG.error("{} runs here, but protecting it back towards {} failed: {}; it runs without a backup until "
                     + "romulus:protect gives it one", id, back, e.getMessage());
             roles.activated.put(id, new DomainRoles.Activated(running, lease));

@@ -18,6 +18,7 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -76,6 +77,8 @@ final class BackupReplica {
     final Consumer<String> onFailure;
     /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
     final LongConsumer onHandOver;
+    /** Attaches output buffers to the interfaces a switchover's prepared activation will run with. */
+    private final PreparedOutputs.Attacher outputAttacher;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
     private final long stagingSegmentBytes;
 
@@ -99,6 +102,9 @@ final class BackupReplica {
     /** The checkpoint a switchover's "prepare" had the binding prepare the activation at, or -1. */
     @GuardedBy("lock")
     private long prepared = -1;
+    /** The output buffers attached at that "prepare", or null. */
+    @GuardedBy("lock")
+    private PreparedOutputs preparedOutputs;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -132,11 +138,15 @@ final class BackupReplica {
      *                      while)
      * @param onFailure     called with the reason when the committed replica becomes unusable through a fault (an
      *                      apply that did not finish), to raise an alarm
+     * @param outputAttacher attaches an output buffer to an interface a switchover's prepared activation will run
+     *                       with
      * @param stagingSegmentBytes the size of a segment of a stream's staging ({@link StagingBuffer})
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
-            Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver, long stagingSegmentBytes) {
+            Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver,
+            PreparedOutputs.Attacher outputAttacher, long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
+        this.outputAttacher = outputAttacher;
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -397,7 +407,9 @@ final class BackupReplica {
     /**
      * The binding may prepare the activation at {@code epoch} now ({@link Replica#prepareActivation}): its standby
      * loads the committed device state and the guest's addresses move here, so that "go" only lets the domain run.
-     * Replicas with disks are activated as before. A binding that fails to prepare activates from scratch.
+     * The output buffers of the interfaces it will run with ({@link Replica#preparedInterfaces}) start being attached
+     * ({@link PreparedOutputs}), without waiting for them. Replicas with disks are activated as before. A binding that
+     * fails to prepare activates from scratch.
      */
     @GuardedBy("lock")
     private void prepareActivation(long epoch) {
@@ -407,6 +419,10 @@ final class BackupReplica {
         try {
             if (committed.prepareActivation(List.of())) {
                 prepared = epoch;
+                List<GuestInterface> nics = committed.preparedInterfaces();
+                if (preparedOutputs == null && !nics.isEmpty()) {
+                    preparedOutputs = PreparedOutputs.attach(id, nics, outputAttacher);
+                }
                 showDetail("switchover to this node prepared at checkpoint " + epoch);
             }
         } catch (HypervisorException | RuntimeException e) {
@@ -421,6 +437,7 @@ final class BackupReplica {
      */
     void dropPreparation() {
         synchronized (lock) {
+            dropPreparedOutputs("the switchover did not happen");
             if (prepared < 0 || committed == null) {
                 return;
             }
@@ -432,6 +449,16 @@ final class BackupReplica {
             } catch (RuntimeException e) {
                 LOG.warn("{}: taking back the switchover's preparation failed", id, e);
             }
+        }
+    }
+
+    /** Closes the output buffers a switchover's "prepare" attached, if any (they held nothing). */
+    @GuardedBy("lock")
+    void dropPreparedOutputs(String why) {
+        PreparedOutputs p = preparedOutputs;
+        preparedOutputs = null;
+        if (p != null) {
+            p.close(why);
         }
     }
 
@@ -482,14 +509,27 @@ final class BackupReplica {
         }
     }
 
-    /** What {@link #activate(boolean)} started: the domain, and whether it is still paused. */
-    record Activated(ProtectedDomain domain, boolean paused) {
+    /**
+     * What {@link #activate(boolean)} started: the domain, whether it is still paused, and the output buffers a
+     * switchover's "prepare" attached to the interfaces it was to run with (or null), which its protection takes.
+     */
+    record Activated(ProtectedDomain domain, boolean paused, PreparedOutputs outputs) {
+
+        /** The buffers attached ahead, for the caller to own (none if there were none, or attaching failed). */
+        List<PrimaryProtection.Output> takeOutputs() throws InterruptedException {
+            return outputs == null ? List.of() : outputs.take(PREPARED_OUTPUTS_WAIT_MS);
+        }
+
+        /** The domain is not protected here: the buffers attached ahead, not taken, are closed. */
+        void closeOutputs(String why) {
+            if (outputs != null) {
+                outputs.close(why);
+            }
+        }
     }
 
-    /** Failover: see {@link #activate(boolean)}. */
-    ProtectedDomain activate() throws HypervisorException {
-        return activate(false).domain();
-    }
+    /** How long the protection of an activated domain waits for output buffers still being attached ahead. */
+    static final long PREPARED_OUTPUTS_WAIT_MS = 10_000;
 
     /**
      * Failover, or a switchover: cuts off the stream and brings the last committed epoch to life on this node. Waits
@@ -520,35 +560,50 @@ final class BackupReplica {
             }
             activated = true;
             cutStream();
-            List<GuestDisk> disks = new ArrayList<>();
-            for (ReplicaDisk d : committedDisks) {
-                try {
-                    disks.add(d.backup().activate());
-                } catch (Exception e) {
-                    throw new HypervisorException("activating disk " + d.disk().name() + " of " + id + " failed: "
-                            + e.getMessage(), e);
+            PreparedOutputs outputs = preparedOutputs;
+            preparedOutputs = null;
+            try {
+                return start(paused, outputs);
+            } catch (HypervisorException | RuntimeException e) {
+                if (outputs != null) {
+                    outputs.close("the activation failed");
                 }
+                throw e;
             }
-            ProtectedDomain running = null;
-            if (paused) {
-                try {
-                    running = committed.activatePaused(disks);
-                } catch (HypervisorException e) {
-                    LOG.info("{}: {}; it is activated running, and the old primary gets a full copy", id,
-                            e.getMessage());
-                }
-            }
-            boolean stillPaused = running != null;
-            if (running == null) {
-                running = committed.activate(disks);
-            }
-            show(ProtectionState.ACTIVATED, "activated from checkpoint " + committedEpoch
-                    + (paused ? " (switchover)" : ""));
-            LOG.info("{}: {} activated on this node from checkpoint {}{}", paused ? "SWITCHOVER" : "FAILOVER", id,
-                    committedEpoch, disks.isEmpty() ? "" : " with disks " + String.join(", ",
-                            disks.stream().map(GuestDisk::name).toList()));
-            return new Activated(running, stillPaused);
         }
+    }
+
+    /** Activates the committed replica with its disks: see {@link #activate(boolean)}. */
+    @GuardedBy("lock")
+    private Activated start(boolean paused, PreparedOutputs outputs) throws HypervisorException {
+        List<GuestDisk> disks = new ArrayList<>();
+        for (ReplicaDisk d : committedDisks) {
+            try {
+                disks.add(d.backup().activate());
+            } catch (Exception e) {
+                throw new HypervisorException("activating disk " + d.disk().name() + " of " + id + " failed: "
+                        + e.getMessage(), e);
+            }
+        }
+        ProtectedDomain running = null;
+        if (paused) {
+            try {
+                running = committed.activatePaused(disks);
+            } catch (HypervisorException e) {
+                LOG.info("{}: {}; it is activated running, and the old primary gets a full copy", id,
+                        e.getMessage());
+            }
+        }
+        boolean stillPaused = running != null;
+        if (running == null) {
+            running = committed.activate(disks);
+        }
+        show(ProtectionState.ACTIVATED, "activated from checkpoint " + committedEpoch
+                + (paused ? " (switchover)" : ""));
+        LOG.info("{}: {} activated on this node from checkpoint {}{}", paused ? "SWITCHOVER" : "FAILOVER", id,
+                committedEpoch, disks.isEmpty() ? "" : " with disks " + String.join(", ",
+                        disks.stream().map(GuestDisk::name).toList()));
+        return new Activated(running, stillPaused, outputs);
     }
 
     /**
@@ -579,6 +634,7 @@ final class BackupReplica {
     /** Drops everything (the primary ended protection, or the engine stops). */
     void close() {
         synchronized (lock) {
+            dropPreparedOutputs("the replica is dropped");
             ReplicaStager s = cutStream();
             if (s != null && s.replica != committed) {
                 s.replica.close();

@@ -138,7 +138,9 @@ final class EpochLoop {
 
     /** Checkpoints on one stream, epoch after epoch, until it breaks or the protection stops. */
     private void checkpoints(PrimaryStream s) throws InterruptedException, HypervisorException, LinkLostException {
-        long epochStart = System.nanoTime(); // when the domain last resumed
+        HandOverTimeline handOver = handOverTimeline;
+        // when the domain last resumed: after a switchover, when it was let run (before its stream back was up)
+        long epochStart = handOver == null ? System.nanoTime() : handOver.runningSince(System.nanoTime());
         long periodStart = epochStart; // when the last checkpoint's pause began
         long epochStartMillis = System.currentTimeMillis();
         long held = outputs.packetsHeld();

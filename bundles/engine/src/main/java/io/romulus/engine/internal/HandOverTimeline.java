@@ -26,6 +26,9 @@ final class HandOverTimeline {
     private final StringBuilder steps = new StringBuilder();
     @GuardedBy("this")
     private boolean ended;
+    /** When the domain was let run ({@link System#nanoTime}), or 0 before. */
+    @GuardedBy("this")
+    private long running;
 
     /** The hand-over of {@code id} at checkpoint {@code epoch} arrived at {@code start} ({@link System#nanoTime}). */
     HandOverTimeline(DomainId id, long epoch, long start) {
@@ -48,6 +51,20 @@ final class HandOverTimeline {
             steps.append(", ");
         }
         steps.append(what).append(' ').append(sinceMs());
+    }
+
+    /** The domain runs from now on: marked as {@code running}. */
+    synchronized void running() {
+        running = System.nanoTime();
+        mark("running");
+    }
+
+    /**
+     * When the domain was let run ({@link System#nanoTime}), or {@code orElse} before: the first checkpoint's
+     * interval counts from there, not from when the stream back came up.
+     */
+    synchronized long runningSince(long orElse) {
+        return running != 0 ? running : orElse;
     }
 
     /** The first checkpoint after the hand-over was acknowledged and its output released: logs the timeline. */

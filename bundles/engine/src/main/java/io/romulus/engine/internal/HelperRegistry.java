@@ -134,14 +134,34 @@ final class HelperRegistry {
      */
     List<PrimaryProtection.Output> attachOutputs(ProtectedDomain domain, Consumer<OutputBuffer> undo)
             throws OutputBufferException {
+        return attachOutputs(domain, undo, List.of());
+    }
+
+    /**
+     * As {@link #attachOutputs(ProtectedDomain, Consumer)}, taking for each interface the buffer of {@code prepared}
+     * (attached ahead, at a switchover's "prepare") that holds the same interface; those of {@code prepared} that the
+     * domain does not have are closed, and on a failure those taken are closed too.
+     */
+    List<PrimaryProtection.Output> attachOutputs(ProtectedDomain domain, Consumer<OutputBuffer> undo,
+            List<PrimaryProtection.Output> prepared) throws OutputBufferException {
+        List<PrimaryProtection.Output> ahead = new ArrayList<>(prepared);
         List<PrimaryProtection.Output> outputs = new ArrayList<>();
         try {
             for (GuestInterface nic : domain.networkInterfaces()) {
-                outputs.add(attachOutput(nic));
+                PrimaryProtection.Output same = ahead.stream().filter(o -> o.nic.equals(nic)).findFirst()
+                        .orElse(null);
+                if (same != null) {
+                    ahead.remove(same);
+                    outputs.add(same);
+                } else {
+                    outputs.add(attachOutput(nic));
+                }
             }
         } catch (OutputBufferException | RuntimeException e) {
-            outputs.forEach(o -> o.each(undo));
+            outputs.forEach(o -> o.each(prepared.contains(o) ? OutputBuffer::close : undo));
             throw e;
+        } finally {
+            ahead.forEach(o -> o.each(OutputBuffer::close));
         }
         return outputs;
     }

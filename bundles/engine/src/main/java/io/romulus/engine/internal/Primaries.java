@@ -117,11 +117,18 @@ final class Primaries {
      * it came from. It runs unprotected (output passes) until that node answers; then a full copy, and it is
      * PROTECTED again.
      */
-    void protectBack(DomainId id, ProtectedDomain running, Witness.Lease lease, BackupReplica b,
-            InetSocketAddress peer) throws OutputBufferException {
+    void protectBack(DomainId id, BackupReplica.Activated activated, Witness.Lease lease, BackupReplica b,
+            InetSocketAddress peer) throws OutputBufferException, InterruptedException {
         EngineSettings s = engine.settings();
-        helpers.checkDisks(running);
-        List<PrimaryProtection.Output> outputs = helpers.attachOutputs(running, OutputBuffer::close);
+        ProtectedDomain running = activated.domain();
+        try {
+            helpers.checkDisks(running);
+        } catch (RuntimeException e) {
+            activated.closeOutputs("the domain's disks cannot be protected");
+            throw e;
+        }
+        List<PrimaryProtection.Output> outputs = helpers.attachOutputs(running, OutputBuffer::close,
+                activated.takeOutputs());
         InetSocketAddress heartbeat = resolved(InetSocketAddress.createUnresolved(peer.getHostString(),
                 s.peerHeartbeatPort()));
         PrimaryProtection p = new PrimaryProtection(id, peer, heartbeat, s.intervalMs(), b.options(), false, s,
@@ -149,11 +156,12 @@ final class Primaries {
         List<PrimaryProtection.Output> outputs;
         try {
             helpers.checkDisks(d);
-            outputs = helpers.attachOutputs(d, OutputBuffer::close);
+            outputs = helpers.attachOutputs(d, OutputBuffer::close, running.takeOutputs());
             timeline.mark("output buffers attached");
             d.startDirtyLog();
             timeline.mark("dirty log started");
         } catch (Exception e) {
+            running.closeOutputs("protecting the domain failed");
             roles.activated.put(id, new DomainRoles.Activated(d, lease));
             roles.replicas.remove(id, b);
             if (running.paused()) {
@@ -171,7 +179,13 @@ final class Primaries {
         }
         if (running.paused()) {
             d.resume(); // I5: the old primary stopped its copy before it sent the hand-over this follows
-            timeline.mark("running");
+            timeline.running();
+        }
+        LOG.info("{} runs here after a switchover at checkpoint {}; protected back towards {}", id, epoch,
+                PrimaryProtection.hostPort(peer));
+        p.start();
+        if (running.paused()) {
+            // after the loop started: its first checkpoint, which releases the first output, does not wait for it
             try {
                 d.announce(); // the binding left it paused, so it has not told the network where it runs now
                 timeline.mark("announced");
@@ -179,9 +193,6 @@ final class Primaries {
                 LOG.warn("Announcing {} from here after the switchover failed: {}", id, e.getMessage());
             }
         }
-        LOG.info("{} runs here after a switchover at checkpoint {}; protected back towards {}", id, epoch,
-                PrimaryProtection.hostPort(peer));
-        p.start();
     }
 
     /**

@@ -84,6 +84,7 @@ final class ReplicaCommitter {
                 }
             }
             if (r.committed != replica) {
+                r.dropPreparation(); // of the replica this one replaces
                 Replica old = r.committed;
                 var oldDisks = r.committedDisks;
                 r.committed = replica;

@@ -89,6 +89,7 @@ final class ReplicaHandOver {
                 r.closeDisks(s.disks);
             }
             r.current = null;
+            r.dropPreparedOutputs("the engine is being updated");
             ReplicaSpec spec = r.committed.spec();
             r.committed.detach();
             r.committed = null;

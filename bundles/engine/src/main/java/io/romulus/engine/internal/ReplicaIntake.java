@@ -199,7 +199,7 @@ final class ReplicaIntake {
     private BackupReplica newReplica(DomainId id) {
         return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
                 () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why),
-                epoch -> failovers.handedOver(id, epoch), stagingSegmentBytes);
+                epoch -> failovers.handedOver(id, epoch), helpers::attachOutput, stagingSegmentBytes);
     }
 
     /**

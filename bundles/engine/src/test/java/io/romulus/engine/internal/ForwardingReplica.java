@@ -7,6 +7,7 @@ import java.util.Map;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -54,6 +55,21 @@ class ForwardingReplica implements Replica {
     @Override
     public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
         return r.activatePaused(disks);
+    }
+
+    @Override
+    public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        return r.prepareActivation(disks);
+    }
+
+    @Override
+    public List<GuestInterface> preparedInterfaces() {
+        return r.preparedInterfaces();
+    }
+
+    @Override
+    public void unprepare() {
+        r.unprepare();
     }
 
     @Override

@@ -46,6 +46,8 @@ final class Oracle {
     volatile boolean failActivation;
     /** Announcements of the primary's domains. */
     final AtomicInteger announces = new AtomicInteger();
+    /** While set and closed, an announcement of the primary's domains waits for it (up to 30 s). */
+    volatile java.util.concurrent.CountDownLatch announceGate;
     /** Replicas the backup's binding built: one per stream that started with an initial copy. */
     final AtomicInteger replicas = new AtomicInteger();
     /** The replica's CRC32C after each apply, by committed epoch. */
@@ -148,6 +150,14 @@ final class Oracle {
         @Override
         public void announce() throws HypervisorException {
             announces.incrementAndGet();
+            java.util.concurrent.CountDownLatch gate = announceGate;
+            if (gate != null) {
+                try {
+                    gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             sim.announce();
         }
 
@@ -183,14 +193,16 @@ final class Oracle {
         }
 
         @Override
-        public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks) {
+        public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
+                throws HypervisorException {
             preparations.add("prepare " + sim.committedEpoch());
-            return prepareActivations;
+            return prepareActivations && sim.prepareActivation(disks);
         }
 
         @Override
         public void unprepare() {
             preparations.add("unprepare");
+            sim.unprepare();
         }
 
         @Override

@@ -25,11 +25,16 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.api.netbuf.OutputBuffer;
+import io.romulus.api.netbuf.OutputBufferException;
+import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.netbuf.OutputBufferStats;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.Hello;
@@ -76,10 +81,101 @@ class SwitchoverTest {
     private Engine a;
     private Engine b;
 
+    /** B's output buffers: what was attached and closed there, and whether the domain ran there at each attach. */
+    private final RecordingOutputs outputsB = new RecordingOutputs(simB);
+
     private void nodes() {
         forward.reverse = backward;
         a = EngineForkTest.node("node-a", backward.backup(forward.primary(simA)), simA, linkA);
         b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
+        b.removeOutputBufferProvider(simB);
+        b.addOutputBufferProvider(outputsB, 0);
+    }
+
+    /**
+     * The sim's output buffers, recorded: each attach ({@code attach DEVICE before|after activation}: whether the
+     * domain existed on this node at that moment) and each close, and how many are open.
+     */
+    private static final class RecordingOutputs implements OutputBufferProvider {
+
+        final SimHypervisor sim;
+        final List<String> events = new CopyOnWriteArrayList<>();
+        final AtomicLong open = new AtomicLong();
+
+        RecordingOutputs(SimHypervisor sim) {
+            this.sim = sim;
+        }
+
+        @Override
+        public String name() {
+            return sim.name();
+        }
+
+        @Override
+        public boolean supports(GuestInterface nic) {
+            return sim.supports(nic);
+        }
+
+        @Override
+        public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
+            boolean before = sim.domain("demo") == null;
+            OutputBuffer b = sim.attach(nic);
+            events.add("attach " + nic.hostDevice() + (before ? " before" : " after") + " activation");
+            open.incrementAndGet();
+            return new OutputBuffer() {
+                private boolean closed;
+
+                @Override
+                public String interfaceName() {
+                    return b.interfaceName();
+                }
+
+                @Override
+                public void seal(long epoch) {
+                    b.seal(epoch);
+                }
+
+                @Override
+                public void release(long epoch) {
+                    b.release(epoch);
+                }
+
+                @Override
+                public void discard() {
+                    b.discard();
+                }
+
+                @Override
+                public void passThrough() {
+                    b.passThrough();
+                }
+
+                @Override
+                public void resumeBuffering() {
+                    b.resumeBuffering();
+                }
+
+                @Override
+                public OutputBufferStats stats() {
+                    return b.stats();
+                }
+
+                @Override
+                public void detach() {
+                    b.detach();
+                }
+
+                @Override
+                public synchronized void close() {
+                    if (!closed) {
+                        closed = true;
+                        events.add("close " + nic.hostDevice());
+                        open.decrementAndGet();
+                    }
+                    b.close();
+                }
+            };
+        }
     }
 
     /** As {@link #nodes()}, with sim:demo's disk vda replicated in-stream; its guest writes it while it runs on A. */
@@ -254,6 +350,10 @@ class SwitchoverTest {
         assertEquals(List.of("prepare " + n), forward.preparations,
                 "B's binding prepared the activation at \"prepare\", and it was not taken back");
         assertTrue(raised(b, Alarm.Kind.SWITCHOVER, "at checkpoint " + n));
+        assertEquals(List.of("attach demo/net0 before activation"), outputsB.events,
+                "B held the output of the interface it was to run with at \"prepare\", before \"go\", and the new "
+                        + "primary took that buffer: no second attach, none closed");
+        assertEquals(1, b.outputs().size(), "the new primary's output buffer");
 
         // I2 both ways
         assertEquals(List.of(), forward.mismatches);
@@ -470,6 +570,56 @@ class SwitchoverTest {
         assertEquals(2, forward.preparations.size(), forward.preparations.toString());
         // the addresses B may have moved at "prepare" are announced from A again
         assertEquals(1, forward.announces.get());
+        // the output buffer B attached at "prepare" was detached again: nothing stays attached there
+        await().atMost(Duration.ofSeconds(10)).until(() -> outputsB.open.get() == 0);
+        assertEquals(List.of("attach demo/net0 before activation", "close demo/net0"), outputsB.events);
+    }
+
+    @Test
+    void theNewPrimarysFirstCheckpointDoesNotWaitForItsAnnouncement() throws Exception {
+        nodes();
+        protectOnA(20);
+        java.util.concurrent.CountDownLatch announced = new java.util.concurrent.CountDownLatch(1);
+        backward.announceGate = announced; // B's announcement of the domain it runs now takes as long as the test says
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        try {
+            // B checkpoints, A acknowledges, output leaves, while B's announcement is still under way
+            await().atMost(Duration.ofSeconds(20)).until(() -> protectedPair(b, a, n + 5));
+            assertEquals(1, backward.announces.get(), "B announces the domain it runs");
+        } finally {
+            announced.countDown();
+        }
+        assertEquals(List.of(), backward.mismatches);
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
+    void whenGoNeverArrivesTheFailoverOnTheBackupTakesTheOutputBuffersAttachedAtPrepare() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.cutBefore = r -> r.type().equals("go"); // A stops its copy, and its "go" is lost with the link
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        await().atMost(Duration.ofSeconds(10)).until(() -> outputsB.events.size() == 1);
+        assertNull(simB.domain("demo"), "B did not run the domain without \"go\"");
+
+        // as the old primary's alarm says when "go" cannot be sent: the failover on B runs it from checkpoint n, and
+        // protects it back towards A
+        b.update(b.settings().withReprotect(true));
+        assertEquals(ProtectionState.ACTIVATED, b.failover(DEMO).state());
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertEquals(List.of("attach demo/net0 before activation"), outputsB.events,
+                "the protection after the failover holds the output with the buffer attached at \"prepare\"");
+        assertEquals(1, outputsB.open.get());
+        assertEquals(List.of(), forward.mismatches);
+        Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
     }
 
     @Test
@@ -487,6 +637,9 @@ class SwitchoverTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> raised(b, Alarm.Kind.FAILED, "romulus:failover"));
         await().atMost(Duration.ofSeconds(10)).until(() -> linkB.aborted.get() == 1);
         assertEquals(1, linkB.connects.get(), "the stream back was opened beside the activation");
+        // the output buffer attached at "prepare" for the domain that did not start is detached again
+        await().atMost(Duration.ofSeconds(10)).until(() -> outputsB.open.get() == 0);
+        assertEquals(List.of("attach demo/net0 before activation", "close demo/net0"), outputsB.events);
         assertNull(simA.domain("demo"), "A's copy stopped for good (I5)");
         assertNull(simB.domain("demo"), "B did not run the domain");
         assertNull(row(b, Role.PRIMARY));

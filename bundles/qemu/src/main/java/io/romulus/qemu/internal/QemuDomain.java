@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -303,13 +302,7 @@ final class QemuDomain implements ProtectedDomain {
 
     @Override
     public List<GuestInterface> networkInterfaces() {
-        String ns = guest.settings().netns().isEmpty() ? null : guest.settings().netns();
-        List<GuestInterface> out = new ArrayList<>();
-        List<String> taps = guest.process().taps();
-        for (int i = 0; i < taps.size(); i++) {
-            out.add(new GuestInterface("net" + i, guest.vm().nics().get(i).mac(), "tap", taps.get(i), ns));
-        }
-        return out;
+        return guest.process().guestInterfaces(guest.vm(), guest.settings().netns());
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
@@ -348,6 +349,19 @@ final class QemuProcess implements AutoCloseable {
     /** The host side of each of the guest's NICs, in order. */
     List<String> taps() {
         return taps;
+    }
+
+    /**
+     * The guest's NICs as output commit sees them: {@code netI}, the MAC address of {@code vm}'s NIC I and its tap
+     * here, in network namespace {@code netns} (empty: this one).
+     */
+    List<GuestInterface> guestInterfaces(VmDefinition vm, String netns) {
+        String ns = netns.isEmpty() ? null : netns;
+        List<GuestInterface> out = new ArrayList<>();
+        for (int i = 0; i < taps.size(); i++) {
+            out.add(new GuestInterface("net" + i, vm.nics().get(i).mac(), "tap", taps.get(i), ns));
+        }
+        return out;
     }
 
     boolean isAlive() {

@@ -15,6 +15,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -300,6 +301,27 @@ final class QemuReplica implements Replica {
             return true;
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The prepared standby's NICs (its taps, which the activated guest keeps), so that the engine holds their output
+     * from "prepare" on; empty when nothing is prepared at the committed checkpoint.
+     */
+    @Override
+    public List<GuestInterface> preparedInterfaces() {
+        lock.readLock().lock();
+        try {
+            Standby s;
+            synchronized (standbyLock) {
+                s = standby;
+            }
+            if (prepared < 0 || prepared != committed || s == null || !s.alive()) {
+                return List.of();
+            }
+            return s.process().guestInterfaces(vm, owner.netns());
+        } finally {
+            lock.readLock().unlock();
         }
     }
 

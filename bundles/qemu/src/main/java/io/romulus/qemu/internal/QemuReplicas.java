@@ -245,6 +245,11 @@ final class QemuReplicas {
         return r;
     }
 
+    /** The network namespace the guests' taps live in (empty: this one). */
+    String netns() {
+        return launcher.settings().netns();
+    }
+
     /** Whether replicas keep a {@link Standby} (the {@code standby} setting). */
     boolean standbyWanted() {
         return launcher.settings().standby();

@@ -61,11 +61,17 @@ final class SimGuest {
     /** @param startPaused whether the guest starts paused (a replica activated for a switchover) */
     SimGuest(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState,
             SimWire wire, boolean startPaused) {
+        this(id, options, memory, deviceState, new SimNic(id.name(), wire), startPaused);
+    }
+
+    /** @param nic its NIC, made ahead of the guest when a switchover prepared its activation */
+    SimGuest(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState,
+            SimNic nic, boolean startPaused) {
         this.paused = startPaused;
         this.id = id;
         this.options = options;
         this.memory = memory;
-        this.nic = new SimNic(id.name(), wire);
+        this.nic = nic;
         this.hotPages = Math.max(1, (long) (memory.pageCount() * options.hotSet()));
         this.dirty = new long[(int) ((memory.pageCount() + 63) / 64)];
         if (deviceState == null) {

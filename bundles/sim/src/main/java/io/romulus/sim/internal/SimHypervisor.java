@@ -44,6 +44,8 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
     private final Map<String, SimGuest> guests = new ConcurrentHashMap<>();
     /** Replicas an engine detached, by domain name; guarded by this. */
     private final Map<String, SimReplica> detachedReplicas = new HashMap<>();
+    /** NICs of domains a switchover prepared to activate here, by host device; guarded by this. */
+    private final Map<String, SimNic> preparedNics = new HashMap<>();
     private final SimWire wire = new SimWire(200_000);
 
     /** Stops every synthetic domain and drops every detached replica: nothing outlives the binding. */
@@ -199,9 +201,16 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
         }
     }
 
-    synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState, boolean paused)
-            throws HypervisorException {
-        SimDomain d = start(spec.id(), SimOptions.parse(spec.options()), memory, deviceState, paused);
+    /**
+     * Starts the domain of replica {@code spec} from its memory and device state, with the NIC a switchover's
+     * preparation made for it ({@code prepared}, or null for a new one).
+     */
+    synchronized SimDomain activate(ReplicaSpec spec, SimMemory memory, byte[] deviceState, boolean paused,
+            SimNic prepared) throws HypervisorException {
+        if (prepared != null) {
+            preparedNics.remove(prepared.description().hostDevice(), prepared);
+        }
+        SimDomain d = start(spec.id(), SimOptions.parse(spec.options()), memory, deviceState, paused, prepared);
         LOG.info("Activated {} from its replica{}: {}", spec.id(), paused ? " (paused)" : "", d.description());
         return d;
     }
@@ -222,7 +231,7 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
     /** Scale-out: starts {@code clone} with a copy of the memory and device state of a replica of {@code of}. */
     synchronized SimDomain fork(DomainId clone, DomainId of, long epoch, SimOptions options, SimMemory memory,
             byte[] deviceState) throws HypervisorException {
-        SimDomain d = start(clone, options, memory, deviceState, false);
+        SimDomain d = start(clone, options, memory, deviceState, false, null);
         LOG.info("Started {}, a clone of {} at epoch {}: {}", clone, of, epoch, d.description());
         return d;
     }
@@ -231,16 +240,32 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
      * Runs a domain resumed from a replica's memory and device state; like one activated from its replica, an engine
      * takes hold of it with {@link #open} (or is handed it).
      */
-    private SimDomain start(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState, boolean paused)
-            throws HypervisorException {
+    private SimDomain start(DomainId id, SimOptions options, SimMemory memory, byte[] deviceState, boolean paused,
+            SimNic prepared) throws HypervisorException {
         if (guests.containsKey(id.name())) {
             throw new HypervisorException(id + " already runs on this node");
         }
-        SimGuest g = new SimGuest(id, options, memory, deviceState, wire, paused);
+        SimGuest g = new SimGuest(id, options, memory, deviceState, prepared != null ? prepared
+                : new SimNic(id.name(), wire), paused);
         SimDomain d = new SimDomain(this, g, false);
         g.handle = d;
         guests.put(id.name(), g);
         return d;
+    }
+
+    /**
+     * Switchover, at "prepare": the NIC the domain of replica {@code id} will have once activated, made now so that
+     * its output can be held before the domain runs ({@link #attach}).
+     */
+    synchronized SimNic prepareNic(DomainId id) {
+        SimNic nic = new SimNic(id.name(), wire);
+        preparedNics.put(nic.description().hostDevice(), nic);
+        return nic;
+    }
+
+    /** The preparation of {@code nic} was taken back: it will never emit. */
+    synchronized void unprepareNic(SimNic nic) {
+        preparedNics.remove(nic.description().hostDevice(), nic);
     }
 
     void forget(SimGuest g) {
@@ -276,14 +301,15 @@ public final class SimHypervisor implements Hypervisor, OutputBufferProvider {
      */
     @Override
     public synchronized OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
-        SimGuest g = guests.values().stream()
-                .filter(x -> x.nic().description().hostDevice().equals(nic.hostDevice())).findFirst().orElse(null);
-        if (g == null) {
+        SimNic found = guests.values().stream().map(SimGuest::nic)
+                .filter(x -> x.description().hostDevice().equals(nic.hostDevice())).findFirst()
+                .orElse(preparedNics.get(nic.hostDevice()));
+        if (found == null) {
             throw new OutputBufferException("no synthetic NIC " + nic.hostDevice());
         }
-        SimOutputBuffer held = g.nic().buffer();
+        SimOutputBuffer held = found.buffer();
         if (held == null) {
-            return new SimOutputBuffer(g.nic());
+            return new SimOutputBuffer(found);
         }
         if (!held.isDetached()) {
             throw new OutputBufferException("the output of " + nic.hostDevice() + " is already held");

@@ -9,6 +9,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
+import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -33,6 +34,8 @@ public final class SimReplica implements Replica {
     private byte[] deviceState;
     private volatile long committed = -1;
     private State state = State.USABLE;
+    /** The NIC a switchover's "prepare" made for the activated domain, or null; guarded by the write lock. */
+    private SimNic preparedNic;
 
     SimReplica(SimHypervisor owner, ReplicaSpec spec) {
         this.owner = owner;
@@ -82,6 +85,7 @@ public final class SimReplica implements Replica {
         lock.writeLock().lock();
         try {
             SimMemory m = usable();
+            dropPreparation();
             epoch.writePages(SimMemory.PAGE_SIZE, (pfns, from, count, src) -> write(m, pfns, from, count, src));
             deviceState = epoch.deviceState().clone();
             committed = epoch.epoch();
@@ -120,6 +124,55 @@ public final class SimReplica implements Replica {
         return activate(false);
     }
 
+    /**
+     * Switchover, at "prepare": makes the NIC the activated domain will have, so that the engine can hold its output
+     * before "go" ({@link #preparedInterfaces()}).
+     */
+    @Override
+    public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        lock.writeLock().lock();
+        try {
+            usable();
+            if (committed < 0 || !disks.isEmpty()) {
+                return false;
+            }
+            if (preparedNic == null) {
+                preparedNic = owner.prepareNic(spec.id());
+            }
+            return true;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public List<GuestInterface> preparedInterfaces() {
+        lock.readLock().lock();
+        try {
+            return preparedNic == null ? List.of() : List.of(preparedNic.description());
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void unprepare() {
+        lock.writeLock().lock();
+        try {
+            dropPreparation();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Under the write lock: the NIC a preparation made goes (a checkpoint is applied, or the switchover aborted). */
+    private void dropPreparation() {
+        if (preparedNic != null) {
+            owner.unprepareNic(preparedNic);
+            preparedNic = null;
+        }
+    }
+
     /** Switchover: the domain starts paused, so that the engine starts its dirty log before it runs. */
     @Override
     public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
@@ -136,7 +189,8 @@ public final class SimReplica implements Replica {
             if (committed < 0) {
                 throw new HypervisorException("no committed epoch to activate for " + spec.id());
             }
-            SimDomain d = owner.activate(spec, m, deviceState, paused);
+            SimDomain d = owner.activate(spec, m, deviceState, paused, preparedNic);
+            preparedNic = null;
             state = State.ACTIVATED;
             memory = null;
             return d;
@@ -252,6 +306,7 @@ public final class SimReplica implements Replica {
             if (state == State.USABLE) {
                 state = State.CLOSED;
             }
+            dropPreparation();
             memory = null;
         } finally {
             lock.writeLock().unlock();
