@@ -4,6 +4,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.support.process.CommandException;
@@ -78,6 +81,58 @@ public final class HostCommands {
             Thread.currentThread().interrupt();
             throw new OutputBufferException("interrupted while running " + String.join(" ", argv), e);
         }
+    }
+
+    /**
+     * Runs {@code commands} at once, each on a thread of its own (commands that do not depend on each other: their
+     * forks then cost the time of the slowest, not of all), and returns their results in order once all ended; when
+     * one could not be run (or timed out), throws that error once all ended.
+     */
+    public static List<CommandResult> runAll(List<List<String>> commands) throws OutputBufferException {
+        List<CompletableFuture<CommandResult>> running = new ArrayList<>();
+        for (List<String> argv : commands.subList(0, Math.max(0, commands.size() - 1))) {
+            CompletableFuture<CommandResult> f = new CompletableFuture<>();
+            Thread t = new Thread(() -> {
+                try {
+                    f.complete(run(argv));
+                } catch (OutputBufferException | RuntimeException e) {
+                    f.completeExceptionally(e);
+                }
+            }, "romulus-netbuf-command");
+            t.setDaemon(true);
+            t.start();
+            running.add(f);
+        }
+        OutputBufferException failed = null;
+        List<CommandResult> results = new ArrayList<>();
+        CommandResult last = null;
+        if (!commands.isEmpty()) {
+            try {
+                last = run(commands.get(commands.size() - 1)); // on this thread
+            } catch (OutputBufferException e) {
+                failed = e;
+            }
+        }
+        for (CompletableFuture<CommandResult> f : running) {
+            try {
+                results.add(f.get());
+            } catch (ExecutionException | CompletionException e) {
+                if (failed == null) {
+                    failed = e.getCause() instanceof OutputBufferException o ? o
+                            : new OutputBufferException(String.valueOf(e.getCause()), e.getCause());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new OutputBufferException("interrupted while running host commands", e);
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
+        if (last != null) {
+            results.add(last);
+        }
+        return results;
     }
 
     /** Runs a command that must succeed. */

@@ -11,6 +11,7 @@ import io.romulus.netbuf.internal.netlink.NetlinkMessageReader;
 import io.romulus.netbuf.internal.netlink.NetlinkSocket;
 import io.romulus.netbuf.internal.netlink.Nfqueue;
 import io.romulus.support.linux.Errno;
+import io.romulus.support.process.CommandResult;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,11 +57,29 @@ final class NfqueueAttachment implements NfqueueOutputBuffer.Verdicts, NfqueueOu
         reader.start();
     }
 
-    /** Installs a rule (an iptables command) and remembers the command that removes it. */
-    void installRule(List<String> insert, List<String> remove, String what) throws OutputBufferException {
-        HostCommands.check(insert, what);
-        ruleRemovals.add(remove);
-        LOG.debug("NFQUEUE {}: installed {}", queue, String.join(" ", insert));
+    /** A rule to install: the iptables command that inserts it, the one that removes it, and what it is for. */
+    record Rule(List<String> insert, List<String> remove, String what) {
+    }
+
+    /**
+     * Installs {@code rules} at once ({@link HostCommands#runAll}) and remembers the command that removes each one
+     * installed; throws for the first that was not, once all were tried.
+     */
+    void installRules(List<Rule> rules) throws OutputBufferException {
+        List<CommandResult> results = HostCommands.runAll(rules.stream().map(Rule::insert).toList());
+        OutputBufferException failed = null;
+        for (int i = 0; i < rules.size(); i++) {
+            Rule r = rules.get(i);
+            if (results.get(i).ok()) {
+                ruleRemovals.add(r.remove());
+                LOG.debug("NFQUEUE {}: installed {}", queue, String.join(" ", r.insert()));
+            } else if (failed == null) {
+                failed = new OutputBufferException("cannot " + r.what() + ": " + results.get(i).describe());
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
     }
 
     /** Takes over a rule found in place (left by an earlier provider): {@code remove} removes it at close. */

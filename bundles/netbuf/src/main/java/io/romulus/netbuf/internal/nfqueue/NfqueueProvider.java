@@ -309,9 +309,13 @@ public final class NfqueueProvider implements OutputBufferProvider {
                     + NetworkNamespace.NETNS_DIR + netns + ")");
         }
         requireBridgeNetfilter();
-        requireBridgePort(ip, netns, dev, where);
-        NfqueueRules rules4 = rules(ip, netns, iptables);
-        NfqueueRules rules6 = rules(ip, netns, ip6tables);
+        // the three look-ups do not depend on each other: their forks run at once
+        List<CommandResult> lookedUp = HostCommands.runAll(List.of(bridgePortQuery(ip, netns, dev),
+                HostCommands.inNetns(ip, netns, iptables, "-w", "-S", "FORWARD"),
+                HostCommands.inNetns(ip, netns, ip6tables, "-w", "-S", "FORWARD")));
+        requireBridgePort(lookedUp.get(0), where);
+        NfqueueRules rules4 = rules(lookedUp.get(1), iptables);
+        NfqueueRules rules6 = rules(lookedUp.get(2), ip6tables);
         Integer left = queueLeftFor(dev, where, rules4, rules6);
 
         Deque<Runnable> undo = new ArrayDeque<>();
@@ -366,6 +370,7 @@ public final class NfqueueProvider implements OutputBufferProvider {
         self[0] = buffer;
         attachment.startReceiving(buffer);
         try {
+            List<NfqueueAttachment.Rule> install = new ArrayList<>();
             for (Path tool : List.of(iptables, ip6tables)) {
                 List<NfqueueRules.Rule> found = (tool == iptables ? rules4 : rules6).feeding(dev);
                 if (!found.isEmpty()) {
@@ -382,11 +387,12 @@ public final class NfqueueProvider implements OutputBufferProvider {
                 insert.addAll(rule);
                 List<String> remove = new ArrayList<>(List.of(tool.toString(), "-w", "-D", "FORWARD"));
                 remove.addAll(rule);
-                attachment.installRule(HostCommands.inNetns(ip, netns, insert.toArray()),
+                install.add(new NfqueueAttachment.Rule(HostCommands.inNetns(ip, netns, insert.toArray()),
                         HostCommands.inNetns(ip, netns, remove.toArray()),
                         "send the output of " + where + " to NFQUEUE " + queue + " with " + tool.getFileName()
-                                + " (needs the xt physdev match and the NFQUEUE target)");
+                                + " (needs the xt physdev match and the NFQUEUE target)"));
             }
+            attachment.installRules(install); // IPv4 and IPv6 at once
         } catch (OutputBufferException | RuntimeException e) {
             if (left == null) {
                 buffer.close();
@@ -402,10 +408,13 @@ public final class NfqueueProvider implements OutputBufferProvider {
         return buffer;
     }
 
-    /** The FORWARD rules of {@code tool} in the namespace. */
-    private static NfqueueRules rules(Path ip, String netns, Path tool) throws OutputBufferException {
-        String listing = HostCommands.check(HostCommands.inNetns(ip, netns, tool, "-w", "-S", "FORWARD"),
-                "list the FORWARD chain with " + tool.getFileName()).out();
+    /** The FORWARD rules of {@code tool} in the namespace, from what {@code tool -w -S FORWARD} answered. */
+    private static NfqueueRules rules(CommandResult listed, Path tool) throws OutputBufferException {
+        if (!listed.ok()) {
+            throw new OutputBufferException("cannot list the FORWARD chain with " + tool.getFileName() + ": "
+                    + listed.describe());
+        }
+        String listing = listed.out();
         try {
             return NfqueueRules.parse(listing);
         } catch (RuntimeException e) {
@@ -501,14 +510,17 @@ public final class NfqueueProvider implements OutputBufferProvider {
                 + "reaches iptables and cannot be held");
     }
 
-    private static void requireBridgePort(Path ip, String netns, String dev, String where)
-            throws OutputBufferException {
+    /** {@code ip [-n NETNS] -d -o link show dev DEV}: whether the device is a bridge port. */
+    private static List<String> bridgePortQuery(Path ip, String netns, String dev) {
         List<String> argv = new ArrayList<>(List.of(ip.toString()));
         if (netns != null) {
             argv.addAll(List.of("-n", netns));
         }
         argv.addAll(List.of("-d", "-o", "link", "show", "dev", dev));
-        CommandResult r = HostCommands.run(argv);
+        return argv;
+    }
+
+    private static void requireBridgePort(CommandResult r, String where) throws OutputBufferException {
         if (!r.ok()) {
             throw new OutputBufferException("device " + where + " does not exist: " + r.describe());
         }
