@@ -187,9 +187,7 @@ final class QemuDomain implements ProtectedDomain {
         }
         try {
             if (guest.settings().dirtyTracker().equals("uffd")) {
-                long pid = guest.process().pid();
-                RamMapping m = ramMapping(guest, ram);
-                tracker = UffdDirtyTracker.attach(pid, QemuSettings.UFFD_FD, m.start(), m.length(), PAGE_SIZE);
+                tracker = startUffdLog(guest.process().pid(), ram);
             } else {
                 tracker = new CompareDirtyTracker(ram.views(), PAGE_SIZE);
             }
@@ -202,8 +200,17 @@ final class QemuDomain implements ProtectedDomain {
     }
 
     /** Where QEMU maps the guest's RAM file. */
-    private static RamMapping ramMapping(QemuGuest guest, GuestRam ram) throws IOException, HypervisorException {
-        RamMapping m = UffdDirtyTracker.findMapping(guest.process().pid(), ram.file().toString());
+    /**
+     * Starts the userfaultfd dirty log of QEMU process {@code pid}, which maps {@code ram}: every page written from
+     * now on shows up in a harvest.
+     */
+    static DirtyTracker startUffdLog(long pid, GuestRam ram) throws IOException, HypervisorException {
+        RamMapping m = ramMapping(pid, ram);
+        return UffdDirtyTracker.attach(pid, QemuSettings.UFFD_FD, m.start(), m.length(), PAGE_SIZE);
+    }
+
+    private static RamMapping ramMapping(long pid, GuestRam ram) throws IOException, HypervisorException {
+        RamMapping m = UffdDirtyTracker.findMapping(pid, ram.file().toString());
         if (m.length() != ram.bytes()) {
             throw new HypervisorException("QEMU maps " + m.length() + " bytes of " + ram.file() + ", not "
                     + ram.bytes());
@@ -217,7 +224,7 @@ final class QemuDomain implements ProtectedDomain {
      */
     static DirtyTracker adoptUffdLog(QemuGuest guest, GuestRam ram) throws HypervisorException {
         try {
-            RamMapping m = ramMapping(guest, ram);
+            RamMapping m = ramMapping(guest.process().pid(), ram);
             return UffdDirtyTracker.adopt(guest.process().pid(), QemuSettings.UFFD_FD, m.start(), m.length(),
                     PAGE_SIZE);
         } catch (IOException e) {

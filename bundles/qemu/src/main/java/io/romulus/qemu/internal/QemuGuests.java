@@ -288,27 +288,46 @@ final class QemuGuests {
      * @param standby the replica's standby, or null; this takes it over (runs it or kills it)
      */
     synchronized QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch,
-            List<GuestDisk> disks, Standby standby, boolean run, boolean preloaded) throws HypervisorException {
-        refuseRunning(id);
-        GuestLauncher.Resumed r = null;
-        if (standby != null) {
-            try {
-                r = launcher.resumeStandby(id, vm, standby, deviceState, disks, run, preloaded);
-            } catch (HypervisorException e) {
-                standby.close();
-                LOG.warn("{}; starting a fresh QEMU instead", e.getMessage());
+            List<GuestDisk> disks, Standby standby, boolean run, boolean preloaded, DirtyTracker preparedLog)
+            throws HypervisorException {
+        DirtyTracker log = preparedLog;
+        try {
+            refuseRunning(id);
+            GuestLauncher.Resumed r = null;
+            if (standby != null) {
+                try {
+                    r = launcher.resumeStandby(id, vm, standby, deviceState, disks, run, preloaded);
+                } catch (HypervisorException e) {
+                    standby.close();
+                    LOG.warn("{}; starting a fresh QEMU instead", e.getMessage());
+                }
+            }
+            if (r == null) {
+                if (log != null) {
+                    log.close(); // of the standby's QEMU, which is gone
+                    log = null;
+                }
+                r = launcher.resume(id, vm, dir, deviceState, disks, "activating", run);
+            }
+            QemuDomain d = activated(r, run, log);
+            log = null;
+            LOG.info("Activated {} from checkpoint {}: {} (pid {})", id, epoch, r.detail(), r.guest().process().pid());
+            return d;
+        } finally {
+            if (log != null) {
+                log.close();
             }
         }
-        if (r == null) {
-            r = launcher.resume(id, vm, dir, deviceState, disks, "activating", run);
-        }
-        QemuDomain d = resumed(r.guest());
+    }
+
+    /** The handle of a guest resumed from a replica; {@code log}: its dirty log, started at "prepare", or null. */
+    private QemuDomain activated(GuestLauncher.Resumed r, boolean run, DirtyTracker log) throws HypervisorException {
+        QemuDomain d = resumed(r.guest(), log);
         if (run) {
             d.activated(r.detail(), r.firstFrame().first());
         } else {
             d.activatedPaused(r.detail());
         }
-        LOG.info("Activated {} from checkpoint {}: {} (pid {})", id, epoch, r.detail(), r.guest().process().pid());
         return d;
     }
 
@@ -394,7 +413,7 @@ final class QemuGuests {
         try {
             refuseRunning(id);
             GuestLauncher.Resumed r = launcher.resume(id, vm, dir, deviceState, List.of(), "starting the clone");
-            QemuDomain d = resumed(r.guest());
+            QemuDomain d = resumed(r.guest(), null);
             String bridge = vm.nics().isEmpty() ? "" : QemuProcess.bridgeOf(vm.nics().get(0), launcher.settings());
             LOG.info("Started {}, a clone of {} at checkpoint {}: replica copied in {} ms, device state loaded in {} ms,"
                     + " running after {} ms (pid {}{})", id, of, epoch, copyMs, r.loadedMs(), r.runningMs(),
@@ -423,9 +442,10 @@ final class QemuGuests {
     }
 
     /** A guest resumed from a replica is one of this node's, held by the returned handle. */
-    private QemuDomain resumed(QemuGuest g) throws HypervisorException {
+    private QemuDomain resumed(QemuGuest g, DirtyTracker log) throws HypervisorException {
         register(g);
-        QemuDomain d = new QemuDomain(this, g.id(), g);
+        QemuDomain d = log == null ? new QemuDomain(this, g.id(), g)
+                : new QemuDomain(this, g.id(), g, QemuDomain.mapRam(g.id(), g), log);
         open.put(g.id().name(), d);
         return d;
     }

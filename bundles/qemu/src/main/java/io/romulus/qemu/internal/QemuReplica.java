@@ -20,6 +20,7 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
 import io.romulus.support.state.StateFile;
@@ -75,6 +76,11 @@ final class QemuReplica implements Replica {
      * the epoch it loaded, or -1. Written under the write lock.
      */
     private volatile long prepared = -1;
+    /**
+     * The dirty log of the prepared standby, started at "prepare" (it is stopped: nothing is written until it runs),
+     * which the switchover's activation hands to the domain; null without. Under the write lock.
+     */
+    private DirtyTracker preparedLog;
 
     /** A new, empty replica in {@code dir}. */
     static QemuReplica create(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir)
@@ -251,8 +257,14 @@ final class QemuReplica implements Replica {
             Path stateFile = writeDeviceState();
             boolean preloaded = prepared == committed;
             prepared = -1;
+            DirtyTracker log = preparedLog;
+            preparedLog = null;
+            if (log != null && (run || !preloaded)) {
+                log.close(); // a failover starts the log when the engine protects the domain
+                log = null;
+            }
             QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks), run,
-                    preloaded);
+                    preloaded, log);
             gone = "activated";
             ram = null;
             owner.replicaGone(this);
@@ -296,8 +308,9 @@ final class QemuReplica implements Replica {
                 throw e;
             }
             prepared = committed;
+            String log = startPreparedLog(s);
             LOG.info("Prepared the switchover of {} at checkpoint {}: device state loaded into the standby and MAC "
-                    + "address moved here in {} ms", spec.id(), committed, ms);
+                    + "address moved here in {} ms{}", spec.id(), committed, ms, log);
             return true;
         } finally {
             lock.writeLock().unlock();
@@ -322,6 +335,26 @@ final class QemuReplica implements Replica {
             return s.process().guestInterfaces(vm, owner.netns());
         } finally {
             lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Starts the prepared standby's userfaultfd dirty log, so that "go" does not wait for it: the standby is stopped
+     * and writes nothing until it runs. Under the write lock; returns what to log of it. Where it cannot, the engine
+     * starts the log after "go", as without a preparation.
+     */
+    private String startPreparedLog(Standby s) {
+        if (!owner.uffdLog()) {
+            return "";
+        }
+        long start = System.nanoTime();
+        try {
+            preparedLog = QemuDomain.startUffdLog(s.process().pid(), ram);
+            return ", dirty log started in " + TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - start) + " us";
+        } catch (IOException | HypervisorException | RuntimeException e) {
+            LOG.warn("{}: starting the dirty log of the prepared standby failed ({}); it starts after \"go\"",
+                    spec.id(), e.getMessage());
+            return "";
         }
     }
 
@@ -352,6 +385,10 @@ final class QemuReplica implements Replica {
      * {@link #standby} starts a clean one. Under the write lock.
      */
     private void dropPreparation() {
+        if (preparedLog != null) {
+            preparedLog.close();
+            preparedLog = null;
+        }
         if (prepared < 0) {
             return;
         }
@@ -602,6 +639,7 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
+                dropPreparation();
                 closeStandby();
                 ram = null;
                 RunDirectory.deleteTree(dir);

@@ -18,6 +18,7 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
+import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.vm.VmDefinition;
 
 import org.slf4j.Logger;
@@ -217,8 +218,13 @@ final class QemuReplicas {
 
     /** Failover of a replica (or a switchover, without {@code run}): see {@link QemuGuests#activate}. */
     QemuDomain activate(DomainId id, VmDefinition vm, Path dir, Path deviceState, long epoch, List<GuestDisk> disks,
-            Standby standby, boolean run, boolean preloaded) throws HypervisorException {
-        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby, run, preloaded);
+            Standby standby, boolean run, boolean preloaded, DirtyTracker preparedLog) throws HypervisorException {
+        return guests.activate(id, vm, dir, deviceState, epoch, disks, standby, run, preloaded, preparedLog);
+    }
+
+    /** Whether the guests' dirty log is the userfaultfd one, which a prepared standby can start before it runs. */
+    boolean uffdLog() {
+        return launcher.settings().dirtyTracker().equals("uffd");
     }
 
     /** See {@link GuestLauncher#preload}. */
