@@ -113,10 +113,12 @@ final class Activation {
             BackupReplica.Activated running = b.activate(true);
             timeline.mark(running.paused() ? "activated paused" : "activated running");
             primaries.protectSwitchedOver(id, running, lease, b, peer, lineage, epoch, timeline, stream);
+            String detail = running.domain().activationDetail();
             engine.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switched over to this node at checkpoint " + epoch
                     + ": it runs here " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms after the "
                     + "hand-over" + (running.paused() ? ", protected back towards " + back + ", which resumes its "
-                            + "replica" : ", unprotected until " + back + " has a full copy"));
+                            + "replica" : ", unprotected until " + back + " has a full copy")
+                    + (detail.isEmpty() ? "" : " (" + detail + ")"));
         } catch (Exception e) {
             if (lease != null) {
                 lease.close();

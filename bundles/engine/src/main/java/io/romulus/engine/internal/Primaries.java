@@ -177,6 +177,7 @@ final class Primaries {
             roles.primaries.put(id, p);
             roles.replicas.remove(id, b);
         }
+        timeline.mark("protection built");
         if (running.paused()) {
             d.resume(); // I5: the old primary stopped its copy before it sent the hand-over this follows
             timeline.running();

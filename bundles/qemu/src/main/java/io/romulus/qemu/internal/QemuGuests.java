@@ -326,7 +326,7 @@ final class QemuGuests {
         if (run) {
             d.activated(r.detail(), r.firstFrame().first());
         } else {
-            d.activatedPaused(r.detail());
+            d.activatedPaused(log == null ? r.detail() : r.detail() + "; its dirty log started at \"prepare\"");
         }
         return d;
     }

@@ -17,7 +17,10 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
+import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
@@ -154,6 +157,13 @@ class QemuSwitchoverTest {
             String done = primary.switchover(GUEST);
             long returned = System.nanoTime();
             assertTrue(done.contains("without a full copy"), done);
+            Matcher at = Pattern.compile("at checkpoint (\\d+)").matcher(done);
+            assertTrue(at.find(), done);
+            String switched = "switched over to this node at checkpoint " + at.group(1);
+            // the new primary ran the prepared standby, whose dirty log started at "prepare", not after "go"
+            assertTrue(backup.alarms(100).stream().anyMatch(a -> a.kind() == Alarm.Kind.SWITCHOVER
+                    && a.message().contains(switched) && a.message().contains("dirty log started at \"prepare\"")),
+                    backup.alarms(100).toString());
             await().atMost(Duration.ofSeconds(60)).until(() -> values.size() >= before + 20 || !errors.isEmpty());
             assertEquals(List.of(), errors, "the client's connection survived switchover " + (i + 1));
             assertNull(nodes.row(primary, Role.PRIMARY), "the old primary runs the guest no more");

@@ -309,20 +309,29 @@ public final class NfqueueProvider implements OutputBufferProvider {
                     + NetworkNamespace.NETNS_DIR + netns + ")");
         }
         requireBridgeNetfilter();
-        // the three look-ups do not depend on each other: their forks run at once
-        List<CommandResult> lookedUp = HostCommands.runAll(List.of(bridgePortQuery(ip, netns, dev),
+        // the look-ups do not depend on each other: their forks run at once (the bridge netfilter settings are read
+        // when no interface of the namespace is held yet)
+        List<List<String>> queries = new ArrayList<>(List.of(bridgePortQuery(ip, netns, dev),
                 HostCommands.inNetns(ip, netns, iptables, "-w", "-S", "FORWARD"),
                 HostCommands.inNetns(ip, netns, ip6tables, "-w", "-S", "FORWARD")));
+        Path sysctl = namespaceInUse(netns) ? null : HostCommands.require("sysctl", "turn on bridge netfilter");
+        if (sysctl != null) {
+            for (String name : List.of(SYSCTL_V4, SYSCTL_V6)) {
+                queries.add(HostCommands.inNetns(ip, netns, sysctl, "-n", name));
+            }
+        }
+        List<CommandResult> lookedUp = HostCommands.runAll(queries);
         requireBridgePort(lookedUp.get(0), where);
         NfqueueRules rules4 = rules(lookedUp.get(1), iptables);
         NfqueueRules rules6 = rules(lookedUp.get(2), ip6tables);
+        List<CommandResult> bridgeSettings = lookedUp.subList(3, lookedUp.size());
         Integer left = queueLeftFor(dev, where, rules4, rules6);
 
         Deque<Runnable> undo = new ArrayDeque<>();
         NetlinkSocket socket;
         int queue;
         try {
-            acquireNamespace(ip, netns);
+            acquireNamespace(ip, netns, bridgeSettings);
             undo.push(() -> releaseNamespace(ip, netns));
             NetlinkSocket opened = NetlinkSocket.open(lib, Netlink.NETLINK_NETFILTER, netns);
             socket = opened;
@@ -530,16 +539,32 @@ public final class NfqueueProvider implements OutputBufferProvider {
         }
     }
 
-    private void acquireNamespace(Path ip, String netns) throws OutputBufferException {
+    private boolean namespaceInUse(String netns) {
+        synchronized (namespaces) {
+            return namespaces.containsKey(netns == null ? "" : netns);
+        }
+    }
+
+    /**
+     * Counts one more interface held in the namespace; the first turns bridge netfilter on there where it is off
+     * ({@code read}: what {@code sysctl -n} answered for the IPv4 and the IPv6 setting just before, if it was asked).
+     */
+    private void acquireNamespace(Path ip, String netns, List<CommandResult> read) throws OutputBufferException {
         String key = netns == null ? "" : netns;
         synchronized (namespaces) {
             NetnsUse use = namespaces.get(key);
             if (use == null) {
                 use = new NetnsUse();
                 Path sysctl = HostCommands.require("sysctl", "turn on bridge netfilter");
-                for (String name : List.of(SYSCTL_V4, SYSCTL_V6)) {
-                    String value = HostCommands.check(HostCommands.inNetns(ip, netns, sysctl, "-n", name),
-                            "read " + name).out().strip();
+                List<String> names = List.of(SYSCTL_V4, SYSCTL_V6);
+                for (int i = 0; i < names.size(); i++) {
+                    String name = names.get(i);
+                    CommandResult r = read.size() == names.size() ? read.get(i)
+                            : HostCommands.run(HostCommands.inNetns(ip, netns, sysctl, "-n", name));
+                    if (!r.ok()) {
+                        throw new OutputBufferException("cannot read " + name + ": " + r.describe());
+                    }
+                    String value = r.out().strip();
                     if (!"1".equals(value)) {
                         HostCommands.check(HostCommands.inNetns(ip, netns, sysctl, "-w", name + "=1"),
                                 "turn on " + name + (netns == null ? "" : " in network namespace " + netns));
