@@ -108,7 +108,7 @@ final class Activation {
             HandOverTimeline timeline = new HandOverTimeline(id, epoch, start);
             // the stream back to the old primary, which keeps its replica as a backup already, opens beside the
             // activation
-            stream = openStreamBack(id, b, peer, lineage, epoch);
+            stream = openStreamBack(id, b, peer, lineage, epoch, timeline);
             lease = switchoverLease(id);
             BackupReplica.Activated running = b.activate(true);
             timeline.mark(running.paused() ? "activated paused" : "activated running");
@@ -139,7 +139,7 @@ final class Activation {
      * HELLO ahead (disks, no transport, a name that does not resolve).
      */
     private PreOpenedStream openStreamBack(DomainId id, BackupReplica b, InetSocketAddress peer, String lineage,
-            long epoch) {
+            long epoch, HandOverTimeline timeline) {
         CheckpointTransport t = helpers.transport();
         ReplicaSpec spec = b.specWithoutDisks();
         if (t == null || spec == null || lineage == null) {
@@ -151,7 +151,7 @@ final class Activation {
         }
         Hello hello = BackupLink.hello(engine.settings().nodeId(), id, spec.memoryBytes(), spec.pageSize(),
                 b.options(), List.of(), lineage, new long[] {epoch, epoch}, target, t);
-        return PreOpenedStream.open(t, target, hello, id);
+        return PreOpenedStream.open(t, target, hello, id, timeline);
     }
 
     /**

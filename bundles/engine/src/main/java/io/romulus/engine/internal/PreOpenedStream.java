@@ -47,12 +47,18 @@ final class PreOpenedStream implements AckListener {
         this.hello = hello;
     }
 
-    /** Starts connecting to {@code target} with {@code hello}; returns at once. */
-    static PreOpenedStream open(CheckpointTransport t, InetSocketAddress target, Hello hello, DomainId id) {
+    /**
+     * Starts connecting to {@code target} with {@code hello}; returns at once. The switchover's {@code timeline}
+     * marks when the connection and its handshake are done ({@code stream back connected}).
+     */
+    static PreOpenedStream open(CheckpointTransport t, InetSocketAddress target, Hello hello, DomainId id,
+            HandOverTimeline timeline) {
         PreOpenedStream p = new PreOpenedStream(id, hello);
         Thread connecting = new Thread(() -> {
             try {
-                p.channel.complete(t.connect(target, hello, p));
+                CheckpointChannel c = t.connect(target, hello, p);
+                timeline.mark("stream back connected");
+                p.channel.complete(c);
             } catch (CheckpointException | RuntimeException e) {
                 p.channel.completeExceptionally(e);
             } catch (InterruptedException e) {
