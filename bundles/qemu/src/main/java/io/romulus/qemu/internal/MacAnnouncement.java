@@ -109,16 +109,21 @@ final class MacAnnouncement {
                 libc -> sendFrames(libc, index(libc, device), device, macs));
     }
 
+    /** Work done by a thread inside a network namespace. */
     @FunctionalInterface
-    private interface NamespaceWork {
+    interface NamespaceWork {
         void run(LibC libc) throws IOException;
     }
 
-    private static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
+    /**
+     * Runs {@code work} in a thread of its own that alone enters network namespace {@code netns} (empty: this node's
+     * own); a failure is thrown here, saying {@code what} failed.
+     */
+    static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
         AtomicReference<Exception> failure = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {
-                LibC libc = LibcLoader.load("announcing a guest's MAC address");
+                LibC libc = LibcLoader.load(what);
                 if (!netns.isEmpty()) {
                     enter(libc, netns);
                 }

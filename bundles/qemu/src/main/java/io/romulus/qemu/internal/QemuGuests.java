@@ -341,8 +341,10 @@ final class QemuGuests {
             throw new HypervisorException("cannot create " + dir + " for the replica of " + g.id() + ": "
                     + e.getMessage(), e);
         }
+        List<TapBacklog.Waiting> backlog = backlog(g);
         g.process().close(); // killed first: from here on it never runs here again (I5)
         forget(g);
+        resend(g, backlog);
         g.disks().forEach(launcher::unexport);
         try {
             Files.move(g.process().dir().resolve("ram"), dir.resolve("ram"));
@@ -360,6 +362,41 @@ final class QemuGuests {
         LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{}", g.id(),
                 epoch, dir, images.isEmpty() ? "" : ", its disk images " + images + " where they are");
         return keeper.keep(spec, dir, deviceState, epoch);
+    }
+
+    /**
+     * What clients sent the guest, paused for good, that its QEMU never read ({@link TapBacklog}); empty where it
+     * cannot be read (logged: the clients' retransmissions bring it later).
+     */
+    private List<TapBacklog.Waiting> backlog(QemuGuest g) {
+        List<String> taps = g.process().taps();
+        if (taps.isEmpty()) {
+            return List.of();
+        }
+        QemuSettings settings = launcher.settings();
+        List<String> bridges = g.vm().nics().stream().map(n -> QemuProcess.bridgeOf(n, settings)).toList();
+        try {
+            return TapBacklog.take(g.process().pid(), taps, bridges);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot take what waits in the taps of the stopped {} ({}): clients resend it after their "
+                    + "retransmission timeout", g.id(), e.getMessage());
+            return List.of();
+        }
+    }
+
+    /** Sends {@code backlog} out of the bridges, towards the host the guest's address has moved to. */
+    private void resend(QemuGuest g, List<TapBacklog.Waiting> backlog) {
+        int waiting = TapBacklog.count(backlog);
+        if (waiting == 0) {
+            return;
+        }
+        try {
+            int sent = TapBacklog.resend(launcher.settings().netns(), backlog);
+            LOG.info("Sent on {} frame(s) of {} that reached {} after its final pause", sent, waiting, g.id());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot send on the {} frame(s) that reached the stopped {} ({}): clients resend them after "
+                    + "their retransmission timeout", waiting, g.id(), e.getMessage());
+        }
     }
 
     /**
