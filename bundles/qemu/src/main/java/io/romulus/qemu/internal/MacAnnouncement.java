@@ -202,7 +202,7 @@ final class MacAnnouncement {
                 }
             }
         } finally {
-            libc.close(fd);
+            PacketSockets.closeLater(libc, fd);
         }
     }
 
