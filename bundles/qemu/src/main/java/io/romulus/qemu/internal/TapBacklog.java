@@ -7,6 +7,7 @@ import java.util.HexFormat;
 import java.util.List;
 
 import com.sun.jna.Memory;
+import com.sun.jna.ptr.IntByReference;
 
 import io.romulus.support.linux.Errno;
 import io.romulus.support.linux.LibC;
@@ -31,14 +32,9 @@ import io.romulus.support.linux.LibcLoader;
  */
 final class TapBacklog implements AutoCloseable {
 
-    private static final int AF_PACKET = 17;
-    private static final int SOCK_RAW = 3;
-    private static final int ETH_P_ALL = 0x0003;
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVBUFFORCE = 33;
-    private static final int SOL_PACKET = 263;
     private static final int PACKET_VNET_HDR = 15;
-    private static final int SOCKADDR_LL_SIZE = 20;
     private static final int MSG_DONTWAIT = 0x40;
     /** A packet socket's virtio-net header, in front of each frame read or sent. */
     static final int VNET_HDR = 10;
@@ -93,31 +89,14 @@ final class TapBacklog implements AutoCloseable {
     }
 
     private static int socketOn(LibC libc, String tap) throws IOException {
-        int index = libc.if_nametoindex(tap);
-        if (index == 0) {
-            throw new IOException("no interface " + tap + ": " + Errno.text(LibcLoader.lastError()));
-        }
-        int fd = libc.socket(AF_PACKET, SOCK_RAW, Short.toUnsignedInt(MacAnnouncement.network((short) ETH_P_ALL)));
-        if (fd < 0) {
-            throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
-        }
-        try (Memory v = new Memory(4); Memory addr = new Memory(SOCKADDR_LL_SIZE)) {
-            v.setInt(0, 1);
-            if (libc.setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, v, 4) != 0) {
-                throw new IOException("PACKET_VNET_HDR on " + tap + ": " + Errno.text(LibcLoader.lastError()));
-            }
-            v.setInt(0, RECEIVE_BUFFER);
-            libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, v, 4); // root's; the default buffer does otherwise
-            addr.clear();
-            addr.setShort(0, (short) AF_PACKET);
-            addr.setShort(2, MacAnnouncement.network((short) ETH_P_ALL));
-            addr.setInt(4, index);
-            if (libc.bind(fd, addr, SOCKADDR_LL_SIZE) != 0) {
-                throw new IOException("bind to " + tap + ": " + Errno.text(LibcLoader.lastError()));
-            }
+        int fd = PacketSockets.open(libc, tap, PacketSockets.ETH_P_ALL, true);
+        try {
+            PacketSockets.set(libc, fd, PacketSockets.SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", tap);
+            // root's; without it the default buffer does
+            libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, new IntByReference(RECEIVE_BUFFER).getPointer(), 4);
             return fd;
         } catch (IOException | RuntimeException e) {
-            libc.close(fd);
+            PacketSockets.closeLater(libc, fd);
             throw e;
         }
     }
@@ -183,27 +162,10 @@ final class TapBacklog implements AutoCloseable {
     }
 
     private static int send(LibC libc, Waiting w) throws IOException {
-        int index = libc.if_nametoindex(w.bridge());
-        if (index == 0) {
-            throw new IOException("no bridge " + w.bridge() + ": " + Errno.text(LibcLoader.lastError()));
-        }
-        int fd = libc.socket(AF_PACKET, SOCK_RAW, 0);
-        if (fd < 0) {
-            throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
-        }
+        int fd = PacketSockets.open(libc, w.bridge(), PacketSockets.ETH_P_ALL, false);
         int sent = 0;
-        try (Memory one = new Memory(4); Memory addr = new Memory(SOCKADDR_LL_SIZE);
-                Memory buf = new Memory(MAX_FRAME)) {
-            one.setInt(0, 1);
-            if (libc.setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, one, 4) != 0) {
-                throw new IOException("PACKET_VNET_HDR: " + Errno.text(LibcLoader.lastError()));
-            }
-            addr.clear();
-            addr.setShort(0, (short) AF_PACKET);
-            addr.setInt(4, index);
-            if (libc.bind(fd, addr, SOCKADDR_LL_SIZE) != 0) {
-                throw new IOException("bind to " + w.bridge() + ": " + Errno.text(LibcLoader.lastError()));
-            }
+        try (Memory buf = new Memory(MAX_FRAME)) {
+            PacketSockets.set(libc, fd, PacketSockets.SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", w.bridge());
             for (byte[] f : w.frames()) {
                 int length = packetOf(f, buf);
                 if (libc.send(fd, buf, length, 0) == length) {
