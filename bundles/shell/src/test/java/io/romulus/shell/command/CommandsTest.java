@@ -304,6 +304,28 @@ class CommandsTest {
     }
 
     @Test
+    void epochsOnTheBackupShowsTheEnginesCpuTimeThere() throws Exception {
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.BACKUP, ProtectionState.PROTECTED, 1233, 0, 0, 117, 0,
+                "node-a", "", 0, "", new EngineCpu(420_000, 16_840_000, 199)));
+        EpochsCommand c = new EpochsCommand();
+        c.engine = engine;
+        c.words = List.of("sim:demo");
+        c.execute();
+        assertEquals("sim:demo is replicated here; the statistics of its checkpoints are on its primary node-a.\n"
+                + "Backup engine CPU: 420 µs per checkpoint, 16.8 ms per second (1.7% of a core) over the last 199 "
+                + "checkpoints", out().strip());
+        // a node that is its own backup: the primary's checkpoints, then what receiving them costs
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 1, "127.0.0.1:7481", ""));
+        engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000));
+        out.reset();
+        c.execute();
+        String[] lines = out().strip().split("\n");
+        assertTrue(lines[2].contains("41"), lines[2]);
+        assertTrue(lines[lines.length - 1].startsWith("Backup engine CPU: 420 µs per checkpoint"), out());
+    }
+
+    @Test
     void epochsPrintsRecentCheckpoints() throws Exception {
         engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000,
                 new PauseBreakdown(111_000, 22_000, 300_000, 133_000, 4_000, 55_000, 6_000), 1_250_000, 118));
