@@ -15,7 +15,7 @@
   var ENGINE = 'io.romulus:type=Engine,name=engine';
   var ATTRIBUTES = ['Domain', 'Role', 'State', 'Peer', 'Detail', 'Epoch', 'CheckpointsPerSecond', 'IntervalMs',
     'LastPauseMicros', 'MeanPauseMicros', 'P99PauseMicros', 'DirtyPagesPerSecond', 'LagEpochs', 'AckLatencyMicros',
-    'OutputHeldPackets', 'InitialSyncPercent', 'LastAlarm'];
+    'OutputHeldPackets', 'InitialSyncPercent', 'EngineCpuMicrosPerCheckpoint', 'EngineCpuMillisPerSecond', 'LastAlarm'];
   /** Samples kept per chart: two minutes at one a second. */
   var SAMPLES = 120;
   var WIDTH = 480;
@@ -164,7 +164,9 @@
     '  <table class="table table-striped table-bordered" id="romulus-domains" ng-if="$ctrl.domains.length > 0">',
     '    <thead><tr><th>Domain</th><th>Role</th><th>State</th><th>Peer</th><th>Epoch</th><th>Epochs/s</th>',
     '      <th>Interval (ms)</th><th>Pause last / mean / p99 (&micro;s)</th><th>Dirty pages/s</th>',
-    '      <th>Lag (epochs)</th><th>ACK (&micro;s)</th><th>Output held</th><th>Last alarm</th><th></th></tr></thead>',
+    '      <th>Lag (epochs)</th><th>ACK (&micro;s)</th><th>Output held</th>',
+    '      <th title="This node\'s engine: CPU time per checkpoint, and per second">Engine CPU (&micro;s/ckpt, ms/s)</th>',
+    '      <th>Last alarm</th><th></th></tr></thead>',
     '    <tbody><tr ng-repeat="d in $ctrl.domains track by d.mbean" class="romulus-domain" data-domain="{{d.a.Domain}}">',
     '      <td><a ng-if="d.link" ng-href="{{d.link}}" class="romulus-mbean">{{d.a.Domain}}</a>',
     '        <span ng-if="!d.link">{{d.a.Domain}}</span></td>',
@@ -180,6 +182,8 @@
     '      <td class="romulus-lag">{{d.a.LagEpochs}}</td>',
     '      <td>{{d.a.AckLatencyMicros < 0 ? "" : d.a.AckLatencyMicros}}</td>',
     '      <td>{{d.a.OutputHeldPackets}}</td>',
+    '      <td class="romulus-cpu">{{d.a.EngineCpuMicrosPerCheckpoint < 0 ? "-" : $ctrl.number(d.a.EngineCpuMicrosPerCheckpoint)}},',
+    '        {{d.a.EngineCpuMillisPerSecond < 0 ? "-" : $ctrl.number(d.a.EngineCpuMillisPerSecond, 1)}}</td>',
     '      <td>{{d.a.LastAlarm}}</td>',
     '      <td><button type="button" class="btn btn-default romulus-failover" ng-click="$ctrl.failover(d)">Failover</button></td>',
     '    </tr></tbody>',

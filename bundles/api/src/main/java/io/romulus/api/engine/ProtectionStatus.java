@@ -17,10 +17,25 @@ package io.romulus.api.engine;
  *                          the set one (since 1.5); otherwise the set one
  * @param intervalReason    primary: why the interval is what it is ({@code fixed}, {@code at the set interval},
  *                          {@code lengthened: ...}, {@code shortened: ...}) (since 1.5); otherwise empty
+ * @param engineCpu         the engine's own CPU time per checkpoint and per second on this node, over the last few
+ *                          seconds' checkpoints (since 1.6); {@link EngineCpu#UNKNOWN} where not known
  */
 public record ProtectionStatus(String domain, Role role, ProtectionState state, long epoch, int intervalMs,
         long lastPauseNanos, long dirtyPages, long lagEpochs, String peer, String detail, int currentIntervalMs,
-        String intervalReason) {
+        String intervalReason, EngineCpu engineCpu) {
+
+    /** A null {@code engineCpu} is {@link EngineCpu#UNKNOWN}. */
+    public ProtectionStatus {
+        engineCpu = engineCpu == null ? EngineCpu.UNKNOWN : engineCpu;
+    }
+
+    /** A status line whose engine CPU time is not known. */
+    public ProtectionStatus(String domain, Role role, ProtectionState state, long epoch, int intervalMs,
+            long lastPauseNanos, long dirtyPages, long lagEpochs, String peer, String detail, int currentIntervalMs,
+            String intervalReason) {
+        this(domain, role, state, epoch, intervalMs, lastPauseNanos, dirtyPages, lagEpochs, peer, detail,
+                currentIntervalMs, intervalReason, EngineCpu.UNKNOWN);
+    }
 
     /** A status line whose current interval is the set one, with no reason. */
     public ProtectionStatus(String domain, Role role, ProtectionState state, long epoch, int intervalMs,

@@ -6,7 +6,7 @@ import javax.management.MBeanException;
  * {@code io.romulus:type=Protection,domain="binding:name"}: one domain this node protects (primary) or holds a replica
  * of (backup), registered while it does. Every attribute is a scalar that Hawtio's Chart tab can plot. Rates and
  * pause statistics are taken over the checkpoints of the last few seconds; on a backup, which does not see the
- * primary's checkpoint statistics, they are 0 except the checkpoint rate.
+ * primary's checkpoint statistics, they are 0 except the checkpoint rate and the engine's own CPU time.
  *
  * @since 2.0
  */
@@ -72,6 +72,24 @@ public interface ProtectionMBean {
 
     /** Mean time from the end of a pause to the backup's ACK, or -1 while none is known. */
     long getAckLatencyMicros();
+
+    /**
+     * The engine's own CPU time per checkpoint on this node, µs: the median over the last few seconds' checkpoints, -1
+     * while none is known. Primary: the epoch loop's thread and the sender's; backup: the thread that receives the
+     * stream (decrypting and decoding its records, staging the pages, applying and committing the checkpoint, the
+     * ACK).
+     *
+     * @since 4.0
+     */
+    long getEngineCpuMicrosPerCheckpoint();
+
+    /**
+     * The engine's own CPU time per second on this node, ms, over the same checkpoints (10 ms a second is 1% of a
+     * core); -1 while none is known.
+     *
+     * @since 4.0
+     */
+    double getEngineCpuMillisPerSecond();
 
     /** Checkpoints sent and not yet acknowledged. */
     long getLagEpochs();

@@ -1,5 +1,5 @@
 @Export
-@Version("3.0.0")
+@Version("4.0.0")
 package io.romulus.api.management;
 
 import org.osgi.annotation.bundle.Export;

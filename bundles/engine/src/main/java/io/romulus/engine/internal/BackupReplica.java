@@ -55,6 +55,8 @@ import org.slf4j.LoggerFactory;
 final class BackupReplica {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackupReplica.class);
+    /** Checkpoints whose CPU time is kept: all of the status's window at intervals from 5 ms, else the last ones. */
+    private static final int CPU_HISTORY = 1024;
 
     /** What a replica hands to the next engine: plain data; the binding keeps the replica itself. */
     record HandedOver(DomainId id, String lineage, long committedEpoch, String primaryNode, Map<String, String> options,
@@ -80,6 +82,8 @@ final class BackupReplica {
     /** Attaches output buffers to the interfaces a switchover's prepared activation will run with. */
     private final PreparedOutputs.Attacher outputAttacher;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
+    /** The engine's own CPU time per committed checkpoint, which the streams measure ({@link ReplicaStager}). */
+    final CheckpointCpu cpu = new CheckpointCpu(CPU_HISTORY);
     private final long stagingSegmentBytes;
 
     @GuardedBy("lock")
@@ -375,7 +379,7 @@ final class BackupReplica {
             d = PrimaryStatus.join(d, "verified " + verified + " checkpoints against the primary's memory");
         }
         return new ProtectionStatus(id.toString(), Role.BACKUP, st, Math.max(0, committedEpoch), 0, 0,
-                committedPages, 0, primaryNode, d);
+                committedPages, 0, primaryNode, d, 0, "", cpu.summary(System.currentTimeMillis()));
     }
 
     /**

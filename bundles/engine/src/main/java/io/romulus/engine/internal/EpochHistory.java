@@ -1,8 +1,10 @@
 package io.romulus.engine.internal;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.EpochStats;
 
 /**
@@ -98,6 +100,25 @@ final class EpochHistory {
             }
         }
         return out;
+    }
+
+    /**
+     * The engine's own CPU time of the checkpoints that started in the last {@link CheckpointCpu#WINDOW_MILLIS}
+     * (each measured from its start on): read from the ring, without making their {@link EpochStats}.
+     */
+    synchronized EngineCpu cpu(long nowMillis) {
+        long[] in = new long[capacity];
+        int n = 0;
+        long oldest = nowMillis;
+        for (int i = 0; i < capacity; i++) {
+            int at = i * WIDTH;
+            if (ring[at + EPOCH] >= 0 && ring[at + STARTED] > nowMillis - CheckpointCpu.WINDOW_MILLIS
+                    && ring[at + CPU] >= 0) {
+                in[n++] = ring[at + CPU];
+                oldest = Math.min(oldest, ring[at + STARTED]);
+            }
+        }
+        return CheckpointCpu.of(Arrays.copyOf(in, n), oldest, nowMillis);
     }
 
     private EpochStats stats(int at) {

@@ -367,7 +367,7 @@ final class PrimaryProtection {
     ProtectionStatus status() {
         PrimaryStream s = loop.stream();
         return status.status(ledger.lastCheckpointed(), ledger.lag(s == null ? -1 : s.initialEpoch()),
-                !domain.present());
+                !domain.present(), history.cpu(System.currentTimeMillis()));
     }
 
     /**

@@ -3,6 +3,7 @@ package io.romulus.engine.internal;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 
 import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
@@ -160,9 +161,10 @@ final class PrimaryStatus {
 
     /**
      * What {@code romulus:status} shows. What can be told from the current state is derived here rather than stored,
-     * so it ends with its cause: {@code bindingAway}, whether the binding is away now (a bundle update).
+     * so it ends with its cause: {@code bindingAway}, whether the binding is away now (a bundle update); {@code cpu},
+     * the engine's own CPU time of the recent checkpoints.
      */
-    synchronized ProtectionStatus status(long lastCheckpointed, long lag, boolean bindingAway) {
+    synchronized ProtectionStatus status(long lastCheckpointed, long lag, boolean bindingAway, EngineCpu cpu) {
         String d = detail;
         if (bindingAway && !ended()) {
             d = join("the '" + id.binding() + "' binding is away (bundle update?); no checkpoint, output held", d);
@@ -175,7 +177,7 @@ final class PrimaryStatus {
         }
         return new ProtectionStatus(id.toString(), Role.PRIMARY, state, Math.max(0, lastCheckpointed),
                 interval.targetMs(), lastPauseNanos, lastDirty, lag, peer, d, interval.currentMs(),
-                interval.describe());
+                interval.describe(), cpu);
     }
 
     /** {@code first; then}, or whichever of them is not empty. */

@@ -46,6 +46,14 @@ final class ReplicaStager implements ReplicaSink {
     private byte[] deviceState = new byte[0];
     /** The checkpoint a switchover was prepared at, or -1; the transport's thread only. */
     private long preparedEpoch = -1;
+    /**
+     * The engine's own CPU time per checkpoint ({@link CheckpointCpu}): the thread that delivers the records, and its
+     * CPU time and the wall clock when the current checkpoint's measurement began (the end of the previous epoch
+     * here); the transport's thread only.
+     */
+    private Thread cpuThread;
+    private long cpuFrom = -1;
+    private long cpuFromMillis;
 
     /**
      * @param resumed      the stream continues the committed replica: no initial copy
@@ -90,8 +98,35 @@ final class ReplicaStager implements ReplicaSink {
         }
     }
 
+    /**
+     * Each record: a thread that was not measured yet (the stream's first record, or another thread than the last)
+     * is measured from here on. The thread the transport delivers a stream's records on also reads, decrypts and
+     * decodes them before they arrive here, and sends the ACK after an epoch ended, so what it spends from the end of
+     * one epoch to the end of the next is what the checkpoint cost this node (with anything else it did meanwhile:
+     * another stream the transport gave the same thread).
+     */
+    private void measure() {
+        Thread t = Thread.currentThread();
+        if (t != cpuThread) {
+            cpuThread = t;
+            cpuFrom = ThreadCpu.now();
+            cpuFromMillis = System.currentTimeMillis();
+        }
+    }
+
+    /** An epoch ended here, committed: a checkpoint's CPU time counts (the initial copy's not); the next one begins. */
+    private void measured(boolean checkpoint) {
+        long now = ThreadCpu.now();
+        if (checkpoint) {
+            owner.cpu.add(cpuFromMillis, cpuFrom < 0 || now < 0 ? -1 : now - cpuFrom);
+        }
+        cpuFrom = now;
+        cpuFromMillis = System.currentTimeMillis();
+    }
+
     @Override
     public void pages(long epoch, long[] batchPfns, int n, ByteBuffer data) throws CheckpointException {
+        measure();
         checkLive();
         checkEpoch(epoch);
         long pageCount = replica.spec().pageCount();
@@ -121,6 +156,7 @@ final class ReplicaStager implements ReplicaSink {
 
     @Override
     public void diskWrites(long epoch, int disk, List<DiskWrite> writes) throws CheckpointException {
+        measure();
         checkLive();
         checkEpoch(epoch);
         if (disk < 0 || disk >= disks.size()) {
@@ -157,6 +193,7 @@ final class ReplicaStager implements ReplicaSink {
 
     @Override
     public void deviceState(long epoch, byte[] state) throws CheckpointException {
+        measure();
         checkLive();
         checkEpoch(epoch);
         deviceState = state.clone();
@@ -164,6 +201,7 @@ final class ReplicaStager implements ReplicaSink {
 
     @Override
     public void epochEnd(EpochEnd end) throws CheckpointException {
+        measure();
         checkLive();
         preparedEpoch = -1;
         if (stagedEpoch != -1 && stagedEpoch != end.epoch()) {
@@ -192,6 +230,7 @@ final class ReplicaStager implements ReplicaSink {
             pages.clear(); // on this thread: closed() may come from another
         }
         clearStaged();
+        measured(!end.initial());
     }
 
     private void clearStaged() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.PauseBreakdown;
 
@@ -47,6 +48,19 @@ class EpochHistoryTest {
         assertEquals(500_000, s.cpuNanos(), "the loop's CPU time and the sender's");
         assertEquals(10, s.writeFaults());
         assertTrue(h.recent(10).contains(s));
+    }
+
+    @Test
+    void theEnginesCpuTimeOfTheLastFiveSecondsCountsTheSendersToo() {
+        EpochHistory h = new EpochHistory(8);
+        assertEquals(EngineCpu.UNKNOWN, h.cpu(10_000));
+        h.add(1, 1_000, 25_000_000, 10, 100_000, PARTS, 900_000, 0); // left the window
+        h.add(2, 8_000, 25_000_000, 10, 100_000, PARTS, 100_000, 0);
+        h.add(3, 9_000, 25_000_000, 10, 100_000, PARTS, 300_000, 0);
+        h.add(4, 9_500, 25_000_000, 10, 100_000, PARTS, -1, 0);
+        h.transferred(2, 1, 1, 100_000);
+        // 200 and 300 µs: the median is the upper one, 500 µs over the 2 s since epoch 2 started
+        assertEquals(new EngineCpu(300_000, 250_000, 2), h.cpu(10_000));
     }
 
     @Test

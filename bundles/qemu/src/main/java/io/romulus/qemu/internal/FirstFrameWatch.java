@@ -32,15 +32,10 @@ final class FirstFrameWatch {
     private static final Logger LOG = LoggerFactory.getLogger(FirstFrameWatch.class);
     /** How long a guest has to send its first frame before the watch gives up. */
     static final long WATCH_NANOS = TimeUnit.SECONDS.toNanos(2);
-    private static final int AF_PACKET = 17;
-    private static final int SOCK_RAW = 3;
-    private static final int ETH_P_ALL = 0x0003;
     private static final int ETH_P_RARP = 0x8035;
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVTIMEO = 20;
-    private static final int SOL_PACKET = 263;
     private static final int PACKET_IGNORE_OUTGOING = 23;
-    private static final int SOCKADDR_LL_SIZE = 20;
     /** How long one tap's read waits before the next tap's: a few milliseconds of resolution with several NICs. */
     private static final int READ_WAIT_MICROS = 2_000;
     /** The Ethernet header: enough of a frame to read its type. */
@@ -108,34 +103,18 @@ final class FirstFrameWatch {
     }
 
     private static int open(LibC libc, String tap) throws IOException {
-        int index = libc.if_nametoindex(tap);
-        if (index == 0) {
-            throw new IOException("no interface " + tap + ": " + Errno.text(LibcLoader.lastError()));
-        }
-        int fd = libc.socket(AF_PACKET, SOCK_RAW, Short.toUnsignedInt(MacAnnouncement.network((short) ETH_P_ALL)));
-        if (fd < 0) {
-            throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
-        }
-        try (Memory one = new Memory(4); Memory tv = new Memory(16); Memory addr = new Memory(SOCKADDR_LL_SIZE)) {
-            one.setInt(0, 1);
-            if (libc.setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, 4) != 0) {
-                throw new IOException("PACKET_IGNORE_OUTGOING on " + tap + ": " + Errno.text(LibcLoader.lastError()));
-            }
+        int fd = PacketSockets.open(libc, tap, PacketSockets.ETH_P_ALL, true);
+        try (Memory tv = new Memory(16)) {
+            PacketSockets.set(libc, fd, PacketSockets.SOL_PACKET, PACKET_IGNORE_OUTGOING, 1,
+                    "PACKET_IGNORE_OUTGOING", tap);
             tv.setLong(0, 0);
             tv.setLong(8, READ_WAIT_MICROS);
             if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) != 0) {
                 throw new IOException("SO_RCVTIMEO on " + tap + ": " + Errno.text(LibcLoader.lastError()));
             }
-            addr.clear();
-            addr.setShort(0, (short) AF_PACKET);
-            addr.setShort(2, MacAnnouncement.network((short) ETH_P_ALL));
-            addr.setInt(4, index);
-            if (libc.bind(fd, addr, SOCKADDR_LL_SIZE) != 0) {
-                throw new IOException("bind to " + tap + ": " + Errno.text(LibcLoader.lastError()));
-            }
             return fd;
         } catch (IOException | RuntimeException e) {
-            libc.close(fd);
+            PacketSockets.closeLater(libc, fd);
             throw e;
         }
     }

@@ -26,12 +26,10 @@ import io.romulus.support.linux.LibcLoader;
  */
 final class MacAnnouncement {
 
-    private static final int AF_PACKET = 17;
     private static final int SOCK_RAW = 3;
     private static final int ETH_P_RARP = 0x8035;
     private static final int O_RDONLY_CLOEXEC = 0x80000;
     private static final int CLONE_NEWNET = 0x40000000;
-    private static final int SOCKADDR_LL_SIZE = 20;
     private static final int FRAME_SIZE = 60;
     private static final int AF_NETLINK = 16;
     private static final int AF_UNSPEC = 0;
@@ -88,14 +86,13 @@ final class MacAnnouncement {
         inNamespace(netns, "moving " + nics, libc -> {
             for (Nic n : nics) {
                 int tap = index(libc, n.tap());
-                int bridge = index(libc, n.bridge());
                 byte[] mac = mac(n.mac());
                 int error = rtnetlink(libc, linkUp(tap), "bringing " + n.tap() + " up");
                 if (error != 0) {
                     throw new IOException("bringing " + n.tap() + " up: " + Errno.text(-error));
                 }
                 pointAt(libc, tap, mac, "pointing " + n.bridge() + "'s entry of " + n.mac() + " at " + n.tap());
-                sendFrames(libc, bridge, n.bridge(), List.of(n.mac()));
+                sendFrames(libc, n.bridge(), List.of(n.mac()));
             }
         });
     }
@@ -106,19 +103,24 @@ final class MacAnnouncement {
      */
     static void send(String netns, String device, List<String> macs) throws IOException {
         inNamespace(netns, "announcing " + macs + " on " + device,
-                libc -> sendFrames(libc, index(libc, device), device, macs));
+                libc -> sendFrames(libc, device, macs));
     }
 
+    /** Work done by a thread inside a network namespace. */
     @FunctionalInterface
-    private interface NamespaceWork {
+    interface NamespaceWork {
         void run(LibC libc) throws IOException;
     }
 
-    private static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
+    /**
+     * Runs {@code work} in a thread of its own that alone enters network namespace {@code netns} (empty: this node's
+     * own); a failure is thrown here, saying {@code what} failed.
+     */
+    static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
         AtomicReference<Exception> failure = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {
-                LibC libc = LibcLoader.load("announcing a guest's MAC address");
+                LibC libc = LibcLoader.load(what);
                 if (!netns.isEmpty()) {
                     enter(libc, netns);
                 }
@@ -172,24 +174,9 @@ final class MacAnnouncement {
         return m;
     }
 
-    /** {@code v} in network byte order, as a socket address's protocol field wants it. */
-    static short network(short v) {
-        return ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? Short.reverseBytes(v) : v;
-    }
-
-    private static void sendFrames(LibC libc, int index, String device, List<String> macs) throws IOException {
-        int fd = libc.socket(AF_PACKET, SOCK_RAW, 0);
-        if (fd < 0) {
-            throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
-        }
-        try (Memory addr = new Memory(SOCKADDR_LL_SIZE); Memory frame = new Memory(FRAME_SIZE)) {
-            addr.clear();
-            addr.setShort(0, (short) AF_PACKET);
-            addr.setShort(2, network((short) ETH_P_RARP));
-            addr.setInt(4, index);
-            if (libc.bind(fd, addr, SOCKADDR_LL_SIZE) != 0) {
-                throw new IOException("bind to " + device + ": " + Errno.text(LibcLoader.lastError()));
-            }
+    private static void sendFrames(LibC libc, String device, List<String> macs) throws IOException {
+        int fd = PacketSockets.open(libc, device, ETH_P_RARP, false);
+        try (Memory frame = new Memory(FRAME_SIZE)) {
             for (String mac : macs) {
                 frame.write(0, rarp(mac), 0, FRAME_SIZE);
                 if (libc.send(fd, frame, FRAME_SIZE, 0) != FRAME_SIZE) {
@@ -197,7 +184,7 @@ final class MacAnnouncement {
                 }
             }
         } finally {
-            libc.close(fd);
+            PacketSockets.closeLater(libc, fd);
         }
     }
 

@@ -56,6 +56,13 @@ final class QemuDomain implements ProtectedDomain {
     /** The QMP replies' hand-offs from the reader thread since {@link #takeHandOffNanos()} last took them. */
     private final long[] handOff = new long[1];
     private boolean paused;
+    /**
+     * The device state captured while the guest was paused, which it has not run since: the final checkpoint's at a
+     * switchover, kept as is by {@link #stopAsReplica} (the replica then holds exactly what the backup acknowledged).
+     */
+    private byte[] stateWhilePaused;
+    /** A switchover's last pause is coming or came: what reaches the guest's taps is kept, or null. */
+    private TapBacklog backlog;
     private boolean closed;
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
     private boolean handedOn;
@@ -158,10 +165,31 @@ final class QemuDomain implements ProtectedDomain {
     public void pause() throws HypervisorException {
         command("stop");
         paused = true;
+        if (backlog != null) {
+            backlog.pauseEnded();
+        }
+    }
+
+    /** Keeps what reaches the guest's taps from the end of the coming pause on ({@link TapBacklog}). */
+    @Override
+    public void lastPauseComing() {
+        endBacklog();
+        if (!closed && !handedOn) {
+            backlog = owner.keepWhatReaches(guest);
+        }
+    }
+
+    private void endBacklog() {
+        if (backlog != null) {
+            backlog.close();
+            backlog = null;
+        }
     }
 
     @Override
     public void resume() throws HypervisorException {
+        endBacklog();
+        stateWhilePaused = null;
         command("cont");
         paused = false;
     }
@@ -274,7 +302,9 @@ final class QemuDomain implements ProtectedDomain {
         try {
             qmp().execute("xen-save-devices-state", QmpClient.arguments()
                     .put("filename", deviceStateFile.toString()).put("live", false), handOff);
-            return Files.readAllBytes(deviceStateFile);
+            byte[] state = Files.readAllBytes(deviceStateFile);
+            stateWhilePaused = paused ? state : null;
+            return state;
         } catch (IOException e) {
             throw new HypervisorException("saving the device state of " + id + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -286,6 +316,8 @@ final class QemuDomain implements ProtectedDomain {
     /** {@code xen-save-devices-state} and {@code cont} in one write: QEMU resumes the guest once the state is saved. */
     @Override
     public byte[] captureDeviceStateAndResume() throws HypervisorException {
+        endBacklog();
+        stateWhilePaused = null;
         try {
             qmp().executeAll(List.of("xen-save-devices-state", "cont"), Arrays.asList(QmpClient.arguments()
                     .put("filename", deviceStateFile.toString()).put("live", false), null), handOff);
@@ -337,13 +369,16 @@ final class QemuDomain implements ProtectedDomain {
             throw new HypervisorException(id + " runs: it is kept as a replica only while paused");
         }
         long start = System.nanoTime();
-        byte[] state = captureDeviceState();
+        // the final checkpoint's, where the guest has not run since: what the backup has, and no second save
+        byte[] state = stateWhilePaused != null ? stateWhilePaused : captureDeviceState();
         long saved = System.nanoTime();
         stopDirtyLog();
         long unlogged = System.nanoTime();
         closed = true;
-        Replica r = owner.stopAsReplica(id.name(), spec, state, epoch);
-        LOG.info("{} kept as a replica at checkpoint {}: device state saved in {} us, dirty log stopped in {} us, QEMU "
+        List<TapBacklog.Waiting> waiting = backlog == null ? List.of() : backlog.take();
+        backlog = null;
+        Replica r = owner.stopAsReplica(id.name(), spec, state, epoch, waiting);
+        LOG.info("{} kept as a replica at checkpoint {}: device state taken in {} us, dirty log stopped in {} us, QEMU "
                 + "stopped and its RAM file kept in {} us", id, epoch, (saved - start) / 1000, (unlogged - saved) / 1000,
                 (System.nanoTime() - unlogged) / 1000);
         return r;
@@ -418,6 +453,7 @@ final class QemuDomain implements ProtectedDomain {
         if (closed) {
             return;
         }
+        endBacklog();
         stopDirtyLog();
         resumeIfPaused();
         closed = true;

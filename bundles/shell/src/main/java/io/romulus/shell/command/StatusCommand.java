@@ -5,9 +5,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.management.HypervisorMBean;
@@ -44,7 +46,9 @@ public class StatusCommand extends RomulusCommand {
 
     /**
      * {@code {"domains":[{"domain":..,"role":..,"state":..,"epoch":..,"intervalMs":..,"currentIntervalMs":..,
-     * "intervalReason":..,"lastPauseMicros":..,"dirtyPages":..,"lagEpochs":..,"peer":..,"detail":..}],"bindings":[{"binding":..,"availability":..}]}}, and
+     * "intervalReason":..,"lastPauseMicros":..,"dirtyPages":..,"lagEpochs":..,"peer":..,"detail":..,
+     * "engineCpuMicrosPerCheckpoint":..,"engineCpuMicrosPerSecond":..}],"bindings":[{"binding":..,"availability":..}]}}
+     * (the engine's CPU time -1 while not known), and
      * {@code "alarms":[{"timeMillis":..,"kind":..,"domain":..,"message":..}]} with {@code --alarms}: the fields and
      * units of the Engine MBean's {@code Status}.
      */
@@ -65,6 +69,9 @@ public class StatusCommand extends RomulusCommand {
             d.put("lagEpochs", s.lagEpochs());
             d.put("peer", s.peer());
             d.put("detail", s.detail());
+            EngineCpu cpu = s.engineCpu();
+            d.put("engineCpuMicrosPerCheckpoint", cpu.known() ? cpu.perCheckpointNanos() / 1000 : -1);
+            d.put("engineCpuMicrosPerSecond", cpu.known() ? cpu.perSecondNanos() / 1000 : -1);
             domains.add(d);
         }
         out.put("domains", domains);
@@ -124,6 +131,7 @@ public class StatusCommand extends RomulusCommand {
         table.column("Last pause").alignRight();
         table.column("Dirty").alignRight();
         table.column("Lag").alignRight();
+        table.column("Engine CPU").alignRight();
         table.column("Peer");
         table.column("Detail");
         for (ProtectionStatus s : rows) {
@@ -131,7 +139,8 @@ public class StatusCommand extends RomulusCommand {
             table.addRow().addContent(s.domain(), s.role(), s.state(), s.epoch(),
                     primary ? interval(s) : "-",
                     primary ? Format.micros(s.lastPauseNanos()) : "-",
-                    s.dirtyPages(), primary ? Long.toString(s.lagEpochs()) : "-", s.peer(), s.detail());
+                    s.dirtyPages(), primary ? Long.toString(s.lagEpochs()) : "-", cpu(s.engineCpu()), s.peer(),
+                    s.detail());
         }
         table.print(System.out);
     }
@@ -140,6 +149,15 @@ public class StatusCommand extends RomulusCommand {
     static String interval(ProtectionStatus s) {
         return s.currentIntervalMs() == s.intervalMs() ? s.intervalMs() + " ms"
                 : s.currentIntervalMs() + " ms (set " + s.intervalMs() + ")";
+    }
+
+    /**
+     * The engine's own CPU time on this node, {@code 420 µs/ckpt, 16.8 ms/s}: the median per checkpoint and the total
+     * per second over the last few seconds' checkpoints; {@code -} while not known.
+     */
+    static String cpu(EngineCpu c) {
+        return c.known() ? Format.micros(c.perCheckpointNanos()) + "/ckpt, "
+                + String.format(Locale.ROOT, "%.1f ms/s", c.perSecondNanos() / 1e6) : "-";
     }
 
     /** One line per binding, e.g. {@code Binding qemu: available; dirty pages tracked with uffd (why)}. */

@@ -22,6 +22,7 @@ import javax.management.openmbean.TabularData;
 import javax.management.openmbean.TabularDataSupport;
 import javax.management.openmbean.TabularType;
 
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.PauseBreakdown;
 import io.romulus.api.engine.OutputStatus;
@@ -195,6 +196,30 @@ class CommandsTest {
     }
 
     @Test
+    void statusShowsTheEnginesCpuTimePerCheckpointAndPerSecondOnBothNodes() throws Exception {
+        StatusCommand c = new StatusCommand();
+        c.engine = engine;
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 1, "127.0.0.1:7481", "", 25, "fixed", new EngineCpu(1_250_000, 48_800_000, 200)));
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.BACKUP, ProtectionState.PROTECTED, 1233, 0, 0, 117, 0,
+                "node-a", "", 0, "", new EngineCpu(420_000, 16_840_000, 199)));
+        engine.rows.add(new ProtectionStatus("sim:other", Role.BACKUP, ProtectionState.SYNCING, 0, 0, 0, 0, 0,
+                "node-a", "receiving the initial copy"));
+        c.execute();
+        String[] lines = out().split("\n");
+        assertTrue(lines[0].contains("Engine CPU"), lines[0]);
+        assertTrue(lines[2].contains("1250 µs/ckpt, 48.8 ms/s"), lines[2]);
+        assertTrue(lines[3].contains("BACKUP") && lines[3].contains("420 µs/ckpt, 16.8 ms/s"), lines[3]);
+        assertTrue(lines[4].contains("sim:other") && lines[4].contains(" - "), lines[4]);
+        out.reset();
+        c.json = true;
+        c.execute();
+        assertTrue(out().contains("\"role\":\"BACKUP\",\"state\":\"PROTECTED\",\"epoch\":1233,")
+                && out().contains("\"engineCpuMicrosPerCheckpoint\":420,\"engineCpuMicrosPerSecond\":16840}"),
+                out());
+    }
+
+    @Test
     void statusShowsTheAdaptiveIntervalBesideTheSetOne() throws Exception {
         StatusCommand c = new StatusCommand();
         c.engine = engine;
@@ -256,7 +281,8 @@ class CommandsTest {
         assertEquals("{\"domains\":[{\"domain\":\"sim:demo\",\"role\":\"PRIMARY\",\"state\":\"PROTECTED\","
                 + "\"epoch\":1234,\"intervalMs\":25,\"currentIntervalMs\":25,\"intervalReason\":\"\","
                 + "\"lastPauseMicros\":812,\"dirtyPages\":117,\"lagEpochs\":1,"
-                + "\"peer\":\"127.0.0.1:7481\",\"detail\":\"a \\\"quoted\\\"\\ndetail\"}],"
+                + "\"peer\":\"127.0.0.1:7481\",\"detail\":\"a \\\"quoted\\\"\\ndetail\","
+                + "\"engineCpuMicrosPerCheckpoint\":-1,\"engineCpuMicrosPerSecond\":-1}],"
                 + "\"bindings\":[{\"binding\":\"sim\",\"availability\":\"available\"}],"
                 + "\"alarms\":[{\"timeMillis\":7,\"kind\":\"UNPROTECTED\",\"domain\":\"sim:demo\","
                 + "\"message\":\"no backup\"}]}", out().strip());
@@ -275,6 +301,28 @@ class CommandsTest {
     private ProtectRequest protectedWithoutHeartbeat() throws Exception {
         protect("sim:other", "10.0.0.2:7480").execute();
         return engine.requests.get(engine.requests.size() - 1);
+    }
+
+    @Test
+    void epochsOnTheBackupShowsTheEnginesCpuTimeThere() throws Exception {
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.BACKUP, ProtectionState.PROTECTED, 1233, 0, 0, 117, 0,
+                "node-a", "", 0, "", new EngineCpu(420_000, 16_840_000, 199)));
+        EpochsCommand c = new EpochsCommand();
+        c.engine = engine;
+        c.words = List.of("sim:demo");
+        c.execute();
+        assertEquals("sim:demo is replicated here; the statistics of its checkpoints are on its primary node-a.\n"
+                + "Backup engine CPU: 420 µs per checkpoint, 16.8 ms per second (1.7% of a core) over the last 199 "
+                + "checkpoints", out().strip());
+        // a node that is its own backup: the primary's checkpoints, then what receiving them costs
+        engine.rows.add(new ProtectionStatus("sim:demo", Role.PRIMARY, ProtectionState.PROTECTED, 1234, 25, 812_000,
+                117, 1, "127.0.0.1:7481", ""));
+        engine.epochs.add(new EpochStats(41, 0, 25_000_000, 120, 640_000, 300_000, 491_520, 40_960, 3_200_000));
+        out.reset();
+        c.execute();
+        String[] lines = out().strip().split("\n");
+        assertTrue(lines[2].contains("41"), lines[2]);
+        assertTrue(lines[lines.length - 1].startsWith("Backup engine CPU: 420 µs per checkpoint"), out());
     }
 
     @Test

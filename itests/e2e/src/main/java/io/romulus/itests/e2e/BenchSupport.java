@@ -12,6 +12,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
@@ -116,6 +117,12 @@ final class BenchSupport {
     static long committed(Engine e, DomainId id) {
         ProtectionStatus s = row(e, id, Role.BACKUP);
         return s == null ? -1 : s.epoch();
+    }
+
+    /** The engine's own CPU time for {@code id} on the backup node {@code e}, over its last 5 s of checkpoints. */
+    static EngineCpu backupCpu(Engine e, DomainId id) {
+        ProtectionStatus s = row(e, id, Role.BACKUP);
+        return s == null ? EngineCpu.UNKNOWN : s.engineCpu();
     }
 
     static void await(BooleanSupplier condition, int seconds) throws InterruptedException {

@@ -21,6 +21,7 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.romulus.api.engine.EngineCpu;
 import io.romulus.api.engine.EpochStats;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionState;
@@ -113,6 +114,7 @@ public final class QemuBenchmark {
             await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
             double during = mean(console, seconds);
             List<EpochStats> workEpochs = primary.epochs(work, 1000);
+            EngineCpu workBackupCpu = BenchSupport.backupCpu(backup, work);
             phases.put("flat out", workEpochs);
             sweeps.put("dirtier flat out (32 MiB)", sweep(primary, work, runTimes, sweepSeconds));
             BenchSupport.unprotect(primary, backup, work);
@@ -131,7 +133,7 @@ public final class QemuBenchmark {
             BenchSupport.checkpointHeader("rate p/s");
             List<Runnable> breakdown = new ArrayList<>();
             List<Runnable> costs = new ArrayList<>();
-            costs.add(() -> EngineCost.row("flat out", workEpochs));
+            costs.add(() -> EngineCost.row("flat out", workEpochs, workBackupCpu));
             long workMemcpy = BenchSupport.checkpointRow("flat out", workEpochs, src, dst);
             breakdown.add(() -> workFloor.row("flat out", workEpochs, workMemcpy));
             long restoreMs = -1;
@@ -150,12 +152,13 @@ public final class QemuBenchmark {
                 long from = committed(backup, id);
                 Thread.sleep(seconds * 1000L);
                 List<EpochStats> stats = primary.epochs(id, (int) (committed(backup, id) - from));
+                EngineCpu backupCpu = BenchSupport.backupCpu(backup, id);
                 String label = Integer.toString(rates[i]);
                 phases.put(rates[i] + " pages/s", stats);
                 sweeps.put("dirtier " + rates[i] + " pages/s", sweep(primary, id, runTimes, sweepSeconds));
                 long memcpy = BenchSupport.checkpointRow(label, stats, src, dst);
                 breakdown.add(() -> floor.row(label, stats, memcpy));
-                costs.add(() -> EngineCost.row(label, stats));
+                costs.add(() -> EngineCost.row(label, stats, backupCpu));
                 if (i < rates.length - 1) {
                     BenchSupport.unprotect(primary, backup, id);
                     primaryQemu.destroy(id.name());

@@ -142,6 +142,12 @@ class HawtioViewIT {
         });
         assertTrue(later > first);
         assertTrue(Double.parseDouble(text(row, "romulus-rate")) > 0, "epochs per second");
+        // the engine's own CPU time: per checkpoint, per second, both figures once checkpoints were taken
+        String cpu = waitFor("the engine's CPU time", 15, b -> {
+            String c = text(b.findElement(ROW), "romulus-cpu");
+            return c.matches("[0-9][0-9,.]*, [0-9][0-9,.]*") ? c : null;
+        });
+        assertTrue(!cpu.startsWith("0,"), "some CPU time per checkpoint: " + cpu);
         // the pause chart: one point a second, the newest pause on the right, scaled to a non-zero top
         String points = waitFor("five points in the pause chart", 15, b -> {
             String p = b.findElement(By.cssSelector(".romulus-charts[data-domain='" + DOMAIN
