@@ -147,19 +147,6 @@ public interface ProtectedDomain extends AutoCloseable {
     }
 
     /**
-     * Planned switchover: the next {@link #pause()} is this copy's last, unless the switchover aborts (the domain is then
-     * {@linkplain #resume() resumed}). A binding may start keeping what arrives for the domain from the end of that
-     * pause on, which the paused guest never reads, to send it on towards the new primary once the domain's addresses
-     * moved there ({@link #stopAsReplica}); a resume ends it. Called on the epoch loop's thread, before that pause.
-     * The default does nothing: what clients send meanwhile is lost with this copy, and their retransmissions reach
-     * the new primary.
-     *
-     * @since 1.10
-     */
-    default void lastPauseComing() {
-    }
-
-    /**
      * Planned switchover: stops the domain for good, as {@link #destroy()} would, but keeps its memory image, vCPU and
      * device state as a replica committed at {@code epoch}, the checkpoint the domain is paused at and its backup
      * activates from. The replica then takes further checkpoints from the new primary, which resumes it without a

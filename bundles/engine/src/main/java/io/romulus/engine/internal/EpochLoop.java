@@ -289,9 +289,6 @@ final class EpochLoop {
     private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging, boolean stayPaused)
             throws HypervisorException, LinkLostException {
         outputs.seal(epoch);
-        if (stayPaused) {
-            d.lastPauseComing();
-        }
         d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
         long pauseStart = System.nanoTime();
         clock.start(pauseStart);

@@ -99,11 +99,6 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
-    public void lastPauseComing() {
-        d.lastPauseComing();
-    }
-
-    @Override
     public io.romulus.api.hypervisor.Replica stopAsReplica(io.romulus.api.hypervisor.ReplicaSpec spec, long epoch)
             throws HypervisorException {
         return d.stopAsReplica(spec, epoch);

@@ -61,8 +61,6 @@ final class QemuDomain implements ProtectedDomain {
      * switchover, kept as is by {@link #stopAsReplica} (the replica then holds exactly what the backup acknowledged).
      */
     private byte[] stateWhilePaused;
-    /** A switchover's last pause is coming or came: what reaches the guest's taps is kept, or null. */
-    private TapBacklog backlog;
     private boolean closed;
     /** Detached or handed over: another handle, or the next version of the binding, holds the guest now. */
     private boolean handedOn;
@@ -165,30 +163,10 @@ final class QemuDomain implements ProtectedDomain {
     public void pause() throws HypervisorException {
         command("stop");
         paused = true;
-        if (backlog != null) {
-            backlog.pauseEnded();
-        }
-    }
-
-    /** Keeps what reaches the guest's taps from the end of the coming pause on ({@link TapBacklog}). */
-    @Override
-    public void lastPauseComing() {
-        endBacklog();
-        if (!closed && !handedOn) {
-            backlog = owner.keepWhatReaches(guest);
-        }
-    }
-
-    private void endBacklog() {
-        if (backlog != null) {
-            backlog.close();
-            backlog = null;
-        }
     }
 
     @Override
     public void resume() throws HypervisorException {
-        endBacklog();
         stateWhilePaused = null;
         command("cont");
         paused = false;
@@ -316,7 +294,6 @@ final class QemuDomain implements ProtectedDomain {
     /** {@code xen-save-devices-state} and {@code cont} in one write: QEMU resumes the guest once the state is saved. */
     @Override
     public byte[] captureDeviceStateAndResume() throws HypervisorException {
-        endBacklog();
         stateWhilePaused = null;
         try {
             qmp().executeAll(List.of("xen-save-devices-state", "cont"), Arrays.asList(QmpClient.arguments()
@@ -375,9 +352,7 @@ final class QemuDomain implements ProtectedDomain {
         stopDirtyLog();
         long unlogged = System.nanoTime();
         closed = true;
-        List<TapBacklog.Waiting> waiting = backlog == null ? List.of() : backlog.take();
-        backlog = null;
-        Replica r = owner.stopAsReplica(id.name(), spec, state, epoch, waiting);
+        Replica r = owner.stopAsReplica(id.name(), spec, state, epoch);
         LOG.info("{} kept as a replica at checkpoint {}: device state taken in {} us, dirty log stopped in {} us, QEMU "
                 + "stopped and its RAM file kept in {} us", id, epoch, (saved - start) / 1000, (unlogged - saved) / 1000,
                 (System.nanoTime() - unlogged) / 1000);
@@ -453,7 +428,6 @@ final class QemuDomain implements ProtectedDomain {
         if (closed) {
             return;
         }
-        endBacklog();
         stopDirtyLog();
         resumeIfPaused();
         closed = true;

@@ -12,11 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 
@@ -29,7 +26,6 @@ import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.vm.VmDefinition;
-import io.romulus.qemu.internal.vm.VmNic;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -350,11 +346,10 @@ final class QemuGuests {
     /**
      * Switchover: stops guest {@code name} for good, as {@link #destroy} does (its QEMU is killed first, so it cannot
      * run on), but moves its RAM file into a new replica directory, where it becomes, with {@code deviceState}, a
-     * replica of {@code spec} committed at {@code epoch}. {@code backlog}, what reached its taps since its last pause,
-     * is sent on once it is gone.
+     * replica of {@code spec} committed at {@code epoch}.
      */
-    synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch,
-            List<TapBacklog.Waiting> backlog) throws HypervisorException {
+    synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch)
+            throws HypervisorException {
         QemuGuest g = guests.get(name);
         if (g == null) {
             throw new HypervisorException("no QEMU guest '" + name + "' runs on this node");
@@ -367,17 +362,12 @@ final class QemuGuests {
                     + e.getMessage(), e);
         }
         long start = System.nanoTime();
-        // killed first: from here on it never runs here again (I5; its guest was paused already). Its disks' exports
-        // end only once it is gone; without disks the kernel's teardown of the process (its RAM mapping above all)
-        // need not hold the hand-over up
-        CompletableFuture<ProcessHandle> exited = g.process().kill();
-        if (!g.disks().isEmpty()) {
-            awaitExit(g, exited);
-        }
+        // killed first, and gone (its taps with it) before "go": from here on it never runs here again (I5). Not
+        // waiting for its teardown was tried: the old tap then left the host's bridge after the new primary's stream
+        // back had connected, and 4 in 10 of those streams stalled in their handshake for seconds
+        g.process().close();
         long killed = System.nanoTime();
         forget(g);
-        resend(g, backlog);
-        long resent = System.nanoTime();
         g.disks().forEach(launcher::unexport);
         try {
             Files.move(g.process().dir().resolve("ram"), dir.resolve("ram"));
@@ -394,8 +384,9 @@ final class QemuGuests {
         RunDirectory.deleteTreeExcept(g.process().dir(), images);
         Replica kept = keeper.keep(spec, dir, deviceState, epoch);
         LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{} (us: "
-                + "QEMU killed {}, frames sent on {}, replica kept {})", g.id(), epoch, dir,
-                images.isEmpty() ? "" : ", its disk images " + images + " where they are", micros(killed - start), micros(resent - killed), micros(System.nanoTime() - resent));
+                + "QEMU killed and gone {}, replica kept {})", g.id(), epoch, dir,
+                images.isEmpty() ? "" : ", its disk images " + images + " where they are", micros(killed - start),
+                micros(System.nanoTime() - killed));
         return kept;
     }
 
@@ -403,52 +394,6 @@ final class QemuGuests {
         return TimeUnit.NANOSECONDS.toMicros(nanos);
     }
 
-    /** Waits for the killed QEMU of {@code g} to be gone (its disk exports end after it). */
-    private static void awaitExit(QemuGuest g, CompletableFuture<ProcessHandle> exited) {
-        try {
-            exited.get(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException | TimeoutException e) {
-            LOG.warn("The QEMU of {} did not exit within 10 s of SIGKILL", g.id());
-        }
-    }
-
-    /**
-     * Starts keeping what reaches guest {@code g}'s taps ({@link TapBacklog}), before its last pause here; null where
-     * it has no NIC on a bridge or the taps cannot be read (logged: the clients' retransmissions bring it later).
-     */
-    TapBacklog keepWhatReaches(QemuGuest g) {
-        List<String> taps = g.process().taps();
-        QemuSettings settings = launcher.settings();
-        List<String> bridges = g.vm().nics().stream().map(n -> QemuProcess.bridgeOf(n, settings)).toList();
-        if (taps.isEmpty() || bridges.stream().allMatch(String::isEmpty)) {
-            return null;
-        }
-        try {
-            return TapBacklog.open(settings.netns(), taps, bridges,
-                    g.vm().nics().stream().map(VmNic::mac).toList());
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Cannot keep what reaches the taps of {} during its last pause ({}): clients resend it after "
-                    + "their retransmission timeout", g.id(), e.getMessage());
-            return null;
-        }
-    }
-
-    /** Sends {@code backlog} out of the bridges, towards the host the guest's address has moved to. */
-    private void resend(QemuGuest g, List<TapBacklog.Waiting> backlog) {
-        int waiting = TapBacklog.count(backlog);
-        if (waiting == 0) {
-            return;
-        }
-        try {
-            int sent = TapBacklog.resend(launcher.settings().netns(), backlog);
-            LOG.info("Sent on {} frame(s) of {} that reached {} after its final pause", sent, waiting, g.id());
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Cannot send on the {} frame(s) that reached the stopped {} ({}): clients resend them after "
-                    + "their retransmission timeout", waiting, g.id(), e.getMessage());
-        }
-    }
 
     /**
      * Scale-out: makes the directory of clone {@code id} of a replica (removing one left over by a guest that no

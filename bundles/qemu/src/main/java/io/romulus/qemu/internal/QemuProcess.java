@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -374,21 +373,13 @@ final class QemuProcess implements AutoCloseable {
         qmp.close();
     }
 
-    /**
-     * Sends QEMU SIGKILL and returns at once: from here on it runs no code of its own, so a guest it held paused never
-     * runs again; the kernel tears the process (its memory, taps, descriptors) down meanwhile. Returns when it is gone.
-     */
-    CompletableFuture<ProcessHandle> kill() {
-        qmp.close();
-        process.destroyForcibly();
-        return process.onExit();
-    }
-
     /** Kills QEMU and waits for it to be gone. */
     @Override
     public void close() {
+        qmp.close();
+        process.destroyForcibly();
         try {
-            kill().get(10, TimeUnit.SECONDS);
+            process.onExit().get(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {

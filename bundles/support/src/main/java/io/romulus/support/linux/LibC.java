@@ -24,10 +24,6 @@ public interface LibC extends Library {
 
     long recv(int sockfd, Pointer buf, long len, int flags);
 
-    long read(int fd, Pointer buf, long count);
-
-    int poll(Pointer fds, long nfds, int timeout);
-
     int open(String pathname, int flags, Object... mode);
 
     int close(int fd);
