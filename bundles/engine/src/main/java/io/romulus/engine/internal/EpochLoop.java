@@ -281,19 +281,28 @@ final class EpochLoop {
     }
 
     /**
-     * The pause of checkpoint {@code epoch}, with the domain locked: seals its output, pauses the domain, harvests
+     * The pause of checkpoint {@code epoch}, with the domain locked: seals its output (a switchover's final one: after
+     * the domain stopped), pauses the domain, harvests
      * the dirty pages (with any a resumed stream sends again), copies them into {@code staging}, takes the disks'
      * barrier, captures the device state and resumes the domain (in one go where the binding can). The
      * {@link #clock} times each part.
      */
     private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging, boolean stayPaused)
             throws HypervisorException, LinkLostException {
-        outputs.seal(epoch);
+        if (!stayPaused) {
+            outputs.seal(epoch);
+        }
         d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
         long pauseStart = System.nanoTime();
         clock.start(pauseStart);
         d.pause();
         clock.lap(PauseClock.STOP, d.takeHandOffNanos());
+        if (stayPaused) {
+            // a switchover's final checkpoint: sealed once the domain stopped, so that all it sent belongs to N, which
+            // has it, and leaves at ACK(N); sealed before the pause, what it sent meanwhile would be N+1's, which
+            // never comes on this node
+            outputs.seal(epoch);
+        }
         boolean resumed = false;
         boolean taken = false;
         try {

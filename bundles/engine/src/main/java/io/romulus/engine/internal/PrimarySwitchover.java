@@ -145,8 +145,9 @@ final class PrimarySwitchover {
                         + timeoutMs + " ms");
             }
             acked = System.nanoTime();
-            // everything held was produced before the final pause (the domain is paused): N, acknowledged, has it.
-            // It all leaves now, also what reached the buffer after N was sealed, and before "prepare", which may move
+            // everything held was produced before the final pause (the domain is paused, and N was sealed once it
+            // stopped): N, acknowledged, has it. It all leaves now (with what the host's stack still handed the buffer
+            // after the seal, sent before the pause too), and before "prepare", which may move
             // the domain's addresses to the backup's host: a frame of this copy after that would point the network
             // back here (and what is still held when this copy stops would be lost with its interfaces). An abort
             // holds output again before the domain resumes (I1)

@@ -76,6 +76,8 @@ class SwitchoverTest {
     /** B's binding fails to activate a replica (after "go"). */
     private volatile boolean failActivation;
     private final List<Thread> writers = new CopyOnWriteArrayList<>();
+    /** Node A's domain takes 30 ms to pause (where a test makes it so). */
+    private volatile boolean slowPause;
     /** The disks each node's binding activated the domain with, last. */
     private final Map<String, List<GuestDisk>> activatedWith = new ConcurrentHashMap<>();
     private Engine a;
@@ -538,6 +540,43 @@ class SwitchoverTest {
         assertTrue(e.getMessage().contains("cannot take the domain over")
                 && e.getMessage().contains("did not say where its stream listens"), e.getMessage());
         assertTrue(raised(a, Alarm.Kind.SWITCHOVER, "aborted"));
+        assertStillProtectedOnA(from);
+    }
+
+    @Test
+    void whatTheDomainSendsJustBeforeItsFinalPauseLeavesWithCheckpointNAndAnAbortKeepsI1() throws Exception {
+        linkA.unlisted = true; // B refuses: the switchover aborts after A let N's output go
+        forward.reverse = backward;
+        // A's domain takes 30 ms to stop: it sends on meanwhile, as a busy guest does between the seal and the pause
+        Hypervisor slow = new ForwardingHypervisor(backward.backup(forward.primary(simA))) {
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                return new ForwardingDomain(super.open(id, options)) {
+                    @Override
+                    public void pause() throws HypervisorException {
+                        if (slowPause) {
+                            try {
+                                Thread.sleep(30);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                        super.pause();
+                    }
+                };
+            }
+        };
+        a = EngineForkTest.node("node-a", slow, simA, linkA);
+        b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
+        long from = protectOnA(20);
+        slowPause = true;
+        try {
+            assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        } finally {
+            slowPause = false;
+        }
+        // every packet that left while protected was sealed into an epoch and left after its ACK: what the domain
+        // sent before the final pause was N's, not passed unbuffered
         assertStillProtectedOnA(from);
     }
 
