@@ -18,7 +18,6 @@ import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
-import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
@@ -79,8 +78,6 @@ final class BackupReplica {
     final Consumer<String> onFailure;
     /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
     final LongConsumer onHandOver;
-    /** Attaches output buffers to the interfaces a switchover's prepared activation will run with. */
-    private final PreparedOutputs.Attacher outputAttacher;
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
     /** The engine's own CPU time per committed checkpoint, which the streams measure ({@link ReplicaStager}). */
     final CheckpointCpu cpu = new CheckpointCpu(CPU_HISTORY);
@@ -103,12 +100,9 @@ final class BackupReplica {
     String returnAddress;
     /** The replica was kept by a switchover's old primary, and the new primary has not resumed it yet. */
     private final AtomicBoolean awaitingNewPrimary = new AtomicBoolean();
-    /** The checkpoint a switchover's "prepare" had the binding prepare the activation at, or -1. */
+    /** What a switchover's "prepare" prepared here. */
     @GuardedBy("lock")
-    private long prepared = -1;
-    /** The output buffers attached at that "prepare", or null. */
-    @GuardedBy("lock")
-    private PreparedOutputs preparedOutputs;
+    private final SwitchoverPreparation preparation;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -150,7 +144,7 @@ final class BackupReplica {
             Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver,
             PreparedOutputs.Attacher outputAttacher, long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
-        this.outputAttacher = outputAttacher;
+        this.preparation = new SwitchoverPreparation(id, outputAttacher);
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -409,61 +403,30 @@ final class BackupReplica {
     }
 
     /**
-     * The binding may prepare the activation at {@code epoch} now ({@link Replica#prepareActivation}): its standby
-     * loads the committed device state and the guest's addresses move here, so that "go" only lets the domain run.
-     * The output buffers of the interfaces it will run with ({@link Replica#preparedInterfaces}) start being attached
-     * ({@link PreparedOutputs}), without waiting for them. Replicas with disks are activated as before. A binding that
-     * fails to prepare activates from scratch.
+     * The binding may prepare the activation at {@code epoch} now ({@link SwitchoverPreparation}), so that "go" only
+     * lets the domain run. Replicas with disks are activated as before.
      */
     @GuardedBy("lock")
     private void prepareActivation(long epoch) {
-        if (!committedDisks.isEmpty()) {
-            return;
-        }
-        try {
-            if (committed.prepareActivation(List.of())) {
-                prepared = epoch;
-                List<GuestInterface> nics = committed.preparedInterfaces();
-                if (preparedOutputs == null && !nics.isEmpty()) {
-                    preparedOutputs = PreparedOutputs.attach(id, nics, outputAttacher);
-                }
-                showDetail("switchover to this node prepared at checkpoint " + epoch);
-            }
-        } catch (HypervisorException | RuntimeException e) {
-            LOG.warn("{}: preparing the switchover's activation at checkpoint {} failed ({}); \"go\" activates it "
-                    + "from scratch", id, epoch, e.getMessage());
+        if (committedDisks.isEmpty() && preparation.prepare(committed, epoch)) {
+            showDetail("switchover to this node prepared at checkpoint " + epoch);
         }
     }
 
     /**
      * A checkpoint is about to be applied to the committed replica: a switchover prepared at an earlier one did not
-     * happen, and the binding takes its preparation back ({@link Replica#unprepare}).
+     * happen, and the binding takes its preparation back.
      */
     void dropPreparation() {
         synchronized (lock) {
-            dropPreparedOutputs("the switchover did not happen");
-            if (prepared < 0 || committed == null) {
-                return;
-            }
-            LOG.info("{}: the switchover prepared at checkpoint {} did not happen; the preparation is taken back",
-                    id, prepared);
-            prepared = -1;
-            try {
-                committed.unprepare();
-            } catch (RuntimeException e) {
-                LOG.warn("{}: taking back the switchover's preparation failed", id, e);
-            }
+            preparation.drop(committed);
         }
     }
 
     /** Closes the output buffers a switchover's "prepare" attached, if any (they held nothing). */
     @GuardedBy("lock")
     void dropPreparedOutputs(String why) {
-        PreparedOutputs p = preparedOutputs;
-        preparedOutputs = null;
-        if (p != null) {
-            p.close(why);
-        }
+        preparation.dropOutputs(why);
     }
 
     /**
@@ -564,8 +527,7 @@ final class BackupReplica {
             }
             activated = true;
             cutStream();
-            PreparedOutputs outputs = preparedOutputs;
-            preparedOutputs = null;
+            PreparedOutputs outputs = preparation.takeOutputs();
             try {
                 return start(paused, outputs);
             } catch (HypervisorException | RuntimeException e) {
