@@ -7,8 +7,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -24,6 +26,7 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.support.qmp.QmpClient;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
+import io.romulus.qemu.internal.vm.VmNic;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +45,8 @@ final class GuestLauncher {
     private final Supplier<QemuSettings> settings;
     private final Supplier<DiskExports> exports;
     private final Supplier<Availability> availability;
+    /** The bridges ({@code netns/bridge}) whose MAC address was checked ({@link BridgeAddress}), once each. */
+    private final Set<String> bridgesChecked = ConcurrentHashMap.newKeySet();
 
     /**
      * @param settings the binding's settings of the moment (new guests use them)
@@ -117,6 +122,7 @@ final class GuestLauncher {
                 disks.add(export(id, i, vm.disks().get(i)));
             }
             List<String> taps = RunDirectory.tapNames(dir, vm.nics().size());
+            checkBridges(vm, s);
             QemuProcess p = QemuProcess.start(id.name(), dir, vm, s, false, taps, disks);
             LOG.info("Booted {}: {} MiB, {} vCPU, {}, {} disk(s){}", id, vm.memoryBytes() >> 20, vm.cpus(),
                     vm.directKernelBoot() ? "kernel " + vm.kernel() : "BIOS boot from " + vm.disks().get(0).dev(),
@@ -310,7 +316,26 @@ final class GuestLauncher {
     /** Starts the standby of replica {@code id} in {@code dir}: see {@link Standby}. */
     Standby startStandby(DomainId id, VmDefinition vm, Path dir, List<GuestDisk> disks)
             throws HypervisorException, InterruptedException {
-        return Standby.start(id, vm, dir, settings.get(), disks);
+        QemuSettings s = settings.get();
+        checkBridges(vm, s);
+        return Standby.start(id, vm, dir, s, disks);
+    }
+
+    /**
+     * Warns, once per bridge, where a bridge that {@code vm}'s taps join on this host has no MAC address of its own
+     * ({@link BridgeAddress}); not on the way of a failover or a switchover (at a boot, and a standby's start).
+     */
+    private void checkBridges(VmDefinition vm, QemuSettings s) throws InterruptedException {
+        for (VmNic nic : vm.nics()) {
+            String bridge = QemuProcess.bridgeOf(nic, s);
+            if (!bridge.isEmpty() && bridgesChecked.add(s.netns() + "/" + bridge)) {
+                try {
+                    BridgeAddress.unfixed(s.netns(), bridge).ifPresent(why -> LOG.warn("The {}", why));
+                } catch (HypervisorException e) {
+                    LOG.warn("Cannot tell whether bridge {} has a MAC address of its own: {}", bridge, e.getMessage());
+                }
+            }
+        }
     }
 
     private static void awaitStatus(QmpClient qmp, DomainId id, String wanted, int timeoutMs)
