@@ -3,6 +3,7 @@ package io.romulus.qemu.internal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -22,7 +23,8 @@ import io.romulus.support.linux.LibcLoader;
  * QEMU's {@code announce-self} sends, goes out on the bridge through a packet socket, so that the switches beyond
  * learn it too. QEMU queues its own announcement while the VM is stopped, so a standby that is still loading its
  * device state cannot announce; this does, so that the clients' retransmissions reach the new host's tap (where they
- * wait until the guest runs) instead of the dead one.
+ * wait until the guest runs) instead of the dead one. When a switchover moves the guest away, {@link #leave} takes the
+ * old copy's taps down and out of their bridges the same way, so that nothing reaches or leaves that copy any more.
  */
 final class MacAnnouncement {
 
@@ -46,10 +48,12 @@ final class MacAnnouncement {
     private static final short NUD_REACHABLE = 2;
     private static final short NUD_NOARP = 0x40;
     private static final int EPERM = 1;
+    private static final int ENODEV = 19;
     /** How long a learnt entry is retried while the port is not forwarding yet, before a static one is made. */
     private static final long FORWARDING_WAIT_NANOS = 200_000_000L;
     private static final byte NTF_MASTER = 4;
     private static final short NDA_LLADDR = 2;
+    private static final short IFLA_MASTER = 10;
 
     /** One NIC to move: its tap, the bridge the tap is a port of, the guest's MAC address. */
     record Nic(String tap, String bridge, String mac) {
@@ -95,6 +99,32 @@ final class MacAnnouncement {
                 sendFrames(libc, n.bridge(), List.of(n.mac()));
             }
         });
+    }
+
+    /**
+     * The guest's address leaves this host (a switchover's old copy, stopped for good): each of {@code taps}, in network
+     * namespace {@code netns} (empty: this node's own), goes down and out of its bridge, which forgets the addresses
+     * it learnt on it and forwards nothing to it; a tap that is gone already is skipped. Returns the taps taken out.
+     * Runs in a thread of its own, which alone enters the namespace.
+     */
+    static List<String> leave(String netns, List<String> taps) throws IOException {
+        List<String> left = new ArrayList<>();
+        inNamespace(netns, "taking " + taps + " out of their bridges", libc -> {
+            for (String t : taps) {
+                int tap = libc.if_nametoindex(t);
+                if (tap == 0) {
+                    continue;
+                }
+                int error = rtnetlink(libc, linkDownWithoutMaster(tap), "taking " + t + " down and out of its bridge");
+                if (error != 0 && error != -ENODEV) {
+                    throw new IOException("taking " + t + " down and out of its bridge: " + Errno.text(-error));
+                }
+                if (error == 0) {
+                    left.add(t);
+                }
+            }
+        });
+        return left;
     }
 
     /**
@@ -192,6 +222,14 @@ final class MacAnnouncement {
     static byte[] linkUp(int index) {
         ByteBuffer b = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 16);
         b.put((byte) AF_UNSPEC).put((byte) 0).putShort((short) 0).putInt(index).putInt(IFF_UP).putInt(IFF_UP);
+        return bytes(b);
+    }
+
+    /** RTM_NEWLINK: interface {@code index} down and out of its bridge (no master), as {@code ip link set nomaster down}. */
+    static byte[] linkDownWithoutMaster(int index) {
+        ByteBuffer b = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 16 + 8);
+        b.put((byte) AF_UNSPEC).put((byte) 0).putShort((short) 0).putInt(index).putInt(0).putInt(IFF_UP);
+        b.putShort((short) 8).putShort(IFLA_MASTER).putInt(0);
         return bytes(b);
     }
 

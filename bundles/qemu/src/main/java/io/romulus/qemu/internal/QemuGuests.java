@@ -12,8 +12,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 
@@ -344,9 +347,12 @@ final class QemuGuests {
     }
 
     /**
-     * Switchover: stops guest {@code name} for good, as {@link #destroy} does (its QEMU is killed first, so it cannot
-     * run on), but moves its RAM file into a new replica directory, where it becomes, with {@code deviceState}, a
-     * replica of {@code spec} committed at {@code epoch}.
+     * Switchover: stops guest {@code name} for good, as {@link #destroy} does, but moves its RAM file into a new
+     * replica directory, where it becomes, with {@code deviceState}, a replica of {@code spec} committed at
+     * {@code epoch}. Returns once the guest can never run or send again (I5): its QEMU killed (the guest was paused
+     * already; after SIGKILL QEMU runs no code of its own) and its taps down and out of their bridges. The rest of
+     * QEMU's end, the kernel's teardown of the process (30-100 ms here, its guest RAM mapping above all), is not
+     * waited for: it is reaped in the background. The replica maps the RAM file itself, which outlives QEMU's mapping.
      */
     synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch)
             throws HypervisorException {
@@ -362,13 +368,13 @@ final class QemuGuests {
                     + e.getMessage(), e);
         }
         long start = System.nanoTime();
-        // killed first, and gone (its taps with it) before "go": from here on it never runs here again (I5). Not
-        // waiting for its teardown was tried: the old tap then left the host's bridge after the new primary's stream
-        // back had connected, and 4 in 10 of those streams stalled in their handshake for seconds
-        g.process().close();
+        CompletableFuture<ProcessHandle> exited = g.process().kill();
         long killed = System.nanoTime();
+        String taps = leaveBridges(g, exited);
+        long left = System.nanoTime();
+        reap(g, exited, start);
         forget(g);
-        g.disks().forEach(launcher::unexport);
+        g.disks().forEach(launcher::unexport); // the guest, paused, had no request in flight (QEMU drains at "stop")
         try {
             Files.move(g.process().dir().resolve("ram"), dir.resolve("ram"));
         } catch (IOException e) {
@@ -384,10 +390,55 @@ final class QemuGuests {
         RunDirectory.deleteTreeExcept(g.process().dir(), images);
         Replica kept = keeper.keep(spec, dir, deviceState, epoch);
         LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{} (us: "
-                + "QEMU killed and gone {}, replica kept {})", g.id(), epoch, dir,
-                images.isEmpty() ? "" : ", its disk images " + images + " where they are", micros(killed - start),
-                micros(System.nanoTime() - killed));
+                + "QEMU killed {}, {} {}, replica kept {})", g.id(), epoch, dir,
+                images.isEmpty() ? "" : ", its disk images " + images + " where they are", micros(killed - start), taps,
+                micros(left - killed), micros(System.nanoTime() - left));
         return kept;
+    }
+
+    /**
+     * Takes the taps of {@code g}, whose QEMU was just killed, down and out of their bridges ({@link
+     * MacAnnouncement#leave}), so that the bridge forgets the guest's address on them and no frame reaches or leaves
+     * them while the kernel ends QEMU. Where that fails, waits for QEMU to be gone ({@code exited}), which removes
+     * its taps. Says what was done, for the log.
+     */
+    private String leaveBridges(QemuGuest g, CompletableFuture<ProcessHandle> exited) {
+        List<String> taps = g.process().taps();
+        if (taps.isEmpty()) {
+            return "no tap to take out";
+        }
+        try {
+            return "taps " + MacAnnouncement.leave(launcher.settings().netns(), taps) + " out of their bridges";
+        } catch (IOException e) {
+            LOG.warn("Cannot take the taps {} of the stopped {} out of their bridges ({}); waiting for its QEMU to be "
+                    + "gone, which removes them", taps, g.id(), e.getMessage());
+            try {
+                exited.get(10, TimeUnit.SECONDS); // the reaper closes its QMP connection
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException te) {
+                LOG.warn("The QEMU of {} (pid {}) did not exit within 10 s of SIGKILL", g.id(), g.process().pid());
+            }
+            return "gone with its taps";
+        }
+    }
+
+    /**
+     * Logs when the QEMU of {@code g}, killed at {@code killedNanos}, is gone ({@code exited}; the JDK's process reaper
+     * collects it), or that it is not within 10 s. The callback handles every outcome itself: its future is of no use.
+     */
+    @SuppressWarnings("FutureReturnValueIgnored")
+    private static void reap(QemuGuest g, CompletableFuture<ProcessHandle> exited, long killedNanos) {
+        exited.orTimeout(10, TimeUnit.SECONDS).whenComplete((p, e) -> {
+            g.process().disconnect();
+            if (e != null) {
+                LOG.warn("The QEMU of {} (pid {}), stopped for a switchover, did not exit within 10 s of SIGKILL: {}",
+                        g.id(), g.process().pid(), e.toString());
+            } else {
+                LOG.info("The QEMU of {} (pid {}), stopped for a switchover, exited {} ms after SIGKILL", g.id(),
+                        g.process().pid(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedNanos));
+            }
+        });
     }
 
     private static long micros(long nanos) {

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -368,22 +369,35 @@ final class QemuProcess implements AutoCloseable {
         return process.isAlive();
     }
 
-    /** Closes the QMP connection and leaves QEMU running (for the next version of the binding). */
+    /**
+     * Closes the QMP connection: leaves QEMU running (for the next version of the binding), or ends the connection of
+     * one that was {@linkplain #kill killed}.
+     */
     void disconnect() {
         qmp.close();
+    }
+
+    /**
+     * Sends QEMU SIGKILL and returns at once: from here on it runs no code of its own, so a guest it held paused never
+     * runs again. The kernel tears the process down (its memory mappings, then its descriptors: its taps, its end of
+     * the QMP connection) meanwhile; the future completes when it is gone. The QMP connection is the caller's to
+     * {@linkplain #disconnect close} then.
+     */
+    CompletableFuture<ProcessHandle> kill() {
+        process.destroyForcibly();
+        return process.onExit();
     }
 
     /** Kills QEMU and waits for it to be gone. */
     @Override
     public void close() {
-        qmp.close();
-        process.destroyForcibly();
         try {
-            process.onExit().get(10, TimeUnit.SECONDS);
+            kill().get(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
             LOG.warn("QEMU of qemu:{} (pid {}) did not exit within 10 s of SIGKILL", name, process.pid());
         }
+        qmp.close();
     }
 }

@@ -11,7 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+
+import io.romulus.api.hypervisor.HypervisorException;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -19,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The MAC address move a failover makes before the standby runs: the RARP's bytes are QEMU's announce-self frame, the
  * rtnetlink requests are iproute2's, and on real interfaces of another network namespace the move brings the tap up,
- * points the bridge's entry at it and sends the RARP out of the bridge. Needs root.
+ * points the bridge's entry at it and sends the RARP out of the bridge; a switchover's old copy leaves: its tap goes
+ * down and out of the bridge; a host bridge without a MAC address of its own is reported. Needs root.
  */
 class MacAnnouncementTest {
 
@@ -76,6 +80,31 @@ class MacAnnouncementTest {
         e = assertThrows(IOException.class, () -> MacAnnouncement.moveHere(netns,
                 List.of(new MacAnnouncement.Nic("tp0", "nosuch-br", mac))));
         assertTrue(e.getMessage().contains("no interface nosuch-br"), e.getMessage());
+
+        // switchover: the old copy's tap goes down and out of the bridge, which forgets the address on it; a tap that
+        // is gone already (its QEMU ended) is skipped
+        assertEquals(List.of("tp0"), MacAnnouncement.leave(netns, List.of("tp0", "nosuch0")));
+        String tp0 = run("ip", "-n", netns, "link", "show", "tp0");
+        assertFalse(tp0.contains("master br-t"), tp0);
+        assertFalse(tp0.contains(",UP"), tp0);
+        fdb = run("bridge", "-netns", netns, "fdb", "show", "br", "br-t");
+        assertFalse(fdb.contains(mac + " dev tp0"), fdb);
+        assertEquals(List.of(), MacAnnouncement.leave(netns, List.of("nosuch0")));
+    }
+
+    /** {@link BridgeAddress}: a bridge given no MAC address (it follows its ports) is reported, one given one is not. */
+    @Test
+    void aBridgeWithoutAnAddressOfItsOwnIsReportedAndOneWithAnAddressIsNot() throws Exception {
+        run("ip", "netns", "add", netns);
+        run("ip", "-n", netns, "link", "add", "br-t", "type", "bridge");
+
+        Optional<String> why = BridgeAddress.unfixed(netns, "br-t");
+        assertTrue(why.isPresent(), "a bridge given no address takes its ports'");
+        assertTrue(why.get().contains("ip link set br-t address"), why.get());
+
+        run("ip", "-n", netns, "link", "set", "br-t", "address", "02:77:00:00:01:00");
+        assertEquals(Optional.empty(), BridgeAddress.unfixed(netns, "br-t"));
+        assertThrows(HypervisorException.class, () -> BridgeAddress.unfixed(netns, "nosuch-br"));
     }
 
     @Test
@@ -90,6 +119,9 @@ class MacAnnouncementTest {
         assertEquals("28000000" + "1c00" + "0505" + "01000000" + "00000000" + "07000000" + "09000000" + "0200" + "04"
                 + "00" + "0a00" + "0200" + "525400aabbcc" + "0000", hex.formatHex(MacAnnouncement.forwardTo(9,
                         HexFormat.ofDelimiter(":").parseHex("52:54:00:aa:bb:cc"))));
+        // ip link set dev #7 nomaster down: RTM_NEWLINK, flags 0 and change IFF_UP, IFLA_MASTER 0
+        assertEquals("28000000" + "1000" + "0500" + "01000000" + "00000000" + "00000000" + "07000000" + "00000000"
+                + "01000000" + "0800" + "0a00" + "00000000", hex.formatHex(MacAnnouncement.linkDownWithoutMaster(7)));
     }
 
     private long rxPackets(String dev) throws Exception {

@@ -2,6 +2,7 @@ package io.romulus.engine.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,6 +33,9 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.netbuf.OutputBufferProvider;
+import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.netbuf.internal.netlink.LinuxNetlink;
 import io.romulus.netbuf.internal.nfqueue.NfqueueProvider;
 import io.romulus.netbuf.internal.nfqueue.NfqueueSettings;
@@ -46,7 +51,9 @@ import org.slf4j.LoggerFactory;
  * counter every 20 ms while the guest moves to the backup host and back, several times. The old primary's QEMU stops
  * and its RAM file becomes the replica the new primary resumes (no full copy: neither binding builds a new replica);
  * the new primary runs the guest in the backup's standby QEMU. On the one connection the values go up by one across
- * every move: no gap and no repeat. The blackout (the longest wait for a reply around each switchover) is logged, not
+ * every move: no gap and no repeat. When the old primary sends "go", its copy's taps are out of the host's bridge
+ * and its QEMU, killed, is not waited for (its exit goes on after "go"); the hosts' bridges keep their MAC addresses
+ * (netlab gives them their own). The blackout (the longest wait for a reply around each switchover) is logged, not
  * asserted. Needs QEMU, root and native/'s guest and preload library; without them it fails.
  */
 class QemuSwitchoverTest {
@@ -126,9 +133,14 @@ class QemuSwitchoverTest {
     @Test
     void theGuestMovesBackAndForthWithoutAFullCopyAndTheHeldConnectionSeesNoGapAndNoRepeat() throws Exception {
         lab = NetLab.up();
+        for (String host : List.of(lab.primaryHost(), lab.backupHost())) {
+            // 3, NET_ADDR_SET: its own address, which guests' taps joining and leaving it do not change
+            assertEquals("3", lab.run(List.of("ip", "netns", "exec", host, "cat",
+                    "/sys/class/net/br0/addr_assign_type")).trim(), "br0 of " + host + " has a MAC address of its own");
+        }
         OutputBufferProvider output = new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load());
         nodes = new QemuPair(dir, lab.primaryHost(), lab.backupHost(), h -> counting(h, newReplicasA),
-                h -> counting(h, newReplicasB), output, t -> t);
+                h -> counting(h, newReplicasB), output, this::watchingGo);
         nodes.backup.addOutputBufferProvider(output, 0); // the backup holds output once it runs the guest
         nodes.primary.protect(new ProtectRequest(GUEST, nodes.backupAddress(), 25,
                 Map.of("memory", "128M", "nic", "tap", "dirty-rate", "500")));
@@ -153,6 +165,9 @@ class QemuSwitchoverTest {
             Engine backup = to;
             await().atMost(Duration.ofSeconds(60)).until(() -> protectedPair(nodes, primary, backup));
             int before = values.size();
+            if (primary == nodes.primary) {
+                oldCopy = OldCopy.onA(nodes);
+            }
             long asked = System.nanoTime();
             String done = primary.switchover(GUEST);
             long returned = System.nanoTime();
@@ -174,6 +189,15 @@ class QemuSwitchoverTest {
             to = primary;
         }
 
+        // on A's switchovers (its stream is the one watched): at "go" the old copy's taps were out of the bridge, and
+        // its QEMU, killed, was not waited for: it still ended after "go" (its teardown takes tens of milliseconds
+        // here; that it was under way at "go" in at least one of the two is what shows it off the switchover's path)
+        assertEquals(List.of(), atGoFailures);
+        assertEquals(SWITCHOVERS / 2, atGo.size(), atGo.toString());
+        assertTrue(atGo.contains("QEMU still exiting"), "the old QEMU's exit held \"go\" up: " + atGo);
+        for (long pid : oldPids) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> ProcessHandle.of(pid).isEmpty());
+        }
         assertEquals(copiesToB, newReplicasB.get(), "no full copy to B after the first protection");
         assertEquals(0, newReplicasA.get(), "no full copy to A: it resumed the replica its stopped guest left");
         for (int i = 1; i < values.size(); i++) {
@@ -183,6 +207,81 @@ class QemuSwitchoverTest {
         LoggerFactory.getLogger(QemuSwitchoverTest.class).info("SWITCHOVER x{}: blackout on the held connection "
                 + "(longest wait between two replies around the switchover) {} ms; the command returned after {} ms; "
                 + "{} answers", SWITCHOVERS, blackoutsMs, commandMs, values.size());
+    }
+
+    /** The guest's QEMU on host A before a switchover away from A, and its taps; null when A is not the primary. */
+    private volatile OldCopy oldCopy;
+    /** What the old copy was at each "go" A sent: "QEMU still exiting" or "QEMU gone". */
+    private final List<String> atGo = new CopyOnWriteArrayList<>();
+    private final List<String> atGoFailures = new CopyOnWriteArrayList<>();
+    private final List<Long> oldPids = new CopyOnWriteArrayList<>();
+
+    /** The QEMU process that runs the guest on host A, and its taps, found by its command line. */
+    private record OldCopy(long pid, List<String> taps) {
+
+        static OldCopy onA(QemuPair nodes) {
+            String ram = "mem-path=" + nodes.run.resolve("a");
+            List<OldCopy> found = new ArrayList<>();
+            ProcessHandle.allProcesses().forEach(p -> {
+                List<String> args = commandLine(p.pid());
+                if (args.contains("romulus-" + GUEST.name()) && args.stream().anyMatch(a -> a.contains(ram))) {
+                    List<String> taps = new ArrayList<>();
+                    Matcher m = Pattern.compile("ifname=([^,]+),").matcher(String.join(" ", args));
+                    while (m.find()) {
+                        taps.add(m.group(1));
+                    }
+                    found.add(new OldCopy(p.pid(), taps));
+                }
+            });
+            assertEquals(1, found.size(), "one QEMU runs the guest on A: " + found);
+            assertFalse(found.get(0).taps().isEmpty(), "the guest has a tap");
+            return found.get(0);
+        }
+
+        private static List<String> commandLine(long pid) {
+            try {
+                return List.of(new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid),
+                        "cmdline")), StandardCharsets.UTF_8).split("\0"));
+            } catch (IOException e) {
+                return List.of(); // gone meanwhile
+            }
+        }
+    }
+
+    /**
+     * A's checkpoint stream, watching the moment its switchover sends "go": the old copy's QEMU is still there or not
+     * (looked at first: its exit goes on meanwhile), and its taps must be in no bridge of host A any more.
+     */
+    private CheckpointTransport watchingGo(CheckpointTransport t) {
+        return new ForwardingTransport(t) {
+            @Override
+            CheckpointChannel channel(CheckpointChannel c) {
+                return new Channel(c) {
+                    @Override
+                    public void handOver(long epoch) throws CheckpointException {
+                        OldCopy old = oldCopy;
+                        if (old != null) {
+                            atGo.add(Files.exists(Path.of("/proc", Long.toString(old.pid())))
+                                    ? "QEMU still exiting" : "QEMU gone");
+                            oldPids.add(old.pid());
+                            try {
+                                String ports = lab.run(List.of("ip", "-n", lab.primaryHost(), "-o", "link", "show",
+                                        "master", "br0"));
+                                old.taps().stream().filter(tap -> ports.contains(" " + tap + ":"))
+                                        .forEach(tap -> atGoFailures.add("tap " + tap + " of the stopped copy is "
+                                                + "still a port of br0 at \"go\": " + ports));
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                atGoFailures.add("listing br0's ports: interrupted");
+                            } catch (IOException | AssertionError e) {
+                                atGoFailures.add("listing br0's ports: " + e);
+                            }
+                        }
+                        super.handOver(epoch);
+                    }
+                };
+            }
+        };
     }
 
     /** The longest time between two consecutive replies received from 1 s before {@code asked} to 10 s after it. */
