@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -45,8 +45,8 @@ final class GuestLauncher {
     private final Supplier<QemuSettings> settings;
     private final Supplier<DiskExports> exports;
     private final Supplier<Availability> availability;
-    /** The bridges ({@code netns/bridge}) whose MAC address was checked ({@link BridgeAddress}), once each. */
-    private final Set<String> bridgesChecked = ConcurrentHashMap.newKeySet();
+    /** Whether each bridge ({@code netns/bridge}) has a MAC address of its own ({@link BridgeAddress}), checked once. */
+    private final Map<String, Boolean> bridgesFixed = new ConcurrentHashMap<>();
 
     /**
      * @param settings the binding's settings of the moment (new guests use them)
@@ -328,14 +328,26 @@ final class GuestLauncher {
     private void checkBridges(VmDefinition vm, QemuSettings s) throws InterruptedException {
         for (VmNic nic : vm.nics()) {
             String bridge = QemuProcess.bridgeOf(nic, s);
-            if (!bridge.isEmpty() && bridgesChecked.add(s.netns() + "/" + bridge)) {
+            if (!bridge.isEmpty() && !bridgesFixed.containsKey(s.netns() + "/" + bridge)) {
+                boolean fixed = false;
                 try {
-                    BridgeAddress.unfixed(s.netns(), bridge).ifPresent(why -> LOG.warn("The {}", why));
+                    Optional<String> why = BridgeAddress.unfixed(s.netns(), bridge);
+                    why.ifPresent(w -> LOG.warn("The {}", w));
+                    fixed = why.isEmpty();
                 } catch (HypervisorException e) {
                     LOG.warn("Cannot tell whether bridge {} has a MAC address of its own: {}", bridge, e.getMessage());
                 }
+                bridgesFixed.put(s.netns() + "/" + bridge, fixed);
             }
         }
+    }
+
+    /**
+     * Whether bridge {@code bridge} of this host was found, at a boot or a standby's start, to have a MAC address of its
+     * own; false where it was not checked (no command is run here: a switchover asks).
+     */
+    boolean bridgeFixed(String bridge) {
+        return bridgesFixed.getOrDefault(settings.get().netns() + "/" + bridge, false);
     }
 
     private static void awaitStatus(QmpClient qmp, DomainId id, String wanted, int timeoutMs)

@@ -54,6 +54,11 @@ final class MacAnnouncement {
     private static final byte NTF_MASTER = 4;
     private static final short NDA_LLADDR = 2;
     private static final short IFLA_MASTER = 10;
+    private static final short RTM_SETLINK = 19;
+    private static final int NLA_F_NESTED = 0x8000;
+    private static final int IFLA_PROTINFO = 12;
+    private static final short IFLA_BRPORT_STATE = 1;
+    private static final byte BR_STATE_DISABLED = 0;
 
     /** One NIC to move: its tap, the bridge the tap is a port of, the guest's MAC address. */
     record Nic(String tap, String bridge, String mac) {
@@ -101,26 +106,35 @@ final class MacAnnouncement {
         });
     }
 
+    /** One tap of a copy that leaves: its name, and whether its bridge has a MAC address of its own. */
+    record Leaving(String tap, boolean fixedBridge) {
+    }
+
     /**
-     * The guest's address leaves this host (a switchover's old copy, stopped for good): each of {@code taps}, in network
-     * namespace {@code netns} (empty: this node's own), goes down and out of its bridge, which forgets the addresses
-     * it learnt on it and forwards nothing to it; a tap that is gone already is skipped. Returns the taps taken out.
-     * Runs in a thread of its own, which alone enters the namespace.
+     * The guest's address leaves this host (a switchover's old copy, stopped for good): in network namespace
+     * {@code netns} (empty: this node's own), the bridge forwards nothing to or from each tap any more. A tap whose
+     * bridge has a MAC address of its own becomes a disabled port ({@code bridge link set state disabled}: no RCU
+     * grace period to wait for); any other goes down and out of its bridge now ({@code ip link set nomaster down}), so
+     * that the bridge's address, which may be the tap's, changes before the caller sends anything more rather than
+     * under connections opened later. A tap that is gone already is skipped. Returns the taps done. Runs in a thread
+     * of its own, which alone enters the namespace.
      */
-    static List<String> leave(String netns, List<String> taps) throws IOException {
+    static List<String> leave(String netns, List<Leaving> taps) throws IOException {
         List<String> left = new ArrayList<>();
         inNamespace(netns, "taking " + taps + " out of their bridges", libc -> {
-            for (String t : taps) {
-                int tap = libc.if_nametoindex(t);
+            for (Leaving t : taps) {
+                int tap = libc.if_nametoindex(t.tap());
                 if (tap == 0) {
                     continue;
                 }
-                int error = rtnetlink(libc, linkDownWithoutMaster(tap), "taking " + t + " down and out of its bridge");
+                String what = t.fixedBridge() ? "disabling bridge port " + t.tap()
+                        : "taking " + t.tap() + " down and out of its bridge";
+                int error = rtnetlink(libc, t.fixedBridge() ? portDisabled(tap) : linkDownWithoutMaster(tap), what);
                 if (error != 0 && error != -ENODEV) {
-                    throw new IOException("taking " + t + " down and out of its bridge: " + Errno.text(-error));
+                    throw new IOException(what + ": " + Errno.text(-error));
                 }
                 if (error == 0) {
-                    left.add(t);
+                    left.add(t.tap());
                 }
             }
         });
@@ -230,6 +244,18 @@ final class MacAnnouncement {
         ByteBuffer b = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 16 + 8);
         b.put((byte) AF_UNSPEC).put((byte) 0).putShort((short) 0).putInt(index).putInt(0).putInt(IFF_UP);
         b.putShort((short) 8).putShort(IFLA_MASTER).putInt(0);
+        return bytes(b);
+    }
+
+    /**
+     * RTM_SETLINK of a bridge port: its state disabled (the bridge forwards nothing to or from it), as
+     * {@code bridge link set dev #index state 0}.
+     */
+    static byte[] portDisabled(int index) {
+        ByteBuffer b = message(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, 16 + 12);
+        b.put((byte) AF_BRIDGE).put((byte) 0).putShort((short) 0).putInt(index).putInt(0).putInt(0);
+        b.putShort((short) 12).putShort((short) (NLA_F_NESTED | IFLA_PROTINFO));
+        b.putShort((short) 5).putShort(IFLA_BRPORT_STATE).put(BR_STATE_DISABLED).put(new byte[3]);
         return bytes(b);
     }
 

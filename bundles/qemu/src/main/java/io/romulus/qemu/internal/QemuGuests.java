@@ -47,6 +47,11 @@ import org.slf4j.LoggerFactory;
 final class QemuGuests {
 
     private static final Logger LOG = LoggerFactory.getLogger(QemuGuests.class);
+    /**
+     * How long a switchover's old copy stays stopped (SIGSTOP) before its QEMU is killed: past the new primary's
+     * activation and first checkpoints (tens of milliseconds here), which its teardown would slow down.
+     */
+    private static final long FROZEN_MS = 1000;
 
     private final GuestLauncher launcher;
     private final Map<String, QemuGuest> guests = new ConcurrentHashMap<>();
@@ -60,6 +65,8 @@ final class QemuGuests {
     /** Names of clones being started from a replica (between {@link #cloneDir} and {@link #startClone}). */
     @GuardedBy("this")
     private final Set<String> cloning = new HashSet<>();
+    /** Switchovers' old copies, their QEMU stopped with SIGSTOP, until it is killed ({@link #stopForGood}). */
+    private final Set<QemuGuest> frozenCopies = ConcurrentHashMap.newKeySet();
 
     /** A detached guest: its RAM mapping and its dirty tracker (or {@code null} if no log ran). */
     private record Held(QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
@@ -123,6 +130,7 @@ final class QemuGuests {
      * @return the dirty log of each guest a protection held, by name
      */
     synchronized Map<String, String> letGo() {
+        killFrozen();
         Map<String, String> held = new TreeMap<>();
         open.forEach((name, d) -> held.put(name, d.handOver()));
         detached.forEach((name, h) -> held.put(name, QemuDomain.handOver(h.tracker())));
@@ -349,10 +357,9 @@ final class QemuGuests {
     /**
      * Switchover: stops guest {@code name} for good, as {@link #destroy} does, but moves its RAM file into a new
      * replica directory, where it becomes, with {@code deviceState}, a replica of {@code spec} committed at
-     * {@code epoch}. Returns once the guest can never run or send again (I5): its QEMU killed (the guest was paused
-     * already; after SIGKILL QEMU runs no code of its own) and its taps down and out of their bridges. The rest of
-     * QEMU's end, the kernel's teardown of the process (30-100 ms here, its guest RAM mapping above all), is not
-     * waited for: it is reaped in the background. The replica maps the RAM file itself, which outlives QEMU's mapping.
+     * {@code epoch}. Returns once the guest can never run or send again (I5, {@link #stopForGood}); what its QEMU's
+     * end costs the kernel comes later, off the switchover's path. The replica maps the RAM file itself, which
+     * outlives QEMU's mapping.
      */
     synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch)
             throws HypervisorException {
@@ -368,11 +375,8 @@ final class QemuGuests {
                     + e.getMessage(), e);
         }
         long start = System.nanoTime();
-        CompletableFuture<ProcessHandle> exited = g.process().kill();
-        long killed = System.nanoTime();
-        String taps = leaveBridges(g, exited);
-        long left = System.nanoTime();
-        reap(g, exited, start);
+        String how = stopForGood(g);
+        long stopped = System.nanoTime();
         forget(g);
         g.disks().forEach(launcher::unexport); // the guest, paused, had no request in flight (QEMU drains at "stop")
         try {
@@ -389,43 +393,85 @@ final class QemuGuests {
                 .filter(f -> f.startsWith(g.process().dir())).toList();
         RunDirectory.deleteTreeExcept(g.process().dir(), images);
         Replica kept = keeper.keep(spec, dir, deviceState, epoch);
-        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{} (us: "
-                + "QEMU killed {}, {} {}, replica kept {})", g.id(), epoch, dir,
-                images.isEmpty() ? "" : ", its disk images " + images + " where they are", micros(killed - start), taps,
-                micros(left - killed), micros(System.nanoTime() - left));
+        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{} (us: {} {}, "
+                + "replica kept {})", g.id(), epoch, dir,
+                images.isEmpty() ? "" : ", its disk images " + images + " where they are", how, micros(stopped - start),
+                micros(System.nanoTime() - stopped));
         return kept;
     }
 
     /**
-     * Takes the taps of {@code g}, whose QEMU was just killed, down and out of their bridges ({@link
-     * MacAnnouncement#leave}), so that the bridge forgets the guest's address on them and no frame reaches or leaves
-     * them while the kernel ends QEMU. Where that fails, waits for QEMU to be gone ({@code exited}), which removes
-     * its taps. Says what was done, for the log.
+     * I5 for a switchover's old copy, whose guest is paused: its QEMU is stopped with SIGSTOP (none of its threads
+     * runs again) and its taps are cut off from their bridges ({@link MacAnnouncement#leave}: disabled ports where the
+     * bridge has a MAC address of its own, else down and out of it; nothing reaches or leaves them). Its QEMU is killed {@link #FROZEN_MS}
+     * later, and reaped in the background: the kernel's teardown of the process (30-100 ms here, the tap's
+     * unregistration with its RCU grace periods half of it) would otherwise compete, on a host of few cores, with the
+     * new primary's activation and first checkpoints. Where QEMU cannot be stopped it is killed at once; where the
+     * taps cannot be taken out, this waits for QEMU's exit, which removes them. Says what was done, for the log.
      */
-    private String leaveBridges(QemuGuest g, CompletableFuture<ProcessHandle> exited) {
-        List<String> taps = g.process().taps();
-        if (taps.isEmpty()) {
-            return "no tap to take out";
-        }
+    private String stopForGood(QemuGuest g) {
+        boolean frozen;
         try {
-            return "taps " + MacAnnouncement.leave(launcher.settings().netns(), taps) + " out of their bridges";
+            g.process().freeze();
+            frozen = true;
+        } catch (HypervisorException e) {
+            LOG.warn("{}; killing it at once instead", e.getMessage());
+            frozen = false;
+        }
+        long start = System.nanoTime();
+        CompletableFuture<ProcessHandle> exited = frozen ? null : g.process().kill();
+        List<String> taps = g.process().taps();
+        List<MacAnnouncement.Leaving> leaving = new ArrayList<>();
+        for (int i = 0; i < taps.size(); i++) {
+            String bridge = QemuProcess.bridgeOf(g.vm().nics().get(i), launcher.settings());
+            leaving.add(new MacAnnouncement.Leaving(taps.get(i), !bridge.isEmpty() && launcher.bridgeFixed(bridge)));
+        }
+        String left;
+        try {
+            left = taps.isEmpty() ? "no tap" : "taps " + MacAnnouncement.leave(launcher.settings().netns(), leaving)
+                    + " cut off from their bridges";
         } catch (IOException e) {
             LOG.warn("Cannot take the taps {} of the stopped {} out of their bridges ({}); waiting for its QEMU to be "
                     + "gone, which removes them", taps, g.id(), e.getMessage());
+            if (exited == null) {
+                exited = g.process().kill();
+                frozen = false;
+            }
             try {
-                exited.get(10, TimeUnit.SECONDS); // the reaper closes its QMP connection
+                exited.get(10, TimeUnit.SECONDS); // the reaper below closes its QMP connection
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             } catch (ExecutionException | TimeoutException te) {
                 LOG.warn("The QEMU of {} (pid {}) did not exit within 10 s of SIGKILL", g.id(), g.process().pid());
             }
-            return "gone with its taps";
+            left = "gone with its taps";
         }
+        if (frozen) {
+            frozenCopies.add(g);
+            CompletableFuture.delayedExecutor(FROZEN_MS, TimeUnit.MILLISECONDS).execute(() -> killFrozen(g));
+            return "QEMU stopped (SIGSTOP, killed " + FROZEN_MS + " ms later), " + left;
+        }
+        reap(g, exited, start);
+        return "QEMU killed, " + left;
+    }
+
+    /** Kills the QEMU of {@code g}, a switchover's old copy stopped with SIGSTOP, unless that was done already. */
+    private void killFrozen(QemuGuest g) {
+        if (frozenCopies.remove(g)) {
+            long killed = System.nanoTime();
+            reap(g, g.process().kill(), killed);
+        }
+    }
+
+    /** Kills every switchover's old copy still waiting, stopped, for its kill (the binding stops, or stops its guests). */
+    private void killFrozen() {
+        new ArrayList<>(frozenCopies).forEach(this::killFrozen);
     }
 
     /**
      * Logs when the QEMU of {@code g}, killed at {@code killedNanos}, is gone ({@code exited}; the JDK's process reaper
-     * collects it), or that it is not within 10 s. The callback handles every outcome itself: its future is of no use.
+     * collects it), or that it is not within 10 s, and closes its QMP connection. The callback handles every outcome
+     * itself: its future is of no use.
      */
     @SuppressWarnings("FutureReturnValueIgnored")
     private static void reap(QemuGuest g, CompletableFuture<ProcessHandle> exited, long killedNanos) {
@@ -553,6 +599,7 @@ final class QemuGuests {
 
     /** Stops every guest this node runs. */
     void destroyAll() {
+        killFrozen();
         for (String name : new ArrayList<>(guests.keySet())) {
             try {
                 destroy(name);

@@ -18,6 +18,10 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.qemu.internal.vm.VmDefinition;
 import io.romulus.qemu.internal.vm.VmDisk;
 import io.romulus.qemu.internal.vm.VmNic;
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.LibC;
+import io.romulus.support.linux.LibcLoader;
+import io.romulus.support.linux.NativeCallException;
 import io.romulus.support.process.CommandException;
 import io.romulus.support.process.CommandResult;
 import io.romulus.support.process.ProcessRunner;
@@ -39,6 +43,7 @@ import org.slf4j.LoggerFactory;
 final class QemuProcess implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(QemuProcess.class);
+    private static final int SIGSTOP = 19;
 
     private final String name;
     private final Path dir;
@@ -375,6 +380,25 @@ final class QemuProcess implements AutoCloseable {
      */
     void disconnect() {
         qmp.close();
+    }
+
+    /**
+     * Sends QEMU SIGSTOP: none of its threads runs again until it is killed (the engine never sends SIGCONT), and its
+     * memory, taps and descriptors stay as they are, so it costs the kernel nothing now. A switchover's old copy is
+     * stopped this way before "go" and {@linkplain #kill killed} once the switchover is over.
+     *
+     * @throws HypervisorException if the signal cannot be sent (the process is gone, or libc cannot be loaded)
+     */
+    void freeze() throws HypervisorException {
+        try {
+            LibC libc = LibcLoader.load("stopping QEMU");
+            if (libc.kill(Math.toIntExact(process.pid()), SIGSTOP) != 0) {
+                throw new HypervisorException("SIGSTOP to QEMU of qemu:" + name + " (pid " + process.pid() + "): "
+                        + Errno.text(LibcLoader.lastError()));
+            }
+        } catch (NativeCallException e) {
+            throw new HypervisorException("cannot stop QEMU of qemu:" + name + ": " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.romulus.qemu.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -22,8 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The MAC address move a failover makes before the standby runs: the RARP's bytes are QEMU's announce-self frame, the
  * rtnetlink requests are iproute2's, and on real interfaces of another network namespace the move brings the tap up,
- * points the bridge's entry at it and sends the RARP out of the bridge; a switchover's old copy leaves: its tap goes
- * down and out of the bridge; a host bridge without a MAC address of its own is reported. Needs root.
+ * points the bridge's entry at it and sends the RARP out of the bridge; a switchover's old copy leaves: its tap becomes a
+ * disabled port, or goes down and out of the bridge; a host bridge without a MAC address of its own is reported. Needs root.
  */
 class MacAnnouncementTest {
 
@@ -81,15 +83,26 @@ class MacAnnouncementTest {
                 List.of(new MacAnnouncement.Nic("tp0", "nosuch-br", mac))));
         assertTrue(e.getMessage().contains("no interface nosuch-br"), e.getMessage());
 
-        // switchover: the old copy's tap goes down and out of the bridge, which forgets the address on it; a tap that
-        // is gone already (its QEMU ended) is skipped
-        assertEquals(List.of("tp0"), MacAnnouncement.leave(netns, List.of("tp0", "nosuch0")));
+        // switchover: the old copy's tap on a bridge with a MAC address of its own becomes a disabled port; on any
+        // other bridge it goes down and out of it, which forgets the address on it; a tap that is gone already (its
+        // QEMU ended) is skipped
+        run("ip", "-n", netns, "link", "add", "tp1", "type", "veth", "peer", "name", "tq1");
+        run("ip", "-n", netns, "link", "set", "tq1", "up");
+        run("ip", "-n", netns, "link", "set", "tp1", "master", "br-t", "up");
+        // forwarding first: the port's carrier reaches the bridge a moment after it is up, and would enable it again
+        await().atMost(Duration.ofSeconds(10)).until(() -> run("bridge", "-netns", netns, "link", "show", "dev", "tp1")
+                .contains("state forwarding"));
+        assertEquals(List.of("tp1"), MacAnnouncement.leave(netns, List.of(new MacAnnouncement.Leaving("tp1", true))));
+        String tp1 = run("bridge", "-netns", netns, "link", "show", "dev", "tp1");
+        assertTrue(tp1.contains("master br-t") && tp1.contains("state disabled"), tp1);
+        assertEquals(List.of("tp0"), MacAnnouncement.leave(netns, List.of(new MacAnnouncement.Leaving("tp0", false),
+                new MacAnnouncement.Leaving("nosuch0", false))));
         String tp0 = run("ip", "-n", netns, "link", "show", "tp0");
         assertFalse(tp0.contains("master br-t"), tp0);
         assertFalse(tp0.contains(",UP"), tp0);
         fdb = run("bridge", "-netns", netns, "fdb", "show", "br", "br-t");
         assertFalse(fdb.contains(mac + " dev tp0"), fdb);
-        assertEquals(List.of(), MacAnnouncement.leave(netns, List.of("nosuch0")));
+        assertEquals(List.of(), MacAnnouncement.leave(netns, List.of(new MacAnnouncement.Leaving("nosuch0", true))));
     }
 
     /** {@link BridgeAddress}: a bridge given no MAC address (it follows its ports) is reported, one given one is not. */
@@ -122,6 +135,11 @@ class MacAnnouncementTest {
         // ip link set dev #7 nomaster down: RTM_NEWLINK, flags 0 and change IFF_UP, IFLA_MASTER 0
         assertEquals("28000000" + "1000" + "0500" + "01000000" + "00000000" + "00000000" + "07000000" + "00000000"
                 + "01000000" + "0800" + "0a00" + "00000000", hex.formatHex(MacAnnouncement.linkDownWithoutMaster(7)));
+        // bridge link set dev #7 state 0: RTM_SETLINK, ifinfomsg AF_BRIDGE, IFLA_PROTINFO (nested) with
+        // IFLA_BRPORT_STATE 0 (disabled), padded
+        assertEquals("2c000000" + "1300" + "0500" + "01000000" + "00000000" + "07000000" + "07000000" + "00000000"
+                + "00000000" + "0c00" + "0c80" + "0500" + "0100" + "00" + "000000",
+                hex.formatHex(MacAnnouncement.portDisabled(7)));
     }
 
     private long rxPackets(String dev) throws Exception {

@@ -45,4 +45,6 @@ public interface LibC extends Library {
     int setpriority(int which, int who, int prio);
 
     int if_nametoindex(String ifname);
+
+    int kill(int pid, int sig);
 }

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -51,8 +52,8 @@ import org.slf4j.LoggerFactory;
  * counter every 20 ms while the guest moves to the backup host and back, several times. The old primary's QEMU stops
  * and its RAM file becomes the replica the new primary resumes (no full copy: neither binding builds a new replica);
  * the new primary runs the guest in the backup's standby QEMU. On the one connection the values go up by one across
- * every move: no gap and no repeat. When the old primary sends "go", its copy's taps are out of the host's bridge
- * and its QEMU, killed, is not waited for (its exit goes on after "go"); the hosts' bridges keep their MAC addresses
+ * every move: no gap and no repeat. When the old primary sends "go", its copy's taps are cut off the host's bridge
+ * and its QEMU is stopped (SIGSTOP), to be killed after the switchover; the hosts' bridges keep their MAC addresses
  * (netlab gives them their own). The blackout (the longest wait for a reply around each switchover) is logged, not
  * asserted. Needs QEMU, root and native/'s guest and preload library; without them it fails.
  */
@@ -175,7 +176,10 @@ class QemuSwitchoverTest {
             Matcher at = Pattern.compile("at checkpoint (\\d+)").matcher(done);
             assertTrue(at.find(), done);
             String switched = "switched over to this node at checkpoint " + at.group(1);
-            // the new primary ran the prepared standby, whose dirty log started at "prepare", not after "go"
+            // the new primary ran the prepared standby, whose dirty log started at "prepare", not after "go" (its alarm
+            // comes once it runs the domain: the command returns on the old primary once "go" is sent)
+            await().atMost(Duration.ofSeconds(10)).until(() -> backup.alarms(100).stream().anyMatch(a -> a.kind()
+                    == Alarm.Kind.SWITCHOVER && a.message().contains(switched)));
             assertTrue(backup.alarms(100).stream().anyMatch(a -> a.kind() == Alarm.Kind.SWITCHOVER
                     && a.message().contains(switched) && a.message().contains("dirty log started at \"prepare\"")),
                     backup.alarms(100).toString());
@@ -189,12 +193,10 @@ class QemuSwitchoverTest {
             to = primary;
         }
 
-        // on A's switchovers (its stream is the one watched): at "go" the old copy's taps were out of the bridge, and
-        // its QEMU, killed, was not waited for: it still ended after "go" (its teardown takes tens of milliseconds
-        // here; that it was under way at "go" in at least one of the two is what shows it off the switchover's path)
+        // on A's switchovers (its stream is the one watched): at "go" the old copy's taps were cut off the bridge, and
+        // its QEMU was stopped (SIGSTOP: state T), not yet killed: its exit comes after the switchover; then it ends
         assertEquals(List.of(), atGoFailures);
-        assertEquals(SWITCHOVERS / 2, atGo.size(), atGo.toString());
-        assertTrue(atGo.contains("QEMU still exiting"), "the old QEMU's exit held \"go\" up: " + atGo);
+        assertEquals(Collections.nCopies(SWITCHOVERS / 2, "T"), atGo, "the old QEMU's state at each \"go\" of A");
         for (long pid : oldPids) {
             await().atMost(Duration.ofSeconds(10)).until(() -> ProcessHandle.of(pid).isEmpty());
         }
@@ -211,7 +213,7 @@ class QemuSwitchoverTest {
 
     /** The guest's QEMU on host A before a switchover away from A, and its taps; null when A is not the primary. */
     private volatile OldCopy oldCopy;
-    /** What the old copy was at each "go" A sent: "QEMU still exiting" or "QEMU gone". */
+    /** The state of the old copy's QEMU at each "go" A sent (/proc/PID/stat: T stopped, R running, ...; gone). */
     private final List<String> atGo = new CopyOnWriteArrayList<>();
     private final List<String> atGoFailures = new CopyOnWriteArrayList<>();
     private final List<Long> oldPids = new CopyOnWriteArrayList<>();
@@ -248,9 +250,19 @@ class QemuSwitchoverTest {
         }
     }
 
+    /** The state letter of process {@code pid} (/proc/PID/stat), or "gone". */
+    private static String state(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        } catch (IOException e) {
+            return "gone";
+        }
+    }
+
     /**
-     * A's checkpoint stream, watching the moment its switchover sends "go": the old copy's QEMU is still there or not
-     * (looked at first: its exit goes on meanwhile), and its taps must be in no bridge of host A any more.
+     * A's checkpoint stream, watching the moment its switchover sends "go": the state of the old copy's QEMU, and its
+     * taps, which must be no working port of a bridge of host A any more.
      */
     private CheckpointTransport watchingGo(CheckpointTransport t) {
         return new ForwardingTransport(t) {
@@ -261,15 +273,15 @@ class QemuSwitchoverTest {
                     public void handOver(long epoch) throws CheckpointException {
                         OldCopy old = oldCopy;
                         if (old != null) {
-                            atGo.add(Files.exists(Path.of("/proc", Long.toString(old.pid())))
-                                    ? "QEMU still exiting" : "QEMU gone");
+                            atGo.add(state(old.pid()));
                             oldPids.add(old.pid());
                             try {
-                                String ports = lab.run(List.of("ip", "-n", lab.primaryHost(), "-o", "link", "show",
-                                        "master", "br0"));
-                                old.taps().stream().filter(tap -> ports.contains(" " + tap + ":"))
+                                // netlab's br0 has its own MAC address: the taps stay ports, disabled (gone with QEMU)
+                                String ports = lab.run(List.of("bridge", "-netns", lab.primaryHost(), "link", "show"));
+                                old.taps().stream().filter(tap -> ports.lines().anyMatch(l -> l.contains(" " + tap
+                                        + ":") && !l.contains("state disabled")))
                                         .forEach(tap -> atGoFailures.add("tap " + tap + " of the stopped copy is "
-                                                + "still a port of br0 at \"go\": " + ports));
+                                                + "still a working port of br0 at \"go\": " + ports));
                             } catch (InterruptedException e) {
                                 Thread.currentThread().interrupt();
                                 atGoFailures.add("listing br0's ports: interrupted");
