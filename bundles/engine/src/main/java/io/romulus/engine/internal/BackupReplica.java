@@ -103,6 +103,8 @@ final class BackupReplica {
     /** What a switchover's "prepare" prepared here. */
     @GuardedBy("lock")
     private final SwitchoverPreparation preparation;
+    /** Opens the stream back to the primary at a switchover's "prepare". */
+    private final PreOpenedStream.Opener streamBackOpener;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -138,12 +140,15 @@ final class BackupReplica {
      *                      apply that did not finish), to raise an alarm
      * @param outputAttacher attaches an output buffer to an interface a switchover's prepared activation will run
      *                       with
+     * @param streamBackOpener opens the stream back to the primary at a switchover's "prepare"
      * @param stagingSegmentBytes the size of a segment of a stream's staging ({@link StagingBuffer})
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
             Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver,
-            PreparedOutputs.Attacher outputAttacher, long stagingSegmentBytes) {
+            PreparedOutputs.Attacher outputAttacher, PreOpenedStream.Opener streamBackOpener,
+            long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
+        this.streamBackOpener = streamBackOpener;
         this.preparation = new SwitchoverPreparation(id, outputAttacher);
         this.id = id;
         this.onHandOver = onHandOver;
@@ -181,7 +186,12 @@ final class BackupReplica {
         awaitingNewPrimary.set(true);
     }
 
-    /** Whether this is the new primary's first stream into a replica kept by a switchover; forgets it. */
+    /** Whether this replica was kept by a switchover's old primary, and the new primary committed nothing yet. */
+    boolean awaitsNewPrimary() {
+        return awaitingNewPrimary.get();
+    }
+
+    /** Whether this is the new primary's first commit into a replica kept by a switchover; forgets it. */
     boolean takeAwaitingNewPrimary() {
         return awaitingNewPrimary.getAndSet(false);
     }
@@ -399,6 +409,16 @@ final class BackupReplica {
                         + "become the backup of " + id);
             }
             prepareActivation(epoch);
+            // the stream back to the primary, which becomes this node's backup, opens now: the primary answers its
+            // HELLO once it stopped its copy, so that the stream is up when "go" arrives
+            preparation.streamBack(streamBackOpener.open(this, epoch));
+        }
+    }
+
+    /** The stream back to the primary that a switchover's "prepare" opened, or null, for the take-over to own. */
+    PreOpenedStream takeStreamBack() {
+        synchronized (lock) {
+            return preparation.takeStreamBack();
         }
     }
 
@@ -527,6 +547,9 @@ final class BackupReplica {
             }
             activated = true;
             cutStream();
+            if (!paused) {
+                preparation.dropStreamBack("the replica is activated by a failover, not a switchover");
+            }
             PreparedOutputs outputs = preparation.takeOutputs();
             try {
                 return start(paused, outputs);
@@ -601,6 +624,7 @@ final class BackupReplica {
     void close() {
         synchronized (lock) {
             dropPreparedOutputs("the replica is dropped");
+            preparation.dropStreamBack("the replica is dropped");
             ReplicaStager s = cutStream();
             if (s != null && s.replica != committed) {
                 s.replica.close();

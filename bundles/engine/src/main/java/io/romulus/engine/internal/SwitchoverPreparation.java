@@ -27,6 +27,8 @@ final class SwitchoverPreparation {
     private long prepared = -1;
     /** The output buffers attached at that "prepare", or null. */
     private PreparedOutputs outputs;
+    /** The stream back to the old primary, opened at "prepare", or null. */
+    private PreOpenedStream streamBack;
 
     SwitchoverPreparation(DomainId id, PreparedOutputs.Attacher attacher) {
         this.id = id;
@@ -62,6 +64,7 @@ final class SwitchoverPreparation {
      */
     void drop(Replica committed) {
         dropOutputs("the switchover did not happen");
+        dropStreamBack("the switchover did not happen");
         if (prepared < 0 || committed == null) {
             return;
         }
@@ -80,6 +83,27 @@ final class SwitchoverPreparation {
         PreparedOutputs p = takeOutputs();
         if (p != null) {
             p.close(why);
+        }
+    }
+
+    /** The stream back to the old primary that "prepare" opened ({@code stream}, or null). */
+    void streamBack(PreOpenedStream stream) {
+        dropStreamBack("a later \"prepare\" opened another");
+        streamBack = stream;
+    }
+
+    /** The stream back "prepare" opened, or null, for the protection of the domain taken over to own. */
+    PreOpenedStream takeStreamBack() {
+        PreOpenedStream p = streamBack;
+        streamBack = null;
+        return p;
+    }
+
+    /** Closes the stream back "prepare" opened, if any (the old primary keeps or drops its replica as before). */
+    void dropStreamBack(String why) {
+        PreOpenedStream p = takeStreamBack();
+        if (p != null) {
+            p.discard(why);
         }
     }
 

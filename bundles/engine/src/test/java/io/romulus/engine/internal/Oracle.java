@@ -42,6 +42,8 @@ final class Oracle {
     volatile boolean prepareActivations = true;
     /** How long the backup's replicas take to activate for a switchover. */
     volatile long activationDelayMs;
+    /** How long the primary's domain takes to stop for a switchover (kept as a replica). */
+    volatile long stopDelayMs;
     /** The backup's replicas fail to activate for a switchover. */
     volatile boolean failActivation;
     /** Announcements of the primary's domains. */
@@ -163,6 +165,13 @@ final class Oracle {
 
         @Override
         public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+            if (stopDelayMs > 0) {
+                try {
+                    Thread.sleep(stopDelayMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             Replica r = sim.stopAsReplica(spec, epoch);
             Oracle o = reverse;
             return o == null ? r : o.new Checking((SimReplica) r);

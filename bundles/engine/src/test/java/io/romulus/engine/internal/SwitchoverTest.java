@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -615,6 +616,49 @@ class SwitchoverTest {
     }
 
     @Test
+    void theStreamBackOpensAtPrepareAndAttachesOnlyOnceTheOldPrimaryStoppedItsCopy() throws Exception {
+        nodes();
+        protectOnA(20);
+        AtomicBoolean openedWhileARan = new AtomicBoolean();
+        AtomicBoolean attachedWhileARan = new AtomicBoolean(
+                true);
+        forward.stopDelayMs = 200; // A's copy takes a while to stop after "ready"
+        linkB.connecting = () -> openedWhileARan.set(simA.domain("demo") != null);
+        linkB.accepted = () -> attachedWhileARan.set(simA.domain("demo") != null);
+
+        String done = a.switchover(DEMO);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        // B opened its stream back at "prepare", while A still had its (paused) copy; A answered it only once it had
+        // stopped that copy and kept it as B's replica, and B's protection took that stream: one connection, resumed
+        assertTrue(openedWhileARan.get(), "B opened the stream back at \"prepare\"");
+        assertFalse(attachedWhileARan.get(), "A answered it only once its copy had stopped (I5)");
+        assertEquals(1, linkB.connects.get());
+        assertEquals(0, linkB.turnedAway.get());
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void anAbortRefusesTheStreamBackOpenedAtPrepareAndAStaysThePrimary() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.dropHandOverAnswers = true; // B prepares and opens its stream back, but its "ready" is lost
+
+        Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        assertTrue(e.getMessage().contains("did not answer the hand-over"), e.getMessage());
+        linkA.dropHandOverAnswers = false;
+        // A held the stream back B opened at "prepare" and refused it when the switchover aborted: nothing of B
+        // attached to A, which never became a backup
+        await().atMost(Duration.ofSeconds(10)).until(() -> linkB.turnedAway.get() == 1);
+        assertEquals(0, linkB.connects.get());
+        assertNull(row(a, Role.BACKUP));
+        assertStillProtectedOnA(from);
+    }
+
+    @Test
     void theNewPrimarysFirstCheckpointDoesNotWaitForItsAnnouncement() throws Exception {
         nodes();
         protectOnA(20);
@@ -703,11 +747,15 @@ class SwitchoverTest {
         Matcher m = AT.matcher(done);
         assertTrue(m.find(), done);
         long n = Long.parseLong(m.group(1));
-        // A accepts B's stream, opened beside the activation, and watches B, which is silent: A's detector suspects it
-        await().atMost(Duration.ofSeconds(10)).until(() -> detectorA.watches("node-b"));
+        // A accepts B's stream, opened at "prepare", but does not watch B, which is silent, until B committed a
+        // checkpoint, which it sends only once it runs the domain: no suspicion of A's detector can convict B
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(a, Role.BACKUP) != null
+                && row(a, Role.BACKUP).detail().contains("stream resumed"));
+        assertFalse(detectorA.watches("node-b"), "A watches B only once B committed a checkpoint");
         detectorA.suspect("node-b");
 
         await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertTrue(detectorA.watches("node-b"), "A watches B once B committed a checkpoint");
         assertNull(simA.domain("demo"), "A did not run the domain while B took it over (I5)");
         assertNotNull(simB.domain("demo"));
         assertEquals(0, backward.replicas.get(), "no full copy back");
