@@ -92,19 +92,20 @@ final class ReplicaIntake {
         }
         PrimaryProtection here = roles.primaries.get(id);
         if (here != null && !hello.nodeId().equals(nodeId)) {
+            // before its status, which waits for the domain that a switchover under way holds until its end
+            CompletableFuture<Boolean> handing = here.handingOverTo(hello.nodeId());
+            if (handing != null) {
+                // a switchover's backup opened its stream back at "prepare": it attaches once this node stopped its
+                // copy and keeps its replica as that node's backup, and not while this node is the primary
+                awaitHandOver(id, hello.nodeId(), handing);
+                return accept(hello, handOver);
+            }
             ProtectionState st = here.status().state();
             if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
                 if (here.takenOver()) {
                     // this node took the domain over: the node asking is an old primary that must stop its copy
                     announceAgain(id);
                     throw new DomainTakenOverException(id + " was taken over by " + nodeId + " and runs there now");
-                }
-                CompletableFuture<Boolean> handing = here.handingOverTo(hello.nodeId());
-                if (handing != null) {
-                    // a switchover's backup opened its stream back at "prepare": it attaches once this node stopped
-                    // its copy and keeps its replica as that node's backup, and not while this node is the primary
-                    awaitHandOver(id, hello.nodeId(), handing);
-                    return accept(hello, handOver);
                 }
                 throw new CheckpointException(id + " runs as primary on this node; refusing to become its backup");
             }

@@ -12,8 +12,11 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -86,6 +89,8 @@ class SwitchoverTest {
 
     /** B's output buffers: what was attached and closed there, and whether the domain ran there at each attach. */
     private final RecordingOutputs outputsB = new RecordingOutputs(simB);
+    /** A's output buffers, likewise. */
+    private final RecordingOutputs outputsA = new RecordingOutputs(simA);
 
     private void nodes() {
         forward.reverse = backward;
@@ -93,6 +98,8 @@ class SwitchoverTest {
         b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
         b.removeOutputBufferProvider(simB);
         b.addOutputBufferProvider(outputsB, 0);
+        a.removeOutputBufferProvider(simA);
+        a.addOutputBufferProvider(outputsA, 0);
     }
 
     /**
@@ -104,6 +111,8 @@ class SwitchoverTest {
         final SimHypervisor sim;
         final List<String> events = new CopyOnWriteArrayList<>();
         final AtomicLong open = new AtomicLong();
+        /** While set and closed, closing a buffer waits for it (up to 30 s). */
+        volatile CountDownLatch closeGate;
 
         RecordingOutputs(SimHypervisor sim) {
             this.sim = sim;
@@ -170,6 +179,14 @@ class SwitchoverTest {
 
                 @Override
                 public synchronized void close() {
+                    CountDownLatch gate = closeGate;
+                    if (gate != null) {
+                        try {
+                            gate.await(30, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
                     if (!closed) {
                         closed = true;
                         events.add("close " + nic.hostDevice());
@@ -625,8 +642,23 @@ class SwitchoverTest {
         forward.stopDelayMs = 200; // A's copy takes a while to stop after "ready"
         linkB.connecting = () -> openedWhileARan.set(simA.domain("demo") != null);
         linkB.accepted = () -> attachedWhileARan.set(simA.domain("demo") != null);
+        CountDownLatch closing = new CountDownLatch(1);
+        outputsA.closeGate = closing; // after "go", A's closing of its (empty) output buffers takes a while
 
-        String done = a.switchover(DEMO);
+        CompletableFuture<String> answer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            // the stream back is up while A still ends its part of the hand-over: it does not wait for that
+            await().atMost(Duration.ofSeconds(10)).until(() -> linkB.connects.get() == 1);
+        } finally {
+            closing.countDown();
+        }
+        String done = answer.get(30, TimeUnit.SECONDS);
         Matcher m = AT.matcher(done);
         assertTrue(m.find(), done);
         long n = Long.parseLong(m.group(1));
