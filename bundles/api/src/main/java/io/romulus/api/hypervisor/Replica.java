@@ -80,7 +80,9 @@ public interface Replica extends AutoCloseable {
      * process that stays stopped, and move the guest's addresses to this host, where what clients send meanwhile
      * waits until the domain runs (the paused primary would only drop it). Nothing may run before activation (I5).
      * Until {@link #activatePaused}, {@link #activate(List)} or {@link #unprepare()}, no epoch is applied (the primary
-     * is paused); a binding must still drop the preparation by itself before applying one. The default prepares
+     * is paused); a binding must still drop the preparation by itself before applying one. The engine calls it on a
+     * thread of its own once it told the primary it is ready, beside the primary's stop, and activates only after it
+     * returned: a preparation that fails there leaves the activation to start from scratch. The default prepares
      * nothing.
      *
      * @param disks the disks the domain will be activated with, as for {@link #activate(List)}

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -149,7 +150,7 @@ final class BackupReplica {
             long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
         this.streamBackOpener = streamBackOpener;
-        this.preparation = new SwitchoverPreparation(id, outputAttacher);
+        this.preparation = new SwitchoverPreparation(id, lock, outputAttacher);
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -423,13 +424,14 @@ final class BackupReplica {
     }
 
     /**
-     * The binding may prepare the activation at {@code epoch} now ({@link SwitchoverPreparation}), so that "go" only
-     * lets the domain run. Replicas with disks are activated as before.
+     * The binding may prepare the activation at {@code epoch} now, on a thread of its own ({@link
+     * SwitchoverPreparation}), so that "go" only lets the domain run. Replicas with disks are activated as before.
      */
     @GuardedBy("lock")
     private void prepareActivation(long epoch) {
-        if (committedDisks.isEmpty() && preparation.prepare(committed, epoch)) {
-            showDetail("switchover to this node prepared at checkpoint " + epoch);
+        if (committedDisks.isEmpty()) {
+            preparation.prepare(committed, epoch,
+                    () -> showDetail("switchover to this node prepared at checkpoint " + epoch));
         }
     }
 
@@ -524,7 +526,22 @@ final class BackupReplica {
      * asked to leave the domain paused; one that cannot starts it running.
      */
     Activated activate(boolean paused) throws HypervisorException {
+        CompletableFuture<Void> loading;
         synchronized (lock) {
+            loading = preparation.loading();
+        }
+        // a switchover's "prepare" answered "ready" before its binding had prepared: that goes on here, not beside
+        try {
+            long waited = SwitchoverPreparation.awaitLoad(loading);
+            if (waited > 0) {
+                LOG.info("{}: the activation waited {} ms for the switchover's preparation to end", id, waited);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("interrupted while the switchover's preparation of " + id + " went on", e);
+        }
+        synchronized (lock) {
+            preparation.cancel();
             if (activated) {
                 throw new IllegalStateException("the replica of " + id + " is already activated");
             }
@@ -623,6 +640,7 @@ final class BackupReplica {
     /** Drops everything (the primary ended protection, or the engine stops). */
     void close() {
         synchronized (lock) {
+            preparation.cancel();
             dropPreparedOutputs("the replica is dropped");
             preparation.dropStreamBack("the replica is dropped");
             ReplicaStager s = cutStream();

@@ -44,6 +44,10 @@ final class Oracle {
     volatile long activationDelayMs;
     /** How long the primary's domain takes to stop for a switchover (kept as a replica). */
     volatile long stopDelayMs;
+    /** While set and closed, a backup's replica preparing a switchover's activation waits for it (up to 30 s). */
+    volatile java.util.concurrent.CountDownLatch prepareGate;
+    /** The backup's replicas fail to prepare a switchover's activation (once they passed {@link #prepareGate}). */
+    volatile boolean failPreparation;
     /** The backup's replicas fail to activate for a switchover. */
     volatile boolean failActivation;
     /** Announcements of the primary's domains. */
@@ -205,6 +209,17 @@ final class Oracle {
         public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
                 throws HypervisorException {
             preparations.add("prepare " + sim.committedEpoch());
+            java.util.concurrent.CountDownLatch gate = prepareGate;
+            if (gate != null) {
+                try {
+                    gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (failPreparation) {
+                throw new HypervisorException("loading the device state into the standby failed (test)");
+            }
             return prepareActivations && sim.prepareActivation(disks);
         }
 

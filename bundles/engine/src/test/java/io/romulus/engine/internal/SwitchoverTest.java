@@ -691,6 +691,77 @@ class SwitchoverTest {
     }
 
     @Test
+    void theBackupAnswersReadyBeforeItsBindingPreparedAndGoWaitsForThePreparation() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        CountDownLatch gate = new CountDownLatch(1);
+        forward.prepareGate = gate; // B's binding prepares the activation only once the test lets it
+
+        CompletableFuture<String> done = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            // B answered "ready" while its binding was still preparing: A stopped its copy and sent "go"
+            String answer = done.get(30, TimeUnit.SECONDS);
+            assertNull(simA.domain("demo"), "A stopped its copy on \"ready\"");
+            assertNull(simB.domain("demo"), "\"go\" waits for B's preparation: the domain does not run yet");
+            Matcher m = AT.matcher(answer);
+            assertTrue(m.find(), answer);
+            long n = Long.parseLong(m.group(1));
+            gate.countDown();
+            await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        } finally {
+            gate.countDown();
+        }
+        assertEquals(1, forward.preparations.size(), "prepared once, never taken back: " + forward.preparations);
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+        Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
+    void aPreparationThatFailsAfterReadyLeavesGoToActivateTheDomainFromScratch() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        CountDownLatch gate = new CountDownLatch(1);
+        forward.prepareGate = gate;
+        forward.failPreparation = true; // B's standby fails to load the device state, after B answered "ready"
+
+        CompletableFuture<String> done = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long n;
+        try {
+            String answer = done.get(30, TimeUnit.SECONDS);
+            Matcher m = AT.matcher(answer);
+            assertTrue(m.find(), answer);
+            n = Long.parseLong(m.group(1));
+        } finally {
+            gate.countDown();
+        }
+        // A had stopped for good: "go" activates B's replica the way a failover does, and protection goes back to A
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertNull(simA.domain("demo"));
+        assertNotNull(simB.domain("demo"));
+        assertEquals(List.of(), outputsB.events.stream().filter(e -> e.endsWith("before activation")).toList(),
+                "nothing was prepared, so no output buffer was attached ahead");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+        Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
     void theNewPrimarysFirstCheckpointDoesNotWaitForItsAnnouncement() throws Exception {
         nodes();
         protectOnA(20);
