@@ -133,6 +133,11 @@ final class PrimarySwitchover {
         return h != null && h.node().equals(node) ? h.kept() : null;
     }
 
+    /** Whether an operator's switchover waits for the loop: the epoch under way ends at once for its final checkpoint. */
+    boolean requested() {
+        return pending.get() != null;
+    }
+
     /** The switchover the loop is to do at this checkpoint, or null; the loop's thread. */
     Request take() {
         return pending.getAndSet(null);

@@ -401,6 +401,26 @@ class SwitchoverTest {
     }
 
     @Test
+    void theFinalCheckpointIsTakenAtTheRequestNotWhenTheEpochUnderWayEnds() throws Exception {
+        nodes();
+        protectOnA(20);
+        a.setInterval(DEMO, 8000);
+        // the epoch under way ends at the old pace; the next one is to run 8 s
+        long committed = row(b, Role.BACKUP).epoch();
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(b, Role.BACKUP).epoch() > committed);
+        Thread.sleep(200);
+        long asked = System.nanoTime();
+
+        String done = a.switchover(DEMO);
+
+        long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked);
+        assertTrue(done.contains("handed over"), done);
+        assertTrue(tookMs < 4000, "the switchover took its final checkpoint when asked, not at the end of the 8 s "
+                + "epoch under way: it took " + tookMs + " ms; " + done);
+        await().atMost(Duration.ofSeconds(30)).until(() -> row(b, Role.PRIMARY) != null);
+    }
+
+    @Test
     void aStreamFromTheNodeThatRunsTheDomainToItselfIsRefusedWithoutFencingIt() throws Exception {
         linkA.unlisted = true; // B cannot protect the domain back: it stays activated, unprotected, on B
         nodes();
