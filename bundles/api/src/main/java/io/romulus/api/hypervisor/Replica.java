@@ -100,8 +100,9 @@ public interface Replica extends AutoCloseable {
      * {@link #prepareActivation} prepared is done, as its {@link ProtectedDomain#networkInterfaces()} will list them
      * (the standby's taps, say). The engine attaches their output buffers right after the preparation, so that "go"
      * does not wait for them: they hold nothing until the domain runs. It detaches them again when the preparation is
-     * taken back, and attaches anew any interface the activated domain lists otherwise. Empty (the default) when the
-     * binding cannot tell before the activation, or prepared nothing.
+     * taken back or fails, and attaches anew any interface the activated domain lists otherwise. The engine asks
+     * before {@link #prepareActivation} too, so that a binding that can name them then has them attached beside the
+     * preparation. Empty (the default) when the binding cannot tell before the activation, or prepared nothing.
      *
      * @since 1.10
      */

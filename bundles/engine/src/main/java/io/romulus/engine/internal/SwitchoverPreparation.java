@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * A backup replica's preparation for a planned switchover (ARCHITECTURE.md section 6): at "prepare" the binding
  * prepares the activation at the committed checkpoint ({@link Replica#prepareActivation}: its standby loads the device
  * state and the guest's addresses move here) on a thread of its own, so that the backup answers "ready" at once and
- * the load runs beside the old primary's stop; "go" waits for it ({@link #awaitLoad}). Once the binding prepared, the
- * output buffers of the interfaces it names start being attached ({@link PreparedOutputs}), without waiting for them.
+ * the load runs beside the old primary's stop; "go" waits for it ({@link #awaitLoad}). The output buffers of the
+ * interfaces the binding names for the activation start being attached ({@link PreparedOutputs}) at once where it
+ * names them ahead, else once it prepared, without waiting for them.
  * "go" takes the buffers, a later checkpoint or an abort takes it all back. A preparation that fails leaves the
  * replica to be activated from scratch, as a failover does.
  *
@@ -58,6 +59,8 @@ final class SwitchoverPreparation {
      * "go".
      */
     void prepare(Replica committed, long epoch, Runnable onPrepared) {
+        // a binding that names the interfaces ahead of the preparation has their buffers attached beside it
+        attachOutputs(committed);
         CompletableFuture<Void> done = new CompletableFuture<>();
         loading = done;
         Thread t = new Thread(() -> {
@@ -67,6 +70,9 @@ final class SwitchoverPreparation {
                         loading = null;
                         if (prepareNow(committed, epoch)) {
                             onPrepared.run();
+                        } else {
+                            // activated from scratch, it may run with other interfaces: they are attached then
+                            dropOutputs("the switchover's preparation did not happen");
                         }
                     }
                 }
@@ -85,10 +91,7 @@ final class SwitchoverPreparation {
                 return false;
             }
             prepared = epoch;
-            List<GuestInterface> nics = committed.preparedInterfaces();
-            if (outputs == null && !nics.isEmpty()) {
-                outputs = PreparedOutputs.attach(id, nics, attacher);
-            }
+            attachOutputs(committed);
             LOG.debug("{}: the switchover's activation at checkpoint {} prepared in {} ms", id, epoch,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             return true;
@@ -96,6 +99,14 @@ final class SwitchoverPreparation {
             LOG.warn("{}: preparing the switchover's activation at checkpoint {} failed ({}); \"go\" activates it "
                     + "from scratch", id, epoch, e.getMessage());
             return false;
+        }
+    }
+
+    /** Starts attaching the output buffers of the interfaces the binding names for the activation, unless it did. */
+    private void attachOutputs(Replica committed) {
+        List<GuestInterface> nics = committed.preparedInterfaces();
+        if (outputs == null && !nics.isEmpty()) {
+            outputs = PreparedOutputs.attach(id, nics, attacher);
         }
     }
 
