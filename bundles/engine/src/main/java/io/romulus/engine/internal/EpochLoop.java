@@ -155,12 +155,13 @@ final class EpochLoop {
             }
             // the domain runs until the interval since the last checkpoint began is over; until the first output
             // after a switchover is released, a fifth of the interval after it resumed: what the domain answers to
-            // the requests that waited for it leaves that much sooner
+            // the requests that waited for it leaves that much sooner. An operator's switchover ends the epoch at
+            // once: its final checkpoint does not wait for the interval
             long intervalMs = status.currentIntervalMs();
             long deadline = handOverTimeline == null ? nextCheckpoint(periodStart, epochStart, intervalMs)
                     : epochStart + Math.max(1, TimeUnit.MILLISECONDS.toNanos(intervalMs) / 5);
             long now;
-            while (!signal.stopping() && (now = System.nanoTime()) < deadline) {
+            while (!signal.stopping() && !switchover.requested() && (now = System.nanoTime()) < deadline) {
                 signal.awaitNanos(deadline - now);
                 s.check();
                 disks.commitAcknowledged();

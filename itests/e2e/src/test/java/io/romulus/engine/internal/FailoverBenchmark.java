@@ -34,6 +34,10 @@ import static org.awaitility.Awaitility.await;
  * milliseconds from the kill, the wait that reply ended, the reply's latency) and its plot to
  * {@code target/failover-latency.svg}.
  *
+ * <p>A second client opens a new connection every 20 ms ({@code scripts/connect-client.py}: connect, "get", close):
+ * per trial the longest time without an answer on new connections (the blackout on new connections), the slowest
+ * attempt and the failed ones, from a second before the kill or request to three seconds after it.
+ *
  * <p>With {@code --switchover}, first as many planned switchovers of the same guest between the same two nodes
  * (romulus:switchover on the primary, alternating), measured the same way from the request: its blackout on the held
  * connection beside the failover's.
@@ -73,8 +77,19 @@ public final class FailoverBenchmark {
 
     /** One trial's figures, in milliseconds (-1: not known). */
     private record Trial(String mode, long killToReply, long longestWait, long silence, long activated,
-            long announced, long loaded, long running, long firstFrame, long firstFrameTotal, String alarm) {
+            long announced, long loaded, long running, long firstFrame, long firstFrameTotal, String alarm,
+            FaultRig.NewConnections newConnections) {
+
+        Trial withNewConnections(FaultRig.NewConnections figures) {
+            return new Trial(mode, killToReply, longestWait, silence, activated, announced, loaded, running,
+                    firstFrame, firstFrameTotal, alarm, figures);
+        }
     }
+
+    /** Seconds between two of the second client's new connections. */
+    private static final String NEW_CONNECTION_INTERVAL = "0.02";
+    /** Seconds after the kill or request that the new connections are counted. */
+    private static final int NEW_CONNECTION_WINDOW_S = 3;
 
     private FailoverBenchmark() {
     }
@@ -135,6 +150,7 @@ public final class FailoverBenchmark {
                 row("request to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
                 row("client's longest wait (blackout)", t.stream().mapToLong(Trial::longestWait).toArray());
                 row("command (until the old primary stopped)", t.stream().mapToLong(Trial::activated).toArray());
+                newConnectionRows(t);
                 System.out.println("    where it went (old primary: each step after the one before; new primary: ms "
                         + "since go arrived)");
                 for (int k = 0; k < PARTS.size(); k++) {
@@ -145,6 +161,7 @@ public final class FailoverBenchmark {
             }
             row("kill to first reply", t.stream().mapToLong(Trial::killToReply).toArray());
             row("client's longest wait", t.stream().mapToLong(Trial::longestWait).toArray());
+            newConnectionRows(t);
             row("silence at conviction", t.stream().mapToLong(Trial::silence).toArray());
             row("activation (engine)", t.stream().mapToLong(Trial::activated).toArray());
             row("  MAC announced", t.stream().mapToLong(Trial::announced).toArray());
@@ -164,6 +181,18 @@ public final class FailoverBenchmark {
                 + Plots.failoverLatency(csv, csv.resolveSibling("failover-latency.svg")).toAbsolutePath());
     }
 
+    /**
+     * The second client's figures: a new connection every 20 ms (connect, "get", close), from a second before the
+     * kill or request to three seconds after it.
+     */
+    private static void newConnectionRows(List<Trial> t) {
+        row("new connections: longest time without an answer", t.stream().mapToLong(x -> x.newConnections().longestWithoutAnswer())
+                .toArray());
+        row("new connections: slowest (connect to answer)", t.stream().mapToLong(x -> x.newConnections().slowest())
+                .toArray());
+        row("new connections: failed attempts", t.stream().mapToLong(x -> x.newConnections().failed()).toArray());
+    }
+
     private static void row(String what, long[] values) {
         long[] v = Arrays.stream(values).filter(x -> x >= 0).sorted().toArray();
         if (v.length == 0) {
@@ -181,6 +210,7 @@ public final class FailoverBenchmark {
         Path dir = Files.createTempDirectory("romulus-bench-failover");
         try (FaultRig rig = new FaultRig()) {
             rig.clientInterval = "0.01";
+            rig.connectInterval = NEW_CONNECTION_INTERVAL;
             rig.zooKeeperTickMs = witness ? tickMs : 500;
             rig.start(dir, witness, "dirty-rate=500");
             int restarts = 0;
@@ -201,10 +231,11 @@ public final class FailoverBenchmark {
                 Trial t = new Trial(mode, ms(reply - kill), rig.maxGapMs(kill - TimeUnit.SECONDS.toNanos(1), reply),
                         figure(SILENCE, alarm), figure(ACTIVATED, alarm), figure(ANNOUNCED, alarm),
                         figure(LOADED, alarm), figure(RUNNING, alarm), figure(FIRST_FRAME, alarm),
-                        figure(FIRST_FRAME_TOTAL, alarm), alarm);
+                        figure(FIRST_FRAME_TOTAL, alarm), alarm, null).withNewConnections(rig.newConnections(kill,
+                                NEW_CONNECTION_WINDOW_S));
                 results.add(t);
-                System.out.printf(Locale.ROOT, "%s trial %d: kill to first reply %d ms, longest wait %d ms; %s%n",
-                        mode, i + 1, t.killToReply(), t.longestWait(), alarm);
+                System.out.printf(Locale.ROOT, "%s trial %d: kill to first reply %d ms, longest wait %d ms; %s; %s%n",
+                        mode, i + 1, t.killToReply(), t.longestWait(), newConnections(t), alarm);
                 latency(csv, i + 1, mode, rig, kill);
                 if (!rig.errors.isEmpty()) {
                     throw new AssertionError("the client's connection broke: " + rig.errors);
@@ -238,6 +269,7 @@ public final class FailoverBenchmark {
         Path dir = Files.createTempDirectory("romulus-bench-switchover");
         try (FaultRig rig = new FaultRig()) {
             rig.clientInterval = "0.01";
+            rig.connectInterval = NEW_CONNECTION_INTERVAL;
             rig.start(dir, false, "dirty-rate=500");
             for (int i = 0; i < trials; i++) {
                 boolean aIsPrimary = rig.a.state("PRIMARY").equals("PROTECTED");
@@ -250,10 +282,11 @@ public final class FailoverBenchmark {
                 long returned = System.nanoTime();
                 long reply = replyEndingTheStall(rig, asked);
                 Trial t = new Trial("switchover", ms(reply - asked), rig.maxGapMs(asked - TimeUnit.SECONDS.toNanos(1),
-                        reply), -1, ms(returned - asked), -1, -1, -1, -1, -1, answer);
+                        reply), -1, ms(returned - asked), -1, -1, -1, -1, -1, answer, null)
+                        .withNewConnections(rig.newConnections(asked, NEW_CONNECTION_WINDOW_S));
                 results.add(t);
                 System.out.printf(Locale.ROOT, "switchover trial %d: request to first reply %d ms, longest wait %d "
-                        + "ms; %s%n", i + 1, t.killToReply(), t.longestWait(), answer);
+                        + "ms; %s; %s%n", i + 1, t.killToReply(), t.longestWait(), newConnections(t), answer);
                 rig.awaitState(backup, "PRIMARY", "PROTECTED", 180);
                 long[] p = parts(answer, backup);
                 breakdown.add(p);
@@ -354,6 +387,12 @@ public final class FailoverBenchmark {
             }
         }
         return p;
+    }
+
+    private static String newConnections(Trial t) {
+        FaultRig.NewConnections n = t.newConnections();
+        return String.format(Locale.ROOT, "new connections: longest time without an answer %d ms, slowest %d ms, "
+                + "%d failed", n.longestWithoutAnswer(), n.slowest(), n.failed());
     }
 
     private static long figure(Pattern p, String text) {

@@ -52,11 +52,23 @@ final class FaultRig implements AutoCloseable {
     String clientInterval = "0.05";
     /** Values taken by checkClient's probes, which the client's own connection therefore skips. */
     final List<Long> probes = new CopyOnWriteArrayList<>();
+    /**
+     * Seconds between two new connections of the second client (scripts/connect-client.py: connect, "get", close),
+     * or null for none; it starts with the counting client.
+     */
+    String connectInterval;
+    Process connectClient;
+    /** The second client's attempts: started, connected, answered (ns, this clock; -1 for a failed attempt). */
+    final List<long[]> connects = new CopyOnWriteArrayList<>();
+    /** The second client's failed attempts: when each started (ns) and why. */
+    final List<String> connectFailures = new CopyOnWriteArrayList<>();
 
     @Override
     public void close() throws Exception {
-        if (client != null) {
-            client.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        for (Process p : new Process[] {client, connectClient}) {
+            if (p != null) {
+                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
         }
         for (NodeProcess n : new NodeProcess[] {a, b}) {
             if (n != null) {
@@ -114,6 +126,14 @@ final class FaultRig implements AutoCloseable {
         t.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> values.size() >= 40 || !errors.isEmpty());
         assertEquals(List.of(), errors);
+        if (connectInterval != null) {
+            connectClient = lab.inClient(List.of("python3", "-u", script("connect-client.py"), NetLab.GUEST_IP, "7000",
+                    connectInterval));
+            Thread c = new Thread(this::readConnects, "connect-client");
+            c.setDaemon(true);
+            c.start();
+            await().atMost(Duration.ofSeconds(60)).until(() -> connects.size() >= 20);
+        }
     }
 
     Process startZooKeeper() throws Exception {
@@ -133,8 +153,74 @@ final class FaultRig implements AutoCloseable {
     }
 
     static String counterClient() {
-        return Path.of(System.getProperty("romulus.scripts", "../../scripts")).resolve("counter-client.py")
-                .toAbsolutePath().normalize().toString();
+        return script("counter-client.py");
+    }
+
+    private static String script(String name) {
+        return Path.of(System.getProperty("romulus.scripts", "../../scripts")).resolve(name).toAbsolutePath()
+                .normalize().toString();
+    }
+
+    /** Reads the second client's lines: its attempts (the script's clock is System.nanoTime's, CLOCK_MONOTONIC). */
+    private void readConnects() {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(connectClient.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                String[] f = line.split(" ", 3);
+                if (line.startsWith("conn ")) {
+                    String[] g = line.split(" ");
+                    connects.add(new long[] {Long.parseLong(g[1]), Long.parseLong(g[2]), Long.parseLong(g[3])});
+                } else if (line.startsWith("connfail ")) {
+                    connects.add(new long[] {Long.parseLong(f[1]), -1, -1});
+                    connectFailures.add(line.substring("connfail ".length()));
+                }
+            }
+        } catch (IOException e) {
+            connectFailures.add("reading the second client: " + e);
+        }
+    }
+
+    /**
+     * New connections around {@code at}: the longest time between two answers the second client got from a second
+     * before {@code at} to {@code seconds} after it (the blackout on new connections), the slowest attempt started in
+     * that window (connect to answer, ms), and how many of those attempts failed.
+     */
+    NewConnections newConnections(long at, int seconds) {
+        long end = at + TimeUnit.SECONDS.toNanos(seconds + 1);
+        await().atMost(Duration.ofSeconds(seconds + 30)).pollInterval(Duration.ofMillis(50))
+                .until(() -> System.nanoTime() > end && connects.stream().anyMatch(c -> (c[0] > end - TimeUnit.SECONDS
+                        .toNanos(1) && c[2] >= 0) || c[0] > end));
+        long from = at - TimeUnit.SECONDS.toNanos(1);
+        long to = at + TimeUnit.SECONDS.toNanos(seconds);
+        long[] answered = connects.stream().filter(c -> c[2] >= 0).mapToLong(c -> c[2]).filter(t -> t >= from)
+                .sorted().toArray();
+        long gap = 0;
+        long previous = from;
+        for (long t : answered) {
+            gap = Math.max(gap, t - previous);
+            previous = t;
+            if (t > to) {
+                break;
+            }
+        }
+        long slowest = 0;
+        int failed = 0;
+        for (long[] c : connects) {
+            if (c[0] < from || c[0] > to) {
+                continue;
+            }
+            if (c[2] < 0) {
+                failed++;
+            } else {
+                slowest = Math.max(slowest, c[2] - c[0]);
+            }
+        }
+        return new NewConnections(ms(gap), ms(slowest), failed);
+    }
+
+    /** The second client's figures around a failover or switchover, in ms; see {@link #newConnections}. */
+    record NewConnections(long longestWithoutAnswer, long slowest, long failed) {
     }
 
     void readClient() {
