@@ -45,7 +45,7 @@ final class GuestLauncher {
     private final Supplier<QemuSettings> settings;
     private final Supplier<DiskExports> exports;
     private final Supplier<Availability> availability;
-    /** Whether each bridge ({@code netns/bridge}) has a MAC address of its own ({@link BridgeAddress}), checked once. */
+    /** Whether each bridge ({@code netns/bridge}) has a MAC address of its own ({@link BridgeAddress}), checked once */
     private final Map<String, Boolean> bridgesFixed = new ConcurrentHashMap<>();
 
     /**
@@ -343,8 +343,8 @@ final class GuestLauncher {
     }
 
     /**
-     * Whether bridge {@code bridge} of this host was found, at a boot or a standby's start, to have a MAC address of its
-     * own; false where it was not checked (no command is run here: a switchover asks).
+     * Whether bridge {@code bridge} of this host was found, at a boot or a standby's start, to have a MAC address of
+     * its own; false where it was not checked (no command is run here: a switchover asks).
      */
     boolean bridgeFixed(String bridge) {
         return bridgesFixed.getOrDefault(settings.get().netns() + "/" + bridge, false);

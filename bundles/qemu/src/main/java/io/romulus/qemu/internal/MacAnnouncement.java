@@ -239,7 +239,7 @@ final class MacAnnouncement {
         return bytes(b);
     }
 
-    /** RTM_NEWLINK: interface {@code index} down and out of its bridge (no master), as {@code ip link set nomaster down}. */
+    /** RTM_NEWLINK: interface {@code index} down and out of its bridge, as {@code ip link set nomaster down}. */
     static byte[] linkDownWithoutMaster(int index) {
         ByteBuffer b = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 16 + 8);
         b.put((byte) AF_UNSPEC).put((byte) 0).putShort((short) 0).putInt(index).putInt(0).putInt(IFF_UP);

@@ -403,11 +403,12 @@ final class QemuGuests {
     /**
      * I5 for a switchover's old copy, whose guest is paused: its QEMU is stopped with SIGSTOP (none of its threads
      * runs again) and its taps are cut off from their bridges ({@link MacAnnouncement#leave}: disabled ports where the
-     * bridge has a MAC address of its own, else down and out of it; nothing reaches or leaves them). Its QEMU is killed {@link #FROZEN_MS}
-     * later, and reaped in the background: the kernel's teardown of the process (30-100 ms here, the tap's
-     * unregistration with its RCU grace periods half of it) would otherwise compete, on a host of few cores, with the
-     * new primary's activation and first checkpoints. Where QEMU cannot be stopped it is killed at once; where the
-     * taps cannot be taken out, this waits for QEMU's exit, which removes them. Says what was done, for the log.
+     * bridge has a MAC address of its own, else down and out of it; nothing reaches or leaves them). Its QEMU is
+     * killed {@link #FROZEN_MS} later, and reaped in the background: the kernel's teardown of the process (30-100 ms
+     * here, the tap's unregistration with its RCU grace periods half of it) would otherwise compete, on a host of few
+     * cores, with the new primary's activation and first checkpoints. Where QEMU cannot be stopped it is killed at
+     * once; where the taps cannot be taken out, this waits for QEMU's exit, which removes them. Says what was done, for
+     * the log.
      */
     private String stopForGood(QemuGuest g) {
         boolean frozen;
@@ -463,7 +464,7 @@ final class QemuGuests {
         }
     }
 
-    /** Kills every switchover's old copy still waiting, stopped, for its kill (the binding stops, or stops its guests). */
+    /** Kills every switchover's old copy still stopped, waiting for its kill (the binding stops or ends its guests). */
     private void killFrozen() {
         new ArrayList<>(frozenCopies).forEach(this::killFrozen);
     }

@@ -24,8 +24,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The MAC address move a failover makes before the standby runs: the RARP's bytes are QEMU's announce-self frame, the
  * rtnetlink requests are iproute2's, and on real interfaces of another network namespace the move brings the tap up,
- * points the bridge's entry at it and sends the RARP out of the bridge; a switchover's old copy leaves: its tap becomes a
- * disabled port, or goes down and out of the bridge; a host bridge without a MAC address of its own is reported. Needs root.
+ * points the bridge's entry at it and sends the RARP out of the bridge; a switchover's old copy leaves: its tap
+ * becomes a disabled port, or goes down and out of the bridge; a host bridge without a MAC address of its own is
+ * reported. Needs root.
  */
 class MacAnnouncementTest {
 
@@ -105,7 +106,7 @@ class MacAnnouncementTest {
         assertEquals(List.of(), MacAnnouncement.leave(netns, List.of(new MacAnnouncement.Leaving("nosuch0", true))));
     }
 
-    /** {@link BridgeAddress}: a bridge given no MAC address (it follows its ports) is reported, one given one is not. */
+    /** {@link BridgeAddress}: a bridge given no MAC address (it follows its ports) is reported, one with one is not. */
     @Test
     void aBridgeWithoutAnAddressOfItsOwnIsReportedAndOneWithAnAddressIsNot() throws Exception {
         run("ip", "netns", "add", netns);
