@@ -14,6 +14,7 @@ import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.netbuf.OutputBufferException;
@@ -112,13 +113,15 @@ final class Activation {
             lease = switchoverLease(id);
             BackupReplica.Activated running = b.activate(true);
             timeline.mark(running.paused() ? "activated paused" : "activated running");
+            int delivered = deliverRelayed(id, b, running.domain(), timeline);
             primaries.protectSwitchedOver(id, running, lease, b, peer, lineage, epoch, timeline, stream);
             String detail = running.domain().activationDetail();
             engine.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switched over to this node at checkpoint " + epoch
                     + ": it runs here " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms after the "
                     + "hand-over" + (running.paused() ? ", protected back towards " + back + ", which resumes its "
                             + "replica" : ", unprotected until " + back + " has a full copy")
-                    + (detail.isEmpty() ? "" : " (" + detail + ")"));
+                    + (detail.isEmpty() ? "" : " (" + detail + ")")
+                    + (delivered == 0 ? "" : "; " + delivered + " frames that reached the old copy delivered"));
         } catch (Exception e) {
             if (lease != null) {
                 lease.close();
@@ -131,6 +134,22 @@ final class Activation {
                     + "old primary stopped: " + e.getMessage() + "; the old primary keeps a replica of checkpoint "
                     + epoch + ": run romulus:failover " + id + " there");
         }
+    }
+
+    /**
+     * Gives {@code domain}, just activated from {@code b} (paused: they wait in its NICs until it runs), the frames
+     * that reached the old primary's copy while it was paused for the switchover; returns how many it took.
+     */
+    private static int deliverRelayed(DomainId id, BackupReplica b, ProtectedDomain domain, HandOverTimeline timeline) {
+        List<InboundFrame> frames = b.takeRelayedFrames();
+        if (frames.isEmpty()) {
+            return 0;
+        }
+        int delivered = domain.deliverInbound(frames);
+        timeline.mark(delivered + " of " + frames.size() + " frames of the old copy delivered");
+        LOG.info("{}: {} of the {} frames that reached the old primary's paused copy delivered", id, delivered,
+                frames.size());
+        return delivered;
     }
 
     /**
