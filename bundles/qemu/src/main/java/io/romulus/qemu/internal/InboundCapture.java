@@ -1,0 +1,245 @@
+package io.romulus.qemu.internal;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+import com.sun.jna.Memory;
+
+import io.romulus.api.hypervisor.InboundFrame;
+import io.romulus.support.linux.Errno;
+import io.romulus.support.linux.LibC;
+import io.romulus.support.linux.LibcLoader;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What reaches a guest's NICs while its QEMU is paused for good (a planned switchover's final pause, until the backup
+ * moved the guest's MAC addresses to its host): a paused QEMU reads nothing from its taps, and what waits there is lost
+ * when it ends. {@link #start} opens a packet socket on each tap that keeps only the frames the host sends into the tap,
+ * towards the guest (a classic BPF filter on {@code pkttype == PACKET_OUTGOING}, attached before the socket is bound,
+ * so nothing else is ever queued); they wait in the socket's buffer, nothing reads them meanwhile. {@link #take} reads
+ * them, in the order they came (by their kernel timestamps, across NICs), at most {@link #MAX_FRAMES} frames and
+ * {@link #MAX_BYTES} bytes (the rest is dropped and counted in the log), and closes the sockets in the background.
+ * The guest's own address as a sender (the new host's announcement of it, flooded back here) is not kept.
+ *
+ * <p>{@link #deliver} is the other end, on the new primary: each frame is sent on its NIC's tap with a packet socket.
+ * Sending on a tap transmits towards its reader, the QEMU, i.e. into the guest; the host's bridge never sees the frame,
+ * so no switch learns anything from it. While the guest is still paused the frames wait in the tap's queue.
+ */
+final class InboundCapture {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InboundCapture.class);
+    /** The most frames kept: well under a tap's queue (500 frames), where they wait for a paused guest. */
+    static final int MAX_FRAMES = 256;
+    /** The most bytes kept. */
+    static final int MAX_BYTES = 1 << 20;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_RCVBUF = 8;
+    private static final int SO_ATTACH_FILTER = 26;
+    private static final int SO_RCVBUFFORCE = 33;
+    private static final int SO_TIMESTAMPNS = 35;
+    private static final int PACKET_STATISTICS = 6;
+    private static final long SIOCGSTAMPNS = 0x8907;
+    private static final int MSG_DONTWAIT = 0x40;
+    private static final int PACKET_OUTGOING = 4;
+    /** The kernel's buffer of each socket: room for far more than {@link #MAX_FRAMES} frames with their overhead. */
+    private static final int SOCKET_BUFFER = 4 << 20;
+    /** Room for a frame as a tap may be sent it: up to 64 KiB with segmentation offloads. */
+    private static final int FRAME_BUFFER = 128 * 1024;
+    private static final int MAC_OFFSET = 6;
+    private static final int MAC_BYTES = 6;
+    /**
+     * {@code ld pkttype; jeq #PACKET_OUTGOING, keep, drop; keep: ret #262144; drop: ret #0}, each instruction a
+     * {@code struct sock_filter} ({@code u16 code, u8 jt, u8 jf, u32 k}).
+     */
+    private static final int[][] OUTGOING_ONLY = {
+        {0x20, 0, 0, 0xfffff004}, // BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE
+        {0x15, 0, 1, PACKET_OUTGOING}, // BPF_JMP | BPF_JEQ | BPF_K
+        {0x06, 0, 0, 0x40000}, // BPF_RET | BPF_K: the whole frame
+        {0x06, 0, 0, 0}, // BPF_RET | BPF_K: nothing
+    };
+
+    private final LibC libc;
+    /** Each NIC's socket, in NIC order. */
+    private final List<Integer> sockets;
+    /** Each NIC's MAC address. */
+    private final List<byte[]> macs;
+
+    private InboundCapture(LibC libc, List<Integer> sockets, List<byte[]> macs) {
+        this.libc = libc;
+        this.sockets = sockets;
+        this.macs = macs;
+    }
+
+    /**
+     * Starts keeping what is sent into {@code taps} (the guest's NICs in order, whose MAC addresses are {@code macs})
+     * of network namespace {@code netns} (empty: this node's own); returns once every socket is open.
+     */
+    static InboundCapture start(String netns, List<String> taps, List<String> macs) throws IOException {
+        List<Integer> fds = new ArrayList<>();
+        LibC libc = LibcLoader.load("keeping what reaches a paused guest");
+        try {
+            MacAnnouncement.inNamespace(netns, "keeping what reaches " + taps, l -> {
+                for (String tap : taps) {
+                    fds.add(openKeeping(l, tap));
+                }
+            });
+        } catch (IOException e) {
+            fds.forEach(fd -> PacketSockets.closeLater(libc, fd));
+            throw e;
+        }
+        List<byte[]> addresses = new ArrayList<>();
+        for (String mac : macs) {
+            addresses.add(HexFormat.ofDelimiter(":").parseHex(mac));
+        }
+        return new InboundCapture(libc, List.copyOf(fds), addresses);
+    }
+
+    private static int openKeeping(LibC libc, String tap) throws IOException {
+        return PacketSockets.openConfigured(libc, tap, PacketSockets.ETH_P_ALL, fd -> {
+            attachOutgoingOnly(libc, fd, tap);
+            try {
+                PacketSockets.set(libc, fd, SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER, "SO_RCVBUFFORCE", tap);
+            } catch (IOException e) {
+                PacketSockets.set(libc, fd, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER, "SO_RCVBUF", tap);
+            }
+            PacketSockets.set(libc, fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS", tap);
+        });
+    }
+
+    private static void attachOutgoingOnly(LibC libc, int fd, String tap) throws IOException {
+        try (Memory filter = new Memory(8L * OUTGOING_ONLY.length); Memory program = new Memory(16)) {
+            for (int i = 0; i < OUTGOING_ONLY.length; i++) {
+                int[] insn = OUTGOING_ONLY[i];
+                filter.setShort(8L * i, (short) insn[0]);
+                filter.setByte(8L * i + 2, (byte) insn[1]);
+                filter.setByte(8L * i + 3, (byte) insn[2]);
+                filter.setInt(8L * i + 4, insn[3]);
+            }
+            program.clear();
+            program.setShort(0, (short) OUTGOING_ONLY.length);
+            program.setPointer(8, filter);
+            if (libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, program, 16) != 0) {
+                throw new IOException("SO_ATTACH_FILTER on " + tap + ": " + Errno.text(LibcLoader.lastError()));
+            }
+        }
+    }
+
+    /** One kept frame, with when it came. */
+    private record Stamped(long nanos, InboundFrame frame) {
+    }
+
+    /**
+     * The frames kept since {@link #start}, in the order they came, within the bounds; the sockets close (in the
+     * background). Call it once.
+     */
+    List<InboundFrame> take() {
+        List<Stamped> kept = new ArrayList<>();
+        long bytes = 0;
+        int dropped = 0;
+        int own = 0;
+        try (Memory buffer = new Memory(FRAME_BUFFER); Memory stamp = new Memory(16)) {
+            for (int nic = 0; nic < sockets.size(); nic++) {
+                int fd = sockets.get(nic);
+                long n;
+                while ((n = libc.recv(fd, buffer, FRAME_BUFFER, MSG_DONTWAIT)) > 0) {
+                    byte[] frame = buffer.getByteArray(0, (int) n);
+                    if (fromGuest(frame, nic)) {
+                        own++;
+                    } else if (kept.size() >= MAX_FRAMES || bytes + n > MAX_BYTES) {
+                        dropped++;
+                    } else {
+                        long at = libc.ioctl(fd, SIOCGSTAMPNS, stamp) == 0
+                                ? stamp.getLong(0) * 1_000_000_000L + stamp.getLong(8) : Long.MAX_VALUE;
+                        kept.add(new Stamped(at, new InboundFrame(nic, frame)));
+                        bytes += n;
+                    }
+                }
+                dropped += kernelDrops(fd);
+            }
+        } finally {
+            close();
+        }
+        kept.sort(Comparator.comparingLong(Stamped::nanos)); // stable: a NIC's frames keep their order
+        if (dropped > 0 || own > 0) {
+            LOG.info("Kept {} frames ({} bytes) that reached the paused guest; {} more dropped (over {} frames or {} "
+                    + "bytes), {} of its own address not kept", kept.size(), bytes, dropped, MAX_FRAMES, MAX_BYTES,
+                    own);
+        } else {
+            LOG.debug("Kept {} frames ({} bytes) that reached the paused guest", kept.size(), bytes);
+        }
+        return kept.stream().map(Stamped::frame).toList();
+    }
+
+    /** Whether {@code frame} has the guest's own address on NIC {@code nic} as its sender. */
+    private boolean fromGuest(byte[] frame, int nic) {
+        if (frame.length < MAC_OFFSET + MAC_BYTES || nic >= macs.size()) {
+            return false;
+        }
+        byte[] mac = macs.get(nic);
+        for (int i = 0; i < MAC_BYTES; i++) {
+            if (frame[MAC_OFFSET + i] != mac[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Frames the kernel dropped for want of room in the socket's buffer ({@code PACKET_STATISTICS}). */
+    private int kernelDrops(int fd) {
+        try (Memory stats = new Memory(8); Memory length = new Memory(4)) {
+            length.setInt(0, 8);
+            return libc.getsockopt(fd, PacketSockets.SOL_PACKET, PACKET_STATISTICS, stats, length) == 0
+                    ? stats.getInt(4) : 0;
+        }
+    }
+
+    /** Stops keeping: the sockets, with what they kept, close in the background. */
+    void close() {
+        sockets.forEach(fd -> PacketSockets.closeLater(libc, fd));
+    }
+
+    /**
+     * Sends each of {@code frames} on its NIC's tap of {@code taps} (in NIC order) in network namespace {@code netns}
+     * (empty: this node's own), in order: towards the guest. Returns how many were sent; a frame of a NIC the guest
+     * does not have, or one the tap does not take (larger than its MTU), is not.
+     */
+    static int deliver(String netns, List<String> taps, List<InboundFrame> frames) throws IOException {
+        int[] sent = {0};
+        int largest = frames.stream().mapToInt(f -> f.frame().length).max().orElse(0);
+        if (largest == 0) {
+            return 0;
+        }
+        MacAnnouncement.inNamespace(netns, "delivering " + frames.size() + " frames on " + taps, libc -> {
+            Map<Integer, Integer> fds = new HashMap<>();
+            try (Memory buffer = new Memory(largest)) {
+                for (InboundFrame f : frames) {
+                    if (f.nic() >= taps.size()) {
+                        continue;
+                    }
+                    Integer fd = fds.get(f.nic());
+                    if (fd == null) {
+                        fd = PacketSockets.open(libc, taps.get(f.nic()), 0, false);
+                        fds.put(f.nic(), fd);
+                    }
+                    buffer.write(0, f.frame(), 0, f.frame().length);
+                    if (libc.send(fd, buffer, f.frame().length, 0) == f.frame().length) {
+                        sent[0]++;
+                    } else {
+                        LOG.debug("A frame of {} bytes was not sent on {}: {}", f.frame().length,
+                                taps.get(f.nic()), Errno.text(LibcLoader.lastError()));
+                    }
+                }
+            } finally {
+                fds.values().forEach(fd -> PacketSockets.closeLater(libc, fd));
+            }
+        });
+        return sent[0];
+    }
+}
