@@ -1,7 +1,10 @@
 package io.romulus.qemu.internal;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -28,6 +31,12 @@ import org.slf4j.LoggerFactory;
  * {@link #MAX_BYTES} bytes (the rest is dropped and counted in the log), and closes the sockets in the background.
  * The guest's own address as a sender (the new host's announcement of it, flooded back here) is not kept.
  *
+ * <p>What the host's own stack sent (a client in a namespace of this host, behind a veth) may come with its checksum
+ * left to the device ({@code CHECKSUM_PARTIAL}: QEMU's tap takes that offload and tells the guest so): the sockets read
+ * each frame with its virtio header ({@code PACKET_VNET_HDR}), and such a checksum is completed here, since the tap
+ * that delivers the frame later is told nothing of it. A segmentation-offload frame (larger than the MTU) is not kept:
+ * it cannot be sent as one frame, and its sender retransmits it as after any loss.
+ *
  * <p>{@link #deliver} is the other end, on the new primary: each frame is sent on its NIC's tap with a packet socket.
  * Sending on a tap transmits towards its reader, the QEMU, i.e. into the guest; the host's bridge never sees the frame,
  * so no switch learns anything from it. While the guest is still paused the frames wait in the tap's queue.
@@ -45,6 +54,10 @@ final class InboundCapture {
     private static final int SO_RCVBUFFORCE = 33;
     private static final int SO_TIMESTAMPNS = 35;
     private static final int PACKET_STATISTICS = 6;
+    private static final int PACKET_VNET_HDR = 15;
+    /** {@code struct virtio_net_hdr}, before each frame read: flags, GSO type, lengths, where a checksum goes. */
+    static final int VNET_HDR = 10;
+    private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
     private static final long SIOCGSTAMPNS = 0x8907;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int PACKET_OUTGOING = 4;
@@ -110,6 +123,7 @@ final class InboundCapture {
                 PacketSockets.set(libc, fd, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER, "SO_RCVBUF", tap);
             }
             PacketSockets.set(libc, fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS", tap);
+            PacketSockets.set(libc, fd, PacketSockets.SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", tap);
         });
     }
 
@@ -144,21 +158,24 @@ final class InboundCapture {
         long bytes = 0;
         int dropped = 0;
         int own = 0;
+        int segmented = 0;
         try (Memory buffer = new Memory(FRAME_BUFFER); Memory stamp = new Memory(16)) {
             for (int nic = 0; nic < sockets.size(); nic++) {
                 int fd = sockets.get(nic);
                 long n;
-                while ((n = libc.recv(fd, buffer, FRAME_BUFFER, MSG_DONTWAIT)) > 0) {
-                    byte[] frame = buffer.getByteArray(0, (int) n);
-                    if (fromGuest(frame, nic)) {
+                while ((n = libc.recv(fd, buffer, FRAME_BUFFER, MSG_DONTWAIT)) > VNET_HDR) {
+                    byte[] frame = frame(buffer.getByteArray(0, (int) n));
+                    if (frame == null) {
+                        segmented++;
+                    } else if (fromGuest(frame, nic)) {
                         own++;
-                    } else if (kept.size() >= MAX_FRAMES || bytes + n > MAX_BYTES) {
+                    } else if (kept.size() >= MAX_FRAMES || bytes + frame.length > MAX_BYTES) {
                         dropped++;
                     } else {
                         long at = libc.ioctl(fd, SIOCGSTAMPNS, stamp) == 0
                                 ? stamp.getLong(0) * 1_000_000_000L + stamp.getLong(8) : Long.MAX_VALUE;
                         kept.add(new Stamped(at, new InboundFrame(nic, frame)));
-                        bytes += n;
+                        bytes += frame.length;
                     }
                 }
                 dropped += kernelDrops(fd);
@@ -167,14 +184,53 @@ final class InboundCapture {
             close();
         }
         kept.sort(Comparator.comparingLong(Stamped::nanos)); // stable: a NIC's frames keep their order
-        if (dropped > 0 || own > 0) {
+        if (dropped > 0 || own > 0 || segmented > 0) {
             LOG.info("Kept {} frames ({} bytes) that reached the paused guest; {} more dropped (over {} frames or {} "
-                    + "bytes), {} of its own address not kept", kept.size(), bytes, dropped, MAX_FRAMES, MAX_BYTES,
-                    own);
+                    + "bytes), {} of its own address and {} segmentation-offload frames not kept", kept.size(), bytes,
+                    dropped, MAX_FRAMES, MAX_BYTES, own, segmented);
         } else {
             LOG.debug("Kept {} frames ({} bytes) that reached the paused guest", kept.size(), bytes);
         }
         return kept.stream().map(Stamped::frame).toList();
+    }
+
+    /**
+     * The frame behind the virtio header {@code read} starts with, its checksum completed where the header says it was
+     * left to the device; null for a segmentation-offload frame.
+     */
+    static byte[] frame(byte[] read) {
+        ByteBuffer header = ByteBuffer.wrap(read, 0, VNET_HDR).order(ByteOrder.LITTLE_ENDIAN);
+        int flags = header.get(0);
+        if (header.get(1) != 0) {
+            return null; // VIRTIO_NET_HDR_GSO_*
+        }
+        byte[] frame = Arrays.copyOfRange(read, VNET_HDR, read.length);
+        if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
+            completeChecksum(frame, Short.toUnsignedInt(header.getShort(6)), Short.toUnsignedInt(header.getShort(8)));
+        }
+        return frame;
+    }
+
+    /**
+     * Completes a checksum left to the device: the one's complement sum of {@code frame} from {@code start} on (the
+     * checksum field holds the pseudo-header's sum), written at {@code start + offset}, as the kernel's
+     * {@code skb_checksum_help} does.
+     */
+    static void completeChecksum(byte[] frame, int start, int offset) {
+        int at = start + offset;
+        if (at + 2 > frame.length) {
+            return;
+        }
+        long sum = 0;
+        for (int i = start; i < frame.length; i += 2) {
+            sum += ((frame[i] & 0xff) << 8) | (i + 1 < frame.length ? frame[i + 1] & 0xff : 0);
+        }
+        while ((sum >> 16) != 0) {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        int checksum = (int) ~sum & 0xffff;
+        frame[at] = (byte) (checksum >> 8);
+        frame[at + 1] = (byte) checksum;
     }
 
     /** Whether {@code frame} has the guest's own address on NIC {@code nic} as its sender. */

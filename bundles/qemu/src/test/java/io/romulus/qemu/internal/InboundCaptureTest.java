@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -34,6 +35,9 @@ class InboundCaptureTest {
     private static final String GUEST = "52:54:00:aa:bb:01";
     private static final String CLIENT = "02:00:00:00:00:07";
     private static final long TUNSETIFF = 0x400454caL;
+    private static final long TUNSETOFFLOAD = 0x400454d0L;
+    private static final int TUN_F_CSUM = 1;
+    private static final int PACKET_VNET_HDR = 15;
     private static final short IFF_TAP = 0x0002;
     private static final short IFF_NO_PI = 0x1000;
     private static final int O_RDWR_NONBLOCK = 0x2 | 0x800;
@@ -45,6 +49,8 @@ class InboundCaptureTest {
         int open(String path, int flags);
 
         int ioctl(int fd, long request, Memory ifreq);
+
+        int ioctl(int fd, long request, long value);
 
         long read(int fd, byte[] buffer, long size);
 
@@ -74,6 +80,8 @@ class InboundCaptureTest {
             run("ip", "-n", netns, "tuntap", "add", "dev", tap, "mode", "tap");
         }
         int guest = openQueue("tp0"); // the old copy's QEMU, paused: it reads nothing
+        // as QEMU's: the tap leaves checksums to its reader, so what the host's stack sends keeps one to complete
+        assertEquals(0, Tun.C.ioctl(guest, TUNSETOFFLOAD, TUN_F_CSUM));
         int next = openQueue("tp1"); // the new copy's
         for (String dev : List.of("tp0", "tp1")) {
             run("ip", "-n", netns, "link", "set", dev, "master", "br-t");
@@ -88,6 +96,9 @@ class InboundCaptureTest {
         byte[] fromGuest = frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:99", "what the guest sends");
         assertEquals(fromGuest.length, Tun.C.write(guest, fromGuest, fromGuest.length));
         send("c0", request);
+        // a SYN from a client of this host: its TCP checksum left to the device all the way into the tap
+        byte[] syn = tcpSyn();
+        sendChecksumLeftToDevice("c0", syn);
         // then the guest's address announced by the new host, flooded back here: not the guest's to read
         MacAnnouncement.send(netns, "c0", List.of(GUEST));
         await().atMost(Duration.ofSeconds(10)).until(() -> readUntil(guest, MacAnnouncement.rarp(GUEST)));
@@ -95,10 +106,15 @@ class InboundCaptureTest {
         // the host's own IGMP reports out of the bridge may come too: they are sent towards the guest as well
         List<InboundFrame> kept = capture.take().stream().filter(InboundCaptureTest::ofTheTest).toList();
 
-        assertEquals(1, kept.size(), "only the client's frame: " + kept.stream()
+        assertEquals(2, kept.size(), "only the clients' frames: " + kept.stream()
                 .map(f -> HexFormat.of().formatHex(f.frame(), 0, Math.min(f.frame().length, 48))).toList());
         assertEquals(0, kept.get(0).nic());
         assertArrayEquals(request, kept.get(0).frame());
+        byte[] completed = kept.get(1).frame();
+        assertEquals(syn.length, completed.length);
+        assertTrue(tcpChecksumValid(completed), "the SYN's checksum is completed: " + HexFormat.of().formatHex(completed));
+        assertFalse(tcpChecksumValid(syn), "as sent it was not");
+        assertArrayEquals(Arrays.copyOf(syn, 50), Arrays.copyOf(completed, 50), "the rest as sent");
 
         // the new primary: the frame goes into the guest through tp1 (NIC 1 here) and only there
         byte[] relayed = frame(GUEST, "02:00:00:00:00:08", "a relayed request");
@@ -123,10 +139,72 @@ class InboundCaptureTest {
         return f;
     }
 
-    /** Whether {@code f} is of the test's type or an announcement (RARP), not the host's own noise. */
+    /** Whether {@code f} is of the test's type, TCP or an announcement (RARP), not the host's own noise (IGMP). */
     private static boolean ofTheTest(InboundFrame f) {
         int type = ((f.frame()[12] & 0xff) << 8) | (f.frame()[13] & 0xff);
-        return type == 0x88b5 || type == 0x8035;
+        return type == 0x88b5 || type == 0x8035 || (type == 0x0800 && f.frame()[23] == 6);
+    }
+
+    /**
+     * A TCP SYN from 10.79.0.7:40000 to the guest's 10.79.0.2:80, its IPv4 header complete and its TCP checksum left
+     * to the device: the field holds the pseudo-header's sum, as the kernel's stack leaves it.
+     */
+    private static byte[] tcpSyn() {
+        HexFormat hex = HexFormat.of();
+        byte[] f = new byte[54];
+        System.arraycopy(HexFormat.ofDelimiter(":").parseHex(GUEST), 0, f, 0, 6);
+        System.arraycopy(HexFormat.ofDelimiter(":").parseHex(CLIENT), 0, f, 6, 6);
+        System.arraycopy(hex.parseHex("0800" + "4500002800004000" + "40060000" + "0a4f0007" + "0a4f0002"), 0, f, 12,
+                22);
+        int ip = ~sum(f, 14, 34, 0) & 0xffff;
+        f[24] = (byte) (ip >> 8);
+        f[25] = (byte) ip;
+        System.arraycopy(hex.parseHex("9c400050" + "00000001" + "00000000" + "5002faf0" + "0000" + "0000"), 0, f, 34,
+                20);
+        int pseudo = sum(f, 26, 34, 6 + 20);
+        f[50] = (byte) (pseudo >> 8);
+        f[51] = (byte) pseudo;
+        return f;
+    }
+
+    /** Whether the TCP checksum of IPv4 frame {@code f} is right: pseudo-header and segment sum to 0xffff. */
+    private static boolean tcpChecksumValid(byte[] f) {
+        return sum(f, 34, f.length, sum(f, 26, 34, 6 + (f.length - 34))) == 0xffff;
+    }
+
+    /** The one's complement sum of {@code f[from..to)} in 16-bit words, with {@code initial}, folded. */
+    private static int sum(byte[] f, int from, int to, int initial) {
+        long s = initial;
+        for (int i = from; i < to; i += 2) {
+            s += ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
+        }
+        while ((s >> 16) != 0) {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        return (int) s;
+    }
+
+    /** Sends {@code frame} with a virtio header that leaves its TCP checksum to the device. */
+    private void sendChecksumLeftToDevice(String device, byte[] frame) throws Exception {
+        MacAnnouncement.inNamespace(netns, "sending on " + device, libc -> {
+            int fd = PacketSockets.open(libc, device, 0, false);
+            try (Memory m = new Memory(10 + frame.length); Memory on = new Memory(4)) {
+                on.setInt(0, 1);
+                if (libc.setsockopt(fd, PacketSockets.SOL_PACKET, PACKET_VNET_HDR, on, 4) != 0) {
+                    throw new java.io.IOException("PACKET_VNET_HDR on " + device + " failed");
+                }
+                m.clear();
+                m.setByte(0, (byte) 1); // VIRTIO_NET_HDR_F_NEEDS_CSUM
+                m.setShort(6, (short) 34); // csum_start: the TCP header
+                m.setShort(8, (short) 16); // csum_offset: its checksum field
+                m.write(10, frame, 0, frame.length);
+                if (libc.send(fd, m, 10 + frame.length, 0) != 10 + frame.length) {
+                    throw new java.io.IOException("sending on " + device + " failed");
+                }
+            } finally {
+                libc.close(fd);
+            }
+        });
     }
 
     /** Opens the queue of tap {@code tap} of the namespace, as QEMU does: non-blocking here. */
