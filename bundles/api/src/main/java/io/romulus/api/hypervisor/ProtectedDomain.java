@@ -148,7 +148,8 @@ public interface ProtectedDomain extends AutoCloseable {
      * Planned switchover, on the new primary: gives the guest {@code frames}, which reached the old primary's copy
      * while it was paused for good, in order, each on its NIC, as if they had come from the network (they are input:
      * what the guest answers is held by output commit as usual). Called right after the domain was activated, paused
-     * or running. Returns how many were delivered; must not throw. The default drops them and returns 0.
+     * or running, on a thread of its own while the engine goes on with the activation (the domain's run does not wait
+     * for it). Returns how many were delivered; must not throw. The default drops them and returns 0.
      *
      * @since 1.11
      */
