@@ -80,7 +80,9 @@ public interface Replica extends AutoCloseable {
      * process that stays stopped, and move the guest's addresses to this host, where what clients send meanwhile
      * waits until the domain runs (the paused primary would only drop it). Nothing may run before activation (I5).
      * Until {@link #activatePaused}, {@link #activate(List)} or {@link #unprepare()}, no epoch is applied (the primary
-     * is paused); a binding must still drop the preparation by itself before applying one. The default prepares
+     * is paused); a binding must still drop the preparation by itself before applying one. The engine calls it on a
+     * thread of its own once it told the primary it is ready, beside the primary's stop, and activates only after it
+     * returned: a preparation that fails there leaves the activation to start from scratch. The default prepares
      * nothing.
      *
      * @param disks the disks the domain will be activated with, as for {@link #activate(List)}
@@ -98,8 +100,9 @@ public interface Replica extends AutoCloseable {
      * {@link #prepareActivation} prepared is done, as its {@link ProtectedDomain#networkInterfaces()} will list them
      * (the standby's taps, say). The engine attaches their output buffers right after the preparation, so that "go"
      * does not wait for them: they hold nothing until the domain runs. It detaches them again when the preparation is
-     * taken back, and attaches anew any interface the activated domain lists otherwise. Empty (the default) when the
-     * binding cannot tell before the activation, or prepared nothing.
+     * taken back or fails, and attaches anew any interface the activated domain lists otherwise. The engine asks
+     * before {@link #prepareActivation} too, so that a binding that can name them then has them attached beside the
+     * preparation. Empty (the default) when the binding cannot tell before the activation, or prepared nothing.
      *
      * @since 1.10
      */

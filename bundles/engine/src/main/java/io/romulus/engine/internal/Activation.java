@@ -19,10 +19,8 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
-import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.transport.CheckpointTransport;
-import io.romulus.api.transport.Hello;
 import io.romulus.api.witness.Witness;
 
 import org.slf4j.Logger;
@@ -112,9 +110,11 @@ final class Activation {
             String back = b.returnAddress();
             InetSocketAddress peer = ProtectRequest.parsePeer(back);
             HandOverTimeline timeline = new HandOverTimeline(id, epoch, start);
-            // the stream back to the old primary, which keeps its replica as a backup already, opens beside the
-            // activation
-            stream = openStreamBack(id, b, peer, lineage, epoch, timeline);
+            // the stream back to the old primary, opened at "prepare": it is up, or comes up beside the activation
+            stream = b.takeStreamBack();
+            if (stream != null) {
+                stream.timeline(timeline);
+            }
             lease = switchoverLease(id);
             BackupReplica.Activated running = b.activate(true);
             timeline.mark(running.paused() ? "activated paused" : "activated running");
@@ -182,27 +182,6 @@ final class Activation {
         } catch (ExecutionException | TimeoutException e) {
             return 0;
         }
-    }
-
-    /**
-     * Opens the stream back to {@code peer}, the old primary of {@code id}, with the HELLO the protection's first
-     * attempt will send (resuming the replica it kept of {@code epoch}), or returns null where it cannot tell that
-     * HELLO ahead (disks, no transport, a name that does not resolve).
-     */
-    private PreOpenedStream openStreamBack(DomainId id, BackupReplica b, InetSocketAddress peer, String lineage,
-            long epoch, HandOverTimeline timeline) {
-        CheckpointTransport t = helpers.transport();
-        ReplicaSpec spec = b.specWithoutDisks();
-        if (t == null || spec == null || lineage == null) {
-            return null;
-        }
-        InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
-        if (target.isUnresolved()) {
-            return null;
-        }
-        Hello hello = BackupLink.hello(engine.settings().nodeId(), id, spec.memoryBytes(), spec.pageSize(),
-                b.options(), List.of(), lineage, new long[] {epoch, epoch}, target, t);
-        return PreOpenedStream.open(t, target, hello, id, timeline);
     }
 
     /**

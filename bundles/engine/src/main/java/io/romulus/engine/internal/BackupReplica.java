@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -107,6 +108,8 @@ final class BackupReplica {
     /** What a switchover's "prepare" prepared here. */
     @GuardedBy("lock")
     private final SwitchoverPreparation preparation;
+    /** Opens the stream back to the primary at a switchover's "prepare". */
+    private final PreOpenedStream.Opener streamBackOpener;
     /** The operator asked here for a switchover, which the next ACK carries to the primary. */
     @GuardedBy("lock")
     private boolean switchoverWished;
@@ -142,13 +145,16 @@ final class BackupReplica {
      *                      apply that did not finish), to raise an alarm
      * @param outputAttacher attaches an output buffer to an interface a switchover's prepared activation will run
      *                       with
+     * @param streamBackOpener opens the stream back to the primary at a switchover's "prepare"
      * @param stagingSegmentBytes the size of a segment of a stream's staging ({@link StagingBuffer})
      */
     BackupReplica(DomainId id, Consumer<BackupReplica> onOrderlyEnd, Runnable onCommit, Runnable onPlannedStop,
             Runnable onTakenOver, Consumer<String> onFailure, LongConsumer onHandOver,
-            PreparedOutputs.Attacher outputAttacher, long stagingSegmentBytes) {
+            PreparedOutputs.Attacher outputAttacher, PreOpenedStream.Opener streamBackOpener,
+            long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
-        this.preparation = new SwitchoverPreparation(id, outputAttacher);
+        this.streamBackOpener = streamBackOpener;
+        this.preparation = new SwitchoverPreparation(id, lock, outputAttacher);
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -185,7 +191,12 @@ final class BackupReplica {
         awaitingNewPrimary.set(true);
     }
 
-    /** Whether this is the new primary's first stream into a replica kept by a switchover; forgets it. */
+    /** Whether this replica was kept by a switchover's old primary, and the new primary committed nothing yet. */
+    boolean awaitsNewPrimary() {
+        return awaitingNewPrimary.get();
+    }
+
+    /** Whether this is the new primary's first commit into a replica kept by a switchover; forgets it. */
     boolean takeAwaitingNewPrimary() {
         return awaitingNewPrimary.getAndSet(false);
     }
@@ -404,17 +415,28 @@ final class BackupReplica {
                         + "become the backup of " + id);
             }
             prepareActivation(epoch);
+            // the stream back to the primary, which becomes this node's backup, opens now: the primary answers its
+            // HELLO once it stopped its copy, so that the stream is up when "go" arrives
+            preparation.streamBack(streamBackOpener.open(this, epoch));
+        }
+    }
+
+    /** The stream back to the primary that a switchover's "prepare" opened, or null, for the take-over to own. */
+    PreOpenedStream takeStreamBack() {
+        synchronized (lock) {
+            return preparation.takeStreamBack();
         }
     }
 
     /**
-     * The binding may prepare the activation at {@code epoch} now ({@link SwitchoverPreparation}), so that "go" only
-     * lets the domain run. Replicas with disks are activated as before.
+     * The binding may prepare the activation at {@code epoch} now, on a thread of its own ({@link
+     * SwitchoverPreparation}), so that "go" only lets the domain run. Replicas with disks are activated as before.
      */
     @GuardedBy("lock")
     private void prepareActivation(long epoch) {
-        if (committedDisks.isEmpty() && preparation.prepare(committed, epoch)) {
-            showDetail("switchover to this node prepared at checkpoint " + epoch);
+        if (committedDisks.isEmpty()) {
+            preparation.prepare(committed, epoch,
+                    () -> showDetail("switchover to this node prepared at checkpoint " + epoch));
         }
     }
 
@@ -530,7 +552,22 @@ final class BackupReplica {
      * asked to leave the domain paused; one that cannot starts it running.
      */
     Activated activate(boolean paused) throws HypervisorException {
+        CompletableFuture<Void> loading;
         synchronized (lock) {
+            loading = preparation.loading();
+        }
+        // a switchover's "prepare" answered "ready" before its binding had prepared: that goes on here, not beside
+        try {
+            long waited = SwitchoverPreparation.awaitLoad(loading);
+            if (waited > 0) {
+                LOG.info("{}: the activation waited {} ms for the switchover's preparation to end", id, waited);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HypervisorException("interrupted while the switchover's preparation of " + id + " went on", e);
+        }
+        synchronized (lock) {
+            preparation.cancel();
             if (activated) {
                 throw new IllegalStateException("the replica of " + id + " is already activated");
             }
@@ -553,6 +590,9 @@ final class BackupReplica {
             }
             activated = true;
             cutStream();
+            if (!paused) {
+                preparation.dropStreamBack("the replica is activated by a failover, not a switchover");
+            }
             PreparedOutputs outputs = preparation.takeOutputs();
             try {
                 return start(paused, outputs);
@@ -626,7 +666,9 @@ final class BackupReplica {
     /** Drops everything (the primary ended protection, or the engine stops). */
     void close() {
         synchronized (lock) {
+            preparation.cancel();
             dropPreparedOutputs("the replica is dropped");
+            preparation.dropStreamBack("the replica is dropped");
             ReplicaStager s = cutStream();
             if (s != null && s.replica != committed) {
                 s.replica.close();

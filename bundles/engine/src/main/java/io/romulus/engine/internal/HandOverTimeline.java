@@ -37,20 +37,25 @@ final class HandOverTimeline {
         this.start = start;
     }
 
-    /** Milliseconds since the hand-over arrived. */
-    long sinceMs() {
-        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    /** Step {@code what} happened now; ignored once the timeline ended. */
+    void mark(String what) {
+        markAt(what, System.nanoTime());
     }
 
-    /** Step {@code what} happened now; ignored once the timeline ended. */
-    synchronized void mark(String what) {
+    /**
+     * Step {@code what} happened at {@code nanos} ({@link System#nanoTime}; before the hand-over arrived, it is marked
+     * with the negative milliseconds); ignored once the timeline ended.
+     */
+    synchronized void markAt(String what, long nanos) {
         if (ended) {
             return;
         }
         if (steps.length() > 0) {
             steps.append(", ");
         }
-        steps.append(what).append(' ').append(sinceMs());
+        long ns = nanos - start;
+        steps.append(what).append(' ').append(ns >= 0 ? TimeUnit.NANOSECONDS.toMillis(ns)
+                : -TimeUnit.NANOSECONDS.toMillis(-ns));
     }
 
     /** The domain runs from now on: marked as {@code running}. */

@@ -20,12 +20,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The stream back to the old primary of a switchover, opened on a thread of its own while the domain is still being
- * activated here: the old primary stopped its copy and keeps its replica as a backup before it sends "go", so it
- * accepts the stream at once, and connecting and the handshake then cost the blackout nothing. The protection's first
- * connection attempt takes it ({@link BackupLink}) when its HELLO is the one that attempt would send; otherwise, or
- * when the switchover fails here, it is closed. Until it is taken, the stream's ACKs (there are none before the first
- * checkpoint) and its end are kept for the listener that takes it.
+ * The stream back to the old primary of a switchover, opened by the backup at "prepare" on a thread of its own: the
+ * old primary holds its answer to the HELLO until it stopped its copy and keeps its replica as this node's backup
+ * (and refuses it when the switchover aborts), so connecting and the handshake cost the blackout nothing, and the
+ * stream is up about when "go" arrives. The protection's first connection attempt takes it ({@link BackupLink}) when
+ * its HELLO is the one that attempt would send; otherwise, or when the switchover does not happen or fails here, it is
+ * closed. Until it is taken, the stream's ACKs (there are none before the first checkpoint) and its end are kept for
+ * the listener that takes it.
  */
 final class PreOpenedStream implements AckListener {
 
@@ -41,23 +42,31 @@ final class PreOpenedStream implements AckListener {
     private Throwable ended;
     @GuardedBy("this")
     private boolean endedEarly;
+    /** When the connection and its handshake were done ({@link System#nanoTime}), or 0 before. */
+    @GuardedBy("this")
+    private long connected;
+    /** The switchover's timeline, which marks when the stream back is connected; null until "go". */
+    @GuardedBy("this")
+    private HandOverTimeline timeline;
+
+    /** Opens the stream back of a switchover prepared at checkpoint {@code epoch} of {@code b}, or returns null. */
+    @FunctionalInterface
+    interface Opener {
+        PreOpenedStream open(BackupReplica b, long epoch);
+    }
 
     private PreOpenedStream(DomainId id, Hello hello) {
         this.id = id;
         this.hello = hello;
     }
 
-    /**
-     * Starts connecting to {@code target} with {@code hello}; returns at once. The switchover's {@code timeline}
-     * marks when the connection and its handshake are done ({@code stream back connected}).
-     */
-    static PreOpenedStream open(CheckpointTransport t, InetSocketAddress target, Hello hello, DomainId id,
-            HandOverTimeline timeline) {
+    /** Starts connecting to {@code target} with {@code hello}; returns at once. */
+    static PreOpenedStream open(CheckpointTransport t, InetSocketAddress target, Hello hello, DomainId id) {
         PreOpenedStream p = new PreOpenedStream(id, hello);
         Thread connecting = new Thread(() -> {
             try {
                 CheckpointChannel c = t.connect(target, hello, p);
-                timeline.mark("stream back connected");
+                p.connected();
                 p.channel.complete(c);
             } catch (CheckpointException | RuntimeException e) {
                 p.channel.completeExceptionally(e);
@@ -69,6 +78,33 @@ final class PreOpenedStream implements AckListener {
         connecting.setDaemon(true);
         connecting.start();
         return p;
+    }
+
+    private void connected() {
+        HandOverTimeline t;
+        long at = System.nanoTime();
+        synchronized (this) {
+            connected = at;
+            t = timeline;
+        }
+        if (t != null) {
+            t.markAt("stream back connected", at);
+        }
+    }
+
+    /**
+     * "go" arrived: {@code t} marks when the stream back was connected (ms since "go", negative when before it), now
+     * or once it is.
+     */
+    void timeline(HandOverTimeline t) {
+        long at;
+        synchronized (this) {
+            timeline = t;
+            at = connected;
+        }
+        if (at != 0) {
+            t.markAt("stream back connected", at);
+        }
     }
 
     Hello hello() {

@@ -328,6 +328,14 @@ final class PrimaryProtection {
         }
     }
 
+    /**
+     * Whether a switchover to {@code node} is under way ({@link PrimarySwitchover#handingOverTo}): the future says
+     * whether this node keeps its replica as that node's backup once it completes; null when none is.
+     */
+    CompletableFuture<Boolean> handingOverTo(String node) {
+        return switchover.handingOverTo(node);
+    }
+
     /** Whether this node took the domain over from another (failover), rather than being given it. */
     boolean takenOver() {
         return takenOver;

@@ -80,6 +80,16 @@ final class PrimarySwitchover {
     private boolean prepared;
     /** An operator's switchover, waiting for the loop's next checkpoint. */
     private final AtomicReference<Request> pending = new AtomicReference<>();
+    /**
+     * The hand-over under way since "prepare" was sent, or null: the node it goes to, and whether this node kept its
+     * replica as that node's backup (true) or the switchover aborted (false). The backup opens its stream back at
+     * "prepare"; this node answers its HELLO only once this completes ({@link #handingOverTo}).
+     */
+    private volatile HandingOver handingOver;
+
+    /** A hand-over to {@code node} under way; {@code kept} completes as {@link #handingOver} says. */
+    private record HandingOver(String node, CompletableFuture<Boolean> kept) {
+    }
 
     PrimarySwitchover(DomainId id, String lineage, Map<String, String> options, DomainInfo info, long timeoutMs,
             DomainHandle domain, OutputCommit outputs, UnackedCheckpoints ledger, ReleaseGuard guard,
@@ -114,6 +124,16 @@ final class PrimarySwitchover {
         return r.result;
     }
 
+    /**
+     * Whether a hand-over to {@code node} is under way: then the future completes with true once this node stopped
+     * its copy and keeps its replica as {@code node}'s backup (a stream from {@code node} may attach to it then), or
+     * with false when the switchover aborted; null when none is under way to that node.
+     */
+    CompletableFuture<Boolean> handingOverTo(String node) {
+        HandingOver h = handingOver;
+        return h != null && h.node().equals(node) ? h.kept() : null;
+    }
+
     /** Whether an operator's switchover waits for the loop: the epoch under way ends at once for its final checkpoint. */
     boolean requested() {
         return pending.get() != null;
@@ -126,6 +146,7 @@ final class PrimarySwitchover {
 
     /** The loop ended: a switchover still waiting for it does not happen. */
     void ended() {
+        endHandingOver(false);
         Request left = pending.getAndSet(null);
         if (left != null) {
             left.result.completeExceptionally(new IllegalStateException("the protection of " + id + " ended ("
@@ -159,6 +180,7 @@ final class PrimarySwitchover {
             // holds output again before the domain resumes (I1)
             outputs.pass();
             prepared = true;
+            handingOver = new HandingOver(backupNode, new CompletableFuture<>());
             try {
                 s.channel.prepareHandOver(epoch);
             } catch (CheckpointException e) {
@@ -194,6 +216,9 @@ final class PrimarySwitchover {
         }
         node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
                 info.memoryBytes(), info.pageSize()), kept, keptDisks == null ? List.of() : keptDisks);
+        // the stream back the backup opened at "prepare" may attach to the kept replica now: this node is no longer
+        // the primary (its HELLO was held until here, on the transport's thread)
+        endHandingOver(true);
         long stopped = System.nanoTime();
         long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);
         String parts = "final checkpoint taken " + ms(checkpointed - req.askedNanos) + " ms after the request, acknowledged "
@@ -297,8 +322,18 @@ final class PrimarySwitchover {
         return true;
     }
 
+    /** The hand-over under way ends: a stream back held meanwhile attaches ({@code kept}) or is refused. */
+    private void endHandingOver(boolean kept) {
+        HandingOver h = handingOver;
+        handingOver = null;
+        if (h != null) {
+            h.kept().complete(kept);
+        }
+    }
+
     /** The switchover aborts: the domain runs on here, still protected; the alarm and the request say why. */
     private boolean abort(Request req, ProtectedDomain d, String why) {
+        endHandingOver(false); // a stream back opened at "prepare" is refused: this node stays the primary
         String message = "switchover of " + id + " aborted: " + why + "; the domain runs on this node, still "
                 + "protected";
         // never given to the domain here: it may have read some of them before its final pause; the senders

@@ -1,15 +1,21 @@
 package io.romulus.engine.internal;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import io.romulus.api.disk.DiskReplicator;
 import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.Alarm;
+import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.Hypervisor;
@@ -17,6 +23,7 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
 import io.romulus.api.transport.CheckpointException;
+import io.romulus.api.transport.CheckpointTransport;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
@@ -85,6 +92,14 @@ final class ReplicaIntake {
         }
         PrimaryProtection here = roles.primaries.get(id);
         if (here != null && !hello.nodeId().equals(nodeId)) {
+            // before its status, which waits for the domain that a switchover under way holds until its end
+            CompletableFuture<Boolean> handing = here.handingOverTo(hello.nodeId());
+            if (handing != null) {
+                // a switchover's backup opened its stream back at "prepare": it attaches once this node stopped its
+                // copy and keeps its replica as that node's backup, and not while this node is the primary
+                awaitHandOver(id, hello.nodeId(), handing);
+                return accept(hello, handOver);
+            }
             ProtectionState st = here.status().state();
             if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
                 if (here.takenOver()) {
@@ -128,12 +143,12 @@ final class ReplicaIntake {
             ReplicaSink sink = range.isEmpty() ? null : existing.resumeStream(hello.nodeId(), lineage,
                     range.get()[0], range.get()[1], disks, bindingOptions, returnAddress);
             if (sink != null) {
-                failovers.watch(id, hello.nodeId());
-                if (existing.takeAwaitingNewPrimary()) {
-                    // a switchover's new primary opens this stream while it is still activating the domain: its
-                    // heartbeats start once it runs, so its silence until then convicts nothing
-                    failovers.grace(id, settings.get().handoverGraceMs(), "is taking the domain over (switchover)");
+                if (!existing.awaitsNewPrimary()) {
+                    failovers.watch(id, hello.nodeId());
                 }
+                // else a switchover's new primary opened this stream at "prepare", before it had "go": it is watched
+                // from its first committed checkpoint on (sent only once it runs the domain), so that this node never
+                // convicts a node that did not take the domain over, for a "go" lost on the way (I5)
                 long from = existing.committedEpoch();
                 return new Accepted(sink, new HelloReply(nodeId, from, from));
             }
@@ -197,9 +212,39 @@ final class ReplicaIntake {
     }
 
     private BackupReplica newReplica(DomainId id) {
-        return new BackupReplica(id, this::drop, () -> failovers.heard(id), () -> plannedStop(id),
+        return new BackupReplica(id, this::drop, () -> committed(id), () -> plannedStop(id),
                 () -> announceAgain(id), why -> alarms.raise(Alarm.Kind.FAILED, id, why),
-                epoch -> failovers.handedOver(id, epoch), helpers::attachOutput, stagingSegmentBytes);
+                epoch -> failovers.handedOver(id, epoch), helpers::attachOutput, this::openStreamBack,
+                stagingSegmentBytes);
+    }
+
+    /**
+     * Opens the stream back from this node to the primary of {@code b}, which a switchover prepared at checkpoint
+     * {@code epoch} makes this node's backup, with the HELLO the protection's first attempt will send (resuming the
+     * replica the old primary keeps of {@code epoch}); returns null where that HELLO cannot be told ahead (disks, no
+     * transport, an address that does not resolve).
+     */
+    private PreOpenedStream openStreamBack(BackupReplica b, long epoch) {
+        CheckpointTransport t = helpers.transport();
+        ReplicaSpec spec = b.specWithoutDisks();
+        String lineage = b.lineage();
+        String back = b.returnAddress();
+        if (t == null || spec == null || lineage == null || back == null) {
+            return null;
+        }
+        InetSocketAddress peer;
+        try {
+            peer = ProtectRequest.parsePeer(back);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        InetSocketAddress target = new InetSocketAddress(peer.getHostString(), peer.getPort());
+        if (target.isUnresolved()) {
+            return null;
+        }
+        Hello hello = BackupLink.hello(settings.get().nodeId(), b.id(), spec.memoryBytes(), spec.pageSize(),
+                b.options(), List.of(), lineage, new long[] {epoch, epoch}, target, t);
+        return PreOpenedStream.open(t, target, hello, b.id());
     }
 
     /**
@@ -235,6 +280,41 @@ final class ReplicaIntake {
         BackupReplica old = roles.replicas.put(id, b);
         if (old != null) {
             old.close();
+        }
+    }
+
+    /**
+     * The replica of {@code id} committed a checkpoint: its primary is alive. A switchover's new primary is watched
+     * from its first one on.
+     */
+    private void committed(DomainId id) {
+        BackupReplica b = roles.replicas.get(id);
+        if (b != null && b.takeAwaitingNewPrimary()) {
+            failovers.watch(id, b.primaryNode);
+        }
+        failovers.heard(id);
+    }
+
+    /**
+     * Waits until the switchover of {@code id} to {@code node}, under way on this node, either kept this node's
+     * replica as that node's backup (returns) or aborted (throws: the stream is refused, and closed on both sides).
+     * Holds the HELLO's answer meanwhile, at most as long as the switchover may take.
+     */
+    private void awaitHandOver(DomainId id, String node, CompletableFuture<Boolean> handing)
+            throws CheckpointException {
+        long waitMs = 3 * PrimaryProtection.switchoverTimeoutMs(settings.get());
+        boolean kept;
+        try {
+            kept = handing.get(waitMs, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CheckpointException("interrupted while the switchover of " + id + " to " + node + " went on");
+        } catch (ExecutionException | TimeoutException e) {
+            kept = false;
+        }
+        if (!kept) {
+            throw new CheckpointException("the switchover of " + id + " to " + node + " did not happen: this node "
+                    + "runs the domain on as its primary");
         }
     }
 

@@ -1,6 +1,10 @@
 package io.romulus.engine.internal;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestInterface;
@@ -13,41 +17,83 @@ import org.slf4j.LoggerFactory;
 /**
  * A backup replica's preparation for a planned switchover (ARCHITECTURE.md section 6): at "prepare" the binding
  * prepares the activation at the committed checkpoint ({@link Replica#prepareActivation}: its standby loads the device
- * state and the guest's addresses move here) and the output buffers of the interfaces it will run with start being
- * attached ({@link PreparedOutputs}), without waiting for them; "go" takes the buffers, a later checkpoint or an abort
- * takes it all back. Not thread-safe: its {@link BackupReplica} calls it under its lock.
+ * state and the guest's addresses move here) on a thread of its own, so that the backup answers "ready" at once and
+ * the load runs beside the old primary's stop; "go" waits for it ({@link #awaitLoad}). The output buffers of the
+ * interfaces the binding names for the activation start being attached ({@link PreparedOutputs}) at once where it
+ * names them ahead, else once it prepared, without waiting for them.
+ * "go" takes the buffers, a later checkpoint or an abort takes it all back. A preparation that fails leaves the
+ * replica to be activated from scratch, as a failover does.
+ *
+ * <p>Not thread-safe: its {@link BackupReplica} calls it under its lock ({@code lock}, given here), which the thread
+ * that prepares takes too, so that no checkpoint is applied, and nothing activated, while the binding prepares.
  */
 final class SwitchoverPreparation {
 
     private static final Logger LOG = LoggerFactory.getLogger(SwitchoverPreparation.class);
+    /** How long "go" waits for a preparation in progress before it activates anyway (the binding's own limits are shorter). */
+    private static final long LOAD_WAIT_MS = 60_000;
 
     private final DomainId id;
+    private final Object lock;
     private final PreparedOutputs.Attacher attacher;
     /** The checkpoint the binding prepared the activation at, or -1. */
     private long prepared = -1;
     /** The output buffers attached at that "prepare", or null. */
     private PreparedOutputs outputs;
+    /** The stream back to the old primary, opened at "prepare", or null. */
+    private PreOpenedStream streamBack;
+    /** The preparation under way (completed once it is done, whatever its outcome), or null. */
+    private CompletableFuture<Void> loading;
 
-    SwitchoverPreparation(DomainId id, PreparedOutputs.Attacher attacher) {
+    /** @param lock the lock its replica calls it under */
+    SwitchoverPreparation(DomainId id, Object lock, PreparedOutputs.Attacher attacher) {
         this.id = id;
+        this.lock = lock;
         this.attacher = attacher;
     }
 
     /**
-     * Has the binding of {@code committed} prepare the activation at {@code epoch}, and starts attaching the output
-     * buffers of the interfaces it names. Returns whether it prepared; a binding that fails to prepare (logged)
-     * activates from scratch at "go".
+     * Starts having the binding of {@code committed} prepare the activation at {@code epoch}, on a thread of its own,
+     * and returns at once; once it prepared, {@code onPrepared} runs (under the lock) and the output buffers of the
+     * interfaces it names start being attached. A binding that fails to prepare (logged) activates from scratch at
+     * "go".
      */
-    boolean prepare(Replica committed, long epoch) {
+    void prepare(Replica committed, long epoch, Runnable onPrepared) {
+        // a binding that names the interfaces ahead of the preparation has their buffers attached beside it
+        attachOutputs(committed);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        loading = done;
+        Thread t = new Thread(() -> {
+            try {
+                synchronized (lock) {
+                    if (loading == done) {
+                        loading = null;
+                        if (prepareNow(committed, epoch)) {
+                            onPrepared.run();
+                        } else {
+                            // activated from scratch, it may run with other interfaces: they are attached then
+                            dropOutputs("the switchover's preparation did not happen");
+                        }
+                    }
+                }
+            } finally {
+                done.complete(null);
+            }
+        }, "romulus-switchover-prepare-" + id);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private boolean prepareNow(Replica committed, long epoch) {
+        long start = System.nanoTime();
         try {
             if (!committed.prepareActivation(List.of())) {
                 return false;
             }
             prepared = epoch;
-            List<GuestInterface> nics = committed.preparedInterfaces();
-            if (outputs == null && !nics.isEmpty()) {
-                outputs = PreparedOutputs.attach(id, nics, attacher);
-            }
+            attachOutputs(committed);
+            LOG.debug("{}: the switchover's activation at checkpoint {} prepared in {} ms", id, epoch,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             return true;
         } catch (HypervisorException | RuntimeException e) {
             LOG.warn("{}: preparing the switchover's activation at checkpoint {} failed ({}); \"go\" activates it "
@@ -56,12 +102,46 @@ final class SwitchoverPreparation {
         }
     }
 
+    /** Starts attaching the output buffers of the interfaces the binding names for the activation, unless it did. */
+    private void attachOutputs(Replica committed) {
+        List<GuestInterface> nics = committed.preparedInterfaces();
+        if (outputs == null && !nics.isEmpty()) {
+            outputs = PreparedOutputs.attach(id, nics, attacher);
+        }
+    }
+
+    /** The preparation under way, or null; "go" waits for it ({@link #awaitLoad}) without holding the lock. */
+    CompletableFuture<Void> loading() {
+        return loading;
+    }
+
+    /** Waits for {@code load} ({@link #loading()}, null: none) to end; returns how long it waited (ms). */
+    static long awaitLoad(CompletableFuture<Void> load) throws InterruptedException {
+        if (load == null || load.isDone()) {
+            return 0;
+        }
+        long start = System.nanoTime();
+        try {
+            load.get(LOAD_WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            // it never fails; one that does not end keeps the lock, which the activation waits for
+        }
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    /** A preparation that has not started yet does not (the replica is activated, dropped, or goes on). */
+    void cancel() {
+        loading = null;
+    }
+
     /**
      * A checkpoint is about to be applied to {@code committed} (null: none yet): a switchover prepared at an earlier
      * one did not happen, and the binding takes its preparation back ({@link Replica#unprepare}).
      */
     void drop(Replica committed) {
+        cancel();
         dropOutputs("the switchover did not happen");
+        dropStreamBack("the switchover did not happen");
         if (prepared < 0 || committed == null) {
             return;
         }
@@ -80,6 +160,27 @@ final class SwitchoverPreparation {
         PreparedOutputs p = takeOutputs();
         if (p != null) {
             p.close(why);
+        }
+    }
+
+    /** The stream back to the old primary that "prepare" opened ({@code stream}, or null). */
+    void streamBack(PreOpenedStream stream) {
+        dropStreamBack("a later \"prepare\" opened another");
+        streamBack = stream;
+    }
+
+    /** The stream back "prepare" opened, or null, for the protection of the domain taken over to own. */
+    PreOpenedStream takeStreamBack() {
+        PreOpenedStream p = streamBack;
+        streamBack = null;
+        return p;
+    }
+
+    /** Closes the stream back "prepare" opened, if any (the old primary keeps or drops its replica as before). */
+    void dropStreamBack(String why) {
+        PreOpenedStream p = takeStreamBack();
+        if (p != null) {
+            p.discard(why);
         }
     }
 

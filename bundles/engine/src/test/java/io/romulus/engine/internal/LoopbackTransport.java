@@ -66,6 +66,10 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile boolean dropAcks;
     /** The backup's answers to a switchover's "prepare" are lost on the way back. */
     volatile boolean dropHandOverAnswers;
+    /** Runs as this node starts a connection, before the peer's engine answers it. */
+    volatile Runnable connecting = () -> { };
+    /** Runs once the peer's engine accepted a connection from this node. */
+    volatile Runnable accepted = () -> { };
     /** Streams from this node that it aborted (ended with an ERROR). */
     final AtomicInteger aborted = new AtomicInteger();
     /** This node does not say where its stream listens (no {@code romulus.return} in its HELLOs). */
@@ -99,15 +103,17 @@ final class LoopbackTransport implements CheckpointTransport {
         if (a == null) {
             throw new CheckpointException("no replication engine is running on the peer");
         }
-        ReplicaAcceptor.Accepted accepted;
+        connecting.run();
+        ReplicaAcceptor.Accepted answer;
         try {
-            accepted = a.accept(hello);
+            answer = a.accept(hello);
         } catch (CheckpointException e) {
             turnedAway.incrementAndGet();
             throw e;
         }
+        accepted.run();
         connects.incrementAndGet();
-        Link link = new Link(accepted.sink(), accepted.reply(), listener, hello.pageSize(), hello.domain());
+        Link link = new Link(answer.sink(), answer.reply(), listener, hello.pageSize(), hello.domain());
         current = link;
         link.start();
         return link;

@@ -42,6 +42,12 @@ final class Oracle {
     volatile boolean prepareActivations = true;
     /** How long the backup's replicas take to activate for a switchover. */
     volatile long activationDelayMs;
+    /** How long the primary's domain takes to stop for a switchover (kept as a replica). */
+    volatile long stopDelayMs;
+    /** While set and closed, a backup's replica preparing a switchover's activation waits for it (up to 30 s). */
+    volatile java.util.concurrent.CountDownLatch prepareGate;
+    /** The backup's replicas fail to prepare a switchover's activation (once they passed {@link #prepareGate}). */
+    volatile boolean failPreparation;
     /** The backup's replicas fail to activate for a switchover. */
     volatile boolean failActivation;
     /** Announcements of the primary's domains. */
@@ -163,6 +169,13 @@ final class Oracle {
 
         @Override
         public Replica stopAsReplica(ReplicaSpec spec, long epoch) throws HypervisorException {
+            if (stopDelayMs > 0) {
+                try {
+                    Thread.sleep(stopDelayMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             Replica r = sim.stopAsReplica(spec, epoch);
             Oracle o = reverse;
             return o == null ? r : o.new Checking((SimReplica) r);
@@ -196,6 +209,17 @@ final class Oracle {
         public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
                 throws HypervisorException {
             preparations.add("prepare " + sim.committedEpoch());
+            java.util.concurrent.CountDownLatch gate = prepareGate;
+            if (gate != null) {
+                try {
+                    gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (failPreparation) {
+                throw new HypervisorException("loading the device state into the standby failed (test)");
+            }
             return prepareActivations && sim.prepareActivation(disks);
         }
 

@@ -14,9 +14,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -90,6 +93,8 @@ class SwitchoverTest {
 
     /** B's output buffers: what was attached and closed there, and whether the domain ran there at each attach. */
     private final RecordingOutputs outputsB = new RecordingOutputs(simB);
+    /** A's output buffers, likewise. */
+    private final RecordingOutputs outputsA = new RecordingOutputs(simA);
 
     private void nodes() {
         forward.reverse = backward;
@@ -97,6 +102,8 @@ class SwitchoverTest {
         b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
         b.removeOutputBufferProvider(simB);
         b.addOutputBufferProvider(outputsB, 0);
+        a.removeOutputBufferProvider(simA);
+        a.addOutputBufferProvider(outputsA, 0);
     }
 
     /**
@@ -108,6 +115,8 @@ class SwitchoverTest {
         final SimHypervisor sim;
         final List<String> events = new CopyOnWriteArrayList<>();
         final AtomicLong open = new AtomicLong();
+        /** While set and closed, closing a buffer waits for it (up to 30 s). */
+        volatile CountDownLatch closeGate;
 
         RecordingOutputs(SimHypervisor sim) {
             this.sim = sim;
@@ -174,6 +183,14 @@ class SwitchoverTest {
 
                 @Override
                 public synchronized void close() {
+                    CountDownLatch gate = closeGate;
+                    if (gate != null) {
+                        try {
+                            gate.await(30, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
                     if (!closed) {
                         closed = true;
                         events.add("close " + nic.hostDevice());
@@ -640,6 +657,135 @@ class SwitchoverTest {
     }
 
     @Test
+    void theStreamBackOpensAtPrepareAndAttachesOnlyOnceTheOldPrimaryStoppedItsCopy() throws Exception {
+        nodes();
+        protectOnA(20);
+        AtomicBoolean openedWhileARan = new AtomicBoolean();
+        AtomicBoolean attachedWhileARan = new AtomicBoolean(
+                true);
+        forward.stopDelayMs = 200; // A's copy takes a while to stop after "ready"
+        linkB.connecting = () -> openedWhileARan.set(simA.domain("demo") != null);
+        linkB.accepted = () -> attachedWhileARan.set(simA.domain("demo") != null);
+        CountDownLatch closing = new CountDownLatch(1);
+        outputsA.closeGate = closing; // after "go", A's closing of its (empty) output buffers takes a while
+
+        CompletableFuture<String> answer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            // the stream back is up while A still ends its part of the hand-over: it does not wait for that
+            await().atMost(Duration.ofSeconds(10)).until(() -> linkB.connects.get() == 1);
+        } finally {
+            closing.countDown();
+        }
+        String done = answer.get(30, TimeUnit.SECONDS);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        // B opened its stream back at "prepare", while A still had its (paused) copy; A answered it only once it had
+        // stopped that copy and kept it as B's replica, and B's protection took that stream: one connection, resumed
+        assertTrue(openedWhileARan.get(), "B opened the stream back at \"prepare\"");
+        assertFalse(attachedWhileARan.get(), "A answered it only once its copy had stopped (I5)");
+        assertEquals(1, linkB.connects.get());
+        assertEquals(0, linkB.turnedAway.get());
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void anAbortRefusesTheStreamBackOpenedAtPrepareAndAStaysThePrimary() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.dropHandOverAnswers = true; // B prepares and opens its stream back, but its "ready" is lost
+
+        Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        assertTrue(e.getMessage().contains("did not answer the hand-over"), e.getMessage());
+        linkA.dropHandOverAnswers = false;
+        // A held the stream back B opened at "prepare" and refused it when the switchover aborted: nothing of B
+        // attached to A, which never became a backup
+        await().atMost(Duration.ofSeconds(10)).until(() -> linkB.turnedAway.get() == 1);
+        assertEquals(0, linkB.connects.get());
+        assertNull(row(a, Role.BACKUP));
+        assertStillProtectedOnA(from);
+    }
+
+    @Test
+    void theBackupAnswersReadyBeforeItsBindingPreparedAndGoWaitsForThePreparation() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        CountDownLatch gate = new CountDownLatch(1);
+        forward.prepareGate = gate; // B's binding prepares the activation only once the test lets it
+
+        CompletableFuture<String> done = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            // B answered "ready" while its binding was still preparing: A stopped its copy and sent "go"
+            String answer = done.get(30, TimeUnit.SECONDS);
+            assertNull(simA.domain("demo"), "A stopped its copy on \"ready\"");
+            assertNull(simB.domain("demo"), "\"go\" waits for B's preparation: the domain does not run yet");
+            Matcher m = AT.matcher(answer);
+            assertTrue(m.find(), answer);
+            long n = Long.parseLong(m.group(1));
+            gate.countDown();
+            await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        } finally {
+            gate.countDown();
+        }
+        assertEquals(1, forward.preparations.size(), "prepared once, never taken back: " + forward.preparations);
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+        Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
+    void aPreparationThatFailsAfterReadyLeavesGoToActivateTheDomainFromScratch() throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        CountDownLatch gate = new CountDownLatch(1);
+        forward.prepareGate = gate;
+        forward.failPreparation = true; // B's standby fails to load the device state, after B answered "ready"
+
+        CompletableFuture<String> done = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long n;
+        try {
+            String answer = done.get(30, TimeUnit.SECONDS);
+            Matcher m = AT.matcher(answer);
+            assertTrue(m.find(), answer);
+            n = Long.parseLong(m.group(1));
+        } finally {
+            gate.countDown();
+        }
+        // A had stopped for good: "go" activates B's replica the way a failover does, and protection goes back to A
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertNull(simA.domain("demo"));
+        assertNotNull(simB.domain("demo"));
+        assertEquals(List.of(), outputsB.events.stream().filter(e -> e.endsWith("before activation")).toList(),
+                "nothing was prepared, so no output buffer was attached ahead");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+        Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
     void theNewPrimarysFirstCheckpointDoesNotWaitForItsAnnouncement() throws Exception {
         nodes();
         protectOnA(20);
@@ -728,11 +874,15 @@ class SwitchoverTest {
         Matcher m = AT.matcher(done);
         assertTrue(m.find(), done);
         long n = Long.parseLong(m.group(1));
-        // A accepts B's stream, opened beside the activation, and watches B, which is silent: A's detector suspects it
-        await().atMost(Duration.ofSeconds(10)).until(() -> detectorA.watches("node-b"));
+        // A accepts B's stream, opened at "prepare", but does not watch B, which is silent, until B committed a
+        // checkpoint, which it sends only once it runs the domain: no suspicion of A's detector can convict B
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(a, Role.BACKUP) != null
+                && row(a, Role.BACKUP).detail().contains("stream resumed"));
+        assertFalse(detectorA.watches("node-b"), "A watches B only once B committed a checkpoint");
         detectorA.suspect("node-b");
 
         await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertTrue(detectorA.watches("node-b"), "A watches B once B committed a checkpoint");
         assertNull(simA.domain("demo"), "A did not run the domain while B took it over (I5)");
         assertNotNull(simB.domain("demo"));
         assertEquals(0, backward.replicas.get(), "no full copy back");

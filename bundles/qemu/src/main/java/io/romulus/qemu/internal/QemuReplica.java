@@ -318,8 +318,9 @@ final class QemuReplica implements Replica {
     }
 
     /**
-     * The prepared standby's NICs (its taps, which the activated guest keeps), so that the engine holds their output
-     * from "prepare" on; empty when nothing is prepared at the committed checkpoint.
+     * The standby's NICs (its taps, which the activated guest keeps, and which a guest started cold gets under the
+     * same names), so that the engine holds their output from "prepare" on, beside the preparation; empty without a
+     * standby that is up.
      */
     @Override
     public List<GuestInterface> preparedInterfaces() {
@@ -327,9 +328,9 @@ final class QemuReplica implements Replica {
         try {
             Standby s;
             synchronized (standbyLock) {
-                s = standby;
+                s = standbyEnded || standbyStarting ? null : standby;
             }
-            if (prepared < 0 || prepared != committed || s == null || !s.alive()) {
+            if (ram == null || s == null || !s.alive()) {
                 return List.of();
             }
             return s.process().guestInterfaces(vm, owner.netns());

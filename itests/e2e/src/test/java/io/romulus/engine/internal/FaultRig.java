@@ -189,8 +189,8 @@ final class FaultRig implements AutoCloseable {
     NewConnections newConnections(long at, int seconds) {
         long end = at + TimeUnit.SECONDS.toNanos(seconds + 1);
         await().atMost(Duration.ofSeconds(seconds + 30)).pollInterval(Duration.ofMillis(50))
-                .until(() -> System.nanoTime() > end && connects.stream().anyMatch(c -> c[0] > end - TimeUnit.SECONDS
-                        .toNanos(1) && c[2] >= 0 || c[0] > end));
+                .until(() -> System.nanoTime() > end && connects.stream().anyMatch(c -> (c[0] > end - TimeUnit.SECONDS
+                        .toNanos(1) && c[2] >= 0) || c[0] > end));
         long from = at - TimeUnit.SECONDS.toNanos(1);
         long to = at + TimeUnit.SECONDS.toNanos(seconds);
         long[] answered = connects.stream().filter(c -> c[2] >= 0).mapToLong(c -> c[2]).filter(t -> t >= from)
