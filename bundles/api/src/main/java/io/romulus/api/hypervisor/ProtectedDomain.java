@@ -133,10 +133,11 @@ public interface ProtectedDomain extends AutoCloseable {
     }
 
     /**
-     * Ends what {@link #keepInbound()} started and returns the frames kept, in the order they came: the old primary
-     * of a switchover takes them once its backup is ready (the guest's addresses have moved there, nothing more
-     * arrives here) and carries them to the new primary in the hand-over; an aborted switchover drops them (the
-     * guest resumes here, and the senders retransmit as after any loss). Empty when nothing was kept, and by default.
+     * Ends what {@link #keepInbound()} started and returns the frames kept, in the order they came (per NIC): the
+     * old primary of a switchover takes them once its copy stopped for good ({@link #stopAsReplica} keeps them; its
+     * interfaces, and so what reaches them, went with it) and carries them to the new primary in the hand-over; an
+     * aborted switchover drops them (the guest resumes here, and the senders retransmit as after any loss). Empty when
+     * nothing was kept, and by default.
      *
      * @since 1.11
      */

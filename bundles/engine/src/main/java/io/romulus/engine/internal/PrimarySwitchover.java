@@ -199,15 +199,15 @@ final class PrimarySwitchover {
             abort(req, d, "the link to the backup dropped: " + e.getMessage());
             throw e;
         }
-        // the point of no return: this copy stops for good before "go" leaves (I5). What reached it since its final
-        // pause, which it never read, goes with "go": the backup moved the domain's addresses at "prepare", so nothing
-        // more comes here
+        // the point of no return: this copy stops for good before "go" leaves (I5)
         long ready = System.nanoTime();
-        List<InboundFrame> inbound = d.takeInbound();
         Replica kept = stop(epoch);
         if (kept == null && domain.present()) {
             return abort(req, d, "this node could not stop its copy of the domain");
         }
+        // what reached it since its final pause, which it never read, goes with "go": taken once it stopped (its
+        // interfaces went with it), since the backup may still be moving the domain's addresses beside this stop
+        List<InboundFrame> inbound = d.takeInbound();
         guard.releaseLease();
         List<BackupReplica.ReplicaDisk> keptDisks = handOverDisks(epoch, kept != null);
         if (keptDisks == null && kept != null) {

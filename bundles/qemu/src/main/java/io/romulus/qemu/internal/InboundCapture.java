@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -24,11 +23,12 @@ import org.slf4j.LoggerFactory;
 /**
  * What reaches a guest's NICs while its QEMU is paused for good (a planned switchover's final pause, until the backup
  * moved the guest's MAC addresses to its host): a paused QEMU reads nothing from its taps, and what waits there is lost
- * when it ends. {@link #start} opens a packet socket on each tap that keeps only the frames the host sends into the tap,
- * towards the guest (a classic BPF filter on {@code pkttype == PACKET_OUTGOING}, attached before the socket is bound,
- * so nothing else is ever queued); they wait in the socket's buffer, nothing reads them meanwhile. {@link #take} reads
- * them, in the order they came (by their kernel timestamps, across NICs), at most {@link #MAX_FRAMES} frames and
- * {@link #MAX_BYTES} bytes (the rest is dropped and counted in the log), and closes the sockets in the background.
+ * when it ends. {@link #start} opens a packet socket on each tap that keeps only the frames the host sends into the
+ * tap, towards the guest (a classic BPF filter on {@code pkttype == PACKET_OUTGOING}, attached before the socket is
+ * bound, so nothing else is ever queued); they wait in the socket's buffer, nothing reads them meanwhile, and stay
+ * there when the tap goes with its QEMU. {@link #take} reads them, each NIC's in the order they came, NIC after NIC, at
+ * most {@link #MAX_FRAMES} frames and {@link #MAX_BYTES} bytes (the rest is dropped and counted in the log), and closes
+ * the sockets in the background.
  * The guest's own address as a sender (the new host's announcement of it, flooded back here) is not kept.
  *
  * <p>What the host's own stack sent (a client in a namespace of this host, behind a veth) may come with its checksum
@@ -52,14 +52,13 @@ final class InboundCapture {
     private static final int SO_RCVBUF = 8;
     private static final int SO_ATTACH_FILTER = 26;
     private static final int SO_RCVBUFFORCE = 33;
-    private static final int SO_TIMESTAMPNS = 35;
     private static final int PACKET_STATISTICS = 6;
     private static final int PACKET_VNET_HDR = 15;
     /** {@code struct virtio_net_hdr}, before each frame read: flags, GSO type, lengths, where a checksum goes. */
     static final int VNET_HDR = 10;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-    private static final long SIOCGSTAMPNS = 0x8907;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int ENETDOWN = 100;
     private static final int PACKET_OUTGOING = 4;
     /** The kernel's buffer of each socket: room for far more than {@link #MAX_FRAMES} frames with their overhead. */
     private static final int SOCKET_BUFFER = 4 << 20;
@@ -122,7 +121,6 @@ final class InboundCapture {
             } catch (IOException e) {
                 PacketSockets.set(libc, fd, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER, "SO_RCVBUF", tap);
             }
-            PacketSockets.set(libc, fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS", tap);
             PacketSockets.set(libc, fd, PacketSockets.SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", tap);
         });
     }
@@ -145,25 +143,29 @@ final class InboundCapture {
         }
     }
 
-    /** One kept frame, with when it came. */
-    private record Stamped(long nanos, InboundFrame frame) {
-    }
-
     /**
      * The frames kept since {@link #start}, in the order they came, within the bounds; the sockets close (in the
      * background). Call it once.
      */
     List<InboundFrame> take() {
-        List<Stamped> kept = new ArrayList<>();
+        List<InboundFrame> kept = new ArrayList<>();
         long bytes = 0;
         int dropped = 0;
         int own = 0;
         int segmented = 0;
-        try (Memory buffer = new Memory(FRAME_BUFFER); Memory stamp = new Memory(16)) {
+        try (Memory buffer = new Memory(FRAME_BUFFER)) {
             for (int nic = 0; nic < sockets.size(); nic++) {
                 int fd = sockets.get(nic);
-                long n;
-                while ((n = libc.recv(fd, buffer, FRAME_BUFFER, MSG_DONTWAIT)) > VNET_HDR) {
+                boolean tapGone = false;
+                while (true) {
+                    long n = libc.recv(fd, buffer, FRAME_BUFFER, MSG_DONTWAIT);
+                    if (n < 0 && !tapGone && LibcLoader.lastError() == ENETDOWN) {
+                        tapGone = true; // the tap went with its QEMU: said once, then what the socket kept is read
+                        continue;
+                    }
+                    if (n <= VNET_HDR) {
+                        break;
+                    }
                     byte[] frame = frame(buffer.getByteArray(0, (int) n));
                     if (frame == null) {
                         segmented++;
@@ -172,9 +174,7 @@ final class InboundCapture {
                     } else if (kept.size() >= MAX_FRAMES || bytes + frame.length > MAX_BYTES) {
                         dropped++;
                     } else {
-                        long at = libc.ioctl(fd, SIOCGSTAMPNS, stamp) == 0
-                                ? stamp.getLong(0) * 1_000_000_000L + stamp.getLong(8) : Long.MAX_VALUE;
-                        kept.add(new Stamped(at, new InboundFrame(nic, frame)));
+                        kept.add(new InboundFrame(nic, frame));
                         bytes += frame.length;
                     }
                 }
@@ -183,7 +183,6 @@ final class InboundCapture {
         } finally {
             close();
         }
-        kept.sort(Comparator.comparingLong(Stamped::nanos)); // stable: a NIC's frames keep their order
         if (dropped > 0 || own > 0 || segmented > 0) {
             LOG.info("Kept {} frames ({} bytes) that reached the paused guest; {} more dropped (over {} frames or {} "
                     + "bytes), {} of its own address and {} segmentation-offload frames not kept", kept.size(), bytes,
@@ -191,7 +190,7 @@ final class InboundCapture {
         } else {
             LOG.debug("Kept {} frames ({} bytes) that reached the paused guest", kept.size(), bytes);
         }
-        return kept.stream().map(Stamped::frame).toList();
+        return kept;
     }
 
     /**

@@ -68,7 +68,10 @@ final class QemuDomain implements ProtectedDomain {
     private boolean handedOn;
     /** How the guest came to run when it was activated from a replica, else empty. */
     private volatile String activationDetail = "";
-    /** What reaches the guest while it is paused for a switchover's final checkpoint ({@link #keepInbound()}), or null. */
+    /**
+     * What reaches the guest from its switchover's final pause on ({@link #keepInbound()}), or null; kept past
+     * {@link #stopAsReplica} until {@link #takeInbound()}.
+     */
     private InboundCapture inbound;
     /** When the guest's first frame after its activation came; empty for a guest not activated from a replica. */
     private volatile CompletableFuture<OptionalLong> firstFrame = CompletableFuture.completedFuture(
@@ -396,7 +399,6 @@ final class QemuDomain implements ProtectedDomain {
         if (!paused) {
             throw new HypervisorException(id + " runs: it is kept as a replica only while paused");
         }
-        dropInbound();
         long start = System.nanoTime();
         // the final checkpoint's, where the guest has not run since: what the backup has, and no second save
         byte[] state = stateWhilePaused != null ? stateWhilePaused : captureDeviceState();

@@ -422,7 +422,8 @@ class TransportTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
         channel.prepareHandOver(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("1 ready"));
-        List<InboundFrame> frames = List.of(new InboundFrame(0, randomBytes(60)), new InboundFrame(1, randomBytes(1514)),
+        List<InboundFrame> frames = List.of(new InboundFrame(0, randomBytes(60)),
+                new InboundFrame(1, randomBytes(1514)),
                 new InboundFrame(0, randomBytes(98)));
 
         channel.handOver(1, frames);
