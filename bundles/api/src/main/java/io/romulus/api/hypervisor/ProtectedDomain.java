@@ -122,6 +122,43 @@ public interface ProtectedDomain extends AutoCloseable {
     }
 
     /**
+     * Planned switchover, just before the final checkpoint's pause: from now on the binding keeps the frames the host
+     * sends towards the guest (which the paused guest will never read), each with the NIC it came on, until
+     * {@link #takeInbound()}. Bounded: what does not fit is dropped and counted in the log. Must not throw: a binding
+     * that cannot keep them logs why and keeps none. The default keeps none.
+     *
+     * @since 1.11
+     */
+    default void keepInbound() {
+    }
+
+    /**
+     * Ends what {@link #keepInbound()} started and returns the frames kept, in the order they came (per NIC): the
+     * old primary of a switchover takes them once its copy stopped for good ({@link #stopAsReplica} keeps them; its
+     * interfaces, and so what reaches them, went with it) and carries them to the new primary in the hand-over; an
+     * aborted switchover drops them (the guest resumes here, and the senders retransmit as after any loss). Empty when
+     * nothing was kept, and by default.
+     *
+     * @since 1.11
+     */
+    default List<InboundFrame> takeInbound() {
+        return List.of();
+    }
+
+    /**
+     * Planned switchover, on the new primary: gives the guest {@code frames}, which reached the old primary's copy
+     * while it was paused for good, in order, each on its NIC, as if they had come from the network (they are input:
+     * what the guest answers is held by output commit as usual). Called right after the domain was activated, paused
+     * or running, on a thread of its own while the engine goes on with the activation (the domain's run does not wait
+     * for it). Returns how many were delivered; must not throw. The default drops them and returns 0.
+     *
+     * @since 1.11
+     */
+    default int deliverInbound(List<InboundFrame> frames) {
+        return 0;
+    }
+
+    /**
      * What the backup's binding needs to start this domain on failover, as the options of the stream's HELLO (they
      * become the {@link ReplicaSpec#options()} of the replica): for a binding that resolves what the protection was
      * asked for (a VM definition file, a name looked up elsewhere) into a machine, that machine. Empty: the options

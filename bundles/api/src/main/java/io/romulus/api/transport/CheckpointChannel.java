@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.InboundFrame;
 
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -91,5 +92,16 @@ public interface CheckpointChannel extends AutoCloseable {
      */
     default void handOver(long epoch) throws CheckpointException {
         throw new CheckpointException("this checkpoint transport cannot hand a domain over");
+    }
+
+    /**
+     * {@link #handOver(long)}, carrying {@code frames}, which reached this node's copy of the domain while it was
+     * paused for good, to the backup, which gives them to the domain it runs
+     * ({@link ReplicaSink#handOver(long, List)}). The default sends the hand-over without them.
+     *
+     * @since 1.6
+     */
+    default void handOver(long epoch, List<InboundFrame> frames) throws CheckpointException {
+        handOver(epoch);
     }
 }

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.InboundFrame;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -61,6 +62,18 @@ public interface ReplicaSink {
      * @since 1.5
      */
     default void handOver(long epoch) {
+    }
+
+    /**
+     * {@link #handOver(long)}, with the frames that reached the primary's copy while it was paused for good (planned
+     * switchover), in order, for the domain activated here
+     * ({@link io.romulus.api.hypervisor.ProtectedDomain#deliverInbound}).
+     * The transport calls this one; the default drops the frames and calls {@link #handOver(long)}.
+     *
+     * @since 1.6
+     */
+    default void handOver(long epoch, List<InboundFrame> frames) {
+        handOver(epoch);
     }
 
     /**

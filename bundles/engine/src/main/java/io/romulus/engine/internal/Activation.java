@@ -6,14 +6,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.engine.ProtectRequest;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.netbuf.OutputBufferException;
 import io.romulus.api.transport.CheckpointTransport;
@@ -31,6 +35,8 @@ import org.slf4j.LoggerFactory;
 final class Activation {
 
     private static final Logger LOG = LoggerFactory.getLogger(Activation.class);
+    /** How long the SWITCHOVER alarm waits for the count of the frames delivered from the old copy. */
+    private static final long RELAY_WAIT_MS = 1000;
 
     private final Engine engine;
     private final HelperRegistry helpers;
@@ -112,13 +118,16 @@ final class Activation {
             lease = switchoverLease(id);
             BackupReplica.Activated running = b.activate(true);
             timeline.mark(running.paused() ? "activated paused" : "activated running");
+            CompletableFuture<Integer> delivery = deliverRelayed(id, b, running.domain(), timeline);
             primaries.protectSwitchedOver(id, running, lease, b, peer, lineage, epoch, timeline, stream);
             String detail = running.domain().activationDetail();
+            int delivered = delivered(delivery);
             engine.alarms().raise(Alarm.Kind.SWITCHOVER, id, "switched over to this node at checkpoint " + epoch
                     + ": it runs here " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms after the "
                     + "hand-over" + (running.paused() ? ", protected back towards " + back + ", which resumes its "
                             + "replica" : ", unprotected until " + back + " has a full copy")
-                    + (detail.isEmpty() ? "" : " (" + detail + ")"));
+                    + (detail.isEmpty() ? "" : " (" + detail + ")")
+                    + (delivered == 0 ? "" : "; " + delivered + " frames that reached the old copy delivered"));
         } catch (Exception e) {
             if (lease != null) {
                 lease.close();
@@ -130,6 +139,48 @@ final class Activation {
             engine.alarms().raise(Alarm.Kind.FAILED, id, "the switchover of " + id + " to this node failed after its "
                     + "old primary stopped: " + e.getMessage() + "; the old primary keeps a replica of checkpoint "
                     + epoch + ": run romulus:failover " + id + " there");
+        }
+    }
+
+    /**
+     * Gives {@code domain}, just activated from {@code b} (paused, they wait in its NICs until it runs), the frames
+     * that reached the old primary's copy while it was paused for the switchover, on a thread of its own: the
+     * activation goes on meanwhile, and the domain's run waits for none of it. Completes with how many it took.
+     */
+    private static CompletableFuture<Integer> deliverRelayed(DomainId id, BackupReplica b, ProtectedDomain domain,
+            HandOverTimeline timeline) {
+        List<InboundFrame> frames = b.takeRelayedFrames();
+        CompletableFuture<Integer> delivered = new CompletableFuture<>();
+        if (frames.isEmpty()) {
+            delivered.complete(0);
+            return delivered;
+        }
+        Thread t = new Thread(() -> {
+            int n = 0;
+            try {
+                n = domain.deliverInbound(frames);
+            } catch (RuntimeException e) {
+                LOG.warn("{}: delivering the frames that reached the old primary's copy failed", id, e);
+            }
+            timeline.mark(n + " of " + frames.size() + " frames of the old copy delivered");
+            LOG.info("{}: {} of the {} frames that reached the old primary's paused copy delivered", id, n,
+                    frames.size());
+            delivered.complete(n);
+        }, "romulus-relay");
+        t.setDaemon(true);
+        t.start();
+        return delivered;
+    }
+
+    /** How many frames {@code delivery} gave the domain, for the alarm; waits a moment at most (0 if not done). */
+    private static int delivered(CompletableFuture<Integer> delivery) {
+        try {
+            return delivery.get(RELAY_WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 0;
+        } catch (ExecutionException | TimeoutException e) {
+            return 0;
         }
     }
 

@@ -20,6 +20,7 @@ import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
@@ -79,6 +80,9 @@ final class BackupReplica {
     final Consumer<String> onFailure;
     /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
     final LongConsumer onHandOver;
+    /** What the primary's copy was sent while paused for the switchover that handed the domain here. */
+    @GuardedBy("lock")
+    private List<InboundFrame> relayed = List.of();
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
     /** The engine's own CPU time per committed checkpoint, which the streams measure ({@link ReplicaStager}). */
     final CheckpointCpu cpu = new CheckpointCpu(CPU_HISTORY);
@@ -278,6 +282,7 @@ final class BackupReplica {
             String newDetail) {
         cutStream();
         current = sink;
+        relayed = List.of();
         primaryNode = primaryNodeId;
         show(newState, newDetail);
         return sink;
@@ -449,6 +454,27 @@ final class BackupReplica {
     @GuardedBy("lock")
     void dropPreparedOutputs(String why) {
         preparation.dropOutputs(why);
+    }
+
+    /**
+     * The frames that reached the primary's copy while it was paused for a switchover, which {@code stream} handed
+     * over with the domain: the domain activated from this replica is given them ({@link #takeRelayedFrames()}).
+     */
+    void relayed(ReplicaStager stream, List<InboundFrame> frames) {
+        synchronized (lock) {
+            if (current == stream && !activated) {
+                relayed = List.copyOf(frames);
+            }
+        }
+    }
+
+    /** The frames {@link #relayed} to the domain activated from this replica, once; none after the first call. */
+    List<InboundFrame> takeRelayedFrames() {
+        synchronized (lock) {
+            List<InboundFrame> frames = relayed;
+            relayed = List.of();
+            return frames;
+        }
     }
 
     /**

@@ -192,6 +192,7 @@ final class EpochLoop {
                 stayLocked = sw != null;
             } catch (HypervisorException | LinkLostException | RuntimeException | Error e) {
                 if (sw != null) {
+                    d.takeInbound(); // dropped: the domain resumes here, and what it was sent is retransmitted
                     sw.result.completeExceptionally(new IllegalStateException("switchover of " + id + " aborted: "
                             + "its final checkpoint failed: " + e));
                 }
@@ -292,6 +293,11 @@ final class EpochLoop {
             throws HypervisorException, LinkLostException {
         if (!stayPaused) {
             outputs.seal(epoch);
+        }
+        if (stayPaused) {
+            // a switchover's final pause: what reaches the domain from now on, which it will not read here, is kept
+            // for the new primary (sent with "go")
+            d.keepInbound();
         }
         d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
         long pauseStart = System.nanoTime();

@@ -12,6 +12,7 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
@@ -204,6 +205,9 @@ final class PrimarySwitchover {
         if (kept == null && domain.present()) {
             return abort(req, d, "this node could not stop its copy of the domain");
         }
+        // what reached it since its final pause, which it never read, goes with "go": taken once it stopped (its
+        // interfaces went with it), since the backup may still be moving the domain's addresses beside this stop
+        List<InboundFrame> inbound = d.takeInbound();
         guard.releaseLease();
         List<BackupReplica.ReplicaDisk> keptDisks = handOverDisks(epoch, kept != null);
         if (keptDisks == null && kept != null) {
@@ -221,7 +225,7 @@ final class PrimarySwitchover {
                 + ms(acked - checkpointed) + " ms later, the backup ready " + ms(ready - acked) + " ms later, this copy "
                 + "stopped " + ms(stopped - ready) + " ms later";
         try {
-            s.channel.handOver(epoch);
+            s.channel.handOver(epoch, inbound);
         } catch (CheckpointException e) {
             // this node stopped; the backup, which never got "go", activates its replica of N when its failure
             // detector convicts this node (or romulus:failover there): the domain runs again from the same state
@@ -243,7 +247,9 @@ final class PrimarySwitchover {
                 + "copy " + blackoutMs + " ms after the request and is its backup now"
                 + (kept == null ? "; the binding could not keep the memory image, so protection back copies the "
                         + "domain whole" : ", resuming from its replica without a full copy") + "; " + parts
-                + ", the hand-over sent " + ms(sent - stopped) + " ms later)";
+                + ", the hand-over sent " + ms(sent - stopped) + " ms later"
+                + (inbound.isEmpty() ? "" : " with " + inbound.size() + " frames that reached this copy while paused")
+                + ")";
         status.set(ProtectionState.STOPPED, "switched over to " + backupNode + " at checkpoint "
                 + epoch);
         LOG.info("SWITCHOVER: {}", done);
@@ -330,6 +336,13 @@ final class PrimarySwitchover {
         endHandingOver(false); // a stream back opened at "prepare" is refused: this node stays the primary
         String message = "switchover of " + id + " aborted: " + why + "; the domain runs on this node, still "
                 + "protected";
+        // never given to the domain here: it may have read some of them before its final pause; the senders
+        // retransmit what it missed, as after any loss
+        int dropped = d.takeInbound().size();
+        if (dropped > 0) {
+            LOG.info("{}: {} frames that reached the domain while it was paused for the switchover are dropped", id,
+                    dropped);
+        }
         if (prepared) {
             outputs.hold(); // before the domain runs again: its output waits for checkpoint N+1's ACK (I1)
         }

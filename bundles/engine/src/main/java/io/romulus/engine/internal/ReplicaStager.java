@@ -6,6 +6,7 @@ import java.util.List;
 import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.hypervisor.CommittedEpoch;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
@@ -250,6 +251,18 @@ final class ReplicaStager implements ReplicaSink {
         }
         owner.prepareSwitchover(this, epoch);
         preparedEpoch = epoch;
+    }
+
+    /**
+     * {@link #handOver(long)}, with the frames that reached the primary's copy while it was paused: the domain
+     * activated here is given them.
+     */
+    @Override
+    public void handOver(long epoch, List<InboundFrame> frames) {
+        if (preparedEpoch == epoch) {
+            owner.relayed(this, frames);
+        }
+        handOver(epoch);
     }
 
     /** The primary stopped its copy at {@code epoch}: the replica is activated, if the switchover was prepared. */

@@ -105,6 +105,21 @@ class ForwardingDomain implements ProtectedDomain {
     }
 
     @Override
+    public void keepInbound() {
+        d.keepInbound();
+    }
+
+    @Override
+    public List<io.romulus.api.hypervisor.InboundFrame> takeInbound() {
+        return d.takeInbound();
+    }
+
+    @Override
+    public int deliverInbound(List<io.romulus.api.hypervisor.InboundFrame> frames) {
+        return d.deliverInbound(frames);
+    }
+
+    @Override
     public void detach() {
         d.detach();
     }

@@ -15,6 +15,7 @@ import java.util.function.Predicate;
 import java.util.zip.CRC32C;
 
 import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -165,6 +166,8 @@ final class LoopbackTransport implements CheckpointTransport {
         private long raw;
         private volatile Throwable failure;
         private volatile boolean open = true;
+        /** The frames the hand-over ("go") carries. */
+        private volatile List<InboundFrame> goFrames = List.of();
         /** Bytes of the records the link took so far (as a socket's counter: what left the sender). */
         private final AtomicLong bytesOut = new AtomicLong();
 
@@ -214,7 +217,7 @@ final class LoopbackTransport implements CheckpointTransport {
                         }
                         case "go" -> {
                             open = false;
-                            sink.handOver(r.epoch());
+                            sink.handOver(r.epoch(), goFrames);
                             sink.closed(new CheckpointException("the primary handed the domain over"));
                             listener.closed(new CheckpointException("handed over"));
                             return;
@@ -342,6 +345,12 @@ final class LoopbackTransport implements CheckpointTransport {
 
         @Override
         public void handOver(long epoch) throws CheckpointException {
+            handOver(epoch, List.of());
+        }
+
+        @Override
+        public void handOver(long epoch, List<InboundFrame> frames) throws CheckpointException {
+            goFrames = List.copyOf(frames); // the queue's put and take order it before "go" is read
             handOverStep("go", epoch);
         }
 

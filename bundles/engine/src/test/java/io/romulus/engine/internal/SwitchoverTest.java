@@ -1,6 +1,7 @@
 package io.romulus.engine.internal;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -9,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -32,6 +35,7 @@ import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.Hypervisor;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
@@ -919,6 +923,106 @@ class SwitchoverTest {
         Exception e = assertThrows(IllegalStateException.class, () -> b.switchover(DEMO));
         assertTrue(e.getMessage().contains("run romulus:switchover on the primary node-a"), e.getMessage());
         linkA.refuse = false;
+    }
+
+    @Test
+    void theFramesThatReachedTheOldCopyWhilePausedArriveAtTheNewPrimaryInOrderOnceAndAnAbortDropsThem()
+            throws Exception {
+        forward.reverse = backward;
+        AtomicInteger keeps = new AtomicInteger();
+        AtomicInteger deliveredOnA = new AtomicInteger();
+        List<List<InboundFrame>> deliveredOnB = new CopyOnWriteArrayList<>();
+        // A's domain keeps what it is sent while asked to: three frames, numbered by the request
+        Hypervisor keeping = new ForwardingHypervisor(backward.backup(forward.primary(simA))) {
+            @Override
+            public ProtectedDomain open(DomainId id, Map<String, String> options) throws HypervisorException {
+                return new ForwardingDomain(super.open(id, options)) {
+                    private int keptFor;
+
+                    @Override
+                    public void keepInbound() {
+                        keptFor = keeps.incrementAndGet();
+                    }
+
+                    @Override
+                    public List<InboundFrame> takeInbound() {
+                        int k = keptFor;
+                        keptFor = 0;
+                        return k == 0 ? List.of() : framesOfSwitchover(k);
+                    }
+
+                    @Override
+                    public int deliverInbound(List<InboundFrame> frames) {
+                        deliveredOnA.addAndGet(frames.size());
+                        return frames.size();
+                    }
+                };
+            }
+        };
+        // B's activated domain records what it is given
+        Hypervisor delivering = new ForwardingHypervisor(forward.backup(simB)) {
+            @Override
+            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                return new ForwardingReplica(super.createReplica(spec)) {
+                    @Override
+                    public ProtectedDomain activatePaused(List<GuestDisk> attached) throws HypervisorException {
+                        return recording(super.activatePaused(attached));
+                    }
+
+                    @Override
+                    public ProtectedDomain activate(List<GuestDisk> attached) throws HypervisorException {
+                        return recording(super.activate(attached));
+                    }
+
+                    private ProtectedDomain recording(ProtectedDomain d) {
+                        return new ForwardingDomain(d) {
+                            @Override
+                            public int deliverInbound(List<InboundFrame> frames) {
+                                deliveredOnB.add(List.copyOf(frames));
+                                return frames.size();
+                            }
+                        };
+                    }
+                };
+            }
+        };
+        a = EngineForkTest.node("node-a", keeping, simA, linkA);
+        b = EngineForkTest.node("node-b", delivering, simB, linkB);
+        long from = protectOnA(20);
+
+        // aborted after A kept frames (B's "ready" is lost): they are dropped, given to no domain
+        linkA.dropHandOverAnswers = true;
+        assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+        linkA.dropHandOverAnswers = false;
+        assertEquals(1, keeps.get(), "A kept what reached its domain from its final pause on");
+        assertStillProtectedOnA(from);
+
+        String done = a.switchover(DEMO);
+
+        assertTrue(done.contains("with 3 frames that reached this copy while paused"), done);
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        long n = Long.parseLong(m.group(1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 5));
+        assertEquals(2, keeps.get());
+        assertEquals(1, deliveredOnB.size(), "given once, to the domain activated on B");
+        List<InboundFrame> got = deliveredOnB.get(0);
+        List<InboundFrame> sent = framesOfSwitchover(2);
+        assertEquals(sent.size(), got.size(), "the frames of the switchover that happened, not the aborted one's");
+        for (int i = 0; i < sent.size(); i++) {
+            assertEquals(sent.get(i).nic(), got.get(i).nic());
+            assertArrayEquals(sent.get(i).frame(), got.get(i).frame(), "frame " + i + ", in order");
+        }
+        assertEquals(0, deliveredOnA.get(), "the old copy is never given them");
+        assertTrue(raised(b, Alarm.Kind.SWITCHOVER, "3 frames that reached the old copy delivered"));
+        assertEquals(List.of(), forward.mismatches);
+    }
+
+    /** What A's domain keeps for its {@code k}th switchover: three frames, on NICs 0, 1 and 0. */
+    private static List<InboundFrame> framesOfSwitchover(int k) {
+        return List.of(new InboundFrame(0, ("switchover " + k + " frame 0").getBytes(StandardCharsets.UTF_8)),
+                new InboundFrame(1, ("switchover " + k + " frame 1").getBytes(StandardCharsets.UTF_8)),
+                new InboundFrame(0, ("switchover " + k + " frame 2").getBytes(StandardCharsets.UTF_8)));
     }
 
     /** The domain runs on A, protected by B again, and nothing left A unacknowledged (I1), B's replica intact (I2). */

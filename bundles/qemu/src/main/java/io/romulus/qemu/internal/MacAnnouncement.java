@@ -152,7 +152,7 @@ final class MacAnnouncement {
 
     /** Work done by a thread inside a network namespace. */
     @FunctionalInterface
-    private interface NamespaceWork {
+    interface NamespaceWork {
         void run(LibC libc) throws IOException;
     }
 
@@ -160,7 +160,7 @@ final class MacAnnouncement {
      * Runs {@code work} in a thread of its own that alone enters network namespace {@code netns} (empty: this node's
      * own); a failure is thrown here, saying {@code what} failed.
      */
-    private static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
+    static void inNamespace(String netns, String what, NamespaceWork work) throws IOException {
         AtomicReference<Exception> failure = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {

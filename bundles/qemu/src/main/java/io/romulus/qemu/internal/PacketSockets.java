@@ -31,15 +31,36 @@ final class PacketSockets {
      * {@code receive}, else only for sending (frames it sends get {@code protocol} as their type where they have none).
      */
     static int open(LibC libc, String device, int protocol, boolean receive) throws IOException {
+        return open(libc, device, protocol, receive ? Short.toUnsignedInt(network((short) protocol)) : 0, fd -> {
+        });
+    }
+
+    /** What is set on a packet socket before it is bound. */
+    @FunctionalInterface
+    interface Setup {
+        void set(int fd) throws IOException;
+    }
+
+    /**
+     * A packet socket that receives nothing until {@code setup} (a filter, options) was applied to it, then is bound to
+     * {@code device} for Ethernet type {@code protocol} (0: receiving nothing): no frame reaches it unfiltered.
+     */
+    static int openConfigured(LibC libc, String device, int protocol, Setup setup) throws IOException {
+        return open(libc, device, protocol, 0, setup);
+    }
+
+    private static int open(LibC libc, String device, int protocol, int socketProtocol, Setup setup)
+            throws IOException {
         int index = libc.if_nametoindex(device);
         if (index == 0) {
             throw new IOException("no interface " + device + ": " + Errno.text(LibcLoader.lastError()));
         }
-        int fd = libc.socket(AF_PACKET, SOCK_RAW, receive ? Short.toUnsignedInt(network((short) protocol)) : 0);
+        int fd = libc.socket(AF_PACKET, SOCK_RAW, socketProtocol);
         if (fd < 0) {
             throw new IOException("socket(AF_PACKET): " + Errno.text(LibcLoader.lastError()));
         }
         try (Memory addr = new Memory(SOCKADDR_LL_SIZE)) {
+            setup.set(fd);
             addr.clear();
             addr.setShort(0, (short) AF_PACKET);
             addr.setShort(2, network((short) protocol));

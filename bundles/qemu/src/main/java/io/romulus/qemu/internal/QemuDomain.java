@@ -17,6 +17,7 @@ import io.romulus.api.hypervisor.DomainInfo;
 import io.romulus.api.hypervisor.GuestDisk;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
@@ -24,6 +25,7 @@ import io.romulus.qemu.internal.dirty.CompareDirtyTracker;
 import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.dirty.RamMapping;
 import io.romulus.qemu.internal.dirty.UffdDirtyTracker;
+import io.romulus.qemu.internal.vm.VmNic;
 import io.romulus.support.qmp.QmpClient;
 
 import org.slf4j.Logger;
@@ -66,6 +68,11 @@ final class QemuDomain implements ProtectedDomain {
     private boolean handedOn;
     /** How the guest came to run when it was activated from a replica, else empty. */
     private volatile String activationDetail = "";
+    /**
+     * What reaches the guest from its switchover's final pause on ({@link #keepInbound()}), or null; kept past
+     * {@link #stopAsReplica} until {@link #takeInbound()}.
+     */
+    private InboundCapture inbound;
     /** When the guest's first frame after its activation came; empty for a guest not activated from a replica. */
     private volatile CompletableFuture<OptionalLong> firstFrame = CompletableFuture.completedFuture(
             OptionalLong.empty());
@@ -123,6 +130,53 @@ final class QemuDomain implements ProtectedDomain {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HypervisorException("announcing " + id + " again interrupted");
+        }
+    }
+
+    /** Switchover: from now on what the host sends into the guest's taps is kept ({@link InboundCapture}). */
+    @Override
+    public void keepInbound() {
+        dropInbound();
+        List<String> taps = guest.process().taps();
+        if (taps.isEmpty() || closed) {
+            return;
+        }
+        try {
+            inbound = InboundCapture.start(guest.settings().netns(), taps,
+                    guest.vm().nics().stream().map(VmNic::mac).toList());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: cannot keep what reaches its taps {} during the switchover ({}); what clients send until "
+                    + "the backup has its address is lost, and retransmitted", id, taps, e.getMessage());
+        }
+    }
+
+    @Override
+    public List<InboundFrame> takeInbound() {
+        InboundCapture c = inbound;
+        inbound = null;
+        return c == null ? List.of() : c.take();
+    }
+
+    private void dropInbound() {
+        InboundCapture c = inbound;
+        inbound = null;
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    /** Switchover, on the new primary: each frame goes into the guest through its NIC's tap. */
+    @Override
+    public int deliverInbound(List<InboundFrame> frames) {
+        if (frames.isEmpty()) {
+            return 0;
+        }
+        try {
+            return InboundCapture.deliver(guest.settings().netns(), guest.process().taps(), frames);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: the {} frames that reached its old copy could not be delivered: {}", id, frames.size(),
+                    e.getMessage());
+            return 0;
         }
     }
 
@@ -365,6 +419,7 @@ final class QemuDomain implements ProtectedDomain {
         if (handedOn) {
             throw new HypervisorException(id + " is no longer held by this handle (detached or handed over)");
         }
+        dropInbound();
         guest.process().close();
         close();
         owner.destroyIfKnown(id.name());
@@ -428,6 +483,7 @@ final class QemuDomain implements ProtectedDomain {
         if (closed) {
             return;
         }
+        dropInbound();
         stopDirtyLog();
         resumeIfPaused();
         closed = true;

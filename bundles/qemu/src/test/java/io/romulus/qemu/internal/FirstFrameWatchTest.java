@@ -1,10 +1,10 @@
 package io.romulus.qemu.internal;
 
+import static io.romulus.qemu.internal.TestNamespace.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.OptionalLong;
@@ -25,16 +25,12 @@ class FirstFrameWatchTest {
 
     @AfterEach
     void removeNamespace() throws Exception {
-        new ProcessBuilder("ip", "netns", "del", netns).redirectErrorStream(true).start().waitFor(10,
-                TimeUnit.SECONDS);
+        TestNamespace.delete(netns);
     }
 
     @Test
     void theFirstFrameIsTheGuestsOwnNotAnAnnouncementNorWhatTheHostSendsIt() throws Exception {
-        run("ip", "netns", "add", netns);
-        // no IPv6: its solicitations would be frames from the "guest" at moments the test does not choose
-        run("ip", "netns", "exec", netns, "bash", "-c", "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; "
-                + "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6");
+        TestNamespace.add(netns); // no IPv6: its solicitations would be frames from the "guest"
         run("ip", "-n", netns, "link", "add", "v0", "type", "veth", "peer", "name", "v1");
         run("ip", "-n", netns, "addr", "add", "10.77.0.2/24", "dev", "v0");
         run("ip", "-n", netns, "addr", "add", "10.77.1.1/24", "dev", "v1");
@@ -74,14 +70,5 @@ class FirstFrameWatchTest {
         assertFalse(FirstFrameWatch.isGuestFrame(MacAnnouncement.rarp("52:54:00:12:34:56")));
         assertTrue(FirstFrameWatch.isGuestFrame(hex.parseHex("ffffffffffff" + "525400123456" + "0806")));
         assertTrue(FirstFrameWatch.isGuestFrame(hex.parseHex("525400000001" + "525400123456" + "0800")));
-    }
-
-    private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed (this test needs root, iproute2 and bash): "
-                + out);
-        return out;
     }
 }

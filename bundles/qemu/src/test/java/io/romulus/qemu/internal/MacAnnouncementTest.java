@@ -1,5 +1,6 @@
 package io.romulus.qemu.internal;
 
+import static io.romulus.qemu.internal.TestNamespace.run;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -152,14 +152,5 @@ class MacAnnouncementTest {
             }
         }
         throw new AssertionError("no RX counters in: " + out);
-    }
-
-    private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed (this test needs root and iproute2): "
-                + out);
-        return out;
     }
 }

@@ -1,11 +1,13 @@
 package io.romulus.transport.mina.internal;
 
+import java.util.List;
 import java.util.zip.CRC32C;
 
 import org.apache.mina.core.session.IoSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.DomainTakenOverException;
 import io.romulus.api.transport.PlannedStopException;
@@ -287,10 +289,12 @@ final class BackupConnection extends Connection {
                 }
             }
             case Messages.HANDOVER_GO -> {
+                List<InboundFrame> frames = Messages.parseHandOverFrames(record.body());
                 state = State.DONE;
-                LOG.info("Primary {} handed {} over at checkpoint {}", remote(), domain, epoch);
+                LOG.info("Primary {} handed {} over at checkpoint {}{}", remote(), domain, epoch,
+                        frames.isEmpty() ? "" : " with " + frames.size() + " frames that reached its paused copy");
                 try {
-                    sink.handOver(epoch);
+                    sink.handOver(epoch, frames);
                 } catch (RuntimeException e) {
                     LOG.error("Replica of {} failed to take the hand-over at {}", domain, epoch, e);
                 }

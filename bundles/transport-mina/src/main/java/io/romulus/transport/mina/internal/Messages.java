@@ -3,9 +3,12 @@ package io.romulus.transport.mina.internal;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
@@ -213,6 +216,58 @@ public final class Messages {
      */
     public static Record handOver(int step, long epoch, String refusal) {
         return new Record(RecordType.HANDOVER, step, epoch, refusal.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The HANDOVER "go" record at {@code epoch}, its body the frames that reached the primary's paused copy: a u32
+     * count, then per frame its NIC index (u16), its length (u32) and its bytes. A body that would pass
+     * {@code maxBodyBytes} carries the frames that fit, in order, and no more (the rest are lost as they would have
+     * been without it). A backup of an earlier version reads no body in "go" and takes the domain over without them.
+     */
+    public static Record handOverGo(long epoch, List<InboundFrame> frames, int maxBodyBytes) {
+        if (frames.isEmpty()) {
+            return handOver(HANDOVER_GO, epoch, "");
+        }
+        Writer w = new Writer();
+        int fit = 0;
+        long bytes = 4;
+        for (InboundFrame f : frames) {
+            bytes += 6 + f.frame().length;
+            if (bytes > maxBodyBytes) {
+                break;
+            }
+            fit++;
+        }
+        w.u32(fit);
+        for (InboundFrame f : frames.subList(0, fit)) {
+            w.u16(f.nic()).u32(f.frame().length).bytes(f.frame());
+        }
+        return new Record(RecordType.HANDOVER, HANDOVER_GO, epoch, w.toByteArray());
+    }
+
+    /** The frames of a HANDOVER "go" record's body ({@link #handOverGo}); none for an empty body. */
+    public static List<InboundFrame> parseHandOverFrames(byte[] body) throws MalformedRecordException {
+        if (body.length == 0) {
+            return List.of();
+        }
+        Reader r = new Reader(body, "HANDOVER go");
+        int count = r.u32();
+        if (count < 0 || count > r.remaining() / 7) {
+            throw new MalformedRecordException("HANDOVER go body announces " + Integer.toUnsignedString(count)
+                    + " frames in " + r.remaining() + " bytes");
+        }
+        List<InboundFrame> frames = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int nic = r.u16();
+            int length = r.u32();
+            if (length <= 0 || length > r.remaining()) {
+                throw new MalformedRecordException("HANDOVER go frame " + i + " of " + Integer.toUnsignedString(length)
+                        + " bytes, " + r.remaining() + " left in the body");
+            }
+            frames.add(new InboundFrame(nic, r.bytes(length)));
+        }
+        r.end();
+        return frames;
     }
 
     /** The step of a HANDOVER record; throws on one this node does not know. */

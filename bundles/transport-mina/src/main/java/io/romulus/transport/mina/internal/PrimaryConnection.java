@@ -14,6 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -470,11 +471,22 @@ final class PrimaryConnection extends Connection implements CheckpointChannel {
     /** Switchover: this node's copy stopped at {@code epoch}; the last record tells the backup to run the domain. */
     @Override
     public void handOver(long epoch) throws CheckpointException {
+        handOver(epoch, List.of());
+    }
+
+    /**
+     * {@link #handOver(long)} with the frames that reached this node's paused copy, as many as a record takes (with
+     * room for its sealing).
+     */
+    @Override
+    public void handOver(long epoch, List<InboundFrame> frames) throws CheckpointException {
+        int max = transport.settings().maxRecordBytes();
+        Record go = Messages.handOverGo(epoch, frames, (int) (2L * max - RecordCipher.sealedLength(max)));
         synchronized (sendLock) {
             checkOpen();
             closedByUs = true;
             state = State.DONE;
-            write(Messages.handOver(Messages.HANDOVER_GO, epoch, ""));
+            write(go);
             if (!session.closeOnFlush().awaitUninterruptibly(2000)) {
                 throw new CheckpointException("the hand-over to " + remote() + " was not sent within 2 s");
             }

@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.RecordType;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
@@ -49,6 +51,67 @@ class RecordCodecTest {
         assertEquals("no room", Messages.parseError(back.body()));
         assertThrows(MalformedRecordException.class,
                 () -> Messages.handOverStep(new Record(RecordType.HANDOVER, 5, 77, new byte[0])));
+    }
+
+    @Test
+    void theHandOverGoRecordCarriesFramesWithTheirNicInOrder() throws Exception {
+        List<InboundFrame> frames = List.of(new InboundFrame(0, bytes(60, 1)), new InboundFrame(2, bytes(1514, 2)));
+        Record back = codec.decode(ByteBuffer.wrap(codec.encode(Messages.handOverGo(9, frames, 64 * 1024))));
+        assertEquals(Messages.HANDOVER_GO, Messages.handOverStep(back));
+        assertEquals(9, back.epoch());
+        List<InboundFrame> got = Messages.parseHandOverFrames(back.body());
+        assertEquals(2, got.size());
+        assertEquals(0, got.get(0).nic());
+        assertArrayEquals(bytes(60, 1), got.get(0).frame());
+        assertEquals(2, got.get(1).nic());
+        assertArrayEquals(bytes(1514, 2), got.get(1).frame());
+        // a body that would not fit carries the frames that do, in order
+        List<InboundFrame> fit = Messages.parseHandOverFrames(Messages.handOverGo(9, frames, 1000).body());
+        assertEquals(1, fit.size());
+        assertArrayEquals(bytes(60, 1), fit.get(0).frame());
+    }
+
+    @Test
+    void aGoWithoutABodyCarriesNoFrames() throws Exception {
+        Record go = Messages.handOver(Messages.HANDOVER_GO, 9, "");
+        assertEquals(0, go.body().length, "what an earlier version sends");
+        assertEquals(List.of(), Messages.parseHandOverFrames(go.body()));
+        assertEquals(0, Messages.handOverGo(9, List.of(), 1024).body().length, "no frames: the earlier record");
+    }
+
+    @Test
+    void aMalformedGoBodyIsRefused() {
+        byte[] good = Messages.handOverGo(9, List.of(new InboundFrame(1, bytes(60, 3))), 64 * 1024).body();
+        List<byte[]> bad = new java.util.ArrayList<>();
+        bad.add(new byte[] {0, 0}); // a truncated count
+        bad.add(java.util.Arrays.copyOf(good, good.length - 1)); // a truncated frame
+        bad.add(java.util.Arrays.copyOf(good, good.length + 1)); // a trailing byte
+        byte[] huge = good.clone();
+        huge[3] = 2; // two frames announced, one there
+        bad.add(huge);
+        byte[] count = good.clone();
+        count[0] = (byte) 0x80; // a count that is negative as a signed int
+        bad.add(count);
+        byte[] empty = good.clone();
+        empty[6] = 0;
+        empty[7] = 0;
+        empty[8] = 0;
+        empty[9] = 0; // an empty frame
+        bad.add(empty);
+        byte[] longer = good.clone();
+        longer[6] = 0x7f; // a frame longer than the body
+        bad.add(longer);
+        for (byte[] b : bad) {
+            assertThrows(MalformedRecordException.class, () -> Messages.parseHandOverFrames(b));
+        }
+    }
+
+    private static byte[] bytes(int n, int seed) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) (i * 31 + seed);
+        }
+        return b;
     }
 
     @Test

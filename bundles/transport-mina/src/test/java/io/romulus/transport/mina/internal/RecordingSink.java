@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.romulus.api.disk.DiskWrite;
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.EpochEnd;
 import io.romulus.api.transport.Hello;
@@ -43,6 +44,8 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     volatile String refuseHandOver;
     final List<Long> prepared = new CopyOnWriteArrayList<>();
     final List<Long> handedOver = new CopyOnWriteArrayList<>();
+    /** The frames each hand-over carried. */
+    final List<List<InboundFrame>> framesHandedOver = new CopyOnWriteArrayList<>();
     /** The next ACK asks the primary for a switchover. */
     final java.util.concurrent.atomic.AtomicBoolean wantHandOver = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -127,6 +130,12 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
     @Override
     public void handOver(long epoch) {
         handedOver.add(epoch);
+    }
+
+    @Override
+    public void handOver(long epoch, List<InboundFrame> frames) {
+        framesHandedOver.add(frames);
+        handOver(epoch);
     }
 
     @Override

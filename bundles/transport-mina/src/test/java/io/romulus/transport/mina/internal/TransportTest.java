@@ -32,6 +32,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.romulus.api.hypervisor.InboundFrame;
 import io.romulus.api.transport.AckListener;
 import io.romulus.api.transport.CheckpointChannel;
 import io.romulus.api.transport.CheckpointException;
@@ -401,8 +402,41 @@ class TransportTest {
         channel.handOver(2);
         assertTrue(sink.closed.await(5, java.util.concurrent.TimeUnit.SECONDS));
         assertEquals(List.of(2L), sink.handedOver);
+        assertEquals(List.of(List.of()), sink.framesHandedOver, "a hand-over without frames carries none");
         assertTrue(!sink.closedOrderly, "the backup keeps its replica: no GOODBYE");
         assertTrue(!channel.isOpen());
+    }
+
+    @Test
+    void theHandOverCarriesTheFramesThatReachedThePausedCopyInOrderOverTheSealedStream() throws Exception {
+        MinaCheckpointTransport backup = start(base());
+        RecordingSink sink = sink();
+        backup.setAcceptor(sink);
+        MinaCheckpointTransport primary = start(base().withListen(null, 0));
+        Acks acks = new Acks();
+        CheckpointChannel channel = primary.connect(backup.listenAddress(), hello("sim:vm"), acks);
+        long[] pfns = {3};
+        channel.sendPages(1, pfns, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
+        channel.sendDeviceState(1, new byte[] {1});
+        channel.endEpoch(1, false);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
+        channel.prepareHandOver(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("1 ready"));
+        List<InboundFrame> frames = List.of(new InboundFrame(0, randomBytes(60)),
+                new InboundFrame(1, randomBytes(1514)),
+                new InboundFrame(0, randomBytes(98)));
+
+        channel.handOver(1, frames);
+
+        assertTrue(sink.closed.await(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(List.of(1L), sink.handedOver);
+        assertEquals(1, sink.framesHandedOver.size());
+        List<InboundFrame> got = sink.framesHandedOver.get(0);
+        assertEquals(frames.size(), got.size());
+        for (int i = 0; i < frames.size(); i++) {
+            assertEquals(frames.get(i).nic(), got.get(i).nic());
+            assertArrayEquals(frames.get(i).frame(), got.get(i).frame());
+        }
     }
 
     @Test
