@@ -13,8 +13,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * The set-up of {@link FaultInjectionTest} and {@link SoakTest}: netlab hosts, an optional ZooKeeper witness in the
@@ -187,6 +190,9 @@ final class FaultRig implements AutoCloseable {
      * that window (connect to answer, ms), and how many of those attempts failed.
      */
     NewConnections newConnections(long at, int seconds) {
+        if (connectClient == null) {
+            return new NewConnections(-1, -1, -1, "");
+        }
         long end = at + TimeUnit.SECONDS.toNanos(seconds + 1);
         await().atMost(Duration.ofSeconds(seconds + 30)).pollInterval(Duration.ofMillis(50))
                 .until(() -> System.nanoTime() > end && connects.stream().anyMatch(c -> (c[0] > end - TimeUnit.SECONDS
@@ -216,11 +222,15 @@ final class FaultRig implements AutoCloseable {
                 slowest = Math.max(slowest, c[2] - c[0]);
             }
         }
-        return new NewConnections(ms(gap), ms(slowest), failed);
+        // why they failed: each reason once, with how often ("started ns, reason" lines of the client)
+        Map<String, Long> why = connectFailures.stream().map(f -> f.split(" ", 2))
+                .filter(f -> f.length == 2 && Long.parseLong(f[0]) >= from && Long.parseLong(f[0]) <= to)
+                .collect(Collectors.groupingBy(f -> f[1], TreeMap::new, Collectors.counting()));
+        return new NewConnections(ms(gap), ms(slowest), failed, why.toString());
     }
 
     /** The second client's figures around a failover or switchover, in ms; see {@link #newConnections}. */
-    record NewConnections(long longestWithoutAnswer, long slowest, long failed) {
+    record NewConnections(long longestWithoutAnswer, long slowest, long failed, String failures) {
     }
 
     void readClient() {
