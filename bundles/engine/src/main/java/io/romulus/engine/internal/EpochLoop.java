@@ -291,13 +291,12 @@ final class EpochLoop {
      */
     private Paused pause(ProtectedDomain d, long epoch, PrimaryStream s, StagingBuffer staging, boolean stayPaused)
             throws HypervisorException, LinkLostException {
-        if (!stayPaused) {
-            outputs.seal(epoch);
-        }
         if (stayPaused) {
             // a switchover's final pause: what reaches the domain from now on, which it will not read here, is kept
             // for the new primary (sent with "go")
             d.keepInbound();
+        } else {
+            outputs.seal(epoch);
         }
         d.takeHandOffNanos(); // hand-offs of calls outside the pause are none of its parts
         long pauseStart = System.nanoTime();

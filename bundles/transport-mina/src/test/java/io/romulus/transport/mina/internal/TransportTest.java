@@ -368,17 +368,10 @@ class TransportTest {
 
     @Test
     void aHandOverIsPreparedAnsweredAndEndsTheStreamWithoutGoodbye() throws Exception {
-        MinaCheckpointTransport backup = start(base());
         RecordingSink sink = sink();
-        backup.setAcceptor(sink);
-        MinaCheckpointTransport primary = start(base().withListen(null, 0));
         Acks acks = new Acks();
-        CheckpointChannel channel = primary.connect(backup.listenAddress(), hello("sim:vm"), acks);
+        CheckpointChannel channel = streamAckedThroughEpoch1(sink, acks);
         long[] pfns = {3};
-        channel.sendPages(1, pfns, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
-        channel.sendDeviceState(1, new byte[] {1});
-        channel.endEpoch(1, false);
-        await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
 
         assertEquals(0, acks.handOverRequests.get());
 
@@ -407,19 +400,24 @@ class TransportTest {
         assertTrue(!channel.isOpen());
     }
 
-    @Test
-    void theHandOverCarriesTheFramesThatReachedThePausedCopyInOrderOverTheSealedStream() throws Exception {
+    /** A backup feeding {@code sink} and a primary's stream to it whose checkpoint 1 (one page) was acknowledged. */
+    private CheckpointChannel streamAckedThroughEpoch1(RecordingSink sink, Acks acks) throws Exception {
         MinaCheckpointTransport backup = start(base());
-        RecordingSink sink = sink();
         backup.setAcceptor(sink);
         MinaCheckpointTransport primary = start(base().withListen(null, 0));
-        Acks acks = new Acks();
         CheckpointChannel channel = primary.connect(backup.listenAddress(), hello("sim:vm"), acks);
-        long[] pfns = {3};
-        channel.sendPages(1, pfns, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
+        channel.sendPages(1, new long[] {3}, 0, 1, ByteBuffer.wrap(randomBytes(PAGE)));
         channel.sendDeviceState(1, new byte[] {1});
         channel.endEpoch(1, false);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.acked.contains(1L));
+        return channel;
+    }
+
+    @Test
+    void theHandOverCarriesTheFramesThatReachedThePausedCopyInOrderOverTheSealedStream() throws Exception {
+        RecordingSink sink = sink();
+        Acks acks = new Acks();
+        CheckpointChannel channel = streamAckedThroughEpoch1(sink, acks);
         channel.prepareHandOver(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> acks.handOverAnswers.contains("1 ready"));
         List<InboundFrame> frames = List.of(new InboundFrame(0, randomBytes(60)),
