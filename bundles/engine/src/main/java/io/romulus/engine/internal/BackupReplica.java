@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -50,6 +49,9 @@ import org.slf4j.LoggerFactory;
  * goes straight into the committed replica, without an initial copy. The replica also survives an update of its
  * binding (the next version adopts it) and of the engine (handed over, see {@link ReplicaHandOver}).
  *
+ * <p>A planned switchover to this node ("prepare", "go", an abort, the frames handed over with the domain) is the
+ * job of its {@link BackupSwitchover}, to which the replica's switchover methods delegate.
+ *
  * <p>Locking: {@link #lock} is held wherever the committed replica, its disks or the current stream change, and by
  * failover, so nothing is activated, forked or handed over in the middle of an apply.
  */
@@ -80,9 +82,6 @@ final class BackupReplica {
     final Consumer<String> onFailure;
     /** The primary handed the domain over at the given checkpoint (switchover): the engine activates the replica. */
     final LongConsumer onHandOver;
-    /** What the primary's copy was sent while paused for the switchover that handed the domain here. */
-    @GuardedBy("lock")
-    private List<InboundFrame> relayed = List.of();
     private final ReplicaCommitter committer = new ReplicaCommitter(this);
     /** The engine's own CPU time per committed checkpoint, which the streams measure ({@link ReplicaStager}). */
     final CheckpointCpu cpu = new CheckpointCpu(CPU_HISTORY);
@@ -105,22 +104,16 @@ final class BackupReplica {
     String returnAddress;
     /** The replica was kept by a switchover's old primary, and the new primary has not resumed it yet. */
     private final AtomicBoolean awaitingNewPrimary = new AtomicBoolean();
-    /** What a switchover's "prepare" prepared here. */
-    @GuardedBy("lock")
-    private final SwitchoverPreparation preparation;
-    /** Opens the stream back to the primary at a switchover's "prepare". */
-    private final PreOpenedStream.Opener streamBackOpener;
-    /** The operator asked here for a switchover, which the next ACK carries to the primary. */
-    @GuardedBy("lock")
-    private boolean switchoverWished;
+    /** What the replica does in a planned switchover to this node. */
+    private final BackupSwitchover switchover;
 
     // Written under the lock, but read without it: status and the engine's checks must not wait for an apply or an
     // activation in progress, and each of these is read on its own.
     volatile long committedEpoch = -1;
     volatile int committedPages;
     final AtomicLong verifiedEpochs = new AtomicLong();
-    private volatile ProtectionState state = ProtectionState.SYNCING;
-    private volatile String detail = "";
+    volatile ProtectionState state = ProtectionState.SYNCING;
+    volatile String detail = "";
     volatile String primaryNode = "";
     private volatile boolean activated;
     /** The binding of the committed replica went away (bundle update): no apply and no failover until adopted. */
@@ -153,8 +146,7 @@ final class BackupReplica {
             PreparedOutputs.Attacher outputAttacher, PreOpenedStream.Opener streamBackOpener,
             long stagingSegmentBytes) {
         this.stagingSegmentBytes = stagingSegmentBytes;
-        this.streamBackOpener = streamBackOpener;
-        this.preparation = new SwitchoverPreparation(id, lock, outputAttacher);
+        this.switchover = new BackupSwitchover(this, id, outputAttacher, streamBackOpener);
         this.id = id;
         this.onHandOver = onHandOver;
         this.onTakenOver = onTakenOver;
@@ -282,7 +274,7 @@ final class BackupReplica {
             String newDetail) {
         cutStream();
         current = sink;
-        relayed = List.of();
+        switchover.forgetRelayed();
         primaryNode = primaryNodeId;
         show(newState, newDetail);
         return sink;
@@ -392,136 +384,49 @@ final class BackupReplica {
                 committedPages, 0, primaryNode, d, 0, "", cpu.summary(System.currentTimeMillis()));
     }
 
-    /**
-     * Planned switchover, the primary's first step: it paused the domain at checkpoint {@code epoch}, which this
-     * replica acknowledged; throws with why when the replica cannot be activated from exactly that checkpoint, or
-     * the primary could not be made its backup afterwards.
-     */
+    /** "prepare": see {@link BackupSwitchover#prepare}. */
     void prepareSwitchover(ReplicaStager stream, long epoch) throws CheckpointException {
-        synchronized (lock) {
-            if (current != stream || activated) {
-                throw new CheckpointException("this stream no longer feeds the replica of " + id);
-            }
-            if (committed == null || committedEpoch != epoch) {
-                throw new CheckpointException("the replica of " + id + " is at checkpoint " + committedEpoch
-                        + ", not " + epoch);
-            }
-            String u = unusable();
-            if (u != null) {
-                throw new CheckpointException("the replica of " + id + " cannot be activated: " + u);
-            }
-            if (returnAddress == null) {
-                throw new CheckpointException("the primary did not say where its stream listens, so it could not "
-                        + "become the backup of " + id);
-            }
-            prepareActivation(epoch);
-            // the stream back to the primary, which becomes this node's backup, opens now: the primary answers its
-            // HELLO once it stopped its copy, so that the stream is up when "go" arrives
-            preparation.streamBack(streamBackOpener.open(this, epoch));
-        }
+        switchover.prepare(stream, epoch);
     }
 
-    /** The stream back to the primary that a switchover's "prepare" opened, or null, for the take-over to own. */
+    /** See {@link BackupSwitchover#takeStreamBack}. */
     PreOpenedStream takeStreamBack() {
-        synchronized (lock) {
-            return preparation.takeStreamBack();
-        }
+        return switchover.takeStreamBack();
     }
 
-    /**
-     * The binding may prepare the activation at {@code epoch} now, on a thread of its own ({@link
-     * SwitchoverPreparation}), so that "go" only lets the domain run. Replicas with disks are activated as before.
-     */
-    @GuardedBy("lock")
-    private void prepareActivation(long epoch) {
-        if (committedDisks.isEmpty()) {
-            preparation.prepare(committed, epoch,
-                    () -> showDetail("switchover to this node prepared at checkpoint " + epoch));
-        }
-    }
-
-    /**
-     * A checkpoint is about to be applied to the committed replica: a switchover prepared at an earlier one did not
-     * happen, and the binding takes its preparation back.
-     */
+    /** An abort: see {@link BackupSwitchover#dropPreparation}. */
     void dropPreparation() {
-        synchronized (lock) {
-            preparation.drop(committed);
-        }
+        switchover.dropPreparation();
     }
 
-    /** Closes the output buffers a switchover's "prepare" attached, if any (they held nothing). */
-    @GuardedBy("lock")
+    /** See {@link BackupSwitchover#dropOutputs}. */
     void dropPreparedOutputs(String why) {
-        preparation.dropOutputs(why);
+        switchover.dropOutputs(why);
     }
 
-    /**
-     * The frames that reached the primary's copy while it was paused for a switchover, which {@code stream} handed
-     * over with the domain: the domain activated from this replica is given them ({@link #takeRelayedFrames()}).
-     */
+    /** The frames "go" carries: see {@link BackupSwitchover#relayed}. */
     void relayed(ReplicaStager stream, List<InboundFrame> frames) {
-        synchronized (lock) {
-            if (current == stream && !activated) {
-                relayed = List.copyOf(frames);
-            }
-        }
+        switchover.relayed(stream, frames);
     }
 
-    /** The frames {@link #relayed} to the domain activated from this replica, once; none after the first call. */
+    /** See {@link BackupSwitchover#takeRelayedFrames}. */
     List<InboundFrame> takeRelayedFrames() {
-        synchronized (lock) {
-            List<InboundFrame> frames = relayed;
-            relayed = List.of();
-            return frames;
-        }
+        return switchover.takeRelayedFrames();
     }
 
-    /**
-     * Planned switchover, the primary's last step: its copy stopped for good at checkpoint {@code epoch}, which
-     * {@code stream} prepared; the engine activates the replica (on its failover thread, not the transport's).
-     */
+    /** "go": see {@link BackupSwitchover#handedOver}. */
     void handedOver(ReplicaStager stream, long epoch) {
-        synchronized (lock) {
-            if (current != stream || activated || committedEpoch != epoch) {
-                LOG.error("{}: the primary handed the domain over at checkpoint {}, which this replica cannot take "
-                        + "(committed {}, activated {}); failure detection decides", id, epoch, committedEpoch,
-                        activated);
-                return;
-            }
-            show(ProtectionState.STANDBY, "the primary handed the domain over at checkpoint " + epoch
-                    + "; activating it here");
-        }
-        onHandOver.accept(epoch);
+        switchover.handedOver(stream, epoch);
     }
 
-    /**
-     * The operator asks for a switchover on this node, the backup: the next ACK asks the primary for it (the primary
-     * then hands the domain over as if asked there). Throws when no stream from the primary could carry the wish.
-     */
+    /** See {@link BackupSwitchover#wish}. */
     void wishSwitchover() {
-        synchronized (lock) {
-            if (activated) {
-                throw new IllegalStateException("the replica of " + id + " was activated: " + id + " runs here");
-            }
-            if (current == null || committed == null || state != ProtectionState.PROTECTED) {
-                throw new IllegalStateException("no stream from the primary of " + id + " is up (" + state
-                        + (detail.isEmpty() ? "" : ": " + detail) + "); run romulus:switchover on the primary "
-                        + primaryNode + " once it is PROTECTED");
-            }
-            switchoverWished = true;
-        }
+        switchover.wish();
     }
 
-    /** Whether {@code stream}'s next ACK is to carry the operator's wish for a switchover; forgets it once said. */
+    /** See {@link BackupSwitchover#takeWish}. */
     boolean takeSwitchoverWish(ReplicaStager stream) {
-        synchronized (lock) {
-            if (current != stream || !switchoverWished) {
-                return false;
-            }
-            switchoverWished = false;
-            return true;
-        }
+        return switchover.takeWish(stream);
     }
 
     /**
@@ -552,22 +457,9 @@ final class BackupReplica {
      * asked to leave the domain paused; one that cannot starts it running.
      */
     Activated activate(boolean paused) throws HypervisorException {
-        CompletableFuture<Void> loading;
+        switchover.awaitPreparation();
         synchronized (lock) {
-            loading = preparation.loading();
-        }
-        // a switchover's "prepare" answered "ready" before its binding had prepared: that goes on here, not beside
-        try {
-            long waited = SwitchoverPreparation.awaitLoad(loading);
-            if (waited > 0) {
-                LOG.info("{}: the activation waited {} ms for the switchover's preparation to end", id, waited);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HypervisorException("interrupted while the switchover's preparation of " + id + " went on", e);
-        }
-        synchronized (lock) {
-            preparation.cancel();
+            switchover.cancelPreparation();
             if (activated) {
                 throw new IllegalStateException("the replica of " + id + " is already activated");
             }
@@ -590,10 +482,7 @@ final class BackupReplica {
             }
             activated = true;
             cutStream();
-            if (!paused) {
-                preparation.dropStreamBack("the replica is activated by a failover, not a switchover");
-            }
-            PreparedOutputs outputs = preparation.takeOutputs();
+            PreparedOutputs outputs = switchover.activated(paused);
             try {
                 return start(paused, outputs);
             } catch (HypervisorException | RuntimeException e) {
@@ -666,9 +555,7 @@ final class BackupReplica {
     /** Drops everything (the primary ended protection, or the engine stops). */
     void close() {
         synchronized (lock) {
-            preparation.cancel();
-            dropPreparedOutputs("the replica is dropped");
-            preparation.dropStreamBack("the replica is dropped");
+            switchover.drop("the replica is dropped");
             ReplicaStager s = cutStream();
             if (s != null && s.replica != committed) {
                 s.replica.close();
