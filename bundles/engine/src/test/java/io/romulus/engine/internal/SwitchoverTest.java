@@ -99,7 +99,7 @@ class SwitchoverTest {
     private void nodes() {
         forward.reverse = backward;
         a = EngineForkTest.node("node-a", backward.backup(forward.primary(simA)), simA, linkA);
-        b = EngineForkTest.node("node-b", forward.backup(simB), simB, linkB);
+        b = EngineForkTest.node("node-b", outputsB.recordingRuns(forward.backup(simB)), simB, linkB);
         b.removeOutputBufferProvider(simB);
         b.addOutputBufferProvider(outputsB, 0);
         a.removeOutputBufferProvider(simA);
@@ -107,8 +107,9 @@ class SwitchoverTest {
     }
 
     /**
-     * The sim's output buffers, recorded: each attach ({@code attach DEVICE before|after activation}: whether the
-     * domain existed on this node at that moment) and each close, and how many are open.
+     * The sim's output buffers, recorded: each attach once it is done ({@code attach DEVICE before|after
+     * activation}: whether the domain existed on this node at that moment) and each close, and how many are open;
+     * with {@link #recordingRuns}, when a domain activated paused first runs ({@code run NAME}).
      */
     private static final class RecordingOutputs implements OutputBufferProvider {
 
@@ -117,9 +118,40 @@ class SwitchoverTest {
         final AtomicLong open = new AtomicLong();
         /** While set and closed, closing a buffer waits for it (up to 30 s). */
         volatile CountDownLatch closeGate;
+        /** While set, an attach ends only once the domain exists on this node (up to 30 s): a slow attach. */
+        volatile boolean attachOnceActivated;
 
         RecordingOutputs(SimHypervisor sim) {
             this.sim = sim;
+        }
+
+        /** {@code binding}, whose domains activated paused (a switchover) record here when they first run. */
+        Hypervisor recordingRuns(Hypervisor binding) {
+            return new ForwardingHypervisor(binding) {
+                @Override
+                public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+                    return new ForwardingReplica(super.createReplica(spec)) {
+                        @Override
+                        public ProtectedDomain activate(List<GuestDisk> disks) throws HypervisorException {
+                            return r.activate(disks); // the oracle's replica fails it where a test says so
+                        }
+
+                        @Override
+                        public ProtectedDomain activatePaused(List<GuestDisk> disks) throws HypervisorException {
+                            AtomicBoolean ran = new AtomicBoolean();
+                            return new ForwardingDomain(super.activatePaused(disks)) {
+                                @Override
+                                public void resume() throws HypervisorException {
+                                    if (!ran.getAndSet(true)) {
+                                        events.add("run " + spec.id().name()); // before it runs
+                                    }
+                                    super.resume();
+                                }
+                            };
+                        }
+                    };
+                }
+            };
         }
 
         @Override
@@ -134,6 +166,9 @@ class SwitchoverTest {
 
         @Override
         public OutputBuffer attach(GuestInterface nic) throws OutputBufferException {
+            if (attachOnceActivated) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> sim.domain("demo") != null);
+            }
             boolean before = sim.domain("demo") == null;
             OutputBuffer b = sim.attach(nic);
             events.add("attach " + nic.hostDevice() + (before ? " before" : " after") + " activation");
@@ -341,6 +376,13 @@ class SwitchoverTest {
         return engine.alarms(100).stream().anyMatch(al -> al.kind() == kind && al.message().contains(text));
     }
 
+    /** The checkpoint a switchover's answer says it handed the domain over at. */
+    private static long checkpointOf(String done) {
+        Matcher m = AT.matcher(done);
+        assertTrue(m.find(), done);
+        return Long.parseLong(m.group(1));
+    }
+
     /** A protects sim:demo towards B until B committed {@code epochs}; returns when output was first held. */
     private long protectOnA(long epochs) throws Exception {
         a.protect(new ProtectRequest(DEMO, ADDRESS_B, 10, WORKLOAD));
@@ -356,9 +398,7 @@ class SwitchoverTest {
         long asked = System.nanoTime();
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
         assertTrue(done.contains("without a full copy"), done);
 
         // B runs the domain from checkpoint n and A, which stopped its copy, resumes as its backup: the epochs go on
@@ -374,9 +414,12 @@ class SwitchoverTest {
         assertEquals(List.of("prepare " + n), forward.preparations,
                 "B's binding prepared the activation at \"prepare\", and it was not taken back");
         assertTrue(raised(b, Alarm.Kind.SWITCHOVER, "at checkpoint " + n));
-        assertEquals(List.of("attach demo/net0 before activation"), outputsB.events,
-                "B held the output of the interface it was to run with at \"prepare\", before \"go\", and the new "
-                        + "primary took that buffer: no second attach, none closed");
+        // the attach started at "prepare" runs beside the activation and may end after the binding activated the
+        // domain paused; it ends before the domain runs (I1), which is what counts, not the paused activation
+        assertEquals(List.of("attach demo/net0", "run demo"), outputsB.events.stream()
+                .map(e -> e.replaceFirst(" (before|after) activation$", "")).toList(),
+                "B held the output of the interface it runs the domain with before the domain ran, in one buffer: "
+                        + "no second attach, none closed");
         assertEquals(1, b.outputs().size(), "the new primary's output buffer");
 
         // I2 both ways
@@ -402,6 +445,22 @@ class SwitchoverTest {
         assertTrue(!after.isEmpty(), "the new primary released output");
         assertEquals(before.get(before.size() - 1).seq() + 1, after.get(0).seq(),
                 "the sequence continues across the switchover");
+    }
+
+    @Test
+    void anOutputBufferAttachedAtPrepareThatEndsAfterThePausedActivationIsAttachedBeforeTheDomainRuns()
+            throws Exception {
+        nodes();
+        protectOnA(20);
+        // the attach started at "prepare" ends only after "go" activated the domain paused, as on a busy host
+        outputsB.attachOnceActivated = true;
+
+        String done = a.switchover(DEMO);
+        long n = checkpointOf(done);
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 5));
+        assertEquals(List.of("attach demo/net0 after activation", "run demo"), outputsB.events,
+                "the domain ran only once the buffer attached for it at \"prepare\" was, and in that buffer");
+        Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
     }
 
     @Test
@@ -517,9 +576,7 @@ class SwitchoverTest {
         failActivation = true;
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
         await().atMost(Duration.ofSeconds(10)).until(() -> raised(b, Alarm.Kind.FAILED, "failed after its old "
                 + "primary stopped"));
         assertTrue(raised(b, Alarm.Kind.FAILED, "the old primary keeps a replica of checkpoint " + n + ": run "
@@ -793,9 +850,7 @@ class SwitchoverTest {
         backward.announceGate = announced; // B's announcement of the domain it runs now takes as long as the test says
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
         try {
             // B checkpoints, A acknowledges, output leaves, while B's announcement is still under way
             await().atMost(Duration.ofSeconds(20)).until(() -> protectedPair(b, a, n + 5));
@@ -814,9 +869,7 @@ class SwitchoverTest {
         linkA.cutBefore = r -> r.type().equals("go"); // A stops its copy, and its "go" is lost with the link
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
         await().atMost(Duration.ofSeconds(10)).until(() -> outputsB.events.size() == 1);
         assertNull(simB.domain("demo"), "B did not run the domain without \"go\"");
 
@@ -839,9 +892,7 @@ class SwitchoverTest {
         forward.failActivation = true;
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
 
         // past "go" A stopped its copy; B could not run the domain, says so, and closes the stream it opened back
         await().atMost(Duration.ofSeconds(30)).until(() -> raised(b, Alarm.Kind.FAILED, "romulus:failover"));
@@ -871,9 +922,7 @@ class SwitchoverTest {
         forward.activationDelayMs = 1500; // B takes its time to run the domain, and sends no heartbeat meanwhile
 
         String done = a.switchover(DEMO);
-        Matcher m = AT.matcher(done);
-        assertTrue(m.find(), done);
-        long n = Long.parseLong(m.group(1));
+        long n = checkpointOf(done);
         // A accepts B's stream, opened at "prepare", but does not watch B, which is silent, until B committed a
         // checkpoint, which it sends only once it runs the domain: no suspicion of A's detector can convict B
         await().atMost(Duration.ofSeconds(10)).until(() -> row(a, Role.BACKUP) != null
