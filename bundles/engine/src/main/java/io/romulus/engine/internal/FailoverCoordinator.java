@@ -10,6 +10,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
 import io.romulus.api.detector.FailureDetector;
 import io.romulus.api.engine.Alarm;
 import io.romulus.api.hypervisor.DomainId;
@@ -177,7 +179,15 @@ final class FailoverCoordinator implements AutoCloseable {
         final DomainId id;
         final String primaryNode;
         volatile FailureDetector.Monitor monitor;
-        volatile boolean suspected;
+        /** The detector suspects the primary, and has not heard from it since. */
+        @GuardedBy("this")
+        private boolean suspected;
+        /**
+         * When a decision started activating the replica ({@link System#nanoTime()}), while it does; 0: none does. A
+         * primary heard from before then is not failed over, after then it is.
+         */
+        @GuardedBy("this")
+        private long failoverBeganNanos;
         volatile long suspectedAtNanos;
         /** How long the primary had been silent when it was suspected, in milliseconds (NaN: not known). */
         volatile double silenceAtSuspicion = Double.NaN;
@@ -210,7 +220,9 @@ final class FailoverCoordinator implements AutoCloseable {
 
         @Override
         public void suspected(String peerId, double phi) {
-            suspected = true;
+            synchronized (this) {
+                suspected = true;
+            }
             suspectedAtNanos = System.nanoTime();
             FailureDetector.Monitor m = monitor;
             silenceAtSuspicion = m == null ? Double.NaN : m.silenceMillis();
@@ -224,14 +236,39 @@ final class FailoverCoordinator implements AutoCloseable {
 
         @Override
         public void recovered(String peerId) {
-            if (suspected) {
+            boolean was;
+            long began;
+            synchronized (this) {
+                was = suspected;
                 suspected = false;
+                began = failoverBeganNanos;
+            }
+            if (began != 0) {
+                LOG.warn("Primary {} of {} is heard from again {} ms after the failover began; the failover goes on",
+                        primaryNode, id, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+            } else if (was) {
                 LOG.info("Primary {} of {} is heard from again; no failover", primaryNode, id);
             }
         }
 
+        private synchronized boolean stillSuspected() {
+            return suspected;
+        }
+
+        /**
+         * The decision to activate is taken, unless the primary was heard from since it was suspected: from here on
+         * {@link #recovered} no longer says "no failover". Returns whether the activation is to start.
+         */
+        private synchronized boolean beginFailover() {
+            if (!suspected) {
+                return false;
+            }
+            failoverBeganNanos = System.nanoTime();
+            return true;
+        }
+
         private void decide(double phi) {
-            if (!suspected || watches.get(id) != this) {
+            if (!stillSuspected() || watches.get(id) != this) {
                 return;
             }
             long grace = graceUntilNanos - System.nanoTime();
@@ -279,11 +316,21 @@ final class FailoverCoordinator implements AutoCloseable {
                 }
             }
             long convictedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - suspectedAtNanos);
+            if (!beginFailover()) {
+                // heard from while the witness was asked: recovered() said "no failover", and there is none
+                if (lease != null) {
+                    lease.close();
+                }
+                return;
+            }
             Activation.Outcome outcome;
             long start = System.nanoTime();
             try {
                 outcome = engine.activate(id, lease);
             } catch (Exception e) {
+                synchronized (this) {
+                    failoverBeganNanos = 0;
+                }
                 if (lease != null) {
                     lease.close();
                 }
