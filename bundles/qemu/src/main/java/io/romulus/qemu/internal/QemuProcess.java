@@ -180,7 +180,15 @@ final class QemuProcess implements AutoCloseable {
         byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
         List<String> args = List.of(new String(raw, StandardCharsets.UTF_8).split("\0"));
         String ram = "mem-path=" + dir.resolve("ram") + ",";
-        return args.contains("romulus-" + name) && args.stream().anyMatch(a -> a.contains(ram));
+        return namesGuest(args, name) && args.stream().anyMatch(a -> a.contains(ram));
+    }
+
+    /**
+     * Whether QEMU's arguments {@code args} name guest {@code name}: {@code -name romulus-NAME}, with
+     * {@code debug-threads=on} since December 2026 (a QEMU started by an earlier binding has it without).
+     */
+    static boolean namesGuest(List<String> args, String name) {
+        return args.stream().anyMatch(a -> a.split(",", 2)[0].equals("romulus-" + name));
     }
 
     /**
@@ -212,7 +220,9 @@ final class QemuProcess implements AutoCloseable {
             smp += ",sockets=" + t[0] + ",cores=" + t[1] + ",threads=" + t[2];
         }
         List<String> cmd = new ArrayList<>(List.of(settings.qemuBinary(),
-                "-name", "romulus-" + name,
+                // debug-threads: the vCPU threads are named "CPU N/TCG" (or "CPU N/KVM"), so top -H and the
+                // benchmarks' CPU ledger tell the guest's own CPU time from QEMU's I/O threads
+                "-name", "romulus-" + name + ",debug-threads=on",
                 "-accel", settings.accel().equals("auto") ? "kvm:tcg" : settings.accel(),
                 "-machine", machine.toString(),
                 "-m", mib + "M",

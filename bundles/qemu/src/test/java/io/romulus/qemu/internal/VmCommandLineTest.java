@@ -69,6 +69,17 @@ class VmCommandLineTest {
         assertEquals("file:" + DIR.resolve("console.log"), after(cmd, "-serial").get(0));
     }
 
+    /** The vCPU threads carry names (top -H, the benchmarks' CPU ledger); a QEMU of an earlier binding is still ours. */
+    @Test
+    void theGuestIsNamedWithItsThreadsAndFoundByNameEitherWay() {
+        List<String> cmd = line(VmDefinition.parse(Map.of("memory", "1G", "disk.0.file", "/srv/db.img")));
+        assertEquals("romulus-db,debug-threads=on", cmd.get(cmd.indexOf("-name") + 1));
+        assertTrue(QemuProcess.namesGuest(cmd, "db"));
+        assertTrue(QemuProcess.namesGuest(List.of("qemu-system-x86_64", "-name", "romulus-db"), "db"), "an older QEMU");
+        assertFalse(QemuProcess.namesGuest(cmd, "d"));
+        assertFalse(QemuProcess.namesGuest(List.of("-name", "romulus-db2,debug-threads=on"), "db"));
+    }
+
     @Test
     void sataAndIdeDisksSitOnTheirControllers() {
         VmDefinition pc = VmDefinition.parse(Map.of("disk.0.file", "/a", "disk.0.bus", "sata", "disk.1.file", "/b",

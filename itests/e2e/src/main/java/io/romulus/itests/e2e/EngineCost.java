@@ -53,7 +53,8 @@ final class EngineCost {
                 + " transport's thread that receives the stream, from the end of one checkpoint to the end of the"
                 + " next (reading, decrypting, decoding, staging, applying and committing, the ACK), over the phase's"
                 + " last 5 s, as romulus:status shows it; WP faults = pages the guest wrote under userfaultfd"
-                + " write-protect, one fault each, median per epoch and per second (each costs the guest about 14 µs"
-                + " on this machine, PITFALLS.md).");
+                + " write-protect, one fault each, median per epoch and per second (each cost the guest's vCPU thread"
+                + " under 1 µs of kernel time here in December 2026, as bench-debian measures it; not the 14 µs of"
+                + " PITFALLS.md).");
     }
 }

@@ -6,13 +6,16 @@ import static io.romulus.itests.e2e.BenchSupport.row;
 import static io.romulus.itests.e2e.BenchSupport.state;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +26,7 @@ import io.romulus.api.engine.ProtectionState;
 import io.romulus.api.engine.ProtectionStatus;
 import io.romulus.api.engine.Role;
 import io.romulus.api.hypervisor.DomainId;
+import io.romulus.api.hypervisor.ProtectedDomain;
 
 /**
  * The figures of a real database VM: the Debian 12 guest of native/debian (512 MiB, 1 vCPU under TCG, its 2 GiB disk
@@ -49,8 +53,11 @@ public final class PgbenchBenchmark {
     private static final double MIB = 1 << 20;
     /** A pause between phases, so that one's tail does not fall into the next. */
     private static final long SETTLE_MS = 3000;
+    /** The warm-up run's seconds. */
+    private static final int WARM_UP_S = 10;
+    /** Stop, device state, cont cycles of the pause's floor. */
+    private static final int FLOOR_CYCLES = 200;
     /** The cost of the first write to a write-protected page on this machine, µs (shared/PITFALLS.md). */
-    private static final int FAULT_MICROS = 14;
 
     private PgbenchBenchmark() {
     }
@@ -70,6 +77,11 @@ public final class PgbenchBenchmark {
 
         double windowSeconds() {
             return Math.max(1, run.lastMillis() - run.firstMillis()) / 1000.0;
+        }
+
+        /** The share of the phase the guest was paused by its checkpoints. */
+        double pausedShare() {
+            return epochs.stream().mapToLong(EpochStats::pauseNanos).sum() / 1e9 / windowSeconds();
         }
     }
 
@@ -121,7 +133,7 @@ public final class PgbenchBenchmark {
             // 1. boot, unprotected
             progress("booting the guest, unprotected");
             long t0 = System.nanoTime();
-            nodes.primaryQemu.open(GUEST, Map.of("xml", xml.toString())).close(); // it runs on, unprotected
+            ProtectedDomain booted = nodes.primaryQemu.open(GUEST, Map.of("xml", xml.toString()));
             long opened = System.nanoTime();
             awaitConsole(nodes.console(GUEST.name()), DebianGuest.READY, 600);
             long ready = System.nanoTime();
@@ -129,10 +141,31 @@ public final class PgbenchBenchmark {
             long i0 = System.nanoTime();
             pgbench.init(scale);
             double initS = seconds(System.nanoTime() - i0);
+            // a run nobody measures: the database settles after -i (its first writes, its caches) before phase 1
+            progress("warm-up, " + WARM_UP_S + " s, not measured");
+            pgbench.run("warm-up", WARM_UP_S);
 
             // 2. phase 1: unprotected
             progress("phase 1: unprotected");
+            CpuLedger.Snapshot c1 = CpuLedger.nodes(run);
             Pgbench.Run before = pgbench.run("phase1-unprotected", seconds);
+            CpuLedger.Phase cpu1 = CpuLedger.between(c1, CpuLedger.nodes(run));
+
+            // the pause's floor on this guest, idle, just before it is protected (as bench-qemu measures it)
+            progress("the pause's floor: " + FLOOR_CYCLES + " x (stop, device state, cont)");
+            PauseFloor floor = PauseFloor.measure(booted, FLOOR_CYCLES, 25);
+
+            // phase 1b: not protected, only paused as checkpoints at 40 Hz pause it: the most any protection at 40 Hz
+            // can leave pgbench of its speed on this machine
+            progress("phase 1b: paused at 40 Hz (stop, device state, cont), not protected");
+            CpuLedger.Snapshot c1b = CpuLedger.nodes(run);
+            Pgbench.Run pausedOnly;
+            PauseCycles cycles = PauseCycles.start(booted, 25);
+            try (cycles) {
+                pausedOnly = pgbench.run("phase1b-paused-only", seconds);
+            }
+            CpuLedger.Phase cpu1b = CpuLedger.between(c1b, CpuLedger.nodes(run));
+            booted.close(); // it runs on, unprotected
 
             // the plain copy of the same image, on the same file system, just before the protection copies it
             progress("plain copy of the image");
@@ -156,7 +189,9 @@ public final class PgbenchBenchmark {
             // phase 2: protected at 40 Hz
             Thread.sleep(SETTLE_MS);
             progress("phase 2: protected at 40 Hz");
+            CpuLedger.Snapshot c2 = CpuLedger.nodes(run);
             Pgbench.Run at40 = pgbench.run("phase2-40hz", seconds);
+            CpuLedger.Phase cpu2 = CpuLedger.between(c2, CpuLedger.nodes(run));
             Rate rate40 = Rate.of("40 Hz (25 ms)", nodes.primary.epochs(GUEST, Integer.MAX_VALUE), at40);
             String state40 = describe(row(nodes.primary, GUEST, Role.PRIMARY));
 
@@ -164,7 +199,9 @@ public final class PgbenchBenchmark {
             nodes.primary.setInterval(GUEST, 100);
             Thread.sleep(SETTLE_MS);
             progress("phase 3: protected at 10 Hz");
+            CpuLedger.Snapshot c3 = CpuLedger.nodes(run);
             Pgbench.Run at10 = pgbench.run("phase3-10hz", seconds);
+            CpuLedger.Phase cpu3 = CpuLedger.between(c3, CpuLedger.nodes(run));
             Rate rate10 = Rate.of("10 Hz (100 ms)", nodes.primary.epochs(GUEST, Integer.MAX_VALUE), at10);
             String state10 = describe(row(nodes.primary, GUEST, Role.PRIMARY));
 
@@ -172,12 +209,19 @@ public final class PgbenchBenchmark {
             BenchSupport.unprotect(nodes.primary, nodes.backup, GUEST);
             Thread.sleep(SETTLE_MS);
             progress("phase 4: unprotected again");
+            CpuLedger.Snapshot c4 = CpuLedger.nodes(run);
             Pgbench.Run after = pgbench.run("phase4-unprotected", seconds);
+            CpuLedger.Phase cpu4 = CpuLedger.between(c4, CpuLedger.nodes(run));
             int otherQemusAfter = otherQemus(run);
 
             printBoot(protection, plain, initS, scale);
-            printPgbench(before, at40, at10, after, seconds);
+            printPgbench(before, pausedOnly, cycles, at40, at10, after, seconds);
             printCheckpoints(List.of(rate40, rate10), disks);
+            printFloor(floor, List.of(rate40, rate10));
+            printCpu(List.of("unprotected", "paused only", "40 Hz", "10 Hz", "unprotected again"),
+                    List.of(cpu1, cpu1b, cpu2, cpu3, cpu4), List.of(before, pausedOnly, at40, at10, after),
+                    List.of(Optional.<Double>empty(), Optional.of(cycles.pausedShare()), Optional.of(rate40.pausedShare()),
+                            Optional.of(rate10.pausedShare()), Optional.<Double>empty()));
             System.out.printf("%nProtection state at the end of the 40 Hz phase: %s; of the 10 Hz phase: %s%n", state40,
                     state10);
             System.out.printf("Load after: %s; other QEMU processes on the machine: %d%n", uptime(),
@@ -228,15 +272,16 @@ public final class PgbenchBenchmark {
         System.out.printf("  Romulus disk copy / cp: %.2f; / (cp + sync): %.2f%n%n", romulus / cp, romulus / cpSync);
     }
 
-    private static void printPgbench(Pgbench.Run before, Pgbench.Run at40, Pgbench.Run at10, Pgbench.Run after,
-            int seconds) {
+    private static void printPgbench(Pgbench.Run before, Pgbench.Run pausedOnly, PauseCycles cycles, Pgbench.Run at40,
+            Pgbench.Run at10, Pgbench.Run after, int seconds) {
         double tps = (before.tps() + after.tps()) / 2;
         double mean = (before.meanMillis() + after.meanMillis()) / 2;
         double p99 = (before.p99Millis() + after.p99Millis()) / 2;
         System.out.printf("2. pgbench, TPC-B-like, %d s per phase%n", seconds);
         System.out.printf("  %-28s %8s %10s %10s %8s %7s %11s %11s %11s%n", "phase", "TPS", "mean ms", "p99 ms",
                 "txns", "failed", "TPS ratio", "mean ratio", "p99 ratio");
-        for (Object[] r : new Object[][] {{"unprotected", before}, {"protected at 40 Hz (25 ms)", at40},
+        for (Object[] r : new Object[][] {{"unprotected", before}, {"paused at 40 Hz, unprotected", pausedOnly},
+                {"protected at 40 Hz (25 ms)", at40},
                 {"protected at 10 Hz (100 ms)", at10}, {"unprotected again", after}}) {
             Pgbench.Run x = (Pgbench.Run) r[1];
             System.out.printf("  %-28s %8.1f %10.2f %10.2f %8d %7d %11.2f %11.2f %11.2f%n", r[0], x.tps(),
@@ -246,7 +291,12 @@ public final class PgbenchBenchmark {
         System.out.printf("  Ratios are against the mean of the two unprotected phases (TPS %.1f, mean %.2f ms, p99"
                 + " %.2f ms). TPS is pgbench's (without initial connection time); mean and p99 are over every"
                 + " transaction in pgbench's -l log. The 10 Hz phase is the 40 Hz protection with its interval changed"
-                + " (romulus:interval), not a second protection: the guest was copied whole once.%n%n", tps, mean, p99);
+                + " (romulus:interval), not a second protection: the guest was copied whole once.%n", tps, mean, p99);
+        System.out.printf("  Paused at 40 Hz, unprotected: the guest stopped, its device state captured and resumed"
+                + " through the binding every 25 ms (%.1f a second, %.2f ms median, %.1f%% of the time), nothing copied,"
+                + " sent or held: the most any checkpointing at 40 Hz can leave pgbench here. Protected at 40 Hz /"
+                + " paused only: %.2f.%n%n", cycles.perSecond(), cycles.medianMillis(), 100 * cycles.pausedShare(),
+                at40.tps() / pausedOnly.tps());
     }
 
     private static void printCheckpoints(List<Rate> rates, TimedDiskReplicator disks) {
@@ -259,13 +309,25 @@ public final class PgbenchBenchmark {
         System.out.println("  pause (the guest stopped), copy (of which copying its dirty pages), dirty (4 KiB pages"
                 + " per checkpoint), ACK (end of pause to the backup's ACK), disk (KiB of guest writes per checkpoint):"
                 + " median, then p99; MB/s on the wire; ckpt/s over the phase's transactions.");
-        System.out.println("  Not measured here, estimated: each dirty page cost the guest one write-protect fault in"
-                + " its epoch, about " + FAULT_MICROS + " us on this machine (shared/PITFALLS.md):");
-        for (Rate r : rates) {
-            double faults = r.epochs().stream().mapToLong(EpochStats::dirtyPages).sum() / r.windowSeconds();
-            System.out.printf("    %s: %.0f faults/s x %d us = %.0f ms of vCPU time per second (%.1f%%)%n",
-                    r.label(), faults, FAULT_MICROS, faults * FAULT_MICROS / 1000, faults * FAULT_MICROS / 1e4);
+    }
+
+    /**
+     * Section 4: where the machine's CPU went in each phase, per process and group of threads (CpuLedger), and what
+     * the guest's vCPU got of it: the guest's work per second of vCPU time and the share of the phase it was paused.
+     */
+    private static void printCpu(List<String> labels, List<CpuLedger.Phase> phases, List<Pgbench.Run> runs,
+                                 List<Optional<Double>> paused) {
+        CpuLedger.table(labels, phases);
+        List<Double> tps = new ArrayList<>();
+        for (int i = 0; i < phases.size(); i++) {
+            CpuLedger.Phase p = phases.get(i);
+            tps.add(runs.get(i).tps() / (p.msPerS(p.group(CpuLedger.VCPU)) / 1000));
         }
+        CpuLedger.row("transactions per second of vCPU time", tps, "%.1f");
+        CpuLedger.row("the guest paused, % of the phase", paused.stream().map(p -> p.map(x -> 100 * x)
+                .orElse(Double.NaN)).toList(), "%.1f");
+        CpuLedger.faultCost(phases.get(0), phases.get(2), "at 40 Hz");
+        CpuLedger.legend();
     }
 
     private static void checkpointRow(Rate r, TimedDiskReplicator disks) {
@@ -285,6 +347,20 @@ public final class PgbenchBenchmark {
                 percentile(pause, 0.99) / 1e6, percentile(copy, 0.99) / 1e6, percentile(dirty, 0.5),
                 percentile(dirty, 0.99), percentile(ack, 0.5) / 1e6, wire / 1e6 / r.windowSeconds(),
                 percentile(disk, 0.5) >> 10, percentile(disk, 0.99) >> 10);
+    }
+
+    /** The pause's parts beside its floor on the same guest (bench-qemu's table), per phase. */
+    private static void printFloor(PauseFloor floor, List<Rate> rates) {
+        System.out.println("  The pause beside its floor on this guest (µs):");
+        PauseFloor.header();
+        ByteBuffer src = ByteBuffer.allocateDirect(64 << 20);
+        ByteBuffer dst = ByteBuffer.allocateDirect(64 << 20);
+        for (Rate r : rates) {
+            long[] memcpy = r.epochs().stream().mapToLong(e -> BenchSupport.memcpyNanos(src, dst,
+                    Math.min(e.dirtyPages(), 16_384))).sorted().toArray();
+            floor.row(r.label().substring(0, r.label().indexOf(" (")), r.epochs(), BenchSupport.median(memcpy));
+        }
+        PauseFloor.legend(FLOOR_CYCLES);
     }
 
     private static PlainCopy plainCopy(Path image, Path copy) throws IOException, InterruptedException {

@@ -107,23 +107,38 @@ public final class QemuBenchmark {
                     "dirty-mib", "32"));
             Path console = run.resolve("a").resolve(work.name()).resolve("console.log");
             await(() -> printed(console) >= 3, 180);
+            CpuLedger.Snapshot c1 = CpuLedger.nodes(run);
             double before = mean(console, seconds);
+            CpuLedger.Phase cpuBefore = CpuLedger.between(c1, CpuLedger.nodes(run));
             PauseFloor workFloor = PauseFloor.measure(booted, FLOOR_CYCLES, interval);
             booted.close(); // the guest runs on, unprotected
             primary.protect(new ProtectRequest(work, peer, interval, Map.of()));
             await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
+            CpuLedger.Snapshot c2 = CpuLedger.nodes(run);
             double during = mean(console, seconds);
+            CpuLedger.Phase cpuDuring = CpuLedger.between(c2, CpuLedger.nodes(run));
             List<EpochStats> workEpochs = primary.epochs(work, 1000);
             EngineCpu workBackupCpu = BenchSupport.backupCpu(backup, work);
             phases.put("flat out", workEpochs);
             sweeps.put("dirtier flat out (32 MiB)", sweep(primary, work, runTimes, sweepSeconds));
             BenchSupport.unprotect(primary, backup, work);
+            CpuLedger.Snapshot c3 = CpuLedger.nodes(run);
             double after = mean(console, seconds);
+            CpuLedger.Phase cpuAfter = CpuLedger.between(c3, CpuLedger.nodes(run));
             System.out.println("Guest workload (dirtier writing flat out into 32 MiB, pages written per second)");
             System.out.printf("  %-36s %12.0f%n", "unprotected:", before);
             System.out.printf("  %-36s %12.0f   (%.2f of unprotected)%n", "protected at " + (1000 / interval) + " Hz:",
                     during, during / before);
-            System.out.printf("  %-36s %12.0f%n%n", "unprotected again:", after);
+            System.out.printf("  %-36s %12.0f%n", "unprotected again:", after);
+            List<CpuLedger.Phase> workCpu = List.of(cpuBefore, cpuDuring, cpuAfter);
+            CpuLedger.table(List.of("unprotected", "protected", "unprotected again"), workCpu);
+            List<Double> rate = List.of(before, during, after);
+            CpuLedger.row("pages written per second of vCPU time", java.util.stream.IntStream.range(0, 3)
+                    .mapToObj(i -> rate.get(i) / (workCpu.get(i).msPerS(workCpu.get(i).group(CpuLedger.VCPU)) / 1000))
+                    .toList(), "%.0f");
+            CpuLedger.faultCost(cpuBefore, cpuDuring, "protected");
+            CpuLedger.legend();
+            System.out.println();
             primaryQemu.destroy(work.name());
 
             ByteBuffer src = ByteBuffer.allocateDirect(128 << 20);

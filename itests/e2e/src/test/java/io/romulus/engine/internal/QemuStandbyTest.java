@@ -103,7 +103,7 @@ class QemuStandbyTest {
                 } catch (IOException gone) {
                     continue;
                 }
-                if (args.contains("romulus-" + GUEST.name()) && args.contains("-incoming")
+                if (args.stream().anyMatch(a -> a.split(",", 2)[0].equals("romulus-" + GUEST.name())) && args.contains("-incoming")
                         && args.stream().anyMatch(a -> a.contains("mem-path=" + backupRun))) {
                     return pid;
                 }

@@ -226,7 +226,7 @@ class QemuSwitchoverTest {
             List<OldCopy> found = new ArrayList<>();
             ProcessHandle.allProcesses().forEach(p -> {
                 List<String> args = commandLine(p.pid());
-                if (args.contains("romulus-" + GUEST.name()) && args.stream().anyMatch(a -> a.contains(ram))) {
+                if (args.stream().anyMatch(a -> a.split(",", 2)[0].equals("romulus-" + GUEST.name())) && args.stream().anyMatch(a -> a.contains(ram))) {
                     List<String> taps = new ArrayList<>();
                     Matcher m = Pattern.compile("ifname=([^,]+),").matcher(String.join(" ", args));
                     while (m.find()) {

@@ -1,0 +1,100 @@
+package io.romulus.itests.e2e;
+
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+
+import io.romulus.api.hypervisor.HypervisorException;
+import io.romulus.api.hypervisor.ProtectedDomain;
+
+/**
+ * A guest paused as checkpoints pause it, without protection: every {@code intervalMs} (start to start, as the epoch
+ * loop's interval is its period) {@code stop}, the device-state capture and {@code cont} through the binding, nothing
+ * copied, nothing sent, no output held. What a workload keeps of its speed under these pauses alone is the most any
+ * checkpointing at that rate can leave it on this machine: the machine's floor, against which the protected phase is
+ * put.
+ */
+final class PauseCycles implements AutoCloseable {
+
+    private final ProtectedDomain domain;
+    private final long periodNanos;
+    private final Thread thread;
+    private final long[] pauses = new long[1 << 16];
+    private volatile boolean stopping;
+    private volatile Exception failure;
+    private int count;
+    private long startedNanos;
+    private long endedNanos;
+
+    private PauseCycles(ProtectedDomain domain, int intervalMs) {
+        this.domain = domain;
+        this.periodNanos = TimeUnit.MILLISECONDS.toNanos(intervalMs);
+        this.thread = new Thread(this::run, "bench-pause-cycles");
+    }
+
+    /** Starts pausing {@code domain} every {@code intervalMs}. */
+    static PauseCycles start(ProtectedDomain domain, int intervalMs) {
+        PauseCycles c = new PauseCycles(domain, intervalMs);
+        c.thread.start();
+        return c;
+    }
+
+    private void run() {
+        startedNanos = System.nanoTime();
+        long next = startedNanos;
+        try {
+            while (!stopping && count < pauses.length) {
+                long t0 = System.nanoTime();
+                domain.pause();
+                domain.captureDeviceState();
+                domain.resume();
+                pauses[count++] = System.nanoTime() - t0;
+                next += periodNanos;
+                long wait = next - System.nanoTime();
+                if (wait > 0) {
+                    TimeUnit.NANOSECONDS.sleep(wait);
+                } else {
+                    next = System.nanoTime(); // late: the period starts again from now, as the epoch loop's does
+                }
+            }
+        } catch (HypervisorException | InterruptedException e) {
+            failure = e;
+        } finally {
+            endedNanos = System.nanoTime();
+        }
+    }
+
+    /** Stops the cycles (the guest is left running) and fails if a cycle failed. */
+    @Override
+    public void close() {
+        stopping = true;
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the pause cycles stop", e);
+        }
+        if (thread.isAlive()) {
+            throw new IllegalStateException("the pause cycles did not stop");
+        }
+        if (failure != null) {
+            throw new IllegalStateException("a pause cycle failed: " + failure.getMessage(), failure);
+        }
+    }
+
+    /** Pauses a second, after {@link #close()}. */
+    double perSecond() {
+        return count / ((endedNanos - startedNanos) / 1e9);
+    }
+
+    /** The median pause in ms, after {@link #close()}. */
+    double medianMillis() {
+        long[] sorted = Arrays.copyOf(pauses, count);
+        Arrays.sort(sorted);
+        return BenchSupport.median(sorted) / 1e6;
+    }
+
+    /** The share of the time the guest was paused, after {@link #close()}. */
+    double pausedShare() {
+        return Arrays.stream(pauses, 0, count).sum() / (double) (endedNanos - startedNanos);
+    }
+}
