@@ -56,11 +56,15 @@ final class CpuLedger {
      *
      * @param busyTicks  the machine's non-idle ticks over all its CPUs
      * @param totalTicks the machine's ticks over all its CPUs, idle included
-     * @param groups     per group of threads (a process's threads grouped by {@code grouping}), in the order met
+     * @param threads    per thread of the processes named ("PID/TID"), its group ("LABEL: NAME") and counters
      * @param processes  per process named, its total
      */
-    record Snapshot(long nanos, long busyTicks, long totalTicks, Map<String, Usage> groups,
+    record Snapshot(long nanos, long busyTicks, long totalTicks, Map<String, ThreadUsage> threads,
                     Map<String, Usage> processes, Map<String, Long> pids) {
+    }
+
+    /** One thread at one moment: its group, from its name then, and its counters. */
+    record ThreadUsage(String group, Usage usage) {
     }
 
     /**
@@ -81,7 +85,7 @@ final class CpuLedger {
                 idle += v;
             }
         }
-        Map<String, Usage> groups = new LinkedHashMap<>();
+        Map<String, ThreadUsage> threads = new LinkedHashMap<>();
         Map<String, Usage> totals = new LinkedHashMap<>();
         for (Map.Entry<String, Long> p : processes.entrySet()) {
             String label = p.getKey();
@@ -95,14 +99,14 @@ final class CpuLedger {
                         continue; // ended meanwhile
                     }
                     String group = grouping.of(label, name);
-                    groups.merge(label + ": " + (group == null ? "other threads" : group),
-                            usage(task.resolve("stat")), Usage::plus);
+                    threads.put(p.getValue() + "/" + task.getFileName(), new ThreadUsage(label + ": "
+                            + (group == null ? "other threads" : group), usage(task.resolve("stat"))));
                 }
             } catch (NoSuchFileException e) {
                 // the process ended: its total is all there is
             }
         }
-        return new Snapshot(nanos, total - idle, total, groups, totals, Map.copyOf(processes));
+        return new Snapshot(nanos, total - idle, total, threads, totals, Map.copyOf(processes));
     }
 
     /** Groups a thread of a process: label of the process and the thread's name to a group's name, or {@code null}. */
@@ -132,8 +136,10 @@ final class CpuLedger {
     }
 
     /**
-     * The CPU spent between two snapshots, per group, with "LABEL: (ended threads)" for what a process spent in
-     * threads that ended meanwhile and "everything else" for the machine's busy time outside the processes named.
+     * The CPU spent between two snapshots, per group: each thread alive at the end counts what it spent since the
+     * start (all of it if it started meanwhile) in the group of its name at the end (a thread may rename itself:
+     * MINA's pool threads are "NioProcessor-N" while they serve); "LABEL: (ended threads)" is what a process spent in
+     * threads that ended meanwhile; "everything else" the machine's busy time outside the processes named.
      */
     static Phase between(Snapshot a, Snapshot b) {
         double seconds = (b.nanos() - a.nanos()) / 1e9;
@@ -145,9 +151,12 @@ final class CpuLedger {
             if (!b.pids().get(label).equals(a.pids().get(label))) {
                 continue; // not the same process at both ends (started or restarted within the phase): everything else
             }
-            for (Map.Entry<String, Usage> g : b.groups().entrySet()) {
-                if (g.getKey().startsWith(label + ": ")) {
-                    groups.put(g.getKey(), g.getValue().minus(a.groups().getOrDefault(g.getKey(), Usage.NONE)));
+            String pid = b.pids().get(label) + "/";
+            for (Map.Entry<String, ThreadUsage> t : b.threads().entrySet()) {
+                if (t.getKey().startsWith(pid)) {
+                    ThreadUsage before = a.threads().get(t.getKey());
+                    groups.merge(t.getValue().group(), t.getValue().usage().minus(before == null ? Usage.NONE
+                            : before.usage()), Usage::plus);
                 }
             }
             Usage spent = p.getValue().minus(a.processes().getOrDefault(label, Usage.NONE));

@@ -47,7 +47,8 @@ final class DebianBenchNodes {
     /** What ran on the client host; stopped if still running when the nodes go. */
     private final List<Process> clients = new CopyOnWriteArrayList<>();
 
-    private DebianBenchNodes(String prefix, Path run, Path work, Path preload, Path netlab, Cleanup cleanup)
+    private DebianBenchNodes(String prefix, Path run, Path work, Path preload, Path netlab, boolean repliesHeld,
+                             Cleanup cleanup)
             throws Exception {
         this.prefix = prefix;
         this.run = run;
@@ -95,7 +96,8 @@ final class DebianBenchNodes {
         primary = new Engine(settings("bench-a"));
         cleanup.add("stop the primary engine", primary::shutdown);
         primary.addHypervisor(primaryQemu);
-        primary.addOutputBufferProvider(new NfqueueProvider(NfqueueSettings.defaults(), LinuxNetlink.load()), 0);
+        primary.addOutputBufferProvider(repliesHeld ? new NfqueueProvider(NfqueueSettings.defaults(),
+                LinuxNetlink.load()) : new UnheldOutput(), 0);
         primaryDisks = new TimedDiskReplicator(new NbdDiskReplicator(primaryExports));
         primary.addDiskReplicator(primaryDisks, "nbd", 0);
         primary.setTransport(primaryStream);
@@ -105,7 +107,17 @@ final class DebianBenchNodes {
      * Sets the nodes up under {@code run} (tmpfs: guest RAM, sockets, consoles) and {@code work} (a real disk: the
      * backup's copy of the guest's disk).
      */
-    static DebianBenchNodes start(Path run, Path work, Path preload, Path scripts, Cleanup cleanup) throws Exception {
+    static DebianBenchNodes start(Path run, Path work, Path preload, Path scripts, Cleanup cleanup)
+            throws Exception {
+        return start(run, work, preload, scripts, true, cleanup);
+    }
+
+    /**
+     * As {@link #start(Path, Path, Path, Path, Cleanup)}; with {@code repliesHeld} false the primary's output is not
+     * held at all ({@link UnheldOutput}: breaks I1, for a benchmark's decomposition only).
+     */
+    static DebianBenchNodes start(Path run, Path work, Path preload, Path scripts, boolean repliesHeld,
+                                  Cleanup cleanup) throws Exception {
         Path netlab = scripts.resolve("netlab");
         if (!Files.isExecutable(netlab)) {
             throw new IllegalStateException(netlab.toAbsolutePath() + " is missing");
@@ -114,7 +126,7 @@ final class DebianBenchNodes {
             throw new IllegalStateException(preload.toAbsolutePath() + " is missing: build native/ first");
         }
         String prefix = "rb" + Long.toString(ProcessHandle.current().pid() % 100_000, 36);
-        return new DebianBenchNodes(prefix, run, work, preload, netlab, cleanup);
+        return new DebianBenchNodes(prefix, run, work, preload, netlab, repliesHeld, cleanup);
     }
 
     private static QemuSettings settings(Path runDir, Path diskDir, Path preload, String netns) {

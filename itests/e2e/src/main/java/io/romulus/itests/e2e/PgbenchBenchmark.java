@@ -91,11 +91,16 @@ public final class PgbenchBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = BenchSupport.parse(args, List.of("seconds", "clients", "scale", "debian", "preload",
-                "scripts", "out"));
+                "scripts", "out", "replies-held"));
         Path out = Path.of(a.getOrDefault("out", "itests/e2e/target/bench-debian"));
         int seconds = Integer.parseInt(a.getOrDefault("seconds", "40"));
         int clients = Integer.parseInt(a.getOrDefault("clients", "4"));
         int scale = Integer.parseInt(a.getOrDefault("scale", "4"));
+        String held = a.getOrDefault("replies-held", "true");
+        if (!held.equals("true") && !held.equals("false")) {
+            throw new IllegalArgumentException("--replies-held is true or false, not " + held);
+        }
+        boolean repliesHeld = held.equals("true");
         Path debian = DebianGuest.directory(Path.of(a.getOrDefault("debian",
                 System.getProperty("romulus.debian.dir", "native/target/debian"))));
         Path preload = Path.of(a.getOrDefault("preload", "native/target/lib/libromulus-uffd.so"));
@@ -126,7 +131,11 @@ public final class PgbenchBenchmark {
             Files.writeString(xml, DebianGuest.domainXml(image));
             Path logs = Files.createDirectories(work.resolve("pgbench"));
 
-            DebianBenchNodes nodes = DebianBenchNodes.start(run, work, preload, scripts, cleanup);
+            DebianBenchNodes nodes = DebianBenchNodes.start(run, work, preload, scripts, repliesHeld, cleanup);
+            if (!repliesHeld) {
+                System.out.println("--replies-held false: the protected phases hold NO reply (invariant I1 broken on"
+                        + " purpose): they measure the checkpoints' own cost without output commit's.\n");
+            }
             progress("nodes up on " + nodes);
             Pgbench pgbench = new Pgbench(nodes, logs, clients);
 
