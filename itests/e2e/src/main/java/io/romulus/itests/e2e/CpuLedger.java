@@ -34,16 +34,25 @@ final class CpuLedger {
     private CpuLedger() {
     }
 
-    /** CPU ticks (user, system) and minor faults of one thread, process or group. */
-    record Usage(long userTicks, long systemTicks, long minorFaults) {
-        static final Usage NONE = new Usage(0, 0, 0);
+    /**
+     * CPU ticks (user, system), minor faults and the time spent runnable but waiting for a CPU (the scheduler's run
+     * queue, {@code /proc/.../schedstat}; threads only, 0 for a process's total) of one thread, process or group.
+     */
+    record Usage(long userTicks, long systemTicks, long minorFaults, long runQueueNanos) {
+        static final Usage NONE = new Usage(0, 0, 0, 0);
+
+        Usage(long userTicks, long systemTicks, long minorFaults) {
+            this(userTicks, systemTicks, minorFaults, 0);
+        }
 
         Usage plus(Usage o) {
-            return new Usage(userTicks + o.userTicks, systemTicks + o.systemTicks, minorFaults + o.minorFaults);
+            return new Usage(userTicks + o.userTicks, systemTicks + o.systemTicks, minorFaults + o.minorFaults,
+                    runQueueNanos + o.runQueueNanos);
         }
 
         Usage minus(Usage o) {
-            return new Usage(userTicks - o.userTicks, systemTicks - o.systemTicks, minorFaults - o.minorFaults);
+            return new Usage(userTicks - o.userTicks, systemTicks - o.systemTicks, minorFaults - o.minorFaults,
+                    runQueueNanos - o.runQueueNanos);
         }
 
         long ticks() {
@@ -99,8 +108,10 @@ final class CpuLedger {
                         continue; // ended meanwhile
                     }
                     String group = grouping.of(label, name);
+                    Usage u = usage(task.resolve("stat"));
                     threads.put(p.getValue() + "/" + task.getFileName(), new ThreadUsage(label + ": "
-                            + (group == null ? "other threads" : group), usage(task.resolve("stat"))));
+                            + (group == null ? "other threads" : group), new Usage(u.userTicks(), u.systemTicks(),
+                            u.minorFaults(), runQueueNanos(task.resolve("schedstat")))));
                 }
             } catch (NoSuchFileException e) {
                 // the process ended: its total is all there is
@@ -186,6 +197,12 @@ final class CpuLedger {
         return new Usage(Long.parseLong(f[11]), Long.parseLong(f[12]), Long.parseLong(f[7]));
     }
 
+    /** The second field of a schedstat file: nanoseconds spent runnable, waiting on a run queue; 0 if it is gone. */
+    private static long runQueueNanos(Path schedstat) throws IOException {
+        String line = read(schedstat);
+        return line == null ? 0 : Long.parseLong(line.trim().split(" ")[1]);
+    }
+
     private static String comm(Path stat) throws IOException {
         String line = read(stat);
         return line == null ? null : line.substring(line.indexOf('(') + 1, line.lastIndexOf(')'));
@@ -260,6 +277,8 @@ final class CpuLedger {
                 row("  of which in the kernel", phases.stream().map(p -> p.systemMsPerS(p.group(g))).toList(), "%.0f");
                 row("  minor page faults a second (a write-protect fault is one)",
                         phases.stream().map(p -> p.faultsPerS(p.group(g))).toList(), "%.0f");
+                row("  waiting for a CPU (runnable, on a run queue), ms/s",
+                        phases.stream().map(p -> p.group(g).runQueueNanos() / 1e6 / p.seconds()).toList(), "%.0f");
             }
         }
         row(small.size() + " smaller groups (each under " + (int) SMALL_MS_PER_S + " ms/s)",

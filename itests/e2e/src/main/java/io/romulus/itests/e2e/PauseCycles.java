@@ -1,5 +1,6 @@
 package io.romulus.itests.e2e;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
@@ -9,15 +10,23 @@ import io.romulus.api.hypervisor.ProtectedDomain;
 /**
  * A guest paused as checkpoints pause it, without protection: every {@code intervalMs} (start to start, as the epoch
  * loop's interval is its period) {@code stop}, the device-state capture and {@code cont} through the binding, nothing
- * copied, nothing sent, no output held. What a workload keeps of its speed under these pauses alone is the most any
- * checkpointing at that rate can leave it on this machine: the machine's floor, against which the protected phase is
- * put.
+ * sent, no output held. What a workload keeps of its speed under these pauses alone is the most any checkpointing at
+ * that rate can leave it on this machine: the machine's floor, against which the protected phase is put. With
+ * {@code withPages}, each pause also harvests the dirty log (the guest's writes are write-protected, as under
+ * protection) and copies the written pages out, as a checkpoint's pause does: everything a checkpoint does to the
+ * primary's guest but sending it.
  */
 final class PauseCycles implements AutoCloseable {
+
+    private static final int PAGE_SIZE = 4096;
+    /** Pages copied per call: a checkpoint's copy goes to staging in the same way, in one pass. */
+    private static final int STAGING_PAGES = 16_384;
 
     private final ProtectedDomain domain;
     private final long periodNanos;
     private final Thread thread;
+    private final boolean withPages;
+    private final ByteBuffer staging;
     private final long[] pauses = new long[1 << 16];
     private volatile boolean stopping;
     private volatile Exception failure;
@@ -25,15 +34,23 @@ final class PauseCycles implements AutoCloseable {
     private long startedNanos;
     private long endedNanos;
 
-    private PauseCycles(ProtectedDomain domain, int intervalMs) {
+    private PauseCycles(ProtectedDomain domain, int intervalMs, boolean withPages) {
         this.domain = domain;
+        this.withPages = withPages;
+        this.staging = withPages ? ByteBuffer.allocateDirect(STAGING_PAGES * PAGE_SIZE) : null;
         this.periodNanos = TimeUnit.MILLISECONDS.toNanos(intervalMs);
         this.thread = new Thread(this::run, "bench-pause-cycles");
     }
 
-    /** Starts pausing {@code domain} every {@code intervalMs}. */
-    static PauseCycles start(ProtectedDomain domain, int intervalMs) {
-        PauseCycles c = new PauseCycles(domain, intervalMs);
+    /**
+     * Starts pausing {@code domain} every {@code intervalMs}, with {@code withPages} harvesting its dirty log and
+     * copying the pages in each pause (the log is started now and stopped by {@link #close()}).
+     */
+    static PauseCycles start(ProtectedDomain domain, int intervalMs, boolean withPages) throws HypervisorException {
+        PauseCycles c = new PauseCycles(domain, intervalMs, withPages);
+        if (withPages) {
+            domain.startDirtyLog();
+        }
         c.thread.start();
         return c;
     }
@@ -45,6 +62,13 @@ final class PauseCycles implements AutoCloseable {
             while (!stopping && count < pauses.length) {
                 long t0 = System.nanoTime();
                 domain.pause();
+                if (withPages) {
+                    long[] dirty = domain.harvestDirty();
+                    for (int from = 0; from < dirty.length; from += STAGING_PAGES) {
+                        staging.clear();
+                        domain.copyPages(dirty, from, Math.min(STAGING_PAGES, dirty.length - from), staging);
+                    }
+                }
                 domain.captureDeviceState();
                 domain.resume();
                 pauses[count++] = System.nanoTime() - t0;
@@ -75,6 +99,13 @@ final class PauseCycles implements AutoCloseable {
         }
         if (thread.isAlive()) {
             throw new IllegalStateException("the pause cycles did not stop");
+        }
+        if (withPages) {
+            try {
+                domain.stopDirtyLog();
+            } catch (HypervisorException e) {
+                throw new IllegalStateException("cannot stop the dirty log: " + e.getMessage(), e);
+            }
         }
         if (failure != null) {
             throw new IllegalStateException("a pause cycle failed: " + failure.getMessage(), failure);

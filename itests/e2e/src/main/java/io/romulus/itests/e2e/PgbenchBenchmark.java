@@ -169,11 +169,21 @@ public final class PgbenchBenchmark {
             progress("phase 1b: paused at 40 Hz (stop, device state, cont), not protected");
             CpuLedger.Snapshot c1b = CpuLedger.nodes(run);
             Pgbench.Run pausedOnly;
-            PauseCycles cycles = PauseCycles.start(booted, 25);
+            PauseCycles cycles = PauseCycles.start(booted, 25, false);
             try (cycles) {
                 pausedOnly = pgbench.run("phase1b-paused-only", seconds);
             }
             CpuLedger.Phase cpu1b = CpuLedger.between(c1b, CpuLedger.nodes(run));
+            // phase 1c: the same pauses with the dirty log harvested and the pages copied in each: all a checkpoint
+            // does to the guest but sending it
+            progress("phase 1c: paused at 40 Hz with the dirty log harvested and copied, not protected");
+            CpuLedger.Snapshot c1c = CpuLedger.nodes(run);
+            Pgbench.Run tracked;
+            PauseCycles trackedCycles = PauseCycles.start(booted, 25, true);
+            try (trackedCycles) {
+                tracked = pgbench.run("phase1c-paused-tracked", seconds);
+            }
+            CpuLedger.Phase cpu1c = CpuLedger.between(c1c, CpuLedger.nodes(run));
             booted.close(); // it runs on, unprotected
 
             // the plain copy of the same image, on the same file system, just before the protection copies it
@@ -224,12 +234,13 @@ public final class PgbenchBenchmark {
             int otherQemusAfter = otherQemus(run);
 
             printBoot(protection, plain, initS, scale);
-            printPgbench(before, pausedOnly, cycles, at40, at10, after, seconds);
+            printPgbench(before, pausedOnly, cycles, tracked, trackedCycles, at40, at10, after, seconds);
             printCheckpoints(List.of(rate40, rate10), disks);
             printFloor(floor, List.of(rate40, rate10));
-            printCpu(List.of("unprotected", "paused only", "40 Hz", "10 Hz", "unprotected again"),
-                    List.of(cpu1, cpu1b, cpu2, cpu3, cpu4), List.of(before, pausedOnly, at40, at10, after),
-                    List.of(Optional.<Double>empty(), Optional.of(cycles.pausedShare()), Optional.of(rate40.pausedShare()),
+            printCpu(List.of("unprotected", "paused only", "paused, tracked", "40 Hz", "10 Hz", "unprotected again"),
+                    List.of(cpu1, cpu1b, cpu1c, cpu2, cpu3, cpu4), List.of(before, pausedOnly, tracked, at40, at10, after),
+                    List.of(Optional.<Double>empty(), Optional.of(cycles.pausedShare()),
+                            Optional.of(trackedCycles.pausedShare()), Optional.of(rate40.pausedShare()),
                             Optional.of(rate10.pausedShare()), Optional.<Double>empty()));
             System.out.printf("%nProtection state at the end of the 40 Hz phase: %s; of the 10 Hz phase: %s%n", state40,
                     state10);
@@ -281,8 +292,9 @@ public final class PgbenchBenchmark {
         System.out.printf("  Romulus disk copy / cp: %.2f; / (cp + sync): %.2f%n%n", romulus / cp, romulus / cpSync);
     }
 
-    private static void printPgbench(Pgbench.Run before, Pgbench.Run pausedOnly, PauseCycles cycles, Pgbench.Run at40,
-            Pgbench.Run at10, Pgbench.Run after, int seconds) {
+    private static void printPgbench(Pgbench.Run before, Pgbench.Run pausedOnly, PauseCycles cycles,
+            Pgbench.Run tracked, PauseCycles trackedCycles, Pgbench.Run at40, Pgbench.Run at10, Pgbench.Run after,
+            int seconds) {
         double tps = (before.tps() + after.tps()) / 2;
         double mean = (before.meanMillis() + after.meanMillis()) / 2;
         double p99 = (before.p99Millis() + after.p99Millis()) / 2;
@@ -290,6 +302,7 @@ public final class PgbenchBenchmark {
         System.out.printf("  %-28s %8s %10s %10s %8s %7s %11s %11s %11s%n", "phase", "TPS", "mean ms", "p99 ms",
                 "txns", "failed", "TPS ratio", "mean ratio", "p99 ratio");
         for (Object[] r : new Object[][] {{"unprotected", before}, {"paused at 40 Hz, unprotected", pausedOnly},
+                {"paused+tracked 40 Hz, unprot.", tracked},
                 {"protected at 40 Hz (25 ms)", at40},
                 {"protected at 10 Hz (100 ms)", at10}, {"unprotected again", after}}) {
             Pgbench.Run x = (Pgbench.Run) r[1];
@@ -304,8 +317,13 @@ public final class PgbenchBenchmark {
         System.out.printf("  Paused at 40 Hz, unprotected: the guest stopped, its device state captured and resumed"
                 + " through the binding every 25 ms (%.1f a second, %.2f ms median, %.1f%% of the time), nothing copied,"
                 + " sent or held: the most any checkpointing at 40 Hz can leave pgbench here. Protected at 40 Hz /"
-                + " paused only: %.2f.%n%n", cycles.perSecond(), cycles.medianMillis(), 100 * cycles.pausedShare(),
+                + " paused only: %.2f.%n", cycles.perSecond(), cycles.medianMillis(), 100 * cycles.pausedShare(),
                 at40.tps() / pausedOnly.tps());
+        System.out.printf("  Paused and tracked at 40 Hz, unprotected: the same pauses, each also harvesting the dirty log"
+                + " (the guest's writes write-protected, as under protection) and copying the written pages out (%.1f a"
+                + " second, %.2f ms median, %.1f%% of the time): all a checkpoint does to the guest but sending it."
+                + " Protected at 40 Hz / paused and tracked: %.2f.%n%n", trackedCycles.perSecond(),
+                trackedCycles.medianMillis(), 100 * trackedCycles.pausedShare(), at40.tps() / tracked.tps());
     }
 
     private static void printCheckpoints(List<Rate> rates, TimedDiskReplicator disks) {

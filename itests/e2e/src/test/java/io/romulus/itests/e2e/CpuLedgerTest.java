@@ -40,6 +40,17 @@ class CpuLedgerTest {
     }
 
     @Test
+    void theRunQueueWaitOfAThreadIsItsDelta() {
+        CpuLedger.Snapshot a = new CpuLedger.Snapshot(0, 0, 0,
+                Map.of("1/2", new CpuLedger.ThreadUsage("q: vCPU", new CpuLedger.Usage(10, 0, 0, 5_000_000))),
+                Map.of("q", ticks(10, 0, 0)), Map.of("q", 1L));
+        CpuLedger.Snapshot b = new CpuLedger.Snapshot(1_000_000_000L, 20, 200,
+                Map.of("1/2", new CpuLedger.ThreadUsage("q: vCPU", new CpuLedger.Usage(30, 0, 0, 45_000_000))),
+                Map.of("q", ticks(30, 0, 0)), Map.of("q", 1L));
+        assertEquals(40_000_000, CpuLedger.between(a, b).group("q: vCPU").runQueueNanos());
+    }
+
+    @Test
     void aProcessReplacedWithinThePhaseIsLeftToEverythingElse() {
         CpuLedger.Snapshot a = new CpuLedger.Snapshot(0, 0, 0, Map.of(), Map.of("qemu", ticks(100, 0, 0)),
                 Map.of("qemu", 1L));
@@ -58,6 +69,8 @@ class CpuLedgerTest {
                 (process, thread) -> CpuLedger.withoutNumber(thread));
         assertTrue(s.threads().size() > 1, s.threads().toString());
         assertTrue(s.totalTicks() >= s.busyTicks() && s.busyTicks() > 0);
+        assertTrue(s.threads().values().stream().anyMatch(t -> t.usage().runQueueNanos() > 0),
+                "some thread of a running JVM has waited for a CPU: " + s.threads());
         assertEquals("NioProcessor", CpuLedger.withoutNumber("NioProcessor-12"));
         assertEquals("GC Thread", CpuLedger.withoutNumber("GC Thread#3"));
     }
