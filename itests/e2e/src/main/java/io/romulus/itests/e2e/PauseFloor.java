@@ -85,6 +85,39 @@ record PauseFloor(long stopNanos, long deviceStateNanos, long contNanos, long ha
                 pause / (double) Math.max(1, floor), handOffNanos / 1e3);
     }
 
+    /** The median pause over {@code stats} divided by this floor plus {@code memcpyNanos}: issue 19's target is 1.3. */
+    double ratio(List<EpochStats> stats, long memcpyNanos) {
+        return median(stats, EpochStats::pauseNanos) / (double) Math.max(1, fixedNanos() + memcpyNanos);
+    }
+
+    /** The p99 pause over {@code stats} divided by their median: issue 19's target is 3. */
+    static double tail(List<EpochStats> stats) {
+        long[] pause = stats.stream().mapToLong(EpochStats::pauseNanos).sorted().toArray();
+        return pause[Math.min(pause.length - 1, (int) (pause.length * 0.99))] / (double) Math.max(1,
+                BenchSupport.median(pause));
+    }
+
+    /** Checkpoints a second over {@code stats}, from the first epoch's start to the last's. */
+    static double rate(List<EpochStats> stats) {
+        return (stats.size() - 1) * 1000.0 / Math.max(1, stats.get(stats.size() - 1).startedMillis()
+                - stats.get(0).startedMillis());
+    }
+
+    /** Issue 19's three pause and rate targets for one phase's checkpoints at the interval asked for. */
+    void check(Targets targets, String label, List<EpochStats> stats, long memcpyNanos, int intervalMs) {
+        double ratio = ratio(stats, memcpyNanos);
+        targets.check(label + ": pause median <= 1.3 x the floor", String.format(java.util.Locale.ROOT, "%.2f",
+                ratio), ratio <= 1.3);
+        double tail = tail(stats);
+        targets.check(label + ": pause p99 <= 3 x the median", String.format(java.util.Locale.ROOT, "%.2f", tail),
+                tail <= 3);
+        if (intervalMs == 25) {
+            double rate = rate(stats);
+            targets.check(label + ": >= 38 checkpoints a second at 25 ms", String.format(java.util.Locale.ROOT,
+                    "%.1f", rate), rate >= 38);
+        }
+    }
+
     /** What the table's columns are. */
     static void legend(int cycles) {
         System.out.println("left: median per part of the pause (µs) in the protected phase (" + PauseBreakdown.class

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -130,6 +131,11 @@ public final class QemuBenchmark {
             System.out.printf("  %-36s %12.0f   (%.2f of unprotected)%n", "protected at " + (1000 / interval) + " Hz:",
                     during, during / before);
             System.out.printf("  %-36s %12.0f%n", "unprotected again:", after);
+            Targets targets = new Targets();
+            double workRatio = during / ((before + after) / 2);
+            targets.check("guest workload >= 0.5 of unprotected at " + (1000 / interval) + " Hz", String.format(
+                    Locale.ROOT, "%.2f of the mean of the unprotected phases (%.2f / %.2f of each)", workRatio,
+                    during / before, during / after), workRatio >= 0.5);
             List<CpuLedger.Phase> workCpu = List.of(cpuBefore, cpuDuring, cpuAfter);
             CpuLedger.table(List.of("unprotected", "protected", "unprotected again"), workCpu);
             List<Double> rate = List.of(before, during, after);
@@ -173,6 +179,7 @@ public final class QemuBenchmark {
                 sweeps.put("dirtier " + rates[i] + " pages/s", sweep(primary, id, runTimes, sweepSeconds));
                 long memcpy = BenchSupport.checkpointRow(label, stats, src, dst);
                 breakdown.add(() -> floor.row(label, stats, memcpy));
+                floor.check(targets, rates[i] + " pages/s", stats, memcpy, interval);
                 costs.add(() -> EngineCost.row(label, stats, backupCpu));
                 if (i < rates.length - 1) {
                     BenchSupport.unprotect(primary, backup, id);
@@ -205,6 +212,10 @@ public final class QemuBenchmark {
             EngineCost.legend();
             System.out.printf("%nFailover restore (QEMU started on the replica RAM file, device state loaded, cont,"
                     + " announce-self): %d ms%n", restoreMs);
+            targets.note("the floor: QMP stop + device-state capture + cont on the same guest just before its protection,"
+                    + " plus the memcpy of its dirty set (the table above); the workload's ratio: pages written per"
+                    + " second, protected against unprotected before and after");
+            targets.print();
             System.out.printf("%nPlots (and their figures as CSV beside them):%n  %s%n  %s%n",
                     Plots.pauseBreakdown(out.resolve("pause-breakdown.svg"), String.format("the demo guest's dirtier"
                             + " (mean dirty pages, run time per epoch), %d ms epochs, %d s each", interval, seconds),
