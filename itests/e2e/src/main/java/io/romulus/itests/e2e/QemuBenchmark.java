@@ -116,13 +116,15 @@ public final class QemuBenchmark {
             // this machine leaves the workload before the stream's work (PauseCycles)
             CpuLedger.Snapshot cp = CpuLedger.nodes(run);
             double pausedOnly;
-            try (PauseCycles cycles = PauseCycles.start(booted, interval, false)) {
+            PauseCycles paused = PauseCycles.start(booted, interval, false);
+            try (paused) {
                 pausedOnly = mean(console, seconds);
             }
             CpuLedger.Phase cpuPaused = CpuLedger.between(cp, CpuLedger.nodes(run));
             CpuLedger.Snapshot ct = CpuLedger.nodes(run);
             double tracked;
-            try (PauseCycles cycles = PauseCycles.start(booted, interval, true)) {
+            PauseCycles trackedCycles = PauseCycles.start(booted, interval, true);
+            try (trackedCycles) {
                 tracked = mean(console, seconds);
             }
             CpuLedger.Phase cpuTracked = CpuLedger.between(ct, CpuLedger.nodes(run));
