@@ -1,5 +1,7 @@
 package io.romulus.transport.mina.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -30,6 +32,8 @@ public final class PageBatchCodec {
      * implementation, and only the bounds-checked {@code safeDecompressor()} is used on input from the network.
      */
     private static final LZ4Factory LZ4 = LZ4Factory.fastestInstance();
+    /** Longs in a byte array, any alignment (plain get and set only), for {@link #xor}. */
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
 
     private PageBatchCodec() {
     }
@@ -39,6 +43,21 @@ public final class PageBatchCodec {
         int worst = PAGE_HEADER_BYTES + LZ4.fastCompressor().maxCompressedLength(pageSize);
         int fit = (maxRecordBytes - 4) / Math.max(worst, PAGE_HEADER_BYTES + pageSize);
         return Math.max(1, Math.min(MAX_PAGES_PER_BATCH, fit));
+    }
+
+    /**
+     * {@code out[outOff..+length) = a[aOff..+length) ^ b[0..length)}, eight bytes at a time. A loop a byte at a time
+     * was 80% of the stream's CPU on both ends (JFR, bench-qemu's guest writing flat out): C2 does not vectorize it
+     * here, and it costs 1.37 µs a page against 0.19 µs for this (JDK 17, this machine). {@code out} may be {@code a}.
+     */
+    static void xor(byte[] a, int aOff, byte[] b, byte[] out, int outOff, int length) {
+        int j = 0;
+        for (; j + Long.BYTES <= length; j += Long.BYTES) {
+            LONGS.set(out, outOff + j, (long) LONGS.get(a, aOff + j) ^ (long) LONGS.get(b, j));
+        }
+        for (; j < length; j++) {
+            out[outOff + j] = (byte) (a[aOff + j] ^ b[j]);
+        }
     }
 
     /** Adds one decoded page to an epoch checksum: its pfn (8 bytes, big-endian), then its data. */
@@ -123,9 +142,7 @@ public final class PageBatchCodec {
             PageEncoding encoding = PageEncoding.RAW;
             int length = pageSize;
             if (previous != null) {
-                for (int j = 0; j < pageSize; j++) {
-                    xor[j] = (byte) (page[j] ^ previous[j]);
-                }
+                xor(page, 0, previous, xor, 0, pageSize);
                 int n = compressor.compress(xor, 0, pageSize, compressed, 0, compressed.length);
                 if (n < worthIt) {
                     encoding = PageEncoding.XOR_DELTA;
@@ -236,9 +253,7 @@ public final class PageBatchCodec {
                                     + " which is not in this connection's delta cache");
                         }
                         decompress(pfn, in, len, pages, off);
-                        for (int j = 0; j < pageSize; j++) {
-                            pages[off + j] ^= previous[j];
-                        }
+                        xor(pages, off, previous, pages, off, pageSize);
                     }
                     default -> throw new IllegalStateException(encoding.name());
                 }

@@ -57,6 +57,29 @@ class PageBatchCodecTest {
         return enc;
     }
 
+    /** The word-wise XOR against a byte at a time: lengths that are not a multiple of 8, offsets, in place. */
+    @Test
+    void xorMatchesAByteAtATimeForAnyLengthAndOffset() {
+        Random random = new Random(19);
+        for (int length : new int[] {0, 1, 7, 8, 9, 63, 4096, 4099}) {
+            byte[] a = new byte[length + 13];
+            byte[] b = new byte[length];
+            random.nextBytes(a);
+            random.nextBytes(b);
+            byte[] expected = a.clone();
+            for (int j = 0; j < length; j++) {
+                expected[5 + j] = (byte) (a[5 + j] ^ b[j]);
+            }
+            byte[] out = new byte[length + 13];
+            System.arraycopy(a, 0, out, 0, 5);
+            System.arraycopy(a, 5 + length, out, 5 + length, 8);
+            PageBatchCodec.xor(a, 5, b, out, 5, length);
+            assertArrayEquals(expected, out, "into another array, length " + length);
+            PageBatchCodec.xor(a, 5, b, a, 5, length);
+            assertArrayEquals(expected, a, "in place, length " + length);
+        }
+    }
+
     @Test
     void aBatchOfZeroPagesCannotMakeTheReceiverAllocateMoreThanARecordHolds() {
         // 256 ZERO pages take 3332 bytes on the wire; of 2 MiB each they would decode to 512 MiB
