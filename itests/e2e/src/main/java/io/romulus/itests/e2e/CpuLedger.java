@@ -308,6 +308,11 @@ final class CpuLedger {
                 + " second than unprotected and spent %.1f ms a second more in the kernel: at most %.2f us a fault (the"
                 + " kernel time also holds the pauses' stop and resume), %.1f%% of a core.%n", what, faults, kernel,
                 faults > 0 ? kernel * 1000 / faults : Double.NaN, kernel / 10);
+        try {
+            System.out.println(FaultProbe.describe(FaultProbe.microsPerFault(), faults));
+        } catch (IOException e) {
+            System.out.println("  The page-fault probe failed: " + e.getMessage());
+        }
     }
 
     static void legend() {

@@ -53,8 +53,8 @@ final class EngineCost {
                 + " transport's thread that receives the stream, from the end of one checkpoint to the end of the"
                 + " next (reading, decrypting, decoding, staging, applying and committing, the ACK), over the phase's"
                 + " last 5 s, as romulus:status shows it; WP faults = pages the guest wrote under userfaultfd"
-                + " write-protect, one fault each, median per epoch and per second (each cost the guest's vCPU thread"
-                + " under 1 µs of kernel time here in December 2026, as bench-debian measures it; not the 14 µs of"
-                + " PITFALLS.md).");
+                + " write-protect, one fault each, median per epoch and per second (what each costs depends on the"
+                + " machine, 0.9 to 15 us on this one in December 2026: the page-fault probe's line above gives it for"
+                + " this run).");
     }
 }

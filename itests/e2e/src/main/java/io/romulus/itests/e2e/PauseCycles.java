@@ -1,6 +1,7 @@
 package io.romulus.itests.e2e;
 
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
@@ -53,6 +54,31 @@ final class PauseCycles implements AutoCloseable {
         }
         c.thread.start();
         return c;
+    }
+
+    /** What a workload did under pause cycles, the cycles themselves, and where the machine's time went meanwhile. */
+    record Measured<T>(T result, PauseCycles cycles, CpuLedger.Phase cpu) {
+    }
+
+    /** A benchmark's workload, run while the cycles pause its guest. */
+    interface Workload<T> {
+        T run() throws Exception;
+    }
+
+    /**
+     * Runs {@code workload} while {@code domain} is paused every {@code intervalMs} (see {@link #start}), and
+     * accounts the machine's CPU over the run's nodes ({@link CpuLedger#nodes}) from before the cycles start to after
+     * they stop.
+     */
+    static <T> Measured<T> measure(ProtectedDomain domain, int intervalMs, boolean withPages, Path run,
+            Workload<T> workload) throws Exception {
+        CpuLedger.Snapshot before = CpuLedger.nodes(run);
+        T result;
+        PauseCycles cycles = start(domain, intervalMs, withPages);
+        try (cycles) {
+            result = workload.run();
+        }
+        return new Measured<>(result, cycles, CpuLedger.between(before, CpuLedger.nodes(run)));
     }
 
     private void run() {

@@ -170,23 +170,13 @@ public final class PgbenchBenchmark {
             // phase 1b: not protected, only paused as checkpoints at 40 Hz pause it: the most any protection at 40 Hz
             // can leave pgbench of its speed on this machine
             progress("phase 1b: paused at 40 Hz (stop, device state, cont), not protected");
-            CpuLedger.Snapshot c1b = CpuLedger.nodes(run);
-            Pgbench.Run pausedOnly;
-            PauseCycles cycles = PauseCycles.start(booted, 25, false);
-            try (cycles) {
-                pausedOnly = pgbench.run("phase1b-paused-only", seconds);
-            }
-            CpuLedger.Phase cpu1b = CpuLedger.between(c1b, CpuLedger.nodes(run));
+            PauseCycles.Measured<Pgbench.Run> pausedOnly = PauseCycles.measure(booted, 25, false, run,
+                    () -> pgbench.run("phase1b-paused-only", seconds));
             // phase 1c: the same pauses with the dirty log harvested and the pages copied in each: all a checkpoint
             // does to the guest but sending it
             progress("phase 1c: paused at 40 Hz with the dirty log harvested and copied, not protected");
-            CpuLedger.Snapshot c1c = CpuLedger.nodes(run);
-            Pgbench.Run tracked;
-            PauseCycles trackedCycles = PauseCycles.start(booted, 25, true);
-            try (trackedCycles) {
-                tracked = pgbench.run("phase1c-paused-tracked", seconds);
-            }
-            CpuLedger.Phase cpu1c = CpuLedger.between(c1c, CpuLedger.nodes(run));
+            PauseCycles.Measured<Pgbench.Run> tracked = PauseCycles.measure(booted, 25, true, run,
+                    () -> pgbench.run("phase1c-paused-tracked", seconds));
             booted.close(); // it runs on, unprotected
 
             // the plain copy of the same image, on the same file system, just before the protection copies it
@@ -237,7 +227,7 @@ public final class PgbenchBenchmark {
             int otherQemusAfter = otherQemus(run);
 
             printBoot(protection, plain, initS, scale);
-            printPgbench(before, pausedOnly, cycles, tracked, trackedCycles, at40, at10, after, seconds);
+            printPgbench(before, pausedOnly, tracked, at40, at10, after, seconds);
             printCheckpoints(List.of(rate40, rate10), disks);
             printFloor(floor, List.of(rate40, rate10));
             Targets targets = new Targets();
@@ -247,12 +237,14 @@ public final class PgbenchBenchmark {
                     at40.tps() / unprotected >= 0.7);
             targets.note(String.format(Locale.ROOT, "what this machine leaves it at 40 Hz before a byte is sent: %.2f"
                     + " paused only, %.2f paused, tracked and copied; protected / paused, tracked and copied: %.2f",
-                    pausedOnly.tps() / unprotected, tracked.tps() / unprotected, at40.tps() / tracked.tps()));
+                    pausedOnly.result().tps() / unprotected, tracked.result().tps() / unprotected,
+                    at40.tps() / tracked.result().tps()));
             floor.check(targets, "Debian guest under pgbench, 40 Hz", rate40.epochs(), memcpyMedian(rate40), 25);
             printCpu(List.of("unprotected", "paused only", "paused, tracked", "40 Hz", "10 Hz", "unprotected again"),
-                    List.of(cpu1, cpu1b, cpu1c, cpu2, cpu3, cpu4), List.of(before, pausedOnly, tracked, at40, at10, after),
-                    List.of(Optional.<Double>empty(), Optional.of(cycles.pausedShare()),
-                            Optional.of(trackedCycles.pausedShare()), Optional.of(rate40.pausedShare()),
+                    List.of(cpu1, pausedOnly.cpu(), tracked.cpu(), cpu2, cpu3, cpu4),
+                    List.of(before, pausedOnly.result(), tracked.result(), at40, at10, after),
+                    List.of(Optional.<Double>empty(), Optional.of(pausedOnly.cycles().pausedShare()),
+                            Optional.of(tracked.cycles().pausedShare()), Optional.of(rate40.pausedShare()),
                             Optional.of(rate10.pausedShare()), Optional.<Double>empty()));
             targets.print();
             System.out.printf("%nProtection state at the end of the 40 Hz phase: %s; of the 10 Hz phase: %s%n", state40,
@@ -305,17 +297,19 @@ public final class PgbenchBenchmark {
         System.out.printf("  Romulus disk copy / cp: %.2f; / (cp + sync): %.2f%n%n", romulus / cp, romulus / cpSync);
     }
 
-    private static void printPgbench(Pgbench.Run before, Pgbench.Run pausedOnly, PauseCycles cycles,
-            Pgbench.Run tracked, PauseCycles trackedCycles, Pgbench.Run at40, Pgbench.Run at10, Pgbench.Run after,
+    private static void printPgbench(Pgbench.Run before, PauseCycles.Measured<Pgbench.Run> pausedOnly,
+            PauseCycles.Measured<Pgbench.Run> tracked, Pgbench.Run at40, Pgbench.Run at10, Pgbench.Run after,
             int seconds) {
+        PauseCycles cycles = pausedOnly.cycles();
+        PauseCycles trackedCycles = tracked.cycles();
         double tps = (before.tps() + after.tps()) / 2;
         double mean = (before.meanMillis() + after.meanMillis()) / 2;
         double p99 = (before.p99Millis() + after.p99Millis()) / 2;
         System.out.printf("2. pgbench, TPC-B-like, %d s per phase%n", seconds);
         System.out.printf("  %-28s %8s %10s %10s %8s %7s %11s %11s %11s%n", "phase", "TPS", "mean ms", "p99 ms",
                 "txns", "failed", "TPS ratio", "mean ratio", "p99 ratio");
-        for (Object[] r : new Object[][] {{"unprotected", before}, {"paused at 40 Hz, unprotected", pausedOnly},
-                {"paused+tracked 40 Hz, unprot.", tracked},
+        for (Object[] r : new Object[][] {{"unprotected", before}, {"paused at 40 Hz, unprotected",
+                pausedOnly.result()}, {"paused+tracked 40 Hz, unprot.", tracked.result()},
                 {"protected at 40 Hz (25 ms)", at40},
                 {"protected at 10 Hz (100 ms)", at10}, {"unprotected again", after}}) {
             Pgbench.Run x = (Pgbench.Run) r[1];
@@ -331,12 +325,12 @@ public final class PgbenchBenchmark {
                 + " through the binding every 25 ms (%.1f a second, %.2f ms median, %.1f%% of the time), nothing copied,"
                 + " sent or held: the most any checkpointing at 40 Hz can leave pgbench here. Protected at 40 Hz /"
                 + " paused only: %.2f.%n", cycles.perSecond(), cycles.medianMillis(), 100 * cycles.pausedShare(),
-                at40.tps() / pausedOnly.tps());
+                at40.tps() / pausedOnly.result().tps());
         System.out.printf("  Paused and tracked at 40 Hz, unprotected: the same pauses, each also harvesting the dirty log"
                 + " (the guest's writes write-protected, as under protection) and copying the written pages out (%.1f a"
                 + " second, %.2f ms median, %.1f%% of the time): all a checkpoint does to the guest but sending it."
                 + " Protected at 40 Hz / paused and tracked: %.2f.%n%n", trackedCycles.perSecond(),
-                trackedCycles.medianMillis(), 100 * trackedCycles.pausedShare(), at40.tps() / tracked.tps());
+                trackedCycles.medianMillis(), 100 * trackedCycles.pausedShare(), at40.tps() / tracked.result().tps());
     }
 
     private static void printCheckpoints(List<Rate> rates, TimedDiskReplicator disks) {

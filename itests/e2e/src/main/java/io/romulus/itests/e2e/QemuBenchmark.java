@@ -114,20 +114,14 @@ public final class QemuBenchmark {
             PauseFloor workFloor = PauseFloor.measure(booted, FLOOR_CYCLES, interval);
             // the same guest only paused as checkpoints pause it, then also tracked and copied, nothing sent: what
             // this machine leaves the workload before the stream's work (PauseCycles)
-            CpuLedger.Snapshot cp = CpuLedger.nodes(run);
-            double pausedOnly;
-            PauseCycles paused = PauseCycles.start(booted, interval, false);
-            try (paused) {
-                pausedOnly = mean(console, seconds);
-            }
-            CpuLedger.Phase cpuPaused = CpuLedger.between(cp, CpuLedger.nodes(run));
-            CpuLedger.Snapshot ct = CpuLedger.nodes(run);
-            double tracked;
-            PauseCycles trackedCycles = PauseCycles.start(booted, interval, true);
-            try (trackedCycles) {
-                tracked = mean(console, seconds);
-            }
-            CpuLedger.Phase cpuTracked = CpuLedger.between(ct, CpuLedger.nodes(run));
+            PauseCycles.Measured<Double> paused = PauseCycles.measure(booted, interval, false, run,
+                    () -> mean(console, seconds));
+            PauseCycles.Measured<Double> trackedRun = PauseCycles.measure(booted, interval, true, run,
+                    () -> mean(console, seconds));
+            double pausedOnly = paused.result();
+            double tracked = trackedRun.result();
+            CpuLedger.Phase cpuPaused = paused.cpu();
+            CpuLedger.Phase cpuTracked = trackedRun.cpu();
             booted.close(); // the guest runs on, unprotected
             primary.protect(new ProtectRequest(work, peer, interval, Map.of()));
             await(() -> state(primary, work, Role.PRIMARY) == ProtectionState.PROTECTED, 300);
