@@ -360,14 +360,19 @@ final class EpochLoop {
     /**
      * ACK(N), on a transport thread: N and every checkpoint before it are committed on the backup, so output N
      * leaves, the resend set forgets them, and the disks commit N (when the loop next wakes). The ACK of a stream's
-     * initial copy releases nothing: the copy is not a consistent state.
+     * initial copy releases nothing: the copy is not a consistent state. It is progress, not the stream's first
+     * acknowledged checkpoint: the backup commits the copy only with the first checkpoint after it (all of RAM
+     * written, all of the disk synced), which may take longer than an established stream's silence is allowed
+     * ({@link #waitForRoom}); counted as acknowledged, such a backup was taken for lost, and every retry was a new
+     * full copy.
      */
     void acknowledged(PrimaryStream s, long epoch) {
-        s.acknowledged();
         if (epoch == s.initialEpoch()) {
+            s.progressed();
             signal.signal();
             return;
         }
+        s.acknowledged();
         if (!ledger.acknowledged(epoch)) {
             return; // an ACK at least as new came first
         }

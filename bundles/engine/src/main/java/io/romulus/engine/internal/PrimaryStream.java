@@ -34,9 +34,12 @@ final class PrimaryStream {
 
     // published lock-free by the ACK thread and the sender to the loop, which re-reads them after every wake-up
 
-    /** The last sign of the backup's progress: the stream's start, the initial copy's end, an ACK. */
+    /** The last sign of the backup's progress: the stream's start, the initial copy's end and its ACK, an ACK. */
     private volatile long progressNanos = System.nanoTime();
-    /** Whether the backup acknowledged anything on this stream (the initial copy included). */
+    /**
+     * Whether the backup acknowledged a checkpoint on this stream; the initial copy's ACK does not count (the backup
+     * commits the copy only with the first checkpoint after it: see {@link EpochLoop#acknowledged}).
+     */
     private volatile boolean acked;
     /** The epoch of the initial copy (resumed: the last checkpoint before the stream), whose ACK releases nothing. */
     private volatile long initialEpoch = Long.MAX_VALUE;
@@ -111,7 +114,7 @@ final class PrimaryStream {
         resumedFrom = epoch;
     }
 
-    /** The backup showed progress now (the initial copy went out, or an ACK came). */
+    /** The backup showed progress now (the initial copy went out, or the copy's ACK or another came). */
     void progressed() {
         progressNanos = System.nanoTime();
     }

@@ -144,10 +144,23 @@ class EngineReplicationTest {
     void aBackupSlowToInstallTheInitialCopyIsNotTakenForALostLink() throws Exception {
         // 1.5 s to install the copy: longer than the 1 s without an ACK that counts an established stream as lost
         link.initialAckDelayMs = 1500;
+        assertProtectedOverOneStream();
+    }
+
+    /** Protects DEMO and asserts it gets protected with the first stream: no reconnect, no second full copy. */
+    private void assertProtectedOverOneStream() throws Exception {
         primary.protect(new ProtectRequest(DEMO, PEER, 10, WORKLOAD));
         await().atMost(Duration.ofSeconds(60)).until(() -> committedOnBackup() >= 20);
         assertEquals(1, link.connects.get(), "one stream: no reconnect and no second full copy");
         assertEquals(ProtectionState.PROTECTED, row(primary, Role.PRIMARY).state());
+    }
+
+    @Test
+    void aBackupSlowToCommitTheFirstCheckpointAfterTheCopyIsNotTakenForALostLink() throws Exception {
+        // the copy's ACK comes at once, but the first checkpoint (which commits the copy) takes 2.5 s on the backup:
+        // longer than the 1 s without an ACK that counts an established stream as lost, and no detector here
+        link.firstCheckpointAckDelayMs = 2500;
+        assertProtectedOverOneStream();
     }
 
     @Test

@@ -62,6 +62,11 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile long pagesDelayMs;
     /** How long the backup takes to install an initial copy before it acknowledges it. */
     volatile long initialAckDelayMs;
+    /**
+     * How long the backup takes over the first checkpoint after an initial copy (which commits the copy with it: a
+     * real backup writes the whole RAM and syncs the whole disk then) before it acknowledges it.
+     */
+    volatile long firstCheckpointAckDelayMs;
     /** The backup applies checkpoints but its ACKs are lost on the way back. */
     volatile boolean dropAcks;
     /** The backup's answers to a switchover's "prepare" are lost on the way back. */
@@ -186,6 +191,7 @@ final class LoopbackTransport implements CheckpointTransport {
         }
 
         private void deliver() {
+            boolean checkpointEnded = false;
             try {
                 while (open) {
                     Rec r = queue.poll(10, TimeUnit.MILLISECONDS);
@@ -223,7 +229,9 @@ final class LoopbackTransport implements CheckpointTransport {
                             return;
                         }
                         case "end" -> {
-                            long slow = r.end().initial() ? initialAckDelayMs : ackDelayMs;
+                            long slow = r.end().initial() ? initialAckDelayMs
+                                    : checkpointEnded ? ackDelayMs : Math.max(ackDelayMs, firstCheckpointAckDelayMs);
+                            checkpointEnded |= !r.end().initial();
                             if (slow > 0) {
                                 Thread.sleep(slow);
                             }
