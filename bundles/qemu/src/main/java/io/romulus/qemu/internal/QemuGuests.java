@@ -12,11 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 
@@ -36,8 +32,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The guests this node runs and the handles on them: {@link #open} takes hold of a guest (booting it if it does not
  * run), {@link #adopt} hands a detached or inherited one over with its dirty log, {@link #activate} and
- * {@link #startClone} add guests resumed from a replica, {@link #destroy} stops one. {@link #letGo} hands every guest
- * to the next version of the binding, {@link #inherit} takes one back from the state file the previous version wrote.
+ * {@link #startClone} add guests resumed from a replica, {@link #destroy} stops one, {@link #stopAsReplica} stops one
+ * for a switchover (how is {@link SwitchoverStop}'s). {@link #letGo} hands every guest to the next version of the
+ * binding, {@link #inherit} takes one back from the state file the previous version wrote (the files and the QEMU's
+ * reconnection are {@link GuestHandOver}'s).
  *
  * <p>Its monitor serialises taking hold of, starting and stopping guests. The guests and open handles are in concurrent
  * maps, so that listing them and asking a guest's state does not wait for a guest being started; a handle being
@@ -47,13 +45,9 @@ import org.slf4j.LoggerFactory;
 final class QemuGuests {
 
     private static final Logger LOG = LoggerFactory.getLogger(QemuGuests.class);
-    /**
-     * How long a switchover's old copy stays stopped (SIGSTOP) before its QEMU is killed: past the new primary's
-     * activation and first checkpoints (tens of milliseconds here), which its teardown would slow down.
-     */
-    private static final long FROZEN_MS = 1000;
 
     private final GuestLauncher launcher;
+    private final SwitchoverStop switchoverStop;
     private final Map<String, QemuGuest> guests = new ConcurrentHashMap<>();
     private final Map<String, QemuDomain> open = new ConcurrentHashMap<>();
     /** Guests whose handle an engine detached: what the next handle takes over. */
@@ -65,8 +59,6 @@ final class QemuGuests {
     /** Names of clones being started from a replica (between {@link #cloneDir} and {@link #startClone}). */
     @GuardedBy("this")
     private final Set<String> cloning = new HashSet<>();
-    /** Switchovers' old copies, their QEMU stopped with SIGSTOP, until it is killed ({@link #stopForGood}). */
-    private final Set<QemuGuest> frozenCopies = ConcurrentHashMap.newKeySet();
 
     /** A detached guest: its RAM mapping and its dirty tracker (or {@code null} if no log ran). */
     private record Held(QemuGuest guest, GuestRam ram, DirtyTracker tracker) {
@@ -74,6 +66,7 @@ final class QemuGuests {
 
     QemuGuests(GuestLauncher launcher) {
         this.launcher = launcher;
+        this.switchoverStop = new SwitchoverStop(launcher);
     }
 
     /**
@@ -81,36 +74,19 @@ final class QemuGuests {
      * {@link GuestStateFile}); removes the directory of one that is gone.
      */
     synchronized void inherit(Path dir) {
-        GuestStateFile st;
-        QemuProcess p;
-        QemuSettings settings = launcher.settings();
+        GuestHandOver.TakenBack back;
         try {
-            st = GuestStateFile.read(dir);
-            p = QemuProcess.reconnect(st.name(), dir, st.taps(), settings);
-        } catch (IOException | HypervisorException e) {
-            LOG.warn("Cannot take hold of the guest in {} again; leaving it alone: {}", dir, e.getMessage());
-            return;
+            back = GuestHandOver.takeBack(dir, launcher);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
         }
-        if (p == null) {
-            LOG.info("qemu:{} no longer runs; removing its left-over directory {}", st.name(), dir);
-            RunDirectory.deleteTree(dir);
+        if (back == null) {
             return;
         }
-        QemuGuest g;
-        try {
-            DomainId id = new DomainId(QemuHypervisor.BINDING, st.name());
-            g = new QemuGuest(id, p, launcher.definitionOf(id, st.options()),
-                    settings.forGuest(st.accel(), st.netns(), st.bridge(), st.dirtyTracker()), st.disks());
-            st.released().write(dir); // taken: a later start must not take the same log again
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Cannot take hold of qemu:{} (pid {}) again; leaving it alone: {}", st.name(), p.pid(),
-                    e.getMessage());
-            p.disconnect();
-            return;
-        }
+        QemuGuest g = back.guest();
+        GuestStateFile st = back.state();
+        QemuProcess p = g.process();
         if (guests.putIfAbsent(st.name(), g) != null) {
             LOG.warn("Two QEMUs run qemu:{}; leaving pid {} in {} alone", st.name(), p.pid(), dir);
             p.disconnect();
@@ -130,7 +106,7 @@ final class QemuGuests {
      * @return the dirty log of each guest a protection held, by name
      */
     synchronized Map<String, String> letGo() {
-        killFrozen();
+        switchoverStop.killAll();
         Map<String, String> held = new TreeMap<>();
         open.forEach((name, d) -> held.put(name, d.handOver()));
         detached.forEach((name, h) -> held.put(name, QemuDomain.handOver(h.tracker())));
@@ -138,19 +114,7 @@ final class QemuGuests {
         open.clear();
         detached.clear();
         inherited.clear();
-        for (QemuGuest g : guests.values()) {
-            GuestStateFile st = GuestStateFile.of(g);
-            try {
-                if (g.process().isAlive()) {
-                    (held.containsKey(g.id().name()) ? st.held(held.get(g.id().name())) : st)
-                            .write(g.process().dir());
-                }
-            } catch (IOException e) {
-                LOG.warn("Cannot write the state file of {}; the next version of the binding will not find it: {}",
-                        g.id(), e.getMessage());
-            }
-            g.process().disconnect();
-        }
+        guests.values().forEach(g -> GuestHandOver.leave(g, held));
         guests.clear();
         return held;
     }
@@ -275,11 +239,7 @@ final class QemuGuests {
     /** A new guest of this node; its state file says what it is, so that a later version of the binding finds it. */
     private void register(QemuGuest g) {
         guests.put(g.id().name(), g);
-        try {
-            GuestStateFile.of(g).write(g.process().dir());
-        } catch (IOException e) {
-            LOG.warn("Cannot write the state file of {}: {}", g.id(), e.getMessage());
-        }
+        GuestHandOver.describe(g);
     }
 
     @GuardedBy("this")
@@ -344,21 +304,15 @@ final class QemuGuests {
     }
 
     /** Makes the replica of a guest stopped for a switchover: {@link QemuReplicas#kept}, set by the binding. */
-    interface Keeper {
-        Replica keep(ReplicaSpec spec, Path dir, byte[] deviceState, long epoch) throws HypervisorException;
-    }
-
-    private volatile Keeper keeper;
-
-    void keeper(Keeper k) {
-        keeper = k;
+    void keeper(SwitchoverStop.Keeper k) {
+        switchoverStop.keeper(k);
     }
 
     /**
      * Switchover: stops guest {@code name} for good, as {@link #destroy} does, but moves its RAM file into a new
      * replica directory, where it becomes, with {@code deviceState}, a replica of {@code spec} committed at
-     * {@code epoch}. Returns once the guest can never run or send again (I5, {@link #stopForGood}); what its QEMU's
-     * end costs the kernel comes later, off the switchover's path. The replica maps the RAM file itself, which
+     * {@code epoch}. Returns once the guest can never run or send again (I5, {@link SwitchoverStop#stop}); what its
+     * QEMU's end costs the kernel comes later, off the switchover's path. The replica maps the RAM file itself, which
      * outlives QEMU's mapping.
      */
     synchronized Replica stopAsReplica(String name, ReplicaSpec spec, byte[] deviceState, long epoch)
@@ -367,131 +321,11 @@ final class QemuGuests {
         if (g == null) {
             throw new HypervisorException("no QEMU guest '" + name + "' runs on this node");
         }
-        Path dir = RunDirectory.newReplicaDir(launcher.settings().runDir(), name);
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new HypervisorException("cannot create " + dir + " for the replica of " + g.id() + ": "
-                    + e.getMessage(), e);
-        }
-        long start = System.nanoTime();
-        String how = stopForGood(g);
-        long stopped = System.nanoTime();
+        SwitchoverStop.Stopped stopped = switchoverStop.stop(g);
         forget(g);
         g.disks().forEach(launcher::unexport); // the guest, paused, had no request in flight (QEMU drains at "stop")
-        try {
-            Files.move(g.process().dir().resolve("ram"), dir.resolve("ram"));
-        } catch (IOException e) {
-            RunDirectory.deleteTree(dir);
-            RunDirectory.deleteTree(g.process().dir());
-            throw new HypervisorException("stopped " + g.id() + ", but its RAM file could not become a replica: "
-                    + e.getMessage(), e);
-        }
-        // the disk images in the guest's directory (the demo guest's) stay: the disk replicator keeps them as the
-        // replica's disks, which the new primary resumes without a copy
-        List<Path> images = g.vm().disks().stream().map(d -> Path.of(d.file()))
-                .filter(f -> f.startsWith(g.process().dir())).toList();
-        RunDirectory.deleteTreeExcept(g.process().dir(), images);
-        Replica kept = keeper.keep(spec, dir, deviceState, epoch);
-        LOG.info("Stopped {} at checkpoint {} for a switchover; its RAM file is kept as a replica in {}{} (us: {} {}, "
-                + "replica kept {})", g.id(), epoch, dir,
-                images.isEmpty() ? "" : ", its disk images " + images + " where they are", how, micros(stopped - start),
-                micros(System.nanoTime() - stopped));
-        return kept;
+        return switchoverStop.keep(stopped, spec, deviceState, epoch);
     }
-
-    /**
-     * I5 for a switchover's old copy, whose guest is paused: its QEMU is stopped with SIGSTOP (none of its threads
-     * runs again) and its taps are cut off from their bridges ({@link MacAnnouncement#leave}: disabled ports where the
-     * bridge has a MAC address of its own, else down and out of it; nothing reaches or leaves them). Its QEMU is
-     * killed {@link #FROZEN_MS} later, and reaped in the background: the kernel's teardown of the process (30-100 ms
-     * here, the tap's unregistration with its RCU grace periods half of it) would otherwise compete, on a host of few
-     * cores, with the new primary's activation and first checkpoints. Where QEMU cannot be stopped it is killed at
-     * once; where the taps cannot be taken out, this waits for QEMU's exit, which removes them. Says what was done, for
-     * the log.
-     */
-    private String stopForGood(QemuGuest g) {
-        boolean frozen;
-        try {
-            g.process().freeze();
-            frozen = true;
-        } catch (HypervisorException e) {
-            LOG.warn("{}; killing it at once instead", e.getMessage());
-            frozen = false;
-        }
-        long start = System.nanoTime();
-        CompletableFuture<ProcessHandle> exited = frozen ? null : g.process().kill();
-        List<String> taps = g.process().taps();
-        List<MacAnnouncement.Leaving> leaving = new ArrayList<>();
-        for (int i = 0; i < taps.size(); i++) {
-            String bridge = QemuProcess.bridgeOf(g.vm().nics().get(i), launcher.settings());
-            leaving.add(new MacAnnouncement.Leaving(taps.get(i), !bridge.isEmpty() && launcher.bridgeFixed(bridge)));
-        }
-        String left;
-        try {
-            left = taps.isEmpty() ? "no tap" : "taps " + MacAnnouncement.leave(launcher.settings().netns(), leaving)
-                    + " cut off from their bridges";
-        } catch (IOException e) {
-            LOG.warn("Cannot take the taps {} of the stopped {} out of their bridges ({}); waiting for its QEMU to be "
-                    + "gone, which removes them", taps, g.id(), e.getMessage());
-            if (exited == null) {
-                exited = g.process().kill();
-                frozen = false;
-            }
-            try {
-                exited.get(10, TimeUnit.SECONDS); // the reaper below closes its QMP connection
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-            } catch (ExecutionException | TimeoutException te) {
-                LOG.warn("The QEMU of {} (pid {}) did not exit within 10 s of SIGKILL", g.id(), g.process().pid());
-            }
-            left = "gone with its taps";
-        }
-        if (frozen) {
-            frozenCopies.add(g);
-            CompletableFuture.delayedExecutor(FROZEN_MS, TimeUnit.MILLISECONDS).execute(() -> killFrozen(g));
-            return "QEMU stopped (SIGSTOP, killed " + FROZEN_MS + " ms later), " + left;
-        }
-        reap(g, exited, start);
-        return "QEMU killed, " + left;
-    }
-
-    /** Kills the QEMU of {@code g}, a switchover's old copy stopped with SIGSTOP, unless that was done already. */
-    private void killFrozen(QemuGuest g) {
-        if (frozenCopies.remove(g)) {
-            long killed = System.nanoTime();
-            reap(g, g.process().kill(), killed);
-        }
-    }
-
-    /** Kills every switchover's old copy still stopped, waiting for its kill (the binding stops or ends its guests). */
-    private void killFrozen() {
-        new ArrayList<>(frozenCopies).forEach(this::killFrozen);
-    }
-
-    /**
-     * Logs when the QEMU of {@code g}, killed at {@code killedNanos}, is gone ({@code exited}; the JDK's process reaper
-     * collects it), or that it is not within 10 s, and closes its QMP connection. The callback handles every outcome
-     * itself: its future is of no use.
-     */
-    @SuppressWarnings("FutureReturnValueIgnored")
-    private static void reap(QemuGuest g, CompletableFuture<ProcessHandle> exited, long killedNanos) {
-        exited.orTimeout(10, TimeUnit.SECONDS).whenComplete((p, e) -> {
-            g.process().disconnect();
-            if (e != null) {
-                LOG.warn("The QEMU of {} (pid {}), stopped for a switchover, did not exit within 10 s of SIGKILL: {}",
-                        g.id(), g.process().pid(), e.toString());
-            } else {
-                LOG.info("The QEMU of {} (pid {}), stopped for a switchover, exited {} ms after SIGKILL", g.id(),
-                        g.process().pid(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedNanos));
-            }
-        });
-    }
-
-    private static long micros(long nanos) {
-        return TimeUnit.NANOSECONDS.toMicros(nanos);
-    }
-
 
     /**
      * Scale-out: makes the directory of clone {@code id} of a replica (removing one left over by a guest that no
@@ -600,7 +434,7 @@ final class QemuGuests {
 
     /** Stops every guest this node runs. */
     void destroyAll() {
-        killFrozen();
+        switchoverStop.killAll();
         for (String name : new ArrayList<>(guests.keySet())) {
             try {
                 destroy(name);

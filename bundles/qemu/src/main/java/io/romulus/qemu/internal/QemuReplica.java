@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -20,12 +18,8 @@ import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.ProtectedDomain;
 import io.romulus.api.hypervisor.Replica;
 import io.romulus.api.hypervisor.ReplicaSpec;
-import io.romulus.qemu.internal.dirty.DirtyTracker;
 import io.romulus.qemu.internal.vm.VmDefinition;
-import io.romulus.qemu.internal.vm.VmDisk;
 import io.romulus.support.state.StateFile;
-
-import com.google.errorprone.annotations.concurrent.GuardedBy;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +35,11 @@ import org.slf4j.LoggerFactory;
  * and a {@link ReplicaStateFile} next to the RAM file, for the next version of the binding.
  *
  * <p>{@link #fork} copies the RAM file and the committed device state under the read lock (between two applies) into
- * the directory of a new guest, which then resumes from them in its own QEMU.
+ * the directory of a new guest, which then resumes from them in its own QEMU ({@link CloneDefinition} says what it
+ * runs).
+ *
+ * <p>The QEMU kept ready for its failover is {@link ReplicaStandby}'s, and what a switchover's "prepare" loads into it
+ * {@link SwitchoverPreparation}'s (under this replica's write lock).
  */
 final class QemuReplica implements Replica {
 
@@ -62,25 +60,10 @@ final class QemuReplica implements Replica {
      * replica is never activated, forked or handed over, and takes no more epochs: a full copy replaces it.
      */
     private String torn;
-    /** The standby's state; never held while waiting for the replica's lock. */
-    private final Object standbyLock = new Object();
-    @GuardedBy("standbyLock")
-    private Standby standby;
-    @GuardedBy("standbyLock")
-    private boolean standbyStarting;
-    /** Activated, closed, detached or handed over: no more standbys for this handle. */
-    @GuardedBy("standbyLock")
-    private boolean standbyEnded;
-    /**
-     * A switchover's "prepare" loaded the committed device state into the standby and moved the MAC address here:
-     * the epoch it loaded, or -1. Written under the write lock.
-     */
-    private volatile long prepared = -1;
-    /**
-     * The dirty log of the prepared standby, started at "prepare" (it is stopped: nothing is written until it runs),
-     * which the switchover's activation hands to the domain; null without. Under the write lock.
-     */
-    private DirtyTracker preparedLog;
+    /** The QEMU kept ready for this handle's failover. */
+    private final ReplicaStandby standby;
+    /** What a switchover's "prepare" loaded into the standby; used under the write lock. */
+    private final SwitchoverPreparation preparation;
 
     /** A new, empty replica in {@code dir}. */
     static QemuReplica create(QemuReplicas owner, ReplicaSpec spec, VmDefinition vm, Path dir)
@@ -137,6 +120,8 @@ final class QemuReplica implements Replica {
         this.ram = ram;
         this.deviceState = deviceState;
         this.committed = committed;
+        this.standby = new ReplicaStandby(owner, spec.id(), vm, dir);
+        this.preparation = new SwitchoverPreparation(owner, spec.id(), vm, standby);
     }
 
     Path dir() {
@@ -162,6 +147,11 @@ final class QemuReplica implements Replica {
         }
     }
 
+    /** Whether an epoch with a device state was committed, which activation and forks resume; under the lock. */
+    private boolean hasCommittedState() {
+        return committed >= 0 && deviceState != null && deviceState.length > 0;
+    }
+
     @Override
     public void writeInitial(long[] pfns, int from, int count, ByteBuffer pages) throws HypervisorException {
         lock.writeLock().lock();
@@ -180,7 +170,7 @@ final class QemuReplica implements Replica {
             if (torn != null) {
                 throw new HypervisorException("the replica of " + spec.id() + " is torn: " + torn);
             }
-            dropPreparation();
+            preparation.drop();
             try {
                 epoch.writePages(spec.pageSize(), r::copyIn);
             } catch (RuntimeException | Error e) {
@@ -250,21 +240,14 @@ final class QemuReplica implements Replica {
         try {
             usable();
             refuseTorn();
-            if (committed < 0 || deviceState == null || deviceState.length == 0) {
+            if (!hasCommittedState()) {
                 throw new HypervisorException("no committed checkpoint with a device state to activate for "
                         + spec.id());
             }
             Path stateFile = writeDeviceState();
-            boolean preloaded = prepared == committed;
-            prepared = -1;
-            DirtyTracker log = preparedLog;
-            preparedLog = null;
-            if (log != null && (run || !preloaded)) {
-                log.close(); // a failover starts the log when the engine protects the domain
-                log = null;
-            }
-            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, endStandby(disks), run,
-                    preloaded, log);
+            SwitchoverPreparation.Taken prepared = preparation.take(committed, run);
+            QemuDomain d = owner.activate(spec.id(), vm, dir, stateFile, committed, disks, standby.end(disks), run,
+                    prepared.preloaded(), prepared.log());
             gone = "activated";
             ram = null;
             owner.replicaGone(this);
@@ -284,33 +267,19 @@ final class QemuReplica implements Replica {
     public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
         lock.writeLock().lock();
         try {
-            usable();
+            GuestRam r = usable();
             refuseTorn();
-            if (committed < 0 || deviceState == null || deviceState.length == 0) {
+            if (!hasCommittedState()) {
                 return false;
             }
-            if (prepared == committed) {
+            if (preparation.isAt(committed)) {
                 return true;
             }
-            Standby s;
-            synchronized (standbyLock) {
-                s = standbyEnded || standbyStarting ? null : standby;
-            }
+            Standby s = standby.current();
             if (s == null || !s.alive() || !s.fits(disks)) {
                 return false;
             }
-            Path stateFile = writeDeviceState();
-            long ms;
-            try {
-                ms = owner.preload(spec.id(), vm, s, stateFile);
-            } catch (HypervisorException e) {
-                dropPreparation(); // its QEMU was killed: the next standby() starts a clean one
-                throw e;
-            }
-            prepared = committed;
-            String log = startPreparedLog(s);
-            LOG.info("Prepared the switchover of {} at checkpoint {}: device state loaded into the standby and MAC "
-                    + "address moved here in {} ms{}", spec.id(), committed, ms, log);
+            preparation.load(s, writeDeviceState(), committed, r);
             return true;
         } finally {
             lock.writeLock().unlock();
@@ -326,36 +295,13 @@ final class QemuReplica implements Replica {
     public List<GuestInterface> preparedInterfaces() {
         lock.readLock().lock();
         try {
-            Standby s;
-            synchronized (standbyLock) {
-                s = standbyEnded || standbyStarting ? null : standby;
-            }
+            Standby s = standby.current();
             if (ram == null || s == null || !s.alive()) {
                 return List.of();
             }
             return s.process().guestInterfaces(vm, owner.netns());
         } finally {
             lock.readLock().unlock();
-        }
-    }
-
-    /**
-     * Starts the prepared standby's userfaultfd dirty log, so that "go" does not wait for it: the standby is stopped
-     * and writes nothing until it runs. Under the write lock; returns what to log of it. Where it cannot, the engine
-     * starts the log after "go", as without a preparation.
-     */
-    private String startPreparedLog(Standby s) {
-        if (!owner.uffdLog()) {
-            return "";
-        }
-        long start = System.nanoTime();
-        try {
-            preparedLog = QemuDomain.startUffdLog(s.process().pid(), ram);
-            return ", dirty log started in " + TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - start) + " us";
-        } catch (IOException | HypervisorException | RuntimeException e) {
-            LOG.warn("{}: starting the dirty log of the prepared standby failed ({}); it starts after \"go\"",
-                    spec.id(), e.getMessage());
-            return "";
         }
     }
 
@@ -375,49 +321,21 @@ final class QemuReplica implements Replica {
     public void unprepare() {
         lock.writeLock().lock();
         try {
-            dropPreparation();
+            preparation.drop();
         } finally {
             lock.writeLock().unlock();
         }
     }
 
     /**
-     * Kills a standby that a switchover's "prepare" loaded (it cannot take another device state); the engine's next
-     * {@link #standby} starts a clean one. Under the write lock.
-     */
-    private void dropPreparation() {
-        if (preparedLog != null) {
-            preparedLog.close();
-            preparedLog = null;
-        }
-        if (prepared < 0) {
-            return;
-        }
-        prepared = -1;
-        Standby s;
-        synchronized (standbyLock) {
-            s = standby;
-            standby = null;
-        }
-        if (s != null) {
-            LOG.info("The switchover of {} did not happen: its prepared standby is replaced by a clean one", spec.id());
-            s.close();
-        }
-    }
-
-    /**
      * Starts {@code clone}, a new guest of this node, from the replica's last committed epoch: copies the RAM file and
      * the committed device state into the clone's own directory while no epoch is being applied (the read lock), then
-     * resumes them in a new QEMU, as a failover would, without the lock. The replica goes on applying epochs.
-     *
-     * <p>The clone resumes the guest as it runs at that epoch; it does not boot. So only what the host does with it can
-     * differ: its {@code bridge}. Its machine (memory, vCPUs, NIC, MAC) must fit the device state, and what the guest
-     * took from its kernel command line when it booted (ip, port, workload) it keeps: overriding those is refused
-     * rather than silently ignored. A guest with a disk cannot be cloned: its disk is not part of the replica.
+     * resumes them in a new QEMU, as a failover would, without the lock. The replica goes on applying epochs. What
+     * the clone may differ in (its {@code bridge} only) is {@link CloneDefinition}'s.
      */
     @Override
     public ProtectedDomain fork(DomainId clone, Map<String, String> overrides) throws HypervisorException {
-        VmDefinition cloned = cloneOptions(clone, overrides);
+        VmDefinition cloned = CloneDefinition.of(spec.id(), vm, clone, overrides);
         long started = System.nanoTime();
         Path cloneDir = owner.cloneDir(clone);
         Path stateFile = cloneDir.resolve(ReplicaStateFile.DEVICE_STATE);
@@ -438,7 +356,7 @@ final class QemuReplica implements Replica {
         try {
             GuestRam source = usable();
             refuseTorn();
-            if (committed < 0 || deviceState == null || deviceState.length == 0) {
+            if (!hasCommittedState()) {
                 throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id()
                         + ": no epoch was committed yet");
             }
@@ -453,126 +371,13 @@ final class QemuReplica implements Replica {
         }
     }
 
-    /** The machine of clone {@code clone}: the replica's, with {@code overrides}, of which only bridge may differ. */
-    private VmDefinition cloneOptions(DomainId clone, Map<String, String> overrides) throws HypervisorException {
-        if (!QemuHypervisor.BINDING.equals(clone.binding())) {
-            throw new HypervisorException("a clone of " + spec.id() + " is a QEMU guest (qemu:NAME), not " + clone);
-        }
-        if (clone.equals(spec.id())) {
-            throw new HypervisorException("a clone of " + spec.id() + " needs a name of its own");
-        }
-        if (!vm.disks().isEmpty()) {
-            throw new HypervisorException("cloning a guest with a disk is not supported: its disk(s) ("
-                    + String.join(", ", vm.disks().stream().map(VmDisk::dev).toList()) + ") are replicated apart "
-                    + "from its replica, which has no copy of them for " + clone);
-        }
-        Set<String> refused = new TreeSet<>(overrides.keySet());
-        refused.remove("bridge");
-        if (!refused.isEmpty()) {
-            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + " with "
-                    + "other " + String.join(", ", refused) + ": a clone resumes the guest as it runs at the replica's "
-                    + "epoch, it does not boot, so its machine and what it took when it booted are the replica's ("
-                    + vm.toMap() + "); a clone may override bridge only");
-        }
-        try {
-            return overrides.containsKey("bridge") ? vm.withBridge(overrides.get("bridge")) : vm;
-        } catch (IllegalArgumentException e) {
-            throw new HypervisorException("cannot start " + clone + " from the replica of " + spec.id() + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
     /**
      * Keeps a {@link Standby} ready for this replica's failover, with {@code disks}: starts one in the background
      * unless one that fits is up or starting, and starts it again if it died. Returns at once.
      */
     @Override
     public void standby(List<GuestDisk> disks) {
-        if (!owner.standbyWanted()) {
-            return;
-        }
-        Standby stale;
-        synchronized (standbyLock) {
-            if (standbyEnded || standbyStarting) {
-                return;
-            }
-            stale = standby;
-            if (stale != null && stale.alive() && stale.fits(disks)) {
-                return;
-            }
-            if (stale != null) {
-                LOG.warn("The {} {}; starting another", stale, stale.alive() ? "has other disks than failover would "
-                        + "attach now" : "died");
-            }
-            standby = null;
-            standbyStarting = true;
-        }
-        owner.startStandby(() -> {
-            if (stale != null) {
-                stale.close();
-            }
-            startStandby(disks);
-        });
-    }
-
-    /** On the binding's standby thread: starts the standby, and keeps it unless the replica ended meanwhile. */
-    private void startStandby(List<GuestDisk> disks) {
-        Standby started = null;
-        try {
-            started = owner.launchStandby(spec.id(), vm, dir, disks);
-        } catch (HypervisorException e) {
-            LOG.warn("Cannot start a standby QEMU for the replica of {} (failover will start QEMU): {}", spec.id(),
-                    e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        boolean keep;
-        synchronized (standbyLock) {
-            standbyStarting = false;
-            keep = !standbyEnded;
-            if (keep) {
-                standby = started;
-            }
-            standbyLock.notifyAll();
-        }
-        if (!keep && started != null) {
-            started.close();
-        }
-    }
-
-    /**
-     * Ends standbys for this handle, waiting for one being started: returns the standby if it is alive and (unless
-     * {@code disks} is null) fits {@code disks}, and kills it otherwise.
-     */
-    private Standby endStandby(List<GuestDisk> disks) {
-        Standby s;
-        synchronized (standbyLock) {
-            // a standby being started is waited for and then taken (ending first would make its start drop it)
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (standbyStarting && System.nanoTime() < deadline) {
-                try {
-                    standbyLock.wait(TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()) + 1);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            standbyEnded = true;
-            s = standby;
-            standby = null;
-        }
-        if (s != null && !(s.alive() && (disks == null || s.fits(disks)))) {
-            s.close();
-            return null;
-        }
-        return s;
-    }
-
-    private void closeStandby() {
-        Standby s = endStandby(null);
-        if (s != null) {
-            s.close();
-        }
+        standby.keep(disks);
     }
 
     /**
@@ -584,15 +389,10 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
-                dropPreparation();
+                preparation.drop();
                 QemuReplica next = new QemuReplica(owner, spec, vm, dir, ram, deviceState, committed);
                 next.torn = torn;
-                Standby kept = endStandby(null);
-                if (kept != null) {
-                    synchronized (next.standbyLock) {
-                        next.standby = kept;
-                    }
-                }
+                standby.handTo(next.standby);
                 ram = null;
                 gone = "detached";
                 owner.replicaDetached(this, next);
@@ -613,7 +413,7 @@ final class QemuReplica implements Replica {
             if (ram == null) {
                 return;
             }
-            closeStandby(); // the next version of the binding starts its own
+            standby.close(); // the next version of the binding starts its own
             ram = null;
             gone = "handed over to the next version of the binding";
             if (torn != null) {
@@ -640,8 +440,8 @@ final class QemuReplica implements Replica {
         lock.writeLock().lock();
         try {
             if (ram != null) {
-                dropPreparation();
-                closeStandby();
+                preparation.drop();
+                standby.close();
                 ram = null;
                 RunDirectory.deleteTree(dir);
                 owner.replicaGone(this);
