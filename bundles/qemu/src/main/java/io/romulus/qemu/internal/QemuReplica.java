@@ -274,14 +274,20 @@ final class QemuReplica implements Replica {
         }
     }
 
-    /**
-     * Switchover, at "prepare": loads the committed device state into the standby (which stays stopped) and moves the
-     * guest's MAC address to its taps, so that {@link #activatePaused} only lets it run and what clients send
-     * meanwhile waits here. Does nothing (false) without a standby that is up and fits {@code disks}; one being
-     * started is not waited for.
-     */
+    /** {@link #prepareActivation(List, Runnable)}, without telling when the MAC address moved. */
     @Override
     public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        return prepareActivation(disks, () -> { });
+    }
+
+    /**
+     * Switchover, at "prepare": moves the guest's MAC address to the standby's taps, runs {@code addressesMoved}, and
+     * loads the committed device state into the standby (which stays stopped), so that {@link #activatePaused} only
+     * lets it run and what clients send meanwhile waits here. Does nothing (false) without a standby that is up and
+     * fits {@code disks}; one being started is not waited for.
+     */
+    @Override
+    public boolean prepareActivation(List<GuestDisk> disks, Runnable addressesMoved) throws HypervisorException {
         lock.writeLock().lock();
         try {
             usable();
@@ -302,7 +308,7 @@ final class QemuReplica implements Replica {
             Path stateFile = writeDeviceState();
             long ms;
             try {
-                ms = owner.preload(spec.id(), vm, s, stateFile);
+                ms = owner.preload(spec.id(), vm, s, stateFile, addressesMoved);
             } catch (HypervisorException e) {
                 dropPreparation(); // its QEMU was killed: the next standby() starts a clean one
                 throw e;

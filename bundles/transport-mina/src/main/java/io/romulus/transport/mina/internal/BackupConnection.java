@@ -1,6 +1,9 @@
 package io.romulus.transport.mina.internal;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.zip.CRC32C;
 
 import org.apache.mina.core.session.IoSession;
@@ -18,9 +21,11 @@ import io.romulus.api.transport.RecordType;
 import io.romulus.api.transport.ReplicaSink;
 
 /**
- * Receiving end of one stream. Runs entirely on the session's I/O thread, so records reach the sink in order and a
- * slow sink stops reading from the socket (TCP then pushes back to the primary, whose sends block on its high
- * watermark): at most one record per connection is held in memory.
+ * Receiving end of one stream. Runs on the session's I/O thread, so records reach the sink in order and a slow sink
+ * stops reading from the socket (TCP then pushes back to the primary, whose sends block on its high watermark): at
+ * most one record per connection is held in memory. The "ready" to a switchover's "prepare" (given once the guest's
+ * addresses moved here) is sent from whichever thread the engine gives it on, so that the I/O thread, which serves
+ * other sessions too, never waits for it.
  */
 final class BackupConnection extends Connection {
 
@@ -279,14 +284,14 @@ final class BackupConnection extends Connection {
         }
         switch (step) {
             case Messages.HANDOVER_PREPARE -> {
+                CompletionStage<Void> ready;
                 try {
-                    sink.prepareHandOver(epoch);
-                    write(Messages.handOver(Messages.HANDOVER_READY, epoch, ""));
-                } catch (CheckpointException | RuntimeException e) {
-                    LOG.info("Replica of {} cannot take the domain over at {}: {}", domain, epoch, e.getMessage());
-                    write(Messages.handOver(Messages.HANDOVER_REFUSED, epoch,
-                            e.getMessage() == null ? e.toString() : e.getMessage()));
+                    ready = sink.prepareHandOverAsync(epoch);
+                } catch (RuntimeException e) {
+                    ready = CompletableFuture.failedFuture(e);
                 }
+                // answered when the sink is ready, from the thread that says so: this one reads on meanwhile
+                ready.whenComplete((v, failure) -> answerPrepare(epoch, failure));
             }
             case Messages.HANDOVER_GO -> {
                 List<InboundFrame> frames = Messages.parseHandOverFrames(record.body());
@@ -303,6 +308,23 @@ final class BackupConnection extends Connection {
             }
             default -> fail("unexpected HANDOVER step " + step + " from the primary");
         }
+    }
+
+    /** Answers the primary's "prepare" of {@code epoch}: "ready", or "refused" with why ({@code failure}). */
+    private void answerPrepare(long epoch, Throwable failure) {
+        if (failure == null) {
+            write(Messages.handOver(Messages.HANDOVER_READY, epoch, ""));
+            return;
+        }
+        Throwable e = causeOf(failure);
+        LOG.info("Replica of {} cannot take the domain over at {}: {}", domain, epoch, e.getMessage());
+        write(Messages.handOver(Messages.HANDOVER_REFUSED, epoch, e.getMessage() == null ? e.toString()
+                : e.getMessage()));
+    }
+
+    /** What failed a stage: the cause a dependent stage wraps. */
+    private static Throwable causeOf(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     }
 
     private boolean enterEpoch(Record record) {
