@@ -219,7 +219,7 @@ final class PrimarySwitchover {
         node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
                 info.memoryBytes(), info.pageSize()), kept, keptDisks == null ? List.of() : keptDisks);
         // the stream back the backup opened at "prepare" may attach to the kept replica now: this node is no longer
-        // the primary (its HELLO was held until here, on the transport's thread)
+        // the primary (the answer to its HELLO was held until here; a thread of its own sends it, beside "go")
         endHandingOver(true);
         long stopped = System.nanoTime();
         long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);

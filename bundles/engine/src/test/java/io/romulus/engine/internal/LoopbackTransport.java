@@ -77,6 +77,8 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile Runnable connecting = () -> { };
     /** Runs once the peer's engine accepted a connection from this node. */
     volatile Runnable accepted = () -> { };
+    /** HELLOs from this node whose answer the peer's engine held, returning at once with a stage to complete. */
+    final AtomicInteger answersHeld = new AtomicInteger();
     /** Streams from this node that it aborted (ended with an ERROR). */
     final AtomicInteger aborted = new AtomicInteger();
     /** This node does not say where its stream listens (no {@code romulus.return} in its HELLOs). */
@@ -98,7 +100,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
-            throws CheckpointException {
+            throws CheckpointException, InterruptedException {
         if (refuse) {
             throw new CheckpointException("connection refused (test)");
         }
@@ -113,10 +115,16 @@ final class LoopbackTransport implements CheckpointTransport {
         connecting.run();
         ReplicaAcceptor.Accepted answer;
         try {
-            answer = a.accept(hello);
-        } catch (CheckpointException e) {
+            java.util.concurrent.CompletableFuture<ReplicaAcceptor.Accepted> given =
+                    a.acceptAsync(hello).toCompletableFuture();
+            if (!given.isDone()) {
+                answersHeld.incrementAndGet();
+            }
+            answer = given.get();
+        } catch (java.util.concurrent.ExecutionException e) {
             turnedAway.incrementAndGet();
-            throw e;
+            throw e.getCause() instanceof CheckpointException c ? c
+                    : new CheckpointException(String.valueOf(e.getCause().getMessage()), e.getCause());
         }
         accepted.run();
         connects.incrementAndGet();

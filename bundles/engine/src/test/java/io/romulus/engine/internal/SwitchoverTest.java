@@ -748,6 +748,7 @@ class SwitchoverTest {
         // stopped that copy and kept it as B's replica, and B's protection took that stream: one connection, resumed
         assertTrue(openedWhileARan.get(), "B opened the stream back at \"prepare\"");
         assertFalse(attachedWhileARan.get(), "A answered it only once its copy had stopped (I5)");
+        assertEquals(1, linkB.answersHeld.get(), "A held its answer without a thread waiting for the switchover");
         assertEquals(1, linkB.connects.get());
         assertEquals(0, linkB.turnedAway.get());
         assertEquals(0, backward.replicas.get(), "no full copy back");

@@ -2,6 +2,7 @@ package io.romulus.transport.mina.internal;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -11,19 +12,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import io.romulus.api.transport.CheckpointChannel;
+import io.romulus.api.transport.CheckpointException;
 import io.romulus.api.transport.Hello;
 import io.romulus.api.transport.HelloReply;
 import io.romulus.api.transport.ReplicaAcceptor;
 
 /**
- * Answers the engine gives later ("ready" to "prepare", given once the guest's addresses moved) are sent from the
- * thread that gives them: the backup's I/O thread does not wait for them, so the other streams it serves go on
- * meanwhile. The backup's transport
+ * Answers the engine gives later (the welcome to a switchover's stream back, held until the old primary stopped its
+ * copy; "ready" to "prepare", given once the guest's addresses moved) are sent from the thread that gives them: the
+ * backup's I/O thread does not wait for them, so the other streams it serves go on meanwhile. The backup's transport
  * here reads every connection on one I/O thread, so that the held one and the other certainly share it.
  */
 class HeldAnswersTest {
@@ -36,6 +42,40 @@ class HeldAnswersTest {
     void closeAll() throws Exception {
         for (AutoCloseable c : toClose) {
             c.close();
+        }
+    }
+
+    /**
+     * An engine that holds its answer to the HELLO of domain {@code held} until {@link #release}, and answers every
+     * other at once; asked to answer at once ({@link #accept}), it waits for the held answer, as an engine did.
+     */
+    private static final class HoldingAcceptor implements ReplicaAcceptor {
+
+        final RecordingSink sink = new RecordingSink(PAGE);
+        final RecordingSink heldSink = new RecordingSink(PAGE);
+        final CompletableFuture<Accepted> held = new CompletableFuture<>();
+        final CountDownLatch asked = new CountDownLatch(1);
+
+        @Override
+        public Accepted accept(Hello hello) throws CheckpointException {
+            try {
+                return acceptAsync(hello).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (InterruptedException | ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new CheckpointException("no answer: " + e, e);
+            }
+        }
+
+        @Override
+        public CompletionStage<Accepted> acceptAsync(Hello hello) {
+            if (!hello.domain().equals("sim:held")) {
+                return sink.acceptAsync(hello);
+            }
+            asked.countDown();
+            return held;
+        }
+
+        void release() {
+            held.complete(new Accepted(heldSink, new HelloReply("backup-node", -1)));
         }
     }
 
@@ -59,6 +99,73 @@ class HeldAnswersTest {
         channel.sendDeviceState(epoch, new byte[] {(byte) epoch});
         channel.endEpoch(epoch, false);
         await().atMost(Duration.ofSeconds(10)).until(() -> acks.acked.contains(epoch));
+    }
+
+    @Test
+    void aHeldHelloDoesNotStopAnotherStreamOnTheSameIoThread() throws Exception {
+        MinaCheckpointTransport backup = start(base(), 1);
+        HoldingAcceptor engine = new HoldingAcceptor();
+        backup.setAcceptor(engine);
+        MinaCheckpointTransport primary = start(base().withListen(null, 0), 0);
+
+        TransportTest.Acks heldAcks = new TransportTest.Acks();
+        CompletableFuture<CheckpointChannel> heldStream = CompletableFuture.supplyAsync(() -> {
+            try {
+                return primary.connect(backup.listenAddress(), hello("sim:held"), heldAcks);
+            } catch (CheckpointException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertTrue(engine.asked.await(10, TimeUnit.SECONDS), "the engine was asked for the held stream");
+
+        // while that answer is held, another stream on the same (only) I/O thread connects and is acknowledged
+        TransportTest.Acks acks = new TransportTest.Acks();
+        CheckpointChannel other = primary.connect(backup.listenAddress(), hello("sim:other"), acks);
+        checkpoint(other, acks, 1);
+        assertFalse(heldStream.isDone(), "the held stream has no answer yet");
+
+        // the answer, given on this thread, starts the held stream
+        engine.release();
+        CheckpointChannel held = heldStream.get(10, TimeUnit.SECONDS);
+        checkpoint(held, heldAcks, 1);
+        assertEquals(1, engine.heldSink.ends.size());
+        assertEquals(1, engine.sink.ends.size());
+    }
+
+    @Test
+    void aHeldHelloWhoseConnectionEndsMeanwhileClosesTheStreamItIsGivenLater() throws Exception {
+        MinaCheckpointTransport backup = start(base(), 1);
+        HoldingAcceptor engine = new HoldingAcceptor();
+        backup.setAcceptor(engine);
+        MinaCheckpointTransport primary = start(base().withListen(null, 0).withConnectTimeoutMs(300), 0);
+
+        // the primary gives up waiting for the welcome and closes its connection
+        CompletableFuture<CheckpointChannel> heldStream = CompletableFuture.supplyAsync(() -> {
+            try {
+                return primary.connect(backup.listenAddress(), hello("sim:held"), new TransportTest.Acks());
+            } catch (CheckpointException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertTrue(engine.asked.await(10, TimeUnit.SECONDS));
+        assertTrue(assertFailsLater(heldStream), "the primary gave up");
+        await().atMost(Duration.ofSeconds(10)).until(() -> backup.connections().isEmpty());
+
+        engine.release();
+        assertTrue(engine.heldSink.closed.await(10, TimeUnit.SECONDS),
+                "the stream given to a connection that had ended is closed at once");
+        assertFalse(engine.heldSink.closedOrderly);
+    }
+
+    private static boolean assertFailsLater(CompletableFuture<CheckpointChannel> f) throws InterruptedException {
+        try {
+            f.get(10, TimeUnit.SECONDS);
+            return false;
+        } catch (ExecutionException e) {
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        }
     }
 
     @Test
