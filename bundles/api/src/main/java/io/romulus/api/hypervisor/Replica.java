@@ -81,8 +81,8 @@ public interface Replica extends AutoCloseable {
      * waits until the domain runs (the paused primary would only drop it). Nothing may run before activation (I5).
      * Until {@link #activatePaused}, {@link #activate(List)} or {@link #unprepare()}, no epoch is applied (the primary
      * is paused); a binding must still drop the preparation by itself before applying one. The engine calls it on a
-     * thread of its own ({@link #prepareActivation(List, Runnable)}, whose default calls this one), tells the primary it
-     * is ready once the guest's addresses moved here, and activates only after it returned: the rest of the
+     * thread of its own ({@link #prepareActivation(List, Runnable)}, whose default calls this one), tells the primary
+     * it is ready once the guest's addresses moved here, and activates only after it returned: the rest of the
      * preparation goes on beside the primary's stop, and one that fails leaves the activation to start from scratch.
      * The default prepares nothing.
      *

@@ -224,7 +224,7 @@ final class Oracle {
             return prepareActivation(disks, () -> { });
         }
 
-        /** As a QEMU standby: the addresses move first ({@link #moveGate}), then the state loads ({@link #prepareGate}). */
+        /** As a QEMU standby: the addresses move ({@link #moveGate}), then the state loads ({@link #prepareGate}). */
         @Override
         public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks,
                 Runnable addressesMoved) throws HypervisorException {
