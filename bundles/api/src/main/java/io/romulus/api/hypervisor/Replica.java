@@ -81,9 +81,10 @@ public interface Replica extends AutoCloseable {
      * waits until the domain runs (the paused primary would only drop it). Nothing may run before activation (I5).
      * Until {@link #activatePaused}, {@link #activate(List)} or {@link #unprepare()}, no epoch is applied (the primary
      * is paused); a binding must still drop the preparation by itself before applying one. The engine calls it on a
-     * thread of its own once it told the primary it is ready, beside the primary's stop, and activates only after it
-     * returned: a preparation that fails there leaves the activation to start from scratch. The default prepares
-     * nothing.
+     * thread of its own ({@link #prepareActivation(List, Runnable)}, whose default calls this one), tells the primary
+     * it is ready once the guest's addresses moved here, and activates only after it returned: the rest of the
+     * preparation goes on beside the primary's stop, and one that fails leaves the activation to start from scratch.
+     * The default prepares nothing.
      *
      * @param disks the disks the domain will be activated with, as for {@link #activate(List)}
      * @return whether anything was prepared
@@ -93,6 +94,31 @@ public interface Replica extends AutoCloseable {
      */
     default boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
         return false;
+    }
+
+    /**
+     * {@link #prepareActivation(List)}, telling the engine when the guest's addresses reach this host: the binding
+     * runs {@code addressesMoved} once, as soon as what clients send to the guest arrives here instead of at the
+     * paused primary (QEMU: the standby's taps are up, the bridges forward the guest's MAC address to them and the
+     * address was announced), and before it goes on with the rest (loading the device state). The engine answers the
+     * primary's "prepare" with "ready" only then, so that the primary does not stop its copy, which keeps what reaches
+     * it until it stops, while its host still receives the guest's traffic. Whatever happens, the engine takes the
+     * end of this call as the signal too (preparing nothing, failing, or returning without having called it): a
+     * preparation that never signals and never ends leaves the primary without an answer, and it aborts the
+     * switchover after its timeout.
+     *
+     * <p>The default calls {@link #prepareActivation(List)} and signals when it returns: a binding that cannot tell
+     * when its addresses moved (Xen, the simulator, which move none ahead) signals at its end, which for a binding
+     * that prepares nothing is at once.
+     *
+     * @param disks          as for {@link #prepareActivation(List)}
+     * @param addressesMoved run once the guest's addresses reach this host; from any thread, at most once
+     * @return as {@link #prepareActivation(List)}
+     * @throws HypervisorException as {@link #prepareActivation(List)}
+     * @since 1.12
+     */
+    default boolean prepareActivation(List<GuestDisk> disks, Runnable addressesMoved) throws HypervisorException {
+        return prepareActivation(disks);
     }
 
     /**

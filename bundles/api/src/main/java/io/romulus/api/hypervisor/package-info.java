@@ -1,5 +1,5 @@
 @Export
-@Version("1.11.0")
+@Version("1.12.0")
 package io.romulus.api.hypervisor;
 
 import org.osgi.annotation.bundle.Export;

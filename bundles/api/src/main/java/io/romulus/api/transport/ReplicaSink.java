@@ -2,6 +2,8 @@ package io.romulus.api.transport;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.hypervisor.InboundFrame;
@@ -52,6 +54,26 @@ public interface ReplicaSink {
      */
     default void prepareHandOver(long epoch) throws CheckpointException {
         throw new CheckpointException("this backup cannot take a domain over");
+    }
+
+    /**
+     * {@link #prepareHandOver(long)}, answered when the returned stage completes: normally for "ready" (the replica
+     * can take the domain over from {@code epoch}, and what it prepared for that has gone far enough, e.g. the
+     * guest's addresses moved to this host), exceptionally for "refused" with the cause's message. The transport calls
+     * this one, on the stream's thread, and answers from whichever thread completes the stage, without waiting for
+     * it; records of a later epoch may arrive before it completes (the primary gave up), and a late answer is then
+     * sent all the same (the primary ignores an answer to a hand-over it no longer waits for). The default calls
+     * {@link #prepareHandOver(long)} and is complete when it returns.
+     *
+     * @since 1.7
+     */
+    default CompletionStage<Void> prepareHandOverAsync(long epoch) {
+        try {
+            prepareHandOver(epoch);
+            return CompletableFuture.completedFuture(null);
+        } catch (CheckpointException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /**

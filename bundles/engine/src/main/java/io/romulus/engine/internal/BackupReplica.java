@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -385,8 +386,8 @@ final class BackupReplica {
     }
 
     /** "prepare": see {@link BackupSwitchover#prepare}. */
-    void prepareSwitchover(ReplicaStager stream, long epoch) throws CheckpointException {
-        switchover.prepare(stream, epoch);
+    CompletableFuture<Void> prepareSwitchover(ReplicaStager stream, long epoch) throws CheckpointException {
+        return switchover.prepare(stream, epoch);
     }
 
     /** See {@link BackupSwitchover#takeStreamBack}. */

@@ -59,9 +59,12 @@ final class BackupSwitchover {
     /**
      * "prepare", the primary's first step: it paused the domain at checkpoint {@code epoch}, which this replica
      * acknowledged; throws with why when the replica cannot be activated from exactly that checkpoint, or the primary
-     * could not be made its backup afterwards. Returning answers "ready".
+     * could not be made its backup afterwards. The future it returns answers "ready" when it completes: once the
+     * binding moved the guest's addresses here (or its preparation ended; at once where nothing is prepared), so that
+     * the primary stops its copy, which keeps what reaches it until then, only once its host no longer receives the
+     * guest's traffic. Completed exceptionally, it answers "refused".
      */
-    void prepare(ReplicaStager stream, long epoch) throws CheckpointException {
+    CompletableFuture<Void> prepare(ReplicaStager stream, long epoch) throws CheckpointException {
         synchronized (r.lock) {
             if (r.current != stream || r.isActivated()) {
                 throw new CheckpointException("this stream no longer feeds the replica of " + id);
@@ -79,14 +82,17 @@ final class BackupSwitchover {
                         + "become the backup of " + id);
             }
             // the binding may prepare the activation now, on a thread of its own, so that "go" only lets the domain
-            // run; replicas with disks are activated as before
+            // run; "ready" waits for it to move the guest's addresses here. Replicas with disks are activated as
+            // before, and ready at once
+            CompletableFuture<Void> ready = CompletableFuture.completedFuture(null);
             if (r.committedDisks.isEmpty()) {
-                preparation.prepare(r.committed, epoch,
+                ready = preparation.prepare(r.committed, epoch,
                         () -> r.showDetail("switchover to this node prepared at checkpoint " + epoch));
             }
             // the stream back to the primary, which becomes this node's backup, opens now: the primary answers its
             // HELLO once it stopped its copy, so that the stream is up when "go" arrives
             preparation.streamBack(streamBackOpener.open(r, epoch));
+            return ready;
         }
     }
 

@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 import io.romulus.api.detector.FailureDetector;
@@ -242,6 +243,12 @@ public final class Engine implements ReplicationEngine, ReplicaAcceptor, Primary
     @Override
     public Accepted accept(Hello hello) throws CheckpointException {
         return intake.accept(hello, handOver);
+    }
+
+    /** The transport's form: an answer held by a switchover under way is given later, on a thread of its own. */
+    @Override
+    public CompletionStage<Accepted> acceptAsync(Hello hello) {
+        return intake.acceptLater(hello, handOver);
     }
 
     // ------------------------------------------------------------------------------------------------ activation

@@ -30,8 +30,10 @@ import org.slf4j.LoggerFactory;
  * held then leaves (it was produced before the final pause, so N has it), before the next step may move the domain's
  * addresses away from this host.</li>
  * <li>Ask the backup whether it can activate from exactly N (HANDOVER "prepare"); it answers "ready" or "refused".
- * Meanwhile it may prepare the activation: load N's device state into its standby and move the domain's addresses
- * to its host, where clients' packets wait for the domain instead of reaching this paused copy.</li>
+ * Meanwhile it may prepare the activation: move the domain's addresses to its host, where clients' packets wait for
+ * the domain instead of reaching this paused copy, and load N's device state into its standby. It answers "ready"
+ * only once the addresses moved: until then what reaches this host is kept by this copy alone, which must not stop
+ * before.</li>
  * <li>Point of no return: this node's copy stops for good: the domain stops and its memory image is kept as a
  * replica of the same lineage at N. The witness's lease is given back, and the replica takes the place of the
  * primary protection.</li>
@@ -206,7 +208,7 @@ final class PrimarySwitchover {
             return abort(req, d, "this node could not stop its copy of the domain");
         }
         // what reached it since its final pause, which it never read, goes with "go": taken once it stopped (its
-        // interfaces went with it), since the backup may still be moving the domain's addresses beside this stop
+        // interfaces went with it; the backup had moved the domain's addresses before it said "ready")
         List<InboundFrame> inbound = d.takeInbound();
         guard.releaseLease();
         List<BackupReplica.ReplicaDisk> keptDisks = handOverDisks(epoch, kept != null);
@@ -217,7 +219,7 @@ final class PrimarySwitchover {
         node.keepAsBackup(new BackupReplica.HandedOver(id, lineage, epoch, backupNode, options, null,
                 info.memoryBytes(), info.pageSize()), kept, keptDisks == null ? List.of() : keptDisks);
         // the stream back the backup opened at "prepare" may attach to the kept replica now: this node is no longer
-        // the primary (its HELLO was held until here, on the transport's thread)
+        // the primary (the answer to its HELLO was held until here; a thread of its own sends it, beside "go")
         endHandingOver(true);
         long stopped = System.nanoTime();
         long blackoutMs = TimeUnit.NANOSECONDS.toMillis(stopped - req.askedNanos);

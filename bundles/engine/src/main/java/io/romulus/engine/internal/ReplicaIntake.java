@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import io.romulus.api.disk.DiskReplicator;
@@ -62,14 +63,58 @@ final class ReplicaIntake {
         this.alarms = alarms;
     }
 
-    /** Answers a primary's HELLO; {@code handOver} says whether the engine is stopping or still taking over. */
+    /**
+     * Answers a primary's HELLO, waiting for an answer held by a switchover under way ({@link #acceptLater}); for
+     * callers that may wait, which the transport's threads may not.
+     */
     Accepted accept(Hello hello, EngineHandOver handOver) throws CheckpointException {
-        DomainId id;
         try {
-            id = DomainId.parse(hello.domain());
+            return acceptLater(hello, handOver).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CheckpointException("interrupted while the answer to the HELLO of " + hello.domain()
+                    + " was held", e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof CheckpointException c ? c
+                    : new CheckpointException(String.valueOf(e.getCause().getMessage()), e.getCause());
+        }
+    }
+
+    /**
+     * Answers a primary's HELLO; {@code handOver} says whether the engine is stopping or still taking over. The
+     * answer is given at once, except to a switchover's stream back: while this node hands the domain over to the
+     * node asking, the answer waits until this node stopped its copy and keeps its replica as that node's backup, and
+     * is then given on a thread of its own, or refused when the switchover aborts ({@link #whenHandedOver}).
+     */
+    CompletableFuture<Accepted> acceptLater(Hello hello, EngineHandOver handOver) {
+        try {
+            DomainId id = domainOf(hello);
+            PrimaryProtection here = roles.primaries.get(id);
+            // before its status, which waits for the domain that a switchover under way holds until its end
+            CompletableFuture<Boolean> handing = here == null || hello.nodeId().equals(settings.get().nodeId())
+                    ? null : here.handingOverTo(hello.nodeId());
+            if (handing == null) {
+                return CompletableFuture.completedFuture(acceptNow(hello, handOver));
+            }
+            // a switchover's backup opened its stream back at "prepare": it attaches once this node stopped its copy
+            // and keeps its replica as that node's backup, and not while this node is the primary
+            return whenHandedOver(id, hello.nodeId(), handing).thenCompose(kept -> acceptLater(hello, handOver));
+        } catch (CheckpointException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static DomainId domainOf(Hello hello) throws CheckpointException {
+        try {
+            return DomainId.parse(hello.domain());
         } catch (IllegalArgumentException e) {
             throw new CheckpointException("bad domain in HELLO: " + e.getMessage());
         }
+    }
+
+    /** {@link #acceptLater}'s answer when no switchover holds it. */
+    private Accepted acceptNow(Hello hello, EngineHandOver handOver) throws CheckpointException {
+        DomainId id = domainOf(hello);
         String nodeId = settings.get().nodeId();
         if (hello.nodeId().equals(nodeId) && roles.activated.containsKey(id)) {
             // not an old primary coming back: answering "taken over" would make this node fence its own domain
@@ -92,14 +137,6 @@ final class ReplicaIntake {
         }
         PrimaryProtection here = roles.primaries.get(id);
         if (here != null && !hello.nodeId().equals(nodeId)) {
-            // before its status, which waits for the domain that a switchover under way holds until its end
-            CompletableFuture<Boolean> handing = here.handingOverTo(hello.nodeId());
-            if (handing != null) {
-                // a switchover's backup opened its stream back at "prepare": it attaches once this node stopped its
-                // copy and keeps its replica as that node's backup, and not while this node is the primary
-                awaitHandOver(id, hello.nodeId(), handing);
-                return accept(hello, handOver);
-            }
             ProtectionState st = here.status().state();
             if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
                 if (here.takenOver()) {
@@ -296,26 +333,29 @@ final class ReplicaIntake {
     }
 
     /**
-     * Waits until the switchover of {@code id} to {@code node}, under way on this node, either kept this node's
-     * replica as that node's backup (returns) or aborted (throws: the stream is refused, and closed on both sides).
-     * Holds the HELLO's answer meanwhile, at most as long as the switchover may take.
+     * Completes, on a thread of its own, once the switchover of {@code id} to {@code node}, under way on this node,
+     * kept this node's replica as that node's backup; exceptionally when it aborted, or took longer than a switchover
+     * may (the stream is then refused, and closed on both sides). Nothing waits meanwhile: the future that
+     * {@code handing} completes, on the epoch loop's thread, as it stops this node's copy, only starts the thread,
+     * and "go" leaves beside it.
      */
-    private void awaitHandOver(DomainId id, String node, CompletableFuture<Boolean> handing)
-            throws CheckpointException {
+    private CompletableFuture<Void> whenHandedOver(DomainId id, String node, CompletableFuture<Boolean> handing) {
         long waitMs = 3 * PrimaryProtection.switchoverTimeoutMs(settings.get());
-        boolean kept;
-        try {
-            kept = handing.get(waitMs, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CheckpointException("interrupted while the switchover of " + id + " to " + node + " went on");
-        } catch (ExecutionException | TimeoutException e) {
-            kept = false;
-        }
-        if (!kept) {
-            throw new CheckpointException("the switchover of " + id + " to " + node + " did not happen: this node "
-                    + "runs the domain on as its primary");
-        }
+        LOG.debug("{}: the answer to the stream back from {} is held until the switchover to it ends (at most {} ms)",
+                id, node, waitMs);
+        Executor ownThread = task -> {
+            Thread t = new Thread(task, "romulus-stream-back-" + id);
+            t.setDaemon(true);
+            t.start();
+        };
+        return handing.copy().completeOnTimeout(false, waitMs, TimeUnit.MILLISECONDS)
+                .handleAsync((kept, failure) -> {
+                    if (!Boolean.TRUE.equals(kept)) {
+                        throw new CompletionException(new CheckpointException("the switchover of " + id + " to "
+                                + node + " did not happen: this node runs the domain on as its primary"));
+                    }
+                    return null;
+                }, ownThread);
     }
 
     private void plannedStop(DomainId id) {

@@ -2,6 +2,9 @@ package io.romulus.engine.internal;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 
 import io.romulus.api.disk.DiskWrite;
 import io.romulus.api.hypervisor.CommittedEpoch;
@@ -241,16 +244,40 @@ final class ReplicaStager implements ReplicaSink {
         deviceState = new byte[0];
     }
 
-    /** The primary paused the domain at {@code epoch} and asks whether this replica can take it over from there. */
+    /**
+     * The primary paused the domain at {@code epoch} and asks whether this replica can take it over from there: the
+     * answer is "ready" once the binding moved the guest's addresses here ({@link BackupSwitchover#prepare}), which
+     * this does not wait for.
+     */
+    @Override
+    public CompletionStage<Void> prepareHandOverAsync(long epoch) {
+        try {
+            checkLive();
+            preparedEpoch = -1;
+            if (stagedEpoch != -1) {
+                throw new CheckpointException("epoch " + stagedEpoch + " of " + owner.id()
+                        + " is still being received");
+            }
+            CompletableFuture<Void> ready = owner.prepareSwitchover(this, epoch);
+            preparedEpoch = epoch;
+            return ready;
+        } catch (CheckpointException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** {@link #prepareHandOverAsync}, waiting for its answer. */
     @Override
     public void prepareHandOver(long epoch) throws CheckpointException {
-        checkLive();
-        preparedEpoch = -1;
-        if (stagedEpoch != -1) {
-            throw new CheckpointException("epoch " + stagedEpoch + " of " + owner.id() + " is still being received");
+        try {
+            prepareHandOverAsync(epoch).toCompletableFuture().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CheckpointException("interrupted while preparing the hand-over of " + owner.id(), e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof CheckpointException c ? c
+                    : new CheckpointException(String.valueOf(e.getCause().getMessage()), e.getCause());
         }
-        owner.prepareSwitchover(this, epoch);
-        preparedEpoch = epoch;
     }
 
     /**

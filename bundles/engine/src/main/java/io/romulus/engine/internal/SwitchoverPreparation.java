@@ -10,15 +10,17 @@ import io.romulus.api.hypervisor.DomainId;
 import io.romulus.api.hypervisor.GuestInterface;
 import io.romulus.api.hypervisor.HypervisorException;
 import io.romulus.api.hypervisor.Replica;
+import io.romulus.api.transport.CheckpointException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A backup replica's preparation for a planned switchover (ARCHITECTURE.md section 6): at "prepare" the binding
- * prepares the activation at the committed checkpoint ({@link Replica#prepareActivation}: its standby loads the device
- * state and the guest's addresses move here) on a thread of its own, so that the backup answers "ready" at once and
- * the load runs beside the old primary's stop; "go" waits for it ({@link #awaitLoad}). The output buffers of the
+ * prepares the activation at the committed checkpoint ({@link Replica#prepareActivation(List, Runnable)}: the guest's
+ * addresses move here, then its standby loads the device state) on a thread of its own; the backup answers "ready"
+ * once the addresses moved ({@link #prepare}'s future), and the load runs beside the old primary's stop; "go" waits
+ * for it ({@link #awaitLoad}). The output buffers of the
  * interfaces the binding names for the activation start being attached ({@link PreparedOutputs}) at once where it
  * names them ahead, else once it prepared, without waiting for them.
  * "go" takes the buffers, a later checkpoint or an abort takes it all back. A preparation that fails leaves the
@@ -57,37 +59,57 @@ final class SwitchoverPreparation {
      * and returns at once; once it prepared, {@code onPrepared} runs (under the lock) and the output buffers of the
      * interfaces it names start being attached. A binding that fails to prepare (logged) activates from scratch at
      * "go".
+     *
+     * @return completes once the binding said the guest's addresses moved here, or its preparation ended, whatever its
+     *         outcome ("ready" may be answered then); exceptionally when the preparation was called off before it
+     *         started (the replica is activated, dropped, or a later checkpoint is applied)
      */
-    void prepare(Replica committed, long epoch, Runnable onPrepared) {
+    CompletableFuture<Void> prepare(Replica committed, long epoch, Runnable onPrepared) {
         // a binding that names the interfaces ahead of the preparation has their buffers attached beside it
         attachOutputs(committed);
         CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> moved = new CompletableFuture<>();
+        long start = System.nanoTime();
         loading = done;
         Thread t = new Thread(() -> {
             try {
                 synchronized (lock) {
-                    if (loading == done) {
-                        loading = null;
-                        if (prepareNow(committed, epoch)) {
-                            onPrepared.run();
-                        } else {
-                            // activated from scratch, it may run with other interfaces: they are attached then
-                            dropOutputs("the switchover's preparation did not happen");
-                        }
+                    if (loading != done) {
+                        moved.completeExceptionally(new CheckpointException("the switchover's preparation of " + id
+                                + " at checkpoint " + epoch + " was called off before it started"));
+                        return;
+                    }
+                    loading = null;
+                    if (prepareNow(committed, epoch, () -> addressesMoved(moved, epoch, start))) {
+                        onPrepared.run();
+                    } else {
+                        // activated from scratch, it may run with other interfaces: they are attached then
+                        dropOutputs("the switchover's preparation did not happen");
                     }
                 }
             } finally {
+                moved.complete(null); // the binding ended without saying: its end is the signal
                 done.complete(null);
             }
         }, "romulus-switchover-prepare-" + id);
         t.setDaemon(true);
         t.start();
+        return moved;
     }
 
-    private boolean prepareNow(Replica committed, long epoch) {
+    /** The binding said the guest's addresses reached this host: "ready" may be answered. */
+    private void addressesMoved(CompletableFuture<Void> moved, long epoch, long start) {
+        if (moved.complete(null)) {
+            LOG.debug("{}: the guest's addresses moved here {} ms after \"prepare\" at checkpoint {}; answering "
+                    + "\"ready\" while the preparation goes on", id,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), epoch);
+        }
+    }
+
+    private boolean prepareNow(Replica committed, long epoch, Runnable addressesMoved) {
         long start = System.nanoTime();
         try {
-            if (!committed.prepareActivation(List.of())) {
+            if (!committed.prepareActivation(List.of(), addressesMoved)) {
                 return false;
             }
             prepared = epoch;

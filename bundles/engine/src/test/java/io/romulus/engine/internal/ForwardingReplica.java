@@ -63,6 +63,11 @@ class ForwardingReplica implements Replica {
     }
 
     @Override
+    public boolean prepareActivation(List<GuestDisk> disks, Runnable addressesMoved) throws HypervisorException {
+        return r.prepareActivation(disks, addressesMoved);
+    }
+
+    @Override
     public List<GuestInterface> preparedInterfaces() {
         return r.preparedInterfaces();
     }

@@ -71,10 +71,19 @@ final class LoopbackTransport implements CheckpointTransport {
     volatile boolean dropAcks;
     /** The backup's answers to a switchover's "prepare" are lost on the way back. */
     volatile boolean dropHandOverAnswers;
+    /** Told each answer to a switchover's "prepare" as the backup gives it ({@code ready N}, {@code refused N}). */
+    volatile java.util.function.Consumer<String> handOverAnswers = a -> { };
+    /**
+     * "prepare" records the backup's side took (and answered, where it answered at once); it answers on, without the
+     * delivery thread, when it answers later.
+     */
+    final AtomicInteger preparesTaken = new AtomicInteger();
     /** Runs as this node starts a connection, before the peer's engine answers it. */
     volatile Runnable connecting = () -> { };
     /** Runs once the peer's engine accepted a connection from this node. */
     volatile Runnable accepted = () -> { };
+    /** HELLOs from this node whose answer the peer's engine held, returning at once with a stage to complete. */
+    final AtomicInteger answersHeld = new AtomicInteger();
     /** Streams from this node that it aborted (ended with an ERROR). */
     final AtomicInteger aborted = new AtomicInteger();
     /** This node does not say where its stream listens (no {@code romulus.return} in its HELLOs). */
@@ -96,7 +105,7 @@ final class LoopbackTransport implements CheckpointTransport {
 
     @Override
     public CheckpointChannel connect(InetSocketAddress peer, Hello hello, AckListener listener)
-            throws CheckpointException {
+            throws CheckpointException, InterruptedException {
         if (refuse) {
             throw new CheckpointException("connection refused (test)");
         }
@@ -111,10 +120,16 @@ final class LoopbackTransport implements CheckpointTransport {
         connecting.run();
         ReplicaAcceptor.Accepted answer;
         try {
-            answer = a.accept(hello);
-        } catch (CheckpointException e) {
+            java.util.concurrent.CompletableFuture<ReplicaAcceptor.Accepted> given =
+                    a.acceptAsync(hello).toCompletableFuture();
+            if (!given.isDone()) {
+                answersHeld.incrementAndGet();
+            }
+            answer = given.get();
+        } catch (java.util.concurrent.ExecutionException e) {
             turnedAway.incrementAndGet();
-            throw e;
+            throw e.getCause() instanceof CheckpointException c ? c
+                    : new CheckpointException(String.valueOf(e.getCause().getMessage()), e.getCause());
         }
         accepted.run();
         connects.incrementAndGet();
@@ -212,14 +227,19 @@ final class LoopbackTransport implements CheckpointTransport {
                         case "state" -> sink.deviceState(r.epoch(), r.state());
                         case "disk" -> sink.diskWrites(r.epoch(), r.disk(), r.writes());
                         case "prepare" -> {
-                            try {
-                                sink.prepareHandOver(r.epoch());
-                                if (!dropHandOverAnswers) {
-                                    listener.handOverReady(r.epoch());
+                            long epoch = r.epoch();
+                            sink.prepareHandOverAsync(epoch).whenComplete((v, failure) -> {
+                                handOverAnswers.accept((failure == null ? "ready " : "refused ") + epoch);
+                                if (failure != null) {
+                                    Throwable cause = failure.getCause() != null
+                                            && failure instanceof java.util.concurrent.CompletionException
+                                                    ? failure.getCause() : failure;
+                                    listener.handOverRefused(epoch, cause.getMessage());
+                                } else if (!dropHandOverAnswers) {
+                                    listener.handOverReady(epoch);
                                 }
-                            } catch (CheckpointException e) {
-                                listener.handOverRefused(r.epoch(), e.getMessage());
-                            }
+                            });
+                            preparesTaken.incrementAndGet();
                         }
                         case "go" -> {
                             open = false;

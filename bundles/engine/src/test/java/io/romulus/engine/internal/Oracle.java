@@ -44,8 +44,21 @@ final class Oracle {
     volatile long activationDelayMs;
     /** How long the primary's domain takes to stop for a switchover (kept as a replica). */
     volatile long stopDelayMs;
-    /** While set and closed, a backup's replica preparing a switchover's activation waits for it (up to 30 s). */
+    /**
+     * While set and closed, a backup's replica preparing a switchover's activation waits for it (up to 30 s) once it
+     * moved the guest's addresses, before it loads the device state.
+     */
     volatile java.util.concurrent.CountDownLatch prepareGate;
+    /**
+     * While set and closed, a backup's replica preparing a switchover's activation waits for it (up to 30 s) before it
+     * moves the guest's addresses: a late move.
+     */
+    volatile java.util.concurrent.CountDownLatch moveGate;
+    /**
+     * In order: when a backup's replica said the guest's addresses moved at "prepare" ({@code moved N}), and what the
+     * backup answered to "prepare" ({@code ready N}, {@code refused N}; the test's transport records those here).
+     */
+    final List<String> readiness = new CopyOnWriteArrayList<>();
     /** The backup's replicas fail to prepare a switchover's activation (once they passed {@link #prepareGate}). */
     volatile boolean failPreparation;
     /** The backup's replicas fail to activate for a switchover. */
@@ -208,8 +221,27 @@ final class Oracle {
         @Override
         public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks)
                 throws HypervisorException {
-            preparations.add("prepare " + sim.committedEpoch());
-            java.util.concurrent.CountDownLatch gate = prepareGate;
+            return prepareActivation(disks, () -> { });
+        }
+
+        /** As a QEMU standby: the addresses move ({@link #moveGate}), then the state loads ({@link #prepareGate}). */
+        @Override
+        public boolean prepareActivation(java.util.List<io.romulus.api.hypervisor.GuestDisk> disks,
+                Runnable addressesMoved) throws HypervisorException {
+            long epoch = sim.committedEpoch();
+            preparations.add("prepare " + epoch);
+            pass(moveGate);
+            readiness.add("moved " + epoch);
+            addressesMoved.run();
+            pass(prepareGate);
+            if (failPreparation) {
+                throw new HypervisorException("loading the device state into the standby failed (test)");
+            }
+            return prepareActivations && sim.prepareActivation(disks);
+        }
+
+        /** Waits for {@code gate} (null: none) up to 30 s. */
+        private void pass(java.util.concurrent.CountDownLatch gate) {
             if (gate != null) {
                 try {
                     gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -217,10 +249,6 @@ final class Oracle {
                     Thread.currentThread().interrupt();
                 }
             }
-            if (failPreparation) {
-                throw new HypervisorException("loading the device state into the standby failed (test)");
-            }
-            return prepareActivations && sim.prepareActivation(disks);
         }
 
         @Override

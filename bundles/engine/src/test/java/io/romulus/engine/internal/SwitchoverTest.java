@@ -748,6 +748,7 @@ class SwitchoverTest {
         // stopped that copy and kept it as B's replica, and B's protection took that stream: one connection, resumed
         assertTrue(openedWhileARan.get(), "B opened the stream back at \"prepare\"");
         assertFalse(attachedWhileARan.get(), "A answered it only once its copy had stopped (I5)");
+        assertEquals(1, linkB.answersHeld.get(), "A held its answer without a thread waiting for the switchover");
         assertEquals(1, linkB.connects.get());
         assertEquals(0, linkB.turnedAway.get());
         assertEquals(0, backward.replicas.get(), "no full copy back");
@@ -772,27 +773,23 @@ class SwitchoverTest {
     }
 
     @Test
-    void theBackupAnswersReadyBeforeItsBindingPreparedAndGoWaitsForThePreparation() throws Exception {
+    void theBackupAnswersReadyOnceItsBindingMovedTheAddressesAndGoWaitsForTheRestOfThePreparation() throws Exception {
         nodes();
         long from = protectOnA(20);
+        linkA.handOverAnswers = forward.readiness::add;
         CountDownLatch gate = new CountDownLatch(1);
-        forward.prepareGate = gate; // B's binding prepares the activation only once the test lets it
+        forward.prepareGate = gate; // B's binding moves the addresses, then loads the state once the test lets it
 
-        CompletableFuture<String> done = CompletableFuture.supplyAsync(() -> {
-            try {
-                return a.switchover(DEMO);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<String> done = switchoverOnA();
         try {
-            // B answered "ready" while its binding was still preparing: A stopped its copy and sent "go"
+            // B answered "ready" once the addresses had moved, while its binding was still loading: A stopped its
+            // copy and sent "go"
             String answer = done.get(30, TimeUnit.SECONDS);
+            long n = checkpointOf(answer);
+            assertEquals(List.of("moved " + n, "ready " + n), forward.readiness,
+                    "\"ready\" followed the binding's word that the addresses moved");
             assertNull(simA.domain("demo"), "A stopped its copy on \"ready\"");
             assertNull(simB.domain("demo"), "\"go\" waits for B's preparation: the domain does not run yet");
-            Matcher m = AT.matcher(answer);
-            assertTrue(m.find(), answer);
-            long n = Long.parseLong(m.group(1));
             gate.countDown();
             await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
         } finally {
@@ -804,6 +801,75 @@ class SwitchoverTest {
         assertEquals(List.of(), backward.mismatches);
         Oracle.assertOutputCommit(simA.wire().packets(), linkA.ackNanos, from, System.nanoTime());
         Oracle.assertOutputCommit(simB.wire().packets(), linkB.ackNanos, 0, System.nanoTime());
+    }
+
+    @Test
+    void whileTheBindingHasNotMovedTheAddressesTheBackupDoesNotAnswerReadyAndTheOldCopyDoesNotStop()
+            throws Exception {
+        nodes();
+        protectOnA(20);
+        linkA.handOverAnswers = forward.readiness::add;
+        CountDownLatch move = new CountDownLatch(1);
+        forward.moveGate = move; // B's binding moves the addresses only once the test lets it
+
+        CompletableFuture<String> done = switchoverOnA();
+        long n;
+        try {
+            // B took "prepare" and its binding is preparing; the addresses have not moved
+            await().atMost(Duration.ofSeconds(30)).until(() -> linkA.preparesTaken.get() == 1
+                    && forward.preparations.size() == 1);
+            assertEquals(List.of(), forward.readiness, "no \"ready\" before the addresses moved");
+            assertNotNull(simA.domain("demo"), "A keeps its paused copy while B is not ready");
+            assertFalse(done.isDone());
+            move.countDown();
+            n = checkpointOf(done.get(30, TimeUnit.SECONDS));
+        } finally {
+            move.countDown();
+        }
+        assertEquals(List.of("prepare " + n), forward.preparations);
+        assertEquals(List.of("moved " + n, "ready " + n), forward.readiness);
+        await().atMost(Duration.ofSeconds(30)).until(() -> protectedPair(b, a, n + 10));
+        assertEquals(0, backward.replicas.get(), "no full copy back");
+        assertEquals(List.of(), forward.mismatches);
+        assertEquals(List.of(), backward.mismatches);
+    }
+
+    @Test
+    void whenTheAddressesDoNotMoveWithinTheSwitchoverTimeoutItAbortsAndTheDomainStaysProtectedWhereItWas()
+            throws Exception {
+        nodes();
+        long from = protectOnA(20);
+        linkA.handOverAnswers = forward.readiness::add;
+        CountDownLatch move = new CountDownLatch(1);
+        forward.moveGate = move; // B's binding does not move the addresses until after A gave up
+
+        try {
+            Exception e = assertThrows(IllegalStateException.class, () -> a.switchover(DEMO));
+            assertTrue(e.getMessage().contains("did not answer the hand-over"), e.getMessage());
+            assertTrue(raised(a, Alarm.Kind.SWITCHOVER, "aborted"));
+            assertEquals(List.of(), forward.readiness, "B never said \"ready\" before A gave up");
+        } finally {
+            move.countDown();
+        }
+        // the late preparation ends; its "ready" comes after A resumed, and changes nothing there
+        assertStillProtectedOnA(from);
+        await().atMost(Duration.ofSeconds(10)).until(() -> forward.preparations.contains("unprepare"));
+        assertEquals(2, forward.readiness.size(), forward.readiness.toString());
+        assertTrue(forward.readiness.get(0).startsWith("moved ") && forward.readiness.get(1).startsWith("ready "),
+                forward.readiness.toString());
+        assertNull(row(a, Role.BACKUP));
+        assertEquals(0, linkB.connects.get(), "the stream back B opened at \"prepare\" was refused");
+    }
+
+    /** A's switchover, asked on another thread. */
+    private CompletableFuture<String> switchoverOnA() {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.switchover(DEMO);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     @Test

@@ -227,12 +227,13 @@ final class GuestLauncher {
     }
 
     /**
-     * Switchover, at "prepare": moves the guest's MAC address to the standby's taps ({@link Standby#moveHere}), then
-     * loads {@code deviceState} into its QEMU, which stays paused until {@link #resumeStandby} with
-     * {@code preloaded} lets it run. Returns how long it took (ms); if anything fails the standby's QEMU is killed
-     * and this throws.
+     * Switchover, at "prepare": moves the guest's MAC address to the standby's taps ({@link Standby#moveHere}), runs
+     * {@code moved}, then loads {@code deviceState} into its QEMU, which stays paused until {@link #resumeStandby}
+     * with {@code preloaded} lets it run. Returns how long it took (ms); if anything fails the standby's QEMU is
+     * killed and this throws.
      */
-    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState) throws HypervisorException {
+    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState, Runnable moved)
+            throws HypervisorException {
         QemuSettings s = settings.get();
         long started = System.nanoTime();
         QemuProcess p = standby.process();
@@ -246,6 +247,8 @@ final class GuestLauncher {
             throw new HypervisorException("preparing the standby of " + id + " failed: moving its MAC address here "
                     + "failed: " + e.getMessage(), e);
         }
+        // what clients send reaches this host now: the old primary may stop its copy while the state loads
+        moved.run();
         try {
             QmpClient qmp = p.qmp();
             qmp.execute("migrate-incoming", QmpClient.arguments().put("uri", "exec:cat " + deviceState));

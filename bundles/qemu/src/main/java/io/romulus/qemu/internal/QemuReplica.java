@@ -257,14 +257,20 @@ final class QemuReplica implements Replica {
         }
     }
 
-    /**
-     * Switchover, at "prepare": loads the committed device state into the standby (which stays stopped) and moves the
-     * guest's MAC address to its taps, so that {@link #activatePaused} only lets it run and what clients send
-     * meanwhile waits here. Does nothing (false) without a standby that is up and fits {@code disks}; one being
-     * started is not waited for.
-     */
+    /** {@link #prepareActivation(List, Runnable)}, without telling when the MAC address moved. */
     @Override
     public boolean prepareActivation(List<GuestDisk> disks) throws HypervisorException {
+        return prepareActivation(disks, () -> { });
+    }
+
+    /**
+     * Switchover, at "prepare": moves the guest's MAC address to the standby's taps, runs {@code addressesMoved}, and
+     * loads the committed device state into the standby (which stays stopped), so that {@link #activatePaused} only
+     * lets it run and what clients send meanwhile waits here. Does nothing (false) without a standby that is up and
+     * fits {@code disks}; one being started is not waited for.
+     */
+    @Override
+    public boolean prepareActivation(List<GuestDisk> disks, Runnable addressesMoved) throws HypervisorException {
         lock.writeLock().lock();
         try {
             GuestRam r = usable();
@@ -279,7 +285,7 @@ final class QemuReplica implements Replica {
             if (s == null || !s.alive() || !s.fits(disks)) {
                 return false;
             }
-            preparation.load(s, writeDeviceState(), committed, r);
+            preparation.load(s, writeDeviceState(), committed, r, addressesMoved);
             return true;
         } finally {
             lock.writeLock().unlock();

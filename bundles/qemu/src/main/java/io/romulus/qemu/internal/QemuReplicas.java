@@ -228,8 +228,9 @@ final class QemuReplicas {
     }
 
     /** See {@link GuestLauncher#preload}. */
-    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState) throws HypervisorException {
-        return launcher.preload(id, vm, standby, deviceState);
+    long preload(DomainId id, VmDefinition vm, Standby standby, Path deviceState, Runnable moved)
+            throws HypervisorException {
+        return launcher.preload(id, vm, standby, deviceState, moved);
     }
 
     /**

@@ -55,14 +55,15 @@ final class SwitchoverPreparation {
 
     /**
      * Loads {@code deviceState}, the state of {@code epoch}, into {@code s} (the replica's standby, up and fitting),
-     * which stays stopped, moves the guest's MAC address to its taps and starts its dirty log where the guests' is
-     * the userfaultfd one, on {@code ram}. If the load fails the standby is killed (the next
-     * {@link ReplicaStandby#keep} starts a clean one) and this throws.
+     * which stays stopped, moves the guest's MAC address to its taps (then runs {@code addressesMoved}) and starts
+     * its dirty log where the guests' is the userfaultfd one, on {@code ram}. If the load fails the standby is killed
+     * (the next {@link ReplicaStandby#keep} starts a clean one) and this throws.
      */
-    void load(Standby s, Path deviceState, long epoch, GuestRam ram) throws HypervisorException {
+    void load(Standby s, Path deviceState, long epoch, GuestRam ram, Runnable addressesMoved)
+            throws HypervisorException {
         long ms;
         try {
-            ms = owner.preload(id, vm, s, deviceState);
+            ms = owner.preload(id, vm, s, deviceState, addressesMoved);
         } catch (HypervisorException e) {
             drop(); // its QEMU was killed
             throw e;

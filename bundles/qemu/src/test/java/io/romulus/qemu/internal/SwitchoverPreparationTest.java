@@ -156,12 +156,14 @@ class SwitchoverPreparationTest {
         startsDone();
         Path state = replica.dir().resolve("state");
         Files.write(state, new byte[] {1});
-        p.load(slot.current(), state, 3, null); // no dirty log with dirty.tracker=compare: no RAM needed
+        java.util.concurrent.atomic.AtomicInteger moved = new java.util.concurrent.atomic.AtomicInteger();
+        p.load(slot.current(), state, 3, null, moved::incrementAndGet); // no dirty log with compare: no RAM needed
         assertTrue(p.isAt(3));
+        assertEquals(1, moved.get(), "the load says once that the guest's addresses moved here");
         assertFalse(p.take(4, false).preloaded(), "epoch 3 is loaded, not 4");
         assertFalse(p.isAt(3), "taken: the preparation is over");
 
-        p.load(slot.current(), state, 3, null);
+        p.load(slot.current(), state, 3, null, () -> { });
         SwitchoverPreparation.Taken taken = p.take(3, false);
         assertTrue(taken.preloaded());
         assertNull(taken.log(), "no dirty log with dirty.tracker=compare");

@@ -1,6 +1,9 @@
 package io.romulus.transport.mina.internal;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.zip.CRC32C;
 
 import org.apache.mina.core.session.IoSession;
@@ -18,18 +21,28 @@ import io.romulus.api.transport.RecordType;
 import io.romulus.api.transport.ReplicaSink;
 
 /**
- * Receiving end of one stream. Runs entirely on the session's I/O thread, so records reach the sink in order and a
- * slow sink stops reading from the socket (TCP then pushes back to the primary, whose sends block on its high
- * watermark): at most one record per connection is held in memory.
+ * Receiving end of one stream. Runs on the session's I/O thread, so records reach the sink in order and a slow sink
+ * stops reading from the socket (TCP then pushes back to the primary, whose sends block on its high watermark): at
+ * most one record per connection is held in memory. Two answers are given from whichever thread the engine gives them
+ * on, so that the I/O thread, which serves other sessions too, never waits for them: the welcome to the HELLO (held
+ * while a planned switchover's old primary stops its copy) and the "ready" to a switchover's "prepare" (given once
+ * the guest's addresses moved here).
  */
 final class BackupConnection extends Connection {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackupConnection.class);
     private static final long NONE = Long.MIN_VALUE;
 
-    private enum State { HELLO, PROOF, STREAMING, DONE }
+    private enum State { HELLO, PROOF, ACCEPTING, STREAMING, DONE }
 
-    private State state = State.HELLO;
+    /**
+     * Where the stream is; changed on the I/O thread, except that the acceptor's answer, given on any thread, moves
+     * it out of ACCEPTING: that step and every other step out of ACCEPTING are taken under {@link #acceptLock}. The
+     * fields the answer sets ({@code sink}, {@code decoder}) are written before it becomes STREAMING and read after.
+     */
+    private volatile State state = State.HELLO;
+    /** Orders the acceptor's answer with the connection's end and with what the primary sends meanwhile. */
+    private final Object acceptLock = new Object();
     private Messages.ClientHello clientHello;
     private byte[] clientHelloBody;
     private byte[] nonce;
@@ -63,6 +76,14 @@ final class BackupConnection extends Connection {
 
     @Override
     void received(Record record) throws MalformedRecordException {
+        if (state == State.ACCEPTING) {
+            synchronized (acceptLock) {
+                if (state == State.ACCEPTING) {
+                    whileAccepting(record);
+                    return;
+                }
+            }
+        }
         if (record.type() == RecordType.ERROR && state != State.STREAMING
                 && state != State.DONE) {
             LOG.warn("Primary {} gave up the HELLO of {}: {}", remote(), domain, Messages.parseError(record.body()));
@@ -120,6 +141,18 @@ final class BackupConnection extends Connection {
         state = State.PROOF;
     }
 
+    /** A record while the answer to the HELLO is held: the primary gave up (ERROR), or broke the protocol. */
+    private void whileAccepting(Record record) throws MalformedRecordException {
+        state = State.DONE;
+        if (record.type() == RecordType.ERROR) {
+            LOG.warn("Primary {} gave up the HELLO of {} while its answer was held: {}", remote(), domain,
+                    Messages.parseError(record.body()));
+            session.closeNow();
+        } else {
+            fail("unexpected " + record + " before the answer to the HELLO");
+        }
+    }
+
     private void proof(Record record) throws MalformedRecordException {
         if (record.type() != RecordType.HELLO || record.flags() != Messages.HELLO_PROOF) {
             fail("expected the HELLO proof, got " + record);
@@ -150,10 +183,47 @@ final class BackupConnection extends Connection {
             refuse("no replication engine is running on this node");
             return;
         }
-        ReplicaAcceptor.Accepted accepted;
+        CompletionStage<ReplicaAcceptor.Accepted> answer;
         try {
-            accepted = acceptor.accept(clientHello.hello());
-        } catch (CheckpointException | RuntimeException e) {
+            answer = acceptor.acceptAsync(clientHello.hello());
+        } catch (RuntimeException e) {
+            answer = CompletableFuture.failedFuture(e);
+        }
+        synchronized (acceptLock) {
+            state = State.ACCEPTING;
+        }
+        // the acceptor may hold its answer (a switchover's stream back, until the primary stopped its copy): it is
+        // sent from the thread that gives it, and this I/O thread serves its other sessions meanwhile
+        answer.whenComplete((accepted, failure) -> accepted(accepted, failure, protection));
+        if (state == State.ACCEPTING) {
+            LOG.debug("The answer to the HELLO of {} from {} is held until the engine gives it", domain, remote());
+        }
+    }
+
+    /**
+     * The acceptor's answer to the HELLO: the welcome, and the stream starts; or the refusal. On the thread that
+     * gave it (this connection's I/O thread when it was given at once); should the connection have ended meanwhile,
+     * the sink it brings is closed.
+     */
+    private void accepted(ReplicaAcceptor.Accepted accepted, Throwable failure, StreamProtection protection) {
+        boolean ended;
+        synchronized (acceptLock) {
+            ended = state != State.ACCEPTING;
+            if (!ended) {
+                stream(accepted, failure, protection);
+            }
+        }
+        if (ended && accepted != null) {
+            LOG.info("The connection from {} ended while the answer to its HELLO of {} was held; the stream it was "
+                    + "given is closed", remote(), domain);
+            closeAccepted(accepted.sink());
+        }
+    }
+
+    /** {@link #accepted}, under the lock while the connection is still ACCEPTING: the stream starts, or is refused. */
+    private void stream(ReplicaAcceptor.Accepted accepted, Throwable failure, StreamProtection protection) {
+        if (failure != null) {
+            Throwable e = causeOf(failure);
             state = State.DONE;
             refuse("domain " + domain + " refused: " + e.getMessage(), e instanceof DomainTakenOverException);
             return;
@@ -163,10 +233,21 @@ final class BackupConnection extends Connection {
         decoder = new PageBatchCodec.Decoder(pageSize, new DeltaCache(cacheBytes, pageSize),
                 transport.settings().maxRecordBytes());
         lastEpoch = accepted.reply().committedEpoch();
-        write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
+        // before the welcome: the primary's first record, which follows it, finds the stream set up
         state = State.STREAMING;
+        write(Messages.welcome(new Messages.Welcome(accepted.reply(), cacheBytes)));
         LOG.info("Receiving checkpoint stream of {} from {} (node {}, {})", domain, remote(),
                 clientHello.hello().nodeId(), protection);
+    }
+
+    /** Closes a sink the acceptor gave a connection that had ended by then. */
+    private void closeAccepted(ReplicaSink given) {
+        try {
+            given.closed(new CheckpointException("the connection from " + remote() + " ended before its stream "
+                    + "started"));
+        } catch (RuntimeException e) {
+            LOG.warn("Replica sink of {} failed while closing", domain, e);
+        }
     }
 
     private void streaming(Record record) throws MalformedRecordException {
@@ -279,14 +360,14 @@ final class BackupConnection extends Connection {
         }
         switch (step) {
             case Messages.HANDOVER_PREPARE -> {
+                CompletionStage<Void> ready;
                 try {
-                    sink.prepareHandOver(epoch);
-                    write(Messages.handOver(Messages.HANDOVER_READY, epoch, ""));
-                } catch (CheckpointException | RuntimeException e) {
-                    LOG.info("Replica of {} cannot take the domain over at {}: {}", domain, epoch, e.getMessage());
-                    write(Messages.handOver(Messages.HANDOVER_REFUSED, epoch,
-                            e.getMessage() == null ? e.toString() : e.getMessage()));
+                    ready = sink.prepareHandOverAsync(epoch);
+                } catch (RuntimeException e) {
+                    ready = CompletableFuture.failedFuture(e);
                 }
+                // answered when the sink is ready, from the thread that says so: this one reads on meanwhile
+                ready.whenComplete((v, failure) -> answerPrepare(epoch, failure));
             }
             case Messages.HANDOVER_GO -> {
                 List<InboundFrame> frames = Messages.parseHandOverFrames(record.body());
@@ -303,6 +384,23 @@ final class BackupConnection extends Connection {
             }
             default -> fail("unexpected HANDOVER step " + step + " from the primary");
         }
+    }
+
+    /** Answers the primary's "prepare" of {@code epoch}: "ready", or "refused" with why ({@code failure}). */
+    private void answerPrepare(long epoch, Throwable failure) {
+        if (failure == null) {
+            write(Messages.handOver(Messages.HANDOVER_READY, epoch, ""));
+            return;
+        }
+        Throwable e = causeOf(failure);
+        LOG.info("Replica of {} cannot take the domain over at {}: {}", domain, epoch, e.getMessage());
+        write(Messages.handOver(Messages.HANDOVER_REFUSED, epoch, e.getMessage() == null ? e.toString()
+                : e.getMessage()));
+    }
+
+    /** What failed a stage: the cause a dependent stage wraps. */
+    private static Throwable causeOf(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     }
 
     private boolean enterEpoch(Record record) {
@@ -356,8 +454,12 @@ final class BackupConnection extends Connection {
 
     @Override
     void ended(Throwable failure) {
-        if (state != State.DONE) {
+        boolean orderly;
+        synchronized (acceptLock) {
+            orderly = state == State.DONE;
             state = State.DONE;
+        }
+        if (!orderly) {
             closeSink(failure != null ? failure
                     : new CheckpointException("connection from " + remote() + " closed without GOODBYE"));
         } else {

@@ -125,8 +125,23 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         return new MinaCheckpointTransport(settings, protection, SocketTuning.defaults());
     }
 
+    /**
+     * A transport whose listening side serves all its connections on {@code ioProcessors} I/O threads (MINA's
+     * default: one more than the CPUs), so that a test can have two connections share one.
+     */
+    static MinaCheckpointTransport create(TransportSettings settings, int ioProcessors) throws IOException {
+        return new MinaCheckpointTransport(settings, settings.encryption() ? StreamProtection.ENCRYPTED
+                : StreamProtection.INTEGRITY, SocketTuning.defaults(), ioProcessors);
+    }
+
     private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection, SocketTuning tuning)
             throws IOException {
+        this(settings, protection, tuning, 0);
+    }
+
+    /** {@code ioProcessors}: the listening side's I/O threads, 0 for MINA's default. */
+    private MinaCheckpointTransport(TransportSettings settings, StreamProtection protection, SocketTuning tuning,
+            int ioProcessors) throws IOException {
         this.settings = settings;
         this.protection = protection;
         this.socketTuning = tuning;
@@ -148,7 +163,7 @@ public final class MinaCheckpointTransport implements CheckpointTransport, AutoC
         connector.setHandler(handler);
 
         if (settings.listenHost() != null) {
-            acceptor = new NioSocketAcceptor();
+            acceptor = ioProcessors > 0 ? new NioSocketAcceptor(ioProcessors) : new NioSocketAcceptor();
             acceptor.setReuseAddress(true);
             // close() closes the sessions itself: unbind must not wait for a sink that is stuck
             acceptor.setCloseOnDeactivation(false);

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -120,6 +122,19 @@ final class RecordingSink implements ReplicaSink, ReplicaAcceptor {
             throw new CheckpointException(why);
         }
         prepared.add(epoch);
+    }
+
+    /** When set, "prepare" is answered only once this completes: the backup is not ready before. */
+    volatile CompletableFuture<Void> readiness;
+
+    @Override
+    public CompletionStage<Void> prepareHandOverAsync(long epoch) {
+        CompletableFuture<Void> later = readiness;
+        if (later == null) {
+            return ReplicaSink.super.prepareHandOverAsync(epoch);
+        }
+        prepared.add(epoch);
+        return later;
     }
 
     @Override
