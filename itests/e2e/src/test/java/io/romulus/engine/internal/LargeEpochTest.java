@@ -84,8 +84,11 @@ class LargeEpochTest {
     private Engine backup;
 
     private TransportSettings settings(String node) {
+        // a long HELLO timeout: the simulator's backup allocates its 2112 MiB replica before it answers the HELLO, and
+        // on a boot of this machine where a page fault costs 14 us (540,672 pages) that took longer than the default
+        // 5 s, every retry starting over (CI, 2026-12-07)
         return TransportSettings.defaults().withListen("127.0.0.1", 0).withNodeId(node)
-                .withSecretFile(dir.resolve("stream.secret"));
+                .withSecretFile(dir.resolve("stream.secret")).withConnectTimeoutMs(60_000);
     }
 
     private static EngineSettings engine(String node) {
