@@ -262,12 +262,17 @@ final class QemuReplicas {
         return launcher.settings().standby();
     }
 
-    /** Runs {@code task} (a replica starting its standby) on this binding's standby thread, one at a time. */
-    void startStandby(Runnable task) {
+    /**
+     * Runs {@code task} (a replica starting its standby) on this binding's standby thread, one at a time; false if the
+     * binding stops and the task will not run.
+     */
+    boolean startStandby(Runnable task) {
         try {
             standbys.execute(task);
+            return true;
         } catch (RejectedExecutionException e) {
             LOG.debug("The binding stops: no standby started", e);
+            return false;
         }
     }
 

@@ -75,12 +75,19 @@ final class ReplicaStandby {
             standby = null;
             starting = true;
         }
-        owner.startStandby(() -> {
+        boolean accepted = owner.startStandby(() -> {
             if (stale != null) {
                 stale.close();
             }
             start(disks);
         });
+        if (!accepted) {
+            // the binding is going away: nothing is starting after all
+            settle(null);
+            if (stale != null) {
+                stale.close();
+            }
+        }
     }
 
     /** On the binding's standby thread: starts the standby, and keeps it unless the handle ended meanwhile. */
@@ -88,12 +95,19 @@ final class ReplicaStandby {
         Standby started = null;
         try {
             started = owner.launchStandby(id, vm, dir, disks);
-        } catch (HypervisorException e) {
+        } catch (HypervisorException | RuntimeException e) {
+            // any failure (a RuntimeException too: disks the VM's definition cannot take) ends the start
             LOG.warn("Cannot start a standby QEMU for the replica of {} (failover will start QEMU): {}", id,
                     e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            settle(started);
         }
+    }
+
+    /** The start is over: keeps {@code started} (null: none) unless the handle ended meanwhile, and kills it if so. */
+    private void settle(Standby started) {
         boolean keep;
         synchronized (lock) {
             starting = false;

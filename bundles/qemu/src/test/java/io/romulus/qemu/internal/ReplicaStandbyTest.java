@@ -182,4 +182,34 @@ class ReplicaStandbyTest {
         assertEquals(List.of(1, 2), qmp.connections());
         s.close();
     }
+
+    @Test
+    void aStandbyThatCannotBeLaunchedForAnyReasonLeavesTheNextKeepFreeToTryAgain() throws Exception {
+        // a VM without a disk given one: QemuProcess's command line refuses it with an IllegalArgumentException, not
+        // a HypervisorException; the start must not stay "starting" (every later keep skipped, every end waiting 30 s)
+        ReplicaStandby s = standby(FakeQemu.OPTIONS);
+        s.keep(DISK);
+        startsDone();
+        assertNull(s.current(), "no standby with disks the VM does not have");
+        assertEquals(List.of(), qmp.connections());
+
+        s.keep(List.of());
+        startsDone();
+        assertNotNull(s.current(), "the next keep starts one");
+        assertEquals(List.of(1), qmp.connections());
+        s.close();
+    }
+
+    @Test
+    void aStartTheBindingRefusesLeavesNothingStarting() throws Exception {
+        ReplicaStandby s = standby(FakeQemu.OPTIONS);
+        owner.letGo(); // the standby thread stops: the binding is going away
+        s.keep(List.of());
+        // an end that took the refused start for one under way would wait its 30 s for it
+        java.util.concurrent.CompletableFuture<Standby> ended = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> s.end(List.of()));
+        await().atMost(Duration.ofSeconds(10)).until(ended::isDone);
+        assertNull(ended.get());
+        assertEquals(List.of(), qmp.connections());
+    }
 }
