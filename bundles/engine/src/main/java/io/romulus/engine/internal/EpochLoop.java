@@ -1,7 +1,5 @@
 package io.romulus.engine.internal;
 
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -202,11 +200,7 @@ final class EpochLoop {
                     domain.unlock();
                 }
             }
-            List<List<DiskWrite>> diskWrites = paused.diskWrites;
-            List<List<DiskWrite>> writesAgain = diskWrites.isEmpty() ? null : s.takeResendWrites();
-            if (writesAgain != null) {
-                diskWrites = concat(writesAgain, diskWrites);
-            }
+            List<List<DiskWrite>> diskWrites = s.withResendWrites(paused.diskWrites);
             long pauseEnd = System.nanoTime();
             long pauseNanos = pauseEnd - paused.start;
 
@@ -314,8 +308,7 @@ final class EpochLoop {
         try {
             long[] harvested = d.harvestDirty();
             long faults = d.writeFaultsOfLastHarvest();
-            long[] again = s.takeResendPages();
-            long[] dirty = again == null ? harvested : union(harvested, again);
+            long[] dirty = s.withResendPages(harvested);
             staging.prepare(dirty);
             clock.lap(PauseClock.HARVEST, 0);
             for (int i = 0; i < staging.segmentCount(); i++) {
@@ -360,11 +353,8 @@ final class EpochLoop {
     /**
      * ACK(N), on a transport thread: N and every checkpoint before it are committed on the backup, so output N
      * leaves, the resend set forgets them, and the disks commit N (when the loop next wakes). The ACK of a stream's
-     * initial copy releases nothing: the copy is not a consistent state. It is progress, not the stream's first
-     * acknowledged checkpoint: the backup commits the copy only with the first checkpoint after it (all of RAM
-     * written, all of the disk synced), which may take longer than an established stream's silence is allowed
-     * ({@link #waitForRoom}); counted as acknowledged, such a backup was taken for lost, and every retry was a new
-     * full copy.
+     * initial copy releases nothing (the copy is not a consistent state) and is only progress
+     * ({@link PrimaryStream#progressed}).
      */
     void acknowledged(PrimaryStream s, long epoch) {
         if (epoch == s.initialEpoch()) {
@@ -481,37 +471,6 @@ final class EpochLoop {
 
     private boolean drained(PrimaryStream s) {
         return ledger.lastAcked() >= ledger.lastCheckpointed() || s.failed();
-    }
-
-    /** Per disk, the writes of {@code first} and then those of {@code then}. */
-    private static List<List<DiskWrite>> concat(List<List<DiskWrite>> first, List<List<DiskWrite>> then) {
-        List<List<DiskWrite>> all = new ArrayList<>();
-        for (int i = 0; i < then.size(); i++) {
-            List<DiskWrite> w = new ArrayList<>(i < first.size() ? first.get(i) : List.of());
-            w.addAll(then.get(i));
-            all.add(w);
-        }
-        return all;
-    }
-
-    /** The union of two ascending page lists, ascending. */
-    static long[] union(long[] a, long[] b) {
-        long[] out = new long[a.length + b.length];
-        int i = 0;
-        int j = 0;
-        int n = 0;
-        while (i < a.length || j < b.length) {
-            long next;
-            if (j >= b.length || (i < a.length && a[i] <= b[j])) {
-                next = a[i++];
-            } else {
-                next = b[j++];
-            }
-            if (n == 0 || out[n - 1] != next) {
-                out[n++] = next;
-            }
-        }
-        return Arrays.copyOf(out, n);
     }
 
     // ------------------------------------------------------------------------------------------------ the streams

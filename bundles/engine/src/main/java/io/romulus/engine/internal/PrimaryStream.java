@@ -1,5 +1,7 @@
 package io.romulus.engine.internal;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -114,7 +116,13 @@ final class PrimaryStream {
         resumedFrom = epoch;
     }
 
-    /** The backup showed progress now (the initial copy went out, or the copy's ACK or another came). */
+    /**
+     * The backup showed progress now (the initial copy went out, or the copy's ACK or another came). The copy's ACK
+     * is progress and not the stream's first {@link #acknowledged}: the backup commits the copy only with the first
+     * checkpoint after it (all of RAM written, all of the disk synced), which may take longer than an established
+     * stream's silence is allowed; counted as acknowledged, such a backup was taken for lost, and every retry was a
+     * new full copy.
+     */
     void progressed() {
         progressNanos = System.nanoTime();
     }
@@ -149,18 +157,50 @@ final class PrimaryStream {
         resendWrites = writes;
     }
 
-    /** The pages to send again, once; null when none. */
-    long[] takeResendPages() {
-        long[] p = resendPages;
+    /** {@code harvested} (ascending) and, once, the pages to send again: the pages of this checkpoint, ascending. */
+    long[] withResendPages(long[] harvested) {
+        long[] again = resendPages;
         resendPages = null;
-        return p;
+        return again == null ? harvested : union(harvested, again);
     }
 
-    /** The disk writes to send again, once, per disk; null when none. */
-    List<List<DiskWrite>> takeResendWrites() {
-        List<List<DiskWrite>> w = resendWrites;
+    /**
+     * Per disk, once, the writes to send again and then {@code writes}, this checkpoint's; {@code writes} as they are
+     * when there are none to send again, or no disks.
+     */
+    List<List<DiskWrite>> withResendWrites(List<List<DiskWrite>> writes) {
+        if (writes.isEmpty() || resendWrites == null) {
+            return writes;
+        }
+        List<List<DiskWrite>> again = resendWrites;
         resendWrites = null;
-        return w;
+        List<List<DiskWrite>> all = new ArrayList<>();
+        for (int i = 0; i < writes.size(); i++) {
+            List<DiskWrite> w = new ArrayList<>(i < again.size() ? again.get(i) : List.of());
+            w.addAll(writes.get(i));
+            all.add(w);
+        }
+        return all;
+    }
+
+    /** The union of two ascending page lists, ascending. */
+    static long[] union(long[] a, long[] b) {
+        long[] out = new long[a.length + b.length];
+        int i = 0;
+        int j = 0;
+        int n = 0;
+        while (i < a.length || j < b.length) {
+            long next;
+            if (j >= b.length || (i < a.length && a[i] <= b[j])) {
+                next = a[i++];
+            } else {
+                next = b[j++];
+            }
+            if (n == 0 || out[n - 1] != next) {
+                out[n++] = next;
+            }
+        }
+        return Arrays.copyOf(out, n);
     }
 
     /** The backup answered the hand-over at {@code epoch}: ready ({@code refusal} null) or not, and why. */
