@@ -1,28 +1,19 @@
 package io.romulus.xen.internal.xc;
 
-import static io.romulus.support.linux.Errno.EACCES;
 import static io.romulus.support.linux.Errno.EINVAL;
 import static io.romulus.support.linux.Errno.ENOENT;
 import static io.romulus.support.linux.Errno.ENOMEM;
 import static io.romulus.support.linux.Errno.ENOSPC;
-import static io.romulus.support.linux.Errno.EPERM;
 import static io.romulus.support.linux.Errno.ESRCH;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
-import com.sun.jna.NativeLibrary;
-import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
-import java.io.IOException;
-import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,25 +38,17 @@ import org.slf4j.LoggerFactory;
  * working on the same domain waits rather than corrupting them. {@link #close()} must not race with calls: the
  * owner closes it after its epoch threads have stopped.
  *
- * <p>Why one class of some 700 lines: it is the Java side of one ABI, the Xen 4.17 libraries under one set of handles.
+ * <p>Why one class of some 600 lines: it is the Java side of one ABI, the Xen 4.17 libraries under one set of handles.
  * The 1:1 bindings are apart already ({@link LibXenCtrl}, {@link LibXenGuest}, {@link LibXenForeignMemory},
- * {@link LibXenStore}, with the structs in {@link XenAbi}); what is left here is, for each call of
- * {@link XenControl}, the handle it needs, the buffers it reuses per domain and the errno it turns into a
- * {@link XenCallException}. Split by call family, the classes would share the handles, the per-domain state and its
- * lock, the errno translation and the closed check, and a reader checking one call against libxenctrl's headers would
- * have to follow it through several of them.
+ * {@link LibXenStore}, with the structs in {@link XenAbi}), and so is loading them ({@link XenLibraries}); what is
+ * left here is, for each call of {@link XenControl}, the handle it needs, the buffers it reuses per domain and the
+ * errno it turns into a {@link XenCallException}. Split by call family, the classes would share the handles, the
+ * per-domain state and its lock, the errno translation and the closed check, and a reader checking one call against
+ * libxenctrl's headers would have to follow it through several of them.
  */
 public final class NativeXenControl implements XenControl {
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeXenControl.class);
-
-    static final String LIBXENCTRL = "libxenctrl.so.4.17";
-    static final String LIBXENGUEST = "libxenguest.so.4.17";
-    static final String LIBXENFOREIGNMEMORY = "libxenforeignmemory.so.1";
-    static final String LIBXENSTORE = "libxenstore.so.4";
-
-    static final Path PROC_XEN_CAPABILITIES = Path.of("/proc/xen/capabilities");
-    static final Path DEV_XEN_PRIVCMD = Path.of("/dev/xen/privcmd");
 
     /** Pages mapped by one {@code xenforeignmemory_map}. */
     static final int MAP_BATCH = 1024;
@@ -74,18 +57,14 @@ public final class NativeXenControl implements XenControl {
 
     private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(XenAbi.XC_PAGE_SIZE).asReadOnlyBuffer();
 
-    /** The four libraries, loaded and checked. */
-    record Libraries(LibXenCtrl ctrl, LibXenGuest guest, LibXenForeignMemory fmem, LibXenStore store) {
-    }
-
-    private final Libraries libs;
+    private final XenLibraries libs;
     private final Pointer xch;
     private final Pointer fmem;
     private final Pointer xsh;
     private final Map<Integer, DomainState> domainStates = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    private NativeXenControl(Libraries libs, Pointer xch, Pointer fmem, Pointer xsh) {
+    private NativeXenControl(XenLibraries libs, Pointer xch, Pointer fmem, Pointer xsh) {
         this.libs = libs;
         this.xch = xch;
         this.fmem = fmem;
@@ -99,11 +78,12 @@ public final class NativeXenControl implements XenControl {
      *                          dom0 (saying what is missing), or when a handle cannot be opened
      */
     public static NativeXenControl open() throws XenCallException {
-        Libraries libs = loadLibraries();
+        XenLibraries libs = XenLibraries.load();
         Pointer xch = libs.ctrl().xc_interface_open(null, null, 0);
         if (xch == null) {
             int errno = Native.getLastError();
-            throw new XenCallException(notRunningOnXen(PROC_XEN_CAPABILITIES, DEV_XEN_PRIVCMD, errno)
+            throw new XenCallException(XenLibraries.notRunningOnXen(XenLibraries.PROC_XEN_CAPABILITIES,
+                    XenLibraries.DEV_XEN_PRIVCMD, errno)
                     + " [xc_interface_open: " + errnoText(errno) + "]", errno);
         }
         Pointer fmem = libs.fmem().xenforeignmemory_open(null, 0);
@@ -122,90 +102,12 @@ public final class NativeXenControl implements XenControl {
         NativeXenControl xc = new NativeXenControl(libs, xch, fmem, xsh);
         try {
             int[] version = xc.version();
-            LOG.info("Connected to Xen {}.{} through {}", version[0], version[1], LIBXENCTRL);
+            LOG.info("Connected to Xen {}.{} through {}", version[0], version[1], XenLibraries.LIBXENCTRL);
         } catch (XenCallException e) {
             xc.close();
             throw e;
         }
         return xc;
-    }
-
-    /**
-     * Loads the four libraries and resolves every function their interfaces declare, so that a missing library or
-     * a library of another Xen version fails here, with the Debian package to install, and not at the first call.
-     */
-    static Libraries loadLibraries() throws XenCallException {
-        if (!Platform.isLinux() || !Platform.isIntel() || !Platform.is64Bit()) {
-            throw new XenCallException("the Xen binding supports Linux on x86-64, not " + System.getProperty("os.name")
-                    + " on " + Platform.ARCH, 0);
-        }
-        return new Libraries(
-                load(LIBXENCTRL, "libxenmisc4.17", LibXenCtrl.class, Map.of()),
-                load(LIBXENGUEST, "libxenmisc4.17", LibXenGuest.class, Map.of()),
-                load(LIBXENFOREIGNMEMORY, "libxenforeignmemory1", LibXenForeignMemory.class, Map.of()),
-                load(LIBXENSTORE, "libxenstore4", LibXenStore.class,
-                        Map.of(Library.OPTION_STRING_ENCODING, StandardCharsets.UTF_8.name())));
-    }
-
-    static <T extends Library> T load(String soname, String debianPackage, Class<T> type,
-                                              Map<String, ?> options) throws XenCallException {
-        NativeLibrary library;
-        try {
-            library = NativeLibrary.getInstance(soname, options);
-        } catch (UnsatisfiedLinkError e) {
-            throw new XenCallException(soname + " not found: install Debian package " + debianPackage
-                    + " (" + e.getMessage() + ")", e);
-        } catch (LinkageError e) {
-            throw new XenCallException("cannot load " + soname + " through JNA (is the JNA bundle installed?): "
-                    + e.getMessage(), e);
-        }
-        for (Method method : type.getMethods()) {
-            try {
-                library.getFunction(method.getName());
-            } catch (UnsatisfiedLinkError e) {
-                throw new XenCallException(soname + " has no " + method.getName() + ": it is not the Xen 4.17 library"
-                        + " this binding is written for (Debian package " + debianPackage + ")", e);
-            }
-        }
-        return Native.load(soname, type, options);
-    }
-
-    /**
-     * Why {@code xc_interface_open} failed, in a user's words: on a host without a Xen hypervisor neither
-     * {@code /proc/xen/capabilities} nor {@code /dev/xen/privcmd} exists; in a domU the capabilities lack
-     * {@code control_d}; in dom0 the module or the permissions may be missing.
-     */
-    static String notRunningOnXen(Path capabilities, Path privcmd, int errno) {
-        boolean hasCapabilities = Files.exists(capabilities);
-        boolean hasPrivcmd = Files.exists(privcmd);
-        if (!hasCapabilities && !hasPrivcmd) {
-            return "this host is not running on Xen: " + capabilities + " and " + privcmd + " do not exist (no Xen"
-                    + " hypervisor under this kernel); Romulus' Xen binding must run in dom0 of a host booted with Xen";
-        }
-        String caps = null;
-        if (hasCapabilities) {
-            try {
-                caps = Files.readString(capabilities, StandardCharsets.US_ASCII).trim();
-            } catch (IOException e) {
-                caps = null;
-            }
-        }
-        if (caps != null && !caps.contains("control_d")) {
-            return "this host is not running as Xen's control domain: " + capabilities + " says \"" + caps
-                    + "\", without control_d (a Xen guest, not dom0); Romulus' Xen binding must run in dom0";
-        }
-        if (!hasPrivcmd) {
-            return "this host is not running on Xen as far as this kernel can tell: " + privcmd + " does not exist"
-                    + (hasCapabilities ? " although " + capabilities + " does (load the xen-privcmd module)" : "");
-        }
-        if (!hasCapabilities) {
-            return "cannot open the Xen control interface " + privcmd + "; " + capabilities
-                    + " does not exist (is xenfs mounted on /proc/xen?)";
-        }
-        if (errno == EACCES || errno == EPERM) {
-            return "permission denied on " + privcmd + ": Romulus' Xen binding must run as root in dom0";
-        }
-        return "cannot open the Xen control interface " + privcmd + " although this is dom0";
     }
 
     // ---- domains ----

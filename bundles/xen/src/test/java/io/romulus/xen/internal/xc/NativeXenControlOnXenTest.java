@@ -38,7 +38,7 @@ class NativeXenControlOnXenTest {
 
     static boolean runningInDom0() {
         try {
-            return Files.readString(NativeXenControl.PROC_XEN_CAPABILITIES, StandardCharsets.US_ASCII)
+            return Files.readString(XenLibraries.PROC_XEN_CAPABILITIES, StandardCharsets.US_ASCII)
                     .contains("control_d");
         } catch (IOException e) {
             return false;

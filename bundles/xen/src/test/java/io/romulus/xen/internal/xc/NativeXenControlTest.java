@@ -30,21 +30,21 @@ class NativeXenControlTest {
 
     /** A host where xc_interface_open could succeed: there the no-Xen test below has nothing to show. */
     static boolean xenDevicesPresent() {
-        return Files.exists(NativeXenControl.PROC_XEN_CAPABILITIES) || Files.exists(NativeXenControl.DEV_XEN_PRIVCMD);
+        return Files.exists(XenLibraries.PROC_XEN_CAPABILITIES) || Files.exists(XenLibraries.DEV_XEN_PRIVCMD);
     }
 
     @Test
     void theFourLibrariesLoadWithEveryFunctionTheBindingCalls() throws Exception {
-        NativeXenControl.Libraries libs = NativeXenControl.loadLibraries();
+        XenLibraries libs = XenLibraries.load();
         assertNotNull(libs.ctrl());
         assertNotNull(libs.guest());
         assertNotNull(libs.fmem());
         assertNotNull(libs.store());
         Map<String, Class<?>> libraries = Map.of(
-                NativeXenControl.LIBXENCTRL, LibXenCtrl.class,
-                NativeXenControl.LIBXENGUEST, LibXenGuest.class,
-                NativeXenControl.LIBXENFOREIGNMEMORY, LibXenForeignMemory.class,
-                NativeXenControl.LIBXENSTORE, LibXenStore.class);
+                XenLibraries.LIBXENCTRL, LibXenCtrl.class,
+                XenLibraries.LIBXENGUEST, LibXenGuest.class,
+                XenLibraries.LIBXENFOREIGNMEMORY, LibXenForeignMemory.class,
+                XenLibraries.LIBXENSTORE, LibXenStore.class);
         for (Map.Entry<String, Class<?>> e : libraries.entrySet()) {
             NativeLibrary library = NativeLibrary.getInstance(e.getKey());
             for (Method m : e.getValue().getMethods()) {
@@ -55,7 +55,7 @@ class NativeXenControlTest {
 
     @Test
     void aMissingLibraryNamesTheDebianPackage() {
-        XenCallException e = assertThrows(XenCallException.class, () -> NativeXenControl.load("libxenctrl.so.4.99",
+        XenCallException e = assertThrows(XenCallException.class, () -> XenLibraries.load("libxenctrl.so.4.99",
                 "libxenmisc4.17", LibXenCtrl.class, Map.of()));
         assertTrue(e.getMessage().startsWith("libxenctrl.so.4.99 not found: install Debian package libxenmisc4.17"),
                 e.getMessage());
@@ -64,8 +64,8 @@ class NativeXenControlTest {
     @Test
     void aLibraryWithoutTheFunctionsIsNotTakenForXen417() {
         // libxenstore has none of libxenctrl's functions: what a library of another Xen version would look like
-        XenCallException e = assertThrows(XenCallException.class, () -> NativeXenControl.load(
-                NativeXenControl.LIBXENSTORE, "libxenmisc4.17", LibXenCtrl.class, Map.of()));
+        XenCallException e = assertThrows(XenCallException.class, () -> XenLibraries.load(
+                XenLibraries.LIBXENSTORE, "libxenmisc4.17", LibXenCtrl.class, Map.of()));
         assertTrue(e.getMessage().contains("it is not the Xen 4.17 library"), e.getMessage());
     }
 
@@ -76,7 +76,7 @@ class NativeXenControlTest {
     @Test
     @DisabledIf(value = "xenDevicesPresent", disabledReason = "this host has Xen devices: xc_interface_open may work")
     void openOnAHostWithoutXenSaysItIsNotRunningOnXen() throws Exception {
-        NativeXenControl.loadLibraries(); // the failure below must not be a missing library
+        XenLibraries.load(); // the failure below must not be a missing library
         XenCallException e = assertThrows(XenCallException.class, NativeXenControl::open);
         String message = e.getMessage();
         assertTrue(message.startsWith("this host is not running on Xen: "), message);
@@ -91,7 +91,7 @@ class NativeXenControlTest {
     void aDomUIsToldItIsNotTheControlDomain(@TempDir Path dir) throws Exception {
         Path caps = Files.writeString(dir.resolve("capabilities"), "\n");
         Path privcmd = Files.createFile(dir.resolve("privcmd"));
-        String message = NativeXenControl.notRunningOnXen(caps, privcmd, 2);
+        String message = XenLibraries.notRunningOnXen(caps, privcmd, 2);
         assertTrue(message.startsWith("this host is not running as Xen's control domain"), message);
         assertTrue(message.contains("without control_d"), message);
     }
@@ -99,7 +99,7 @@ class NativeXenControlTest {
     @Test
     void dom0WithoutPrivcmdIsToldToLoadTheModule(@TempDir Path dir) throws Exception {
         Path caps = Files.writeString(dir.resolve("capabilities"), "control_d\n");
-        String message = NativeXenControl.notRunningOnXen(caps, dir.resolve("privcmd"), 2);
+        String message = XenLibraries.notRunningOnXen(caps, dir.resolve("privcmd"), 2);
         assertTrue(message.contains("load the xen-privcmd module"), message);
     }
 
@@ -107,7 +107,7 @@ class NativeXenControlTest {
     void dom0WithoutRootIsToldToRunAsRoot(@TempDir Path dir) throws Exception {
         Path caps = Files.writeString(dir.resolve("capabilities"), "control_d\n");
         Path privcmd = Files.createFile(dir.resolve("privcmd"));
-        assertTrue(NativeXenControl.notRunningOnXen(caps, privcmd, 13).contains("must run as root in dom0"));
+        assertTrue(XenLibraries.notRunningOnXen(caps, privcmd, 13).contains("must run as root in dom0"));
     }
 
     @Test
