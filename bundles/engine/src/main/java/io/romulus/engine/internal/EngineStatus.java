@@ -64,7 +64,7 @@ final class EngineStatus {
 
     /** Number of domains this node is primary for and that are not stopped. */
     int protectedCount() {
-        return (int) roles.primaries.values().stream().filter(p -> p.status().state() != ProtectionState.STOPPED)
+        return (int) roles.primaries.values().stream().filter(p -> p.state() != ProtectionState.STOPPED)
                 .count();
     }
 }

@@ -57,7 +57,7 @@ final class Primaries {
         synchronized (roles.lock) {
             PrimaryProtection existing = roles.primaries.get(id);
             if (existing != null) {
-                ProtectionState was = existing.status().state();
+                ProtectionState was = existing.state();
                 if (was != ProtectionState.FENCED && was != ProtectionState.FAILED) {
                     throw new IllegalStateException(id + " is already protected (" + was + ")");
                 }

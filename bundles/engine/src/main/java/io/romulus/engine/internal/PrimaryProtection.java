@@ -372,6 +372,14 @@ final class PrimaryProtection {
         return history.recent(limit);
     }
 
+    /**
+     * The protection's state alone, without {@link #status()}'s figures: it does not wait for the domain (which a
+     * switchover under way holds until its end), so a transport thread may ask.
+     */
+    ProtectionState state() {
+        return status.state();
+    }
+
     ProtectionStatus status() {
         PrimaryStream s = loop.stream();
         return status.status(ledger.lastCheckpointed(), ledger.lag(s == null ? -1 : s.initialEpoch()),

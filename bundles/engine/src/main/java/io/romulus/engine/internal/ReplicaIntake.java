@@ -137,7 +137,7 @@ final class ReplicaIntake {
         }
         PrimaryProtection here = roles.primaries.get(id);
         if (here != null && !hello.nodeId().equals(nodeId)) {
-            ProtectionState st = here.status().state();
+            ProtectionState st = here.state();
             if (st != ProtectionState.FENCED && st != ProtectionState.STOPPED && st != ProtectionState.FAILED) {
                 if (here.takenOver()) {
                     // this node took the domain over: the node asking is an old primary that must stop its copy
