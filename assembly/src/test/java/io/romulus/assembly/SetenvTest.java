@@ -63,6 +63,34 @@ class SetenvTest {
         assertEquals(1, own.split("-Xms", -1).length - 1, own);
     }
 
+    /**
+     * An operator's own -Xmx or -Xms in EXTRA_JAVA_OPTS: the initial heap setenv adds follows it, and the JVM starts
+     * with what setenv made (an -Xms above the operator's -Xmx would stop it: "Initial heap size set to a larger
+     * value than the maximum heap size").
+     */
+    @Test
+    void anOperatorsOwnHeapSizesGiveAJvmThatStarts(@TempDir Path dir) throws Exception {
+        String xmx = optionsOf(dir, "karaf", "export JAVA_MAX_MEM=256m EXTRA_JAVA_OPTS='-Xmx48m -Dx=*'");
+        assertTrue(xmx.contains(" -Xms48m ") && !xmx.contains("256m"), xmx);
+        assertJvmStarts(xmx);
+        String xms = optionsOf(dir, "karaf", "export JAVA_MAX_MEM=64m EXTRA_JAVA_OPTS='-Xms32m'");
+        assertEquals(1, xms.split("-Xms", -1).length - 1, xms);
+        assertTrue(xms.contains(" -Xmx64m ") && xms.contains(" -XX:+AlwaysPreTouch "), xms);
+        assertJvmStarts(xms);
+        String plain = optionsOf(dir, "karaf", "export JAVA_MAX_MEM=64m");
+        assertTrue(plain.contains(" -Xmx64m ") && plain.contains(" -Xms64m "), plain);
+        assertJvmStarts(plain);
+    }
+
+    private static void assertJvmStarts(String options) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of(options.strip().split("\\s+")));
+        cmd.add("-version");
+        Distribution.Result r = Distribution.run(cmd, "");
+        assertEquals(0, r.exit(), "the JVM refused " + options + ": " + r);
+    }
+
     @Test
     void theClientAndTheOtherHelperScriptsGetNoNodeHeap(@TempDir Path dir) throws Exception {
         for (String script : List.of("client", "shell", "status", "stop")) {
