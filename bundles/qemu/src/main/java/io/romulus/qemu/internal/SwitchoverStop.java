@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -168,6 +169,53 @@ final class SwitchoverStop {
         if (frozenCopies.remove(g)) {
             long killed = System.nanoTime();
             reap(g, g.process().kill(), killed);
+        }
+    }
+
+    /**
+     * Kills the old copies a node that died left stopped: a QEMU stopped with SIGSTOP, waiting for the kill
+     * {@link #FROZEN_MS} later, stays stopped for good when this node's JVM dies in that second (nothing else ever
+     * sends it a signal), holding its memory and its taps. Such a QEMU is recognised by what {@link #stop} and
+     * {@link #keep} left: it is stopped (state {@code T}), and its {@code -pidfile} lies in {@code run} but is gone
+     * with the rest of its directory. A guest that runs, or one stopped otherwise (a debugger), keeps its pid file
+     * and is left alone. Called when the binding starts on {@code run}; says how many were killed.
+     */
+    static int killLeftBehind(Path run) {
+        Path runDir = run.toAbsolutePath().normalize();
+        int killed = 0;
+        for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {
+            Optional<Path> pidFile = pidFileOf(p).filter(f -> f.startsWith(runDir));
+            if (pidFile.isEmpty() || Files.exists(pidFile.get()) || !stopped(p.pid())) {
+                continue;
+            }
+            LOG.warn("Killing the QEMU of an old copy stopped for a switchover and left stopped when its node died "
+                    + "(pid {}, {} gone)", p.pid(), pidFile.get());
+            if (p.destroyForcibly()) {
+                killed++;
+            }
+        }
+        return killed;
+    }
+
+    /** The path after {@code -pidfile} in the command line of {@code p}, where it can be read. */
+    private static Optional<Path> pidFileOf(ProcessHandle p) {
+        String[] args = p.info().arguments().orElse(new String[0]);
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("-pidfile")) {
+                return Optional.of(Path.of(args[i + 1]).toAbsolutePath().normalize());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Whether process {@code pid} is stopped by a signal (state {@code T} in {@code /proc/PID/stat}). */
+    private static boolean stopped(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            int end = stat.lastIndexOf(')');
+            return end > 0 && end + 2 < stat.length() && stat.charAt(end + 2) == 'T';
+        } catch (IOException e) {
+            return false; // gone meanwhile
         }
     }
 

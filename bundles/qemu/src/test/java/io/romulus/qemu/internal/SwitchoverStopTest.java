@@ -106,4 +106,35 @@ class SwitchoverStopTest {
         assertTrue(Files.exists(g.process().dir().resolve("ram")));
         g.process().close();
     }
+
+    /**
+     * A node that dies in the second between an old copy's SIGSTOP and its kill leaves that QEMU stopped for good: the
+     * binding's next start kills it, known by its pid file gone from the run directory, and nothing else.
+     */
+    @Test
+    void aCopyLeftStoppedByANodeThatDiedIsKilledWhenTheBindingStartsAgain(@TempDir Path elsewhere) throws Exception {
+        QemuGuest orphan = qemu.start("orphan", run.resolve("orphan"));
+        QemuGuest running = qemu.start("running", run.resolve("running"));
+        QemuGuest paused = qemu.start("paused", run.resolve("paused"));
+        QemuGuest other = qemu.start("other", elsewhere.resolve("other"));
+        // what stop and keep leave when the node dies before the kill: stopped, the directory gone
+        orphan.process().freeze();
+        RunDirectory.deleteTree(orphan.process().dir());
+        // stopped with its pid file in place (by someone else), and one of another run directory
+        paused.process().freeze();
+        other.process().freeze();
+        Files.delete(other.process().dir().resolve("qemu.pid"));
+
+        assertEquals(1, SwitchoverStop.killLeftBehind(run));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !ProcessHandle.of(orphan.process().pid())
+                .map(ProcessHandle::isAlive).orElse(false));
+        assertEquals('S', FakeQemu.state(running.process().pid()));
+        assertEquals('T', FakeQemu.state(paused.process().pid()));
+        assertEquals('T', FakeQemu.state(other.process().pid()));
+        assertEquals(0, SwitchoverStop.killLeftBehind(run), "nothing left to kill");
+        for (QemuGuest g : List.of(running, paused, other)) {
+            ProcessHandle.of(g.process().pid()).ifPresent(ProcessHandle::destroyForcibly);
+            g.process().close();
+        }
+    }
 }
