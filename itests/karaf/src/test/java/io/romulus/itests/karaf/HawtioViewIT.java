@@ -174,8 +174,16 @@ class HawtioViewIT {
         waitFor("the Engine MBean's link", 30, b -> b.findElements(By.id("romulus-engine")).isEmpty() ? null
                 : Boolean.TRUE);
         browser.findElement(By.id("romulus-engine")).click();
-        waitFor("the Engine's Status in the JMX tab", 30,
-                b -> body().contains(DOMAIN + " BACKUP=PROTECTED, epoch ") ? Boolean.TRUE : null);
+        try {
+            waitFor("the Engine's Status in the JMX tab", 30,
+                    b -> body().contains(DOMAIN + " BACKUP=PROTECTED, epoch ") ? Boolean.TRUE : null);
+        } catch (RuntimeException e) {
+            // seen once in a CI run (Status and Alarms shown as [object Object]) and never again: what Jolokia itself
+            // answers for the two attributes then tells an empty or failed read from Hawtio's rendering
+            throw new AssertionError("the Engine's Status not shown in the JMX tab; Jolokia reads Status as "
+                    + node.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Status")) + " and Alarms as "
+                    + node.jolokia(KarafNode.read(EpochRecorder.ENGINE, "Alarms")) + "; the page:\n" + body(), e);
+        }
         assertNoObjectObject("the Engine MBean");
         screenshot("engine-mbean");
         // back in the view, the charts kept what they drew meanwhile (docs/img/hawtio-romulus.png is this one)
