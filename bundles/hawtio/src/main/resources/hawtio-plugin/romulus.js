@@ -58,18 +58,37 @@
     ctrl.width = WIDTH;
     ctrl.height = HEIGHT;
 
-    /** The Hawtio JMX page of the MBean, once the JMX tree holds it. */
-    function jmxLink(mbean) {
+    /** The JMX tree's folder of the MBean, once the tree holds it. */
+    function folderOf(mbean) {
       var tree = workspace.tree;
       if (!tree || !tree.findDescendant) {
         return null;
       }
       var wanted = canonical(mbean);
-      var folder = tree.findDescendant(function (f) {
+      return tree.findDescendant(function (f) {
         return f.objectName && canonical(f.objectName) === wanted;
       });
+    }
+
+    /** The Hawtio JMX page of the MBean, once the JMX tree holds it. */
+    function jmxLink(mbean) {
+      var folder = folderOf(mbean);
       return folder ? 'jmx/attributes?nid=' + encodeURIComponent(folder.key) : null;
     }
+
+    /**
+     * Makes the MBean the JMX tab's selection before a link takes the browser there. Hawtio's attributes page asks
+     * for the attributes' types (which tell it to show a table of strings as key=value lines) of the selection it
+     * finds when it opens; left to itself it could find the MBean selected before (a domain's, from an earlier
+     * visit), keep that one's types for the whole visit and show the Engine's Status and Alarms as [object Object]
+     * (seen in HawtioViewIT on a loaded machine).
+     */
+    ctrl.select = function (mbean) {
+      var folder = folderOf(mbean || ENGINE);
+      if (folder) {
+        workspace.selection = folder;
+      }
+    };
 
     function update(protections, alarms) {
       var seen = {};
@@ -168,7 +187,7 @@
     '      <th title="This node\'s engine: CPU time per checkpoint, and per second">Engine CPU (&micro;s/ckpt, ms/s)</th>',
     '      <th>Last alarm</th><th></th></tr></thead>',
     '    <tbody><tr ng-repeat="d in $ctrl.domains track by d.mbean" class="romulus-domain" data-domain="{{d.a.Domain}}">',
-    '      <td><a ng-if="d.link" ng-href="{{d.link}}" class="romulus-mbean">{{d.a.Domain}}</a>',
+    '      <td><a ng-if="d.link" ng-href="{{d.link}}" ng-click="$ctrl.select(d.mbean)" class="romulus-mbean">{{d.a.Domain}}</a>',
     '        <span ng-if="!d.link">{{d.a.Domain}}</span></td>',
     '      <td class="romulus-role">{{d.a.Role}}</td>',
     '      <td class="romulus-state" title="{{d.a.Detail}}">{{d.a.State}}',
@@ -209,7 +228,7 @@
     '    </div>',
     '  </div>',
     '  <h2>Alarms</h2>',
-    '  <p><a id="romulus-engine" ng-if="$ctrl.engineLink" ng-href="{{$ctrl.engineLink}}">The Engine MBean</a>',
+    '  <p><a id="romulus-engine" ng-if="$ctrl.engineLink" ng-href="{{$ctrl.engineLink}}" ng-click="$ctrl.select()">The Engine MBean</a>',
     '    (its Status, one line per domain; its Alarms; its operations)</p>',
     '  <p ng-if="$ctrl.alarms.length === 0" id="romulus-no-alarms">No alarm.</p>',
     '  <table class="table table-striped" id="romulus-alarms" ng-if="$ctrl.alarms.length > 0">',
