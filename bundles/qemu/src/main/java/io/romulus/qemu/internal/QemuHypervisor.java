@@ -99,10 +99,7 @@ public final class QemuHypervisor implements Hypervisor {
         this.replicas = new QemuReplicas(launcher, guests);
         guests.keeper(replicas::kept);
         RunDirectory.rediscover(settings.runDir(), guests::inherit, replicas::inherit);
-        int killed = SwitchoverStop.killLeftBehind(settings.runDir());
-        if (killed > 0) {
-            LOG.warn("Killed {} old copies left stopped by a switchover this node did not finish", killed);
-        }
+        SwitchoverStop.killLeftBehind(settings.runDir()); // logs each one it kills
     }
 
     /** The node's NBD exports, where guests with a disk get it (bundle nbd); optional. */
