@@ -30,7 +30,9 @@ final class ReplicaHandOver {
             if (r.isActivated()) {
                 return;
             }
-            r.replicaAway = true;
+            // with nothing committed (an initial copy under way) there is nothing to adopt: the stream is cut and the
+            // primary's next one copies the domain whole; marking the replica away would leave it so for good
+            r.replicaAway = r.committed != null;
             r.cutStream();
         }
     }

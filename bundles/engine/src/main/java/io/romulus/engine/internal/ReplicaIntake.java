@@ -175,6 +175,12 @@ final class ReplicaIntake {
         String lineage = hello.options().get(PrimaryProtection.LINEAGE_OPTION);
         String resume = hello.options().get(PrimaryProtection.RESUME_OPTION);
         BackupReplica existing = roles.replicas.get(id);
+        if (existing != null && existing.awaitsBinding()) {
+            // the binding is back (or coming back) but has not adopted the replica yet: answering now would resume
+            // nothing and start a second replica with a full copy; the primary retries until it is adopted (or dropped)
+            throw new CheckpointException("the replica of " + id + " waits for the new version of its '"
+                    + id.binding() + "' binding to adopt it (a bundle update on " + nodeId + "); try again");
+        }
         if (resume != null && existing != null) {
             Optional<long[]> range = resumeRange(resume);
             ReplicaSink sink = range.isEmpty() ? null : existing.resumeStream(hello.nodeId(), lineage,

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.romulus.api.engine.ProtectRequest;
@@ -265,32 +266,96 @@ class EngineHotSwapTest {
 
     @Test
     void anUpdatedBindingOnTheBackupAdoptsTheReplicaAndTheStatusSaysSoWhileItLasts() throws Exception {
-        // the backup's binding as its bundle's versions see it: the old one leaves its replicas in memory
-        List<Replica> built = new CopyOnWriteArrayList<>();
-        ForwardingHypervisor v1 = new ForwardingHypervisor(oracle.backup(backupSim)) {
-            @Override
-            public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
-                Replica r = super.createReplica(spec);
-                built.add(r);
-                return r;
-            }
-        };
-        backup.shutdown();
-        backup = node("node-b");
-        backup.addHypervisor(v1);
-        backup.setTransport(link);
+        BackupBindingV1 v1 = backupWithBindingV1();
         primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
         long from = System.nanoTime();
         awaitCommitted(50);
 
-        backup.removeHypervisor(v1);
-        built.forEach(Replica::detach); // what the old version's deactivate does
+        v1.goAway();
         // the stream cut for the update ends meanwhile; the replica still waits for its binding, and the status says so
         await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertTrue(
                 row(backup, Role.BACKUP).detail().contains("binding went away"), row(backup, Role.BACKUP).detail()));
 
         backup.addHypervisor(oracle.backup(backupSim));
         resumedAndStopped(from, "the new binding adopted the replica and the resumed stream commits");
+    }
+
+    @Test
+    void aStreamThatComesWhileTheNewBindingIsNotYetAdoptingIsToldToTryAgain() throws Exception {
+        BackupBindingV1 v1 = backupWithBindingV1();
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        long from = System.nanoTime();
+        awaitCommitted(50);
+        v1.goAway();
+        await().atMost(Duration.ofSeconds(10)).until(() -> link.lastHello != null
+                && link.lastHello.options().containsKey(PrimaryProtection.RESUME_OPTION));
+
+        // the new version is registered before it adopts the replica: a stream that asks to resume in between (here
+        // the primary's own HELLO, answered from within the adoption) must not get a second replica built
+        List<Throwable> answers = new CopyOnWriteArrayList<>();
+        backup.addHypervisor(new ForwardingHypervisor(oracle.backup(backupSim)) {
+            @Override
+            public Optional<Replica> adoptReplica(ReplicaSpec spec) throws HypervisorException {
+                backup.acceptAsync(link.lastHello).whenComplete((accepted, e) -> answers.add(
+                        e == null ? new AssertionError("accepted before the replica was adopted") : e));
+                return super.adoptReplica(spec);
+            }
+        });
+        assertEquals(1, answers.size());
+        assertTrue(answers.get(0).getMessage().contains("to adopt it") && answers.get(0).getMessage()
+                .contains("try again"), answers.get(0).toString());
+        resumedAndStopped(from, "the replica was adopted and the resumed stream commits");
+    }
+
+    @Test
+    void anUpdateOfTheBackupsBindingDuringTheInitialCopyStartsItAgainWithTheNewVersion() throws Exception {
+        BackupBindingV1 v1 = backupWithBindingV1();
+        link.pagesDelayMs = 20; // the initial copy takes a while
+        primary.protect(new ProtectRequest(DEMO, PEER, 5, WORKLOAD));
+        await().atMost(Duration.ofSeconds(10)).until(() -> row(backup, Role.BACKUP) != null
+                && row(backup, Role.BACKUP).detail().contains("receiving the initial copy"));
+
+        v1.goAway();
+        link.pagesDelayMs = 0;
+        backup.addHypervisor(oracle.backup(backupSim));
+        // nothing was committed, so there was nothing to adopt: the next stream copies the domain whole into a replica
+        // of the new version, and nothing says the replica still waits for its binding
+        awaitCommitted(50);
+        assertNoDetail("the initial copy started again with the new binding");
+        assertEquals(List.of(), oracle.mismatches, "I2: a committed epoch differs from the primary at its pause");
+        primary.unprotect(DEMO);
+    }
+
+    /** The backup's binding as its bundle's versions see it: the old one leaves its replicas in memory. */
+    private final class BackupBindingV1 extends ForwardingHypervisor {
+        private final List<Replica> built = new CopyOnWriteArrayList<>();
+
+        BackupBindingV1() {
+            super(oracle.backup(backupSim));
+        }
+
+        @Override
+        public Replica createReplica(ReplicaSpec spec) throws HypervisorException {
+            Replica r = super.createReplica(spec);
+            built.add(r);
+            return r;
+        }
+
+        /** Its bundle is stopped for the update: the engine loses it, and it lets go of its replicas. */
+        void goAway() {
+            backup.removeHypervisor(this);
+            built.forEach(Replica::detach); // what the old version's deactivate does
+        }
+    }
+
+    /** A fresh backup engine whose binding is the old version of an update to come. */
+    private BackupBindingV1 backupWithBindingV1() {
+        backup.shutdown();
+        backup = node("node-b");
+        BackupBindingV1 v1 = new BackupBindingV1();
+        backup.addHypervisor(v1);
+        backup.setTransport(link);
+        return v1;
     }
 
     /**

@@ -78,6 +78,8 @@ final class LoopbackTransport implements CheckpointTransport {
      * delivery thread, when it answers later.
      */
     final AtomicInteger preparesTaken = new AtomicInteger();
+    /** The last HELLO this node sent, or null. */
+    volatile Hello lastHello;
     /** Runs as this node starts a connection, before the peer's engine answers it. */
     volatile Runnable connecting = () -> { };
     /** Runs once the peer's engine accepted a connection from this node. */
@@ -117,6 +119,7 @@ final class LoopbackTransport implements CheckpointTransport {
         if (a == null) {
             throw new CheckpointException("no replication engine is running on the peer");
         }
+        lastHello = hello;
         connecting.run();
         ReplicaAcceptor.Accepted answer;
         try {
